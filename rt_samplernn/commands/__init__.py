@@ -1,0 +1,1 @@
+"""One module per `rt-samplernn` subcommand: `register(subparsers, formatter)` adds it, `run(args)` does it."""

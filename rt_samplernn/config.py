@@ -1,0 +1,209 @@
+"""Model and training configurations, presets, and checked overrides (torch-free)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from rt_samplernn.errors import UserError
+
+RNN_TYPES = ("gru", "lstm")
+Q_TYPES = ("linear", "mu-law", "a-law")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+CHECKPOINT_POLICIES = ("best", "always")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of an N-tier SampleRNN. Frame sizes run fine to coarse: (16, 64) is 3 tiers, (16,) is 2."""
+
+    frame_sizes: tuple[int, ...] = (16, 64)
+    dim: int = 512  # RNN width of every frame tier
+    sample_dim: int = 256  # hidden width of the sample-level MLP
+    rnn_type: str = "gru"
+    rnn_layers: int = 1
+    skip_connections: bool = False  # frame tier output = sum of per-layer projections
+    learn_h0: bool = False
+    weight_norm: bool = False
+    q_levels: int = 256
+    q_type: str = "mu-law"
+    emb_size: int = 256
+    mlp_layers: int = 2  # ReLU hidden layers of the sample MLP after the input conv
+    sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame_sizes", tuple(int(f) for f in self.frame_sizes))
+        check_model_config(self)
+
+    @property
+    def n_tiers(self) -> int:
+        return len(self.frame_sizes) + 1
+
+    @property
+    def top_frame_size(self) -> int:
+        return self.frame_sizes[-1]
+
+
+def check_model_config(cfg: ModelConfig) -> None:
+    if not cfg.frame_sizes:
+        raise UserError("model config: frame_sizes needs at least one frame size, e.g. [16] or [16, 64]")
+    below = 1
+    for size in cfg.frame_sizes:
+        if size <= below or size % below:
+            raise UserError(
+                f"model config: frame_sizes {list(cfg.frame_sizes)} must grow fine to coarse, "
+                "each a multiple of the one before (e.g. [16, 64])"
+            )
+        below = size
+    if cfg.rnn_type not in RNN_TYPES:
+        raise UserError(f"model config: rnn_type {cfg.rnn_type!r} is not one of {', '.join(RNN_TYPES)}")
+    if cfg.q_type not in Q_TYPES:
+        raise UserError(f"model config: q_type {cfg.q_type!r} is not one of {', '.join(Q_TYPES)}")
+    if cfg.q_type != "linear" and cfg.q_levels != 256:
+        raise UserError(f"model config: {cfg.q_type} quantization uses 256 levels, not {cfg.q_levels}")
+    if not 2 <= cfg.q_levels <= 65536:
+        raise UserError(f"model config: q_levels {cfg.q_levels} must be between 2 and 65536")
+    for name in ("dim", "sample_dim", "rnn_layers", "emb_size", "mlp_layers", "sample_rate"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"model config: {name} must be positive, got {getattr(cfg, name)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: batching, TBPTT, optimizer, checkpoints, stopping."""
+
+    batch_size: int = 16
+    seq_len: int = 1024  # TBPTT segment, samples; a multiple of the top frame size
+    chunk_seconds: float = 8.0
+    chunk_overlap_seconds: float = 0.0
+    val_fraction: float = 0.1
+    silence_threshold: float = 0.01  # RMS under which a chunk counts as silent
+    silence_fraction: float = 0.8  # drop a chunk when more than this share of it is silent
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # for sgd and rmsprop
+    grad_clip: float = 5.0
+    max_steps: int = 100_000
+    max_epochs: int = 1000
+    eval_every: int = 500  # steps
+    val_batches: int = 8  # batches of validation chunks per evaluation (0: all)
+    checkpoint_policy: str = "best"
+    keep_checkpoints: int = 3
+    early_stopping_patience: int = 10  # evaluations without improvement; 0 disables
+    max_nonfinite: int = 20  # consecutive non-finite losses before training stops
+    amp: bool = False  # bf16 autocast on CUDA
+    seed: int = 0
+    num_threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"train config: optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.checkpoint_policy not in CHECKPOINT_POLICIES:
+            raise UserError(
+                f"train config: checkpoint_policy {self.checkpoint_policy!r} is not one of "
+                f"{', '.join(CHECKPOINT_POLICIES)}"
+            )
+        if self.batch_size < 1 or self.seq_len < 1:
+            raise UserError("train config: batch_size and seq_len must be positive")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise UserError(f"train config: val_fraction {self.val_fraction} must be in [0, 1)")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Small enough to run live on a laptop CPU.
+    "live": dict(frame_sizes=(16, 64), dim=512, sample_dim=256, rnn_type="gru", rnn_layers=1, q_type="mu-law"),
+    # PRiSM-SampleRNN's defaults.
+    "prism": dict(
+        frame_sizes=(16, 64), dim=1024, sample_dim=1024, rnn_type="gru", rnn_layers=4, q_type="mu-law",
+        skip_connections=True, emb_size=256, mlp_layers=1,
+    ),
+    # The paper's best 2-tier model (Mehri et al. 2017).
+    "paper-2tier": dict(
+        frame_sizes=(16,), dim=1024, sample_dim=1024, rnn_type="gru", rnn_layers=3, q_type="linear",
+        learn_h0=True, weight_norm=True, mlp_layers=2,
+    ),
+}
+
+
+def _coerce(cls: type, name: str, value: Any, kind: str) -> Any:
+    """Convert a value from a flag or a file to the field's type, or say what was wrong."""
+    default = getattr(cls(), name) if cls is TrainConfig else getattr(ModelConfig(), name)
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                low = value.lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, bool):
+                return value
+            raise ValueError(value)
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = [v for v in value.replace(",", " ").split() if v]
+            return tuple(int(v) for v in value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{kind} config: {name}={value!r} is not a valid {type(default).__name__}"
+        ) from None
+
+
+def apply_overrides(cls: type, base: Mapping[str, Any], overrides: Mapping[str, Any], kind: str) -> Any:
+    """Build cls from base values plus overrides; unknown keys and wrong types are errors naming the valid keys."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = dict(base)
+    for key, value in overrides.items():
+        key = key.replace("-", "_")
+        if key not in names:
+            raise UserError(f"{kind} config: unknown key {key!r}; valid keys: {', '.join(names)}")
+        values[key] = _coerce(cls, key, value, kind)
+    return cls(**values)
+
+
+def model_config_from_preset(preset: str, overrides: Mapping[str, Any] | None = None) -> ModelConfig:
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return apply_overrides(ModelConfig, PRESETS[preset], overrides or {}, "model")
+
+
+def model_config_from_dict(values: Mapping[str, Any]) -> ModelConfig:
+    return apply_overrides(ModelConfig, {}, values, "model")
+
+
+def train_config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    return apply_overrides(TrainConfig, {}, values, "train")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a TOML or JSON file with optional [model] and [train] tables (and an optional preset key)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read config file ({e.strerror})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({e})") from None
+    unknown = set(data) - {"model", "train", "preset"}
+    if unknown:
+        raise UserError(f"{path}: unknown section(s) {sorted(unknown)}; valid: model, train, preset")
+    return data

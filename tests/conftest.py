@@ -1,0 +1,29 @@
+"""Shared fixtures: a real JACK dummy server, Qt offscreen, quiet onnxruntime."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from tests.jack import jack_available, jack_server  # noqa: E402
+
+
+@pytest.fixture
+def jack():
+    """A JACK dummy server at 16 kHz, block 256; yields its name (JACK_DEFAULT_SERVER is set to it)."""
+    if not jack_available():
+        pytest.skip("jackd not installed (apt-get install jackd2)")
+    with jack_server(16000, 256) as name:
+        yield name
+
+
+@pytest.fixture
+def jack48k():
+    """A JACK dummy server at 48 kHz, block 256."""
+    if not jack_available():
+        pytest.skip("jackd not installed (apt-get install jackd2)")
+    with jack_server(48000, 256) as name:
+        yield name
