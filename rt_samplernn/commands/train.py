@@ -1,15 +1,85 @@
-"""`rt-samplernn train` (placeholder until its issue lands)."""
+"""`rt-samplernn train`: every model and training field is a flag, generated from the config dataclasses."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from rt_samplernn.config import PRESETS, ModelConfig, TrainConfig
+
+EPILOG = """examples:
+  rt-samplernn train music/ --preset live --out runs/live
+  rt-samplernn train a.wav b.flac --preset live --dim 256 --batch-size 8 --max-steps 2000 --out runs/small
+  rt-samplernn train music/ --val-data held-out/ --config my.toml --out runs/b
+  rt-samplernn train music/ --out runs/live --resume runs/live          # continue exactly where it stopped
+  torchrun --nproc-per-node 4 -m rt_samplernn train music/ --preset prism --out runs/prism --amp
+
+config file (TOML or JSON): optional `preset = "live"`, and [model] / [train] tables with the flag names
+(underscores), e.g. [train] learning_rate = 0.0005. Flags override the file, the file overrides the preset.
+"""
+
+
+def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(cls(), f.name)
+        help_text = f"(default: {list(default) if isinstance(default, tuple) else default})"
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif isinstance(default, tuple):
+            group.add_argument(flag, type=int, nargs="+", default=None, metavar="N", help=help_text)
+        else:
+            group.add_argument(flag, type=type(default), default=None, metavar=type(default).__name__.upper(),
+                               help=help_text)
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
-    p = sub.add_parser("train", help="(not yet available)", formatter_class=formatter)
+    p = sub.add_parser(
+        "train", help="train a SampleRNN on audio files", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a SampleRNN on a folder (recursive) or list of audio files.", epilog=EPILOG,
+    )
+    p.add_argument("data", nargs="+", metavar="DATA", help="audio files or folders (anything soundfile reads)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="where checkpoints and TensorBoard events go")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="live", help="model shape to start from (default: live)")
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON file with [model] and [train] tables")
+    p.add_argument("--val-data", nargs="+", default=(), metavar="PATH", help="held-out files or folders for validation")
+    p.add_argument("--resume", metavar="CKPT|RUN_DIR", help="continue exactly from a checkpoint (a run dir means its last.pt)")
+    p.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present)")
+    p.add_argument("--force", action="store_true", help="train into a RUN_DIR that already holds checkpoints")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_fields(p.add_argument_group("model (see docs/architecture.md)"), ModelConfig)
+    _add_fields(p.add_argument_group("training"), TrainConfig)
     p.set_defaults(func=run)
 
 
+def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name) is not None}
+
+
 def run(args: argparse.Namespace) -> int:
-    print("rt-samplernn train: not yet available")
-    return 1
+    from rt_samplernn.checkpoint import model_from_checkpoint, read_checkpoint, train_config_of
+    from rt_samplernn.config import apply_overrides, model_config_from_preset, read_config_file, to_dict
+    from rt_samplernn.errors import UserError
+    from rt_samplernn.train import train
+
+    file = read_config_file(args.config) if args.config else {}
+    model_flags, train_flags = _given(args, ModelConfig), _given(args, TrainConfig)
+    out = Path(args.out)
+    resume = None
+    if args.resume:
+        path = Path(args.resume)
+        resume = read_checkpoint(path / "last.pt" if path.is_dir() else path)
+        if model_flags or file.get("model"):
+            raise UserError(f"{args.resume}: the model is fixed by the checkpoint; drop the model flags to resume")
+        model_cfg = model_from_checkpoint(resume, args.resume).cfg
+        base = to_dict(train_config_of(resume) or TrainConfig())
+    else:
+        if out.is_dir() and any(out.glob("*.pt")) and not args.force:
+            raise UserError(f"{out}: already holds checkpoints; use --resume {out} to continue or --force to start over")
+        model_cfg = model_config_from_preset(file.get("preset", args.preset), {**file.get("model", {}), **model_flags})
+        base = to_dict(TrainConfig())
+    train_cfg = apply_overrides(TrainConfig, base, {**file.get("train", {}), **train_flags}, "train")
+    result = train(args.data, out, model_cfg, train_cfg, args.val_data, resume, args.device, args.quiet)
+    return 0 if result.stopped != "interrupted" else 130

@@ -1,0 +1,369 @@
+"""The window's building blocks: a dial with its value and a learn button, meters, a scope/spectrum view,
+waveform thumbnails and seed slots.
+
+Widgets here know nothing about engines or MIDI: the window feeds them numbers from its timers and
+listens to their signals. Drawing data comes from `rt_samplernn.gui.analysis` (pure NumPy).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QDragEnterEvent, QDropEvent, QFont, QPainter, QPen, QPolygonF
+from PyQt6.QtWidgets import (
+    QDial, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
+)
+
+from rt_samplernn.gui.analysis import Spectrum, envelope, log_bins, trigger_offset
+
+ACCENT = QColor("#f0a030")
+GRID = QColor("#2c3440")
+TRACE = QColor("#5ad1c8")
+BACKGROUND = QColor("#12161c")
+
+
+def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    """Local file paths carried by a drag (empty when it carries none)."""
+    mime = event.mimeData()
+    if mime is None or not mime.hasUrls():
+        return []
+    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+
+
+class ParamDial(QWidget):
+    """A labelled dial for one parameter: title, dial, value text, MIDI learn button and its mapping.
+
+    The dial moves over `steps` integer positions spread linearly (or logarithmically with log=True) over
+    [minimum, maximum]. `moved(value)` fires only for the performer's own drags and key presses;
+    `set_value()` (used when a MIDI knob or a preset changed the parameter) moves the dial silently, and is
+    ignored while the performer holds the dial.
+    """
+
+    moved = pyqtSignal(float)
+    learnToggled = pyqtSignal(bool)
+
+    def __init__(self, name: str, title: str, minimum: float, maximum: float, value: float,
+                 unit: str = "", decimals: int = 2, log: bool = False, steps: int = 1000,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.name = name
+        self.minimum, self.maximum = float(minimum), float(maximum)
+        self.unit, self.decimals, self.log, self.steps = unit, decimals, log and minimum > 0, steps
+        self._value = float(value)
+        self.setObjectName(f"dial_{name}")
+
+        self.title = QLabel(title)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setObjectName("dialTitle")
+        self.dial = QDial()
+        self.dial.setRange(0, steps)
+        self.dial.setNotchesVisible(True)
+        self.dial.setNotchTarget(8.0)
+        self.dial.setWrapping(False)
+        self.dial.setMinimumSize(QSize(64, 64))
+        self.dial.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.value_label = QLabel()
+        self.value_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.value_label.setObjectName("dialValue")
+        self.learn_button = QPushButton("learn")
+        self.learn_button.setCheckable(True)
+        self.learn_button.setObjectName("learnButton")
+        self.learn_button.setToolTip("MIDI learn: click, then move a knob on your controller")
+        self.mapping_label = QLabel("—")
+        self.mapping_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.mapping_label.setObjectName("mappingLabel")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.dial, 1)
+        lay.addWidget(self.value_label)
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(self.learn_button)
+        row.addWidget(self.mapping_label, 1)
+        lay.addLayout(row)
+
+        self.dial.setValue(self.to_position(self._value))
+        self._show(self._value)
+        self.dial.valueChanged.connect(self._on_dial)
+        self.learn_button.toggled.connect(self.learnToggled)
+
+    # value <-> dial position
+    def to_position(self, value: float) -> int:
+        lo, hi = self.minimum, self.maximum
+        v = min(max(float(value), lo), hi)
+        frac = (math.log(v / lo) / math.log(hi / lo)) if self.log else (v - lo) / (hi - lo)
+        return int(round(frac * self.steps))
+
+    def from_position(self, position: int) -> float:
+        frac = position / self.steps
+        lo, hi = self.minimum, self.maximum
+        return lo * (hi / lo) ** frac if self.log else lo + frac * (hi - lo)
+
+    def value(self) -> float:
+        return self._value
+
+    def set_value(self, value: float) -> None:
+        """Show a value set elsewhere (MIDI, preset); emits nothing; ignored while the dial is held."""
+        if self.dial.isSliderDown() or abs(value - self._value) < 1e-9:
+            return
+        self._value = float(value)
+        self.dial.blockSignals(True)
+        self.dial.setValue(self.to_position(value))
+        self.dial.blockSignals(False)
+        self._show(value)
+
+    def set_mapping_text(self, text: str) -> None:
+        self.mapping_label.setText(text or "—")
+
+    def set_learning(self, on: bool) -> None:
+        self.learn_button.blockSignals(True)
+        self.learn_button.setChecked(on)
+        self.learn_button.blockSignals(False)
+        self.learn_button.setText("move a knob…" if on else "learn")
+
+    def _on_dial(self, position: int) -> None:
+        self._value = self.from_position(position)
+        self._show(self._value)
+        self.moved.emit(self._value)
+
+    def _show(self, value: float) -> None:
+        self.value_label.setText(f"{value:.{self.decimals}f}{(' ' + self.unit) if self.unit else ''}")
+
+
+class LevelMeter(QWidget):
+    """A horizontal bar meter with a caption and a value text; colors by thresholds on the fill fraction.
+
+    invert=True for meters where low is bad (ring fill): the bar turns red when the fraction is low.
+    """
+
+    def __init__(self, caption: str, warn: float = 0.8, alarm: float = 0.95, invert: bool = False,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption, self.warn, self.alarm, self.invert = caption, warn, alarm, invert
+        self.fraction, self.text = 0.0, "—"
+        self.setMinimumHeight(22)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_level(self, fraction: float, text: str) -> None:
+        fraction = 0.0 if not math.isfinite(fraction) else min(max(fraction, 0.0), 1.0)
+        if abs(fraction - self.fraction) > 1e-3 or text != self.text:
+            self.fraction, self.text = fraction, text
+            self.update()
+
+    def color(self) -> QColor:
+        f = 1.0 - self.fraction if self.invert else self.fraction
+        if f >= self.alarm:
+            return QColor("#e0483e")
+        if f >= self.warn:
+            return QColor("#e8b53a")
+        return QColor("#4cc26a")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        p = QPainter(self)
+        r = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        p.setPen(QPen(GRID))
+        p.setBrush(BACKGROUND)
+        p.drawRoundedRect(r, 3, 3)
+        bar = QRectF(r.x() + 1, r.y() + 1, (r.width() - 2) * self.fraction, r.height() - 2)
+        c = self.color()
+        c.setAlpha(170)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(c)
+        p.drawRoundedRect(bar, 2, 2)
+        p.setPen(QColor("#e6e6e6"))
+        f = p.font()
+        f.setPointSizeF(9)
+        p.setFont(f)
+        p.drawText(r.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.caption)
+        p.drawText(r.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.text)
+        p.end()
+
+
+class ScopeView(QWidget):
+    """Live view of the output: a triggered oscilloscope or a log-frequency spectrum (click to switch).
+
+    `show_audio(block)` takes the newest output samples (float32, any length >= a few hundred); the widget
+    keeps only what it draws. It never touches the audio thread: the window's timer hands it snapshots.
+    """
+
+    MODES = ("scope", "spectrum")
+
+    def __init__(self, sample_rate: int = 16000, span: int = 512, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.span = span
+        self.mode = "scope"
+        self.set_sample_rate(sample_rate)
+        self._trace = np.zeros(span, np.float32)
+        self._bars = np.full(64, -100.0, np.float32)
+        self.setMinimumSize(QSize(240, 120))
+        self.setToolTip("click to switch between oscilloscope and spectrum")
+
+    def set_sample_rate(self, sample_rate: int) -> None:
+        self.sample_rate = int(sample_rate)
+        self.spectrum = Spectrum(2048, self.sample_rate)
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"mode {mode!r}: one of {self.MODES}")
+        self.mode = mode
+        self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        self.set_mode("spectrum" if self.mode == "scope" else "scope")
+
+    def show_audio(self, block: np.ndarray) -> None:
+        x = np.asarray(block, dtype=np.float32).reshape(-1)
+        if self.mode == "scope":
+            start = trigger_offset(x[-2 * self.span:], self.span)
+            seg = x[-2 * self.span:][start:start + self.span]
+            if seg.size < self.span:
+                seg = np.concatenate([np.zeros(self.span - seg.size, np.float32), seg])
+            self._trace = seg
+        else:
+            db = self.spectrum(x)
+            self._bars = log_bins(self.spectrum.freqs, db, 64)[1]
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        p.fillRect(self.rect(), BACKGROUND)
+        p.setPen(QPen(GRID, 1))
+        for i in range(1, 4):
+            p.drawLine(QPointF(0, h * i / 4), QPointF(w, h * i / 4))
+        for i in range(1, 8):
+            p.drawLine(QPointF(w * i / 8, 0), QPointF(w * i / 8, h))
+        f = QFont(p.font())
+        f.setPointSizeF(8)
+        p.setFont(f)
+        if self.mode == "scope":
+            y = self._trace
+            xs = np.linspace(0, w, y.size)
+            ys = h / 2 - np.clip(y, -1, 1) * (h / 2 - 4)
+            p.setPen(QPen(TRACE, 1.4))
+            p.drawPolyline(QPolygonF([QPointF(a, b) for a, b in zip(xs.tolist(), ys.tolist())]))
+            p.setPen(QColor("#8a96a8"))
+            ms = 1000.0 * self.span / self.sample_rate
+            p.drawText(6, 14, f"oscilloscope · {ms:.0f} ms")
+        else:
+            n = self._bars.size
+            bw = w / n
+            frac = np.clip((self._bars + 90.0) / 90.0, 0.0, 1.0)
+            for i, fr in enumerate(frac.tolist()):
+                c = QColor(TRACE)
+                c.setAlpha(200)
+                p.fillRect(QRectF(i * bw + 1, h - fr * h, bw - 2, fr * h), c)
+            p.setPen(QColor("#8a96a8"))
+            p.drawText(6, 14, f"spectrum · 30 Hz – {self.sample_rate // 2000} kHz · 90 dB")
+        p.end()
+
+
+class WaveformThumb(QWidget):
+    """A clip's waveform drawn as min/max columns; recomputed only when the clip or the width changes."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._audio: np.ndarray | None = None
+        self._cols: tuple[np.ndarray, np.ndarray] | None = None
+        self.setMinimumSize(QSize(120, 44))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_audio(self, audio: np.ndarray | None) -> None:
+        self._audio = None if audio is None else np.asarray(audio, dtype=np.float32)
+        self._cols = None
+        self.update()
+
+    def has_audio(self) -> bool:
+        return self._audio is not None
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        self._cols = None
+        super().resizeEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        w, h = self.width(), self.height()
+        p.fillRect(self.rect(), BACKGROUND)
+        if self._audio is None:
+            p.setPen(QColor("#5c6675"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "drop audio here")
+            p.end()
+            return
+        if self._cols is None:
+            self._cols = envelope(self._audio, max(1, w))
+        mins, maxs = self._cols
+        mid = h / 2
+        p.setPen(QPen(ACCENT, 1))
+        for x, (lo, hi) in enumerate(zip(mins.tolist(), maxs.tolist())):
+            p.drawLine(QPointF(x + 0.5, mid - hi * (mid - 2)), QPointF(x + 0.5, mid - lo * (mid - 2)))
+        p.end()
+
+
+class SeedSlot(QFrame):
+    """One seed slot: a waveform thumbnail, the file's name, Load and Prime buttons; accepts dropped files.
+
+    Signals carry the slot's index: loadRequested(i) for the file dialog, fileDropped(i, path) for a drop,
+    primeRequested(i) to prime the engine with the slot's clip.
+    """
+
+    loadRequested = pyqtSignal(int)
+    fileDropped = pyqtSignal(int, str)
+    primeRequested = pyqtSignal(int)
+
+    def __init__(self, index: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.index = index
+        self.setObjectName(f"seed_{index}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAcceptDrops(True)
+        self.title = QLabel(f"Seed {index + 1}")
+        self.title.setObjectName("seedTitle")
+        self.name_label = QLabel("empty")
+        self.name_label.setObjectName("seedName")
+        self.thumb = WaveformThumb()
+        self.load_button = QPushButton("Load…")
+        self.prime_button = QPushButton("Prime")
+        self.prime_button.setObjectName("primeButton")
+        self.prime_button.setEnabled(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(3)
+        top = QHBoxLayout()
+        top.addWidget(self.title)
+        top.addWidget(self.name_label, 1, Qt.AlignmentFlag.AlignRight)
+        lay.addLayout(top)
+        lay.addWidget(self.thumb, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.load_button)
+        row.addWidget(self.prime_button)
+        lay.addLayout(row)
+        self.load_button.clicked.connect(lambda: self.loadRequested.emit(self.index))
+        self.prime_button.clicked.connect(lambda: self.primeRequested.emit(self.index))
+
+    def set_clip(self, name: str | None, audio: np.ndarray | None, seconds: float = 0.0) -> None:
+        self.thumb.set_audio(audio)
+        self.name_label.setText(f"{name} · {seconds:.1f} s" if name else "empty")
+        self.name_label.setToolTip(name or "")
+        self.prime_button.setEnabled(audio is not None)
+
+    def set_active(self, on: bool) -> None:
+        self.setProperty("active", on)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if dropped_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = dropped_paths(event)
+        if paths:
+            self.fileDropped.emit(self.index, str(paths[0]))
+            event.acceptProposedAction()

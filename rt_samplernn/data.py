@@ -1,0 +1,146 @@
+"""Training data: audio files -> mono model-rate clips -> quantized chunks -> shuffled batches -> TBPTT segments."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from rt_samplernn.audio import audio_extensions, load_for_model
+from rt_samplernn.config import ModelConfig, TrainConfig
+from rt_samplernn.errors import UserError
+from rt_samplernn.quantize import quantize
+
+SILENCE_WINDOW = 1024  # samples per RMS window when judging silence
+
+
+def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Files given, plus every audio file under folders given (recursive, sorted)."""
+    exts = audio_extensions()
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise UserError(f"{p}: no such file or folder")
+    return found
+
+
+def load_clips(files: Sequence[Path], sample_rate: int, quiet: bool = False) -> list[np.ndarray]:
+    """Each readable file as float32 mono at sample_rate; unreadable ones are skipped with a one-line warning."""
+    clips = []
+    for f in tqdm(files, desc="reading audio", unit="file", disable=quiet or len(files) < 4, leave=False):
+        try:
+            clips.append(load_for_model(f, sample_rate))
+        except UserError as e:
+            print(f"warning: skipping {e}", file=sys.stderr)
+    return clips
+
+
+def chunk_length(model_cfg: ModelConfig, train_cfg: TrainConfig) -> int:
+    """Samples per chunk: the top frame size of context plus a whole number of TBPTT segments."""
+    overlap = model_cfg.top_frame_size
+    if train_cfg.seq_len % overlap:
+        raise UserError(f"seq_len {train_cfg.seq_len} must be a multiple of the top frame size {overlap}")
+    wanted = int(round(train_cfg.chunk_seconds * model_cfg.sample_rate))
+    segments = (wanted - overlap) // train_cfg.seq_len
+    if segments < 1:
+        raise UserError(
+            f"chunk_seconds {train_cfg.chunk_seconds} is shorter than one TBPTT segment "
+            f"({train_cfg.seq_len} samples + {overlap} of context)"
+        )
+    return overlap + segments * train_cfg.seq_len
+
+
+def cut_chunks(clip: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
+    return [clip[i : i + length] for i in range(0, len(clip) - length + 1, hop)]
+
+
+def mostly_silent(chunk: np.ndarray, threshold: float, fraction: float) -> bool:
+    """True when more than `fraction` of the chunk's windows have RMS below `threshold`."""
+    n = len(chunk) // SILENCE_WINDOW
+    if n == 0:
+        return float(np.sqrt(np.mean(chunk**2))) < threshold
+    windows = chunk[: n * SILENCE_WINDOW].reshape(n, SILENCE_WINDOW)
+    rms = np.sqrt(np.mean(windows.astype(np.float64) ** 2, axis=1))
+    return float(np.mean(rms < threshold)) > fraction
+
+
+def chunks_from_clips(clips: Sequence[np.ndarray], model_cfg: ModelConfig, train_cfg: TrainConfig) -> np.ndarray:
+    """Quantized (n_chunks, chunk_length) int16 levels of every non-silent chunk."""
+    length = chunk_length(model_cfg, train_cfg)
+    overlap = int(round(train_cfg.chunk_overlap_seconds * model_cfg.sample_rate))
+    hop = max(1, length - overlap)
+    kept = [
+        c for clip in clips for c in cut_chunks(clip, length, hop)
+        if not mostly_silent(c, train_cfg.silence_threshold, train_cfg.silence_fraction)
+    ]
+    if not kept:
+        return np.zeros((0, length), dtype=np.int16)
+    return quantize(np.stack(kept), model_cfg.q_type, model_cfg.q_levels).astype(np.int16)
+
+
+@dataclass
+class AudioSet:
+    """Quantized chunks for training and validation."""
+
+    train: np.ndarray  # (n, chunk_length) int16 levels
+    val: np.ndarray  # (m, chunk_length) int16 levels
+
+
+def build_dataset(
+    paths: Sequence[str | Path],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    val_paths: Sequence[str | Path] = (),
+    quiet: bool = False,
+) -> AudioSet:
+    """Read, chunk, drop silence, and split off validation (held-out files if given, else a seeded share of chunks)."""
+    files = find_audio_files(paths)
+    if not files:
+        raise UserError(f"no audio files found in {', '.join(map(str, paths))}")
+    chunks = chunks_from_clips(load_clips(files, model_cfg.sample_rate, quiet), model_cfg, train_cfg)
+    if val_paths:
+        val_files = find_audio_files(val_paths)
+        val = chunks_from_clips(load_clips(val_files, model_cfg.sample_rate, quiet), model_cfg, train_cfg)
+        train = chunks
+    else:
+        order = np.random.default_rng(train_cfg.seed).permutation(len(chunks))
+        n_val = int(round(len(chunks) * train_cfg.val_fraction))
+        if train_cfg.val_fraction > 0 and len(chunks) >= 2:
+            n_val = max(1, n_val)
+        val, train = chunks[order[:n_val]], chunks[order[n_val:]]
+    if len(train) == 0:
+        raise UserError(
+            f"no usable audio in {', '.join(map(str, paths))}: every file was unreadable, shorter than one "
+            f"chunk ({chunk_length(model_cfg, train_cfg)} samples), or mostly silent"
+        )
+    if len(train) < train_cfg.batch_size:
+        raise UserError(
+            f"only {len(train)} training chunks for batch_size {train_cfg.batch_size}: "
+            "lower --batch-size or --chunk-seconds, or add audio"
+        )
+    return AudioSet(train=train, val=val)
+
+
+def batch_order(n_chunks: int, batch_size: int, seed: int, epoch: int, world: int = 1, rank: int = 0) -> np.ndarray:
+    """(n_batches, batch_size) chunk indices for this rank in this epoch; the same for a given seed and epoch."""
+    order = np.random.default_rng([seed, epoch]).permutation(n_chunks)
+    n_batches = n_chunks // batch_size // world * world
+    return order[: n_batches * batch_size].reshape(n_batches, batch_size)[rank::world]
+
+
+def segments(batch: np.ndarray, overlap: int, seq_len: int) -> Iterator[np.ndarray]:
+    """TBPTT segments (B, overlap + seq_len) of a batch of chunks, each overlapping the last by `overlap`."""
+    for start in range(overlap, batch.shape[1] - seq_len + 1, seq_len):
+        yield batch[:, start - overlap : start + seq_len]
+
+
+def n_segments(chunk_len: int, overlap: int, seq_len: int) -> int:
+    return (chunk_len - overlap) // seq_len
