@@ -77,3 +77,16 @@ class _CpuClock:
             self.value = (cpu - self.last_cpu) / (wall - self.last_wall)
             self.last_wall, self.last_cpu = wall, cpu
         return self.value
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """How the window draws one parameter as a dial."""
+
+    name: str
+    title: str
+    minimum: float
+    maximum: float
+    unit: str = ""
+    decimals: int = 2
+    log: bool = False

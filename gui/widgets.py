@@ -33,39 +33,65 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
 
 
-class ParamDial(QWidget):
-    """A labelled dial for one parameter: title, dial, value text, MIDI learn button and its mapping.
+class Knob(QDial):
+    """A QDial drawn like a synth knob: a dark cap, a pointer and an accent arc from the minimum to the value."""
 
-    The dial moves over `steps` integer positions spread linearly (or logarithmically with log=True) over
-    [minimum, maximum]. `moved(value)` fires only for the performer's own drags and key presses;
-    `set_value()` (used when a MIDI knob or a preset changed the parameter) moves the dial silently, and is
-    ignored while the performer holds the dial.
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        side = min(self.width(), self.height()) - 8
+        r = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        span = self.maximum() - self.minimum()
+        frac = (self.value() - self.minimum()) / span if span else 0.0
+        track = QPen(GRID, max(3.0, side * 0.07))
+        track.setCapStyle(Qt.PenCapStyle.RoundCap)
+        p.setPen(track)
+        p.drawArc(r, 225 * 16, -270 * 16)  # Qt angles: 1/16 degree, counter-clockwise from 3 o'clock
+        arc = QPen(ACCENT if self.isEnabled() else GRID, max(3.0, side * 0.07))
+        arc.setCapStyle(Qt.PenCapStyle.RoundCap)
+        p.setPen(arc)
+        p.drawArc(r, 225 * 16, int(-270 * 16 * frac))
+        cap = r.adjusted(side * 0.16, side * 0.16, -side * 0.16, -side * 0.16)
+        p.setPen(QPen(QColor("#0b0e12"), 1))
+        p.setBrush(QColor("#2f3844") if not self.isSliderDown() else QColor("#3a4452"))
+        p.drawEllipse(cap)
+        angle = math.radians(225 - 270 * frac)
+        c = cap.center()
+        rad = cap.width() / 2
+        p.setPen(QPen(QColor("#f3f3f3"), max(2.0, side * 0.04), cap=Qt.PenCapStyle.RoundCap))
+        p.drawLine(QPointF(c.x() + 0.35 * rad * math.cos(angle), c.y() - 0.35 * rad * math.sin(angle)),
+                   QPointF(c.x() + 0.85 * rad * math.cos(angle), c.y() - 0.85 * rad * math.sin(angle)))
+        p.end()
+
+
+class ParamDial(QWidget):
+    """A labelled knob for one parameter: title, knob, value text, MIDI learn button and its mapping.
+
+    The knob works in knob positions u in [0, 1] (`steps` integer steps), the same unit a MIDI CC is
+    mapped through (`FloatParam.set_normalized`), so a drag and a controller knob land alike.
+    `moved(u)` fires only for the performer's own drags, wheel and keys; `set_position()` (a MIDI knob or
+    a preset changed the parameter) moves the knob silently and is ignored while the performer holds it.
     """
 
     moved = pyqtSignal(float)
     learnToggled = pyqtSignal(bool)
 
-    def __init__(self, name: str, title: str, minimum: float, maximum: float, value: float,
-                 unit: str = "", decimals: int = 2, log: bool = False, steps: int = 1000,
+    def __init__(self, name: str, title: str, position: float = 0.0, text: str = "", steps: int = 1000,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.name = name
-        self.minimum, self.maximum = float(minimum), float(maximum)
-        self.unit, self.decimals, self.log, self.steps = unit, decimals, log and minimum > 0, steps
-        self._value = float(value)
+        self.steps = steps
         self.setObjectName(f"dial_{name}")
-
         self.title = QLabel(title)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setObjectName("dialTitle")
-        self.dial = QDial()
+        self.dial = Knob()
         self.dial.setRange(0, steps)
-        self.dial.setNotchesVisible(True)
-        self.dial.setNotchTarget(8.0)
+        self.dial.setPageStep(max(1, steps // 20))
         self.dial.setWrapping(False)
         self.dial.setMinimumSize(QSize(64, 64))
         self.dial.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.value_label = QLabel()
+        self.value_label = QLabel(text)
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.value_label.setObjectName("dialValue")
         self.learn_button = QPushButton("learn")
@@ -88,38 +114,37 @@ class ParamDial(QWidget):
         row.addWidget(self.mapping_label, 1)
         lay.addLayout(row)
 
-        self.dial.setValue(self.to_position(self._value))
-        self._show(self._value)
+        self.dial.setValue(self._to_step(position))
         self.dial.valueChanged.connect(self._on_dial)
         self.learn_button.toggled.connect(self.learnToggled)
 
-    # value <-> dial position
-    def to_position(self, value: float) -> int:
-        lo, hi = self.minimum, self.maximum
-        v = min(max(float(value), lo), hi)
-        frac = (math.log(v / lo) / math.log(hi / lo)) if self.log else (v - lo) / (hi - lo)
-        return int(round(frac * self.steps))
+    def _to_step(self, u: float) -> int:
+        return int(round(min(max(float(u), 0.0), 1.0) * self.steps))
 
-    def from_position(self, position: int) -> float:
-        frac = position / self.steps
-        lo, hi = self.minimum, self.maximum
-        return lo * (hi / lo) ** frac if self.log else lo + frac * (hi - lo)
+    def position(self) -> float:
+        """The knob position in [0, 1]."""
+        return self.dial.value() / self.steps
 
-    def value(self) -> float:
-        return self._value
-
-    def set_value(self, value: float) -> None:
-        """Show a value set elsewhere (MIDI, preset); emits nothing; ignored while the dial is held."""
-        if self.dial.isSliderDown() or abs(value - self._value) < 1e-9:
+    def set_position(self, u: float, text: str | None = None) -> None:
+        """Show a position set elsewhere (MIDI, preset); emits nothing; ignored while the knob is held."""
+        if self.dial.isSliderDown():
             return
-        self._value = float(value)
-        self.dial.blockSignals(True)
-        self.dial.setValue(self.to_position(value))
-        self.dial.blockSignals(False)
-        self._show(value)
+        step = self._to_step(u)
+        if step != self.dial.value():
+            self.dial.blockSignals(True)
+            self.dial.setValue(step)
+            self.dial.blockSignals(False)
+            self.dial.update()
+        if text is not None:
+            self.set_text(text)
+
+    def set_text(self, text: str) -> None:
+        if text != self.value_label.text():
+            self.value_label.setText(text)
 
     def set_mapping_text(self, text: str) -> None:
         self.mapping_label.setText(text or "—")
+        self.mapping_label.setToolTip(text)
 
     def set_learning(self, on: bool) -> None:
         self.learn_button.blockSignals(True)
@@ -127,13 +152,8 @@ class ParamDial(QWidget):
         self.learn_button.blockSignals(False)
         self.learn_button.setText("move a knob…" if on else "learn")
 
-    def _on_dial(self, position: int) -> None:
-        self._value = self.from_position(position)
-        self._show(self._value)
-        self.moved.emit(self._value)
-
-    def _show(self, value: float) -> None:
-        self.value_label.setText(f"{value:.{self.decimals}f}{(' ' + self.unit) if self.unit else ''}")
+    def _on_dial(self, step: int) -> None:
+        self.moved.emit(step / self.steps)
 
 
 class LevelMeter(QWidget):

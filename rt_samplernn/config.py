@@ -89,6 +89,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     max_steps: int = 100_000
     max_epochs: int = 1000
+    max_minutes: float = 0.0  # wall-clock budget; 0 means no limit
     eval_every: int = 500  # steps
     val_batches: int = 8  # batches of validation chunks per evaluation (0: all)
     checkpoint_policy: str = "best"

@@ -39,7 +39,7 @@ class TrainResult:
     best_val_bits: float
     last_val_bits: float
     last_train_bits: float
-    stopped: str  # "max_steps", "max_epochs", "early_stopping", "interrupted"
+    stopped: str  # "max_steps", "max_epochs", "early_stopping", "time_limit", "interrupted"
     out_dir: Path
 
 
@@ -216,6 +216,7 @@ def train(
     train_bits_sum, train_bits_n, last_val, last_train = 0.0, 0, float("nan"), float("nan")
     stopped = "max_steps"
     tick, samples_since = time.perf_counter(), 0
+    deadline = time.monotonic() + train_cfg.max_minutes * 60 if train_cfg.max_minutes else float("inf")
 
     def checkpoint_state(next_pos: Position, states: list[State] | None) -> dict[str, Any]:
         flat = [s.detach().cpu() for st in states for s in st] if states is not None else []
@@ -275,7 +276,8 @@ def train(
                     bar.update(1)
                     if writer is not None and ok and step % 10 == 0:
                         writer.add_scalar("train/nll_bits", loss.item(), step)
-                    if step % train_cfg.eval_every == 0 or step >= train_cfg.max_steps or stop.set:
+                    out_of_time = time.monotonic() >= deadline
+                    if step % train_cfg.eval_every == 0 or step >= train_cfg.max_steps or stop.set or out_of_time:
                         last_train = train_bits_sum / max(train_bits_n, 1)
                         train_bits_sum, train_bits_n = 0.0, 0
                         last_val = evaluate(model, data.val, train_cfg, device)
@@ -306,6 +308,8 @@ def train(
                         patience = train_cfg.early_stopping_patience
                         if patience and evals_since_best >= patience:
                             stopped = "early_stopping"
+                        if out_of_time:
+                            stopped = "time_limit"
                         if stop.set:
                             stopped = "interrupted"
                     if step >= train_cfg.max_steps or stopped != "max_steps":

@@ -27,3 +27,17 @@ def jack48k():
         pytest.skip("jackd not installed (apt-get install jackd2)")
     with jack_server(48000, 256) as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def music_dir(tmp_path_factory):
+    """A folder of real recorded music excerpts at 16 kHz mono (6 s of two tracks) plus a held-out one."""
+    from tests.audio_fixtures import drascula_track, write_excerpt
+
+    root = tmp_path_factory.mktemp("music")
+    (root / "train").mkdir()
+    (root / "val").mkdir()
+    write_excerpt(drascula_track(2), root / "train" / "a.wav", 10.0, 3.0)
+    write_excerpt(drascula_track(5), root / "train" / "b.wav", 10.0, 3.0)
+    write_excerpt(drascula_track(7), root / "val" / "c.wav", 10.0, 2.0)
+    return root

@@ -1,0 +1,636 @@
+"""The performance window: model, audio, voices, seeds, MIDI, meters and a live scope in one screen.
+
+Threads: everything here runs in the Qt main thread. The engine generates in the player's worker thread,
+MIDI lands in the parameter objects on rtmidi's thread, and neither ever calls Qt. The window polls:
+a fast timer (DRAW_MS) moves the dials to the parameters' current values, fills the ring meter and
+redraws the scope; a slow timer (TEXT_MS) updates the counters' text, the mapping list and the status.
+A dial drag writes to the same parameter object a MIDI knob writes to, so both reach the engine alike.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
+    QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton, QSpinBox,
+    QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from rt_samplernn.errors import UserError
+from rt_samplernn.gui.session import SEED_SLOTS, VIRTUAL_PORT
+from typing import Any as LiveSession  # replaced when the session lands
+from rt_samplernn.gui.widgets import LevelMeter, ParamDial, ScopeView, SeedSlot, dropped_paths
+
+DRAW_MS = 16  # dials, ring meter, scope
+TEXT_MS = 1000  # counters' text, mapping list, status line
+SCOPE_SAMPLES = 2048
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.oga *.opus);;All files (*)"
+MAP_FILTER = "MIDI maps (*.json);;All files (*)"
+
+
+class PerformanceWindow(QMainWindow):
+    """The main window. Pass the session it drives and the QSettings it remembers things in."""
+
+    def __init__(self, session: LiveSession, settings: QSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self.dials: dict[str, ParamDial] = {}
+        self.slots: list[SeedSlot] = []
+        self._mapping_snapshot: list[tuple[str, str]] | None = None
+        self._last_error = ""
+        self.setWindowTitle("rt-samplernn")
+        self.setAcceptDrops(True)
+        self._build_menu()
+        self._build()
+        self._restore_settings()
+        self.draw_timer = QTimer(self)
+        self.draw_timer.setInterval(DRAW_MS)
+        self.draw_timer.timeout.connect(self.poll_fast)
+        self.text_timer = QTimer(self)
+        self.text_timer.setInterval(TEXT_MS)
+        self.text_timer.timeout.connect(self.poll_slow)
+        self.draw_timer.start()
+        self.text_timer.start()
+
+    # ---------------------------------------------------------------- layout
+    def _build_menu(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open bundle…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.choose_bundle)
+        m.addAction(self.open_action)
+        self.record_dir_action = QAction("Recording &folder…", self)
+        self.record_dir_action.triggered.connect(self.choose_record_dir)
+        m.addAction(self.record_dir_action)
+        m.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        m.addAction(quit_action)
+        mm = self.menuBar().addMenu("&MIDI")
+        for text, slot in (("&Save map…", self.save_map), ("&Load map…", self.load_map),
+                           ("&Clear map", self.clear_map)):
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            mm.addAction(a)
+
+    def _build(self) -> None:
+        root = QWidget()
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(10, 8, 10, 8)
+        outer.setSpacing(8)
+        outer.addWidget(self._build_transport())
+        body = QHBoxLayout()
+        body.setSpacing(10)
+        left = QVBoxLayout()
+        left.addWidget(self._build_model_box())
+        left.addWidget(self._build_midi_box(), 1)
+        body.addLayout(left, 0)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_placeholder())
+        self.stack.addWidget(self._build_performance())
+        body.addWidget(self.stack, 1)
+        outer.addLayout(body, 1)
+        self.setCentralWidget(root)
+        self.status = QLabel()
+        self.statusBar().addWidget(self.status, 1)
+
+    def _build_transport(self) -> QWidget:
+        bar = QFrame()
+        bar.setObjectName("transport")
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(8, 6, 8, 6)
+        self.open_button = QPushButton("Open bundle…")
+        self.open_button.clicked.connect(self.choose_bundle)
+        self.bundle_label = QLabel("no model")
+        self.bundle_label.setObjectName("bundleName")
+        self.device_combo = QComboBox()
+        self.device_combo.setMinimumWidth(220)
+        self.device_combo.setToolTip("audio output device")
+        refresh = QPushButton("↻")
+        refresh.setFixedWidth(28)
+        refresh.setToolTip("rescan audio devices")
+        refresh.clicked.connect(self.refresh_devices)
+        self.latency_spin = QSpinBox()
+        self.latency_spin.setRange(10, 2000)
+        self.latency_spin.setSingleStep(10)
+        self.latency_spin.setSuffix(" ms")
+        self.latency_spin.setValue(150)
+        self.latency_spin.setToolTip("ring fill target: how far generation runs ahead of the speaker "
+                                     "(knob-to-sound latency); applied at the next start")
+        self.start_button = QPushButton("▶  Start")
+        self.start_button.setObjectName("startButton")
+        self.start_button.setCheckable(True)
+        self.start_button.clicked.connect(self.toggle_running)
+        self.record_button = QPushButton("●  Record")
+        self.record_button.setObjectName("recordButton")
+        self.record_button.setCheckable(True)
+        self.record_button.clicked.connect(self.toggle_recording)
+        lay.addWidget(self.open_button)
+        lay.addWidget(self.bundle_label, 1)
+        lay.addWidget(QLabel("Output"))
+        lay.addWidget(self.device_combo)
+        lay.addWidget(refresh)
+        lay.addSpacing(8)
+        lay.addWidget(QLabel("Latency"))
+        lay.addWidget(self.latency_spin)
+        lay.addSpacing(8)
+        lay.addWidget(self.start_button)
+        lay.addWidget(self.record_button)
+        return bar
+
+    def _build_model_box(self) -> QWidget:
+        box = QGroupBox("Model")
+        box.setMinimumWidth(270)
+        box.setMaximumWidth(320)
+        lay = QVBoxLayout(box)
+        self.config_form = QFormLayout()
+        self.config_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.config_form.setVerticalSpacing(2)
+        lay.addLayout(self.config_form)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Voices"))
+        self.voices_spin = QSpinBox()
+        self.voices_spin.setRange(1, 8)
+        self.voices_spin.setToolTip("voices generated at once, batched in one engine (one temperature dial each)")
+        self.voices_spin.setValue(self.session.voices_wanted)
+        self.voices_spin.editingFinished.connect(self._on_voices)
+        row.addWidget(self.voices_spin)
+        row.addStretch(1)
+        lay.addLayout(row)
+        return box
+
+    def _on_voices(self) -> None:
+        n = self.voices_spin.value()
+        if n != self.session.voices_wanted:
+            self.set_voices(n)
+
+    def set_voices(self, n: int) -> None:
+        """Reopen the model with n voices (restarting the audio if it was running)."""
+        self.session.voices_wanted = n
+        self.voices_spin.setValue(n)
+        self.settings.setValue("voices", n)
+        if self.session.has_model:
+            self.open_bundle(self.session.bundle)
+
+    def _build_midi_box(self) -> QWidget:
+        box = QGroupBox("MIDI")
+        box.setMaximumWidth(320)
+        lay = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.midi_combo = QComboBox()
+        self.midi_combo.setToolTip("MIDI input: a controller's port, or a virtual port other programs connect to")
+        self.midi_combo.activated.connect(self._on_midi_port)
+        midi_refresh = QPushButton("↻")
+        midi_refresh.setFixedWidth(28)
+        midi_refresh.clicked.connect(self.refresh_midi_ports)
+        row.addWidget(self.midi_combo, 1)
+        row.addWidget(midi_refresh)
+        lay.addLayout(row)
+        self.midi_activity = QLabel("input: off")
+        self.midi_activity.setObjectName("midiActivity")
+        lay.addWidget(self.midi_activity)
+        self.map_table = QTableWidget(0, 2)
+        self.map_table.setHorizontalHeaderLabels(["Control", "MIDI"])
+        self.map_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.map_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.map_table.verticalHeader().setVisible(False)
+        self.map_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.map_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        lay.addWidget(self.map_table, 1)
+        buttons = QHBoxLayout()
+        for text, slot in (("Save map…", self.save_map), ("Load map…", self.load_map), ("Clear", self.clear_map)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+        return box
+
+    def _build_placeholder(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addStretch(1)
+        msg = QLabel("No model loaded.\n\nOpen a bundle (a folder made by `rt-samplernn export`)\n"
+                     "with the button above, or drop its folder onto this window.")
+        msg.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        msg.setObjectName("placeholder")
+        lay.addWidget(msg)
+        b = QPushButton("Open bundle…")
+        b.clicked.connect(self.choose_bundle)
+        lay.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(2)
+        return page
+
+    def _build_performance(self) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(10)
+        self.voice_box = QGroupBox("Voices")
+        self.dial_row = QHBoxLayout(self.voice_box)
+        grid.addWidget(self.voice_box, 0, 0)
+        grid.addWidget(self._build_meters(), 0, 1)
+        scope_box = QGroupBox("Output")
+        sl = QVBoxLayout(scope_box)
+        self.scope = ScopeView()
+        sl.addWidget(self.scope)
+        grid.addWidget(scope_box, 1, 0, 1, 2)
+        grid.addWidget(self._build_seeds(), 2, 0, 1, 2)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(2, 2)
+        return page
+
+    def _build_meters(self) -> QWidget:
+        box = QGroupBox("Meters")
+        lay = QVBoxLayout(box)
+        lay.setSpacing(6)
+        self.rtf_meter = LevelMeter("real-time factor", warn=0.5, alarm=0.75, invert=True)
+        self.ring_meter = LevelMeter("ring fill", warn=0.6, alarm=0.85, invert=True)
+        self.underrun_meter = LevelMeter("underruns", warn=0.01, alarm=0.5)
+        self.watchdog_meter = LevelMeter("watchdog events", warn=0.01, alarm=0.5)
+        self.cpu_meter = LevelMeter("audio callback CPU", warn=0.5, alarm=0.8)
+        self.proc_meter = LevelMeter("process CPU (cores)", warn=0.7, alarm=0.9)
+        for m in (self.rtf_meter, self.ring_meter, self.underrun_meter, self.watchdog_meter,
+                  self.cpu_meter, self.proc_meter):
+            lay.addWidget(m)
+        self.latency_label = QLabel("latency: —")
+        self.latency_label.setObjectName("latencyLabel")
+        lay.addWidget(self.latency_label)
+        lay.addStretch(1)
+        return box
+
+    def _build_seeds(self) -> QWidget:
+        box = QGroupBox("Seeds")
+        lay = QHBoxLayout(box)
+        for i in range(SEED_SLOTS):
+            slot = SeedSlot(i)
+            slot.loadRequested.connect(self.choose_seed)
+            slot.fileDropped.connect(self.load_seed)
+            slot.primeRequested.connect(self.prime)
+            self.slots.append(slot)
+            lay.addWidget(slot, 1)
+        side = QVBoxLayout()
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setToolTip("random seed used by Reset: same seed, same priming -> same audio")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setObjectName("resetButton")
+        self.reset_button.setToolTip("restart the model from its initial state with this seed")
+        self.reset_button.clicked.connect(self.reset)
+        side.addStretch(1)
+        side.addWidget(self.seed_spin)
+        side.addWidget(self.reset_button)
+        lay.addLayout(side)
+        return box
+
+    # ---------------------------------------------------------------- model
+    def choose_bundle(self) -> None:
+        start = self.settings.value("bundle", "", type=str)
+        path = QFileDialog.getExistingDirectory(self, "Open a bundle (folder with model.json)", start)
+        if path:
+            self.open_bundle(path)
+
+    def open_bundle(self, path: str | Path) -> bool:
+        """Load a bundle, rebuild the dials for its voices; False (and a message) if it could not be opened."""
+        was_running = self.session.running
+        try:
+            self.session.open_bundle(Path(path))
+        except UserError as e:
+            self.show_error(str(e))
+            return False
+        self.settings.setValue("bundle", str(Path(path).resolve()))
+        self._show_model()
+        self._build_dials()
+        self.scope.set_sample_rate(self.session.sample_rate)
+        self.stack.setCurrentIndex(1)
+        self._restore_seeds()
+        self.refresh_mappings()
+        self.set_status(f"opened {Path(path).name}")
+        if was_running:
+            self.toggle_running(True)
+        return True
+
+    def _show_model(self) -> None:
+        while self.config_form.rowCount():
+            self.config_form.removeRow(0)
+        for key, value in self.session.config_items():
+            label = QLabel(str(value))
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.config_form.addRow(key, label)
+        self.bundle_label.setText(self.session.bundle_name())
+
+    def _build_dials(self) -> None:
+        for dial in self.dials.values():
+            dial.setParent(None)
+            dial.deleteLater()
+        self.dials.clear()
+        for spec in self.session.controls():
+            dial = ParamDial(spec.name, spec.title, spec.minimum, spec.maximum, self.session.get(spec.name),
+                             unit=spec.unit, decimals=spec.decimals, log=spec.log)
+            dial.moved.connect(lambda v, n=spec.name: self.session.set(n, v))
+            dial.learnToggled.connect(lambda on, n=spec.name: self.learn(n if on else None))
+            self.dial_row.addWidget(dial)
+            self.dials[spec.name] = dial
+
+    # ---------------------------------------------------------------- audio
+    def refresh_devices(self) -> None:
+        current = self.device_combo.currentText() or self.settings.value("device", "", type=str)
+        self.device_combo.clear()
+        self.device_combo.addItem("default output", None)
+        for index, name in self.session.audio_devices():
+            self.device_combo.addItem(name, index)
+        i = self.device_combo.findText(current)
+        self.device_combo.setCurrentIndex(max(i, 0))
+
+    def select_device(self, device: str | int) -> None:
+        """Pick the output by index or name substring; a UserError-style message if none matches."""
+        for i in range(1, self.device_combo.count()):
+            data, text = self.device_combo.itemData(i), self.device_combo.itemText(i)
+            if str(device) == str(data) or str(device).lower() in text.lower():
+                self.device_combo.setCurrentIndex(i)
+                return
+        names = ", ".join(self.device_combo.itemText(i) for i in range(1, self.device_combo.count()))
+        self.show_error(f"device {device!r} not found; choose one of: {names or 'none listed'}")
+
+    def toggle_running(self, on: bool) -> None:
+        if on and not self.session.running:
+            if not self.session.has_model:
+                self.show_error("open a bundle first")
+                on = False
+            else:
+                try:
+                    self.session.start(self.device_combo.currentData(), float(self.latency_spin.value()))
+                except UserError as e:
+                    self.show_error(str(e))
+                    on = False
+        elif not on and self.session.running:
+            if self.session.recording:
+                self.toggle_recording(False)
+            self.session.stop()
+        self.start_button.setChecked(on)
+        self.start_button.setText("■  Stop" if on else "▶  Start")
+        self.settings.setValue("device", self.device_combo.currentText())
+        self.settings.setValue("latency_ms", self.latency_spin.value())
+
+    # ---------------------------------------------------------------- recording
+    def choose_record_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Record into", self.record_dir())
+        if path:
+            self.settings.setValue("record_dir", path)
+
+    def record_dir(self) -> str:
+        return self.settings.value("record_dir", str(Path.home()), type=str)
+
+    def toggle_recording(self, on: bool, path: str | Path | None = None) -> None:
+        if on and not self.session.recording:
+            if not self.session.running:
+                self.show_error("start the audio first, then record")
+                on = False
+            else:
+                path = Path(path) if path else Path(self.record_dir()) / time.strftime("rt-samplernn-%Y%m%d-%H%M%S.wav")
+                try:
+                    self.session.start_recording(path)
+                    self.set_status(f"recording to {path}")
+                except UserError as e:
+                    self.show_error(str(e))
+                    on = False
+        elif not on and self.session.recording:
+            path, seconds = self.session.stop_recording()
+            self.set_status(f"recorded {seconds:.1f} s to {path}")
+        self.record_button.setChecked(on)
+        self.record_button.setText("■  Stop rec" if on else "●  Record")
+
+    # ---------------------------------------------------------------- seeds
+    def choose_seed(self, index: int) -> None:
+        start = self.settings.value(f"seeds/{index}", "", type=str)
+        path, _ = QFileDialog.getOpenFileName(self, f"Audio for seed {index + 1}", start, AUDIO_FILTER)
+        if path:
+            self.load_seed(index, path)
+
+    def load_seed(self, index: int, path: str | Path) -> bool:
+        try:
+            clip = self.session.load_seed(index, Path(path))
+        except UserError as e:
+            self.show_error(str(e))
+            return False
+        self.slots[index].set_clip(clip.path.name, clip.audio, clip.seconds)
+        self.settings.setValue(f"seeds/{index}", str(clip.path))
+        self.set_status(f"seed {index + 1}: {clip.path.name}")
+        return True
+
+    def _restore_seeds(self) -> None:
+        for i, slot in enumerate(self.slots):
+            path = self.settings.value(f"seeds/{i}", "", type=str)
+            if path and Path(path).is_file():
+                try:
+                    clip = self.session.load_seed(i, Path(path))
+                    slot.set_clip(clip.path.name, clip.audio, clip.seconds)
+                except UserError:
+                    slot.set_clip(None, None)
+            else:
+                slot.set_clip(None, None)
+
+    def prime(self, index: int) -> None:
+        try:
+            self.session.prime(index)
+        except UserError as e:
+            self.show_error(str(e))
+            return
+        for i, slot in enumerate(self.slots):
+            slot.set_active(i == index)
+        self.set_status(f"primed with seed {index + 1}")
+
+    def reset(self) -> None:
+        self.session.reset(self.seed_spin.value())
+        for slot in self.slots:
+            slot.set_active(False)
+        self.settings.setValue("seed", self.seed_spin.value())
+        self.set_status(f"reset, seed {self.seed_spin.value()}")
+
+    # ---------------------------------------------------------------- MIDI
+    def refresh_midi_ports(self) -> None:
+        current = self.midi_combo.currentText() or self.settings.value("midi_port", "", type=str)
+        self.midi_combo.clear()
+        self.midi_combo.addItem("MIDI off")
+        self.midi_combo.addItem(VIRTUAL_PORT)
+        for name in self.session.midi_ports():
+            self.midi_combo.addItem(name)
+        i = self.midi_combo.findText(current)
+        self.midi_combo.setCurrentIndex(max(i, 0))
+
+    def _on_midi_port(self, index: int) -> None:
+        self.open_midi(None if index <= 0 else self.midi_combo.itemText(index))
+
+    def open_midi(self, port: str | None) -> bool:
+        """Listen on a port name (VIRTUAL_PORT for a virtual one) or close MIDI input (None)."""
+        try:
+            self.session.open_midi(port)
+        except UserError as e:
+            self.show_error(str(e))
+            self.midi_combo.setCurrentIndex(0)
+            return False
+        i = self.midi_combo.findText(port or "MIDI off")
+        if i < 0 and port:
+            self.midi_combo.addItem(port)
+            i = self.midi_combo.count() - 1
+        self.midi_combo.setCurrentIndex(max(i, 0))
+        self.settings.setValue("midi_port", port or "")
+        return True
+
+    def learn(self, name: str | None) -> None:
+        """Arm MIDI learn for one control (the next CC that moves maps to it), or disarm with None."""
+        self.session.learn(name)
+        for n, dial in self.dials.items():
+            dial.set_learning(n == name)
+        if name:
+            self.set_status(f"learn: move a knob for {self.dials[name].title.text()}")
+
+    def save_map(self, path: str | Path | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save MIDI map", self.settings.value("map_path", "", type=str),
+                                                  MAP_FILTER)
+        if path:
+            try:
+                self.session.save_map(Path(path))
+            except UserError as e:
+                self.show_error(str(e))
+                return
+            self.settings.setValue("map_path", str(path))
+            self.set_status(f"saved MIDI map to {path}")
+
+    def load_map(self, path: str | Path | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Load MIDI map", self.settings.value("map_path", "", type=str),
+                                                  MAP_FILTER)
+        if path:
+            try:
+                self.session.load_map(Path(path))
+            except UserError as e:
+                self.show_error(str(e))
+                return
+            self.settings.setValue("map_path", str(path))
+            self.refresh_mappings()
+            self.set_status(f"loaded MIDI map {path}")
+
+    def clear_map(self) -> None:
+        self.session.clear_map()
+        self.refresh_mappings()
+
+    def refresh_mappings(self) -> None:
+        rows = self.session.mappings()
+        if rows == self._mapping_snapshot:
+            return
+        self._mapping_snapshot = rows
+        self.map_table.setRowCount(len(rows))
+        by_name: dict[str, str] = {}
+        for r, (name, source) in enumerate(rows):
+            title = self.dials[name].title.text() if name in self.dials else name
+            self.map_table.setItem(r, 0, QTableWidgetItem(title))
+            self.map_table.setItem(r, 1, QTableWidgetItem(source))
+            by_name[name] = source
+        for name, dial in self.dials.items():
+            dial.set_mapping_text(by_name.get(name, ""))
+
+    # ---------------------------------------------------------------- polling
+    def poll_fast(self) -> None:
+        """Every DRAW_MS: dials follow their parameters, learn state, ring meter, scope."""
+        session = self.session
+        if not session.has_model:
+            return
+        for name, dial in self.dials.items():
+            dial.set_value(session.get(name))
+        learning = session.learning()
+        for name, dial in self.dials.items():
+            if dial.learn_button.isChecked() != (name == learning):
+                dial.set_learning(name == learning)
+                self.refresh_mappings()
+        st = session.stats()
+        if st.ring_capacity_ms > 0:
+            self.ring_meter.set_level(st.ring_fill_ms / st.ring_capacity_ms,
+                                      f"{st.ring_fill_ms:.0f} / {st.ring_capacity_ms:.0f} ms")
+        if st.running:
+            block = session.scope(SCOPE_SAMPLES)
+            if block is not None:
+                self.scope.show_audio(block)
+
+    def poll_slow(self) -> None:
+        """Every TEXT_MS: counters' text, mappings, MIDI activity, status."""
+        st = self.session.stats()
+        rtf = st.realtime_factor
+        self.rtf_meter.set_level(min(rtf / 4.0, 1.0), f"{rtf:.2f}×" if rtf else "—")
+        self.underrun_meter.set_level(min(st.underruns / 10.0, 1.0), str(st.underruns))
+        self.watchdog_meter.set_level(min(st.watchdog_events / 10.0, 1.0), str(st.watchdog_events))
+        self.cpu_meter.set_level(st.cpu_load, f"{100 * st.cpu_load:.0f} %")
+        self.proc_meter.set_level(st.process_cpu / 2.0, f"{st.process_cpu:.2f}")
+        self.latency_label.setText(f"knob-to-sound latency: {st.target_ms:.0f} ms target"
+                                   if st.running else f"latency setting: {self.latency_spin.value()} ms")
+        self.midi_activity.setText(self.session.midi_status())
+        self.refresh_mappings()
+        if st.recording_s:
+            self.record_button.setText(f"■  Stop rec {st.recording_s:.0f} s")
+        if self.start_button.isChecked() != st.running:  # the player stopped itself (device lost, error)
+            self.toggle_running(st.running)
+        err = self.session.take_error()
+        if err:
+            self.show_error(err)
+
+    # ---------------------------------------------------------------- misc
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def show_error(self, text: str) -> None:
+        """Errors go to the status line (no modal dialogs on stage); kept for tests in last_error."""
+        self._last_error = text
+        self.status.setText(f"⚠ {text}")
+
+    @property
+    def last_error(self) -> str:
+        return self._last_error
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        paths = dropped_paths(event)
+        if paths and (paths[0].is_dir() or paths[0].name == "model.json"):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = dropped_paths(event)
+        if paths:
+            p = paths[0]
+            self.open_bundle(p.parent if p.name == "model.json" else p)
+            event.acceptProposedAction()
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        self.latency_spin.setValue(self.settings.value("latency_ms", 150, type=int))
+        self.seed_spin.setValue(self.settings.value("seed", 0, type=int))
+        self.scope.set_mode(self.settings.value("scope_mode", "scope", type=str)
+                            if self.settings.value("scope_mode", "scope", type=str) in ScopeView.MODES else "scope")
+        self.refresh_devices()
+        self.refresh_midi_ports()
+
+    def restore_midi(self) -> None:
+        """Reopen the MIDI port used last time (called once the window is up)."""
+        port = self.settings.value("midi_port", "", type=str)
+        if port:
+            self.open_midi(port)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.draw_timer.stop()
+        self.text_timer.stop()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("scope_mode", self.scope.mode)
+        self.settings.setValue("latency_ms", self.latency_spin.value())
+        self.settings.sync()
+        self.session.close()
+        super().closeEvent(event)

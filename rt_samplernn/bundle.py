@@ -1,0 +1,202 @@
+"""The bundle format: model.json plus one ONNX step graph per tier; loading and validating it (torch-free).
+
+docs/bundle.md describes the format for other hosts. Every problem is a one-line UserError naming the file:
+missing or unreadable manifest, unknown format or version, missing graph, checksum mismatch (an altered
+graph), and graph inputs/outputs that do not match the manifest (checked against the loaded sessions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rt_samplernn.config import ModelConfig, model_config_from_dict
+from rt_samplernn.errors import UserError
+
+FORMAT = "rt-samplernn-bundle"
+VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+MANIFEST = "model.json"
+DTYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
+
+
+def frame_graph_name(k: int) -> str:
+    """Graph name of frame tier k (0 = finest): frame, big_frame, big2_frame, big3_frame, ..."""
+    return "frame" if k == 0 else "big_frame" if k == 1 else f"big{k}_frame"
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    input: str
+    output: str
+    shape: tuple[Any, ...]  # (layers, "voices", dim)
+    initial: np.ndarray  # float32 (layers, dim)
+
+    def initial_for(self, voices: int) -> np.ndarray:
+        """float32 (layers, voices, dim), contiguous."""
+        return np.ascontiguousarray(np.repeat(self.initial[:, None, :], voices, axis=1))
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    name: str
+    path: Path
+    kind: str  # "frame" or "sample"
+    frame_size: int
+    ratio: int
+    inputs: tuple[dict[str, Any], ...]
+    outputs: tuple[dict[str, Any], ...]
+    states: tuple[StateSpec, ...]
+    sha256: str
+
+    def input_names(self) -> list[str]:
+        return [i["name"] for i in self.inputs]
+
+    def output_names(self) -> list[str]:
+        return [o["name"] for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle. frame_graphs[k] is frame tier k (0 = finest); sample is the sample graph."""
+
+    root: Path
+    manifest: dict[str, Any]
+    config: ModelConfig
+    frame_graphs: tuple[GraphSpec, ...]
+    sample: GraphSpec
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _need(cond: bool, where: Path | str, problem: str) -> None:
+    if not cond:
+        raise UserError(f"{where}: {problem}")
+
+
+def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSpec:
+    _need(isinstance(entry, dict) and isinstance(entry.get("file"), str), mpath, "a graph entry has no 'file'")
+    path = root / entry["file"]
+    _need(Path(entry["file"]).name == entry["file"], mpath, f"graph file {entry['file']!r} must be a plain name")
+    _need(path.is_file(), path, "graph file missing from the bundle; re-export it with `rt-samplernn export`")
+    if check_sha:
+        digest = _sha256(path)
+        _need(
+            digest == entry.get("sha256"), path,
+            f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "
+            "the graph was altered or belongs to another export; re-export the bundle",
+        )
+    try:
+        states = []
+        for s in entry.get("states", []):
+            layers, dim = int(s["shape"][0]), int(s["shape"][2])
+            init = s["initial"]
+            values = np.zeros((layers, dim), np.float32) if init == "zeros" else np.asarray(init, np.float32)
+            _need(values.shape == (layers, dim), mpath,
+                  f"state {s['input']!r} of {entry['file']}: initial values have shape {list(values.shape)}, "
+                  f"expected [{layers}, {dim}]")
+            states.append(StateSpec(s["input"], s["output"], tuple(s["shape"]), values))
+        return GraphSpec(
+            name=str(entry["name"]), path=path, kind=str(entry["kind"]), frame_size=int(entry["frame_size"]),
+            ratio=int(entry.get("ratio", 1)), inputs=tuple(entry["inputs"]), outputs=tuple(entry["outputs"]),
+            states=tuple(states), sha256=str(entry.get("sha256")),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise UserError(f"{mpath}: graph entry for {entry.get('file')} is malformed ({type(e).__name__}: {e})") from None
+
+
+def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
+    """Read and check a bundle directory (or its model.json): manifest, version, graph files, checksums, shapes."""
+    root = Path(path)
+    if root.is_file() and root.name == MANIFEST:
+        root = root.parent
+    _need(root.is_dir(), root, "no such bundle directory; `rt-samplernn export CKPT -o DIR` makes one")
+    mpath = root / MANIFEST
+    _need(mpath.is_file(), mpath, "missing: not a bundle directory (export one with `rt-samplernn export CKPT`)")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{mpath}: not readable JSON ({str(e).splitlines()[0][:120]})") from None
+    _need(isinstance(manifest, dict) and manifest.get("format") == FORMAT, mpath,
+          f"not an rt-samplernn bundle manifest (no \"format\": \"{FORMAT}\")")
+    version = manifest.get("version")
+    _need(version in SUPPORTED_VERSIONS, mpath,
+          f"bundle version {version!r} is not supported (this rt-samplernn reads version "
+          f"{', '.join(map(str, SUPPORTED_VERSIONS))}); re-export it with this version")
+    try:
+        cfg = model_config_from_dict(manifest["config"])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"{mpath}: no usable config ({type(e).__name__}: {e})") from None
+    except UserError as e:
+        raise UserError(f"{mpath}: {e}") from None
+    entries = manifest.get("graphs")
+    _need(isinstance(entries, list), mpath, "no 'graphs' list")
+    specs = [_graph_spec(root, e, mpath, check_sha) for e in entries]
+    frames = {g.name: g for g in specs if g.kind == "frame"}
+    samples = [g for g in specs if g.kind == "sample"]
+    n_frame = len(cfg.frame_sizes)
+    expected = [frame_graph_name(k) for k in range(n_frame)]
+    _need(sorted(frames) == sorted(expected) and len(samples) == 1, mpath,
+          f"graphs {[g.name for g in specs]} do not match a {cfg.n_tiers}-tier model "
+          f"(expected {list(reversed(expected)) + ['sample']})")
+    ordered = tuple(frames[frame_graph_name(k)] for k in range(n_frame))
+    bundle = Bundle(root, manifest, cfg, ordered, samples[0])
+    _check_manifest_shapes(bundle, mpath)
+    return bundle
+
+
+def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
+    """The manifest's own shapes agree with its config (frame sizes, dims, layers, state count)."""
+    cfg = b.config
+    n_state = 2 if cfg.rnn_type == "lstm" else 1
+    for k, g in enumerate(b.frame_graphs):
+        where = f"{mpath} ({g.path.name})"
+        _need(g.frame_size == cfg.frame_sizes[k], where,
+              f"frame size {g.frame_size} but config frame_sizes {list(cfg.frame_sizes)}")
+        _need(len(g.states) == n_state, where, f"{len(g.states)} states listed, a {cfg.rnn_type} tier has {n_state}")
+        for s in g.states:
+            _need(list(s.shape) == [cfg.rnn_layers, "voices", cfg.dim], where,
+                  f"state {s.input!r} has shape {list(s.shape)}, config says [{cfg.rnn_layers}, 'voices', {cfg.dim}]")
+        first = g.inputs[0] if g.inputs else {}
+        _need(first.get("shape") == ["voices", "frames", cfg.frame_sizes[k]], where,
+              f"input 'frames' has shape {first.get('shape')}, expected ['voices', 'frames', {cfg.frame_sizes[k]}]")
+    s = b.sample
+    shapes = {i["name"]: i.get("shape") for i in s.inputs}
+    _need(shapes.get("prev") == ["voices", cfg.frame_sizes[0]], f"{mpath} ({s.path.name})",
+          f"input 'prev' has shape {shapes.get('prev')}, expected ['voices', {cfg.frame_sizes[0]}]")
+    _need(shapes.get("noise") == ["voices", cfg.frame_sizes[0], cfg.q_levels], f"{mpath} ({s.path.name})",
+          f"input 'noise' has shape {shapes.get('noise')}, expected ['voices', {cfg.frame_sizes[0]}, {cfg.q_levels}]")
+
+
+def check_graph_io(spec: GraphSpec, inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
+    """Compare a loaded session's inputs/outputs (objects with .name, .type, .shape) with the manifest."""
+    for kind, declared, actual in (("input", spec.inputs, inputs), ("output", spec.outputs, outputs)):
+        found = {a.name: a for a in actual}
+        want_names = [d["name"] for d in declared]
+        _need(sorted(found) == sorted(want_names), spec.path,
+              f"graph {kind}s {sorted(found)} do not match model.json {sorted(want_names)}")
+        for d in declared:
+            a = found[d["name"]]
+            _need(a.type == DTYPES.get(d["dtype"]), spec.path,
+                  f"{kind} {d['name']!r} is {a.type}, model.json says {d['dtype']}")
+            want, got = list(d["shape"]), list(a.shape)
+            ok = len(want) == len(got) and all(
+                (isinstance(w, str) and not isinstance(g, int)) or (isinstance(w, int) and g == w)
+                for w, g in zip(want, got)
+            )
+            _need(ok, spec.path, f"{kind} {d['name']!r} has shape {got}, model.json says {want}")
