@@ -727,9 +727,8 @@ class MidiController:
             kind = 0x80  # note-on with velocity 0 is a note-off
         learn = self._learn
         if learn is not None and kind in (0xB0, 0x90):
-            if kind == 0x90 or learn[0] != "slot" or True:
-                self._bind(learn, kind, ch, d1)
-                return
+            self._bind(learn, kind, ch, d1)
+            return
         index = self._index
         hit = False
         if kind == 0xB0:
