@@ -215,8 +215,11 @@ def _logits_nodes(window: str, cond: str, gemms: list[tuple[str, str]], has_hidd
     return nodes, x
 
 
-def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
-    """prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,) -> samples (B, F0)."""
+def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelProto:
+    """prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,) -> samples (B, F0).
+
+    loop_op "Loop" (the default) or "Scan": the same body, Scan slicing cond and noise per step itself.
+    """
     f0, q = sample.frame_size, sample.embedding.num_embeddings
     s_dim = sample_table(sample).shape[1]
     inits, gemms, kind = _sample_weights(sample)
@@ -227,32 +230,46 @@ def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         _const("temp_axes", np.array([1, 2], dtype=np.int64)),
         _const("n_steps", np.array(f0, dtype=np.int64)),
     ]
-    body, logits = _logits_nodes("window", "cond_i", gemms, kind == "mlp", "")
-    body = [
-        helper.make_node("Identity", ["keep_in"], ["keep_out"]),
-        helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
-        helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
-        *body,
+    logits_nodes, logits = _logits_nodes("window", "cond_i", gemms, kind == "mlp", "")
+    draw = [
         # Gumbel-max: argmax(logits / T + g) == argmax(logits + T * g) for T > 0 (equal bit for bit at T = 2^k)
         helper.make_node("Add", [logits, "noise_i"], ["perturbed"]),
         helper.make_node("ArgMax", ["perturbed"], ["drawn"], axis=1, keepdims=1),  # (B, 1) int64
         helper.make_node("Slice", ["window", "slice_start", "slice_end", "slice_axes"], ["older"]),
         helper.make_node("Concat", ["older", "drawn"], ["window_out"], axis=1),
     ]
-    body_graph = helper.make_graph(
-        body, "sample_step",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("window", TensorProto.INT64, ["voices", f0])],
-        [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("window_out", TensorProto.INT64, ["voices", f0])],
-    )
+    window_in = helper.make_tensor_value_info("window", TensorProto.INT64, ["voices", f0])
+    window_out = helper.make_tensor_value_info("window_out", TensorProto.INT64, ["voices", f0])
     outer = [
         helper.make_node("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
         helper.make_node("Mul", ["noise", "temp3"], ["scaled_noise"]),
-        # After F0 steps the sliding window holds exactly the F0 samples drawn.
-        helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph),
     ]
+    # After F0 steps the sliding window holds exactly the F0 samples drawn: it is the output.
+    if loop_op == "Loop":
+        body = [
+            helper.make_node("Identity", ["keep_in"], ["keep_out"]),
+            helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
+            helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
+            *logits_nodes, *draw,
+        ]
+        body_graph = helper.make_graph(
+            body, "sample_step",
+            [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+             helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []), window_in],
+            [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
+        )
+        outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
+    elif loop_op == "Scan":
+        body_graph = helper.make_graph(
+            [*logits_nodes, *draw], "sample_step",
+            [window_in, helper.make_tensor_value_info("cond_i", TensorProto.FLOAT, ["voices", s_dim]),
+             helper.make_tensor_value_info("noise_i", TensorProto.FLOAT, ["voices", q])],
+            [window_out],
+        )
+        outer.append(helper.make_node("Scan", ["prev", "cond", "scaled_noise"], ["samples"], body=body_graph,
+                                      num_scan_inputs=2, scan_input_axes=[1, 1]))
+    else:
+        raise ValueError(f"loop_op must be Loop or Scan, not {loop_op!r}")
     graph = helper.make_graph(
         outer, "sample",
         [helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
@@ -263,7 +280,7 @@ def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
-    model.doc_string = "rt-samplernn sample tier: one frame of samples per call"
+    model.doc_string = f"rt-samplernn sample tier: one frame of samples per call ({loop_op} over the frame)"
     onnx.checker.check_model(model)
     return model
 

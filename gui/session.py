@@ -169,6 +169,46 @@ class LiveSession:
             return f"Voice {int(param.name.split('.')[1]) + 1} temp"
         return param.label.capitalize()
 
+    # ------------------------------------------------------------------ audio
+    @property
+    def running(self) -> bool:
+        return self.player is not None and bool(getattr(self.player, "running", False))
+
+    @property
+    def recording(self) -> bool:
+        return False
+
+    def audio_devices(self) -> list[tuple[int, str]]:
+        """(index, name) of every output device PortAudio lists now."""
+        try:
+            import sounddevice
+        except (ImportError, OSError):
+            return []
+        out = []
+        for i, d in enumerate(sounddevice.query_devices()):
+            if d.get("max_output_channels", 0) > 0:
+                api = sounddevice.query_hostapis(d["hostapi"])["name"]
+                out.append((i, f"{d['name']} ({api})"))
+        return out
+
+    def start(self, device: int | None, latency_ms: float) -> None:
+        raise UserError("streaming is not available yet (rt_samplernn.stream)")
+
+    def stop(self) -> None:
+        pass
+
+    def stats(self) -> Stats:
+        return Stats(process_cpu=self._cpu.poll())
+
+    def scope(self, n: int) -> np.ndarray | None:
+        return None
+
+    def start_recording(self, path: Path) -> None:
+        raise UserError("recording is not available yet (rt_samplernn.stream)")
+
+    def stop_recording(self) -> tuple[Path, float]:
+        return Path(), 0.0
+
     # ------------------------------------------------------------------ seeds
     def load_seed(self, index: int, path: Path) -> Any:
         """Read an audio file into seed slot `index` (UserError if unreadable); returns the params SeedSlot."""

@@ -141,6 +141,14 @@ TEMPERATURE = FloatSpec(0.5, 1.5, 1.0)
 GAIN = FloatSpec(0.0, 2.0, 1.0, power=2.0)  # a fader: finer near silence; u = 0.707 is unity
 
 
+def _check_engine_range(kind: str, spec: FloatSpec) -> None:
+    """The engine takes temperatures > 0 and gains >= 0: refuse ranges that reach outside."""
+    if kind == "temperature" and spec.minimum <= 0:
+        raise UserError(f"temperature range {spec.minimum}..{spec.maximum}: the minimum must be > 0")
+    if kind == "gain" and spec.minimum < 0:
+        raise UserError(f"gain range {spec.minimum}..{spec.maximum}: the minimum must be >= 0")
+
+
 class Param:
     """Base of every parameter cell: a name, a label for the GUI, and a version bumped on each write."""
 
@@ -364,6 +372,8 @@ class Parameters:
     ) -> None:
         if voices < 1:
             raise UserError(f"voices {voices}: must be at least 1")
+        _check_engine_range("temperature", temperature)
+        _check_engine_range("gain", gain)
         self.voices = voices
         self.temperature = FloatParam("temperature", temperature, "temperature")
         self.voice_temperatures = [
@@ -425,6 +435,7 @@ class Parameters:
             p = self[name]
             if not isinstance(p, FloatParam):
                 raise UserError(f"parameter {name!r}: not continuous, so it has no range")
+            _check_engine_range(name.split(".")[0], spec)
             p.set_spec(spec)
 
     def specs(self) -> dict[str, FloatSpec]:
@@ -555,20 +566,23 @@ class LiveControl:
         """Apply the parameters for the next block of ``frames`` samples (producer thread, per block)."""
         p, engine = self.params, self.engine
         seconds = frames / float(self.sample_rate)
-        if p.voice_temperatures:
-            p.temperature.step(seconds)
-            for v, cell in enumerate(p.voice_temperatures):
-                if cell.step(seconds):
-                    engine.set_temperature(cell.value, voice=v)
-        elif p.temperature.step(seconds):
-            engine.set_temperature(p.temperature.value)
-        if p.gain.step(seconds):
-            engine.set_gain(p.gain.value)
-        wd = p.watchdog.target
-        if self.player is not None and wd != self._watchdog_applied:
-            self._watchdog_applied = wd
-            if not _set_player_watchdog(self.player, wd):
-                self.notice("this player has no watchdog switch; the watchdog setting is ignored")
+        try:
+            if p.voice_temperatures:
+                p.temperature.step(seconds)
+                for v, cell in enumerate(p.voice_temperatures):
+                    if cell.step(seconds):
+                        engine.set_temperature(cell.value, voice=v)
+            elif p.temperature.step(seconds):
+                engine.set_temperature(p.temperature.value)
+            if p.gain.step(seconds):
+                engine.set_gain(p.gain.value)
+            wd = p.watchdog.target
+            if self.player is not None and wd != self._watchdog_applied:
+                self._watchdog_applied = wd
+                if not _set_player_watchdog(self.player, wd):
+                    self.notice("this player has no watchdog switch; the watchdog setting is ignored")
+        except Exception as e:  # generation goes on with the previous values
+            self.notice(f"applying parameters failed: {type(e).__name__}: {e}")
         self.blocks += 1
 
     # -- the helper thread -----------------------------------------------------------------------------

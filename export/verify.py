@@ -1,0 +1,190 @@
+"""Parity of a bundle with the checkpoint it came from: the proof that the step graphs compute the model.
+
+1. Teacher forced, over `seconds` of a fixed test signal (or given audio), states carried across calls:
+   every frame graph called one frame at a time (T=1) against the PyTorch training forward's per-tier
+   output; the sample graph's own loop body (cut out of sample.onnx, shipped weights) against the training
+   logits; and each frame graph called once over the whole clip (the priming path) against the step-wise
+   final states. Tolerance 1e-4 in fp32.
+2. Free running: the engine against the PyTorch reference generator (rt_samplernn.generate) with the same
+   seed, two voices at temperatures 1 and 0.5, sample for sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import helper
+
+from rt_samplernn.engine import Engine, session_options
+from rt_samplernn.export.onnx_export import IR_VERSION, OPSET
+from rt_samplernn.generate import generate_levels
+from rt_samplernn.model import SampleRNN
+from rt_samplernn.quantize import quantize, zero_level
+
+TOLERANCE = 1e-4
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, float, bool]] = field(default_factory=list)  # (check, max abs error or mismatches, ok)
+    matched: int = 0
+    compared: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, _, ok in self.rows) and self.matched == self.compared
+
+    def lines(self) -> list[str]:
+        out = [f"{'check':<52} {'max |diff|':>12}  result"]
+        for name, err, ok in self.rows:
+            out.append(f"{name:<52} {err:>12.3g}  {'ok' if ok else 'FAIL'}")
+        out.append(f"{'engine vs reference generator (samples equal)':<52} "
+                   f"{f'{self.matched}/{self.compared}':>12}  {'ok' if self.matched == self.compared else 'FAIL'}")
+        return out
+
+
+def test_signal(seconds: float, sample_rate: int) -> np.ndarray:
+    """A fixed, deterministic clip: a chirp with harmonics, an amplitude envelope and a little noise."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    f = 110.0 * (1.0 + 3.0 * t / max(seconds, 1e-9))
+    phase = 2 * np.pi * np.cumsum(f) / sample_rate
+    x = 0.5 * np.sin(phase) + 0.2 * np.sin(3 * phase) + 0.05 * np.random.default_rng(0).standard_normal(len(t))
+    return (x * (0.6 + 0.4 * np.sin(2 * np.pi * 1.5 * t))).astype(np.float32)
+
+
+def logits_model_from_sample_graph(path: Path) -> onnx.ModelProto:
+    """Cut the logits computation out of the shipped sample graph's loop body: window (N, F0), cond (N, S') -> logits."""
+    model = onnx.load(str(path))
+    loop = next(n for n in model.graph.node if n.op_type in ("Loop", "Scan"))
+    body = next(a.g for a in loop.attribute if a.name == "body")
+    perturb = next(n for n in body.node if n.output[0] == "perturbed")
+    logits = next(x for x in perturb.input if x != "noise_i")
+    producers = {o: n for n in body.node for o in n.output}
+    needed, stack = [], [logits]
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in producers or name in ("window", "cond_i"):
+            continue
+        seen.add(name)
+        node = producers[name]
+        needed.append(node)
+        stack.extend(node.input)
+    order = [n for n in body.node if n in needed]
+    f0 = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
+    s_dim = model.graph.input[1].type.tensor_type.shape.dim[2].dim_value
+    q = model.graph.input[2].type.tensor_type.shape.dim[2].dim_value
+    order.append(helper.make_node("Identity", [logits], ["logits"]))
+    graph = helper.make_graph(
+        order, "sample_logits",
+        [helper.make_tensor_value_info("window", onnx.TensorProto.INT64, ["n", f0]),
+         helper.make_tensor_value_info("cond_i", onnx.TensorProto.FLOAT, ["n", s_dim])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["n", q])],
+        list(model.graph.initializer),
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+
+
+@torch.inference_mode()
+def _torch_tiers(model: SampleRNN, x: torch.Tensor, chunk: int) -> tuple[list[np.ndarray], np.ndarray, list]:
+    """Training forward over x (1, overlap + L) in TBPTT chunks: per-tier outputs, logits, final states."""
+    states = model.initial_state(1)
+    n_frame = len(model.frame_tiers)
+    outs: list[list[torch.Tensor]] = [[] for _ in range(n_frame)]
+    logits = []
+    total = x.shape[1] - model.overlap
+    for start in range(0, total, chunk):
+        seg = x[:, start : start + model.overlap + min(chunk, total - start)]
+        length = seg.shape[1] - model.overlap
+        cond = None
+        for k in reversed(range(n_frame)):  # SampleRNN.condition, keeping every tier's output
+            tier = model.frame_tiers[k]
+            s = model.overlap - tier.frame_size
+            frames = seg[:, s : s + length].reshape(1, length // tier.frame_size, tier.frame_size)
+            cond, states[k] = tier(frames, cond, states[k])
+            outs[k].append(cond)
+        f0 = model.sample_tier.frame_size
+        logits.append(model.sample_tier(seg[:, model.overlap - f0 : -1], cond))
+        reference, _ = model(seg, model.initial_state(1)) if start == 0 else (None, None)
+        if reference is not None:  # the decomposition above is the training forward itself
+            assert torch.allclose(reference, logits[-1], atol=1e-6)
+    return [torch.cat(o, dim=1)[0].numpy() for o in outs], torch.cat(logits, dim=1)[0].numpy(), states
+
+
+def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, audio: np.ndarray | None = None,
+                  n_generate: int = 4000, seed: int = 0, log: Callable[[str], None] = print) -> Report:
+    """Run every parity check; log prints the table. Returns the report (report.ok is the verdict)."""
+    model = model.eval()
+    cfg = model.cfg
+    report = Report()
+    engine = Engine(bundle, voices=1, seed=seed, provider="cpu")
+    clip = test_signal(seconds, cfg.sample_rate) if audio is None else np.asarray(audio, np.float32)
+    levels = quantize(clip, cfg.q_type, cfg.q_levels)
+    levels = levels[: len(levels) - len(levels) % cfg.top_frame_size]
+    x = np.concatenate([np.full(cfg.top_frame_size, zero_level(cfg.q_levels), np.int64), levels])[None]
+    tier_out, logits_ref, states_ref = _torch_tiers(model, torch.from_numpy(x), chunk=16 * cfg.top_frame_size)
+
+    # Frame graphs one frame at a time, states carried: the live path.
+    sizes, f_top, f0 = cfg.frame_sizes, cfg.top_frame_size, cfg.frame_sizes[0]
+    states = engine._initial_states(1)
+    conds: list[np.ndarray | None] = [None] * len(sizes)
+    got: list[list[np.ndarray]] = [[] for _ in sizes]
+    for t in range(f_top, x.shape[1], f0):
+        for k in reversed(range(len(sizes))):
+            if t % sizes[k] == 0:
+                above = None if k == len(sizes) - 1 else conds[k + 1][:, [(t % sizes[k + 1]) // sizes[k]]]
+                conds[k], states[k] = engine._run_frame(k, x[:, None, t - sizes[k] : t], above, states[k])
+                got[k].append(conds[k][0])
+    first = model.sample_tier.hidden[0] if len(model.sample_tier.hidden) else model.sample_tier.output
+    with torch.inference_mode():
+        folded_ref = first(torch.from_numpy(tier_out[0])).numpy()  # tier 0's output through the folded layer
+    for k in reversed(range(len(sizes))):
+        ref = folded_ref if k == 0 else tier_out[k]
+        err = float(np.max(np.abs(np.concatenate(got[k]) - ref)))
+        name = engine.bundle.frame_graphs[k].path.name
+        report.rows.append((f"{name} cond_out, T=1 steps{' (first layer folded)' if k == 0 else ''}", err, err <= TOLERANCE))
+    for k in reversed(range(len(sizes))):
+        err = max(float(np.max(np.abs(a - b.numpy()))) for a, b in zip(states[k], states_ref[k]))
+        report.rows.append((f"{engine.bundle.frame_graphs[k].path.name} final state vs PyTorch", err, err <= TOLERANCE))
+
+    # Sample graph's body on every teacher-forced window.
+    sess = ort.InferenceSession(logits_model_from_sample_graph(engine.bundle.sample.path).SerializeToString(),
+                                session_options(1), providers=["CPUExecutionProvider"])
+    n = x.shape[1] - f_top
+    windows = np.lib.stride_tricks.sliding_window_view(x[0, f_top - f0 : -1], f0)[:n]
+    cond_all = np.concatenate(got[0]).reshape(n, -1)
+    logits = sess.run(None, {"window": np.ascontiguousarray(windows), "cond_i": cond_all})[0]
+    err = float(np.max(np.abs(logits - logits_ref)))
+    report.rows.append((f"sample.onnx logits, {n / cfg.sample_rate:.2f} s teacher forced", err, err <= TOLERANCE))
+
+    # The priming path: each frame graph once over the whole clip.
+    primed = engine._initial_states(1)
+    cond = None
+    for k in reversed(range(len(sizes))):
+        s = f_top - sizes[k]
+        cond, primed[k] = engine._run_frame(k, x[:, s : s + n].reshape(1, n // sizes[k], sizes[k]), cond, primed[k])
+    err = max(float(np.max(np.abs(a - b))) for k in range(len(sizes)) for a, b in zip(primed[k], states[k]))
+    report.rows.append(("frame graphs over the whole clip (T>1) vs T=1 steps", err, err <= TOLERANCE))
+
+    # Free running, sample for sample.
+    if n_generate > 0:
+        temps = [1.0, 0.5]
+        gen = Engine(bundle, voices=2, seed=seed, provider="cpu")
+        for v, t in enumerate(temps):
+            gen.set_temperature(t, voice=v)
+        ours = gen.generate_levels(n_generate)
+        ref = generate_levels(model, n_generate, temps, seed=seed)
+        report.matched = int(np.sum(np.all(ours == ref, axis=0)))
+        first_diff = np.nonzero(np.any(ours != ref, axis=0))[0]
+        report.compared = n_generate
+        if len(first_diff):
+            report.matched = int(first_diff[0])  # samples equal before the first divergence
+    for line in report.lines():
+        log(line)
+    return report

@@ -1,0 +1,342 @@
+"""Live parameters: ranges and curves, lock-free cells with versions, per-block smoothing, and LiveControl
+applying them to an engine (a recording fake here; the real Engine in tests/test_midi_jack.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile
+
+from rt_samplernn.errors import UserError
+from rt_samplernn.params import (
+    ControlledProducer,
+    FloatSpec,
+    LiveControl,
+    Parameters,
+)
+
+
+class FakeEngine:
+    """Records the calls LiveControl makes; the Engine API of docs/CONTRACTS.md."""
+
+    def __init__(self, voices: int = 1, sample_rate: int = 16000):
+        self.voices, self.sample_rate = voices, sample_rate
+        self._temps = np.ones(voices, np.float32)
+        self._gain = 1.0
+        self.calls: list[tuple] = []
+
+    @property
+    def temperatures(self):
+        return self._temps.copy()
+
+    @property
+    def gain(self):
+        return self._gain
+
+    def set_temperature(self, value, voice=None):
+        if not value > 0:
+            raise UserError(f"temperature must be a positive number, got {value}")
+        self.calls.append(("temperature", value, voice))
+        if voice is None:
+            self._temps[:] = value
+        else:
+            self._temps[voice] = value
+
+    def set_gain(self, gain):
+        self.calls.append(("gain", gain))
+        self._gain = gain
+
+    def prime(self, audio, rate):
+        self.calls.append(("prime", audio.shape, rate, float(audio[0, 0])))
+
+    def reset(self, seed=None):
+        self.calls.append(("reset", seed))
+
+    def generate(self, n):
+        return np.zeros((self.voices, n), np.float32)
+
+
+class FakeWatchdog:
+    enabled = True
+
+
+class FakePlayer:
+    def __init__(self):
+        self.watchdog = FakeWatchdog()
+
+
+# -- ranges and curves ----------------------------------------------------------------------------------
+
+def test_default_temperature_range_is_half_to_one_and_a_half():
+    p = Parameters()
+    t = p["temperature"]
+    t.set_normalized(0.0)
+    assert t.target == 0.5
+    t.set_normalized(1.0)
+    assert t.target == 1.5
+    t.set_normalized(0.5)
+    assert t.target == pytest.approx(1.0)
+    assert t.normalized == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("spec", [
+    FloatSpec(0.5, 1.5, 1.0),
+    FloatSpec(0.25, 4.0, 1.0, curve="log"),
+    FloatSpec(0.0, 2.0, 1.0, power=2.0),
+    FloatSpec(0.1, 10.0, 1.0, curve="log", power=0.5),
+])
+def test_curves_are_monotonic_and_invert(spec):
+    us = np.linspace(0, 1, 33)
+    values = [spec.from_normalized(u) for u in us]
+    assert values[0] == pytest.approx(spec.minimum) and values[-1] == pytest.approx(spec.maximum)
+    assert all(b > a for a, b in zip(values, values[1:]))
+    for u, v in zip(us, values):
+        assert spec.to_normalized(v) == pytest.approx(u, abs=1e-9)
+
+
+def test_log_curve_gives_equal_ratios_per_turn():
+    spec = FloatSpec(0.25, 4.0, 1.0, curve="log")
+    assert spec.from_normalized(0.5) == pytest.approx(1.0)
+    assert spec.from_normalized(0.25) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("kw,word", [
+    (dict(minimum=1.0, maximum=1.0, default=1.0), "below"),
+    (dict(minimum=0.0, maximum=2.0, default=1.0, curve="log"), "minimum > 0"),
+    (dict(minimum=0.5, maximum=1.5, default=1.0, curve="cubic"), "linear"),
+    (dict(minimum=0.5, maximum=1.5, default=3.0), "outside"),
+    (dict(minimum=0.5, maximum=1.5, default=1.0, smoothing_ms=-1), "smoothing_ms"),
+    (dict(minimum=float("nan"), maximum=1.5, default=1.0), "finite"),
+])
+def test_bad_specs_name_the_problem(kw, word):
+    with pytest.raises(UserError, match=word):
+        FloatSpec(**kw)
+
+
+def test_a_temperature_range_reaching_zero_is_refused():
+    with pytest.raises(UserError, match="> 0"):
+        Parameters(temperature=FloatSpec(0.0, 1.0, 0.5))
+    p = Parameters()
+    with pytest.raises(UserError, match="> 0"):
+        p.set_specs({"temperature": FloatSpec(0.0, 1.0, 0.5)})
+
+
+# -- cells ----------------------------------------------------------------------------------------------
+
+def test_writes_clamp_ignore_nan_and_bump_versions():
+    p = Parameters()
+    t = p["temperature"]
+    v0, pv0 = t.version, p.version
+    t.set(7.0)
+    assert t.target == 1.5 and t.version > v0 and p.version > pv0
+    t.set(-3)
+    assert t.target == 0.5
+    v1 = t.version
+    t.set(float("nan"))
+    t.set_normalized(float("nan"))
+    t.set("garbage")  # type: ignore[arg-type]
+    assert t.target == 0.5 and t.version == v1
+    p["slot"].set(99)
+    assert p["slot"].target == p["slot"].count - 1
+    p["slot"].set_normalized(0.0)
+    assert p["slot"].target == 0
+
+
+def test_versions_are_unique_across_parameters():
+    p = Parameters(voices=3)
+    seen = set()
+    for cell in p:
+        seen.add(cell.version)
+    p["gain"].set(0.5)
+    p["temperature"].set(1.2)
+    seen |= {cell.version for cell in p}
+    assert len(seen) == len(p.names()) + 2 + 3  # the voice temperatures follow the master
+
+
+def test_unknown_parameter_lists_the_names():
+    with pytest.raises(UserError, match="temperature, gain, slot, prime, reset, watchdog"):
+        Parameters()["temprature"]
+
+
+def test_master_temperature_moves_every_voice_and_a_voice_moves_alone():
+    p = Parameters(voices=3)
+    assert p.names()[:4] == ["temperature", "temperature.0", "temperature.1", "temperature.2"]
+    p["temperature"].set(1.3)
+    assert [c.target for c in p.voice_temperatures] == [1.3, 1.3, 1.3]
+    p["temperature.1"].set(0.7)
+    assert [c.target for c in p.voice_temperatures] == [1.3, 0.7, 1.3]
+    assert p["temperature"].target == 1.3
+
+
+# -- applying to an engine ------------------------------------------------------------------------------
+
+def test_a_write_reaches_the_engine_at_the_next_block_without_smoothing():
+    engine = FakeEngine()
+    p = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0))
+    with LiveControl(p, engine, start=False) as control:
+        control.tick(256)
+        assert engine.calls == []  # nothing changed: nothing sent
+        p["temperature"].set_normalized(0.75)
+        control.tick(256)
+        assert engine.calls == [("temperature", 1.25, None)]
+        assert p["temperature"].value == 1.25
+        control.tick(256)
+        assert len(engine.calls) == 1
+
+
+def test_smoothing_ramps_a_jump_over_the_blocks_it_should_take():
+    engine = FakeEngine()
+    # full range (0.5..1.5) in 40 ms; a block of 256 at 16 kHz is 16 ms -> 0.4 per block
+    p = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=40.0))
+    control = LiveControl(p, engine, start=False)
+    p["temperature"].set(0.5)
+    temps = []
+    for _ in range(5):
+        control.tick(256)
+        temps.append(engine.temperatures[0])
+    assert temps == pytest.approx([0.6, 0.5, 0.5, 0.5, 0.5])
+    p["temperature"].set(1.5)
+    temps = []
+    for _ in range(4):
+        control.tick(256)
+        temps.append(engine.temperatures[0])
+    assert temps == pytest.approx([0.9, 1.3, 1.5, 1.5])
+    steps = np.diff([0.5] + temps)
+    assert np.all(steps <= 0.4 + 1e-9)  # no block moves more than the slew limit: no click
+
+
+def test_gain_ramps_and_per_voice_temperatures_go_to_their_voice():
+    engine = FakeEngine(voices=2)
+    p = Parameters(voices=2, gain=FloatSpec(0.0, 2.0, 1.0, power=2.0, smoothing_ms=0))
+    control = LiveControl(p, engine, start=False)
+    p["temperature.1"].set(0.8)
+    p["gain"].set_normalized(0.5)
+    control.tick(256)
+    assert ("temperature", pytest.approx(0.8), 1) in engine.calls
+    assert not any(c[0] == "temperature" and c[2] == 0 for c in engine.calls)
+    assert engine.gain == pytest.approx(0.5)  # u**2 * 2
+    assert list(engine.temperatures) == pytest.approx([1.0, 0.8])
+
+
+def test_control_starts_from_the_engine_settings():
+    engine = FakeEngine(voices=2)
+    engine._temps[:] = [0.8, 1.2]
+    engine._gain = 0.5
+    p = Parameters(voices=2)
+    control = LiveControl(p, engine, start=False)
+    assert p["temperature.0"].target == pytest.approx(0.8)
+    assert p["temperature.1"].target == pytest.approx(1.2)
+    assert p["gain"].target == 0.5
+    control.tick(256)
+    assert engine.calls == []
+
+
+def test_controlled_producer_ticks_before_generating():
+    engine = FakeEngine()
+    p = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0))
+    control = LiveControl(p, engine, start=False)
+    producer = ControlledProducer(engine, control)
+    assert producer.sample_rate == 16000 and producer.voices == 1
+    p["temperature"].set(0.6)
+    out = producer.generate(128)
+    assert out.shape == (1, 128) and engine.temperatures[0] == pytest.approx(0.6)
+    assert control.blocks == 1
+    assert producer.gain == 1.0  # the rest is the engine's
+
+
+def test_engine_errors_become_a_notice_not_a_crash():
+    class Grumpy(FakeEngine):
+        def set_gain(self, gain):
+            raise RuntimeError("no")
+
+    engine = Grumpy()
+    p = Parameters()
+    control = LiveControl(p, engine, start=False)
+    v = control.message_version
+    p["gain"].set(0.3)
+    control.tick(256)
+    assert control.message_version != v and "RuntimeError" in control.message
+    assert control.blocks == 1
+
+
+def test_watchdog_switch_reaches_the_player():
+    player = FakePlayer()
+    p = Parameters()
+    control = LiveControl(p, FakeEngine(), player, start=False)
+    assert p["watchdog"].target is True
+    p["watchdog"].set(False)
+    control.tick(256)
+    assert player.watchdog.enabled is False
+    p["watchdog"].set_normalized(1.0)
+    control.tick(256)
+    assert player.watchdog.enabled is True
+
+
+# -- slots, prime, reset ---------------------------------------------------------------------------------
+
+def write_tone(path, rate=22050, seconds=0.25, first=0.25):
+    t = np.arange(int(rate * seconds)) / rate
+    audio = 0.5 * np.sin(2 * math.pi * 220 * t)
+    audio[0] = first
+    soundfile.write(str(path), audio.astype(np.float32), rate, subtype="FLOAT")
+    return path
+
+
+def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path):
+    engine = FakeEngine()
+    p = Parameters(slot_count=4)
+    p.load_slots([write_tone(tmp_path / "a.wav", first=0.125), write_tone(tmp_path / "b.wav", 44100, first=0.375)])
+    assert p.slots[1].sample_rate == 44100 and p.slots[1].name == "b.wav"
+    control = LiveControl(p, engine, start=False)
+    for i in range(50):  # a flood of pad hits: only the latest counts
+        p.select_and_prime(i % 2)
+    p.select_and_prime(1)
+    control.run_pending()
+    assert engine.calls == [("prime", (11025, 1), 44100, 0.375)]
+    assert control.primes == 1
+    control.run_pending()
+    assert control.primes == 1
+    p["reset"].fire()
+    p["reset"].fire()
+    control.run_pending()
+    assert engine.calls[-1] == ("reset", None) and control.resets == 1
+
+
+def test_prime_from_an_empty_slot_is_a_notice(tmp_path):
+    engine = FakeEngine()
+    p = Parameters(slot_count=4)
+    control = LiveControl(p, engine, start=False)
+    p.select_and_prime(3)
+    control.run_pending()
+    assert engine.calls == [] and "slot 3 is empty" in control.message
+
+
+def test_helper_thread_primes_without_being_asked_twice(tmp_path):
+    engine = FakeEngine()
+    p = Parameters()
+    p.load_slot(0, write_tone(tmp_path / "a.wav"))
+    with LiveControl(p, engine, poll_ms=1.0) as control:
+        p.select_and_prime(0)
+        wait_until(lambda: control.primes == 1)
+    assert [c[0] for c in engine.calls] == ["prime"]
+
+
+def test_load_slot_errors_name_the_file(tmp_path):
+    p = Parameters(slot_count=2)
+    with pytest.raises(UserError, match="missing.wav"):
+        p.load_slot(0, tmp_path / "missing.wav")
+    with pytest.raises(UserError, match="slot 5: out of range"):
+        p.load_slot(5, tmp_path / "missing.wav")
+    with pytest.raises(UserError, match="only 2 slots"):
+        p.load_slots(["a", "b", "c"])
+
+
+def wait_until(predicate, timeout_s=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
