@@ -291,7 +291,8 @@ def build_logits_graph(sample: SampleTier) -> onnx.ModelProto:
     s_dim = sample_table(sample).shape[1]
     inits, gemms, kind = _sample_weights(sample)
     nodes, logits = _logits_nodes("window", "cond", gemms, kind == "mlp", "")
-    nodes.append(helper.make_node("Identity", [logits], ["logits"]))
+    if logits != "logits":
+        nodes.append(helper.make_node("Identity", [logits], ["logits"]))
     graph = helper.make_graph(
         nodes, "sample_logits",
         [helper.make_tensor_value_info("window", TensorProto.INT64, ["n", f0]),

@@ -80,7 +80,8 @@ def logits_model_from_sample_graph(path: Path) -> onnx.ModelProto:
     f0 = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
     s_dim = model.graph.input[1].type.tensor_type.shape.dim[2].dim_value
     q = model.graph.input[2].type.tensor_type.shape.dim[2].dim_value
-    order.append(helper.make_node("Identity", [logits], ["logits"]))
+    if logits != "logits":
+        order.append(helper.make_node("Identity", [logits], ["logits"]))
     graph = helper.make_graph(
         order, "sample_logits",
         [helper.make_tensor_value_info("window", onnx.TensorProto.INT64, ["n", f0]),

@@ -1,0 +1,812 @@
+"""Live streaming: a worker thread runs a producer ahead of the playhead into a ring buffer; the audio callback copies.
+
+No torch, no Qt. A *producer* is anything with ``.sample_rate`` (Hz), ``.voices`` and ``.generate(n) ->
+(voices, n) float32`` in [-1, 1]: the ONNX `Engine` (rt_samplernn/engine.py), or a small test source.
+
+Threads
+-------
+``rt-samplernn-worker``
+    While the ring holds less than the target latency, it calls ``producer.generate(chunk_frames)``,
+    feeds the `Watchdog`, mixes the voices to the output channels, resamples to the device rate with
+    soxr's streaming resampler when the rates differ, and writes the block into the `RingBuffer`. It also
+    watches the device (a stream that goes inactive or stops calling back is a lost device) and samples
+    the CPU counters. Inference only ever runs here.
+audio callback (PortAudio's thread; or ``rt-samplernn-clock`` when there is no device)
+    Copies from the ring to the device, and into the tap ring when recording. See the contract below.
+``rt-samplernn-recorder`` (only with sinks)
+    Drains the tap ring into the sinks: a WAV file (`WavSink`, flushed once a second so the header is
+    always valid) and/or raw s16le PCM on a pipe (`PcmSink`, e.g. stdout into ffmpeg).
+``rt-samplernn-reprime`` (short-lived)
+    Re-primes the producer after a watchdog event or `Player.reprime` (see rt_samplernn/watchdog.py).
+any thread
+    `Player.metrics`, `Player.set_watchdog`, `Player.reprime`, `Player.set_seed`, `Player.prime`.
+    The GUI polls `Player.metrics` from a QTimer; nothing here ever calls back into Qt or MIDI.
+
+The callback contract
+---------------------
+``Player._callback(outdata, frames, time, status)`` is called by PortAudio with ``outdata`` a
+(frames, channels) float32 array. It
+
+* fills the whole of ``outdata`` in place (never rebinds it): the frames the ring holds, then zeros;
+* never blocks, never takes a lock, never logs, never does file or socket I/O, never allocates arrays
+  (NumPy slice views aside) and never calls the producer or onnxruntime;
+* on underrun (the ring held fewer than ``frames``) writes zeros for the rest and counts it in
+  ``underruns`` / ``underrun_frames``; counts PortAudio's ``status.output_underflow`` separately;
+* copies what it played into the tap ring when there are sinks (dropping and counting on overflow);
+* only sets plain flags for other threads (``_finished``), which they poll.
+
+Every device channel is fed: voices are mixed to mono (one-channel devices) or spread across stereo,
+and stereo is repeated over channels 3, 4, ... (L, R, L, R, ...).
+
+Public API
+----------
+    player = Player(engine, device=None, latency_ms=DEFAULT_LATENCY_MS, seconds=None,
+                    watchdog=True, sinks=[WavSink("take.wav")])
+    player.start()                  # prefills the ring to the target, then opens the device
+    m = player.metrics()            # PlayerMetrics snapshot, any thread, any time (cheap, no locks)
+    player.set_watchdog(False)      # or player.watchdog_enabled = False
+    player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: reset instead)
+    player.prime(clip, rate)        # set_seed + re-prime now (returns at once)
+    player.reprime()                # re-prime from the current seed now (returns at once)
+    player.wait(timeout_s)          # True once finished: --seconds reached, device lost, error
+    player.error                    # None, or a one-line message saying why it stopped by itself
+    player.stop()                   # idempotent; closes sinks (the WAV is complete)
+
+``device``: None (the default output), an index, a case-insensitive name substring, or ``NO_DEVICE``
+("none": no sound card; a software clock paces the callback at the model rate, which is how
+``--record``/``--stdout`` run on a machine without audio hardware). `list_output_devices` and
+`find_output_device` resolve them; a missing device raises `NoOutputDevice` (a UserError).
+
+A device that disappears (jackd killed, USB unplugged) stops the stream with a clear ``error``; once
+that happened PortAudio calls in this process can hang, so the stream is abandoned rather than closed,
+and sounddevice's exit handler is unregistered so the interpreter can still exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, Sequence
+
+import numpy as np
+
+from rt_samplernn.errors import UserError
+from rt_samplernn.ring import RingBuffer
+from rt_samplernn.watchdog import Reprimer, Watchdog, WatchdogConfig
+
+NO_DEVICE = "none"
+DEFAULT_LATENCY_MS = 50.0  # knob-to-sound target; measured in benchmarks/RESULTS.md, "Streaming (issue 4)"
+DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
+CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
+MAX_DEVICE_CHANNELS = 64
+
+
+class NoOutputDevice(UserError):
+    """No audio output at all (no sound card, no audio server)."""
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as e:  # the PortAudio library is missing
+        raise NoOutputDevice(
+            f"PortAudio is not available ({e}); install it (apt-get install libportaudio2), "
+            "or play without a sound card with --record OUT.wav or --stdout"
+        ) from None
+    return sounddevice
+
+
+# -- devices ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputDevice:
+    """An output: ``index`` None is the software clock (no sound card)."""
+
+    index: int | None
+    name: str
+    hostapi: str
+    channels: int
+    sample_rate: int
+    is_default: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name if self.index is None else f"[{self.index}] {self.name} ({self.hostapi})"
+
+
+def list_output_devices() -> list[OutputDevice]:
+    """PortAudio's outputs (devices with at least one output channel); empty when there are none."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        apis = sd.query_hostapis()
+        default = sd.default.device[1]
+    except sd.PortAudioError:
+        return []
+    if default is None or default < 0:
+        default = next((a["default_output_device"] for a in apis if a["default_output_device"] >= 0), -1)
+    out = []
+    for d in devices:
+        if d["max_output_channels"] > 0:
+            out.append(OutputDevice(
+                index=int(d["index"]), name=str(d["name"]), hostapi=str(apis[d["hostapi"]]["name"]),
+                channels=int(d["max_output_channels"]), sample_rate=int(round(d["default_samplerate"])),
+                is_default=int(d["index"]) == default,
+            ))
+    return out
+
+
+def _no_device_message() -> str:
+    return ("no audio output device found (no sound card or audio server); "
+            "play into a file with --record OUT.wav or pipe raw PCM with --stdout (e.g. into ffmpeg)")
+
+
+def find_output_device(spec: int | str | None = None) -> OutputDevice:
+    """Resolve ``spec`` (None: the default output; an index; a name substring) to an `OutputDevice`.
+
+    Raises `NoOutputDevice` when there is no output at all and UserError when ``spec`` matches none
+    or several (the message lists them).
+    """
+    devices = list_output_devices()
+    if not devices:
+        raise NoOutputDevice(_no_device_message())
+    names = "; ".join(d.label for d in devices)
+    if spec is None or spec == "":
+        return next((d for d in devices if d.is_default), devices[0])
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().lstrip("-").isdigit()):
+        index = int(spec)
+        for d in devices:
+            if d.index == index:
+                return d
+        raise UserError(f"device {index} is not an audio output; outputs: {names} (`rt-samplernn devices` lists them)")
+    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == spec.lower()]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise UserError(f"device {spec!r} not found; outputs: {names} (`rt-samplernn devices` lists them)")
+    raise UserError(f"device {spec!r} matches several outputs: {'; '.join(d.label for d in matches)}; "
+                    "give its index or a longer name")
+
+
+def clock_device(sample_rate: int, voices: int) -> OutputDevice:
+    """The software-clock output used with ``NO_DEVICE``: the model rate; mono for one voice, else stereo."""
+    return OutputDevice(None, "software clock (no sound card)", "none", 1 if voices == 1 else 2, int(sample_rate))
+
+
+# -- mixing -------------------------------------------------------------------------------------------
+
+
+def mix_matrix(voices: int, channels: int) -> np.ndarray:
+    """(voices, 1 or 2) float32 gains: mono sums, stereo spreads the voices from left to right.
+
+    Each voice is scaled by 1/sqrt(voices) (independent voices keep about the same loudness); a single
+    voice goes to both stereo channels at full level; with several, positions run from -0.8 (left) to
+    +0.8 (right) under a balance law (centre = both channels at full gain).
+    """
+    g = 1.0 / math.sqrt(voices)
+    if channels <= 1:
+        return np.full((voices, 1), g, np.float32)
+    pos = np.zeros(voices) if voices == 1 else np.linspace(-0.8, 0.8, voices)
+    left = np.minimum(1.0, 1.0 - pos) * g
+    right = np.minimum(1.0, 1.0 + pos) * g
+    return np.stack([left, right], axis=1).astype(np.float32)
+
+
+def channel_map(mix_channels: int, device_channels: int) -> np.ndarray:
+    """Which mix channel feeds each device channel: L, R, L, R, ... (all 0 for a mono mix)."""
+    return np.arange(device_channels) % mix_channels
+
+
+# -- sinks (recording, pipes) -------------------------------------------------------------------------
+
+
+class Sink(Protocol):
+    """Where the recorder thread puts what was played: ``open`` once, ``write`` (frames, channels), ``close``."""
+
+    def open(self, sample_rate: int, channels: int) -> None: ...
+    def write(self, frames: np.ndarray) -> None: ...
+    def close(self) -> None: ...
+
+
+class SinkClosed(Exception):
+    """The sink's reader went away (a closed pipe); the player stops with this message."""
+
+
+class WavSink:
+    """Streams what was played into a 16-bit PCM file (WAV; FLAC/AIFF by extension), valid at every flush.
+
+    Refuses to overwrite an existing file unless ``force``. The header is rewritten once a second of
+    audio, so even a killed process leaves a readable file; `close` (on any clean stop, Ctrl-C included)
+    makes it complete.
+    """
+
+    def __init__(self, path: str | Path, force: bool = False) -> None:
+        import soundfile
+
+        self.path = Path(path)
+        fmt = self.path.suffix.lstrip(".").upper()
+        if fmt not in soundfile.available_formats():
+            raise UserError(f"{self.path}: cannot record to {self.path.suffix or 'a file without extension'}; "
+                            "use .wav (or .flac, .aiff)")
+        if self.path.exists() and not force:
+            raise UserError(f"{self.path}: exists; pass --force to overwrite it")
+        if not self.path.parent.is_dir():
+            raise UserError(f"{self.path}: folder {self.path.parent} does not exist")
+        self.frames = 0
+        self.sample_rate = 0
+        self._file: Any = None
+        self._unflushed = 0
+
+    def open(self, sample_rate: int, channels: int) -> None:
+        import soundfile
+
+        try:
+            self._file = soundfile.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=channels,
+                                             subtype="PCM_16")
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+            raise UserError(f"{self.path}: cannot write ({e})") from None
+        self.sample_rate = sample_rate
+
+    def write(self, frames: np.ndarray) -> None:
+        self._file.write(frames)
+        self.frames += len(frames)
+        self._unflushed += len(frames)
+        if self._unflushed >= self.sample_rate:
+            self._file.flush()  # libsndfile rewrites the header: the file is valid up to here
+            self._unflushed = 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class PcmSink:
+    """Raw interleaved s16le PCM on a binary stream (stdout for ffmpeg: ``-f s16le -ar RATE -ac CH -i -``)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.frames = 0
+
+    def open(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate, self.channels = sample_rate, channels
+
+    def write(self, frames: np.ndarray) -> None:
+        pcm = np.clip(frames * 32767.0, -32768.0, 32767.0).astype("<i2")
+        try:
+            self.stream.write(pcm.tobytes())
+            self.stream.flush()
+        except (BrokenPipeError, ValueError, OSError) as e:
+            raise SinkClosed(f"the PCM output was closed by its reader ({type(e).__name__})") from None
+        self.frames += len(frames)
+
+    def close(self) -> None:
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlayerMetrics:
+    """One snapshot of the live counters (`Player.metrics`). Times in ms or s as named; counts since start."""
+
+    running: bool
+    device: str
+    sample_rate: int  # the producer's (model) rate, Hz
+    device_rate: int  # the output's rate, Hz (resampled when it differs)
+    channels: int  # output channels fed
+    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up
+    ring_fill_ms: float  # audio queued ahead of the playhead
+    ring_capacity_ms: float
+    target_latency_ms: float  # the worker keeps the ring filled to this
+    knob_latency_ms: float  # estimate: ring fill + one chunk + resampler delay + device output latency
+    underruns: int  # callbacks that found the ring short and played zeros
+    underrun_frames: int  # zero frames played because of them
+    output_underflows: int  # callbacks PortAudio flagged output_underflow (the host missed a deadline)
+    cpu_load: float  # PortAudio's callback CPU load, share of the real-time budget (0..1)
+    process_cpu: float  # this process's CPU use, in cores (1.0 = one core busy)
+    seconds_played: float
+    watchdog_enabled: bool
+    watchdog_events: int
+    silence_events: int
+    noise_events: int
+    recoveries: int  # re-primes done (watchdog or `Player.reprime`)
+    recorded_seconds: float  # seconds written to the sinks
+    record_dropped_frames: int  # frames the recorder could not keep up with
+    error: str | None  # why the player stopped by itself, else None
+
+
+def format_status(m: PlayerMetrics) -> str:
+    """The one-line status `rt-samplernn play` prints once a second."""
+    wd = f"watchdog {m.watchdog_events}" if m.watchdog_enabled else "watchdog off"
+    return (f"{m.seconds_played:7.1f} s | RTF {m.worker_rtf:5.2f}x | fill {m.ring_fill_ms:4.0f}/"
+            f"{m.target_latency_ms:.0f} ms | underruns {m.underruns} (host {m.output_underflows}) | "
+            f"latency {m.knob_latency_ms:4.0f} ms | cpu {m.process_cpu * 100:3.0f}% | {wd}")
+
+
+class _ClockStatus:
+    """What the software clock passes as the callback's ``status``."""
+
+    output_underflow = False
+
+
+# -- the player ---------------------------------------------------------------------------------------
+
+
+class Player:
+    """Streams a producer to an output device (or the software clock) through a ring buffer.
+
+    ``latency_ms``: the ring's fill target (the knob-to-sound latency, before the device's own).
+    ``chunk_frames``: model-rate frames per ``producer.generate`` call. ``block_frames``: frames per
+    device callback (0: the host's choice; JACK uses its period). ``seconds``: stop after this much
+    audio has been played (`wait` returns True then). ``watchdog``: True (default thresholds), False,
+    a `WatchdogConfig` or a `Watchdog`. ``seed``: (audio, rate) the watchdog re-primes from.
+    ``sinks``: `WavSink`/`PcmSink` that get exactly what was played. ``switch_interval_s``: the
+    interpreter's GIL switch interval while playing (short, so the audio callback waits less for the
+    GIL; restored by `stop`; None leaves it alone).
+    """
+
+    def __init__(
+        self,
+        producer: Any,
+        *,
+        device: int | str | None = None,
+        latency_ms: float = DEFAULT_LATENCY_MS,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        block_frames: int = 0,
+        seconds: float | None = None,
+        watchdog: bool | WatchdogConfig | Watchdog = True,
+        seed: tuple[np.ndarray, int] | None = None,
+        sinks: Sequence[Sink] = (),
+        resample_quality: str = "HQ",
+        stall_timeout_s: float = 2.0,
+        prefill_timeout_s: float = 10.0,
+        switch_interval_s: float | None = 0.001,
+    ) -> None:
+        if latency_ms <= 0:
+            raise UserError(f"--latency-ms {latency_ms}: must be positive (e.g. {DEFAULT_LATENCY_MS:g})")
+        if chunk_frames < 1:
+            raise UserError(f"chunk_frames {chunk_frames}: must be positive")
+        if seconds is not None and seconds <= 0:
+            raise UserError(f"--seconds {seconds}: must be positive")
+        self.producer = producer
+        self.sample_rate = int(producer.sample_rate)
+        self.voices = int(producer.voices)
+        if device == NO_DEVICE:
+            self.device = clock_device(self.sample_rate, self.voices)
+        else:
+            self.device = find_output_device(device)
+        self.device_rate = self.device.sample_rate
+        self.channels = min(self.device.channels, MAX_DEVICE_CHANNELS)
+        self.latency_ms = float(latency_ms)
+        self.chunk_frames = int(chunk_frames)
+        self.block_frames = int(block_frames)
+        self.seconds = seconds
+        self.stall_timeout_s = float(stall_timeout_s)
+        self.prefill_timeout_s = float(prefill_timeout_s)
+        self.switch_interval_s = switch_interval_s
+
+        # mixing and resampling (worker side)
+        self._mix_channels = 1 if self.channels == 1 else 2
+        self._mix = mix_matrix(self.voices, self._mix_channels)
+        self._channel_map = channel_map(self._mix_channels, self.channels)
+        self._ratio = self.device_rate / self.sample_rate
+        self._resample_quality = resample_quality
+        self._resampler: Any = None
+
+        # the ring, sized for the target plus the largest chunk the worker writes at once
+        self.target_frames = max(1, round(self.latency_ms / 1000.0 * self.device_rate))
+        self._max_chunk_out = math.ceil(self.chunk_frames * self._ratio) + 256
+        block = self.block_frames or CLOCK_BLOCK_FRAMES
+        self.ring = RingBuffer(self.target_frames + 2 * self._max_chunk_out + 4 * block + 1024, self.channels)
+
+        # recording: the callback copies what it played into the tap; the recorder thread drains it
+        self.sinks = list(sinks)
+        self._tap = RingBuffer(4 * self.device_rate + 8 * block, self.channels) if self.sinks else None
+
+        # watchdog and recovery
+        if isinstance(watchdog, Watchdog):
+            self.watchdog = watchdog
+        else:
+            config = watchdog if isinstance(watchdog, WatchdogConfig) else None
+            self.watchdog = Watchdog(self.sample_rate, self.voices, config)
+            self.watchdog.enabled = watchdog is not False
+        self.reprimer = Reprimer(producer, seed, reset_seed_base=int(getattr(producer, "seed", 0) or 0) + 1)
+
+        # counters: each is stored by one thread only (named), read by any
+        self._frames_played = 0  # callback
+        self._frames_limit = None if seconds is None else max(1, round(seconds * self.device_rate))
+        self._underruns = 0  # callback
+        self._underrun_frames = 0  # callback
+        self._pa_underflows = 0  # callback
+        self._tap_dropped = 0  # callback
+        self._finished = False  # callback: the --seconds limit was reached
+        self._rtf = 0.0  # worker
+        self._cpu_load = 0.0  # worker
+        self._process_cpu = 0.0  # worker
+        self._recorded_frames = 0  # recorder
+        self._output_latency_s = 0.0
+        self.error: str | None = None
+
+        self._stream: Any = None
+        self._clock_thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._recorder: threading.Thread | None = None
+        self._stop_worker = False
+        self._stop_output = False
+        self._stop_recorder = False
+        self._done = threading.Event()  # set by the worker/recorder/stop; never by the callback
+        self._started = False
+        self._stopped = False
+        self._device_lost = False
+        self._old_switch_interval: float | None = None
+
+    # -- public controls (any thread) ---------------------------------------------------------------
+
+    @property
+    def watchdog_enabled(self) -> bool:
+        return bool(self.watchdog.enabled)
+
+    @watchdog_enabled.setter
+    def watchdog_enabled(self, on: bool) -> None:
+        self.watchdog.enabled = bool(on)
+
+    def set_watchdog(self, on: bool) -> None:
+        """Switch the watchdog on or off (MIDI, GUI); takes effect at the worker's next chunk."""
+        self.watchdog.enabled = bool(on)
+
+    def set_seed(self, audio: np.ndarray | None, rate: int | None = None) -> None:
+        """The seed the watchdog (and `reprime`) re-primes from; None: reset the producer instead."""
+        self.reprimer.seed = None if audio is None else (np.asarray(audio, np.float32), int(rate or self.sample_rate))
+
+    def prime(self, audio: np.ndarray, rate: int) -> bool:
+        """Make ``audio`` the current seed and re-prime from it now (on a helper thread; returns at once)."""
+        self.set_seed(audio, rate)
+        return self.reprime()
+
+    def reprime(self, wait: bool = False) -> bool:
+        """Re-prime the producer from the current seed (reset without one). False if one is already running."""
+        return self.reprimer.request(wait=wait)
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped and not self._done.is_set()
+
+    def metrics(self) -> PlayerMetrics:
+        """A snapshot of the counters; cheap and lock-free, callable from any thread at any time."""
+        fill_ms = self.ring.fill_frames / self.device_rate * 1000.0
+        delay_s = 0.0
+        if self._resampler is not None:
+            delay_s = self._resampler_delay / self.device_rate
+        knob_ms = fill_ms + (self.chunk_frames / self.sample_rate + delay_s + self._output_latency_s) * 1000.0
+        wd = self.watchdog
+        return PlayerMetrics(
+            running=self.running,
+            device=self.device.name,
+            sample_rate=self.sample_rate,
+            device_rate=self.device_rate,
+            channels=self.channels,
+            worker_rtf=self._rtf,
+            ring_fill_ms=fill_ms,
+            ring_capacity_ms=self.ring.capacity_frames / self.device_rate * 1000.0,
+            target_latency_ms=self.target_frames / self.device_rate * 1000.0,
+            knob_latency_ms=knob_ms,
+            underruns=self._underruns,
+            underrun_frames=self._underrun_frames,
+            output_underflows=self._pa_underflows,
+            cpu_load=self._cpu_load,
+            process_cpu=self._process_cpu,
+            seconds_played=self._frames_played / self.device_rate,
+            watchdog_enabled=bool(wd.enabled),
+            watchdog_events=wd.events,
+            silence_events=wd.silence_events,
+            noise_events=wd.noise_events,
+            recoveries=self.reprimer.recoveries,
+            recorded_seconds=self._recorded_frames / self.device_rate,
+            record_dropped_frames=self._tap_dropped,
+            error=self.error,
+        )
+
+    # -- start / wait / stop ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker, prefill the ring to the target latency, then open and start the output."""
+        if self._started:
+            raise RuntimeError("a Player starts once; make a new one")
+        self._started = True
+        if self._ratio != 1.0:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(self.sample_rate, self.device_rate, self._mix_channels,
+                                                  dtype="float32", quality=self._resample_quality)
+        self._resampler_delay = 0.0
+        for sink in self.sinks:
+            sink.open(self.device_rate, self.channels)
+        if self.switch_interval_s is not None:
+            self._old_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.switch_interval_s)
+        self._worker = threading.Thread(target=self._work, name="rt-samplernn-worker", daemon=True)
+        self._worker.start()
+        deadline = time.monotonic() + self.prefill_timeout_s
+        while self.ring.fill_frames < self.target_frames and time.monotonic() < deadline and not self._done.is_set():
+            time.sleep(0.002)
+        if self.error is not None:
+            self.stop()
+            raise UserError(self.error)
+        if self.sinks:
+            self._recorder = threading.Thread(target=self._record, name="rt-samplernn-recorder", daemon=True)
+            self._recorder.start()
+        try:
+            self._open_output()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _open_output(self) -> None:
+        if self.device.index is None:
+            self._clock_thread = threading.Thread(target=self._clock, name="rt-samplernn-clock", daemon=True)
+            self._clock_thread.start()
+            return
+        sd = _sounddevice()
+        try:
+            self._stream = sd.OutputStream(
+                samplerate=self.device_rate, blocksize=self.block_frames, device=self.device.index,
+                channels=self.channels, dtype="float32", latency="low", callback=self._callback,
+            )
+            self._output_latency_s = float(self._stream.latency)
+            self._stream.start()
+        except sd.PortAudioError as e:
+            raise UserError(f"cannot open audio device {self.device.label} at {self.device_rate} Hz, "
+                            f"{self.channels} channels: {e}; `rt-samplernn devices` lists the outputs") from None
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the player finished by itself (--seconds reached, device lost, error); True if it did.
+
+        Waits in short slices, so Ctrl-C (KeyboardInterrupt) gets through.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return self._done.is_set()
+            if self._done.wait(left):
+                return True
+
+    def stop(self) -> None:
+        """Stop the output, the worker and the recorder; close the sinks. Idempotent, never hangs."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop_output = True
+        if self._stream is not None:
+            self._close_stream()
+        if self._clock_thread is not None:
+            self._clock_thread.join(timeout=2.0)
+        self._stop_worker = True
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+        self._stop_recorder = True
+        if self._recorder is not None:
+            self._recorder.join(timeout=30.0)
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as e:  # report, keep closing the others
+                self.error = self.error or f"closing {sink}: {e}"
+        self.reprimer.join(timeout=10.0)
+        if self._old_switch_interval is not None:
+            sys.setswitchinterval(self._old_switch_interval)
+        self._done.set()
+
+    def _close_stream(self) -> None:
+        """Stop and close the PortAudio stream on a helper thread: if the device died, that call can hang."""
+        stream = self._stream
+        if self._device_lost:
+            self._abandon_portaudio()
+            return
+
+        def close() -> None:
+            try:
+                stream.stop(ignore_errors=True)
+                stream.close(ignore_errors=True)
+            except Exception:
+                pass
+
+        t = threading.Thread(target=close, name="rt-samplernn-close", daemon=True)
+        t.start()
+        t.join(timeout=3.0)
+        if t.is_alive():
+            self._device_lost = True
+            self.error = self.error or f"audio device {self.device.label} did not close; it may be gone"
+            self._abandon_portaudio()
+
+    def _abandon_portaudio(self) -> None:
+        """After a device loss any PortAudio call may hang, the one at interpreter exit included."""
+        sd = sys.modules.get("sounddevice")
+        if sd is not None and hasattr(sd, "_exit_handler"):
+            atexit.unregister(sd._exit_handler)
+
+    @property
+    def device_lost(self) -> bool:
+        """True when the output device disappeared; PortAudio is unusable in this process afterwards."""
+        return self._device_lost
+
+    def __enter__(self) -> Player:
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the audio callback (see the contract in the module docstring) -------------------------------
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        if status.output_underflow:
+            self._pa_underflows += 1
+        n = self.ring.read_into(outdata)
+        if n < frames:
+            outdata[n:].fill(0.0)
+            if not self._finished:
+                self._underruns += 1
+                self._underrun_frames += frames - n
+        played = self._frames_played
+        keep = frames
+        limit = self._frames_limit
+        if limit is not None:
+            if played + frames >= limit:
+                keep = max(0, limit - played)
+                outdata[keep:].fill(0.0)
+                self._finished = True
+        tap = self._tap
+        if tap is not None and keep > 0:
+            stored = tap.write(outdata[:keep])
+            if stored < keep:
+                self._tap_dropped += keep - stored
+        self._frames_played = played + keep
+
+    def _clock(self) -> None:
+        """No device: call the callback in real time from this thread, one block at a time."""
+        block = self.block_frames or CLOCK_BLOCK_FRAMES
+        out = np.zeros((block, self.channels), np.float32)
+        period = block / self.device_rate
+        status = _ClockStatus()
+        next_t = time.perf_counter()
+        while not self._stop_output:
+            next_t += period
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -20 * period:  # stalled (suspend, debugger): go on from now, no burst
+                next_t = time.perf_counter()
+            self._callback(out, block, None, status)
+
+    # -- the worker ---------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            self._work_loop()
+        except Exception as e:  # the stream stops with a message instead of playing silence forever
+            self.error = f"the producer failed: {type(e).__name__}: {e}"
+            self._done.set()
+
+    def _work_loop(self) -> None:
+        next_check = time.monotonic()
+        last_played, last_progress = -1, time.monotonic()
+        cpu_wall, cpu_used = time.monotonic(), time.process_time()
+        gen_audio_s = gen_work_s = 0.0
+        while not self._stop_worker:
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + 0.1
+                if self._finished:
+                    self._done.set()
+                if self._stream is not None and not self._stop_output:
+                    played = self._frames_played
+                    if played != last_played:
+                        last_played, last_progress = played, now
+                    if not self._stream.active or now - last_progress > self.stall_timeout_s:
+                        self._lose_device()
+                        return
+                if now - cpu_wall >= 0.5:
+                    cpu = time.process_time()
+                    self._process_cpu = (cpu - cpu_used) / (now - cpu_wall)
+                    cpu_wall, cpu_used = now, cpu
+                    if self._stream is not None:
+                        self._cpu_load = float(self._stream.cpu_load)
+                if self.reprimer.busy:
+                    self.watchdog.reset()  # judge only audio generated after the recovery lands
+            fill = self.ring.fill_frames
+            if fill >= self.target_frames or self.ring.free_frames < self._max_chunk_out:
+                wait_s = (fill - self.target_frames + 1) / self.device_rate
+                time.sleep(min(max(wait_s, 0.0005), 0.01))
+                continue
+            t0 = time.perf_counter()
+            audio = self.producer.generate(self.chunk_frames)
+            work_s = time.perf_counter() - t0
+            self._push(audio)
+            gen_audio_s += self.chunk_frames / self.sample_rate
+            gen_work_s += work_s
+            if gen_audio_s >= 0.5:
+                self._rtf = gen_audio_s / max(gen_work_s, 1e-9)
+                gen_audio_s = gen_work_s = 0.0
+
+    def _push(self, audio: np.ndarray) -> None:
+        """Watchdog, mix, resample, write one generated chunk (voices, n) into the ring."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim == 1:
+            audio = audio[None, :]
+        if audio.shape[0] != self.voices:
+            raise ValueError(f"generate() returned {audio.shape[0]} voices, expected {self.voices}")
+        if not np.isfinite(audio).all():
+            audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
+        event = self.watchdog.process(audio)
+        if event is not None:
+            self.reprimer.request()
+        mix = np.ascontiguousarray(audio.T @ self._mix)  # (n, 1 or 2)
+        if self._resampler is not None:
+            mix = self._resampler.resample_chunk(mix)
+            self._resampler_delay = self._resampler.delay()
+        out = mix if self._mix_channels == self.channels else mix[:, self._channel_map]
+        np.clip(out, -1.0, 1.0, out=out)
+        self.ring.write(out)
+
+    def _lose_device(self) -> None:
+        self._device_lost = True
+        self.error = (f"audio device {self.device.label} stopped (the audio server went away or the device "
+                      "was unplugged); playback stopped")
+        self._abandon_portaudio()
+        self._done.set()
+
+    # -- the recorder -------------------------------------------------------------------------------
+
+    def _record(self) -> None:
+        tap = self._tap
+        assert tap is not None
+        buf = np.zeros((max(4096, self.device_rate // 10), self.channels), np.float32)
+        try:
+            while True:
+                stopping = self._stop_recorder  # read before draining: then nothing is left behind
+                n = tap.read_into(buf)
+                if n:
+                    for sink in self.sinks:
+                        sink.write(buf[:n])
+                    self._recorded_frames += n
+                    continue
+                if stopping:
+                    return
+                time.sleep(0.02)
+        except SinkClosed as e:
+            self.error = str(e)
+        except Exception as e:
+            self.error = f"recording failed: {type(e).__name__}: {e}"
+        self._done.set()
+
+
+def stdout_sink() -> PcmSink:
+    """A `PcmSink` on this process's stdout (binary). After a closed pipe, later writes go to /dev/null."""
+    return _StdoutSink(sys.stdout.buffer)
+
+
+class _StdoutSink(PcmSink):
+    def write(self, frames: np.ndarray) -> None:
+        try:
+            super().write(frames)
+        except SinkClosed:
+            # the reader is gone: point fd 1 at /dev/null so the interpreter's final flush does not fail
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise
