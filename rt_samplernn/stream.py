@@ -438,6 +438,7 @@ class Player:
         self._process_cpu = 0.0  # worker
         self._recorded_frames = 0  # recorder
         self._output_latency_s = 0.0
+        self._resampler_delay = 0.0  # worker: soxr's pending output, device frames
         self.error: str | None = None
 
         self._stream: Any = None
@@ -531,7 +532,6 @@ class Player:
 
             self._resampler = soxr.ResampleStream(self.sample_rate, self.device_rate, self._mix_channels,
                                                   dtype="float32", quality=self._resample_quality)
-        self._resampler_delay = 0.0
         for sink in self.sinks:
             sink.open(self.device_rate, self.channels)
         if self.switch_interval_s is not None:
@@ -656,20 +656,18 @@ class Player:
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if status.output_underflow:
             self._pa_underflows += 1
-        n = self.ring.read_into(outdata)
+        played = self._frames_played
+        keep = frames  # frames of this block that count (all of them unless --seconds ends inside it)
+        limit = self._frames_limit
+        if limit is not None and played + frames >= limit:
+            keep = max(0, limit - played)
+            self._finished = True
+        n = self.ring.read_into(outdata[:keep])
         if n < frames:
             outdata[n:].fill(0.0)
-            if not self._finished:
+            if n < keep:
                 self._underruns += 1
-                self._underrun_frames += frames - n
-        played = self._frames_played
-        keep = frames
-        limit = self._frames_limit
-        if limit is not None:
-            if played + frames >= limit:
-                keep = max(0, limit - played)
-                outdata[keep:].fill(0.0)
-                self._finished = True
+                self._underrun_frames += keep - n
         tap = self._tap
         if tap is not None and keep > 0:
             stored = tap.write(outdata[:keep])
@@ -717,7 +715,8 @@ class Player:
                     played = self._frames_played
                     if played != last_played:
                         last_played, last_progress = played, now
-                    if not self._stream.active or now - last_progress > self.stall_timeout_s:
+                    stalled = now - last_progress > self.stall_timeout_s
+                    if (not self._stream.active or stalled) and not self._stop_output:  # not our own stop
                         self._lose_device()
                         return
                 if now - cpu_wall >= 0.5:
