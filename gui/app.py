@@ -68,10 +68,12 @@ def create_window(bundle: str | Path | None = None, settings: QSettings | None =
 
 def main(bundle: str | Path | None = None, settings_path: str | Path | None = None, device: str | None = None,
          latency_ms: float | None = None, midi: str | None = None, voices: int | None = None,
-         start: bool = False, screenshot: str | Path | None = None, quit_after_s: float | None = None) -> int:
+         provider: str = "auto", seeds: list[str] | None = None, start: bool = False,
+         screenshot: str | Path | None = None, quit_after_s: float | None = None) -> int:
     """Run the window until it is closed; with `screenshot`, save a picture of it after `quit_after_s` and exit."""
     app = application()
-    window = create_window(bundle, open_settings(settings_path), voices=voices)
+    window = create_window(bundle, open_settings(settings_path), session=LiveSession(provider=provider),
+                           voices=voices)
     if device is not None:
         window.select_device(device)
     if latency_ms is not None:
@@ -80,8 +82,13 @@ def main(bundle: str | Path | None = None, settings_path: str | Path | None = No
         window.open_midi(midi)
     else:
         window.restore_midi()
-    if start and window.session.has_model:
-        window.toggle_running(True)
+    if window.session.has_model:
+        for i, path in enumerate(seeds or []):
+            window.load_seed(i, path)
+        if start:
+            if seeds:
+                window.prime(0)
+            window.toggle_running(True)
     if quit_after_s is not None:
         def finish() -> None:
             if screenshot:

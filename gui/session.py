@@ -8,7 +8,7 @@ objects, and the window reads counters back by polling `stats()` and `scope()` f
 
 from __future__ import annotations
 
-import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +29,8 @@ class Stats:
     running: bool = False
     realtime_factor: float = 0.0  # generated seconds per wall-clock second of generation work
     ring_fill_ms: float = 0.0
-    ring_capacity_ms: float = 0.0
-    target_ms: float = 0.0
+    ring_capacity_ms: float = 0.0  # the fill target: a full bar is on target
+    target_ms: float = 0.0  # knob-to-sound latency estimate (fill + chunk + device)
     underruns: int = 0
     watchdog_events: int = 0
     cpu_load: float = 0.0  # audio callback's share of its time budget, 0..1
@@ -52,6 +52,86 @@ class _CpuClock:
             self.value = (cpu - self.last_cpu) / (wall - self.last_wall)
             self.last_wall, self.last_cpu = wall, cpu
         return self.value
+
+
+class OutputTap:
+    """A `rt_samplernn.stream` sink that keeps the newest output for the scope and records on demand.
+
+    The player's recorder thread calls `write` with exactly what was played. It always keeps the last
+    `keep` frames (mono) in a preallocated NumPy ring for `snapshot` (the GUI thread reads a copy; a torn
+    read only smears a scope frame). Recording is switched from the GUI thread: `start_recording` opens a
+    `WavSink`, `stop_recording` closes it; a small lock keeps the recorder thread from writing into a file
+    being closed (it is not the audio callback: the callback only copies into the player's tap ring).
+    """
+
+    def __init__(self, keep: int = 16384):
+        self._scope = np.zeros(keep, np.float32)
+        self._pos = 0  # frames ever written (the writer's counter)
+        self._lock = threading.Lock()
+        self._wav: Any = None
+        self.sample_rate = 0
+        self.channels = 1
+        self.recorded_frames = 0
+
+    # the player's recorder thread
+    def open(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate, self.channels = int(sample_rate), int(channels)
+
+    def write(self, frames: np.ndarray) -> None:
+        mono = frames[:, 0] if frames.shape[1] == 1 else frames.mean(axis=1)
+        n, keep = len(mono), self._scope.size
+        if n >= keep:
+            self._scope[:] = mono[-keep:]
+            self._pos = (self._pos // keep + 1) * keep  # any multiple of keep: the ring is aligned
+        else:
+            i = self._pos % keep
+            first = min(n, keep - i)
+            self._scope[i:i + first] = mono[:first]
+            self._scope[:n - first] = mono[first:]
+            self._pos += n
+        if self._wav is not None:
+            with self._lock:
+                if self._wav is not None:
+                    self._wav.write(frames)
+                    self.recorded_frames += len(frames)
+
+    def close(self) -> None:
+        self.stop_recording()
+
+    # the GUI thread
+    def snapshot(self, n: int) -> np.ndarray:
+        """A copy of the newest n mono frames (n <= keep), oldest first."""
+        keep = self._scope.size
+        n = min(n, keep)
+        end = self._pos % keep
+        idx = (np.arange(end - n, end)) % keep
+        return self._scope[idx]
+
+    @property
+    def recording(self) -> bool:
+        return self._wav is not None
+
+    @property
+    def recorded_seconds(self) -> float:
+        return self.recorded_frames / self.sample_rate if self.sample_rate else 0.0
+
+    def start_recording(self, path: Path, sample_rate: int, channels: int) -> None:
+        from rt_samplernn.stream import WavSink
+
+        self.stop_recording()
+        sink = WavSink(path)  # UserError: exists, bad extension, missing folder
+        sink.open(sample_rate, channels)
+        self.recorded_frames = 0
+        self.path = Path(path)
+        self._wav = sink
+
+    def stop_recording(self) -> tuple[Path, float]:
+        with self._lock:
+            sink, self._wav = self._wav, None
+        if sink is None:
+            return Path(), 0.0
+        sink.close()
+        return sink.path, sink.frames / float(sink.sample_rate or 1)
 
 
 class LiveSession:
@@ -76,6 +156,9 @@ class LiveSession:
         self.map_path: Path | None = None  # the map file to start from (the window passes the remembered one)
         self._cpu = _CpuClock()
         self._errors: list[str] = []
+        self._player_error: str | None = None
+        self._last_start: tuple[Any, float] = (None, 100.0)
+        self.tap: OutputTap | None = None
         self._message_seen = 0
 
     # ------------------------------------------------------------------ model
@@ -91,8 +174,11 @@ class LiveSession:
     def voices(self) -> int:
         return int(self.engine.voices) if self.engine is not None else self.voices_wanted
 
-    def open_bundle(self, path: Path) -> None:
-        """Load a bundle into a new engine (UserError if it cannot); keeps seeds, MIDI map and knob values."""
+    def open_bundle(self, path: Path) -> bool:
+        """Load a bundle into a new engine (UserError if it cannot); keeps seeds, MIDI map and knob values.
+
+        Stops the audio; returns True if it was playing (the caller restarts it with `restart`).
+        """
         from rt_samplernn.engine import Engine
         from rt_samplernn.params import LiveControl, Parameters
 
@@ -107,6 +193,7 @@ class LiveSession:
         if old is not None:  # carry over what the performer set up
             params.slots = list(old.slots)
             params.slots_version += 1
+            params.set_specs(old.specs())  # ranges and curves from a loaded MIDI map
             params.temperature.set(old.temperature.target)
             for cell, prev in zip(params.voice_temperatures, old.voice_temperatures):
                 cell.set(prev.target)
@@ -118,8 +205,11 @@ class LiveSession:
         self.bundle, self.info, self.engine, self.params = Path(path), engine.bundle, engine, params
         self.control = LiveControl(params, engine)
         self._attach_midi()
-        if was_running:
-            self.start(*self._last_start)
+        return was_running
+
+    def restart(self) -> None:
+        """Start again on the device and latency of the last start."""
+        self.start(*self._last_start)
 
     @staticmethod
     def _voice_targets(params: Any) -> list[float]:
@@ -172,42 +262,88 @@ class LiveSession:
     # ------------------------------------------------------------------ audio
     @property
     def running(self) -> bool:
-        return self.player is not None and bool(getattr(self.player, "running", False))
+        return self.player is not None and bool(self.player.running)
 
     @property
     def recording(self) -> bool:
-        return False
+        return self.tap is not None and self.tap.recording
 
-    def audio_devices(self) -> list[tuple[int, str]]:
-        """(index, name) of every output device PortAudio lists now."""
+    def audio_devices(self) -> list[tuple[Any, str]]:
+        """(device, label) of every output there is now, plus the software clock (no sound card)."""
+        from rt_samplernn.stream import NO_DEVICE, list_output_devices
+
         try:
-            import sounddevice
-        except (ImportError, OSError):
-            return []
-        out = []
-        for i, d in enumerate(sounddevice.query_devices()):
-            if d.get("max_output_channels", 0) > 0:
-                api = sounddevice.query_hostapis(d["hostapi"])["name"]
-                out.append((i, f"{d['name']} ({api})"))
-        return out
+            devices = [(d.index, d.label) for d in list_output_devices()]
+        except UserError:
+            devices = []
+        return devices + [(NO_DEVICE, "no sound card (software clock)")]
 
-    def start(self, device: int | None, latency_ms: float) -> None:
-        raise UserError("streaming is not available yet (rt_samplernn.stream)")
+    def start(self, device: Any, latency_ms: float) -> None:
+        """Stream the engine to `device` (index, name, NO_DEVICE or None: the default) with this fill target."""
+        from rt_samplernn.stream import Player
+
+        if self.engine is None:
+            raise UserError("open a bundle first")
+        self.stop()
+        tap = OutputTap()
+        player = Player(self.engine, device=device, latency_ms=latency_ms,
+                        watchdog=bool(self.params.watchdog.target), sinks=[tap])
+        player.add_block_hook(self.control.tick)  # parameters land at block boundaries, on the worker
+        slot = self.params.slots[self.params.slot.target]
+        if self.control.primes and slot is not None:
+            player.set_seed(slot.audio, slot.sample_rate)  # the watchdog re-primes from the current seed
+        self.control.player = player  # the watchdog switch and pad primes now reach this player
+        player.start()  # UserError (device busy or gone) leaves nothing running
+        self.player, self.tap = player, tap
+        self._last_start = (device, latency_ms)
 
     def stop(self) -> None:
-        pass
+        """Stop the audio (and a recording); idempotent."""
+        player, self.player = self.player, None
+        if player is not None:
+            player.stop()
+            if self.tap is not None and self.tap.recording:
+                self.tap.stop_recording()
+        if self.control is not None:
+            self.control.player = None
 
     def stats(self) -> Stats:
-        return Stats(process_cpu=self._cpu.poll())
+        """The meters' numbers now (cheap; the window calls this from its timers)."""
+        player = self.player
+        if player is None:
+            return Stats(process_cpu=self._cpu.poll())
+        m = player.metrics()
+        if m.error:
+            if m.error != self._player_error:
+                self._player_error = m.error
+                self._errors.append(m.error)
+        return Stats(
+            running=m.running, realtime_factor=m.worker_rtf, ring_fill_ms=m.ring_fill_ms,
+            ring_capacity_ms=m.target_latency_ms, target_ms=m.knob_latency_ms, underruns=m.underruns,
+            watchdog_events=m.watchdog_events, cpu_load=m.cpu_load, process_cpu=m.process_cpu,
+            recording_s=self.tap.recorded_seconds if self.tap is not None and self.tap.recording else 0.0,
+        )
+
+    @property
+    def output_rate(self) -> int:
+        """The rate of what the scope shows (the device's)."""
+        return int(self.player.device_rate) if self.player is not None else self.sample_rate
 
     def scope(self, n: int) -> np.ndarray | None:
-        return None
+        """The newest `n` output frames, mono (a copy), or None when not playing."""
+        return self.tap.snapshot(n) if self.tap is not None and self.player is not None else None
 
     def start_recording(self, path: Path) -> None:
-        raise UserError("recording is not available yet (rt_samplernn.stream)")
+        """Record what is played from now on into a 16-bit WAV at `path` (UserError if it exists or cannot be written)."""
+        if not self.running or self.tap is None:
+            raise UserError("start the audio first, then record")
+        self.tap.start_recording(Path(path), self.player.device_rate, self.player.channels)
 
     def stop_recording(self) -> tuple[Path, float]:
-        return Path(), 0.0
+        """Finish the file; returns (path, seconds written)."""
+        if self.tap is None:
+            return Path(), 0.0
+        return self.tap.stop_recording()
 
     # ------------------------------------------------------------------ seeds
     def load_seed(self, index: int, path: Path) -> Any:
@@ -251,21 +387,24 @@ class LiveSession:
         return f"{CLIENT_NAME}:"  # our own virtual port, listed by JACK: not an input to choose
 
     def _controller(self) -> Any:
-        """The MidiController for the current parameters, made on first use (keeps the map across bundles)."""
+        """The MidiController, made on first use and kept across bundles, so its port stays open."""
         from rt_samplernn.midi import MidiController, default_map, load_map
 
         if self.params is None:
             return None
-        if self.midi is not None and self.midi.params is self.params:
-            return self.midi
-        old = self.midi
-        if old is not None:
-            midi_map, map_path = old.midi_map, old.map_path
-            old.close_port()
-        else:
+        ctl = self.midi
+        if ctl is None:
             map_path = self.map_path
             midi_map = load_map(map_path) if map_path is not None and map_path.is_file() else default_map(self.voices)
-        self.midi = MidiController(self.params, midi_map, map_path=map_path or self._default_map_path())
+            self.midi = MidiController(self.params, midi_map, map_path=map_path or self._default_map_path())
+        elif ctl.params is not self.params:
+            # A new bundle or voice count: point the open controller at the new parameter cells (one
+            # reference store; the MIDI thread looks cells up by name per message). A default map is
+            # swapped for the default of the new voice count; a performer's own map is kept.
+            still_default = ctl.midi_map.mappings == default_map(ctl.params.voices).mappings
+            ctl.params = self.params
+            if still_default:
+                ctl.set_map(default_map(self.voices), apply_specs=False)
         return self.midi
 
     @staticmethod
@@ -275,11 +414,10 @@ class LiveSession:
         return default_map_path()
 
     def _attach_midi(self) -> None:
-        """After a bundle (re)opens: a controller on the new parameters, listening where the old one did."""
-        if self.midi is None and self._midi_port is None:
-            return
-        self._controller()
-        if self._midi_port is not None:
+        """After a bundle (re)opens: the controller writes the new parameters; its port stays open."""
+        if self.midi is not None:
+            self._controller()
+        elif self._midi_port is not None:  # a port was asked for before any bundle was open
             port, self._midi_port = self._midi_port, None
             try:
                 self.open_midi(port)

@@ -264,7 +264,7 @@ class PerformanceWindow(QMainWindow):
         lay = QVBoxLayout(box)
         lay.setSpacing(5)
         self.rtf_meter = LevelMeter("real-time factor", warn=0.6, alarm=0.75, invert=True)
-        self.ring_meter = LevelMeter("ring fill", warn=0.6, alarm=0.85, invert=True)
+        self.ring_meter = LevelMeter("ring fill / target", warn=0.5, alarm=0.8, invert=True)
         self.underrun_meter = LevelMeter("underruns", warn=0.01, alarm=0.5)
         self.watchdog_meter = LevelMeter("watchdog events", warn=0.01, alarm=0.5)
         self.cpu_meter = LevelMeter("audio callback CPU", warn=0.5, alarm=0.8)
@@ -340,7 +340,7 @@ class PerformanceWindow(QMainWindow):
     def open_bundle(self, path: str | Path) -> bool:
         """Load a bundle and build the dials for its voices; False (and a message) if it cannot be opened."""
         try:
-            self.session.open_bundle(Path(path))
+            was_running = self.session.open_bundle(Path(path))
         except UserError as e:
             self.show_error(str(e))
             return False
@@ -353,8 +353,13 @@ class PerformanceWindow(QMainWindow):
         self._mapping_snapshot = None
         self.refresh_mappings()
         self.watchdog_check.setChecked(bool(self.session.params.watchdog.target))
-        self._sync_running()
         self.set_status(f"opened {Path(path).name}")
+        if was_running:
+            try:
+                self.session.restart()
+            except UserError as e:
+                self.show_error(str(e))
+        self._sync_running()
         return True
 
     def _show_model(self) -> None:
@@ -365,6 +370,7 @@ class PerformanceWindow(QMainWindow):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.config_form.addRow(key, label)
         self.bundle_label.setText(self.session.bundle_name())
+        self.setWindowTitle(f"rt-samplernn · {self.session.bundle.name}")
         self.bundle_label.setToolTip(str(self.session.bundle))
 
     def _build_dials(self) -> None:
@@ -434,6 +440,7 @@ class PerformanceWindow(QMainWindow):
             else:
                 try:
                     self.session.start(self.device_combo.currentData(), float(self.latency_spin.value()))
+                    self.scope.set_sample_rate(self.session.output_rate)
                     self.set_status(f"playing on {self.device_combo.currentText()}")
                 except UserError as e:
                     self.show_error(str(e))
@@ -584,7 +591,7 @@ class PerformanceWindow(QMainWindow):
                 b.blockSignals(True)
                 b.setChecked(n == name)
                 b.blockSignals(False)
-            b.setText("move a knob…" if n == name and n in self.dials else "learn")
+            b.setText("learning…" if n == name else "learn")
 
     def _title(self, name: str) -> str:
         if name in self.dials:

@@ -22,10 +22,10 @@ def audio_extensions() -> set[str]:
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """float32 (frames, channels) and the file's rate; a UserError naming the file if it cannot be read."""
     path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
     if data.size == 0:

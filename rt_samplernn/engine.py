@@ -102,8 +102,12 @@ class Engine:
         self.threads = int(threads)
         self._frames = [_make_session(g, self.provider, threads) for g in self.bundle.frame_graphs]
         self._sample = _make_session(self.bundle.sample, self.provider, threads)
-        if self.provider == "cuda" and "CUDAExecutionProvider" not in self._sample.get_providers():
-            self.provider = "cpu"  # CUDA libraries missing: onnxruntime fell back
+        on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
+        if self.provider == "cuda" and not on_cuda:
+            if provider == "cuda":
+                raise UserError("provider 'cuda': onnxruntime could not start CUDA here (CUDA/cuDNN libraries "
+                                "missing or no GPU); use --provider cpu")
+            self.provider = "cpu"  # auto: onnxruntime fell back to the CPU
         self._frame_out = [g.output_names() for g in self.bundle.frame_graphs]
         self._state_in = [[s.input for s in g.states] for g in self.bundle.frame_graphs]
         self.f0 = cfg.frame_sizes[0]
@@ -123,11 +127,13 @@ class Engine:
         self._temps = np.ones(v, dtype=np.float32)
         self._gain = 1.0
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
+        self._param_lock = threading.Lock()  # serializes parameter writers; generate() never takes it
         self._pending: _Snapshot | None = None
         self._applied: _Snapshot | None = None
         self._states: list[list[np.ndarray]] = []
         self._rng = noise_rng(seed)
         self.seed = int(seed)
+        self._cuda = self.provider == "cuda"
         self._install(self._initial_snapshot(int(seed)))
 
     # -------------------------------------------------------------------------------------------------
@@ -143,14 +149,12 @@ class Engine:
         value = float(value)
         if not np.isfinite(value) or value <= 0:
             raise UserError(f"temperature must be a positive number, got {value}")
-        temps = self._temps.copy()
-        if voice is None:
-            temps[:] = max(value, MIN_TEMPERATURE)
-        else:
-            if not 0 <= voice < self.voices:
-                raise UserError(f"voice {voice} does not exist; this engine has voices 0..{self.voices - 1}")
-            temps[voice] = max(value, MIN_TEMPERATURE)
-        self._temps = temps  # one reference assignment: the producer sees the old or the new array
+        if voice is not None and not 0 <= voice < self.voices:
+            raise UserError(f"voice {voice} does not exist; this engine has voices 0..{self.voices - 1}")
+        with self._param_lock:  # writers only: copy, change, publish
+            temps = self._temps.copy()
+            temps[slice(None) if voice is None else voice] = max(value, MIN_TEMPERATURE)
+            self._temps = temps  # one reference assignment: the producer sees the old or the new array
 
     @property
     def gain(self) -> float:
@@ -231,20 +235,21 @@ class Engine:
         """Generate the next F0 samples of every voice; returns a (voices, F0) view into the history buffer."""
         f_top, pos = self.f_top, self._pos
         buf = self._buf
+        run_frame = self._run_frame_cuda if self._cuda else self._run_frame
         for k, (size, col) in self._schedule[pos // self.f0]:
             above = None if col < 0 else self._conds[k + 1][:, col : col + 1]
             frames = buf[:, f_top + pos - size : f_top + pos][:, None, :]
-            self._conds[k], self._states[k] = self._run_frame(k, frames, above, self._states[k])
+            self._conds[k], self._states[k] = run_frame(k, frames, above, self._states[k])
         if self._noise_used == NOISE_CHUNK_BLOCKS:
             self._draw_noise()
         noise = self._noise[self._noise_used]
         self._noise_used += 1
-        samples = self._sample.run(None, {
-            "prev": buf[:, f_top + pos - self.f0 : f_top + pos],
-            "cond": self._conds[0],
-            "noise": noise,
-            "temperature": self._temps,
-        })[0]
+        prev = buf[:, f_top + pos - self.f0 : f_top + pos]
+        if self._cuda:
+            samples = self._run_sample_cuda(prev, noise)
+        else:
+            samples = self._sample.run(None, {"prev": prev, "cond": self._conds[0], "noise": noise,
+                                              "temperature": self._temps})[0]
         end = pos + self.f0
         buf[:, f_top + pos : f_top + end] = samples
         if end == f_top:
@@ -262,6 +267,37 @@ class Engine:
             feeds[name] = value
         outs = self._frames[k].run(self._frame_out[k], feeds)
         return outs[0], outs[1:]
+
+    # CUDA: RNN states and the finest tier's conditioning stay on the device between calls (IOBinding);
+    # only the small per-call inputs (frames, noise, temperatures) go up and the drawn samples come down.
+    # The conditioning of coarser tiers comes down to be sliced per position (ratio x dim floats per call).
+
+    def _run_frame_cuda(self, k: int, frames: np.ndarray, cond: np.ndarray | None,
+                        state: list) -> tuple[object, list]:
+        session = self._frames[k]
+        io = session.io_binding()
+        io.bind_cpu_input("frames", np.ascontiguousarray(frames))
+        if cond is not None:
+            io.bind_cpu_input("cond", np.ascontiguousarray(cond))
+        for name, value in zip(self._state_in[k], state):
+            io.bind_ortvalue_input(name, value)
+        names = self._frame_out[k]
+        io.bind_output(names[0], "cuda" if k == 0 else "cpu")
+        for name in names[1:]:
+            io.bind_output(name, "cuda")
+        session.run_with_iobinding(io)
+        outs = io.get_outputs()
+        return (outs[0] if k == 0 else outs[0].numpy()), list(outs[1:])
+
+    def _run_sample_cuda(self, prev: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        io = self._sample.io_binding()
+        io.bind_cpu_input("prev", np.ascontiguousarray(prev))
+        io.bind_ortvalue_input("cond", self._conds[0])
+        io.bind_cpu_input("noise", noise)
+        io.bind_cpu_input("temperature", self._temps)
+        io.bind_output("samples", "cpu")
+        self._sample.run_with_iobinding(io)
+        return io.get_outputs()[0].numpy()
 
     def _draw_noise(self) -> None:
         """Gumbel noise for the next NOISE_CHUNK_BLOCKS calls, bit-identical to sampling.gumbel_noise per block."""
@@ -302,7 +338,11 @@ class Engine:
     def _install(self, snap: _Snapshot) -> None:
         """Producer side: adopt a reset/primed state at a top-frame boundary, restart the noise stream."""
         self._applied = snap
-        self._states = [list(s) for s in snap.states]
+        if self._cuda:
+            self._states = [[ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x), "cuda", 0) for x in s]
+                            for s in snap.states]
+        else:
+            self._states = [list(s) for s in snap.states]
         self._buf[:, : self.f_top] = snap.history
         self._pos = 0
         self._conds = [None] * len(self._frames)

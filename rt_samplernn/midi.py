@@ -50,8 +50,13 @@ For the GUI (poll from a QTimer; all calls return at once, from any thread)
     ctl.mappings, ctl.mappings_for("gain"), ctl.remove_mapping(m), ctl.add_mapping(m), ctl.map_version
     ctl.save_map()  /  ctl.load_map(path)   # default path: ctl.map_path
     ctl.status, ctl.status_version, ctl.connected, ctl.port_name, ctl.messages (a count: activity LED)
+    ctl.set_channel(None or 0..15), ctl.channel, ctl.params, ctl.control
+    ctl.feed([0xB0, 1, 64])             # handle one message now, in this thread (tests; no port open)
 
-For ``rt-samplernn play``: ``add_midi_arguments(parser)`` and ``start_from_args(args, engine, player)``.
+A saved map that cannot be read makes ``MidiController(params)`` raise a UserError naming the file.
+
+For ``rt-samplernn play``: ``add_midi_arguments(parser)`` and ``start_from_args(args, engine, player)``
+(returns the `MidiController`, or None without --midi; ``close()`` it before stopping the player).
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ from rt_samplernn.params import (
     Parameters,
     SwitchParam,
     Trigger,
+    next_version,
 )
 
 log = logging.getLogger(__name__)
@@ -293,7 +299,8 @@ class Mapping:
 @dataclass(frozen=True)
 class MidiMap:
     """What a performer saves: mappings, channel filter (None = omni, else 0..15), float parameter
-    settings by name, and seed slot files (as written; relative paths are relative to the map file)."""
+    settings by name, and seed slot files in slot order (as written; relative paths are relative to the
+    map file; "" leaves a slot empty)."""
 
     mappings: tuple[Mapping, ...] = ()
     channel: int | None = None
@@ -550,11 +557,13 @@ class MidiController:
 
     ``params``: the cells to write. ``midi_map``: the starting map (default: the saved one at
     ``map_path`` if it exists, else `default_map`). ``control``: the `LiveControl` to close with this.
-    ``map_path``: where `save_map()` writes by default (default: `default_map_path()`).
+    ``map_path``: where `save_map()` writes by default (default: `default_map_path()`). ``poll_ms``: how
+    often the MIDI thread looks at rtmidi's queue when it was empty; ``port_check_s``: how often it checks
+    that the opened port still exists.
     """
 
     def __init__(self, params: Parameters, midi_map: MidiMap | None = None, control: LiveControl | None = None,
-                 map_path: str | Path | None = None, poll_ms: float = 1.0, port_check_s: float = 0.5) -> None:
+                 map_path: str | Path | None = None, poll_ms: float = 2.0, port_check_s: float = 0.5) -> None:
         self.params = params
         self.control = control
         self.map_path = Path(map_path) if map_path else default_map_path()
@@ -599,7 +608,7 @@ class MidiController:
     def _swap(self, mappings: Sequence[Mapping]) -> None:
         self._mappings = tuple(mappings)
         self._index = _Index.build(self._mappings)
-        self.map_version += 1
+        self.map_version = next_version()
 
     def set_map(self, midi_map: MidiMap, apply_specs: bool = True) -> None:
         """Use ``midi_map``: its mappings, channel filter and (``apply_specs``) parameter ranges.
@@ -608,6 +617,11 @@ class MidiController:
         names are an error naming the valid ones.
         """
         self._check_names(midi_map.mappings)
+        floats = [f.name for f in self.params.float_params()]
+        for name in midi_map.specs:
+            if name not in floats and not _VOICE_PARAM.fullmatch(name):
+                raise UserError(f"MIDI map: [params.{name}]: no such continuous parameter; "
+                                f"ranges exist for: {', '.join(floats)}")
         specs = {k: v for k, v in midi_map.specs.items() if k in self.params}
         if apply_specs and specs:
             self.params.set_specs(specs)
@@ -618,8 +632,12 @@ class MidiController:
 
     @property
     def midi_map(self) -> MidiMap:
-        """The current map, with the parameters' current range settings."""
-        return MidiMap(self._mappings, self.channel, self.params.specs(), self.slots)
+        """The current map, with the parameters' current range settings and the files in the seed slots
+        (as loaded now; "" for an empty slot before a loaded one), or the map's own slot list if none is."""
+        loaded = [str(s.path) if s is not None else "" for s in self.params.slots]
+        while loaded and not loaded[-1]:
+            loaded.pop()
+        return MidiMap(self._mappings, self.channel, self.params.specs(), tuple(loaded) or self.slots)
 
     @property
     def mappings(self) -> list[Mapping]:
@@ -647,7 +665,7 @@ class MidiController:
         if channel is not None and not 0 <= channel <= 15:
             raise UserError(f"MIDI channel {channel + 1}: must be 1..16")
         self.channel = channel
-        self.map_version += 1
+        self.map_version = next_version()
 
     def _replacing(self, new: Mapping) -> list[Mapping]:
         def same_control(m: Mapping) -> bool:
@@ -676,11 +694,11 @@ class MidiController:
         """
         self.params[param]  # a UserError naming the valid parameters
         self._learn = (param, fourteen_bit)
-        self.learn_version += 1
+        self.learn_version = next_version()
 
     def cancel_learn(self) -> None:
         self._learn = None
-        self.learn_version += 1
+        self.learn_version = next_version()
 
     @property
     def learning(self) -> str | None:
@@ -699,11 +717,11 @@ class MidiController:
             self._swap(self._replacing(mapping))
         self.last_bound = mapping
         self._learn = None
-        self.learn_version += 1
+        self.learn_version = next_version()
 
     # -- messages --------------------------------------------------------------------------------------
     def feed(self, message: Sequence[int]) -> None:
-        """Handle one rtmidi message (a list of bytes) now, in this thread, and flush (tests, tools)."""
+        """Handle one rtmidi message (a list of bytes) now, in this thread (tests; not while a port is open)."""
         self._receive(message)
         self._flush()
 
@@ -793,7 +811,7 @@ class MidiController:
     # -- port ------------------------------------------------------------------------------------------
     def _set_status(self, text: str, warn: bool = True) -> None:
         self.status = text
-        self.status_version += 1
+        self.status_version = next_version()
         (log.warning if warn else log.info)("%s", text)
 
     def open(self, port: str | int = "virtual", api: int | str | None = None) -> str:
@@ -927,30 +945,23 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
                    help="MIDI input: a port name substring, an index, or 'virtual' (a port named "
                         f"{VIRTUAL_PORT!r} for other programs to connect to)")
     g.add_argument("--midi-map", metavar="FILE", default=None,
-                   help=f"MIDI map (TOML or JSON); default: {default_map_path()} if it exists, else CC 1 "
-                        "temperature, CC 7 gain, CC 21.. voice temperatures, CC 102/103/104 "
+                   help=f"MIDI map (TOML or JSON); without it: {default_map_path()} if it exists, else "
+                        "CC 1 temperature, CC 7 gain, CC 21.. voice temperatures, CC 102/103/104 "
                         "prime/reset/watchdog, pads from note 36")
     g.add_argument("--midi-channel", metavar="N", type=int, default=None,
-                   help="only listen to MIDI channel N (1..16); default: the map's (omni)")
+                   help="only listen to MIDI channel N (1..16); without it: the map's channel (omni)")
     g.add_argument("--midi-api", choices=API_NAMES, default="auto",
                    help="rtmidi API (auto: CoreMIDI, WinMM, ALSA; JACK where there is no ALSA sequencer)")
     g.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
                    help="an audio file for the next seed slot (repeatable): pads/notes select and prime")
 
 
-def attach(control: LiveControl, player: Any, engine: Any) -> bool:
-    """Make ``player`` tick ``control`` once per block; True if it could (see stream.py's hooks)."""
+def attach(control: LiveControl, player: Any) -> None:
+    """Make ``player`` call ``control.tick(frames)`` on its worker before every block."""
     hook = getattr(player, "add_block_hook", None)
-    if callable(hook):
-        hook(control.tick)
-        return True
-    for attr in ("producer", "source"):
-        if getattr(player, attr, None) is engine:
-            from rt_samplernn.params import ControlledProducer
-
-            setattr(player, attr, ControlledProducer(engine, control))
-            return True
-    return False
+    if not callable(hook):
+        raise UserError("this player has no add_block_hook(fn); MIDI control needs one (rt_samplernn.stream.Player)")
+    hook(control.tick)
 
 
 def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiController | None:
@@ -966,10 +977,12 @@ def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiC
     map_path = Path(map_arg) if map_arg else default_map_path()
     voices = int(getattr(engine, "voices", 1))
     midi_map = load_map(map_path) if (map_arg or map_path.exists()) else default_map(voices)
-    slot_files = [str((map_path.parent / s) if not Path(s).is_absolute() else s) for s in midi_map.slots]
+    slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
     params = Parameters(voices=voices, slot_count=max(8, len(slot_files)))
-    params.load_slots(slot_files)
+    for i, f in enumerate(slot_files):
+        if f:
+            params.load_slot(i, f)
     controller = MidiController(params, midi_map, map_path=map_path)
     channel = getattr(args, "midi_channel", None)
     if channel is not None:
@@ -978,11 +991,8 @@ def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiC
         controller.set_channel(channel - 1)
     control = LiveControl(params, engine, player)
     controller.control = control
-    if not attach(control, player, engine):
-        control.close()
-        raise UserError("this player has no per-block hook for MIDI parameters (add_block_hook); "
-                        "MIDI control is unavailable")
     try:
+        attach(control, player)
         opened = controller.open(args.midi, getattr(args, "midi_api", None))
     except BaseException:
         controller.close()

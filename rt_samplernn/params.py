@@ -37,8 +37,9 @@ Threads (who may call what)
   shared ``itertools.count``: no locks, never blocks. Out-of-range values are clamped, NaN is ignored.
 * The puller -- the producer thread: ``LiveControl.tick(frames)`` once per block, before generating
   ``frames`` samples. It ramps each float toward its target and calls ``engine.set_temperature`` /
-  ``engine.set_gain`` only when a value changed, so a write lands in the very next block.
-  `ControlledProducer` wraps an engine so its ``generate(n)`` ticks first.
+  ``engine.set_gain`` only when a value changed, so a write lands in the very next block. With the
+  streaming Player: ``player.add_block_hook(control.tick)``; elsewhere `ControlledProducer` wraps an
+  engine so its ``generate(n)`` ticks first. ``watchdog`` goes to ``player.set_watchdog`` there too.
 * ``prime`` and ``reset`` run on `LiveControl`'s own helper thread (priming runs the frame tiers over the
   whole clip; generation must not wait for it). Repeated fires coalesce: only the latest request runs.
 * Observers -- the GUI polls from a QTimer: every parameter has ``version`` (changes on each write of its
@@ -51,9 +52,10 @@ Example::
     params = Parameters(voices=engine.voices)
     params.load_slot(0, "seeds/kick.wav")
     control = LiveControl(params, engine, player)     # initial values are read from the engine
-    producer = ControlledProducer(engine, control)    # or call control.tick(n) before engine.generate(n)
+    player.add_block_hook(control.tick)               # (without a Player: ControlledProducer(engine, control))
     params["temperature"].set_normalized(0.75)        # from any thread -> 1.25 at the next block
-    params["slot"].set(0); params["prime"].fire()
+    params.select_and_prime(0)                        # a pad: slot 0, prime (on the helper thread)
+    control.close()                                   # stops the helper thread
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ CURVES = ("linear", "log")
 _versions = itertools.count(1)
 
 
-def _next_version() -> int:
+def next_version() -> int:
+    """A fresh version number (thread-safe, increasing): for any counter the GUI polls."""
     return next(_versions)
 
 
@@ -157,10 +160,10 @@ class Param:
     def __init__(self, name: str, label: str | None = None) -> None:
         self.name = name
         self.label = label or name
-        self.version = _next_version()
+        self.version = next_version()
 
     def _touch(self) -> None:
-        self.version = _next_version()
+        self.version = next_version()
 
     def set_normalized(self, u: float) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -391,7 +394,7 @@ class Parameters:
                       self.reset, self.watchdog)
         }
         self.slots: list[SeedSlot | None] = [None] * slot_count
-        self.slots_version = _next_version()
+        self.slots_version = next_version()
 
     # -- lookup --------------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
@@ -450,7 +453,7 @@ class Parameters:
         audio, rate = read_audio(path)
         slot = SeedSlot(Path(path), audio, rate)
         self.slots[index] = slot
-        self.slots_version = _next_version()
+        self.slots_version = next_version()
         return slot
 
     def load_slots(self, paths: Sequence[str | Path], first: int = 0) -> None:
@@ -464,7 +467,7 @@ class Parameters:
     def clear_slot(self, index: int) -> None:
         if 0 <= index < len(self.slots):
             self.slots[index] = None
-            self.slots_version = _next_version()
+            self.slots_version = next_version()
 
     def select_and_prime(self, index: int) -> None:
         """Select slot ``index`` and fire ``prime`` (what a pad does; any thread)."""
@@ -512,14 +515,17 @@ class LiveControl:
 
     The engine needs ``set_temperature(value, voice=None)``, ``set_gain``, ``prime(audio, rate)``,
     ``reset()`` and ``sample_rate``; ``temperatures``/``gain`` are read once to start from the engine's
-    current settings. ``poll_ms``: how often the helper thread looks for prime/reset requests.
+    current settings. The player (optional) may have ``set_watchdog(on)`` (or ``watchdog_enabled``, or
+    ``watchdog.enabled``) and ``set_seed(audio, rate)`` (after a pad primes, the watchdog re-primes from
+    that slot); to get ticks, register ``control.tick`` with ``player.add_block_hook``.
+    ``poll_ms``: how often the helper thread looks for prime/reset requests.
     """
 
-    def __init__(self, params: Parameters, engine: Any, player: Any = None, poll_ms: float = 2.0,
+    def __init__(self, params: Parameters, engine: Any, player: Any = None, poll_ms: float = 5.0,
                  start: bool = True) -> None:
         self.params = params
         self.engine = engine
-        self.player = player
+        self._player = player
         self.sample_rate = int(getattr(engine, "sample_rate", 16000))
         self.blocks = 0
         self.primes = 0
@@ -540,6 +546,16 @@ class LiveControl:
             self._thread = threading.Thread(target=self._actions, name="rt-samplernn-actions", daemon=True)
             self._thread.start()
 
+    @property
+    def player(self) -> Any:
+        """The player the watchdog switch and pad seeds go to; may be set (or swapped) at any time."""
+        return self._player
+
+    @player.setter
+    def player(self, player: Any) -> None:
+        self._watchdog_applied = None  # the next tick sends the switch to the new player
+        self._player = player
+
     def _adopt_engine_state(self) -> None:
         """Start from the engine's temperatures and gain, so attaching changes nothing audible."""
         p = self.params
@@ -558,7 +574,7 @@ class LiveControl:
     def notice(self, text: str) -> None:
         """Record a notice for the GUI (and the log)."""
         self.message = text
-        self.message_version = _next_version()
+        self.message_version = next_version()
         log.warning("%s", text)
 
     # -- the producer thread ---------------------------------------------------------------------------
@@ -616,6 +632,9 @@ class LiveControl:
         if slot is None:
             raise UserError(f"seed slot {index} is empty; load an audio file into it first")
         self.engine.prime(slot.audio, slot.sample_rate)
+        set_seed = getattr(self.player, "set_seed", None)
+        if callable(set_seed):  # the Player's watchdog re-primes from the slot played last
+            set_seed(slot.audio, slot.sample_rate)
         self.primes += 1
 
     def close(self) -> None:
@@ -658,6 +677,6 @@ class ControlledProducer:
 
 
 __all__ = [
-    "CURVES", "FloatSpec", "TEMPERATURE", "GAIN", "Param", "FloatParam", "IndexParam", "SwitchParam",
+    "CURVES", "next_version", "FloatSpec", "TEMPERATURE", "GAIN", "Param", "FloatParam", "IndexParam", "SwitchParam",
     "Trigger", "SeedSlot", "Parameters", "LiveControl", "ControlledProducer",
 ]

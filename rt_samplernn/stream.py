@@ -48,6 +48,7 @@ Public API
     player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: reset instead)
     player.prime(clip, rate)        # set_seed + re-prime now (returns at once)
     player.reprime()                # re-prime from the current seed now (returns at once)
+    player.add_block_hook(fn)       # fn(frames) on the worker before each generate (MIDI smoothing)
     player.wait(timeout_s)          # True once finished: --seconds reached, device lost, error
     player.error                    # None, or a one-line message saying why it stopped by itself
     player.stop()                   # idempotent; closes sinks (the WAV is complete)
@@ -72,7 +73,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, Sequence
+from typing import Any, BinaryIO, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -325,6 +326,7 @@ class PlayerMetrics:
     recoveries: int  # re-primes done (watchdog or `Player.reprime`)
     recorded_seconds: float  # seconds written to the sinks
     record_dropped_frames: int  # frames the recorder could not keep up with
+    device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
 
 
@@ -441,6 +443,7 @@ class Player:
         self._resampler_delay = 0.0  # worker: soxr's pending output, device frames
         self.error: str | None = None
 
+        self._block_hooks: tuple[Callable[[int], None], ...] = ()
         self._stream: Any = None
         self._clock_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
@@ -467,6 +470,14 @@ class Player:
     def set_watchdog(self, on: bool) -> None:
         """Switch the watchdog on or off (MIDI, GUI); takes effect at the worker's next chunk."""
         self.watchdog.enabled = bool(on)
+
+    def add_block_hook(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(frames)`` on the worker thread before every ``producer.generate(frames)``.
+
+        For parameter smoothing at block boundaries (rt_samplernn.params.LiveControl.tick). Hooks must be
+        quick and must not block; an exception stops the player like a producer error.
+        """
+        self._block_hooks = self._block_hooks + (hook,)  # one assignment: the worker sees old or new
 
     def set_seed(self, audio: np.ndarray | None, rate: int | None = None) -> None:
         """The seed the watchdog (and `reprime`) re-primes from; None: reset the producer instead."""
@@ -517,6 +528,7 @@ class Player:
             recoveries=self.reprimer.recoveries,
             recorded_seconds=self._recorded_frames / self.device_rate,
             record_dropped_frames=self._tap_dropped,
+            device_lost=self._device_lost,
             error=self.error,
         )
 
@@ -560,14 +572,19 @@ class Player:
             self._clock_thread.start()
             return
         sd = _sounddevice()
+        stream = None
         try:
-            self._stream = sd.OutputStream(
+            stream = sd.OutputStream(
                 samplerate=self.device_rate, blocksize=self.block_frames, device=self.device.index,
                 channels=self.channels, dtype="float32", latency="low", callback=self._callback,
             )
-            self._output_latency_s = float(self._stream.latency)
-            self._stream.start()
+            self._output_latency_s = float(stream.latency)
+            stream.start()
+            # published only once started: the worker's device check reads `active` as soon as it sees it
+            self._stream = stream
         except sd.PortAudioError as e:
+            if stream is not None:
+                stream.close(ignore_errors=True)
             raise UserError(f"cannot open audio device {self.device.label} at {self.device_rate} Hz, "
                             f"{self.channels} channels: {e}; `rt-samplernn devices` lists the outputs") from None
 
@@ -706,11 +723,13 @@ class Player:
         cpu_wall, cpu_used = time.monotonic(), time.process_time()
         gen_audio_s = gen_work_s = 0.0
         while not self._stop_worker:
+            if self._finished:  # --seconds reached: nothing more will be played
+                self._done.set()
+                time.sleep(0.01)
+                continue
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 0.1
-                if self._finished:
-                    self._done.set()
                 if self._stream is not None and not self._stop_output:
                     played = self._frames_played
                     if played != last_played:
@@ -732,6 +751,8 @@ class Player:
                 wait_s = (fill - self.target_frames + 1) / self.device_rate
                 time.sleep(min(max(wait_s, 0.0005), 0.01))
                 continue
+            for hook in self._block_hooks:
+                hook(self.chunk_frames)
             t0 = time.perf_counter()
             audio = self.producer.generate(self.chunk_frames)
             work_s = time.perf_counter() - t0

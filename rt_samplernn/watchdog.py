@@ -12,10 +12,11 @@ voice over a sliding window and reports an `Event` when
   per sample; 0.5 for white noise) is above ``noise_zcr``.
 
 `Reprimer` recovers: it re-primes the producer from the current seed (``producer.prime(audio, rate)``)
-or, with no seed, resets it (``producer.reset(seed)`` with a fresh seed each time, so a reset does not
-replay the same collapse). Priming runs the frame tiers over the whole seed, which can take longer than
-the ring buffer holds, so it runs on its own short-lived thread, never on the streaming worker; the
-engine swaps the new state in before its next generated block.
+or, with no seed, resets it (``producer.reset(seed)``), each time with a fresh noise seed (passed to
+``prime`` as ``seed=`` when it takes one), so a recovery does not replay the same collapse. Priming
+runs the frame tiers over the whole seed, which can take longer than the ring buffer holds, so it runs
+on its own short-lived thread, never on the streaming worker; the engine swaps the new state in before
+its next generated block.
 
 Pure NumPy; the streaming `Player` (rt_samplernn/stream.py) wires the two together:
 
@@ -27,6 +28,7 @@ Pure NumPy; the streaming `Player` (rt_samplernn/stream.py) wires the two togeth
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 from dataclasses import dataclass
@@ -47,7 +49,8 @@ class WatchdogConfig:
     noise_db: float = -20.0  # noise must be at least this loud to count as a blow-up
     noise_flatness: float = 0.45  # mean spectral flatness above this is noise-like
     noise_zcr: float = 0.40  # or mean zero crossings per sample above this
-    noise_ms: float = 2000.0  # for this long
+    noise_ms: float = 2000.0  # over this long
+    noise_fraction: float = 0.8  # share of the window's blocks that must be loud and noise-like
     block_frames: int = 512  # analysis block, samples at the model rate (also the FFT size)
 
     def __post_init__(self) -> None:
@@ -151,9 +154,11 @@ class Watchdog:
         self._flatness[row] = np.exp(np.mean(np.log(spec), axis=1)) / np.mean(spec, axis=1)
         self._blocks += 1
 
+    def _rows(self, blocks: int) -> list[int]:
+        return [(self._blocks - 1 - i) % self._history for i in range(blocks)]
+
     def _window_mean(self, values: np.ndarray, blocks: int) -> np.ndarray:
-        rows = [(self._blocks - 1 - i) % self._history for i in range(blocks)]
-        return values[rows].mean(axis=0)
+        return values[self._rows(blocks)].mean(axis=0)
 
     def _verdict(self) -> Event | None:
         cfg = self.config
@@ -164,12 +169,14 @@ class Watchdog:
                 if power[v] < self._silence_power:
                     return self._count(Event(SILENCE, v, _db(power[v]), 0.0, 0.0, at))
         if self._blocks >= self.noise_blocks:
-            power = self._window_mean(self._power, self.noise_blocks)
-            flat = self._window_mean(self._flatness, self.noise_blocks)
-            zcr = self._window_mean(self._zcr, self.noise_blocks)
+            rows = self._rows(self.noise_blocks)
+            power, flat, zcr = self._power[rows], self._flatness[rows], self._zcr[rows]
+            noisy = (power > self._noise_power) & ((flat > cfg.noise_flatness) | (zcr > cfg.noise_zcr))
+            share = noisy.mean(axis=0)
             for v in range(self.voices):
-                if power[v] > self._noise_power and (flat[v] > cfg.noise_flatness or zcr[v] > cfg.noise_zcr):
-                    return self._count(Event(NOISE, v, _db(power[v]), float(flat[v]), float(zcr[v]), at))
+                if share[v] >= cfg.noise_fraction:
+                    return self._count(Event(NOISE, v, _db(float(power[:, v].mean())), float(flat[:, v].mean()),
+                                             float(zcr[:, v].mean()), at))
         return None
 
     def _count(self, event: Event) -> Event:
@@ -180,6 +187,13 @@ class Watchdog:
         self.events += 1
         self.last_event = event
         return event
+
+
+def _accepts_seed(fn: Any) -> bool:
+    try:
+        return "seed" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class Reprimer:
@@ -225,14 +239,19 @@ class Reprimer:
     def run(self) -> None:
         """Re-prime now, in the calling thread; errors are counted and kept in ``last_error``, never raised."""
         seed = self.seed
+        self._resets += 1
+        # A fresh noise seed per recovery: priming or resetting with the same one would replay the same
+        # samples, and with them the same collapse.
+        noise_seed = self._reset_seed_base * 1_000_003 + self._resets
         try:
             prime = getattr(self.producer, "prime", None)
             if seed is not None and callable(prime):
-                prime(seed[0], int(seed[1]))
+                if _accepts_seed(prime):
+                    prime(seed[0], int(seed[1]), seed=noise_seed)
+                else:
+                    prime(seed[0], int(seed[1]))
             else:
-                self._resets += 1
-                # a fresh seed per reset: resetting with the same one would replay the same collapse
-                self.producer.reset(self._reset_seed_base * 1_000_003 + self._resets)
+                self.producer.reset(noise_seed)
             self.recoveries += 1
         except Exception as e:  # the stream goes on; the error is reported in the metrics
             self.failures += 1

@@ -296,6 +296,9 @@ def test_bad_map_files_name_the_problem(tmp_path, text, word):
 def test_unknown_parameter_in_a_map_is_an_error_but_extra_voices_are_kept(tmp_path):
     with pytest.raises(UserError, match="'volume' unknown; parameters: temperature"):
         controller(midi_map=MidiMap((Mapping("volume", "cc", 3),)))
+    with pytest.raises(UserError, match=r"\[params.temprature\]: no such continuous parameter; ranges exist for: "
+                                         "temperature, gain"):
+        controller(midi_map=MidiMap(specs={"temprature": FloatSpec(0.5, 1.0, 0.5)}))
     c = controller(midi_map=MidiMap((Mapping("temperature.5", "cc", 3),)))
     c.feed([0xB0, 3, 0])  # a voice this engine does not have: ignored
     assert c.mappings == [Mapping("temperature.5", "cc", 3)]
@@ -330,3 +333,66 @@ def test_midi_arguments():
     a = parser.parse_args(["--midi", "virtual", "--midi-map", "x.toml", "--midi-channel", "3",
                            "--seed-slot", "a.wav", "--seed-slot", "b.wav"])
     assert (a.midi, a.midi_map, a.midi_channel, a.seed_slot) == ("virtual", "x.toml", 3, ["a.wav", "b.wav"])
+
+
+def test_api_choice_falls_back_to_jack_without_an_alsa_sequencer(monkeypatch):
+    rtmidi = pytest.importorskip("rtmidi")
+    from rt_samplernn import midi
+
+    monkeypatch.delenv("RT_SAMPLERNN_MIDI_API", raising=False)
+    monkeypatch.setattr(midi.sys, "platform", "linux")
+    compiled = rtmidi.get_compiled_api()
+    monkeypatch.setattr(midi, "alsa_sequencer_present", lambda: False)
+    if rtmidi.API_UNIX_JACK in compiled:
+        assert midi.choose_api() == rtmidi.API_UNIX_JACK
+    monkeypatch.setattr(midi, "alsa_sequencer_present", lambda: True)
+    if rtmidi.API_LINUX_ALSA in compiled:
+        assert midi.choose_api() == rtmidi.API_LINUX_ALSA
+        monkeypatch.setenv("RT_SAMPLERNN_MIDI_API", "jack")
+        assert midi.choose_api() == rtmidi.API_UNIX_JACK
+        assert midi.choose_api("alsa") == rtmidi.API_LINUX_ALSA
+    with pytest.raises(UserError, match="unknown; APIs: auto, alsa, jack, coremidi, winmm"):
+        midi.choose_api("oss")
+
+
+def test_the_saved_map_remembers_the_seed_slots_in_order(tmp_path, monkeypatch):
+    import argparse
+
+    import numpy as np
+    import soundfile
+
+    from rt_samplernn.midi import start_from_args
+
+    wav = tmp_path / "pad.wav"
+    soundfile.write(str(wav), np.zeros(800, np.float32), 8000)
+    c = controller(tmp_path=tmp_path)
+    assert c.midi_map.slots == ()
+    c.params.load_slot(2, wav)
+    assert c.midi_map.slots == ("", "", str(wav))
+    path = c.save_map()
+    assert load_map(path).slots == ("", "", str(wav))
+
+    class Engine:
+        voices, sample_rate = 1, 16000
+
+        def set_temperature(self, value, voice=None):
+            pass
+
+    class Player:
+        hooks = []
+
+        def add_block_hook(self, fn):
+            self.hooks.append(fn)
+
+    args = argparse.Namespace(midi="virtual", midi_map=str(path), midi_channel=4, midi_api="jack",
+                              seed_slot=[str(wav)])
+    with pytest.raises(UserError, match="add_block_hook"):
+        start_from_args(args, Engine(), object())
+    monkeypatch.setattr(MidiController, "open", lambda self, port, api=None: "a fake port")
+    player = Player()
+    ctl = start_from_args(args, Engine(), player)
+    try:
+        assert [s and s.path for s in ctl.params.slots[:4]] == [None, None, wav, wav]
+        assert ctl.channel == 3 and player.hooks == [ctl.control.tick]
+    finally:
+        ctl.close()

@@ -304,6 +304,22 @@ def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path):
     assert engine.calls[-1] == ("reset", None) and control.resets == 1
 
 
+def test_after_a_pad_primes_the_players_watchdog_reprimes_from_that_slot(tmp_path):
+    class SeedPlayer(FakePlayer):
+        seed = None
+
+        def set_seed(self, audio, rate):
+            self.seed = (audio, rate)
+
+    player = SeedPlayer()
+    p = Parameters()
+    p.load_slot(2, write_tone(tmp_path / "c.wav", 8000))
+    control = LiveControl(p, FakeEngine(), player, start=False)
+    p.select_and_prime(2)
+    control.run_pending()
+    assert player.seed[1] == 8000 and player.seed[0] is p.slots[2].audio
+
+
 def test_prime_from_an_empty_slot_is_a_notice(tmp_path):
     engine = FakeEngine()
     p = Parameters(slot_count=4)
@@ -340,3 +356,15 @@ def wait_until(predicate, timeout_s=10.0):
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.002)
+
+
+def test_a_player_set_later_gets_the_watchdog_switch_at_the_next_block():
+    p = Parameters()
+    control = LiveControl(p, FakeEngine(), start=False)
+    p["watchdog"].set(False)
+    control.tick(256)
+    player = FakePlayer()
+    control.player = player
+    assert player.watchdog.enabled is True
+    control.tick(256)
+    assert player.watchdog.enabled is False

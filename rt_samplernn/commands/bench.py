@@ -1,15 +1,158 @@
-"""`rt-samplernn bench` (placeholder until its issue lands)."""
+"""`rt-samplernn bench BUNDLE`: real-time factor and per-graph call times of the engine, optionally against
+the PyTorch eager reference generator on the checkpoint, measured in the same run."""
 
 from __future__ import annotations
 
 import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
-    p = sub.add_parser("bench", help="(not yet available)", formatter_class=formatter)
+    p = sub.add_parser(
+        "bench", help="measure the engine's real-time factor", formatter_class=formatter,
+        description="Real-time factor (generated seconds per wall second, median of repeats) and microseconds "
+                    "per graph call (p50, p99); with --against, the PyTorch eager reference generator too.",
+        epilog="examples:\n  rt-samplernn bench my-bundle\n  rt-samplernn bench my-bundle --voices 4\n"
+               "  rt-samplernn bench my-bundle --against runs/a/best.pt",
+    )
+    p.add_argument("bundle", metavar="BUNDLE", help="bundle directory (rt-samplernn export)")
+    p.add_argument("--seconds", type=float, default=10.0, metavar="S", help="audio generated per repeat")
+    p.add_argument("--voices", type=int, default=1, metavar="N", help="voices generated together")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime provider")
+    p.add_argument("--threads", type=int, default=1, metavar="K", help="intra-op threads (and torch threads)")
+    p.add_argument("--repeats", type=int, default=5, metavar="R", help="timed repeats (median reported)")
+    p.add_argument("--against", metavar="CKPT", help="also time the PyTorch eager reference on this checkpoint")
+    p.add_argument("--against-seconds", type=float, default=1.0, metavar="S",
+                   help="audio per repeat for the (slow) reference generator")
     p.set_defaults(func=run)
 
 
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class _Timed:
+    """Stands in for an InferenceSession and records the wall time of each run()."""
+
+    def __init__(self, session: Any, times: list[float]):
+        self.session, self.times = session, times
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        out = self.session.run(*args, **kwargs)
+        self.times.append(time.perf_counter() - t)
+        return out
+
+    def run_with_iobinding(self, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        out = self.session.run_with_iobinding(*args, **kwargs)
+        self.times.append(time.perf_counter() - t)
+        return out
+
+    def io_binding(self) -> Any:
+        return self.session.io_binding()
+
+
+def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str, threads: int,
+                 repeats: int) -> dict[str, Any]:
+    """{'rtf': median generated seconds per wall second (per voice), 'rtfs': all, 'graphs': {file: (p50, p99, calls/s)}}."""
+    from rt_samplernn.engine import Engine
+
+    engine = Engine(bundle, voices=voices, seed=0, provider=provider, threads=threads)
+    n = int(seconds * engine.sample_rate)
+    engine.generate(min(n, engine.sample_rate))  # warm up: allocations, caches
+    rtfs, cpu_rtfs = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        engine.generate(n)
+        rtfs.append(seconds / (time.perf_counter() - t))
+        cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
+    # One more pass with each session.run timed (kept apart, so the timing wrapper does not touch the RTF).
+    times: dict[str, list[float]] = {g.path.name: [] for g in (*engine.bundle.frame_graphs, engine.bundle.sample)}
+    frames, sample = engine._frames, engine._sample
+    engine._frames = [_Timed(s, times[g.path.name]) for s, g in zip(frames, engine.bundle.frame_graphs)]
+    engine._sample = _Timed(sample, times[engine.bundle.sample.path.name])
+    engine.generate(n)
+    engine._frames, engine._sample = frames, sample
+    graphs = {name: (_percentile(v, 0.5) * 1e6, _percentile(v, 0.99) * 1e6, len(v) / seconds)
+              for name, v in reversed(list(times.items())) if v}
+    return dict(rtf=statistics.median(rtfs), rtfs=rtfs, cpu_rtf=statistics.median(cpu_rtfs), graphs=graphs,
+                provider=engine.provider, config=engine.config)
+
+
+def bench_reference(checkpoint: str | Path, seconds: float, voices: int, threads: int, repeats: int) -> dict[str, Any]:
+    """The PyTorch eager reference generator: one torch call per tier step, inference mode, `threads` threads."""
+    import torch
+    from torch.nn.utils import parametrize
+
+    from rt_samplernn.checkpoint import load_checkpoint
+    from rt_samplernn.generate import generate_levels
+
+    torch.set_num_threads(threads)
+    model, cfg, _ = load_checkpoint(checkpoint)
+    n = int(seconds * cfg.sample_rate)
+    rtfs, cpu_rtfs = [], []
+    with parametrize.cached():
+        generate_levels(model, min(n, 256), [1.0] * voices, seed=0)
+        for _ in range(repeats):
+            t, c = time.perf_counter(), time.process_time()
+            generate_levels(model, n, [1.0] * voices, seed=0)
+            rtfs.append(seconds / (time.perf_counter() - t))
+            cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
+    return dict(rtf=statistics.median(rtfs), rtfs=rtfs, cpu_rtf=statistics.median(cpu_rtfs))
+
+
+def format_table(bundle: str, result: dict[str, Any], voices: int, threads: int,
+                 reference: dict[str, Any] | None = None) -> list[str]:
+    cfg = result["config"]
+    lines = [
+        f"bundle {bundle}: {cfg.n_tiers} tiers, frame sizes {list(cfg.frame_sizes)}, dim {cfg.dim}, "
+        f"sample_dim {cfg.sample_dim}, {cfg.rnn_layers}x{cfg.rnn_type}, {cfg.sample_rate} Hz",
+        f"machine: {platform.machine()} {platform.processor() or ''} ({_cpu_name()}), "
+        f"provider {result['provider']}, {threads} thread(s), {voices} voice(s)",
+        "",
+        f"{'':<36} {'real-time factor':>16} {'per CPU second':>15}",
+        f"{'engine (onnxruntime), each voice':<36} {result['rtf']:>15.2f}x {result['cpu_rtf']:>14.2f}x   "
+        f"(repeats: {', '.join(f'{r:.2f}' for r in result['rtfs'])})",
+    ]
+    if reference is not None:
+        lines.append(f"{'PyTorch eager reference, each voice':<36} {reference['rtf']:>15.3f}x "
+                     f"{reference['cpu_rtf']:>14.3f}x   (repeats: {', '.join(f'{r:.3f}' for r in reference['rtfs'])})")
+        lines.append(f"{'engine / reference':<36} {result['rtf'] / reference['rtf']:>15.1f}x "
+                     f"{result['cpu_rtf'] / reference['cpu_rtf']:>14.1f}x")
+    lines.append("(real-time factor: generated s per wall s, median; per CPU second: per s of this process's CPU "
+                 "time, which other load on a shared machine disturbs less)")
+    lines += ["", f"{'graph':<18} {'calls/s of audio':>16} {'p50 us':>9} {'p99 us':>9} {'us/sample (p50)':>16}"]
+    for name, (p50, p99, rate) in result["graphs"].items():
+        lines.append(f"{name:<18} {rate:>16.0f} {p50:>9.0f} {p99:>9.0f} {p50 * rate / cfg.sample_rate:>16.1f}")
+    return lines
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def run(args: argparse.Namespace) -> int:
-    print("rt-samplernn bench: not yet available")
-    return 1
+    from rt_samplernn.errors import UserError
+
+    if args.voices < 1 or args.threads < 1 or args.repeats < 1 or args.seconds <= 0:
+        raise UserError("--voices, --threads, --repeats and --seconds must be positive")
+    result = bench_engine(args.bundle, args.seconds, args.voices, args.provider, args.threads, args.repeats)
+    reference = None
+    if args.against:
+        reference = bench_reference(args.against, args.against_seconds, args.voices, args.threads,
+                                    max(1, min(args.repeats, 3)))
+    for line in format_table(args.bundle, result, args.voices, args.threads, reference):
+        print(line)
+    return 0

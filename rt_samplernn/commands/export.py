@@ -1,15 +1,65 @@
-"""`rt-samplernn export` (placeholder until its issue lands)."""
+"""`rt-samplernn export CKPT [-o BUNDLE_DIR] [--verify]`: a checkpoint -> a bundle of ONNX step graphs."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
-    p = sub.add_parser("export", help="(not yet available)", formatter_class=formatter)
+    p = sub.add_parser(
+        "export", help="export a checkpoint to an ONNX bundle for live play", formatter_class=formatter,
+        description="Write model.json plus one ONNX step graph per tier (docs/bundle.md).",
+        epilog="examples:\n  rt-samplernn export runs/a/best.pt -o my-bundle --verify\n"
+               "  rt-samplernn export runs/a/best.pt --verify --verify-audio seed.wav",
+    )
+    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file written by `rt-samplernn train`")
+    p.add_argument("-o", "--out", metavar="BUNDLE_DIR", help="output directory (default: CKPT's name + '-bundle')")
+    p.add_argument("--force", action="store_true", help="overwrite an existing bundle directory")
+    p.add_argument("--verify", action="store_true",
+                   help="prove parity with the checkpoint: teacher-forced logits within 1e-4 and the engine "
+                        "matching the PyTorch reference generator sample for sample")
+    p.add_argument("--verify-seconds", type=float, default=2.0, metavar="S", help="teacher-forced audio length")
+    p.add_argument("--verify-audio", metavar="FILE", help="teacher-force on this file instead of a test signal")
+    p.add_argument("--verify-samples", type=int, default=4000, metavar="N",
+                   help="samples compared between the engine and the reference generator")
     p.set_defaults(func=run)
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def run(args: argparse.Namespace) -> int:
-    print("rt-samplernn export: not yet available")
-    return 1
+    from rt_samplernn.audio import load_for_model
+    from rt_samplernn.checkpoint import load_checkpoint
+    from rt_samplernn.errors import UserError
+    from rt_samplernn.export.onnx_export import export_bundle
+
+    ckpt = Path(args.checkpoint)
+    model, cfg, _ = load_checkpoint(ckpt)
+    out = Path(args.out) if args.out else ckpt.with_name(f"{ckpt.stem}-bundle")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory; choose another -o")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise UserError(f"{out}: already exists; pass --force to overwrite it or choose another -o")
+    if args.verify_seconds < 2.0 and args.verify:
+        print(f"note: --verify-seconds {args.verify_seconds} is shorter than the 2 s the parity check asks for")
+    manifest = export_bundle(model, out, source=f"{ckpt.name} sha256:{_sha256(ckpt)}")
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.glob("*.onnx")))
+    print(f"wrote {out}/: {manifest.name}, {sizes}")
+    if not args.verify:
+        return 0
+    from rt_samplernn.export.verify import verify_bundle
+
+    audio = load_for_model(args.verify_audio, cfg.sample_rate) if args.verify_audio else None
+    report = verify_bundle(model, out, seconds=args.verify_seconds, audio=audio, n_generate=args.verify_samples)
+    if not report.ok:
+        raise UserError(f"{out}: parity check failed (table above); please report this with the checkpoint")
+    print("parity: ok")
+    return 0

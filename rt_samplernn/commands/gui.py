@@ -16,13 +16,19 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
             "  rt-samplernn gui                          # last bundle, or the demo\n"
             "  rt-samplernn gui my-bundle --midi virtual --start\n"
             "  rt-samplernn gui my-bundle --voices 2 --device system --latency-ms 100\n"
+            "  rt-samplernn gui my-bundle --device none --seed-slot a.wav --start   # no sound card\n"
         ),
     )
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
-    p.add_argument("--device", help="audio output: index or name substring (`rt-samplernn devices` lists them)")
+    p.add_argument("--device", help="audio output: index, name substring, or 'none' (no sound card: a software "
+                                    "clock paces playback; record to WAV)")
     p.add_argument("--latency-ms", type=float, help="ring fill target, ms (knob-to-sound latency)")
     p.add_argument("--midi", help="MIDI input port name substring, or 'virtual' for a virtual port")
     p.add_argument("--voices", type=int, help="voices generated at once (one temperature dial each)")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="onnxruntime execution provider (auto: CUDA where it works)")
+    p.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
+                   help="an audio file for the next seed slot (repeatable); with --start, slot 1 primes first")
     p.add_argument("--start", action="store_true", help="start playing at once")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
@@ -31,14 +37,31 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
     from pathlib import Path
 
     from rt_samplernn.errors import UserError
 
     if args.bundle is not None and not (Path(args.bundle) / "model.json").is_file():
         raise UserError(f"{args.bundle}: not a bundle (no model.json); `rt-samplernn export` makes one")
+    for f in args.seed_slot:
+        if not Path(f).is_file():
+            raise UserError(f"--seed-slot {f}: no such file")
     if args.voices is not None and args.voices < 1:
         raise UserError(f"--voices {args.voices}: must be 1 or more")
+    if args.device is not None and args.device != "none":
+        from rt_samplernn.stream import NoOutputDevice, find_output_device
+
+        try:
+            find_output_device(args.device)  # a UserError naming the outputs, before any window opens
+        except NoOutputDevice:
+            raise UserError(f"--device {args.device}: there is no audio output here; use --device none "
+                            "(a software clock paces playback) and record to WAV") from None
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("no display (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, "
+                        "or set QT_QPA_PLATFORM=offscreen (e.g. with --screenshot)")
     if args.screenshot and args.quit_after is None:
         args.quit_after = 3.0
     from rt_samplernn.gui.app import main
@@ -46,5 +69,5 @@ def run(args: argparse.Namespace) -> int:
 
     midi = VIRTUAL_PORT if args.midi == "virtual" else args.midi
     return main(args.bundle, settings_path=args.settings, device=args.device, latency_ms=args.latency_ms,
-                midi=midi, voices=args.voices, start=args.start, screenshot=args.screenshot,
-                quit_after_s=args.quit_after)
+                midi=midi, voices=args.voices, provider=args.provider, seeds=args.seed_slot, start=args.start,
+                screenshot=args.screenshot, quit_after_s=args.quit_after)

@@ -1,15 +1,197 @@
-"""`rt-samplernn play` (placeholder until its issue lands)."""
+"""`rt-samplernn play`: run a bundle live on the sound card (or into a WAV file / raw PCM on stdout)."""
 
 from __future__ import annotations
 
 import argparse
 
+EPILOG = """\
+examples:
+  rt-samplernn play                                   # the bundled demo model on the default output
+  rt-samplernn play my-bundle --voices 4 --temperature 0.9 --seed-audio intro.wav
+  rt-samplernn play my-bundle --device "USB Audio" --latency-ms 80 --record take1.wav
+  rt-samplernn play my-bundle --midi virtual          # knobs from a MIDI controller
+  rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
+
+Without a sound card, --record OUT.wav or --stdout play in real time with a software clock
+(--device none does that explicitly; --stdout alone never uses the sound card unless --device is given).
+Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
+"""
+
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
-    p = sub.add_parser("play", help="(not yet available)", formatter_class=formatter)
+    from rt_samplernn.stream import DEFAULT_LATENCY_MS  # numpy only: no torch, no onnxruntime
+
+    p = sub.add_parser("play", help="play a bundle live (sound card, WAV file or raw PCM on stdout)",
+                       description=__doc__, epilog=EPILOG, formatter_class=formatter)
+    p.add_argument("bundle", nargs="?", default=None,
+                   help="bundle folder made by `rt-samplernn export`; None: the bundled demo model")
+    p.add_argument("--device", metavar="NAME|INDEX", default=None,
+                   help="audio output: an index or a name substring (`rt-samplernn devices` lists them); "
+                        "'none' for no sound card (software clock); None: the system's default output")
+    p.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS,
+                   help="audio queued ahead of the playhead (the knob-to-sound latency, before the device's own)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (lower: more conservative)")
+    p.add_argument("--gain", type=float, default=1.0, help="output gain")
+    p.add_argument("--voices", type=int, default=1, help="independent voices, mixed (spread across stereo)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (same seed, same music)")
+    p.add_argument("--seed-audio", metavar="FILE", default=None,
+                   help="prime the model with this clip; the watchdog re-primes from it")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds; None: until Ctrl-C")
+    p.add_argument("--record", metavar="OUT.wav", default=None, help="also write what is played to this file")
+    p.add_argument("--force", action="store_true", help="overwrite the --record file if it exists")
+    p.add_argument("--stdout", action="store_true",
+                   help="write raw s16le PCM to stdout (for ffmpeg); rate and channels are printed on stderr")
+    p.add_argument("--no-watchdog", action="store_true",
+                   help="do not re-prime when the output collapses into silence or blows up into noise")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime provider")
+    p.add_argument("--chunk-frames", type=int, default=None,
+                   help="samples per engine call; None: 256. Smaller lowers latency and costs overhead")
+    p.add_argument("-q", "--quiet", action="store_true", help="no status line")
+    try:
+        from rt_samplernn import midi
+    except ImportError:  # the MIDI module is optional while it is being written
+        midi = None
+    if midi is not None:
+        midi.add_midi_arguments(p)
     p.set_defaults(func=run)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    from rt_samplernn.errors import UserError
+
+    if args.voices < 1:
+        raise UserError(f"--voices {args.voices}: must be at least 1")
+    if args.latency_ms <= 0:
+        raise UserError(f"--latency-ms {args.latency_ms:g}: must be positive")
+    if args.seconds is not None and args.seconds <= 0:
+        raise UserError(f"--seconds {args.seconds:g}: must be positive")
+    if args.temperature <= 0:
+        raise UserError(f"--temperature {args.temperature:g}: must be positive")
+    if args.chunk_frames is not None and args.chunk_frames < 1:
+        raise UserError(f"--chunk-frames {args.chunk_frames}: must be positive")
+
+
+def _bundle_path(args: argparse.Namespace):
+    from pathlib import Path
+
+    from rt_samplernn.errors import UserError
+    from rt_samplernn.models import DEMO_BUNDLE
+
+    if args.bundle is None:
+        if not (DEMO_BUNDLE / "model.json").exists():
+            raise UserError(f"the demo bundle is not installed ({DEMO_BUNDLE} has no model.json); "
+                            "give a bundle made by `rt-samplernn export`")
+        return DEMO_BUNDLE
+    path = Path(args.bundle)
+    if not path.exists():
+        raise UserError(f"{path}: no such bundle folder; `rt-samplernn export CHECKPOINT -o {path}` makes one")
+    return path
+
+
+def _choose_device(args: argparse.Namespace):
+    """--device as given; else none for --stdout; else the default output, or none when recording without one."""
+    import sys
+
+    from rt_samplernn.stream import NO_DEVICE, NoOutputDevice, find_output_device
+
+    if args.device is not None:
+        return NO_DEVICE if args.device.strip().lower() == NO_DEVICE else args.device
+    if args.stdout:
+        return NO_DEVICE
+    try:
+        find_output_device(None)
+    except NoOutputDevice:
+        if args.record:
+            print("rt-samplernn play: no sound card; recording only, in real time", file=sys.stderr)
+            return NO_DEVICE
+        raise
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    print("rt-samplernn play: not yet available")
-    return 1
+    import signal
+    import sys
+    import threading
+
+    from rt_samplernn.audio import load_for_model
+    from rt_samplernn.stream import DEFAULT_CHUNK_FRAMES, Player, WavSink, format_status, stdout_sink
+
+    _check_args(args)
+    bundle = _bundle_path(args)
+    device = _choose_device(args)
+    sinks = []
+    if args.record:
+        sinks.append(WavSink(args.record, force=args.force))
+    if args.stdout:
+        sinks.append(stdout_sink())
+
+    from rt_samplernn.engine import Engine  # onnxruntime: only once the arguments are known to be good
+
+    engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
+    engine.set_temperature(args.temperature)
+    engine.set_gain(args.gain)
+    seed = None
+    if args.seed_audio:
+        clip = load_for_model(args.seed_audio, engine.sample_rate)
+        engine.prime(clip, engine.sample_rate)
+        seed = (clip, engine.sample_rate)
+
+    player = Player(engine, device=device, latency_ms=args.latency_ms, seconds=args.seconds,
+                    chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
+                    watchdog=not args.no_watchdog, seed=seed, sinks=sinks)
+    controller = None
+    try:
+        from rt_samplernn import midi
+    except ImportError:
+        midi = None
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    tty = sys.stderr.isatty()
+    interrupted = False
+    try:
+        if midi is not None:
+            controller = midi.start_from_args(args, engine, player)
+        player.start()
+        m = player.metrics()
+        where = player.device.label
+        print(f"rt-samplernn play: {bundle} ({engine.sample_rate} Hz, {engine.voices} voice"
+              f"{'s' if engine.voices > 1 else ''}, {engine.provider}) -> {where}, {m.device_rate} Hz, "
+              f"{m.channels} ch, latency {args.latency_ms:g} ms; Ctrl-C stops", file=sys.stderr)
+        if args.stdout:
+            print(f"rt-samplernn play: stdout: raw s16le, {m.device_rate} Hz, {m.channels} ch "
+                  f"(ffmpeg -f s16le -ar {m.device_rate} -ac {m.channels} -i -)", file=sys.stderr)
+        while not player.wait(1.0):
+            if not args.quiet:
+                line = format_status(player.metrics())
+                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the WAV short
+        try:
+            if controller is not None:
+                controller.close()
+        finally:
+            player.stop()
+            if main_thread:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                if old_term is not None:
+                    signal.signal(signal.SIGTERM, old_term)
+    m = player.metrics()
+    if tty and not args.quiet:
+        print(file=sys.stderr)
+    summary = (f"rt-samplernn play: {'stopped' if interrupted else 'done'} after {m.seconds_played:.1f} s; "
+               f"underruns {m.underruns}, host underflows {m.output_underflows}, watchdog events "
+               f"{m.watchdog_events}")
+    if args.record:
+        summary += f"; recorded {m.recorded_seconds:.1f} s to {args.record}"
+    print(summary, file=sys.stderr)
+    if player.error is not None:
+        print(f"rt-samplernn play: error: {player.error}", file=sys.stderr)
+        return 1
+    return 0

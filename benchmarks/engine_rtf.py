@@ -1,0 +1,76 @@
+"""Engine real-time factor on random-weight preset bundles, side by side with the PyTorch eager reference.
+
+    python benchmarks/engine_rtf.py                       # live preset: 1 and 4 voices, vs PyTorch
+    python benchmarks/engine_rtf.py --presets live prism --voices 1 4 --seconds 10 --rounds 3
+
+Weights do not change the speed, so each preset gets a seeded random model, saved as a checkpoint and
+exported to a bundle in a temporary directory. The engine and the reference are timed alternately in
+`rounds` rounds (the development machine is shared and noisy); the table shows medians over all repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from rt_samplernn.checkpoint import save_checkpoint
+from rt_samplernn.commands.bench import _cpu_name, bench_engine, bench_reference
+from rt_samplernn.config import model_config_from_preset
+from rt_samplernn.export.onnx_export import export_bundle
+from rt_samplernn.model import SampleRNN
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--presets", nargs="+", default=["live"])
+    p.add_argument("--voices", nargs="+", type=int, default=[1, 4])
+    p.add_argument("--seconds", type=float, default=5.0, help="engine audio per repeat")
+    p.add_argument("--reference-seconds", type=float, default=1.0, help="PyTorch audio per repeat (0: skip)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in args.presets:
+            torch.manual_seed(0)
+            model = SampleRNN(model_config_from_preset(preset)).eval()
+            ckpt = save_checkpoint(Path(tmp) / f"{preset}.pt", model)
+            bundle = Path(tmp) / f"{preset}-bundle"
+            export_bundle(model, bundle)
+            for voices in args.voices:
+                eng, ref, eng_cpu, ref_cpu, graphs = [], [], [], [], {}
+                for _ in range(args.rounds):
+                    r = bench_engine(bundle, args.seconds, voices, "cpu", args.threads, args.repeats)
+                    eng += r["rtfs"]
+                    eng_cpu.append(r["cpu_rtf"])
+                    graphs = r["graphs"]
+                    if args.reference_seconds > 0:
+                        rr = bench_reference(ckpt, args.reference_seconds, voices, args.threads, 1)
+                        ref += rr["rtfs"]
+                        ref_cpu.append(rr["cpu_rtf"])
+                    print(f"  {preset} x{voices}: engine {r['rtf']:.2f}x"
+                          + (f", reference {ref[-1]:.3f}x" if ref else ""), file=sys.stderr, flush=True)
+                rows.append((preset, voices, statistics.median(eng), min(eng), max(eng),
+                             statistics.median(ref) if ref else None, graphs,
+                             statistics.median(eng_cpu), statistics.median(ref_cpu) if ref_cpu else None))
+    print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; RTF = generated s / wall s, per voice")
+    print("(CPU columns: generated s per s of this process's CPU time, less disturbed by other load)")
+    print(f"{'preset':<8} {'voices':>6} {'engine RTF':>11} {'(min-max)':>13} {'PyTorch RTF':>12} {'ratio':>7} "
+          f"{'engine CPU':>11} {'PyTorch CPU':>12} {'ratio':>7}  us/call p50 (graphs coarse to fine, sample)")
+    for preset, voices, med, lo, hi, ref, graphs, cpu, ref_cpu in rows:
+        calls = " / ".join(f"{v[0]:.0f}" for v in graphs.values())
+        ref_s = f"{ref:>12.3f} {med / ref:>6.1f}x" if ref else f"{'-':>12} {'-':>7}"
+        ref_c = f"{ref_cpu:>12.3f} {cpu / ref_cpu:>6.1f}x" if ref_cpu else f"{'-':>12} {'-':>7}"
+        print(f"{preset:<8} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Underruns of `rt-samplernn play` on a JACK dummy server, with and without a CPU hog on the other core.
+
+    python benchmarks/play_underruns.py                               # 60 s at the default latency, no hog / hog
+    python benchmarks/play_underruns.py --sweep 20 30 50 80 --seconds 20   # smallest latency without underruns
+    python benchmarks/play_underruns.py --bundle my-bundle --voices 2 --rate 48000
+
+Each run is the real command, `rt-samplernn play BUNDLE --seconds S --latency-ms L -q`-like, in a child
+process pinned to CPU 0, against a private `jackd -d dummy` (paced like a sound card, block 256). The
+hog is a busy Python loop pinned to CPU 1 ("the other core"). From the command's once-a-second status
+lines and its summary: underruns (callbacks that found the ring short), host underflows (PortAudio's
+output_underflow), the worker's real-time factor (min / median) and the process's CPU use.
+
+Without --bundle, a `live`-preset model with random weights is exported once into --cache (the
+compute per sample is the trained model's; an untrained model sounds like noise, so the watchdog fires
+every couple of seconds and resets it, which is cheap: the events are reported too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUS = re.compile(r"RTF\s+([\d.]+)x .* underruns (\d+) \(host (\d+)\) .* cpu\s+(\d+)%")
+SUMMARY = re.compile(r"underruns (\d+), host underflows (\d+), watchdog events (\d+)")
+
+EXPORT = """
+import sys, torch
+from rt_samplernn.config import model_config_from_preset
+from rt_samplernn.export.onnx_export import export_bundle
+from rt_samplernn.model import SampleRNN
+torch.manual_seed(0)
+export_bundle(SampleRNN(model_config_from_preset(sys.argv[2])), sys.argv[1])
+"""
+
+
+def live_bundle(cache: Path, preset: str) -> Path:
+    out = cache / f"{preset}-random"
+    if not (out / "model.json").exists():
+        print(f"exporting a random-weight '{preset}' model to {out} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-c", EXPORT, str(out), preset], check=True, cwd=ROOT)
+    return out
+
+
+@contextmanager
+def jack(rate: int, period: int) -> Iterator[str]:
+    name = f"rtsrnn-bench-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], check=True, capture_output=True, env=env)
+        yield name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def hog(cpu: int | None) -> Iterator[None]:
+    if cpu is None:
+        yield
+        return
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def run_play(bundle: Path, server: str, seconds: float, latency_ms: float, voices: int, cpu: int | None,
+             extra: list[str]) -> dict:
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
+    cmd = [sys.executable, "-m", "rt_samplernn", "play", str(bundle), "--seconds", str(seconds),
+           "--latency-ms", str(latency_ms), "--voices", str(voices), "--provider", "cpu", *extra]
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, preexec_fn=pin,
+                          timeout=seconds + 120)
+    rtf, cpu_use = [], []
+    for line in proc.stderr.splitlines():
+        m = STATUS.search(line)
+        if m:
+            rtf.append(float(m.group(1)))
+            cpu_use.append(int(m.group(4)))
+    s = SUMMARY.search(proc.stderr)
+    if proc.returncode != 0 or s is None:
+        raise SystemExit(f"play failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return {
+        "latency_ms": latency_ms, "underruns": int(s.group(1)), "host_underflows": int(s.group(2)),
+        "watchdog_events": int(s.group(3)),
+        "rtf_min": min(rtf[1:] or rtf or [0.0]), "rtf_median": statistics.median(rtf or [0.0]),
+        "cpu_pct": statistics.median(cpu_use or [0]),
+    }
+
+
+def main() -> None:
+    from rt_samplernn.stream import DEFAULT_LATENCY_MS
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", type=Path, default=None, help="bundle to play (default: random-weight --preset)")
+    p.add_argument("--preset", default="live")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS)
+    p.add_argument("--sweep", type=float, nargs="+", default=None, metavar="MS",
+                   help="latencies to try (no hog) instead of the hog comparison")
+    p.add_argument("--voices", type=int, default=1)
+    p.add_argument("--rate", type=int, default=16000, help="JACK server rate (resampled when not the model's)")
+    p.add_argument("--period", type=int, default=256)
+    p.add_argument("--no-pin", action="store_true", help="do not pin play to CPU 0 and the hog to CPU 1")
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "rt-samplernn-bench")
+    p.add_argument("--play-args", nargs=argparse.REMAINDER, default=[], help="more `play` flags, last")
+    args = p.parse_args()
+
+    bundle = args.bundle or live_bundle(args.cache, args.preset)
+    cpus = sorted(os.sched_getaffinity(0))
+    play_cpu = None if args.no_pin or len(cpus) < 2 else cpus[0]
+    hog_cpu = cpus[-1] if len(cpus) >= 2 else cpus[0]
+    load = os.getloadavg()[0]
+    print(f"bundle {bundle}, {args.voices} voice(s), JACK dummy {args.rate} Hz / {args.period}, "
+          f"{args.seconds:g} s per run, load average {load:.2f} at start, {os.cpu_count()} CPUs")
+    print(f"{'hog':>10} {'latency':>8} {'underruns':>9} {'host xruns':>10} {'watchdog':>8} "
+          f"{'RTF min':>7} {'RTF med':>7} {'cpu':>5}")
+    with jack(args.rate, args.period) as server:
+        cases = ([(None, ms) for ms in args.sweep] if args.sweep
+                 else [(None, args.latency_ms), (hog_cpu, args.latency_ms)])
+        for cpu, ms in cases:
+            with hog(cpu):
+                r = run_play(bundle, server, args.seconds, ms, args.voices, play_cpu, args.play_args)
+            label = "none" if cpu is None else f"CPU {cpu}"
+            print(f"{label:>10} {ms:6.0f}ms {r['underruns']:9d} {r['host_underflows']:10d} "
+                  f"{r['watchdog_events']:8d} {r['rtf_min']:6.2f}x {r['rtf_median']:6.2f}x {r['cpu_pct']:4.0f}%",
+                  flush=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

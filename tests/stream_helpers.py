@@ -1,0 +1,129 @@
+"""Small real producers for the streaming tests, a tiny exported bundle, and a private JACK server.
+
+The producers follow the streaming protocol (``sample_rate``, ``voices``, ``generate(n)``) and really
+generate audio; ``cost_s`` makes each call take that long (sleeping, so the 2-core test machine is not
+burned), to stand in for a model slower than real time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+_BUNDLES: dict[str, Path] = {}
+
+
+class Tone:
+    """Sine tones, one frequency per voice (440, 660, 880 Hz, ...), continuous across calls."""
+
+    def __init__(self, sample_rate: int = 16000, voices: int = 1, amplitude: float = 0.3, cost_s: float = 0.0,
+                 base_hz: float = 440.0) -> None:
+        self.sample_rate = sample_rate
+        self.voices = voices
+        self.amplitude = amplitude
+        self.cost_s = cost_s
+        self.freqs = base_hz * (1.0 + 0.5 * np.arange(voices))
+        self.frames = 0
+        self.calls = 0
+
+    def generate(self, n: int) -> np.ndarray:
+        if self.cost_s:
+            time.sleep(self.cost_s)
+        t = (self.frames + np.arange(n)) / self.sample_rate
+        self.frames += n
+        self.calls += 1
+        return (self.amplitude * np.sin(2 * np.pi * self.freqs[:, None] * t[None, :])).astype(np.float32)
+
+
+class Collapsing(Tone):
+    """A tone that collapses into a constant level after ``collapse_after_frames`` (or on `collapse`),
+    and comes back when primed or reset, the way the engine's `prime`/`reset` bring a model back."""
+
+    def __init__(self, *args, collapse_after_frames: int | None = None, level: float = 0.25, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.collapse_after_frames = collapse_after_frames
+        self.level = level
+        self.collapsed = False
+        self.primes: list[tuple[int, int | None]] = []  # (seed frames, noise seed)
+        self.resets: list[int | None] = []
+        self._lock = threading.Lock()
+
+    def collapse(self) -> None:
+        self.collapsed = True
+
+    def generate(self, n: int) -> np.ndarray:
+        out = super().generate(n)
+        if self.collapse_after_frames is not None and self.frames >= self.collapse_after_frames:
+            self.collapse_after_frames = None
+            self.collapsed = True
+        if self.collapsed:
+            out[:] = self.level  # a stuck level: silent to the ear (and to the watchdog)
+        return out
+
+    def prime(self, audio: np.ndarray, rate: int, seed: int | None = None) -> None:
+        with self._lock:
+            self.primes.append((len(audio), seed))
+            self.collapsed = False
+
+    def reset(self, seed: int | None = None) -> None:
+        with self._lock:
+            self.resets.append(seed)
+            self.collapsed = False
+
+
+def tiny_bundle(root: Path) -> Path:
+    """A tiny 3-tier bundle exported from a seeded untrained model (built once per test session)."""
+    if "tiny" in _BUNDLES:
+        return _BUNDLES["tiny"]
+    import torch
+
+    from rt_samplernn.config import ModelConfig
+    from rt_samplernn.export.onnx_export import export_bundle
+    from rt_samplernn.model import SampleRNN
+
+    torch.manual_seed(0)
+    model = SampleRNN(ModelConfig(frame_sizes=(16, 64), dim=24, sample_dim=16, emb_size=8))
+    out = root / "tiny-bundle"
+    export_bundle(model, out)
+    _BUNDLES["tiny"] = out
+    return out
+
+
+@contextmanager
+def private_jack(rate: int = 16000, period: int = 256) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A JACK dummy server that this (pytest) process never connects to: for tests that kill it.
+
+    PortAudio in a process whose server died can hang or abort, so only subprocesses use this one.
+    Yields (name, process); clients need JACK_DEFAULT_SERVER=name in their environment.
+    """
+    name = f"rtsrnn-priv-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], check=True, capture_output=True, env=env)
+        yield name, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def dominant_hz(audio: np.ndarray, sample_rate: int) -> float:
+    """The strongest frequency of a mono clip (Hann window, bin resolution)."""
+    x = audio - audio.mean()
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.argmax(spec) * sample_rate / len(x))

@@ -1,0 +1,81 @@
+"""Export + parity (export.verify) over the model variants: 2/3/4 tiers, GRU/LSTM, skips, quantizers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rt_samplernn.checkpoint import save_checkpoint
+from rt_samplernn.cli import main
+from rt_samplernn.export.verify import verify_bundle
+from tests.bundle_helpers import tiny_bundle, tiny_model
+
+VARIANTS = {
+    "3tier-gru-mulaw": dict(),
+    "3tier-lstm-linear-skip-2layers-h0-wn": dict(rnn_type="lstm", rnn_layers=2, skip_connections=True, q_type="linear",
+                                                 q_levels=64, learn_h0=True, weight_norm=True),
+    "2tier-gru-linear-skip-2layers": dict(frame_sizes=(8,), rnn_layers=2, skip_connections=True, q_type="linear",
+                                          q_levels=128, mlp_layers=1),
+    "2tier-lstm-alaw-h0": dict(frame_sizes=(4,), rnn_type="lstm", q_type="a-law", learn_h0=True, sample_dim=24),
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_export_and_verify(tmp_path, variant):
+    model, bundle = tiny_bundle(tmp_path / "b", **VARIANTS[variant])
+    lines: list[str] = []
+    report = verify_bundle(model, bundle, seconds=2.0, n_generate=500, seed=3, log=lines.append)
+    assert report.ok, "\n".join(lines)
+    assert report.compared == 500 and report.matched == 500
+    names = sorted(p.name for p in bundle.glob("*.onnx"))
+    expected = ["frame.onnx", "sample.onnx"] + (["big_frame.onnx"] if len(model.cfg.frame_sizes) == 2 else [])
+    assert names == sorted(expected)
+
+
+def test_four_tiers_naming_and_parity(tmp_path):
+    model, bundle = tiny_bundle(tmp_path / "b", frame_sizes=(2, 4, 16))
+    assert sorted(p.name for p in bundle.glob("*.onnx")) == ["big2_frame.onnx", "big_frame.onnx", "frame.onnx",
+                                                              "sample.onnx"]
+    assert verify_bundle(model, bundle, seconds=2.0, n_generate=300, log=lambda s: None).ok
+
+
+def test_manifest_contents(tmp_path):
+    model, bundle = tiny_bundle(tmp_path / "b", rnn_type="lstm", learn_h0=True)
+    m = json.loads((bundle / "model.json").read_text())
+    assert m["format"] == "rt-samplernn-bundle" and m["version"] == 1
+    assert m["sample_rate"] == 16000 and m["quantization"] == {"type": "mu-law", "levels": 256, "zero_level": 128}
+    assert [g["file"] for g in m["graphs"]] == ["big_frame.onnx", "frame.onnx", "sample.onnx"]
+    top = m["graphs"][0]
+    assert [s["input"] for s in top["states"]] == ["h", "c"]
+    h0 = model.frame_tiers[1].h0[0].detach().numpy()
+    assert torch.allclose(torch.tensor(top["states"][0]["initial"]), torch.from_numpy(h0))
+    assert all(len(g["sha256"]) == 64 for g in m["graphs"])
+    assert m["exporter"]["name"] == "rt-samplernn"
+
+
+def test_export_command(tmp_path, capsys):
+    ckpt = tmp_path / "tiny.pt"
+    save_checkpoint(ckpt, tiny_model(1))
+    out = tmp_path / "bundle"
+    assert main(["export", str(ckpt), "-o", str(out), "--verify", "--verify-samples", "200"]) == 0
+    text = capsys.readouterr().out
+    assert "parity: ok" in text and "sample.onnx logits" in text
+    assert main(["export", str(ckpt), "-o", str(out)]) == 1  # exists: needs --force
+    assert "--force" in capsys.readouterr().err
+    assert main(["export", str(ckpt), "-o", str(out), "--force"]) == 0
+    assert main(["export", str(tmp_path / "missing.pt")]) == 1
+    capsys.readouterr()
+    assert main(["bench", str(out), "--seconds", "0.2", "--repeats", "1", "--against", str(ckpt),
+                 "--against-seconds", "0.05"]) == 0
+    text = capsys.readouterr().out
+    assert "PyTorch eager reference" in text and "engine / reference" in text

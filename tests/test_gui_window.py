@@ -1,0 +1,331 @@
+"""The performance window, offscreen with pytest-qt, driving the real engine, player and MIDI on a JACK dummy server.
+
+A tiny random-weight bundle is exported once per module; one JACK server serves the module's tests. Settings
+go to a temporary INI file, MIDI maps to a temporary config folder: nothing touches the user's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PyQt6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+
+from rt_samplernn.gui.app import create_window, open_settings
+from rt_samplernn.gui.session import VIRTUAL_PORT, LiveSession
+from tests.jack import jack_available, jack_server
+
+rtmidi = pytest.importorskip("rtmidi")
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """A tiny 3-tier bundle exported from a seeded random-weight SampleRNN (the exporter needs torch; the GUI not)."""
+    torch = pytest.importorskip("torch")
+    from rt_samplernn.config import ModelConfig
+    from rt_samplernn.export.onnx_export import export_bundle
+    from rt_samplernn.model import SampleRNN
+
+    torch.manual_seed(0)
+    model = SampleRNN(ModelConfig(frame_sizes=(16, 64), dim=24, sample_dim=16, emb_size=8, mlp_layers=1))
+    out = tmp_path_factory.mktemp("tiny-bundle")
+    export_bundle(model.eval(), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def jack_module():
+    """One JACK dummy server (16 kHz, period 256) for this module's tests."""
+    if not jack_available():
+        pytest.skip("jackd not installed (apt-get install jackd2)")
+    with jack_server(16000, 256) as name:
+        yield name
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, monkeypatch):
+    """make(bundle=None, voices=1, settings=None) -> a shown PerformanceWindow; all closed afterwards."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the MIDI map's default folder
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    windows = []
+
+    def make(bundle=None, voices=None, settings: Path | None = None, use_default=False):
+        settings_obj = open_settings(settings or tmp_path / "gui.ini")
+        w = create_window(bundle, settings_obj, session=LiveSession(provider="cpu"), voices=voices,
+                          use_default=use_default)
+        qtbot.addWidget(w)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+
+
+def tone(path: Path, rate=22050, seconds=0.6, hz=330.0) -> Path:
+    t = np.arange(int(rate * seconds)) / rate
+    soundfile.write(str(path), (0.6 * np.sin(2 * math.pi * hz * t)).astype(np.float32), rate)
+    return path
+
+
+def drop_event(paths: list[Path]) -> QDropEvent:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    ev = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                    Qt.KeyboardModifier.NoModifier)
+    ev._mime = mime  # keep the mime data alive as long as the event
+    return ev
+
+
+def start(qtbot, w, latency_ms=300):
+    assert w.select_device("system"), w.last_error
+    w.latency_spin.setValue(latency_ms)
+    qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
+    player = w.session.player
+    assert w.session.running, (w.last_error, w.status.text(), player and player.error)
+    assert w.start_button.isChecked() and "Stop" in w.start_button.text()
+
+
+class Sender:
+    """A JACK MIDI output connected to the window's virtual input port."""
+
+    def __init__(self):
+        from rt_samplernn.midi import find_port
+
+        self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "gui-test")
+        self.out.open_port(find_port("rt-samplernn", self.out.get_ports()), "out")
+
+    def cc(self, number: int, value: int, channel: int = 0) -> None:
+        self.out.send_message([0xB0 | channel, number, value])
+
+    def close(self):
+        self.out.close_port()
+        self.out.delete()
+
+
+# ------------------------------------------------------------------------------------------ no audio needed
+def test_empty_window_asks_for_a_bundle(make_window, tmp_path):
+    w = make_window(None)
+    assert w.stack.currentIndex() == 0 and not w.session.has_model
+    w.toggle_running(True)
+    assert "open a bundle" in w.last_error and not w.start_button.isChecked()
+    assert not w.open_bundle(tmp_path / "nope")
+    assert "nope" in w.last_error and "bundle" in w.last_error
+    assert w.stack.currentIndex() == 0
+
+
+def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bundle):
+    w = make_window(None, voices=2)
+    w.dropEvent(drop_event([bundle]))
+    assert w.session.has_model and w.stack.currentIndex() == 1
+    assert list(w.dials) == ["temperature", "temperature.0", "temperature.1", "gain"]
+    rows = {w.config_form.itemAt(r, w.config_form.ItemRole.LabelRole).widget().text():
+            w.config_form.itemAt(r, w.config_form.ItemRole.FieldRole).widget().text()
+            for r in range(w.config_form.rowCount())}
+    assert rows["sample rate"] == "16000 Hz" and "16, 64" in rows["tiers"] and "dim 24" in rows["frame RNN"]
+    assert w.bundle_label.text().startswith(bundle.name)
+    assert w.dials["gain"].value_label.text() == "+0.0 dB" and w.dials["temperature"].value_label.text() == "1.00"
+    assert w.settings.value("bundle") == str(bundle.resolve())
+    w.set_voices(1)
+    assert list(w.dials) == ["temperature", "gain"] and w.session.engine.voices == 1
+
+
+def test_settings_are_remembered_between_runs(make_window, bundle, tmp_path):
+    ini = tmp_path / "remember.ini"
+    w = make_window(bundle, voices=2, settings=ini)
+    w.latency_spin.setValue(250)
+    assert w.load_seed(2, tone(tmp_path / "a.wav"))
+    w.scope.set_mode("spectrum")
+    assert w.save_map(tmp_path / "mine.toml")
+    w.close()
+    w2 = make_window(None, settings=ini, use_default=True)  # no bundle given: the last one opens
+    assert w2.session.bundle == bundle.resolve() or w2.session.bundle == bundle
+    assert w2.latency_spin.value() == 250 and w2.session.engine.voices == 2 and len(w2.dials) == 4
+    assert w2.slots[2].thumb.has_audio() and w2.scope.mode == "spectrum"
+    assert w2.settings.value("map_path") == str(tmp_path / "mine.toml")
+
+
+# ------------------------------------------------------------------------------------------ live, on JACK
+def test_turning_a_dial_moves_the_engine(qtbot, make_window, bundle, jack_module):
+    w = make_window(bundle, voices=2)
+    start(qtbot, w)
+    engine = w.session.engine
+    dial = w.dials["temperature"].dial
+    dial.setFocus()
+    qtbot.keyClick(dial, Qt.Key.Key_End)  # the knob to its top: 1.5 for every voice
+    assert w.dials["temperature"].value_label.text() == "1.50"
+    qtbot.waitUntil(lambda: np.allclose(engine.temperatures, 1.5), timeout=3000)
+    voice = w.dials["temperature.1"].dial
+    qtbot.keyClick(voice, Qt.Key.Key_Home)  # voice 2 alone to the bottom
+    qtbot.waitUntil(lambda: np.allclose(engine.temperatures, [1.5, 0.5]), timeout=3000)
+    assert w.dials["temperature.1"].value_label.text() == "0.50"
+    qtbot.keyClick(w.dials["gain"].dial, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: engine.gain == 0.0, timeout=3000)
+    assert w.dials["gain"].value_label.text() == "-inf dB"
+
+
+def test_a_midi_cc_moves_the_dial_and_the_engine(qtbot, make_window, bundle, jack_module):
+    w = make_window(bundle)
+    start(qtbot, w)
+    assert w.open_midi(VIRTUAL_PORT), w.last_error
+    assert w.midi_combo.currentText() == VIRTUAL_PORT
+    sender = Sender()
+    try:
+        sender.cc(1, 127)  # the default map: CC 1 is temperature
+        dial = w.dials["temperature"]
+        qtbot.waitUntil(lambda: dial.position() == 1.0, timeout=3000)
+        assert dial.value_label.text() == "1.50"
+        qtbot.waitUntil(lambda: np.allclose(w.session.engine.temperatures, 1.5), timeout=3000)
+        sender.cc(7, 0)  # CC 7 is gain
+        qtbot.waitUntil(lambda: w.dials["gain"].position() == 0.0, timeout=3000)
+        qtbot.waitUntil(lambda: w.session.engine.gain == 0.0, timeout=3000)
+        w.set_voices(2)  # the model reopens: audio and MIDI go on, knob values are kept
+        assert w.session.running and w.session.engine.voices == 2 and "temperature.1" in w.dials
+        assert w.dials["gain"].position() == 0.0 and w.dials["temperature"].value_label.text() == "1.50"
+        sender.cc(22, 0)  # CC 22: voice 2's temperature in the default map
+        qtbot.waitUntil(lambda: w.dials["temperature.1"].position() == 0.0, timeout=3000)
+        qtbot.waitUntil(lambda: np.allclose(w.session.engine.temperatures, [1.5, 0.5]), timeout=3000)
+    finally:
+        sender.close()
+    w.poll_slow()
+    assert "messages" in w.midi_activity.text()
+
+
+def test_midi_learn_binds_a_knob_and_maps_save_and_load(qtbot, make_window, bundle, jack_module, tmp_path):
+    w = make_window(bundle)
+    start(qtbot, w)
+    assert w.open_midi(VIRTUAL_PORT), w.last_error
+    learn = w.dials["gain"].learn_button
+    qtbot.mouseClick(learn, Qt.MouseButton.LeftButton)
+    assert w.session.learning() == "gain" and learn.isChecked() and learn.text() == "learning…"
+    sender = Sender()
+    try:
+        sender.cc(74, 64, channel=2)
+        qtbot.waitUntil(lambda: not learn.isChecked(), timeout=3000)  # bound: learn disarms itself
+        w.poll_slow()
+        rows = [(w.map_table.item(r, 0).text(), w.map_table.item(r, 1).text()) for r in range(w.map_table.rowCount())]
+        assert ("Gain", "CC 74 ch 3") in rows and ("Gain", "CC 7") not in rows
+        assert w.dials["gain"].mapping_label.text() == "CC 74 ch 3"
+        sender.cc(74, 127, channel=2)
+        qtbot.waitUntil(lambda: w.dials["gain"].value_label.text() == "+6.0 dB", timeout=3000)
+        qtbot.waitUntil(lambda: w.session.engine.gain == pytest.approx(2.0), timeout=3000)
+        # learn on an action button: Reset gets a CC too
+        qtbot.mouseClick(w.learn_buttons["reset"], Qt.MouseButton.LeftButton)
+        sender.cc(20, 0)
+        qtbot.waitUntil(lambda: not w.learn_buttons["reset"].isChecked(), timeout=3000)
+    finally:
+        sender.close()
+    path = tmp_path / "live.toml"
+    assert w.save_map(path) and "CC 74" not in "" and "cc = 74" in path.read_text()
+    w.clear_map()
+    assert w.map_table.rowCount() == 0 and w.dials["gain"].mapping_label.text() == "—"
+    assert w.load_map(path)
+    assert any(w.map_table.item(r, 1).text() == "CC 74 ch 3" for r in range(w.map_table.rowCount()))
+    w.map_table.selectRow(0)
+    n = w.map_table.rowCount()
+    w.remove_selected_mapping()
+    assert w.map_table.rowCount() == n - 1
+
+
+def test_seed_slots_load_drop_and_prime(qtbot, make_window, bundle, jack_module, tmp_path):
+    w = make_window(bundle)
+    start(qtbot, w)
+    assert w.load_seed(0, tone(tmp_path / "low.wav", hz=110))
+    assert w.slots[0].thumb.has_audio() and w.slots[0].prime_button.isEnabled()
+    assert "low.wav" in w.slots[0].name_label.text()
+    w.slots[1].dropEvent(drop_event([tone(tmp_path / "high.wav", rate=44100, hz=880)]))
+    assert w.slots[1].thumb.has_audio() and "high.wav" in w.slots[1].name_label.text()
+    assert not w.load_seed(2, tmp_path / "missing.wav") and "missing.wav" in w.last_error
+    control = w.session.control
+    qtbot.mouseClick(w.slots[1].prime_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: control.primes == 1, timeout=5000)
+    assert w.session.params.slot.target == 1
+    qtbot.waitUntil(lambda: w.slots[1].property("active") is True, timeout=1000)
+    assert w.slots[0].property("active") is False
+    w.prime(3)  # an empty slot: a message, nothing else
+    assert "empty" in w.last_error
+    w.seed_spin.setValue(5)
+    qtbot.mouseClick(w.reset_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.session.engine.seed == 5, timeout=3000)  # swapped in at the next block
+
+
+def test_record_to_wav(qtbot, make_window, bundle, jack_module, tmp_path):
+    w = make_window(bundle)
+    w.toggle_recording(True, tmp_path / "early.wav")  # not playing yet: refused with a message
+    assert not w.record_button.isChecked() and "start the audio" in w.last_error
+    start(qtbot, w)
+    path = tmp_path / "take.wav"
+    w.toggle_recording(True, path)
+    assert w.record_button.isChecked() and w.session.recording
+    qtbot.wait(1200)
+    w.toggle_recording(False)
+    assert not w.record_button.isChecked() and "recorded" in w.status.text()
+    info = soundfile.info(str(path))
+    assert info.samplerate == 16000 and info.channels >= 1 and 0.8 < info.duration < 3.0
+    audio, _ = soundfile.read(str(path))
+    assert np.abs(audio).max() > 0.01
+    w.toggle_recording(True, path)  # never overwrites
+    assert "exists" in w.last_error and not w.session.recording
+
+
+def test_driving_the_widgets_for_10_s_while_streaming_causes_no_underruns(qtbot, make_window, bundle, jack_module,
+                                                                         tmp_path):
+    w = make_window(bundle, voices=2)
+    assert w.load_seed(0, tone(tmp_path / "s.wav"))
+    start(qtbot, w, latency_ms=400)
+    assert w.open_midi(VIRTUAL_PORT)
+    w.prime(0)
+    keys = [Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Up, Qt.Key.Key_Down]
+    dials = [d.dial for d in w.dials.values()]
+    end = time.monotonic() + 10.0
+    i = 0
+    while time.monotonic() < end:
+        qtbot.keyClick(dials[i % len(dials)], keys[i % len(keys)])
+        if i % 20 == 0:
+            w.scope.set_mode("spectrum" if w.scope.mode == "scope" else "scope")
+            w.slots[0].set_active(i % 40 == 0)
+            w.grab()  # a full repaint of the window
+        qtbot.wait(25)
+        i += 1
+    m = w.session.player.metrics()
+    print(f"10 s of GUI use: {i} widget events, {m.underruns} underruns, RTF {m.worker_rtf:.2f}, "
+          f"process CPU {m.process_cpu:.2f} cores, fill {m.ring_fill_ms:.0f}/{m.target_latency_ms:.0f} ms")
+    assert m.running and m.seconds_played > 9.0
+    assert m.underruns == 0, f"{m.underruns} underruns while the GUI was driven"
+    assert w.session.engine.temperatures.shape == (2,)
+
+
+def test_gui_command_runs_without_torch_and_saves_a_screenshot(bundle, tmp_path):
+    """`rt-samplernn gui BUNDLE --screenshot` in a fresh process where importing torch fails."""
+    code = (
+        "import importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is blocked on the live path')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from rt_samplernn.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "assert 'torch' not in sys.modules\n"
+        "sys.exit(rc)\n"
+    )
+    shot = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    proc = subprocess.run([sys.executable, "-c", code, "gui", str(bundle), "--settings", str(tmp_path / "s.ini"),
+                           "--provider", "cpu", "--screenshot", str(shot), "--quit-after", "0.5"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shot.stat().st_size > 10_000
+    bad = subprocess.run([sys.executable, "-m", "rt_samplernn", "gui", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 1 and "model.json" in bad.stderr

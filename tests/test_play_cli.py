@@ -1,0 +1,130 @@
+"""`rt-samplernn play` and `rt-samplernn devices` as a user runs them (subprocesses; JACK dummy server)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from tests.stream_helpers import tiny_bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "rt_samplernn"]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    pytest.importorskip("torch")
+    return tiny_bundle(tmp_path_factory.mktemp("cli"))
+
+
+def no_audio_env() -> dict[str, str]:
+    """An environment in which PortAudio finds no output: JACK points at a server that does not exist."""
+    return dict(os.environ, JACK_DEFAULT_SERVER="rtsrnn-no-such-server", JACK_NO_START_SERVER="1")
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + list(args), capture_output=True, env=env or dict(os.environ), cwd=ROOT,
+                          timeout=timeout)
+
+
+def last_line(stderr: bytes) -> str:
+    return stderr.decode(errors="replace").strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("voices,channels", [(1, 1), (2, 2)])
+def test_stdout_gives_exactly_the_expected_bytes(bundle, voices, channels):
+    proc = cli("play", str(bundle), "--stdout", "--seconds", "1.5", "--voices", str(voices), "-q",
+               env=no_audio_env())
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert len(proc.stdout) == 24000 * channels * 2  # 1.5 s at 16 kHz, s16le
+    assert f"raw s16le, 16000 Hz, {channels} ch" in proc.stderr.decode()
+
+
+def test_sigint_mid_recording_leaves_a_valid_wav(jack, bundle, tmp_path):
+    out = tmp_path / "take.wav"
+    proc = subprocess.Popen(CLI + ["play", str(bundle), "--record", str(out), "--latency-ms", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 16000 * 2 * 2):
+            time.sleep(0.1)  # the sink flushes (and rewrites the header) once a second of audio
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped after" in err
+    info = soundfile.info(str(out))
+    assert info.samplerate == 16000 and info.channels == 2 and info.frames >= 16000
+    audio, _ = soundfile.read(str(out), dtype="int16")
+    assert len(audio) == info.frames  # header and data agree: the file was closed properly
+    assert out.stat().st_size == 44 + info.frames * 2 * 2
+
+
+def test_no_sound_card_says_use_record_or_stdout(bundle):
+    proc = cli("play", str(bundle), "--seconds", "1", env=no_audio_env())
+    assert proc.returncode == 1
+    line = last_line(proc.stderr)
+    assert line.startswith("rt-samplernn play: error: no audio output device found")
+    assert "--record" in line and "--stdout" in line
+
+
+def test_record_without_a_sound_card_plays_to_the_file(bundle, tmp_path):
+    out = tmp_path / "nocard.wav"
+    proc = cli("play", str(bundle), "--record", str(out), "--seconds", "1", "-q", env=no_audio_env())
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert "no sound card; recording only" in proc.stderr.decode()
+    info = soundfile.info(str(out))
+    assert (info.frames, info.samplerate, info.channels) == (16000, 16000, 1)
+
+
+def test_existing_recording_needs_force(bundle, tmp_path):
+    out = tmp_path / "exists.wav"
+    out.write_bytes(b"keep me")
+    proc = cli("play", str(bundle), "--record", str(out), "--device", "none", "--seconds", "1")
+    assert proc.returncode == 1
+    assert "exists; pass --force" in last_line(proc.stderr)
+    assert out.read_bytes() == b"keep me"
+
+
+def test_unknown_device_lists_the_outputs(jack, bundle):
+    proc = cli("play", str(bundle), "--device", "no-such-card", "--seconds", "1")
+    assert proc.returncode == 1
+    line = last_line(proc.stderr)
+    assert "device 'no-such-card' not found" in line and "system" in line and "rt-samplernn devices" in line
+
+
+def test_missing_demo_bundle_is_one_clear_line():
+    from rt_samplernn.models import DEMO_BUNDLE
+
+    if (DEMO_BUNDLE / "model.json").exists():
+        pytest.skip("the demo bundle is installed")
+    proc = cli("play", "--seconds", "1", env=no_audio_env())
+    assert proc.returncode == 1
+    assert "the demo bundle is not installed" in last_line(proc.stderr)
+
+
+def test_devices_lists_jack_output_and_midi_inputs(jack):
+    proc = cli("devices")
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    out = proc.stdout.decode()
+    assert "audio outputs:" in out and "system" in out and "JACK Audio Connection Kit" in out
+    assert "MIDI inputs:" in out
+
+
+def test_devices_without_any_output_says_so():
+    proc = cli("devices", env=no_audio_env())
+    assert proc.returncode == 0
+    out = proc.stdout.decode()
+    assert "none (no sound card or audio server)" in out and "--record" in out
