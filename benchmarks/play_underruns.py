@@ -1,7 +1,7 @@
 """Underruns of `rt-samplernn play` on a JACK dummy server, with and without a CPU hog on the other core.
 
     python benchmarks/play_underruns.py                               # 60 s at the default latency, no hog / hog
-    python benchmarks/play_underruns.py --sweep 20 30 50 80 --seconds 20   # smallest latency without underruns
+    python benchmarks/play_underruns.py --sweep 20 30 50 --seconds 20   # smallest latency without underruns
     python benchmarks/play_underruns.py --bundle my-bundle --voices 2 --rate 48000
 
 Each run is the real command, `rt-samplernn play BUNDLE --seconds S --latency-ms L -q`-like, in a child
@@ -118,7 +118,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS)
     p.add_argument("--sweep", type=float, nargs="+", default=None, metavar="MS",
-                   help="latencies to try (no hog) instead of the hog comparison")
+                   help="latencies to try instead of --latency-ms")
+    p.add_argument("--hog", choices=("none", "other", "both"), default="both",
+                   help="runs without the CPU hog, with it on the other core, or both")
     p.add_argument("--voices", type=int, default=1)
     p.add_argument("--rate", type=int, default=16000, help="JACK server rate (resampled when not the model's)")
     p.add_argument("--period", type=int, default=256)
@@ -137,8 +139,8 @@ def main() -> None:
     print(f"{'hog':>10} {'latency':>8} {'underruns':>9} {'host xruns':>10} {'watchdog':>8} "
           f"{'RTF min':>7} {'RTF med':>7} {'cpu':>5}")
     with jack(args.rate, args.period) as server:
-        cases = ([(None, ms) for ms in args.sweep] if args.sweep
-                 else [(None, args.latency_ms), (hog_cpu, args.latency_ms)])
+        hogs = {"none": [None], "other": [hog_cpu], "both": [None, hog_cpu]}[args.hog]
+        cases = [(cpu, ms) for ms in (args.sweep or [args.latency_ms]) for cpu in hogs]
         for cpu, ms in cases:
             with hog(cpu):
                 r = run_play(bundle, server, args.seconds, ms, args.voices, play_cpu, args.play_args)

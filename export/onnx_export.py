@@ -285,24 +285,6 @@ def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelP
     return model
 
 
-def build_logits_graph(sample: SampleTier) -> onnx.ModelProto:
-    """The sample graph's loop body alone, for parity checks: window (N, F0) int64, cond (N, S') -> logits (N, Q)."""
-    f0, q = sample.frame_size, sample.embedding.num_embeddings
-    s_dim = sample_table(sample).shape[1]
-    inits, gemms, kind = _sample_weights(sample)
-    nodes, logits = _logits_nodes("window", "cond", gemms, kind == "mlp", "")
-    if logits != "logits":
-        nodes.append(helper.make_node("Identity", [logits], ["logits"]))
-    graph = helper.make_graph(
-        nodes, "sample_logits",
-        [helper.make_tensor_value_info("window", TensorProto.INT64, ["n", f0]),
-         helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["n", s_dim])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", q])],
-        inits,
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
-
-
 def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
     inputs = [
         dict(name="prev", dtype="int64", shape=["voices", f0], meaning=f"the last {f0} int levels, oldest first"),

@@ -69,6 +69,7 @@ class OutputTap:
         self._pos = 0  # frames ever written (the writer's counter)
         self._lock = threading.Lock()
         self._wav: Any = None
+        self.path: Path | None = None  # the file being (or last) recorded
         self.sample_rate = 0
         self.channels = 1
         self.recorded_frames = 0
@@ -268,12 +269,15 @@ class LiveSession:
     def recording(self) -> bool:
         return self.tap is not None and self.tap.recording
 
-    def audio_devices(self) -> list[tuple[Any, str]]:
-        """(device, label) of every output there is now, plus the software clock (no sound card)."""
+    def audio_devices(self, rescan: bool = False) -> list[tuple[Any, str]]:
+        """(device, label) of every output, plus the software clock (no sound card).
+
+        ``rescan``: ask PortAudio again (a device plugged in, a JACK server started); only while stopped.
+        """
         from rt_samplernn.stream import NO_DEVICE, list_output_devices
 
         try:
-            devices = [(d.index, d.label) for d in list_output_devices()]
+            devices = [(d.index, d.label) for d in list_output_devices(rescan=rescan and not self.running)]
         except UserError:
             devices = []
         return devices + [(NO_DEVICE, "no sound card (software clock)")]
@@ -334,7 +338,7 @@ class LiveSession:
         return self.tap.snapshot(n) if self.tap is not None and self.player is not None else None
 
     def start_recording(self, path: Path) -> None:
-        """Record what is played from now on into a 16-bit WAV at `path` (UserError if it exists or cannot be written)."""
+        """Record what is played from now on into a 16-bit WAV at `path` (UserError: exists, cannot write)."""
         if not self.running or self.tap is None:
             raise UserError("start the audio first, then record")
         self.tap.start_recording(Path(path), self.player.device_rate, self.player.channels)
@@ -436,7 +440,7 @@ class LiveSession:
             self._midi_port = port  # opened once a bundle is loaded
             return
         ctl.open("virtual" if port == VIRTUAL_PORT else port)
-        self._midi_port = port
+        self._midi_port = VIRTUAL_PORT if port == VIRTUAL_PORT else (ctl.port_name or port)  # the full name
 
     @property
     def midi_port(self) -> str | None:

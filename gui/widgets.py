@@ -276,13 +276,22 @@ class ScopeView(QWidget):
         else:
             n = self._bars.size
             bw = w / n
+            axis = 16  # px at the bottom for the frequency labels
+            top = h - axis
             frac = np.clip((self._bars + 90.0) / 90.0, 0.0, 1.0)
             c = QColor(TRACE)
             c.setAlpha(200)
             for i, fr in enumerate(frac.tolist()):
-                p.fillRect(QRectF(i * bw + 1, h - fr * h, bw - 2, fr * h), c)
+                p.fillRect(QRectF(i * bw + 1, top - fr * (top - 18), bw - 2, fr * (top - 18)), c)
+            p.fillRect(QRectF(0, top, w, axis), BACKGROUND)
             p.setPen(QColor("#8a96a8"))
-            p.drawText(6, 14, f"spectrum · 30 Hz – {self.sample_rate / 2000:g} kHz · 90 dB · click for scope")
+            f_max = self.sample_rate / 2
+            for hz, text in ((100, "100 Hz"), (1000, "1 kHz"), (4000, "4 kHz"), (10000, "10 kHz")):
+                if hz < f_max:
+                    x = w * math.log(hz / 30.0) / math.log(f_max / 30.0)
+                    p.drawLine(QPointF(x, top), QPointF(x, top + 4))
+                    p.drawText(QPointF(x + 3, h - 3), text)
+            p.drawText(6, 14, f"spectrum · 30 Hz – {f_max / 1000:g} kHz · 90 dB · click for scope")
         p.end()
 
 
@@ -351,6 +360,7 @@ class SeedSlot(QFrame):
         self.thumb = WaveformThumb()
         self.load_button = QPushButton("Load…")
         self.prime_button = QPushButton("Prime")
+        self.prime_button.setToolTip(f"prime the model with this clip (key {index + 1})")
         self.prime_button.setObjectName("primeButton")
         self.prime_button.setEnabled(False)
         lay = QVBoxLayout(self)

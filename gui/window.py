@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QGroupBox,
     QHBoxLayout, QHeaderView, QLabel, QMainWindow, QPushButton, QSpinBox, QStackedWidget, QTableWidget,
@@ -65,6 +65,7 @@ class PerformanceWindow(QMainWindow):
             session.map_path = Path(map_path)
         self._build_menu()
         self._build()
+        self._build_shortcuts()
         self._restore_settings()
         self.draw_timer = QTimer(self)
         self.draw_timer.setInterval(DRAW_MS)
@@ -91,10 +92,29 @@ class PerformanceWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         m.addAction(quit_action)
         mm = self.menuBar().addMenu("&MIDI")
-        for text, slot in (("&Save map…", self.save_map), ("&Load map…", self.load_map), ("&Clear map", self.clear_map)):
+        for text, slot in (("&Save map…", self.save_map), ("&Load map…", self.load_map),
+                           ("&Clear map", self.clear_map)):
             a = QAction(text, self)
             a.triggered.connect(lambda _=False, f=slot: f())
             mm.addAction(a)
+
+    def _build_shortcuts(self) -> None:
+        """Stage keys: Space start/stop, Ctrl+R record, 1-8 prime that seed slot, Esc cancel MIDI learn.
+
+        A focused text or number field keeps its own keys (Qt lets it override shortcuts it uses).
+        """
+        keys = [("Space", lambda: self.toggle_running(not self.session.running)),
+                ("Ctrl+R", lambda: self.toggle_recording(not self.session.recording)),
+                ("Escape", lambda: self.learn(None))]
+        keys += [(str(i + 1), lambda i=i: self.prime(i)) for i in range(min(SEED_SLOTS, 9))]
+        # Buttons take no keyboard focus, so Space always means start/stop (not "click the last button").
+        for button in self.findChildren(QPushButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.shortcuts = []
+        for key, action in keys:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(action)
+            self.shortcuts.append(sc)
 
     def _build(self) -> None:
         root = QWidget()
@@ -133,21 +153,23 @@ class PerformanceWindow(QMainWindow):
         self.device_combo.setToolTip("audio output device")
         refresh = QPushButton("↻")
         refresh.setFixedWidth(30)
-        refresh.setToolTip("rescan audio devices")
-        refresh.clicked.connect(self.refresh_devices)
+        refresh.setToolTip("rescan audio devices (while stopped)")
+        refresh.clicked.connect(lambda: self.refresh_devices(rescan=True))
         self.latency_spin = QSpinBox()
         self.latency_spin.setRange(10, 2000)
         self.latency_spin.setSingleStep(10)
         self.latency_spin.setSuffix(" ms")
-        self.latency_spin.setValue(150)
+        self.latency_spin.setValue(100)
         self.latency_spin.setToolTip("ring fill target: how far generation runs ahead of the speaker, i.e. the "
                                      "knob-to-sound latency; applied at the next start")
         self.start_button = QPushButton("▶  Start")
         self.start_button.setObjectName("startButton")
+        self.start_button.setToolTip("start or stop the audio (Space)")
         self.start_button.setCheckable(True)
         self.start_button.clicked.connect(self.toggle_running)
         self.record_button = QPushButton("●  Record")
         self.record_button.setObjectName("recordButton")
+        self.record_button.setToolTip("record the output to a WAV file in the recording folder (Ctrl+R)")
         self.record_button.setCheckable(True)
         self.record_button.clicked.connect(lambda on: self.toggle_recording(on))
         lay.addWidget(self.open_button)
@@ -409,11 +431,12 @@ class PerformanceWindow(QMainWindow):
             self.open_bundle(self.session.bundle)
 
     # ================================================================ audio
-    def refresh_devices(self) -> None:
+    def refresh_devices(self, rescan: bool = False) -> None:
+        """Fill the output list (``rescan``: ask PortAudio again, for devices that appeared; while stopped)."""
         current = self.device_combo.currentText() or self.settings.value("device", "", type=str)
         self.device_combo.clear()
         self.device_combo.addItem("default output", None)
-        for index, name in self.session.audio_devices():
+        for index, name in self.session.audio_devices(rescan=rescan):
             self.device_combo.addItem(name, index)
         i = self.device_combo.findText(current)
         self.device_combo.setCurrentIndex(max(i, 0))
@@ -546,7 +569,8 @@ class PerformanceWindow(QMainWindow):
 
     # ================================================================ MIDI
     def refresh_midi_ports(self) -> None:
-        current = self.session.midi_port or self.midi_combo.currentText() or self.settings.value("midi_port", "", type=str)
+        current = (self.session.midi_port or self.midi_combo.currentText()
+                   or self.settings.value("midi_port", "", type=str))
         self.midi_combo.clear()
         self.midi_combo.addItem(MIDI_OFF)
         self.midi_combo.addItem(VIRTUAL_PORT)
@@ -566,12 +590,13 @@ class PerformanceWindow(QMainWindow):
             self.show_error(str(e))
             self.midi_combo.setCurrentIndex(0)
             return False
-        i = self.midi_combo.findText(port or MIDI_OFF)
-        if i < 0 and port:
-            self.midi_combo.addItem(port)
+        name = self.session.midi_port  # the port's full name (a substring may have been given)
+        i = self.midi_combo.findText(name or MIDI_OFF)
+        if i < 0 and name:
+            self.midi_combo.addItem(name)
             i = self.midi_combo.count() - 1
         self.midi_combo.setCurrentIndex(max(i, 0))
-        self.settings.setValue("midi_port", port or "")
+        self.settings.setValue("midi_port", name or "")
         self.midi_activity.setText(self.session.midi_status())
         return True
 
@@ -583,7 +608,8 @@ class PerformanceWindow(QMainWindow):
         self.session.learn(name)
         self._show_learning(name)
         if name:
-            self.set_status(f"MIDI learn: move a knob or press a key for “{self._title(name)}”")
+            hint = "" if self.session.midi_port else " (choose a MIDI input first)"
+            self.set_status(f"MIDI learn: move a knob or press a key for “{self._title(name)}”{hint}")
 
     def _show_learning(self, name: str | None) -> None:
         for n, b in self.learn_buttons.items():
@@ -727,16 +753,27 @@ class PerformanceWindow(QMainWindow):
         return self._last_error
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
-        paths = dropped_paths(event)
-        if paths and (paths[0].is_dir() or paths[0].name == "model.json"):
+        if dropped_paths(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        """A bundle folder (or its model.json) opens it; audio files fill the empty seed slots in order."""
         paths = dropped_paths(event)
-        if paths:
-            p = paths[0]
-            self.open_bundle(p.parent if p.name == "model.json" else p)
-            event.acceptProposedAction()
+        if not paths:
+            return
+        event.acceptProposedAction()
+        first = paths[0]
+        if first.is_dir() or first.name == "model.json":
+            self.open_bundle(first.parent if first.name == "model.json" else first)
+            return
+        if not self.session.has_model:
+            self.show_error("open a bundle first, then drop seed audio")
+            return
+        free = [i for i, clip in enumerate(self.session.params.slots) if clip is None][:len(self.slots)]
+        for index, path in zip(free, paths):
+            self.load_seed(index, path)
+        if len(paths) > len(free):
+            self.show_error(f"{len(paths) - len(free)} file(s) left over: all seed slots are full")
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value("geometry")
@@ -744,7 +781,7 @@ class PerformanceWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1320, 860)
-        self.latency_spin.setValue(self.settings.value("latency_ms", 150, type=int))
+        self.latency_spin.setValue(self.settings.value("latency_ms", 100, type=int))
         self.seed_spin.setValue(self.settings.value("seed", 0, type=int))
         mode = self.settings.value("scope_mode", "scope", type=str)
         self.scope.set_mode(mode if mode in ScopeView.MODES else "scope")

@@ -122,9 +122,16 @@ class OutputDevice:
         return self.name if self.index is None else f"[{self.index}] {self.name} ({self.hostapi})"
 
 
-def list_output_devices() -> list[OutputDevice]:
-    """PortAudio's outputs (devices with at least one output channel); empty when there are none."""
+def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
+    """PortAudio's outputs (devices with at least one output channel); empty when there are none.
+
+    PortAudio lists devices once, when sounddevice is imported; ``rescan`` re-initializes it to see
+    devices (or a JACK server) that appeared since. Only while no stream of this process is open.
+    """
     sd = _sounddevice()
+    if rescan:
+        sd._terminate()
+        sd._initialize()
     try:
         devices = sd.query_devices()
         apis = sd.query_hostapis()
@@ -628,11 +635,12 @@ class Player:
         self._done.set()
 
     def _close_stream(self) -> None:
-        """Stop and close the PortAudio stream on a helper thread: if the device died, that call can hang."""
+        """Stop and close the PortAudio stream on a helper thread: if the device died, that call can hang.
+
+        Tried even after a device loss (a stream that only went inactive closes at once); a close that
+        hangs is left behind on its daemon thread, with PortAudio's exit handler unregistered.
+        """
         stream = self._stream
-        if self._device_lost:
-            self._abandon_portaudio()
-            return
 
         def close() -> None:
             try:
@@ -643,7 +651,7 @@ class Player:
 
         t = threading.Thread(target=close, name="rt-samplernn-close", daemon=True)
         t.start()
-        t.join(timeout=3.0)
+        t.join(timeout=0.5 if self._device_lost else 3.0)
         if t.is_alive():
             self._device_lost = True
             self.error = self.error or f"audio device {self.device.label} did not close; it may be gone"

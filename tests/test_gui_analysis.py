@@ -45,3 +45,25 @@ def test_spectrum_of_a_full_scale_sine_peaks_at_its_frequency_near_0_dbfs():
 def test_peak_dbfs():
     assert peak_dbfs(np.zeros(8)) == -120.0
     assert abs(peak_dbfs(np.array([0.5, -1.0]))) < 1e-9
+
+
+def test_output_tap_keeps_the_newest_frames_and_records(tmp_path):
+    from rt_samplernn.gui.session import OutputTap
+
+    tap = OutputTap(keep=100)
+    tap.open(16000, 2)
+    ramp = np.arange(250, dtype=np.float32)
+    for start in range(0, 250, 30):  # blocks that wrap the ring several times
+        block = ramp[start:start + 30]
+        tap.write(np.stack([block, block], axis=1))
+    assert np.array_equal(tap.snapshot(40), ramp[-40:])
+    tap.write(np.stack([ramp, ramp], axis=1))  # one block longer than the ring
+    assert np.array_equal(tap.snapshot(100), ramp[-100:])
+    assert not tap.recording
+    tap.start_recording(tmp_path / "t.wav", 16000, 2)
+    tap.write(np.zeros((1600, 2), np.float32))
+    path, seconds = tap.stop_recording()
+    assert path == tmp_path / "t.wav" and seconds == 0.1 and not tap.recording
+    import soundfile
+
+    assert soundfile.info(str(path)).frames == 1600

@@ -140,6 +140,25 @@ def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bu
     assert list(w.dials) == ["temperature", "gain"] and w.session.engine.voices == 1
 
 
+def test_a_dial_shows_outside_changes_silently_and_not_while_held(qtbot):
+    from rt_samplernn.gui.widgets import ParamDial
+
+    dial = ParamDial("gain", "Gain", 0.5, "+0.0 dB")
+    qtbot.addWidget(dial)
+    moved = []
+    dial.moved.connect(moved.append)
+    dial.set_position(0.25, "-12.0 dB")  # a MIDI knob moved the parameter
+    assert dial.position() == 0.25 and dial.value_label.text() == "-12.0 dB" and moved == []
+    dial.dial.setSliderDown(True)  # the performer holds the knob: outside changes wait
+    dial.set_position(0.9, "+4.3 dB")
+    assert dial.position() == 0.25
+    dial.dial.setSliderDown(False)
+    qtbot.keyClick(dial.dial, Qt.Key.Key_End)  # the performer's own move is reported
+    assert moved == [1.0]
+    dial.set_learning(True)
+    assert dial.learn_button.isChecked() and dial.learn_button.text() == "learning…"
+
+
 def test_settings_are_remembered_between_runs(make_window, bundle, tmp_path):
     ini = tmp_path / "remember.ini"
     w = make_window(bundle, voices=2, settings=ini)
@@ -158,6 +177,8 @@ def test_settings_are_remembered_between_runs(make_window, bundle, tmp_path):
 # ------------------------------------------------------------------------------------------ live, on JACK
 def test_turning_a_dial_moves_the_engine(qtbot, make_window, bundle, jack_module):
     w = make_window(bundle, voices=2)
+    w.refresh_devices(rescan=True)
+    assert any("system" in w.device_combo.itemText(i) for i in range(w.device_combo.count()))
     start(qtbot, w)
     engine = w.session.engine
     dial = w.dials["temperature"].dial
@@ -199,6 +220,24 @@ def test_a_midi_cc_moves_the_dial_and_the_engine(qtbot, make_window, bundle, jac
         sender.close()
     w.poll_slow()
     assert "messages" in w.midi_activity.text()
+
+
+def test_listening_to_another_programs_port_chosen_by_name(qtbot, make_window, bundle, jack_module):
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "knobs")
+    out.open_virtual_port("out")  # a controller-like port other programs read from
+    try:
+        w = make_window(bundle)
+        w.refresh_midi_ports()
+        listed = [w.midi_combo.itemText(i) for i in range(w.midi_combo.count())]
+        assert any("knobs" in name for name in listed), listed
+        assert w.open_midi("knobs"), w.last_error  # a name substring, as on the command line
+        assert "knobs" in w.midi_combo.currentText() and w.settings.value("midi_port") == w.midi_combo.currentText()
+        out.send_message([0xB0, 1, 0])
+        qtbot.waitUntil(lambda: w.dials["temperature"].position() == 0.0, timeout=3000)
+        assert w.open_midi(None) and w.midi_combo.currentText() == "MIDI off"
+    finally:
+        out.close_port()
+        out.delete()
 
 
 def test_midi_learn_binds_a_knob_and_maps_save_and_load(qtbot, make_window, bundle, jack_module, tmp_path):
@@ -246,13 +285,15 @@ def test_seed_slots_load_drop_and_prime(qtbot, make_window, bundle, jack_module,
     w.slots[1].dropEvent(drop_event([tone(tmp_path / "high.wav", rate=44100, hz=880)]))
     assert w.slots[1].thumb.has_audio() and "high.wav" in w.slots[1].name_label.text()
     assert not w.load_seed(2, tmp_path / "missing.wav") and "missing.wav" in w.last_error
+    w.dropEvent(drop_event([tone(tmp_path / "c.wav"), tone(tmp_path / "d.wav")]))  # onto the window: free slots
+    assert "c.wav" in w.slots[2].name_label.text() and "d.wav" in w.slots[3].name_label.text()
     control = w.session.control
     qtbot.mouseClick(w.slots[1].prime_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: control.primes == 1, timeout=5000)
     assert w.session.params.slot.target == 1
     qtbot.waitUntil(lambda: w.slots[1].property("active") is True, timeout=1000)
     assert w.slots[0].property("active") is False
-    w.prime(3)  # an empty slot: a message, nothing else
+    w.prime(5)  # an empty slot: a message, nothing else
     assert "empty" in w.last_error
     w.seed_spin.setValue(5)
     qtbot.mouseClick(w.reset_button, Qt.MouseButton.LeftButton)
@@ -263,26 +304,35 @@ def test_record_to_wav(qtbot, make_window, bundle, jack_module, tmp_path):
     w = make_window(bundle)
     w.toggle_recording(True, tmp_path / "early.wav")  # not playing yet: refused with a message
     assert not w.record_button.isChecked() and "start the audio" in w.last_error
-    start(qtbot, w)
-    path = tmp_path / "take.wav"
-    w.toggle_recording(True, path)
+    w.settings.setValue("record_dir", str(tmp_path))
+    assert w.select_device("system")
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=2000)  # window shortcuts need the active window
+    qtbot.keyClick(w, Qt.Key.Key_Space)  # the stage keys: Space starts, Ctrl+R records
+    assert w.session.running and w.start_button.isChecked(), w.last_error
+    qtbot.keyClick(w, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert w.record_button.isChecked() and w.session.recording
     qtbot.wait(1200)
-    w.toggle_recording(False)
+    qtbot.keyClick(w, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert not w.record_button.isChecked() and "recorded" in w.status.text()
+    takes = list(tmp_path.glob("rt-samplernn-*.wav"))
+    assert len(takes) == 1
+    path = takes[0]
     info = soundfile.info(str(path))
     assert info.samplerate == 16000 and info.channels >= 1 and 0.8 < info.duration < 3.0
     audio, _ = soundfile.read(str(path))
     assert np.abs(audio).max() > 0.01
     w.toggle_recording(True, path)  # never overwrites
     assert "exists" in w.last_error and not w.session.recording
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert not w.session.running and not w.start_button.isChecked()
 
 
 def test_driving_the_widgets_for_10_s_while_streaming_causes_no_underruns(qtbot, make_window, bundle, jack_module,
                                                                          tmp_path):
     w = make_window(bundle, voices=2)
     assert w.load_seed(0, tone(tmp_path / "s.wav"))
-    start(qtbot, w, latency_ms=400)
+    start(qtbot, w, latency_ms=250)
     assert w.open_midi(VIRTUAL_PORT)
     w.prime(0)
     keys = [Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Up, Qt.Key.Key_Down]
