@@ -54,11 +54,15 @@ def _make_session(spec: GraphSpec, provider: str, threads: int) -> ort.Inference
     providers: list = ["CPUExecutionProvider"]
     if provider == "cuda":
         providers = [("CUDAExecutionProvider", {"do_copy_in_default_stream": "1"}), "CPUExecutionProvider"]
+    if provider == "cuda":  # a missing CUDA library is logged at error level; we report it ourselves
+        ort.set_default_logger_severity(4)
     try:
         session = ort.InferenceSession(str(spec.path), session_options(threads), providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{spec.path}: onnxruntime cannot load this graph ({first[:200]})") from None
+    finally:
+        ort.set_default_logger_severity(3)
     check_graph_io(spec, session.get_inputs(), session.get_outputs())
     return session
 
@@ -119,7 +123,7 @@ class Engine:
         # Work buffers, allocated once: levels of the previous and the current top frame, noise ahead.
         self._buf = np.full((v, 2 * f_top), zero_level(self.q_levels), dtype=np.int64)
         self._noise = np.empty((NOISE_CHUNK_BLOCKS, v, self.f0, self.q_levels), dtype=np.float32)
-        self._noise_used = NOISE_CHUNK_BLOCKS
+        self._noise_used = len(self._noise)
         self._pos = 0  # position inside the current top frame, a multiple of F0
         self._spare = np.empty((v, self.f0), dtype=np.int64)  # drawn but not yet returned levels
         self._spare_start = self.f0
@@ -240,7 +244,7 @@ class Engine:
             above = None if col < 0 else self._conds[k + 1][:, col : col + 1]
             frames = buf[:, f_top + pos - size : f_top + pos][:, None, :]
             self._conds[k], self._states[k] = run_frame(k, frames, above, self._states[k])
-        if self._noise_used == NOISE_CHUNK_BLOCKS:
+        if self._noise_used == len(self._noise):
             self._draw_noise()
         noise = self._noise[self._noise_used]
         self._noise_used += 1
@@ -300,7 +304,7 @@ class Engine:
         return io.get_outputs()[0].numpy()
 
     def _draw_noise(self) -> None:
-        """Gumbel noise for the next NOISE_CHUNK_BLOCKS calls, bit-identical to sampling.gumbel_noise per block."""
+        """Gumbel noise for the next len(self._noise) calls, bit-identical to sampling.gumbel_noise per block."""
         u = self._noise
         self._rng.random(dtype=np.float32, out=u)
         np.maximum(u, _TINY, out=u)
@@ -349,4 +353,4 @@ class Engine:
         self._spare_start = self.f0
         self.seed = snap.seed
         self._rng = noise_rng(snap.seed)
-        self._noise_used = NOISE_CHUNK_BLOCKS
+        self._noise_used = len(self._noise)

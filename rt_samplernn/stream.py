@@ -58,9 +58,17 @@ Public API
 ``--record``/``--stdout`` run on a machine without audio hardware). `list_output_devices` and
 `find_output_device` resolve them; a missing device raises `NoOutputDevice` (a UserError).
 
-A device that disappears (jackd killed, USB unplugged) stops the stream with a clear ``error``; once
-that happened PortAudio calls in this process can hang, so the stream is abandoned rather than closed,
-and sounddevice's exit handler is unregistered so the interpreter can still exit.
+``Player`` attributes fixed at construction: ``device`` (`OutputDevice`), ``sample_rate`` (the
+producer's), ``device_rate``, ``channels``, ``target_frames`` (device frames), ``watchdog``
+(`Watchdog`), ``reprimer`` (`Reprimer`), ``ring`` (`RingBuffer`). `format_status` renders a
+`PlayerMetrics` as the one-line status `rt-samplernn play` prints. `list_output_devices(rescan=True)`
+sees devices that appeared after sounddevice was imported (only while no stream is open).
+
+A device that disappears (jackd stopped, USB unplugged) stops the stream with a clear ``error`` and
+``device_lost``; a lost device's PortAudio calls can hang (closing the stream, and PortAudio's own
+exit handler), so the close is tried on a helper thread for half a second and then abandoned, and
+sounddevice's exit handler is unregistered so the interpreter can still exit. PortAudio is unusable
+in this process afterwards.
 """
 
 from __future__ import annotations

@@ -103,7 +103,9 @@ def private_jack(rate: int = 16000, period: int = 256) -> Iterator[tuple[str, su
     """A JACK dummy server that this (pytest) process never connects to: for tests that kill it.
 
     PortAudio in a process whose server died can hang or abort, so only subprocesses use this one.
-    Yields (name, process); clients need JACK_DEFAULT_SERVER=name in their environment.
+    Yields (name, process); clients need JACK_DEFAULT_SERVER=name in their environment. Stop it with
+    SIGTERM (``proc.terminate()``): a SIGKILLed jackd leaves its slot in JACK's server registry (8 slots
+    per machine, then "Too many servers already active"), so that case is cleaned up here.
     """
     name = f"rtsrnn-priv-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
@@ -120,6 +122,21 @@ def private_jack(rate: int = 16000, period: int = 256) -> Iterator[tuple[str, su
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc.returncode == -signal.SIGKILL:
+            _reclaim(name, env)
+
+
+def _reclaim(name: str, env: dict) -> None:
+    """Free a killed server's registry slot: a server of the same name takes it over, then exits cleanly."""
+    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "16000", "-p", "256"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    subprocess.run(["jack_wait", "-s", name, "-w", "-t", "5"], capture_output=True, env=env)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def dominant_hz(audio: np.ndarray, sample_rate: int) -> float:

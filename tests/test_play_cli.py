@@ -143,7 +143,7 @@ def test_audio_server_killed_mid_play_ends_with_a_clear_error(bundle):
                 line = proc.stderr.readline()
                 assert line, "play exited before it started"
             time.sleep(0.5)
-            jackd.kill()
+            jackd.terminate()  # the server goes away (SIGKILL would leak its registry slot)
             jackd.wait()
             _, err = proc.communicate(timeout=30)  # never a hang
         finally:

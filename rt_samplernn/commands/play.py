@@ -47,12 +47,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--chunk-frames", type=int, default=None,
                    help="samples per engine call; None: 256. Smaller lowers latency and costs overhead")
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
-    try:
-        from rt_samplernn import midi
-    except ImportError:  # the MIDI module is optional while it is being written
-        midi = None
-    if midi is not None:
-        midi.add_midi_arguments(p)
+    from rt_samplernn.midi import add_midi_arguments  # no rtmidi import until a port is opened
+
+    add_midi_arguments(p)  # --midi, --midi-map, --midi-channel, --midi-api, --seed-slot
     p.set_defaults(func=run)
 
 
@@ -114,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from rt_samplernn.audio import load_for_model
+    from rt_samplernn.midi import start_from_args
     from rt_samplernn.stream import DEFAULT_CHUNK_FRAMES, Player, WavSink, format_status, stdout_sink
 
     _check_args(args)
@@ -140,10 +138,6 @@ def run(args: argparse.Namespace) -> int:
                     chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
                     watchdog=not args.no_watchdog, seed=seed, sinks=sinks)
     controller = None
-    try:
-        from rt_samplernn import midi
-    except ImportError:
-        midi = None
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -153,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     interrupted = False
     try:
-        if midi is not None:
-            controller = midi.start_from_args(args, engine, player)
+        controller = start_from_args(args, engine, player)  # None without --midi
         player.start()
         m = player.metrics()
         where = player.device.label
