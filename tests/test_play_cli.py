@@ -72,12 +72,19 @@ def test_sigint_mid_recording_leaves_a_valid_wav(jack, bundle, tmp_path):
     assert out.stat().st_size == 44 + info.frames * 2 * 2
 
 
-def test_no_sound_card_says_use_record_or_stdout(bundle):
-    proc = cli("play", str(bundle), "--seconds", "1", env=no_audio_env())
-    assert proc.returncode == 1
-    line = last_line(proc.stderr)
-    assert line.startswith("rt-samplernn play: error: no audio output device found")
-    assert "--record" in line and "--stdout" in line
+def test_no_sound_card_writes_a_wav_instead_and_says_where(bundle, tmp_path):
+    proc = subprocess.run(CLI + ["play", str(bundle), "--seconds", "1.5", "--voices", "2", "-q"], capture_output=True,
+                          env=no_audio_env(), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    err = proc.stderr.decode()
+    out = tmp_path / "rt-samplernn-play.wav"
+    assert f"no sound card here; writing 1.5 s to {out}" in err and "--record" in err and "--stdout" in err
+    assert f"wrote {out}" in last_line(proc.stderr)
+    audio, rate = soundfile.read(str(out))
+    assert rate == 16000 and audio.shape == (24000, 2) and abs(audio).max() > 0
+    again = subprocess.run(CLI + ["play", str(bundle), "--seconds", "0.5", "-q"], capture_output=True,
+                           env=no_audio_env(), cwd=tmp_path, timeout=120)
+    assert again.returncode == 0 and (tmp_path / "rt-samplernn-play-1.wav").exists()  # never overwrites
 
 
 def test_record_without_a_sound_card_plays_to_the_file(bundle, tmp_path):

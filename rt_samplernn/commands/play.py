@@ -14,6 +14,8 @@ examples:
 
 Without a sound card, --record OUT.wav or --stdout play in real time with a software clock
 (--device none does that explicitly; --stdout alone never uses the sound card unless --device is given).
+With no sound card and neither, play writes --seconds (default 30) of the model to a WAV file instead and
+says where.
 Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 """
 
@@ -85,8 +87,13 @@ def _bundle_path(args: argparse.Namespace):
     return path
 
 
+NO_CARD_WAV = "rt-samplernn-play.wav"
+NO_CARD_SECONDS = 30.0
+
+
 def _choose_device(args: argparse.Namespace):
-    """--device as given; else none for --stdout; else the default output, or none when recording without one."""
+    """--device as given; else none for --stdout; else the default output (None), or none when recording
+    without one; NoOutputDevice when there is no output and nothing to record."""
     import sys
 
     from rt_samplernn.stream import NO_DEVICE, NoOutputDevice, find_output_device
@@ -105,6 +112,49 @@ def _choose_device(args: argparse.Namespace):
     return None
 
 
+def _unused_path(name: str):
+    from pathlib import Path
+
+    path, n = Path(name), 1
+    while path.exists():
+        path, n = Path(f"{Path(name).stem}-{n}.wav"), n + 1
+    return path
+
+
+def render_without_card(args: argparse.Namespace, bundle) -> int:
+    """No sound card and nothing asked for: write the model's output to a WAV file instead, and say where."""
+    import sys
+
+    import numpy as np
+    import soundfile
+    from tqdm import tqdm
+
+    from rt_samplernn.audio import load_for_model
+    from rt_samplernn.engine import Engine
+    from rt_samplernn.stream import mix_matrix
+
+    path = _unused_path(NO_CARD_WAV)
+    seconds = args.seconds or NO_CARD_SECONDS
+    print(f"rt-samplernn play: no sound card here; writing {seconds:g} s to {path.resolve()} instead "
+          "(--record OUT.wav or --stdout play in real time)", file=sys.stderr)
+    engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
+    engine.set_temperature(args.temperature)
+    engine.set_gain(args.gain)
+    if args.seed_audio:
+        engine.prime(load_for_model(args.seed_audio, engine.sample_rate), engine.sample_rate)
+    mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
+    total = int(round(seconds * engine.sample_rate))
+    block = engine.sample_rate // 4
+    with soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out, \
+            tqdm(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar:
+        for start in range(0, total, block):
+            n = min(block, total - start)
+            out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
+            bar.update(n)
+    print(f"rt-samplernn play: wrote {path.resolve()}", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import signal
     import sys
@@ -114,9 +164,14 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.midi import start_from_args
     from rt_samplernn.stream import DEFAULT_CHUNK_FRAMES, Player, WavSink, format_status, stdout_sink
 
+    from rt_samplernn.stream import NoOutputDevice
+
     _check_args(args)
     bundle = _bundle_path(args)
-    device = _choose_device(args)
+    try:
+        device = _choose_device(args)
+    except NoOutputDevice:
+        return render_without_card(args, bundle)
     sinks = []
     if args.record:
         sinks.append(WavSink(args.record, force=args.force))
