@@ -22,6 +22,7 @@ FORMAT = "rt-samplernn-bundle"
 VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 MANIFEST = "model.json"
+WEIGHTS = ("fp32", "int8-frame-matmuls")
 DTYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
 
 
@@ -138,6 +139,8 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     _need(version in SUPPORTED_VERSIONS, mpath,
           f"bundle version {version!r} is not supported (this rt-samplernn reads version "
           f"{', '.join(map(str, SUPPORTED_VERSIONS))}); re-export it with this version")
+    _need(manifest.get("weights", "fp32") in WEIGHTS, mpath,
+          f"weights {manifest.get('weights')!r} are not one of {', '.join(WEIGHTS)}")
     try:
         cfg = model_config_from_dict(manifest["config"])
     except (KeyError, TypeError, AttributeError) as e:

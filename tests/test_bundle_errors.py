@@ -121,3 +121,8 @@ def test_bench_command(bundle, capsys):
     assert main(["bench", str(bundle), "--seconds", "0.2", "--repeats", "2", "--voices", "2"]) == 0
     out = capsys.readouterr().out
     assert "real-time factor" in out and "sample.onnx" in out and "big_frame.onnx" in out
+
+
+def test_unknown_weights_kind(bundle):
+    edit_manifest(bundle, lambda d: d.update(weights="int3"))
+    assert "weights 'int3' are not one of fp32" in error_of(bundle)

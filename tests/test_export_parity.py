@@ -9,6 +9,8 @@ import torch
 
 from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.cli import main
+from rt_samplernn.engine import Engine
+from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.export.verify import verify_bundle
 from tests.bundle_helpers import tiny_bundle, tiny_model
 
@@ -79,3 +81,16 @@ def test_export_command(tmp_path, capsys):
                  "--against-seconds", "0.05"]) == 0
     text = capsys.readouterr().out
     assert "PyTorch eager reference" in text and "engine / reference" in text
+
+
+def test_int8_export_is_smaller_runs_and_verifies_relatively(tmp_path):
+    model = tiny_model(2)
+    export_bundle(model, tmp_path / "fp32")
+    export_bundle(model, tmp_path / "int8", int8=True)
+    manifest = json.loads((tmp_path / "int8" / "model.json").read_text())
+    assert manifest["weights"] == "int8-frame-matmuls"
+    assert (tmp_path / "int8" / "frame.onnx").stat().st_size < (tmp_path / "fp32" / "frame.onnx").stat().st_size
+    lines: list[str] = []
+    report = verify_bundle(model, tmp_path / "int8", seconds=2.0, n_generate=200, log=lines.append)
+    assert report.int8 and report.ok, "\n".join(lines)
+    assert Engine(tmp_path / "int8", voices=2, seed=1).generate(300).shape == (2, 300)

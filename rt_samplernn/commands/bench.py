@@ -79,10 +79,12 @@ def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str,
     engine._sample = _Timed(sample, times[engine.bundle.sample.path.name])
     engine.generate(n)
     engine._frames, engine._sample = frames, sample
-    graphs = {name: (_percentile(v, 0.5) * 1e6, _percentile(v, 0.99) * 1e6, len(v) / seconds)
-              for name, v in reversed(list(times.items())) if v}
+    order = [g.path.name for g in reversed(engine.bundle.frame_graphs)] + [engine.bundle.sample.path.name]
+    graphs = {name: (_percentile(times[name], 0.5) * 1e6, _percentile(times[name], 0.99) * 1e6,
+                     len(times[name]) / seconds) for name in order if times[name]}  # coarse to fine, sample
     return dict(rtf=statistics.median(rtfs), rtfs=rtfs, cpu_rtf=statistics.median(cpu_rtfs), graphs=graphs,
-                provider=engine.provider, config=engine.config)
+                provider=engine.provider, config=engine.config,
+                weights=engine.bundle.manifest.get("weights", "fp32"))
 
 
 def bench_reference(checkpoint: str | Path, seconds: float, voices: int, threads: int, repeats: int) -> dict[str, Any]:
@@ -112,7 +114,8 @@ def format_table(bundle: str, result: dict[str, Any], voices: int, threads: int,
     cfg = result["config"]
     lines = [
         f"bundle {bundle}: {cfg.n_tiers} tiers, frame sizes {list(cfg.frame_sizes)}, dim {cfg.dim}, "
-        f"sample_dim {cfg.sample_dim}, {cfg.rnn_layers}x{cfg.rnn_type}, {cfg.sample_rate} Hz",
+        f"sample_dim {cfg.sample_dim}, {cfg.rnn_layers}x{cfg.rnn_type}, {cfg.sample_rate} Hz, "
+        f"weights {result['weights']}",
         f"machine: {platform.machine()} {platform.processor() or ''} ({_cpu_name()}), "
         f"provider {result['provider']}, {threads} thread(s), {voices} voice(s)",
         "",
