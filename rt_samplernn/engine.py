@@ -175,8 +175,9 @@ class Engine:
         with self._prime_lock:
             self._pending = self._initial_snapshot(self.seed if seed is None else int(seed))
 
-    def prime(self, audio: np.ndarray, rate: int) -> None:
-        """Warm every frame tier over a seed clip (any rate, mono or (frames, channels)); restarts the noise stream.
+    def prime(self, audio: np.ndarray, rate: int, seed: int | None = None) -> None:
+        """Warm every frame tier over a seed clip (any rate, mono or (frames, channels)); restarts the noise
+        stream of seed (or the current one: the same clip then replays the same samples).
 
         Runs on the calling thread; the new state is swapped in at the start of the next generate() call.
         """
@@ -197,7 +198,7 @@ class Engine:
                     cond, states[k] = self._run_frame(k, frames, cond, states[k])
             tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
             tail = np.ascontiguousarray(np.broadcast_to(history[-self.f_top :], (self.voices, self.f_top)))
-            self._pending = _Snapshot(tiled, tail, self.seed)
+            self._pending = _Snapshot(tiled, tail, self.seed if seed is None else int(seed))
 
     # -------------------------------------------------------------------------------------------------
     # Generation (the producer thread)

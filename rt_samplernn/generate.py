@@ -78,5 +78,6 @@ def generate_levels(
         if t % f0 == 0:
             noise = torch.from_numpy(gumbel_noise(rng, (voices, f0, cfg.q_levels)))
         logits = model.sample_tier.step(hist[:, t - f0 : t], conds[0][:, t % f0])
-        hist[:, t] = torch.argmax(logits.float() / temps + noise[:, t % f0], dim=-1)
+        # argmax(logits / T + g) == argmax(logits + T * g); this form is the engine's, bit for bit.
+        hist[:, t] = torch.argmax(logits.float() + temps * noise[:, t % f0], dim=-1)
     return hist[:, t0:].numpy()

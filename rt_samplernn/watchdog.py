@@ -11,9 +11,9 @@ voice over a sliding window and reports an `Event` when
   noise, well under 0.2 for music) is above ``noise_flatness``, or the mean zero-crossing rate (crossings
   per sample; 0.5 for white noise) is above ``noise_zcr``.
 
-`Reprimer` recovers: it re-primes the producer from the current seed (``producer.prime(audio, rate)``)
-or, with no seed, resets it (``producer.reset(seed)``), each time with a fresh noise seed (passed to
-``prime`` as ``seed=`` when it takes one), so a recovery does not replay the same collapse. Priming
+`Reprimer` recovers: it re-primes the producer from the current seed (``producer.prime(audio, rate, seed)``)
+or, with no seed, resets it (``producer.reset(seed)``), each time with a fresh noise seed, so a recovery
+does not replay the same collapse. Priming
 runs the frame tiers over the whole seed, which can take longer than the ring buffer holds, so it runs
 on its own short-lived thread, never on the streaming worker; the engine swaps the new state in before
 its next generated block.
@@ -28,7 +28,6 @@ Pure NumPy; the streaming `Player` (rt_samplernn/stream.py) wires the two togeth
 
 from __future__ import annotations
 
-import inspect
 import math
 import threading
 from dataclasses import dataclass
@@ -189,13 +188,6 @@ class Watchdog:
         return event
 
 
-def _accepts_seed(fn: Any) -> bool:
-    try:
-        return "seed" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class Reprimer:
     """Re-primes a producer from the current seed, on a background thread, one request at a time.
 
@@ -246,10 +238,7 @@ class Reprimer:
         try:
             prime = getattr(self.producer, "prime", None)
             if seed is not None and callable(prime):
-                if _accepts_seed(prime):
-                    prime(seed[0], int(seed[1]), seed=noise_seed)
-                else:
-                    prime(seed[0], int(seed[1]))
+                prime(seed[0], int(seed[1]), seed=noise_seed)
             else:
                 self.producer.reset(noise_seed)
             self.recoveries += 1
