@@ -13,7 +13,6 @@ finest frame tier's upsampling, whose output is therefore the sample MLP's first
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import json
 import warnings
@@ -27,21 +26,13 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
-from rt_samplernn.bundle import FORMAT, MANIFEST, VERSION, frame_graph_name
+from rt_samplernn.bundle import FORMAT, MANIFEST, VERSION, frame_graph_name, sha256_file
 from rt_samplernn.config import to_dict
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
 
 OPSET = 17
 IR_VERSION = 8  # readable by onnxruntime >= 1.10 and most other hosts
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------------

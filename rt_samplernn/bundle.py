@@ -77,7 +77,8 @@ class Bundle:
         return self.config.sample_rate
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -96,7 +97,7 @@ def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSp
     _need(Path(entry["file"]).name == entry["file"], mpath, f"graph file {entry['file']!r} must be a plain name")
     _need(path.is_file(), path, "graph file missing from the bundle; re-export it with `rt-samplernn export`")
     if check_sha:
-        digest = _sha256(path)
+        digest = sha256_file(path)
         _need(
             digest == entry.get("sha256"), path,
             f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "

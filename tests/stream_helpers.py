@@ -7,7 +7,6 @@ burned), to stand in for a model slower than real time.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from tests.jack import start_jackd, stop_jackd
 
 _BUNDLES: dict[str, Path] = {}
 
@@ -108,35 +109,18 @@ def private_jack(rate: int = 16000, period: int = 256) -> Iterator[tuple[str, su
     per machine, then "Too many servers already active"), so that case is cleaned up here.
     """
     name = f"rtsrnn-priv-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = start_jackd(name, rate, period)
     try:
-        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], check=True, capture_output=True, env=env)
         yield name, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_jackd(proc)
         if proc.returncode == -signal.SIGKILL:
-            _reclaim(name, env)
+            _reclaim(name)
 
 
-def _reclaim(name: str, env: dict) -> None:
+def _reclaim(name: str) -> None:
     """Free a killed server's registry slot: a server of the same name takes it over, then exits cleanly."""
-    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "16000", "-p", "256"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-    subprocess.run(["jack_wait", "-s", name, "-w", "-t", "5"], capture_output=True, env=env)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_jackd(start_jackd(name, 16000, 256, wait_s=5, check=False))
 
 
 def dominant_hz(audio: np.ndarray, sample_rate: int) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 
@@ -31,16 +30,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.set_defaults(func=run)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     from rt_samplernn.audio import load_for_model
+    from rt_samplernn.bundle import sha256_file
     from rt_samplernn.checkpoint import load_checkpoint
     from rt_samplernn.errors import UserError
     from rt_samplernn.export.onnx_export import export_bundle
@@ -54,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{out}: already exists; pass --force to overwrite it or choose another -o")
     if args.verify_seconds < 2.0 and args.verify:
         print(f"note: --verify-seconds {args.verify_seconds} is shorter than the 2 s the parity check asks for")
-    manifest = export_bundle(model, out, source=f"{ckpt.name} sha256:{_sha256(ckpt)}", int8=args.int8)
+    manifest = export_bundle(model, out, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8)
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.glob("*.onnx")))
     print(f"wrote {out}/: {manifest.name}, {sizes}")
     if not args.verify:
