@@ -221,7 +221,8 @@ class LiveSession:
         if self.bundle is None:
             return "no model"
         source = (self.info.manifest.get("source") or "") if self.info is not None else ""
-        return self.bundle.name + (f"  ·  {Path(source).name}" if source else "")
+        checkpoint = Path(source.split(" sha256:")[0]).name  # the manifest's source: "NAME sha256:HEX"
+        return self.bundle.name + (f"  ·  {checkpoint}" if checkpoint else "")
 
     def config_items(self) -> list[tuple[str, str]]:
         """(label, text) rows describing the open model, for the Model panel."""

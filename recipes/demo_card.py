@@ -83,7 +83,10 @@ def main() -> None:
         "training_rms_p5_p50_p95": [round(float(np.percentile(train_rms, p)), 4) for p in (5, 50, 95)],
         "training_flatness_p5_p50_p95": [round(float(np.percentile(train_flat, p)), 4) for p in (5, 50, 95)],
         "white_noise_flatness": round(spectral_flatness(noise), 4),
-        "not_silence": bool(min(gen_rms) > 0.5 * float(np.percentile(train_rms, 5))),
+        # silence: any 5 s window more than 20 dB under the quietest 5% of the training windows
+        "not_silence": bool(min(gen_rms) > 0.1 * float(np.percentile(train_rms, 5))),
+        # white noise: any 5 s window with half of white noise's flatness or more
+
         "not_white_noise": bool(max(gen_flat) < 0.5 * spectral_flatness(noise)),
     }
     print(json.dumps(figures, indent=2))
