@@ -87,6 +87,15 @@ def next_version() -> int:
     return next(_versions)
 
 
+def as_number(value: object) -> float | None:
+    """float(value), or None for anything that is not a number (NaN included): odd input is ignored, never raised."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if math.isnan(number) else number
+
+
 @dataclass(frozen=True)
 class FloatSpec:
     """Range, knob curve, default and smoothing of a continuous parameter.
@@ -191,11 +200,8 @@ class FloatParam(Param):
 
     def set(self, value: float) -> None:
         """Ask for ``value`` (clamped to the range; NaN ignored). Any thread; never blocks."""
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return
-        if math.isnan(value):
+        value = as_number(value)
+        if value is None:
             return
         self.target = self.spec.clamp(value)
         self._touch()
@@ -204,11 +210,8 @@ class FloatParam(Param):
 
     def set_normalized(self, u: float) -> None:
         """Ask for the value at knob position u in [0, 1] (clamped; NaN ignored)."""
-        try:
-            u = float(u)
-        except (TypeError, ValueError):
-            return
-        if not math.isnan(u):
+        u = as_number(u)
+        if u is not None:
             self.set(self.spec.from_normalized(u))
 
     @property
@@ -273,11 +276,8 @@ class IndexParam(Param):
         self._touch()
 
     def set_normalized(self, u: float) -> None:
-        try:
-            u = float(u)
-        except (TypeError, ValueError):
-            return
-        if not math.isnan(u):
+        u = as_number(u)
+        if u is not None:
             self.set(round(min(max(u, 0.0), 1.0) * (self.count - 1)))
 
     @property
@@ -306,11 +306,8 @@ class SwitchParam(Param):
         self.set(not self.target)
 
     def set_normalized(self, u: float) -> None:
-        try:
-            u = float(u)
-        except (TypeError, ValueError):
-            return
-        if not math.isnan(u):
+        u = as_number(u)
+        if u is not None:
             self.set(u >= 0.5)
 
     @property
@@ -330,11 +327,9 @@ class Trigger(Param):
         self._touch()
 
     def set_normalized(self, u: float) -> None:
-        try:
-            if float(u) >= 0.5:
-                self.fire()
-        except (TypeError, ValueError):
-            pass
+        u = as_number(u)
+        if u is not None and u >= 0.5:
+            self.fire()
 
     @property
     def normalized(self) -> float:

@@ -41,3 +41,14 @@ def music_dir(tmp_path_factory):
     write_excerpt(drascula_track(5), root / "train" / "b.wav", 10.0, 3.0)
     write_excerpt(drascula_track(7), root / "val" / "c.wav", 10.0, 2.0)
     return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread, as the benchmarks and the live engine run: deterministic and fair on 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -24,12 +24,7 @@ def small_train_cfg(**kw):
     return TrainConfig(**{**base, **kw})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_nll_drops_clearly_on_real_music(music_dir, tmp_path):
