@@ -112,16 +112,6 @@ def test_unknown_device_lists_the_outputs(jack, bundle):
     assert "device 'no-such-card' not found" in line and "system" in line and "rt-samplernn devices" in line
 
 
-def test_missing_demo_bundle_is_one_clear_line():
-    from rt_samplernn.models import DEMO_BUNDLE
-
-    if (DEMO_BUNDLE / "model.json").exists():
-        pytest.skip("the demo bundle is installed")
-    proc = cli("play", "--seconds", "1", env=no_audio_env())
-    assert proc.returncode == 1
-    assert "the demo bundle is not installed" in last_line(proc.stderr)
-
-
 def test_devices_lists_jack_output_and_midi_inputs(jack):
     proc = cli("devices")
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
