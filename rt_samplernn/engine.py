@@ -24,11 +24,10 @@ from rt_samplernn.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import dequantize_table, quantize, zero_level
-from rt_samplernn.sampling import noise_rng
+from rt_samplernn.sampling import gumbel_noise, noise_rng
 
 PROVIDERS = ("auto", "cpu", "cuda")
 NOISE_CHUNK_BLOCKS = 64  # noise drawn ahead, in sample-graph calls
-_TINY = np.float32(1e-20)
 MIN_TEMPERATURE = 1e-3
 
 ort.set_default_logger_severity(3)  # onnxruntime-gpu on a machine without CUDA logs an error per session
@@ -305,15 +304,8 @@ class Engine:
         return io.get_outputs()[0].numpy()
 
     def _draw_noise(self) -> None:
-        """Gumbel noise for the next len(self._noise) calls, bit-identical to sampling.gumbel_noise per block."""
-        u = self._noise
-        self._rng.random(dtype=np.float32, out=u)
-        np.maximum(u, _TINY, out=u)
-        np.log(u, out=u)
-        np.negative(u, out=u)
-        u += _TINY
-        np.log(u, out=u)
-        np.negative(u, out=u)
+        """Gumbel noise for the next len(self._noise) calls, the same values as one gumbel_noise draw per block."""
+        gumbel_noise(self._rng, self._noise.shape, out=self._noise)
         self._noise_used = 0
 
     # -------------------------------------------------------------------------------------------------

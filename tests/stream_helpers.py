@@ -118,6 +118,23 @@ def private_jack(rate: int = 16000, period: int = 256) -> Iterator[tuple[str, su
             _reclaim(name)
 
 
+def stop_server_under(proc: subprocess.Popen, jackd: subprocess.Popen) -> tuple:
+    """Stop the JACK server while `proc` is playing on it; return proc's (stdout, stderr) once it exits.
+
+    The server goes with SIGTERM (SIGKILL would leak its registry slot); `proc` must then exit by itself
+    within 30 s (never a hang), else it is killed and the test fails on the timeout.
+    """
+    try:
+        time.sleep(0.5)
+        jackd.terminate()
+        jackd.wait()
+        return proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _reclaim(name: str) -> None:
     """Free a killed server's registry slot: a server of the same name takes it over, then exits cleanly."""
     stop_jackd(start_jackd(name, 16000, 256, wait_s=5, check=False))

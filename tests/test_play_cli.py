@@ -128,24 +128,16 @@ def test_devices_without_any_output_says_so():
 
 
 def test_audio_server_killed_mid_play_ends_with_a_clear_error(bundle):
-    from tests.stream_helpers import private_jack
+    from tests.stream_helpers import private_jack, stop_server_under
 
     with private_jack(16000) as (name, jackd):
         env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
         proc = subprocess.Popen(CLI + ["play", str(bundle), "--latency-ms", "200"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, cwd=ROOT, env=env)
-        try:
-            line = b""
-            while b"Ctrl-C stops" not in line:  # playing
-                line = proc.stderr.readline()
-                assert line, "play exited before it started"
-            time.sleep(0.5)
-            jackd.terminate()  # the server goes away (SIGKILL would leak its registry slot)
-            jackd.wait()
-            _, err = proc.communicate(timeout=30)  # never a hang
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        line = b""
+        while b"Ctrl-C stops" not in line:  # playing
+            line = proc.stderr.readline()
+            assert line, "play exited before it started"
+        _, err = stop_server_under(proc, jackd)
     assert proc.returncode == 1
     assert "stopped (the audio server went away or the device was unplugged)" in last_line(err)

@@ -15,7 +15,7 @@ import soundfile
 from rt_samplernn.stream import Player, WavSink
 from rt_samplernn.watchdog import WatchdogConfig
 from tests.jack import jack_available
-from tests.stream_helpers import Collapsing, Tone, dominant_hz, private_jack, tiny_bundle
+from tests.stream_helpers import Collapsing, Tone, dominant_hz, private_jack, stop_server_under, tiny_bundle
 
 pytestmark = pytest.mark.jack
 
@@ -157,16 +157,8 @@ def test_a_server_killed_mid_stream_stops_the_player_with_a_message():
         env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
         proc = subprocess.Popen([sys.executable, "-c", DIES], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
-        try:
-            assert proc.stdout.readline().strip() == "playing"
-            time.sleep(0.5)
-            jackd.terminate()  # the server goes away (SIGKILL would leak its registry slot)
-            jackd.wait()
-            out, err = proc.communicate(timeout=30)  # never a hang
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        assert proc.stdout.readline().strip() == "playing"
+        out, err = stop_server_under(proc, jackd)
     assert proc.returncode == 3, (out, err[-2000:])
     assert "finished True lost True" in out
     assert "stopped (the audio server went away" in out
