@@ -110,7 +110,7 @@ def run_play(bundle: Path, server: str, seconds: float, latency_ms: float, voice
 
 
 def main() -> None:
-    from rt_samplernn.stream import DEFAULT_LATENCY_MS
+    from rt_samplernn.live.player import DEFAULT_LATENCY_MS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", type=Path, default=None, help="bundle to play (default: random-weight --preset)")

@@ -26,8 +26,14 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
-from rt_samplernn.bundle import FORMAT, MANIFEST, VERSION, frame_graph_name, sha256_file
 from rt_samplernn.config import to_dict
+from rt_samplernn.live.bundle import (
+    FORMAT,
+    MANIFEST,
+    VERSION,
+    frame_graph_name,
+    sha256_file,
+)
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
 

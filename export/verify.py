@@ -20,11 +20,11 @@ import onnx
 import onnxruntime as ort
 import torch
 from onnx import helper
+from rt_samplernn.export.onnx_export import IR_VERSION, OPSET
 from torch.nn.utils import parametrize
 
-from rt_samplernn.engine import Engine, session_options
-from rt_samplernn.export.onnx_export import IR_VERSION, OPSET
 from rt_samplernn.generate import generate_levels
+from rt_samplernn.live.engine import Engine, session_options
 from rt_samplernn.model import SampleRNN
 from rt_samplernn.quantize import quantize, zero_level
 

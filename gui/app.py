@@ -11,7 +11,6 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
-
 from rt_samplernn.gui.session import LiveSession
 from rt_samplernn.gui.theme import apply_theme
 from rt_samplernn.gui.window import PerformanceWindow

@@ -18,7 +18,7 @@ import numpy as np
 
 from rt_samplernn.errors import UserError
 
-SEED_SLOTS = 8  # pads; MIDI notes select them too (rt_samplernn.params)
+SEED_SLOTS = 8  # pads; MIDI notes select them too (rt_samplernn.live.params)
 VIRTUAL_PORT = "virtual port (rt-samplernn)"
 
 
@@ -55,7 +55,7 @@ class _CpuClock:
 
 
 class OutputTap:
-    """A `rt_samplernn.stream` sink that keeps the newest output for the scope and records on demand.
+    """A `rt_samplernn.live.sinks` sink that keeps the newest output for the scope and records on demand.
 
     The player's recorder thread calls `write` with exactly what was played. It always keeps the last
     `keep` frames (mono) in a preallocated NumPy ring for `snapshot` (the GUI thread reads a copy; a torn
@@ -117,7 +117,7 @@ class OutputTap:
         return self.recorded_frames / self.sample_rate if self.sample_rate else 0.0
 
     def start_recording(self, path: Path, sample_rate: int, channels: int) -> None:
-        from rt_samplernn.stream import WavSink
+        from rt_samplernn.live.sinks import WavSink
 
         self.stop_recording()
         sink = WavSink(path)  # UserError: exists, bad extension, missing folder
@@ -147,10 +147,10 @@ class LiveSession:
         self.provider, self.threads, self.seed = provider, threads, seed
         self.voices_wanted = 1
         self.bundle: Path | None = None
-        self.info: Any = None  # rt_samplernn.bundle.Bundle
+        self.info: Any = None  # rt_samplernn.live.bundle.Bundle
         self.engine: Any = None
-        self.params: Any = None  # rt_samplernn.params.Parameters
-        self.control: Any = None  # rt_samplernn.params.LiveControl
+        self.params: Any = None  # rt_samplernn.live.params.Parameters
+        self.control: Any = None  # rt_samplernn.live.params.LiveControl
         self.player: Any = None
         self.midi: Any = None
         self._midi_port: str | None = None
@@ -180,8 +180,8 @@ class LiveSession:
 
         Stops the audio; returns True if it was playing (the caller restarts it with `restart`).
         """
-        from rt_samplernn.engine import Engine
-        from rt_samplernn.params import LiveControl, Parameters
+        from rt_samplernn.live.engine import Engine
+        from rt_samplernn.live.params import LiveControl, Parameters
 
         engine = Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider,
                         threads=self.threads)
@@ -275,7 +275,7 @@ class LiveSession:
 
         ``rescan``: ask PortAudio again (a device plugged in, a JACK server started); only while stopped.
         """
-        from rt_samplernn.stream import NO_DEVICE, list_output_devices
+        from rt_samplernn.live.devices import NO_DEVICE, list_output_devices
 
         try:
             devices = [(d.index, d.label) for d in list_output_devices(rescan=rescan and not self.running)]
@@ -285,7 +285,7 @@ class LiveSession:
 
     def start(self, device: Any, latency_ms: float) -> None:
         """Stream the engine to `device` (index, name, NO_DEVICE or None: the default) with this fill target."""
-        from rt_samplernn.stream import Player
+        from rt_samplernn.live.player import Player
 
         if self.engine is None:
             raise UserError("open a bundle first")
@@ -378,7 +378,7 @@ class LiveSession:
     # ------------------------------------------------------------------ MIDI
     def midi_ports(self) -> list[str]:
         """MIDI input ports there are now ([] when MIDI is unavailable, e.g. no JACK server here)."""
-        from rt_samplernn.midi import list_input_ports
+        from rt_samplernn.live.midi import list_input_ports
 
         try:
             return [p for p in list_input_ports() if not p.startswith(f"{self._client_prefix()}")]
@@ -387,13 +387,13 @@ class LiveSession:
 
     @staticmethod
     def _client_prefix() -> str:
-        from rt_samplernn.midi import CLIENT_NAME
+        from rt_samplernn.live.midi import CLIENT_NAME
 
         return f"{CLIENT_NAME}:"  # our own virtual port, listed by JACK: not an input to choose
 
     def _controller(self) -> Any:
         """The MidiController, made on first use and kept across bundles, so its port stays open."""
-        from rt_samplernn.midi import MidiController, default_map, load_map
+        from rt_samplernn.live.midi import MidiController, default_map, load_map
 
         if self.params is None:
             return None
@@ -414,7 +414,7 @@ class LiveSession:
 
     @staticmethod
     def _default_map_path() -> Path:
-        from rt_samplernn.midi import default_map_path
+        from rt_samplernn.live.midi import default_map_path
 
         return default_map_path()
 

@@ -12,11 +12,25 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QDragEnterEvent, QDropEvent, QFont, QPainter, QPen, QPolygonF
-from PyQt6.QtWidgets import (
-    QDial, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
+from PyQt6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QFont,
+    QPainter,
+    QPen,
+    QPolygonF,
 )
-
+from PyQt6.QtWidgets import (
+    QDial,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 from rt_samplernn.gui.analysis import Spectrum, envelope, log_bins, trigger_offset
 
 ACCENT = QColor("#f0a030")

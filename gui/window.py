@@ -1,7 +1,7 @@
 """The performance window: model, audio, voices, seeds, MIDI, meters and a live scope on one screen.
 
 Threads: everything here runs in the Qt main thread. The engine generates in the player's worker thread,
-MIDI lands in the parameter cells (rt_samplernn.params) on the MIDI thread, and neither ever calls Qt.
+MIDI lands in the parameter cells (rt_samplernn.live.params) on the MIDI thread, and neither ever calls Qt.
 The window polls: a fast timer (DRAW_MS) moves each dial when its parameter's version changed, follows
 MIDI learn and the selected seed slot, fills the ring meter and redraws the scope; a slow timer
 (TEXT_MS) updates the counters' text, the mapping list and the status line. A dial drag calls the same
@@ -15,16 +15,45 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PyQt6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PyQt6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QGroupBox,
-    QHBoxLayout, QHeaderView, QLabel, QMainWindow, QPushButton, QSpinBox, QStackedWidget, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from rt_samplernn.gui.session import SEED_SLOTS, VIRTUAL_PORT, LiveSession
+from rt_samplernn.gui.widgets import (
+    LevelMeter,
+    ParamDial,
+    ScopeView,
+    SeedSlot,
+    dropped_paths,
 )
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.gui.session import SEED_SLOTS, VIRTUAL_PORT, LiveSession
-from rt_samplernn.gui.widgets import LevelMeter, ParamDial, ScopeView, SeedSlot, dropped_paths
 
 DRAW_MS = 16  # dials, learn state, ring meter, scope
 TEXT_MS = 1000  # counters' text, mapping list, status line

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Train the bundled demo model: the `live` preset on Drascula's soundtrack (Debian package drascula-music,
-# 31 recorded tracks, 47 min, BSD-like licence), three tracks held out for validation, then export it.
-# Rerunnable: `bash recipes/demo.sh [RUN_DIR] [MINUTES]`. Needs: apt-get install drascula-music.
+# Train the bundled demo model on Drascula's soundtrack (Debian package drascula-music, 31 recorded tracks,
+# 47 min, BSD-like licence), three tracks held out for validation. Rerunnable and resumable:
+#   bash recipes/demo.sh [RUN_DIR] [MINUTES] [EXTRA TRAIN FLAGS...]
+# e.g. bash recipes/demo.sh runs/demo 150 --frame-sizes 16        (a 2-tier model)
+# Environment: PRESET (default live), THREADS (default 2), STEPS (the cosine schedule's length).
+# Needs: apt-get install drascula-music.
 set -euo pipefail
 run=${1:-runs/demo}
-minutes=${2:-75}
+minutes=${2:-150}
+shift $(( $# < 2 ? $# : 2 ))
 audio=/usr/share/scummvm/drascula/audio
 [ -d "$audio" ] || { echo "recipes/demo.sh: $audio missing; apt-get install drascula-music" >&2; exit 1; }
 held_out=(track10.ogg track20.ogg track30.ogg)
@@ -12,8 +16,12 @@ train=()
 for f in "$audio"/track*.ogg; do
   case " ${held_out[*]} " in *" $(basename "$f") "*) ;; *) train+=("$f") ;; esac
 done
-resume=()
-[ -f "$run/last.pt" ] && resume=(--resume "$run")
-rt-samplernn train "${train[@]}" --val-data "${held_out[@]/#/$audio/}" --preset live --out "$run" \
-  "${resume[@]}" --batch-size 16 --seq-len 1024 --chunk-seconds 8 --learning-rate 0.001 \
-  --eval-every 500 --val-batches 1 --early-stopping-patience 0 --num-threads 1 --max-minutes "$minutes" --seed 0
+if [ -f "$run/last.pt" ]; then
+  args=(--resume "$run" --max-minutes "$minutes")
+else
+  args=(--preset "${PRESET:-live}" "$@" --batch-size 16 --seq-len 1024 --chunk-seconds 8 --learning-rate 0.001
+        --lr-schedule cosine --warmup-steps 200 --max-steps "${STEPS:-40000}" --amp
+        --eval-every 1000 --val-batches 1 --early-stopping-patience 0 --num-threads "${THREADS:-2}"
+        --max-minutes "$minutes" --seed 0)
+fi
+rt-samplernn train "${train[@]}" --val-data "${held_out[@]/#/$audio/}" --out "$run" "${args[@]}"

@@ -19,7 +19,7 @@ import torch
 from rt_samplernn.audio import load_for_model
 from rt_samplernn.checkpoint import load_checkpoint, train_config_of
 from rt_samplernn.data import chunks_from_clips
-from rt_samplernn.engine import Engine
+from rt_samplernn.live.engine import Engine
 from rt_samplernn.train import evaluate
 
 AUDIO = Path("/usr/share/scummvm/drascula/audio")

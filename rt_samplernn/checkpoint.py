@@ -13,7 +13,13 @@ from typing import Any
 
 import torch
 
-from rt_samplernn.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
+from rt_samplernn.config import (
+    ModelConfig,
+    TrainConfig,
+    model_config_from_dict,
+    to_dict,
+    train_config_from_dict,
+)
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
+
+import tomllib
 
 from rt_samplernn.errors import UserError
 
@@ -15,6 +16,7 @@ RNN_TYPES = ("gru", "lstm")
 Q_TYPES = ("linear", "mu-law", "a-law")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 CHECKPOINT_POLICIES = ("best", "always")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class TrainConfig:
     silence_fraction: float = 0.8  # drop a chunk when more than this share of it is silent
     optimizer: str = "adam"
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # "cosine": decay to min_lr_fraction * learning_rate at max_steps
+    warmup_steps: int = 0  # linear warm-up from 0 to learning_rate over this many steps
+    min_lr_fraction: float = 0.05  # the cosine schedule's floor, as a share of learning_rate
     momentum: float = 0.9  # for sgd and rmsprop
     grad_clip: float = 5.0
     max_steps: int = 100_000
@@ -96,7 +101,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     early_stopping_patience: int = 10  # evaluations without improvement; 0 disables
     max_nonfinite: int = 20  # consecutive non-finite losses before training stops
-    amp: bool = False  # bf16 autocast on CUDA
+    amp: bool = False  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16, AMX)
     seed: int = 0
     num_threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default
 
@@ -107,6 +112,10 @@ class TrainConfig:
             raise UserError(
                 f"train config: checkpoint_policy {self.checkpoint_policy!r} is not one of "
                 f"{', '.join(CHECKPOINT_POLICIES)}"
+            )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(
+                f"train config: lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
             )
         if self.batch_size < 1 or self.seq_len < 1:
             raise UserError("train config: batch_size and seq_len must be positive")

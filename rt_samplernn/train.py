@@ -79,6 +79,25 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(params, lr=cfg.learning_rate, momentum=cfg.momentum)
 
 
+def learning_rate_at(step: int, cfg: TrainConfig) -> float:
+    """The learning rate for optimizer step `step` (0-based): linear warm-up, then constant or cosine decay."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate
+    span = max(cfg.max_steps - cfg.warmup_steps, 1)
+    progress = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+    floor = cfg.min_lr_fraction
+    return cfg.learning_rate * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def bf16_autocast_supported(device: torch.device) -> bool:
+    """True where bf16 autocast runs natively: CUDA, and CPUs whose oneDNN has bf16 kernels (AVX512-BF16, AMX)."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def nll_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood in bits per sample."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1)) / LN2
@@ -89,7 +108,9 @@ def detach(states: list[State]) -> list[State]:
 
 
 @torch.no_grad()
-def evaluate(model: SampleRNN, chunks: np.ndarray, cfg: TrainConfig, device: torch.device) -> float:
+def evaluate(
+    model: SampleRNN, chunks: np.ndarray, cfg: TrainConfig, device: torch.device, amp: bool = False
+) -> float:
     """Validation NLL in bits per sample over whole chunks, states carried across segments."""
     if len(chunks) == 0:
         return float("nan")
@@ -104,7 +125,8 @@ def evaluate(model: SampleRNN, chunks: np.ndarray, cfg: TrainConfig, device: tor
         states = model.initial_state(batch.shape[0])
         states = [tuple(s.to(device) for s in st) for st in states]
         for seg in segments(batch, model.overlap, cfg.seq_len):
-            logits, states = model(seg, states)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits, states = model(seg, states)
             total += nll_bits(logits, seg[:, model.overlap :]).item() * seg[:, model.overlap :].numel()
             count += seg[:, model.overlap :].numel()
     model.train(was_training)
@@ -211,7 +233,9 @@ def train(
 
         writer = SummaryWriter(str(out_dir / "tb"), purge_step=step or None)
     checkpointer = Checkpointer(out_dir, train_cfg)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_cfg.amp and device.type == "cuda")
+    if train_cfg.amp and not bf16_autocast_supported(device):
+        raise UserError(f"--amp: this {device.type} has no native bf16; drop --amp to train in fp32")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_cfg.amp)
     bar = tqdm(total=train_cfg.max_steps, initial=step, disable=quiet, unit="step", dynamic_ncols=True)
     train_bits_sum, train_bits_n, last_val, last_train = 0.0, 0, float("nan"), float("nan")
     stopped = "max_steps"
@@ -252,6 +276,8 @@ def train(
                         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
                         ok = bool(torch.isfinite(grad_norm))
                     if ok:
+                        for group in optimizer.param_groups:
+                            group["lr"] = learning_rate_at(step, train_cfg)
                         optimizer.step()
                         carried = detach(new_states)
                         nonfinite_run = 0
@@ -276,11 +302,12 @@ def train(
                     bar.update(1)
                     if writer is not None and ok and step % 10 == 0:
                         writer.add_scalar("train/nll_bits", loss.item(), step)
+                        writer.add_scalar("train/learning_rate", optimizer.param_groups[0]["lr"], step)
                     out_of_time = time.monotonic() >= deadline
                     if step % train_cfg.eval_every == 0 or step >= train_cfg.max_steps or stop.set or out_of_time:
                         last_train = train_bits_sum / max(train_bits_n, 1)
                         train_bits_sum, train_bits_n = 0.0, 0
-                        last_val = evaluate(model, data.val, train_cfg, device)
+                        last_val = evaluate(model, data.val, train_cfg, device, train_cfg.amp)
                         score = last_val if not math.isnan(last_val) else last_train
                         improved = score < best_val
                         if improved:

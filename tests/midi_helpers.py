@@ -29,8 +29,9 @@ def midi_bundle(tmp_path_factory) -> Path:
     if "bundle" in _BUNDLES:
         return _BUNDLES["bundle"]
     torch = pytest.importorskip("torch")
-    from rt_samplernn.config import ModelConfig
     from rt_samplernn.export.onnx_export import export_bundle
+
+    from rt_samplernn.config import ModelConfig
     from rt_samplernn.model import SampleRNN
 
     torch.manual_seed(0)
@@ -45,7 +46,7 @@ def midi_bundle(tmp_path_factory) -> Path:
 
 
 def make_engine(bundle, voices=1, seed=7):
-    from rt_samplernn.engine import Engine
+    from rt_samplernn.live.engine import Engine
 
     return Engine(bundle, voices=voices, seed=seed, provider="cpu")
 
@@ -55,7 +56,7 @@ def jack_sender(to: str | None = None, client: str = "sender"):
     """An rtmidi output on JACK: connected to the port matching ``to``, or a virtual port 'out'."""
     import rtmidi
 
-    from rt_samplernn.midi import find_port
+    from rt_samplernn.live.midi import find_port
 
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, client)
     try:

@@ -86,9 +86,9 @@ def tiny_bundle(root: Path) -> Path:
     if "tiny" in _BUNDLES:
         return _BUNDLES["tiny"]
     import torch
+    from rt_samplernn.export.onnx_export import export_bundle
 
     from rt_samplernn.config import ModelConfig
-    from rt_samplernn.export.onnx_export import export_bundle
     from rt_samplernn.model import SampleRNN
 
     torch.manual_seed(0)

@@ -6,12 +6,12 @@ import json
 import shutil
 
 import pytest
-
-from rt_samplernn.bundle import load_bundle
-from rt_samplernn.cli import main
-from rt_samplernn.engine import Engine
-from rt_samplernn.errors import UserError
 from rt_samplernn.export.onnx_export import sha256_file
+
+from rt_samplernn.cli import main
+from rt_samplernn.errors import UserError
+from rt_samplernn.live.bundle import load_bundle
+from rt_samplernn.live.engine import Engine
 from tests.bundle_helpers import tiny_bundle
 
 

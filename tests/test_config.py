@@ -2,7 +2,13 @@
 
 import pytest
 
-from rt_samplernn.config import PRESETS, ModelConfig, TrainConfig, apply_overrides, model_config_from_preset
+from rt_samplernn.config import (
+    PRESETS,
+    ModelConfig,
+    TrainConfig,
+    apply_overrides,
+    model_config_from_preset,
+)
 from rt_samplernn.errors import UserError
 
 

@@ -5,7 +5,14 @@ import pytest
 import soundfile
 
 from rt_samplernn.config import ModelConfig, TrainConfig
-from rt_samplernn.data import batch_order, build_dataset, chunk_length, find_audio_files, mostly_silent, segments
+from rt_samplernn.data import (
+    batch_order,
+    build_dataset,
+    chunk_length,
+    find_audio_files,
+    mostly_silent,
+    segments,
+)
 from rt_samplernn.errors import UserError
 
 CFG = ModelConfig(frame_sizes=(4, 16), dim=16, sample_dim=8, emb_size=4)

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import soundfile
 
-from rt_samplernn.bundle import load_bundle
-from rt_samplernn.engine import Engine
+from rt_samplernn.live.bundle import load_bundle
+from rt_samplernn.live.engine import Engine
 from rt_samplernn.models import DEMO_BUNDLE
 
 

@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from rt_samplernn.engine import Engine
 from rt_samplernn.errors import UserError
-from rt_samplernn.generate import generate_levels, prime_levels, primed_states, start_history
+from rt_samplernn.generate import (
+    generate_levels,
+    prime_levels,
+    primed_states,
+    start_history,
+)
+from rt_samplernn.live.engine import Engine
 from rt_samplernn.quantize import dequantize
 from tests.bundle_helpers import tiny_bundle
 
@@ -134,7 +139,7 @@ def test_runs_where_torch_cannot_be_imported(bundle):
                     raise ImportError("torch is blocked in this test")
                 return None
         sys.meta_path.insert(0, NoTorch())
-        from rt_samplernn.engine import Engine
+        from rt_samplernn.live.engine import Engine
         engine = Engine({str(path)!r}, voices=2, seed=1)
         engine.prime([0.1, -0.2, 0.3] * 500, 8000)
         audio = engine.generate(1000)

@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
+from rt_samplernn.export.onnx_export import export_bundle
+from rt_samplernn.export.verify import verify_bundle
 
 from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.cli import main
-from rt_samplernn.engine import Engine
-from rt_samplernn.export.onnx_export import export_bundle
-from rt_samplernn.export.verify import verify_bundle
+from rt_samplernn.live.engine import Engine
 from tests.bundle_helpers import tiny_bundle, tiny_model
 
 VARIANTS = {

@@ -1,8 +1,13 @@
 """The window's pure-NumPy drawing helpers: envelopes, scope trigger, spectrum levels (no Qt)."""
 
 import numpy as np
-
-from rt_samplernn.gui.analysis import Spectrum, envelope, log_bins, peak_dbfs, trigger_offset
+from rt_samplernn.gui.analysis import (
+    Spectrum,
+    envelope,
+    log_bins,
+    peak_dbfs,
+    trigger_offset,
+)
 
 
 def test_envelope_columns_hold_min_and_max():

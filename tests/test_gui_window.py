@@ -18,9 +18,9 @@ import pytest
 import soundfile
 from PyQt6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-
 from rt_samplernn.gui.app import create_window, open_settings
 from rt_samplernn.gui.session import VIRTUAL_PORT, LiveSession
+
 from tests.jack import jack_available, jack_server
 
 rtmidi = pytest.importorskip("rtmidi")
@@ -31,8 +31,9 @@ rtmidi = pytest.importorskip("rtmidi")
 def bundle(tmp_path_factory) -> Path:
     """A tiny 3-tier bundle exported from a seeded random-weight SampleRNN (the exporter needs torch; the GUI not)."""
     torch = pytest.importorskip("torch")
-    from rt_samplernn.config import ModelConfig
     from rt_samplernn.export.onnx_export import export_bundle
+
+    from rt_samplernn.config import ModelConfig
     from rt_samplernn.model import SampleRNN
 
     torch.manual_seed(0)
@@ -100,7 +101,7 @@ class Sender:
     """A JACK MIDI output connected to the window's virtual input port."""
 
     def __init__(self):
-        from rt_samplernn.midi import find_port
+        from rt_samplernn.live.midi import find_port
 
         self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "gui-test")
         self.out.open_port(find_port("rt-samplernn", self.out.get_ports()), "out")

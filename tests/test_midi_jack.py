@@ -11,7 +11,12 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from rt_samplernn.params import ControlledProducer, FloatSpec, LiveControl, Parameters
+from rt_samplernn.live.params import (
+    ControlledProducer,
+    FloatSpec,
+    LiveControl,
+    Parameters,
+)
 from tests.midi_helpers import jack_sender, make_engine, midi_bundle, tone, wait_until
 
 pytest.importorskip("rtmidi")
@@ -26,7 +31,7 @@ def bundle(tmp_path_factory):
 
 @contextmanager
 def listening(params, control=None, port="virtual", **kw):
-    from rt_samplernn.midi import MidiController, default_map
+    from rt_samplernn.live.midi import MidiController, default_map
 
     ctl = MidiController(params, default_map(params.voices), control=control, map_path="/nonexistent/m.toml", **kw)
     try:
@@ -170,7 +175,7 @@ def test_odd_messages_over_jack_do_not_disturb(jack):
 
 
 def test_a_vanished_port_is_reported_and_comes_back(jack):
-    from rt_samplernn.midi import MidiController
+    from rt_samplernn.live.midi import MidiController
 
     params = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0))
     ctl = MidiController(params, map_path="/nonexistent/m.toml", port_check_s=0.05)
@@ -196,7 +201,7 @@ def test_a_vanished_port_is_reported_and_comes_back(jack):
 
 def test_opening_errors_are_one_line_user_errors(jack):
     from rt_samplernn.errors import UserError
-    from rt_samplernn.midi import MidiController, list_input_ports
+    from rt_samplernn.live.midi import MidiController, list_input_ports
 
     with jack_sender(None, client="pad-controller"):
         assert "pad-controller:out" in list_input_ports("jack")

@@ -8,22 +8,22 @@ import random
 
 import pytest
 
+from rt_samplernn.commands.midi_options import add_midi_arguments
 from rt_samplernn.errors import UserError
-from rt_samplernn.midi import (
+from rt_samplernn.live.midi import (
     Mapping,
     MidiController,
     MidiMap,
     MidiParser,
-    add_midi_arguments,
     default_map,
     default_map_path,
-    dumps_toml,
     find_port,
     load_map,
     map_to_dict,
     save_map,
 )
-from rt_samplernn.params import FloatSpec, Parameters
+from rt_samplernn.live.midi.mapfile import dumps_toml
+from rt_samplernn.live.params import FloatSpec, Parameters
 
 
 def parse(*messages):
@@ -337,7 +337,7 @@ def test_midi_arguments():
 
 def test_api_choice_falls_back_to_jack_without_an_alsa_sequencer(monkeypatch):
     rtmidi = pytest.importorskip("rtmidi")
-    from rt_samplernn import midi
+    from rt_samplernn.live.midi import ports as midi
 
     monkeypatch.delenv("RT_SAMPLERNN_MIDI_API", raising=False)
     monkeypatch.setattr(midi.sys, "platform", "linux")
@@ -361,7 +361,7 @@ def test_the_saved_map_remembers_the_seed_slots_in_order(tmp_path, monkeypatch):
     import numpy as np
     import soundfile
 
-    from rt_samplernn.midi import start_from_args
+    from rt_samplernn.commands.midi_options import start_from_args
 
     wav = tmp_path / "pad.wav"
     soundfile.write(str(wav), np.zeros(800, np.float32), 8000)

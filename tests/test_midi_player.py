@@ -23,7 +23,7 @@ def bundle(tmp_path_factory):
 
 
 def midi_args(*argv):
-    from rt_samplernn.midi import add_midi_arguments
+    from rt_samplernn.commands.midi_options import add_midi_arguments
 
     parser = argparse.ArgumentParser()
     add_midi_arguments(parser)
@@ -33,8 +33,8 @@ def midi_args(*argv):
 def test_cc_lands_within_one_block_of_the_players_worker(jack, bundle, tmp_path, monkeypatch):
     """The real Player on JACK: hooks around LiveControl's note, per block, which writes had landed before
     the block started and which temperature the engine then generated it with."""
-    from rt_samplernn.midi import start_from_args
-    from rt_samplernn.stream import Player
+    from rt_samplernn.commands.midi_options import start_from_args
+    from rt_samplernn.live.player import Player
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     (tmp_path / "m.toml").write_text('[params.temperature]\nminimum = 0.5\nmaximum = 1.5\ndefault = 1.0\n'
@@ -70,8 +70,8 @@ def test_cc_lands_within_one_block_of_the_players_worker(jack, bundle, tmp_path,
 
 
 def test_a_flood_does_not_underrun_the_jack_stream(jack, bundle, tmp_path, monkeypatch):
-    from rt_samplernn.midi import start_from_args
-    from rt_samplernn.stream import Player
+    from rt_samplernn.commands.midi_options import start_from_args
+    from rt_samplernn.live.player import Player
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no saved map: the default one
     engine = make_engine(bundle, voices=2)
@@ -125,7 +125,7 @@ def test_a_flood_does_not_underrun_the_jack_stream(jack, bundle, tmp_path, monke
 def test_play_command_with_midi(jack, bundle, tmp_path, monkeypatch, capsys):
     """`rt-samplernn play BUNDLE --midi virtual` opens the port and plays (software clock: no WAV needed)."""
     from rt_samplernn.cli import main
-    from rt_samplernn.midi import Mapping, MidiMap, save_map
+    from rt_samplernn.live.midi import Mapping, MidiMap, save_map
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     map_path = save_map(MidiMap((Mapping("gain", "cc", 9),), slots=("a.wav",)), tmp_path / "live.toml")
@@ -141,8 +141,8 @@ def test_play_command_with_midi(jack, bundle, tmp_path, monkeypatch, capsys):
 
 
 def test_playback_goes_on_when_the_midi_port_vanishes(jack, bundle, tmp_path, monkeypatch):
-    from rt_samplernn.midi import start_from_args
-    from rt_samplernn.stream import Player
+    from rt_samplernn.commands.midi_options import start_from_args
+    from rt_samplernn.live.player import Player
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     engine = make_engine(bundle)

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.params import (
+from rt_samplernn.live.params import (
     ControlledProducer,
     FloatSpec,
     LiveControl,

@@ -12,10 +12,18 @@ import numpy as np
 import pytest
 import soundfile
 
-from rt_samplernn.stream import Player, WavSink
-from rt_samplernn.watchdog import WatchdogConfig
+from rt_samplernn.live.player import Player
+from rt_samplernn.live.sinks import WavSink
+from rt_samplernn.live.watchdog import WatchdogConfig
 from tests.jack import jack_available
-from tests.stream_helpers import Collapsing, Tone, dominant_hz, private_jack, stop_server_under, tiny_bundle
+from tests.stream_helpers import (
+    Collapsing,
+    Tone,
+    dominant_hz,
+    private_jack,
+    stop_server_under,
+    tiny_bundle,
+)
 
 pytestmark = pytest.mark.jack
 
@@ -38,7 +46,7 @@ def play(player: Player, timeout_s: float = 60.0) -> None:
 
 
 def test_engine_streams_5_seconds_at_16k_without_underruns(jack, bundle, tmp_path):
-    from rt_samplernn.engine import Engine
+    from rt_samplernn.live.engine import Engine
 
     engine = Engine(bundle, voices=2, seed=3, provider="cpu")
     out = tmp_path / "take.wav"
@@ -138,7 +146,7 @@ def test_watchdog_switch_from_another_thread(jack):
 
 DIES = """
 import sys, time
-from rt_samplernn.stream import Player
+from rt_samplernn.live.player import Player
 from tests.stream_helpers import Tone
 player = Player(Tone(16000, 1), latency_ms=100, watchdog=False)
 player.start()

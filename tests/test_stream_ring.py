@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from rt_samplernn.ring import RingBuffer
-from rt_samplernn.stream import NO_DEVICE, Player, channel_map, mix_matrix
+from rt_samplernn.live.devices import NO_DEVICE, channel_map, mix_matrix
+from rt_samplernn.live.player import Player
+from rt_samplernn.live.ring import RingBuffer
 from tests.stream_helpers import Tone
 
 
@@ -139,7 +140,7 @@ def test_callback_fills_whole_buffer_zero_fills_and_counts_underruns():
 
 
 def test_callback_stops_exactly_at_the_seconds_limit_and_taps_what_it_played():
-    from rt_samplernn.stream import PcmSink
+    from rt_samplernn.live.sinks import PcmSink
 
     class Sink(PcmSink):
         def __init__(self):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rt_samplernn.watchdog import NOISE, SILENCE, Reprimer, Watchdog, WatchdogConfig
+from rt_samplernn.live.watchdog import (
+    NOISE,
+    SILENCE,
+    Reprimer,
+    Watchdog,
+    WatchdogConfig,
+)
 from tests.stream_helpers import Collapsing
 
 RATE = 16000

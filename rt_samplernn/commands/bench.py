@@ -61,7 +61,7 @@ class _Timed:
 def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str, threads: int,
                  repeats: int) -> dict[str, Any]:
     """{'rtf': median generated seconds per wall second (per voice), 'rtfs': all, 'graphs': {file: (p50, p99, calls/s)}}."""
-    from rt_samplernn.engine import Engine
+    from rt_samplernn.live.engine import Engine
 
     engine = Engine(bundle, voices=voices, seed=0, provider=provider, threads=threads)
     n = int(seconds * engine.sample_rate)

@@ -23,15 +23,15 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 
 def _midi_inputs(api_name: str) -> tuple[str, list[str]]:
     """(API used, port names) or raises UserError saying why MIDI cannot be listed."""
-    from rt_samplernn import midi
+    from rt_samplernn.live.midi import ports
 
-    api = midi.choose_api(api_name)
-    return midi.api_name(api), midi.list_input_ports(api)
+    api = ports.choose_api(api_name)
+    return ports.api_name(api), ports.list_input_ports(api)
 
 
 def run(args: argparse.Namespace) -> int:
     from rt_samplernn.errors import UserError
-    from rt_samplernn.stream import NoOutputDevice, list_output_devices
+    from rt_samplernn.live.devices import NoOutputDevice, list_output_devices
 
     print("audio outputs:")
     try:

@@ -32,10 +32,10 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rt_samplernn.audio import load_for_model
-    from rt_samplernn.bundle import sha256_file
     from rt_samplernn.checkpoint import load_checkpoint
     from rt_samplernn.errors import UserError
     from rt_samplernn.export.onnx_export import export_bundle
+    from rt_samplernn.live.bundle import sha256_file
 
     ckpt = Path(args.checkpoint)
     model, cfg, _ = load_checkpoint(ckpt)

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     model = Path(args.model) if args.model else DEMO_BUNDLE
 
     if model.is_dir():
-        from rt_samplernn.engine import Engine
+        from rt_samplernn.live.engine import Engine
 
         engine = Engine(model, voices=count, seed=args.seed, provider=args.provider, threads=args.threads)
         for voice, t in enumerate(temps):

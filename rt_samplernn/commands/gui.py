@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.voices is not None and args.voices < 1:
         raise UserError(f"--voices {args.voices}: must be 1 or more")
     if args.device is not None and args.device != "none":
-        from rt_samplernn.stream import NoOutputDevice, find_output_device
+        from rt_samplernn.live.devices import NoOutputDevice, find_output_device
 
         try:
             find_output_device(args.device)  # a UserError naming the outputs, before any window opens

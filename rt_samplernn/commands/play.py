@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.player import PlayerMetrics
 
 EPILOG = """\
 examples:
@@ -21,7 +25,9 @@ Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
-    from rt_samplernn.stream import DEFAULT_LATENCY_MS  # numpy only: no torch, no onnxruntime
+    from rt_samplernn.live.player import (
+        DEFAULT_LATENCY_MS,  # numpy only: no torch, no onnxruntime
+    )
 
     p = sub.add_parser("play", help="play a bundle live (sound card, WAV file or raw PCM on stdout)",
                        description=__doc__, epilog=EPILOG, formatter_class=formatter)
@@ -49,10 +55,20 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--chunk-frames", type=int, default=None,
                    help="samples per engine call; None: 256. Smaller lowers latency and costs overhead")
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
-    from rt_samplernn.midi import add_midi_arguments  # no rtmidi import until a port is opened
+    from rt_samplernn.commands.midi_options import (
+        add_midi_arguments,  # rtmidi loads when a port opens
+    )
 
     add_midi_arguments(p)  # --midi, --midi-map, --midi-channel, --midi-api, --seed-slot
     p.set_defaults(func=run)
+
+
+def format_status(m: PlayerMetrics) -> str:
+    """The one-line status `rt-samplernn play` prints once a second."""
+    wd = f"watchdog {m.watchdog_events}" if m.watchdog_enabled else "watchdog off"
+    return (f"{m.seconds_played:7.1f} s | RTF {m.worker_rtf:5.2f}x | fill {m.ring_fill_ms:4.0f}/"
+            f"{m.target_latency_ms:.0f} ms | underruns {m.underruns} (host {m.output_underflows}) | "
+            f"latency {m.knob_latency_ms:4.0f} ms | cpu {m.process_cpu * 100:3.0f}% | {wd}")
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -96,7 +112,7 @@ def _choose_device(args: argparse.Namespace):
     without one; NoOutputDevice when there is no output and nothing to record."""
     import sys
 
-    from rt_samplernn.stream import NO_DEVICE, NoOutputDevice, find_output_device
+    from rt_samplernn.live.devices import NO_DEVICE, NoOutputDevice, find_output_device
 
     if args.device is not None:
         return NO_DEVICE if args.device.strip().lower() == NO_DEVICE else args.device
@@ -130,8 +146,8 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     from tqdm import tqdm
 
     from rt_samplernn.audio import load_for_model
-    from rt_samplernn.engine import Engine
-    from rt_samplernn.stream import mix_matrix
+    from rt_samplernn.live.devices import mix_matrix
+    from rt_samplernn.live.engine import Engine
 
     path = _unused_path(NO_CARD_WAV)
     seconds = args.seconds or NO_CARD_SECONDS
@@ -161,10 +177,10 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from rt_samplernn.audio import load_for_model
-    from rt_samplernn.midi import start_from_args
-    from rt_samplernn.stream import DEFAULT_CHUNK_FRAMES, Player, WavSink, format_status, stdout_sink
-
-    from rt_samplernn.stream import NoOutputDevice
+    from rt_samplernn.commands.midi_options import start_from_args
+    from rt_samplernn.live.devices import NoOutputDevice
+    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
+    from rt_samplernn.live.sinks import WavSink, stdout_sink
 
     _check_args(args)
     bundle = _bundle_path(args)
@@ -178,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     if args.stdout:
         sinks.append(stdout_sink())
 
-    from rt_samplernn.engine import Engine  # onnxruntime: only once the arguments are known to be good
+    from rt_samplernn.live.engine import (
+        Engine,  # onnxruntime: only once the arguments are known to be good
+    )
 
     engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
     engine.set_temperature(args.temperature)

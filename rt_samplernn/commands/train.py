@@ -59,8 +59,17 @@ def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rt_samplernn.checkpoint import model_from_checkpoint, read_checkpoint, train_config_of
-    from rt_samplernn.config import apply_overrides, model_config_from_preset, read_config_file, to_dict
+    from rt_samplernn.checkpoint import (
+        model_from_checkpoint,
+        read_checkpoint,
+        train_config_of,
+    )
+    from rt_samplernn.config import (
+        apply_overrides,
+        model_config_from_preset,
+        read_config_file,
+        to_dict,
+    )
     from rt_samplernn.errors import UserError
     from rt_samplernn.train import train
 

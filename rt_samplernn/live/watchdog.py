@@ -18,7 +18,7 @@ runs the frame tiers over the whole seed, which can take longer than the ring bu
 on its own short-lived thread, never on the streaming worker; the engine swaps the new state in before
 its next generated block.
 
-Pure NumPy; the streaming `Player` (rt_samplernn/stream.py) wires the two together:
+Pure NumPy; the streaming `Player` (rt_samplernn/live/player.py) wires the two together:
 
     wd = Watchdog(sample_rate=16000, voices=2)          # WatchdogConfig() thresholds
     event = wd.process(audio)                            # audio: (voices, n) float32; Event or None

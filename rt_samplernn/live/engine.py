@@ -20,9 +20,9 @@ import numpy as np
 import onnxruntime as ort
 
 from rt_samplernn.audio import to_model_audio
-from rt_samplernn.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
+from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
 from rt_samplernn.quantize import dequantize_table, quantize, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
 

@@ -1,7 +1,7 @@
 """Live streaming: a worker thread runs a producer ahead of the playhead into a ring buffer; the audio callback copies.
 
 No torch, no Qt. A *producer* is anything with ``.sample_rate`` (Hz), ``.voices`` and ``.generate(n) ->
-(voices, n) float32`` in [-1, 1]: the ONNX `Engine` (rt_samplernn/engine.py), or a small test source.
+(voices, n) float32`` in [-1, 1]: the ONNX `Engine` (rt_samplernn/live/engine.py), or a small test source.
 
 Threads
 -------
@@ -17,7 +17,7 @@ audio callback (PortAudio's thread; or ``rt-samplernn-clock`` when there is no d
     Drains the tap ring into the sinks: a WAV file (`WavSink`, flushed once a second so the header is
     always valid) and/or raw s16le PCM on a pipe (`PcmSink`, e.g. stdout into ffmpeg).
 ``rt-samplernn-reprime`` (short-lived)
-    Re-primes the producer after a watchdog event or `Player.reprime` (see rt_samplernn/watchdog.py).
+    Re-primes the producer after a watchdog event or `Player.reprime` (see rt_samplernn/live/watchdog.py).
 any thread
     `Player.metrics`, `Player.set_watchdog`, `Player.reprime`, `Player.set_seed`, `Player.prime`.
     The GUI polls `Player.metrics` from a QTimer; nothing here ever calls back into Qt or MIDI.
@@ -75,240 +75,31 @@ from __future__ import annotations
 
 import atexit
 import math
-import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.ring import RingBuffer
-from rt_samplernn.watchdog import Reprimer, Watchdog, WatchdogConfig
+from rt_samplernn.live.devices import (
+    MAX_DEVICE_CHANNELS,
+    NO_DEVICE,
+    _sounddevice,
+    channel_map,
+    clock_device,
+    find_output_device,
+    mix_matrix,
+)
+from rt_samplernn.live.ring import RingBuffer
+from rt_samplernn.live.sinks import Sink, SinkClosed
+from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
 
-NO_DEVICE = "none"
 DEFAULT_LATENCY_MS = 50.0  # knob-to-sound target; measured in benchmarks/RESULTS.md, "Streaming (issue 4)"
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
 CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
-MAX_DEVICE_CHANNELS = 64
-
-
-class NoOutputDevice(UserError):
-    """No audio output at all (no sound card, no audio server)."""
-
-
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as e:  # the PortAudio library is missing
-        raise NoOutputDevice(
-            f"PortAudio is not available ({e}); install it (apt-get install libportaudio2), "
-            "or play without a sound card with --record OUT.wav or --stdout"
-        ) from None
-    return sounddevice
-
-
-# -- devices ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutputDevice:
-    """An output: ``index`` None is the software clock (no sound card)."""
-
-    index: int | None
-    name: str
-    hostapi: str
-    channels: int
-    sample_rate: int
-    is_default: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.name if self.index is None else f"[{self.index}] {self.name} ({self.hostapi})"
-
-
-def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
-    """PortAudio's outputs (devices with at least one output channel); empty when there are none.
-
-    PortAudio lists devices once, when sounddevice is imported; ``rescan`` re-initializes it to see
-    devices (or a JACK server) that appeared since. Only while no stream of this process is open.
-    """
-    sd = _sounddevice()
-    if rescan:
-        sd._terminate()
-        sd._initialize()
-    try:
-        devices = sd.query_devices()
-        apis = sd.query_hostapis()
-        default = sd.default.device[1]
-    except sd.PortAudioError:
-        return []
-    if default is None or default < 0:
-        default = next((a["default_output_device"] for a in apis if a["default_output_device"] >= 0), -1)
-    out = []
-    for d in devices:
-        if d["max_output_channels"] > 0:
-            out.append(OutputDevice(
-                index=int(d["index"]), name=str(d["name"]), hostapi=str(apis[d["hostapi"]]["name"]),
-                channels=int(d["max_output_channels"]), sample_rate=int(round(d["default_samplerate"])),
-                is_default=int(d["index"]) == default,
-            ))
-    return out
-
-
-def _no_device_message() -> str:
-    return ("no audio output device found (no sound card or audio server); "
-            "play into a file with --record OUT.wav or pipe raw PCM with --stdout (e.g. into ffmpeg)")
-
-
-def find_output_device(spec: int | str | None = None) -> OutputDevice:
-    """Resolve ``spec`` (None: the default output; an index; a name substring) to an `OutputDevice`.
-
-    Raises `NoOutputDevice` when there is no output at all and UserError when ``spec`` matches none
-    or several (the message lists them).
-    """
-    devices = list_output_devices()
-    if not devices:
-        raise NoOutputDevice(_no_device_message())
-    names = "; ".join(d.label for d in devices)
-    if spec is None or spec == "":
-        return next((d for d in devices if d.is_default), devices[0])
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().lstrip("-").isdigit()):
-        index = int(spec)
-        for d in devices:
-            if d.index == index:
-                return d
-        raise UserError(f"device {index} is not an audio output; outputs: {names} (`rt-samplernn devices` lists them)")
-    matches = [d for d in devices if spec.lower() in d.name.lower()]
-    exact = [d for d in matches if d.name.lower() == spec.lower()]
-    if len(exact) == 1 or len(matches) == 1:
-        return (exact or matches)[0]
-    if not matches:
-        raise UserError(f"device {spec!r} not found; outputs: {names} (`rt-samplernn devices` lists them)")
-    raise UserError(f"device {spec!r} matches several outputs: {'; '.join(d.label for d in matches)}; "
-                    "give its index or a longer name")
-
-
-def clock_device(sample_rate: int, voices: int) -> OutputDevice:
-    """The software-clock output used with ``NO_DEVICE``: the model rate; mono for one voice, else stereo."""
-    return OutputDevice(None, "software clock (no sound card)", "none", 1 if voices == 1 else 2, int(sample_rate))
-
-
-# -- mixing -------------------------------------------------------------------------------------------
-
-
-def mix_matrix(voices: int, channels: int) -> np.ndarray:
-    """(voices, 1 or 2) float32 gains: mono sums, stereo spreads the voices from left to right.
-
-    Each voice is scaled by 1/sqrt(voices) (independent voices keep about the same loudness); a single
-    voice goes to both stereo channels at full level; with several, positions run from -0.8 (left) to
-    +0.8 (right) under a balance law (centre = both channels at full gain).
-    """
-    g = 1.0 / math.sqrt(voices)
-    if channels <= 1:
-        return np.full((voices, 1), g, np.float32)
-    pos = np.zeros(voices) if voices == 1 else np.linspace(-0.8, 0.8, voices)
-    left = np.minimum(1.0, 1.0 - pos) * g
-    right = np.minimum(1.0, 1.0 + pos) * g
-    return np.stack([left, right], axis=1).astype(np.float32)
-
-
-def channel_map(mix_channels: int, device_channels: int) -> np.ndarray:
-    """Which mix channel feeds each device channel: L, R, L, R, ... (all 0 for a mono mix)."""
-    return np.arange(device_channels) % mix_channels
-
-
-# -- sinks (recording, pipes) -------------------------------------------------------------------------
-
-
-class Sink(Protocol):
-    """Where the recorder thread puts what was played: ``open`` once, ``write`` (frames, channels), ``close``."""
-
-    def open(self, sample_rate: int, channels: int) -> None: ...
-    def write(self, frames: np.ndarray) -> None: ...
-    def close(self) -> None: ...
-
-
-class SinkClosed(Exception):
-    """The sink's reader went away (a closed pipe); the player stops with this message."""
-
-
-class WavSink:
-    """Streams what was played into a 16-bit PCM file (WAV; FLAC/AIFF by extension), valid at every flush.
-
-    Refuses to overwrite an existing file unless ``force``. The header is rewritten once a second of
-    audio, so even a killed process leaves a readable file; `close` (on any clean stop, Ctrl-C included)
-    makes it complete.
-    """
-
-    def __init__(self, path: str | Path, force: bool = False) -> None:
-        import soundfile
-
-        self.path = Path(path)
-        fmt = self.path.suffix.lstrip(".").upper()
-        if fmt not in soundfile.available_formats():
-            raise UserError(f"{self.path}: cannot record to {self.path.suffix or 'a file without extension'}; "
-                            "use .wav (or .flac, .aiff)")
-        if self.path.exists() and not force:
-            raise UserError(f"{self.path}: exists; pass --force to overwrite it")
-        if not self.path.parent.is_dir():
-            raise UserError(f"{self.path}: folder {self.path.parent} does not exist")
-        self.frames = 0
-        self.sample_rate = 0
-        self._file: Any = None
-        self._unflushed = 0
-
-    def open(self, sample_rate: int, channels: int) -> None:
-        import soundfile
-
-        try:
-            self._file = soundfile.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=channels,
-                                             subtype="PCM_16")
-        except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-            raise UserError(f"{self.path}: cannot write ({e})") from None
-        self.sample_rate = sample_rate
-
-    def write(self, frames: np.ndarray) -> None:
-        self._file.write(frames)
-        self.frames += len(frames)
-        self._unflushed += len(frames)
-        if self._unflushed >= self.sample_rate:
-            self._file.flush()  # libsndfile rewrites the header: the file is valid up to here
-            self._unflushed = 0
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-class PcmSink:
-    """Raw interleaved s16le PCM on a binary stream (stdout for ffmpeg: ``-f s16le -ar RATE -ac CH -i -``)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.frames = 0
-
-    def open(self, sample_rate: int, channels: int) -> None:
-        self.sample_rate, self.channels = sample_rate, channels
-
-    def write(self, frames: np.ndarray) -> None:
-        pcm = np.clip(frames * 32767.0, -32768.0, 32767.0).astype("<i2")
-        try:
-            self.stream.write(pcm.tobytes())
-            self.stream.flush()
-        except (BrokenPipeError, ValueError, OSError) as e:
-            raise SinkClosed(f"the PCM output was closed by its reader ({type(e).__name__})") from None
-        self.frames += len(frames)
-
-    def close(self) -> None:
-        try:
-            self.stream.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
 
 
 # -- metrics ------------------------------------------------------------------------------------------
@@ -344,13 +135,6 @@ class PlayerMetrics:
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
 
-
-def format_status(m: PlayerMetrics) -> str:
-    """The one-line status `rt-samplernn play` prints once a second."""
-    wd = f"watchdog {m.watchdog_events}" if m.watchdog_enabled else "watchdog off"
-    return (f"{m.seconds_played:7.1f} s | RTF {m.worker_rtf:5.2f}x | fill {m.ring_fill_ms:4.0f}/"
-            f"{m.target_latency_ms:.0f} ms | underruns {m.underruns} (host {m.output_underflows}) | "
-            f"latency {m.knob_latency_ms:4.0f} ms | cpu {m.process_cpu * 100:3.0f}% | {wd}")
 
 
 class _ClockStatus:
@@ -489,7 +273,7 @@ class Player:
     def add_block_hook(self, hook: Callable[[int], None]) -> None:
         """Call ``hook(frames)`` on the worker thread before every ``producer.generate(frames)``.
 
-        For parameter smoothing at block boundaries (rt_samplernn.params.LiveControl.tick). Hooks must be
+        For parameter smoothing at block boundaries (rt_samplernn.live.params.LiveControl.tick). Hooks must be
         quick and must not block; an exception stops the player like a producer error.
         """
         self._block_hooks = self._block_hooks + (hook,)  # one assignment: the worker sees old or new
@@ -829,20 +613,3 @@ class Player:
         except Exception as e:
             self.error = f"recording failed: {type(e).__name__}: {e}"
         self._done.set()
-
-
-def stdout_sink() -> PcmSink:
-    """A `PcmSink` on this process's stdout (binary). After a closed pipe, later writes go to /dev/null."""
-    return _StdoutSink(sys.stdout.buffer)
-
-
-class _StdoutSink(PcmSink):
-    def write(self, frames: np.ndarray) -> None:
-        try:
-            super().write(frames)
-        except SinkClosed:
-            # the reader is gone: point fd 1 at /dev/null so the interpreter's final flush does not fail
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            raise

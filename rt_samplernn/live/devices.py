@@ -1,0 +1,142 @@
+"""Audio outputs: listing and finding devices (sounddevice), the software clock, and voice-to-channel mixing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rt_samplernn.errors import UserError
+
+NO_DEVICE = "none"
+MAX_DEVICE_CHANNELS = 64
+
+
+class NoOutputDevice(UserError):
+    """No audio output at all (no sound card, no audio server)."""
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as e:  # the PortAudio library is missing
+        raise NoOutputDevice(
+            f"PortAudio is not available ({e}); install it (apt-get install libportaudio2), "
+            "or play without a sound card with --record OUT.wav or --stdout"
+        ) from None
+    return sounddevice
+
+
+
+# -- devices ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputDevice:
+    """An output: ``index`` None is the software clock (no sound card)."""
+
+    index: int | None
+    name: str
+    hostapi: str
+    channels: int
+    sample_rate: int
+    is_default: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name if self.index is None else f"[{self.index}] {self.name} ({self.hostapi})"
+
+
+def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
+    """PortAudio's outputs (devices with at least one output channel); empty when there are none.
+
+    PortAudio lists devices once, when sounddevice is imported; ``rescan`` re-initializes it to see
+    devices (or a JACK server) that appeared since. Only while no stream of this process is open.
+    """
+    sd = _sounddevice()
+    if rescan:
+        sd._terminate()
+        sd._initialize()
+    try:
+        devices = sd.query_devices()
+        apis = sd.query_hostapis()
+        default = sd.default.device[1]
+    except sd.PortAudioError:
+        return []
+    if default is None or default < 0:
+        default = next((a["default_output_device"] for a in apis if a["default_output_device"] >= 0), -1)
+    out = []
+    for d in devices:
+        if d["max_output_channels"] > 0:
+            out.append(OutputDevice(
+                index=int(d["index"]), name=str(d["name"]), hostapi=str(apis[d["hostapi"]]["name"]),
+                channels=int(d["max_output_channels"]), sample_rate=int(round(d["default_samplerate"])),
+                is_default=int(d["index"]) == default,
+            ))
+    return out
+
+
+def _no_device_message() -> str:
+    return ("no audio output device found (no sound card or audio server); "
+            "play into a file with --record OUT.wav or pipe raw PCM with --stdout (e.g. into ffmpeg)")
+
+
+def find_output_device(spec: int | str | None = None) -> OutputDevice:
+    """Resolve ``spec`` (None: the default output; an index; a name substring) to an `OutputDevice`.
+
+    Raises `NoOutputDevice` when there is no output at all and UserError when ``spec`` matches none
+    or several (the message lists them).
+    """
+    devices = list_output_devices()
+    if not devices:
+        raise NoOutputDevice(_no_device_message())
+    names = "; ".join(d.label for d in devices)
+    if spec is None or spec == "":
+        return next((d for d in devices if d.is_default), devices[0])
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().lstrip("-").isdigit()):
+        index = int(spec)
+        for d in devices:
+            if d.index == index:
+                return d
+        raise UserError(f"device {index} is not an audio output; outputs: {names} (`rt-samplernn devices` lists them)")
+    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == spec.lower()]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise UserError(f"device {spec!r} not found; outputs: {names} (`rt-samplernn devices` lists them)")
+    raise UserError(f"device {spec!r} matches several outputs: {'; '.join(d.label for d in matches)}; "
+                    "give its index or a longer name")
+
+
+def clock_device(sample_rate: int, voices: int) -> OutputDevice:
+    """The software-clock output used with ``NO_DEVICE``: the model rate; mono for one voice, else stereo."""
+    return OutputDevice(None, "software clock (no sound card)", "none", 1 if voices == 1 else 2, int(sample_rate))
+
+
+# -- mixing -------------------------------------------------------------------------------------------
+
+
+def mix_matrix(voices: int, channels: int) -> np.ndarray:
+    """(voices, 1 or 2) float32 gains: mono sums, stereo spreads the voices from left to right.
+
+    Each voice is scaled by 1/sqrt(voices) (independent voices keep about the same loudness); a single
+    voice goes to both stereo channels at full level; with several, positions run from -0.8 (left) to
+    +0.8 (right) under a balance law (centre = both channels at full gain).
+    """
+    g = 1.0 / math.sqrt(voices)
+    if channels <= 1:
+        return np.full((voices, 1), g, np.float32)
+    pos = np.zeros(voices) if voices == 1 else np.linspace(-0.8, 0.8, voices)
+    left = np.minimum(1.0, 1.0 - pos) * g
+    right = np.minimum(1.0, 1.0 + pos) * g
+    return np.stack([left, right], axis=1).astype(np.float32)
+
+
+def channel_map(mix_channels: int, device_channels: int) -> np.ndarray:
+    """Which mix channel feeds each device channel: L, R, L, R, ... (all 0 for a mono mix)."""
+    return np.arange(device_channels) % mix_channels
+
+

@@ -1,0 +1,290 @@
+"""MIDI maps: `Mapping`, `MidiMap`, the default map, and reading and writing map files (TOML or JSON)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rt_samplernn.errors import UserError
+from rt_samplernn.live.params import (
+    FloatSpec,
+)
+
+MAP_VERSION = 1
+KINDS = ("cc", "note", "pads")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One control bound to one parameter.
+
+    ``kind``: ``"cc"``, ``"note"`` or ``"pads"``; ``number``: the CC number (14-bit: the MSB, 0..31; the
+    LSB is ``number + 32``), the note, or the first pad's note. ``channel``: 0..15, or None for any.
+    """
+
+    param: str
+    kind: str
+    number: int
+    channel: int | None = None
+    fourteen_bit: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UserError(f"mapping kind {self.kind!r}: unknown; kinds: {', '.join(KINDS)}")
+        if not isinstance(self.number, int) or isinstance(self.number, bool) or not 0 <= self.number <= 127:
+            raise UserError(f"{self.kind} {self.number!r}: must be an integer 0..127")
+        if self.channel is not None and (not isinstance(self.channel, int) or not 0 <= self.channel <= 15):
+            raise UserError(f"channel {self.channel!r}: must be 0..15 (None = any)")
+        if self.fourteen_bit and (self.kind != "cc" or self.number > 31):
+            raise UserError(f"14-bit needs a CC 0..31 (its LSB is CC+32), got {self.kind} {self.number}")
+        if self.kind == "pads" and self.param != "slot":
+            raise UserError(f"pads select seed slots: param must be 'slot', got {self.param!r}")
+
+    @property
+    def lsb(self) -> int | None:
+        return self.number + 32 if self.fourteen_bit else None
+
+    def describe(self) -> str:
+        """Short text for the GUI, e.g. 'CC 74 ch 1', 'CC 1/33 (14-bit)', 'pads from note 36'."""
+        ch = "" if self.channel is None else f" ch {self.channel + 1}"
+        if self.kind == "cc":
+            return f"CC {self.number}/{self.lsb} (14-bit){ch}" if self.fourteen_bit else f"CC {self.number}{ch}"
+        if self.kind == "note":
+            return f"note {self.number}{ch}"
+        return f"pads from note {self.number}{ch}"
+
+    def controls(self) -> set[tuple[str, int]]:
+        """The (kind, number) controls this mapping listens to."""
+        if self.kind == "cc":
+            return {("cc", self.number)} | ({("cc", self.number + 32)} if self.fourteen_bit else set())
+        return {(self.kind, self.number)}
+
+
+@dataclass(frozen=True)
+class MidiMap:
+    """What a performer saves: mappings, channel filter (None = omni, else 0..15), float parameter
+    settings by name, and seed slot files in slot order (as written; relative paths are relative to the
+    map file; "" leaves a slot empty)."""
+
+    mappings: tuple[Mapping, ...] = ()
+    channel: int | None = None
+    specs: dict[str, FloatSpec] = field(default_factory=dict)
+    slots: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.channel is not None and (not isinstance(self.channel, int) or not 0 <= self.channel <= 15):
+            raise UserError(f"channel {self.channel!r}: must be 0..15 (None = omni)")
+
+
+def default_map(voices: int = 1) -> MidiMap:
+    """The map used when none is saved (see the module docstring)."""
+    m = [Mapping("temperature", "cc", 1), Mapping("gain", "cc", 7)]
+    if voices > 1:
+        m += [Mapping(f"temperature.{v}", "cc", 21 + v) for v in range(min(voices, 8))]
+    m += [Mapping("prime", "cc", 102), Mapping("reset", "cc", 103), Mapping("watchdog", "cc", 104),
+          Mapping("slot", "pads", 36)]
+    return MidiMap(tuple(m))
+
+
+def config_dir() -> Path:
+    """The user's config folder for rt-samplernn (XDG on Linux; platform equivalents elsewhere)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_CONFIG_HOME", "")
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".config"
+    return base / "rt-samplernn"
+
+
+def default_map_path() -> Path:
+    return config_dir() / "midi-map.toml"
+
+
+def _channel_out(ch: int | None, none_word: str) -> str | int:
+    return none_word if ch is None else ch + 1
+
+
+def _channel_in(v: Any, where: str, none_words: tuple[str, ...]) -> int | None:
+    if isinstance(v, str) and v.lower() in none_words:
+        return None
+    if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 16:
+        return v - 1
+    raise UserError(f"{where}: channel {v!r}: must be 1..16 or {' / '.join(repr(w) for w in none_words)}")
+
+
+def map_to_dict(m: MidiMap) -> dict[str, Any]:
+    """The file form of a map (channels 1..16)."""
+    out: dict[str, Any] = {"version": MAP_VERSION, "channel": _channel_out(m.channel, "omni")}
+    if m.slots:
+        out["slots"] = list(m.slots)
+    if m.specs:
+        out["params"] = {
+            name: {"minimum": s.minimum, "maximum": s.maximum, "default": s.default, "curve": s.curve,
+                   "power": s.power, "smoothing_ms": s.smoothing_ms}
+            for name, s in m.specs.items()
+        }
+    out["mapping"] = [
+        {"param": x.param, x.kind: x.number, "channel": _channel_out(x.channel, "any"),
+         **({"fourteen_bit": True} if x.fourteen_bit else {})}
+        for x in m.mappings
+    ]
+    return out
+
+
+def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
+    """Check and convert the file form; errors name the file, the entry and the valid choices."""
+    if not isinstance(d, dict):
+        raise UserError(f"{where}: expected a table of settings")
+    version = d.get("version", MAP_VERSION)
+    if version != MAP_VERSION:
+        raise UserError(f"{where}: version {version!r} not supported; supported: {MAP_VERSION}")
+    known = {"version", "channel", "slots", "params", "mapping"}
+    extra = set(d) - known
+    if extra:
+        raise UserError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; keys: {', '.join(sorted(known))}")
+    channel = _channel_in(d.get("channel", "omni"), where, ("omni", "any"))
+    slots = d.get("slots", [])
+    if not isinstance(slots, list) or not all(isinstance(s, str) for s in slots):
+        raise UserError(f"{where}: slots must be a list of audio file paths")
+    specs: dict[str, FloatSpec] = {}
+    params = d.get("params", {})
+    if not isinstance(params, dict):
+        raise UserError(f"{where}: params must be a table of parameter settings")
+    spec_keys = ("minimum", "maximum", "default", "curve", "power", "smoothing_ms")
+    for name, s in params.items():
+        if not isinstance(s, dict) or set(s) - set(spec_keys):
+            raise UserError(f"{where}: params.{name}: keys: {', '.join(spec_keys)}")
+        try:
+            vals = {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in s.items()}
+            if "default" not in vals and "minimum" in vals and "maximum" in vals:
+                lo, hi = vals["minimum"], vals["maximum"]
+                vals["default"] = (lo + hi) / 2 if isinstance(lo, float) and isinstance(hi, float) else lo
+            specs[name] = FloatSpec(**vals)
+        except TypeError as e:
+            raise UserError(f"{where}: params.{name}: {e}; keys: {', '.join(spec_keys)}") from None
+        except UserError as e:
+            raise UserError(f"{where}: params.{name}: {e}") from None
+    entries = d.get("mapping", [])
+    if not isinstance(entries, list):
+        raise UserError(f"{where}: mapping must be a list of tables")
+    mappings = []
+    for i, e in enumerate(entries, 1):
+        here = f"{where}: mapping {i}"
+        if not isinstance(e, dict):
+            raise UserError(f"{here}: expected a table")
+        kinds = [k for k in KINDS if k in e]
+        allowed = {"param", "channel", "fourteen_bit", *KINDS}
+        if len(kinds) != 1 or set(e) - allowed or not isinstance(e.get("param"), str):
+            raise UserError(f"{here}: needs param = \"name\" and exactly one of cc / note / pads "
+                            f"(optional: channel, fourteen_bit)")
+        fourteen = e.get("fourteen_bit", False)
+        if not isinstance(fourteen, bool):
+            raise UserError(f"{here}: fourteen_bit must be true or false")
+        try:
+            mappings.append(Mapping(e["param"], kinds[0], e[kinds[0]],
+                                    _channel_in(e.get("channel", "any"), here, ("any", "omni")), fourteen))
+        except UserError as err:
+            raise UserError(f"{here}: {err}") from None
+    return MidiMap(tuple(mappings), channel, specs, tuple(slots))
+
+
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_value(k)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"cannot write {v} to TOML")
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML basic strings
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+_TOML_HEADER = """\
+# rt-samplernn MIDI map: `rt-samplernn play --midi PORT --midi-map THIS_FILE`. Edit freely.
+# channel: "omni" or 1..16 (only that channel is heard). Each [[mapping]]: param = a parameter
+# (temperature, temperature.N, gain, slot, prime, reset, watchdog), one of cc = N / note = N /
+# pads = N (notes N, N+1, ... select seed slots and prime), channel = "any" or 1..16, and
+# fourteen_bit = true to pair CC N (0..31) with its LSB CC N+32.
+# [params.NAME]: range (minimum, maximum), default, curve ("linear" or "log"), power (knob
+# position u -> u**power), smoothing_ms (ramp time of a full-range jump). slots: seed files.
+"""
+
+
+def dumps_toml(d: dict[str, Any]) -> str:
+    """The tiny TOML writer for map dicts: scalars and lists, tables of tables, arrays of tables."""
+    lines = [_TOML_HEADER.rstrip("\n")]
+    for k, v in d.items():
+        if not isinstance(v, (dict, list)) or (isinstance(v, list) and not any(isinstance(x, dict) for x in v)):
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+    for k, v in d.items():
+        if isinstance(v, dict):
+            for sub, table in v.items():
+                lines += ["", f"[{_toml_key(k)}.{_toml_key(sub)}]"]
+                lines += [f"{_toml_key(a)} = {_toml_value(b)}" for a, b in table.items()]
+        elif isinstance(v, list) and any(isinstance(x, dict) for x in v):
+            for table in v:
+                lines += ["", f"[[{_toml_key(k)}]]"]
+                lines += [f"{_toml_key(a)} = {_toml_value(b)}" for a, b in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def save_map(m: MidiMap, path: str | Path) -> Path:
+    """Write ``m`` as TOML (or JSON for a .json path), atomically, creating the folder."""
+    path = Path(path)
+    d = map_to_dict(m)
+    text = json.dumps(d, indent=2) + "\n" if path.suffix.lower() == ".json" else dumps_toml(d)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write the MIDI map ({e.strerror or e})") from None
+    return path
+
+
+def load_map(path: str | Path) -> MidiMap:
+    """Read a map file (TOML, or JSON for .json); a UserError names the file and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such MIDI map file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read ({e})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}: not valid JSON ({e})") from None
+    else:
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise UserError(f"{path}: reading TOML needs Python 3.11+; save the map as .json") from None
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise UserError(f"{path}: not valid TOML ({e})") from None
+    return map_from_dict(d, str(path))
+
+

@@ -1,0 +1,119 @@
+"""Sinks: where played audio also goes (a WAV file flushed as it grows, raw s16le PCM on a pipe)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import numpy as np
+
+from rt_samplernn.errors import UserError
+
+# -- sinks (recording, pipes) -------------------------------------------------------------------------
+
+
+class Sink(Protocol):
+    """Where the recorder thread puts what was played: ``open`` once, ``write`` (frames, channels), ``close``."""
+
+    def open(self, sample_rate: int, channels: int) -> None: ...
+    def write(self, frames: np.ndarray) -> None: ...
+    def close(self) -> None: ...
+
+
+class SinkClosed(Exception):
+    """The sink's reader went away (a closed pipe); the player stops with this message."""
+
+
+class WavSink:
+    """Streams what was played into a 16-bit PCM file (WAV; FLAC/AIFF by extension), valid at every flush.
+
+    Refuses to overwrite an existing file unless ``force``. The header is rewritten once a second of
+    audio, so even a killed process leaves a readable file; `close` (on any clean stop, Ctrl-C included)
+    makes it complete.
+    """
+
+    def __init__(self, path: str | Path, force: bool = False) -> None:
+        import soundfile
+
+        self.path = Path(path)
+        fmt = self.path.suffix.lstrip(".").upper()
+        if fmt not in soundfile.available_formats():
+            raise UserError(f"{self.path}: cannot record to {self.path.suffix or 'a file without extension'}; "
+                            "use .wav (or .flac, .aiff)")
+        if self.path.exists() and not force:
+            raise UserError(f"{self.path}: exists; pass --force to overwrite it")
+        if not self.path.parent.is_dir():
+            raise UserError(f"{self.path}: folder {self.path.parent} does not exist")
+        self.frames = 0
+        self.sample_rate = 0
+        self._file: Any = None
+        self._unflushed = 0
+
+    def open(self, sample_rate: int, channels: int) -> None:
+        import soundfile
+
+        try:
+            self._file = soundfile.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=channels,
+                                             subtype="PCM_16")
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+            raise UserError(f"{self.path}: cannot write ({e})") from None
+        self.sample_rate = sample_rate
+
+    def write(self, frames: np.ndarray) -> None:
+        self._file.write(frames)
+        self.frames += len(frames)
+        self._unflushed += len(frames)
+        if self._unflushed >= self.sample_rate:
+            self._file.flush()  # libsndfile rewrites the header: the file is valid up to here
+            self._unflushed = 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class PcmSink:
+    """Raw interleaved s16le PCM on a binary stream (stdout for ffmpeg: ``-f s16le -ar RATE -ac CH -i -``)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.frames = 0
+
+    def open(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate, self.channels = sample_rate, channels
+
+    def write(self, frames: np.ndarray) -> None:
+        pcm = np.clip(frames * 32767.0, -32768.0, 32767.0).astype("<i2")
+        try:
+            self.stream.write(pcm.tobytes())
+            self.stream.flush()
+        except (BrokenPipeError, ValueError, OSError) as e:
+            raise SinkClosed(f"the PCM output was closed by its reader ({type(e).__name__})") from None
+        self.frames += len(frames)
+
+    def close(self) -> None:
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+
+
+def stdout_sink() -> PcmSink:
+    """A `PcmSink` on this process's stdout (binary). After a closed pipe, later writes go to /dev/null."""
+    return _StdoutSink(sys.stdout.buffer)
+
+
+class _StdoutSink(PcmSink):
+    def write(self, frames: np.ndarray) -> None:
+        try:
+            super().write(frames)
+        except SinkClosed:
+            # the reader is gone: point fd 1 at /dev/null so the interpreter's final flush does not fail
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise
