@@ -35,7 +35,8 @@ LN2 = math.log(2.0)
 
 @dataclass
 class EvalPoint:
-    """One evaluation: after `step` steps and `train_seconds` of training (evaluations and checkpoints not counted)."""
+    """One evaluation: after `step` steps and `train_seconds` of training steps (all sessions; evaluations and
+    checkpoints not counted)."""
 
     step: int
     train_seconds: float
@@ -51,7 +52,7 @@ class TrainResult:
     last_train_bits: float
     stopped: str  # "max_steps", "max_epochs", "early_stopping", "time_limit", "interrupted"
     out_dir: Path
-    history: list[EvalPoint]  # this run's evaluations (a resumed run: since it resumed)
+    history: list[EvalPoint]  # this session's evaluations
 
 
 @dataclass
@@ -134,7 +135,7 @@ def evaluate(
     if len(chunks) == 0:
         return float("nan")
     was_training = model.training
-    model.eval()
+    model.train()  # no dropout or batch norm here: train mode only picks the faster folded sample-tier input
     total, count = 0.0, 0
     for b in range(math.ceil(len(chunks) / cfg.batch_size)):
         batch = torch.from_numpy(chunks[b * cfg.batch_size : (b + 1) * cfg.batch_size].astype(np.int64)).to(device)
@@ -213,7 +214,8 @@ def train(
 
     # Data
     data = dataset or build_dataset(data_paths, model_cfg, train_cfg, val_paths, quiet=quiet)
-    val_chunks = validation_chunks(data.val, train_cfg.val_batches * train_cfg.batch_size)  # chosen once: every evaluation scores the same audio
+    # Chosen once: every evaluation scores the same held-out audio, at a bounded cost.
+    val_chunks = validation_chunks(data.val, train_cfg.val_batches * train_cfg.batch_size)
     chunk_len = data.train.shape[1]
     overlap = model_cfg.top_frame_size
     seg_per_batch = n_segments(chunk_len, overlap, train_cfg.seq_len)
@@ -257,7 +259,8 @@ def train(
     bar = tqdm(total=train_cfg.max_steps, initial=step, disable=quiet, unit="step", dynamic_ncols=True)
     train_bits_sum, train_bits_n, last_val, last_train = 0.0, 0, float("nan"), float("nan")
     stopped = "max_steps"
-    samples_since, seconds_since, train_seconds = 0, 0.0, 0.0  # seconds in training steps only
+    samples_since, seconds_since, train_seconds = 0, 0.0, 0.0  # seconds in training steps only, this session
+    seconds_before = float(resume.get("train_seconds", 0.0)) if resume else 0.0  # earlier sessions' steps
     budget_s = train_cfg.max_minutes * 60 if train_cfg.max_minutes else float("inf")
     history: list[EvalPoint] = []
 
@@ -267,6 +270,7 @@ def train(
             step=step, position=vars(next_pos).copy(), carried_states=flat, best_val_bits=best_val,
             evals_since_best=evals_since_best, nonfinite_total=nonfinite_total,
             optimizer=optimizer.state_dict(), rng_torch=torch.get_rng_state(),
+            train_seconds=seconds_before + train_seconds,
         )
 
     with StopFlag() as stop:
@@ -335,7 +339,7 @@ def train(
                         last_train = train_bits_sum / max(train_bits_n, 1)
                         train_bits_sum, train_bits_n = 0.0, 0
                         last_val = evaluate(model, val_chunks, train_cfg, device, amp)
-                        history.append(EvalPoint(step, train_seconds, last_train, last_val))
+                        history.append(EvalPoint(step, seconds_before + train_seconds, last_train, last_val))
                         score = last_val if not math.isnan(last_val) else last_train
                         improved = score < best_val
                         if improved:
