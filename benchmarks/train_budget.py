@@ -97,7 +97,8 @@ def main() -> None:
     steps = args.max_steps or max(int(args.minutes * 60 / step_s), args.evals)
     cfg = TrainConfig(**{**vars(cfg), "max_steps": steps, "eval_every": max(steps // args.evals, 1)})
     print(f"{args.setup}: {len(train_files)} training tracks ({len(data.train)} chunks of {args.chunk_seconds:g} s), "
-          f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of {', '.join(HELD_OUT)}; "
+          f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of "
+          f"{', '.join(HELD_OUT)}; "
           f"start-up {startup_s:.1f} s; {step_s:.2f} s/step -> {steps} steps; {args.threads} threads, "
           f"amp {args.amp}; lr {args.learning_rate:g} {args.lr_schedule}, warm-up {args.warmup_steps}, "
           f"batch {args.batch_size}, seq_len {args.seq_len}, clip {args.grad_clip:g}", flush=True)

@@ -107,7 +107,8 @@ def main() -> None:
     parser.add_argument("--cpu-only", action="store_true")
     args = parser.parse_args()
     cuda = torch.cuda.is_available() and not args.cpu_only
-    print(f"| setup | device | batch | trainer | s/step (median of {args.steps}) | samples/s | samples/CPU-s | vs first release |")
+    print(f"| setup | device | batch | trainer | s/step (median of {args.steps}) | samples/s | samples/CPU-s "
+          "| vs first release |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         batch = args.batch_size or SETUPS[name][2]

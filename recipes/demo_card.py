@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--train-minutes", type=float, default=0.0,
                         help="training minutes for the card when the checkpoint predates its own record of them")
-    parser.add_argument("--recipe", default="`bash recipes/demo.sh` (Adam, cosine schedule with warm-up, bf16 autocast)",
+    parser.add_argument("--recipe",
+                        default="`bash recipes/demo.sh` (Adam, cosine schedule with warm-up, bf16 autocast)",
                         help="how it was trained, for the card")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -156,7 +157,8 @@ def main() -> None:
     held_clips = load_clips(held, cfg.sample_rate, quiet=True)
     val_chunks = chunks_from_clips(held_clips, cfg, train_cfg)
     val_bits = evaluate(model, val_chunks, train_cfg, torch.device("cpu"))  # fp32, every held-out chunk
-    training = measure.merge_stats([measure.window_stats(c, cfg.sample_rate) for c in load_clips(train_files, cfg.sample_rate, quiet=True)])
+    train_clips = load_clips(train_files, cfg.sample_rate, quiet=True)
+    training = measure.merge_stats([measure.window_stats(c, cfg.sample_rate) for c in train_clips])
 
     engine = Engine(load_bundle(bundle_dir), voices=1, seed=args.seed)
     engine.set_temperature(args.temperature)

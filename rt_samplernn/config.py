@@ -125,7 +125,9 @@ class TrainConfig:
         "elsewhere fp32. --no-amp: always fp32"
     )
     seed: int = _field(0, "seed for weights, batch order and validation choice")
-    num_threads: int = _field(0, "CPU threads for training (0: every core this process may use, shared among DDP ranks)")
+    num_threads: int = _field(
+        0, "CPU threads for training (0: every core this process may use, shared among DDP ranks)"
+    )
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -4,7 +4,8 @@ Reads top to bottom like the paper's figure. Frame sizes run fine to coarse (cfg
 tier k turns each frame of frame_sizes[k] previous samples into one conditioning vector per position of
 the tier below. The training forward and the step functions are the same code: a step is the forward on
 a sequence of length one, with the recurrent state passed in and returned explicitly
-(`forward(x, state) -> (y, state)`), which is what the ONNX step graphs export.
+(`forward(x, state) -> (y, state)`), which is what the ONNX step graphs export. (In train mode the sample
+tier computes its input layer another way, same function: see SampleTier.folded_input.)
 
 Shapes: B batch (voices), T frames, F frame size, L samples, D = cfg.dim, S = cfg.sample_dim, Q = q_levels.
 """
@@ -18,7 +19,7 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from rt_samplernn.config import ModelConfig
 
-FOLD_MAX_LEVELS = 4096  # the folded sample-tier input (training only) holds F * Q * S weights: up to this Q
+FOLD_MAX_LEVELS = 1024  # the folded sample-tier input (training only) holds F * Q * S weights: up to this Q
 State = tuple[Tensor, ...]  # (h,) for GRU, (h, c) for LSTM; each (layers, B, D)
 
 
@@ -114,7 +115,8 @@ class SampleTier(nn.Module):
         """The same embedding -> conv, 3x faster to train: fold the embedding into the conv as one (F*Q, S) table
         (row k*Q + q: level q at offset k) and sum F rows per position. prev (B, L + F - 1) -> (B, L, S)."""
         q_levels, size = self.embedding.num_embeddings, self.frame_size
-        table = torch.einsum("qe,sef->fqs", self.embedding.weight, self.input_conv.weight).reshape(size * q_levels, -1)
+        table = torch.einsum("qe,sef->fqs", self.embedding.weight, self.input_conv.weight)  # (F, Q, S)
+        table = table.reshape(size * q_levels, -1)
         rows = prev.unfold(1, size, 1) + torch.arange(size, device=prev.device) * q_levels  # (B, L, F)
         return F.embedding_bag(rows.reshape(-1, size), table, mode="sum").reshape(*rows.shape[:2], -1)
 

@@ -58,7 +58,8 @@ def test_resume_equals_an_uninterrupted_run(music_dir, tmp_path, monkeypatch):
     # reads one second later at each call, so every step takes exactly 1 s of the 0.25-minute budget.
     clock = iter(range(10**6))
     monkeypatch.setattr("rt_samplernn.train.time", types.SimpleNamespace(perf_counter=lambda: float(next(clock))))
-    cut = train([], tmp_path / "halves", TINY, TrainConfig(**{**vars(cfg), "max_minutes": 0.25}), quiet=True, dataset=data)
+    budgeted = TrainConfig(**{**vars(cfg), "max_minutes": 0.25})
+    cut = train([], tmp_path / "halves", TINY, budgeted, quiet=True, dataset=data)
     monkeypatch.undo()
     assert cut.stopped == "time_limit" and cut.step == 15
     resumed_from = read_checkpoint(tmp_path / "halves" / "last.pt")
