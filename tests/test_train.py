@@ -119,3 +119,19 @@ def test_cpu_threads_share_the_cores_among_local_ranks(monkeypatch):
     cores = cpu_threads(0)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     assert cpu_threads(0) == max(1, cores // 2)
+
+
+def test_every_train_flag_says_what_it_is():
+    import argparse
+    import dataclasses
+
+    from rt_samplernn.commands import train as train_command
+
+    parser = argparse.ArgumentParser()
+    train_command.register(parser.add_subparsers(), argparse.HelpFormatter)
+    text = parser._subparsers._group_actions[0].choices["train"].format_help()
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            words = f.metadata.get("help", "").split()
+            assert len(words) >= 3, f"--{f.name.replace('_', '-')} has no help text in words"
+            assert f"--{f.name.replace('_', '-')}" in text
