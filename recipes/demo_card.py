@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from rt_samplernn import measure
-from rt_samplernn.audio import load_for_model
 from rt_samplernn.checkpoint import load_checkpoint, train_config_of
 from rt_samplernn.data import chunks_from_clips, load_clips
 from rt_samplernn.live.bundle import load_bundle
