@@ -4,9 +4,9 @@ when there are two or more, two-GPU DDP through torchrun; prints a table. Exits 
     python benchmarks/gpu_train.py                    # what benchmarks/gpu.sh runs
     python benchmarks/gpu_train.py --steps 50 --presets live --batch-size 64
 
-Every row runs the real trainer (rt_samplernn.train.train) on random levels: --warmup steps first (cuDNN
-autotuning, allocator), then --steps timed steps (training steps only; the trainer's own step clock, which
-each step's loss.item() synchronizes with the GPU). DDP rows: samples/s of both GPUs together.
+Every row runs the real trainer (rt_samplernn.train.train) on random levels: a run of --warmup steps first
+(cuDNN autotuning, allocator), then a run of --steps timed steps (training steps only, by the trainer's own
+step clock, which each step's loss.item() synchronizes with the GPU). DDP rows: both GPUs' samples/s.
 """
 
 from __future__ import annotations
@@ -29,17 +29,20 @@ PRESETS = ("prism", "live")
 
 
 def time_steps(preset: str, amp: bool, batch: int, seq_len: int, steps: int, warmup: int) -> dict:
-    """Run warmup + steps training steps; seconds of the timed ones (this process's view; rank 0 under DDP)."""
+    """A warm-up run of `warmup` steps (cuDNN autotuning, allocator), then `steps` timed steps in a second run in
+    the same process; seconds of training steps as the trainer counts them (rank 0's under DDP)."""
     model_cfg = model_config_from_preset(preset)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    cfg = TrainConfig(batch_size=batch, seq_len=seq_len, chunk_seconds=8.0, amp=amp, max_steps=warmup + steps,
-                      eval_every=warmup, early_stopping_patience=0, val_batches=0)
-    n_chunks = batch * world * 2
-    levels = np.random.default_rng(0).integers(0, 256, (n_chunks, chunk_length(model_cfg, cfg)), dtype=np.int16)
+    cfg = TrainConfig(batch_size=batch, seq_len=seq_len, chunk_seconds=8.0, amp=amp, early_stopping_patience=0,
+                      val_batches=0)
+    shape = (batch * world * 2, chunk_length(model_cfg, cfg))
+    levels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.int16)
     data = AudioSet(train=levels, val=levels[:0])
     with tempfile.TemporaryDirectory() as out:
-        result = train([], out, model_cfg, cfg, quiet=True, dataset=data)
-    seconds = result.history[-1].train_seconds - result.history[0].train_seconds
+        for n in (warmup, steps):
+            run_cfg = TrainConfig(**{**vars(cfg), "max_steps": n, "eval_every": n})
+            result = train([], f"{out}/{n}", model_cfg, run_cfg, quiet=True, dataset=data)
+    seconds = result.history[-1].train_seconds
     return {"preset": preset, "amp": amp, "gpus": world, "batch": batch, "seconds": seconds,
             "samples_per_s": steps * batch * seq_len * world / seconds, "steps": steps}
 
