@@ -19,23 +19,35 @@ CHECKPOINT_POLICIES = ("best", "always")
 LR_SCHEDULES = ("constant", "cosine")
 
 
+def _field(default: Any, help_text: str) -> Any:
+    """A dataclass field with its --help text in the user's words (rt-samplernn train reads it)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+def field_help(cls: type, name: str) -> str:
+    """The help text of a config field."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}[name]
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of an N-tier SampleRNN. Frame sizes run fine to coarse: (16, 64) is 3 tiers, (16,) is 2."""
 
-    frame_sizes: tuple[int, ...] = (16, 64)
-    dim: int = 512  # RNN width of every frame tier
-    sample_dim: int = 256  # hidden width of the sample-level MLP
-    rnn_type: str = "gru"
-    rnn_layers: int = 1
-    skip_connections: bool = False  # frame tier output = sum of per-layer projections
-    learn_h0: bool = False
-    weight_norm: bool = False
-    q_levels: int = 256
-    q_type: str = "mu-law"
-    emb_size: int = 256
-    mlp_layers: int = 2  # ReLU hidden layers of the sample MLP after the input conv
-    sample_rate: int = 16000
+    frame_sizes: tuple[int, ...] = _field(
+        (16, 64), "samples per frame of each frame tier, fine to coarse: '16 64' is 3 tiers, '16' is 2"
+    )
+    dim: int = _field(512, "width of every frame tier's RNN (bigger learns more, plays slower)")
+    sample_dim: int = _field(256, "hidden width of the sample-level MLP that predicts each sample")
+    rnn_type: str = _field("gru", "recurrent cell of the frame tiers: gru or lstm")
+    rnn_layers: int = _field(1, "stacked RNN layers per frame tier")
+    skip_connections: bool = _field(False, "a frame tier's output sums every RNN layer's projection")
+    learn_h0: bool = _field(False, "learn the RNNs' initial state instead of starting from zeros")
+    weight_norm: bool = _field(False, "weight normalization on the linear layers (as in the paper)")
+    q_levels: int = _field(256, "quantization levels per sample (256 for mu-law and a-law)")
+    q_type: str = _field("mu-law", "how samples are quantized: linear, mu-law or a-law")
+    emb_size: int = _field(256, "size of the learned embedding of each quantized sample")
+    mlp_layers: int = _field(2, "ReLU hidden layers of the sample MLP after its input layer")
+    sample_rate: int = _field(16000, "audio rate the model hears and plays, Hz (training audio is resampled)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frame_sizes", tuple(int(f) for f in self.frame_sizes))
@@ -78,32 +90,44 @@ def check_model_config(cfg: ModelConfig) -> None:
 class TrainConfig:
     """How to train: batching, TBPTT, optimizer, checkpoints, stopping."""
 
-    batch_size: int = 16
-    seq_len: int = 1024  # TBPTT segment, samples; a multiple of the top frame size
-    chunk_seconds: float = 8.0
-    chunk_overlap_seconds: float = 0.0
-    val_fraction: float = 0.1
-    silence_threshold: float = 0.01  # RMS under which a chunk counts as silent
-    silence_fraction: float = 0.8  # drop a chunk when more than this share of it is silent
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"  # "cosine": decay to min_lr_fraction * learning_rate at max_steps
-    warmup_steps: int = 0  # linear warm-up from 0 to learning_rate over this many steps
-    min_lr_fraction: float = 0.05  # the cosine schedule's floor, as a share of learning_rate
-    momentum: float = 0.9  # for sgd and rmsprop
-    grad_clip: float = 5.0
-    max_steps: int = 100_000
-    max_epochs: int = 1000
-    max_minutes: float = 0.0  # wall-clock budget; 0 means no limit
-    eval_every: int = 500  # steps
-    val_batches: int = 8  # batches of validation chunks per evaluation (0: all)
-    checkpoint_policy: str = "best"
-    keep_checkpoints: int = 3
-    early_stopping_patience: int = 10  # evaluations without improvement; 0 disables
-    max_nonfinite: int = 20  # consecutive non-finite losses before training stops
-    amp: bool = False  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16, AMX)
-    seed: int = 0
-    num_threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default
+    batch_size: int = _field(16, "chunks trained on at once")
+    seq_len: int = _field(1024, "samples per truncated-backprop segment; a multiple of the top frame size")
+    chunk_seconds: float = _field(8.0, "seconds per training chunk; RNN states carry across its segments")
+    chunk_overlap_seconds: float = _field(0.0, "seconds consecutive chunks of a file share")
+    val_fraction: float = _field(0.1, "share of chunks held out for validation when --val-data is not given")
+    silence_threshold: float = _field(0.01, "RMS under which a 1024-sample window counts as silent")
+    silence_fraction: float = _field(0.8, "drop a chunk when more than this share of its windows is silent")
+    optimizer: str = _field("adam", "adam, sgd or rmsprop")
+    learning_rate: float = _field(1e-3, "peak learning rate (after warm-up)")
+    lr_schedule: str = _field(
+        "constant", "constant, or cosine: decay to min-lr-fraction x learning-rate at max-steps"
+    )
+    warmup_steps: int = _field(0, "raise the learning rate linearly from 0 over this many steps")
+    min_lr_fraction: float = _field(0.05, "where the cosine schedule ends, as a share of learning-rate")
+    momentum: float = _field(0.9, "momentum of sgd and rmsprop")
+    grad_clip: float = _field(5.0, "clip the gradient norm to this")
+    max_steps: int = _field(100_000, "stop after this many steps (one step: one segment of every chunk in a batch)")
+    max_epochs: int = _field(1000, "stop after this many passes over the training chunks")
+    max_minutes: float = _field(
+        0.0, "stop after this many minutes of training, not counting evaluation and checkpoints (0: no limit)"
+    )
+    eval_every: int = _field(500, "steps between evaluations on the held-out audio (each writes checkpoints)")
+    val_batches: int = _field(
+        8, "held-out batches scored per evaluation: batch-size x this many chunks, chosen once, spread "
+        "evenly over the held-out audio (0: all of it)"
+    )
+    checkpoint_policy: str = _field("best", "best: last.pt and best.pt; always: also step-N.pt every evaluation")
+    keep_checkpoints: int = _field(3, "step-N.pt files kept under checkpoint-policy always")
+    early_stopping_patience: int = _field(10, "stop after this many evaluations without improvement (0: never)")
+    max_nonfinite: int = _field(20, "stop after this many non-finite losses in a row")
+    amp: bool = _field(
+        True, "bf16 mixed precision where the device runs it natively (CUDA, CPUs with AVX512-BF16 or AMX); "
+        "elsewhere fp32. --no-amp: always fp32"
+    )
+    seed: int = _field(0, "seed for weights, batch order and validation choice")
+    num_threads: int = _field(
+        0, "CPU threads for training (0: every core this process may use, shared among DDP ranks)"
+    )
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

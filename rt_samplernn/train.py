@@ -26,11 +26,22 @@ from tqdm import tqdm
 
 from rt_samplernn.checkpoint import model_from_checkpoint, save_checkpoint
 from rt_samplernn.config import ModelConfig, TrainConfig
-from rt_samplernn.data import AudioSet, batch_order, build_dataset, n_segments, segments
+from rt_samplernn.data import AudioSet, batch_order, build_dataset, n_segments, segments, validation_chunks
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
 
 LN2 = math.log(2.0)
+
+
+@dataclass
+class EvalPoint:
+    """One evaluation: after `step` steps and `train_seconds` of training steps (all sessions; evaluations and
+    checkpoints not counted)."""
+
+    step: int
+    train_seconds: float
+    train_bits: float
+    val_bits: float
 
 
 @dataclass
@@ -41,6 +52,7 @@ class TrainResult:
     last_train_bits: float
     stopped: str  # "max_steps", "max_epochs", "early_stopping", "time_limit", "interrupted"
     out_dir: Path
+    history: list[EvalPoint]  # this session's evaluations
 
 
 @dataclass
@@ -61,6 +73,14 @@ def setup_distributed() -> tuple[int, int, int]:
     if not dist.is_initialized():
         dist.init_process_group(backend)
     return world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def cpu_threads(requested: int) -> int:
+    """Intra-op threads on CPU: as requested, else every core this process may use, shared among local DDP ranks."""
+    if requested:
+        return requested
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def pick_device(name: str | None, local_rank: int) -> torch.device:
@@ -111,16 +131,13 @@ def detach(states: list[State]) -> list[State]:
 def evaluate(
     model: SampleRNN, chunks: np.ndarray, cfg: TrainConfig, device: torch.device, amp: bool = False
 ) -> float:
-    """Validation NLL in bits per sample over whole chunks, states carried across segments."""
+    """NLL in bits per sample over every one of these whole chunks, states carried across segments."""
     if len(chunks) == 0:
         return float("nan")
     was_training = model.training
-    model.eval()
+    model.train()  # no dropout or batch norm here: train mode only picks the faster folded sample-tier input
     total, count = 0.0, 0
-    n_batches = math.ceil(len(chunks) / cfg.batch_size)
-    if cfg.val_batches:
-        n_batches = min(n_batches, cfg.val_batches)
-    for b in range(n_batches):
+    for b in range(math.ceil(len(chunks) / cfg.batch_size)):
         batch = torch.from_numpy(chunks[b * cfg.batch_size : (b + 1) * cfg.batch_size].astype(np.int64)).to(device)
         states = model.initial_state(batch.shape[0])
         states = [tuple(s.to(device) for s in st) for st in states]
@@ -190,13 +207,15 @@ def train(
     out_dir = Path(out_dir)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
-    if train_cfg.num_threads and device.type == "cpu":
-        torch.set_num_threads(train_cfg.num_threads)
+    if device.type == "cpu":
+        torch.set_num_threads(cpu_threads(train_cfg.num_threads))
     torch.manual_seed(train_cfg.seed)
     quiet = quiet or rank != 0
 
     # Data
     data = dataset or build_dataset(data_paths, model_cfg, train_cfg, val_paths, quiet=quiet)
+    # Chosen once: every evaluation scores the same held-out audio, at a bounded cost.
+    val_chunks = validation_chunks(data.val, train_cfg.val_batches * train_cfg.batch_size)
     chunk_len = data.train.shape[1]
     overlap = model_cfg.top_frame_size
     seg_per_batch = n_segments(chunk_len, overlap, train_cfg.seq_len)
@@ -233,14 +252,17 @@ def train(
 
         writer = SummaryWriter(str(out_dir / "tb"), purge_step=step or None)
     checkpointer = Checkpointer(out_dir, train_cfg)
-    if train_cfg.amp and not bf16_autocast_supported(device):
-        raise UserError(f"--amp: this {device.type} has no native bf16; drop --amp to train in fp32")
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_cfg.amp)
+    amp = train_cfg.amp and bf16_autocast_supported(device)
+    if train_cfg.amp and not amp and not quiet:
+        print(f"note: this {device.type} has no native bf16; training in fp32", file=sys.stderr)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
     bar = tqdm(total=train_cfg.max_steps, initial=step, disable=quiet, unit="step", dynamic_ncols=True)
     train_bits_sum, train_bits_n, last_val, last_train = 0.0, 0, float("nan"), float("nan")
     stopped = "max_steps"
-    tick, samples_since = time.perf_counter(), 0
-    deadline = time.monotonic() + train_cfg.max_minutes * 60 if train_cfg.max_minutes else float("inf")
+    samples_since, seconds_since, train_seconds = 0, 0.0, 0.0  # seconds in training steps only, this session
+    seconds_before = float(resume.get("train_seconds", 0.0)) if resume else 0.0  # earlier sessions' steps
+    budget_s = train_cfg.max_minutes * 60 if train_cfg.max_minutes else float("inf")
+    history: list[EvalPoint] = []
 
     def checkpoint_state(next_pos: Position, states: list[State] | None) -> dict[str, Any]:
         flat = [s.detach().cpu() for st in states for s in st] if states is not None else []
@@ -248,6 +270,7 @@ def train(
             step=step, position=vars(next_pos).copy(), carried_states=flat, best_val_bits=best_val,
             evals_since_best=evals_since_best, nonfinite_total=nonfinite_total,
             optimizer=optimizer.state_dict(), rng_torch=torch.get_rng_state(),
+            train_seconds=seconds_before + train_seconds,
         )
 
     with StopFlag() as stop:
@@ -262,6 +285,7 @@ def train(
                     carried = [tuple(s.to(device) for s in st) for st in model.initial_state(batch.shape[0])]
                 seg_list = list(segments(batch, overlap, train_cfg.seq_len))
                 while pos.segment < seg_per_batch:
+                    step_start = time.perf_counter()
                     seg = seg_list[pos.segment]
                     with autocast:
                         logits, new_states = net(seg, carried)
@@ -295,6 +319,9 @@ def train(
                     step += 1
                     pos.segment += 1
                     samples_since += seg[:, overlap:].numel() * world
+                    step_seconds = time.perf_counter() - step_start
+                    seconds_since += step_seconds
+                    train_seconds += step_seconds
                     next_pos = (
                         Position(pos.epoch, pos.batch, pos.segment) if pos.segment < seg_per_batch
                         else Position(pos.epoch, pos.batch + 1, 0)
@@ -303,20 +330,24 @@ def train(
                     if writer is not None and ok and step % 10 == 0:
                         writer.add_scalar("train/nll_bits", loss.item(), step)
                         writer.add_scalar("train/learning_rate", optimizer.param_groups[0]["lr"], step)
-                    out_of_time = time.monotonic() >= deadline
+                    out_of_time = train_seconds >= budget_s
+                    if world > 1 and train_cfg.max_minutes:  # every rank stops at the same step
+                        flag = torch.tensor([float(out_of_time)], device=device)
+                        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                        out_of_time = bool(flag.item())
                     if step % train_cfg.eval_every == 0 or step >= train_cfg.max_steps or stop.set or out_of_time:
                         last_train = train_bits_sum / max(train_bits_n, 1)
                         train_bits_sum, train_bits_n = 0.0, 0
-                        last_val = evaluate(model, data.val, train_cfg, device, train_cfg.amp)
+                        last_val = evaluate(model, val_chunks, train_cfg, device, amp)
+                        history.append(EvalPoint(step, seconds_before + train_seconds, last_train, last_val))
                         score = last_val if not math.isnan(last_val) else last_train
                         improved = score < best_val
                         if improved:
                             best_val, evals_since_best = score, 0
                         else:
                             evals_since_best += 1
-                        now = time.perf_counter()
-                        rate = samples_since / (now - tick)
-                        tick, samples_since = now, 0
+                        rate = samples_since / max(seconds_since, 1e-9)
+                        samples_since, seconds_since = 0, 0.0
                         if rank == 0:
                             checkpointer.save(
                                 model, improved,
@@ -352,4 +383,4 @@ def train(
         dist.barrier()
     if rank == 0 and not quiet:
         print(f"{stopped} at step {step}: best {best_val:.3f} bits/sample; checkpoints in {out_dir}", file=sys.stderr)
-    return TrainResult(step, best_val, last_val, last_train, stopped, out_dir)
+    return TrainResult(step, best_val, last_val, last_train, stopped, out_dir, history)

@@ -12,6 +12,7 @@ from rt_samplernn.data import (
     find_audio_files,
     mostly_silent,
     segments,
+    validation_chunks,
 )
 from rt_samplernn.errors import UserError
 
@@ -70,3 +71,11 @@ def test_batches_are_seeded_and_segments_overlap_by_the_top_frame():
     batch = np.arange(16 + 3 * 8)[None]
     segs = list(segments(batch, 16, 8))
     assert len(segs) == 3 and segs[1][0, 0] == 8 and segs[1].shape == (1, 24)
+
+
+def test_validation_is_a_fixed_set_spread_over_all_the_held_out_audio():
+    val = np.arange(100, dtype=np.int16)[:, None] * np.ones((1, 4), np.int16)  # chunk i holds i
+    picked = validation_chunks(val, 5)[:, 0]
+    assert picked.tolist() == [0, 25, 50, 74, 99]  # first to last file, not the first five chunks
+    assert np.array_equal(validation_chunks(val, 5), validation_chunks(val, 5))
+    assert len(validation_chunks(val, 0)) == len(validation_chunks(val, 500)) == 100

@@ -25,7 +25,8 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(cls(), f.name)
-        help_text = f"(default: {list(default) if isinstance(default, tuple) else default})"
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f"{f.metadata['help']} (default: {shown})"
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
