@@ -11,13 +11,9 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from rt_samplernn.live.params import (
-    ControlledProducer,
-    FloatSpec,
-    LiveControl,
-    Parameters,
-)
-from tests.midi_helpers import jack_sender, make_engine, midi_bundle, tone, wait_until
+from rt_samplernn.live.control import LiveControl
+from rt_samplernn.live.params import FloatSpec, Parameters
+from tests.midi_helpers import ControlledProducer, jack_sender, make_engine, midi_bundle, tone, wait_until
 
 pytest.importorskip("rtmidi")
 
