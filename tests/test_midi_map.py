@@ -224,7 +224,7 @@ def test_learn_binds_the_next_cc_and_replaces_the_old_binding():
     assert c.learning is None and c.last_bound == Mapping("temperature", "cc", 74, 2)
     assert c.last_bound.describe() == "CC 74 ch 3"
     assert p["temperature"].target == 1.0  # the learning message itself changes nothing
-    assert c.mappings_for("temperature") == [Mapping("temperature", "cc", 74, 2)]  # CC 1 is gone
+    assert [m for m in c.mappings if m.param == "temperature"] == [Mapping("temperature", "cc", 74, 2)]  # CC 1 is gone
     c.feed([0xB2, 74, 127])
     assert p["temperature"].target == 1.5
     c.feed([0xB0, 1, 0])  # the old control does nothing now
@@ -235,7 +235,7 @@ def test_learn_takes_a_control_away_from_its_old_parameter():
     c = controller()
     c.arm_learn("temperature")
     c.feed([0xB0, 7, 10])  # CC 7 was gain's
-    assert c.mappings_for("gain") == []
+    assert [m for m in c.mappings if m.param == "gain"] == []
     c.feed([0xB0, 7, 0])
     assert c.params["temperature"].target == 0.5 and c.params["gain"].target == 1.0
 
@@ -250,13 +250,13 @@ def test_learn_a_note_for_a_trigger_and_pads_for_slot_and_cancel():
     assert c.params["reset"].version != v
     c.arm_learn("slot")
     c.feed([0x90, 48, 90])
-    assert c.mappings_for("slot") == [Mapping("slot", "pads", 48, 0)]
+    assert [m for m in c.mappings if m.param == "slot"] == [Mapping("slot", "pads", 48, 0)]
     c.feed([0x90, 50, 90])
     assert c.params["slot"].target == 2
     c.arm_learn("gain", fourteen_bit=True)
     c.cancel_learn()
     c.feed([0xB0, 20, 1])
-    assert c.learning is None and c.mappings_for("gain") == [Mapping("gain", "cc", 7)]
+    assert c.learning is None and [m for m in c.mappings if m.param == "gain"] == [Mapping("gain", "cc", 7)]
     c.arm_learn("gain", fourteen_bit=True)
     c.feed([0xB0, 20, 1])
     assert c.last_bound == Mapping("gain", "cc", 20, 0, fourteen_bit=True)

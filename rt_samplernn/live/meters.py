@@ -6,11 +6,11 @@ lock-free, any thread). The window's meters panel draws one bar per entry of `ME
 use the same `Meter.format`, so both show the same number in the same words. Adding a meter is one
 `Meter` here (plus a PlayerMetrics field if the player does not measure it yet).
 
-    from rt_samplernn.live.meters import METERS, meter
+    from rt_samplernn.live.meters import METERS, METERS_BY_NAME
     m = player.metrics()
-    for meter_ in METERS:
-        print(meter_.label, meter_.format(m))          # 'real-time factor 1.52x', 'ring fill 48 / 50 ms'
-    meter("underruns").value(m)                         # 3.0
+    for meter in METERS:
+        print(meter.label, meter.format(m))            # 'real-time factor 1.52x', 'ring fill 48 / 50 ms'
+    METERS_BY_NAME["underruns"].value(m)               # 3.0
 """
 
 from __future__ import annotations
@@ -99,12 +99,4 @@ METERS: tuple[Meter, ...] = (
 METERS_BY_NAME: dict[str, Meter] = {m.name: m for m in METERS}
 
 
-def meter(name: str) -> Meter:
-    """The meter called ``name`` (KeyError names the meters there are)."""
-    try:
-        return METERS_BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"meter {name!r}: unknown; meters: {', '.join(METERS_BY_NAME)}") from None
-
-
-__all__ = ["Meter", "METERS", "METERS_BY_NAME", "meter"]
+__all__ = ["Meter", "METERS", "METERS_BY_NAME"]

@@ -49,7 +49,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 
@@ -387,15 +387,7 @@ class Parameters:
         """The per-voice cells of float parameter ``name`` ([] with one voice)."""
         return self._voice_cells.get(name, [])
 
-    # -- convenience for any thread ------------------------------------------------------------------
-    def set(self, name: str, value: Any) -> None:
-        """``params[name].set(value)`` for float, index and switch parameters; fires a trigger."""
-        p = self[name]
-        if isinstance(p, Trigger):
-            p.fire()
-        else:
-            p.set(value)  # type: ignore[attr-defined]
-
+    # -- ranges -----------------------------------------------------------------------------------------
     def set_specs(self, specs: dict[str, FloatSpec]) -> None:
         """Apply range/curve settings by name (e.g. from a MIDI map file); voices follow their parameter."""
         for name, spec in specs.items():
@@ -429,14 +421,6 @@ class Parameters:
         self.slots[index] = slot
         self.slots_version = next_version()
         return slot
-
-    def load_slots(self, paths: Sequence[str | Path], first: int = 0) -> None:
-        """Fill slots ``first``, ``first + 1``, ... from ``paths``."""
-        if first + len(paths) > len(self.slots):
-            raise UserError(f"{len(paths)} seed files: only {len(self.slots) - first} slots are free "
-                            f"(slot_count {len(self.slots)})")
-        for i, p in enumerate(paths):
-            self.load_slot(first + i, p)
 
     def select_and_prime(self, index: int) -> None:
         """Select slot ``index`` and fire ``prime`` (what a pad does; any thread)."""

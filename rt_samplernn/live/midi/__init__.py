@@ -48,7 +48,7 @@ For the GUI (poll from a QTimer; all calls return at once, from any thread)
     ctl.arm_learn("gain")               # next CC (or note) binds to gain; ctl.cancel_learn()
     ctl.learning                        # "gain" while armed, None after
     ctl.learn_version, ctl.last_bound   # changes / the Mapping just bound (Mapping.describe() -> "CC 74 ch 1")
-    ctl.mappings, ctl.mappings_for("gain"), ctl.remove_mapping(m), ctl.map_version
+    ctl.mappings, ctl.remove_mapping(m), ctl.clear_mappings("gain"), ctl.map_version
     ctl.save_map()  /  ctl.load_map(path)   # default path: ctl.map_path
     ctl.status, ctl.status_version, ctl.connected, ctl.port_name, ctl.messages (a count: activity LED)
     ctl.set_channel(None or 0..15), ctl.channel, ctl.params, ctl.control

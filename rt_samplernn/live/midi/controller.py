@@ -161,9 +161,6 @@ class MidiController:
     def mappings(self) -> list[Mapping]:
         return list(self._mappings)
 
-    def mappings_for(self, param: str) -> list[Mapping]:
-        return [m for m in self._mappings if m.param == param]
-
     def remove_mapping(self, mapping: Mapping) -> None:
         with self._lock:
             self._swap([m for m in self._mappings if m != mapping])
