@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from PyQt6.QtCore import QTimer
@@ -67,7 +68,8 @@ class _Signals:
         self.app = app
         self.window: PerformanceWindow | None = None
         self.received: int | None = None
-        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        main = threading.current_thread() is threading.main_thread()  # only the main thread may set handlers
+        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
         self.timer = QTimer()
         self.timer.timeout.connect(lambda: None)  # gives Python a chance to run the handler
         self.timer.start(SIGNAL_POLL_MS)
