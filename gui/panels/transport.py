@@ -37,9 +37,9 @@ class TransportBar(QFrame):
         self.latency_spin.setSingleStep(10)
         self.latency_spin.setSuffix(" ms")
         self.latency_spin.setValue(host.settings.latency_ms)
-        self.latency_spin.setToolTip("latency setting: audio generated ahead of the speaker (the ring's fill "
-                                     "target); the meters show the knob-to-sound latency it gives. Applied "
-                                     "at the next start")
+        self.latency_spin.setToolTip("ring fill target: how far generation runs ahead of the speaker; a knob is "
+                                     "heard about this plus half a chunk plus the device's latency later (the "
+                                     "meters show that figure); applied at the next start")
         self.start_button = QPushButton("▶  Start")
         self.start_button.setObjectName("startButton")
         self.start_button.setToolTip("start or stop the audio (Space)")
