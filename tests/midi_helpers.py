@@ -45,6 +45,17 @@ def midi_bundle(tmp_path_factory) -> Path:
     return out
 
 
+class ControlledProducer:
+    """An engine whose ``generate(n)`` ticks a LiveControl first (a Player's worker does that with a block hook)."""
+
+    def __init__(self, engine, control):
+        self.engine, self.control = engine, control
+
+    def generate(self, n):
+        self.control.tick(n)
+        return self.engine.generate(n)
+
+
 def make_engine(bundle, voices=1, seed=7):
     from rt_samplernn.live.engine import Engine
 

@@ -53,14 +53,21 @@ def test_peak_dbfs():
 
 
 def test_output_tap_keeps_the_newest_frames_and_records(tmp_path):
-    from rt_samplernn.gui.session import OutputTap
+    from rt_samplernn.gui.tap import OutputTap
 
     tap = OutputTap(keep=100)
     tap.open(16000, 2)
     ramp = np.arange(250, dtype=np.float32)
-    for start in range(0, 250, 30):  # blocks that wrap the ring several times
+    for start in range(0, 250, 30):  # blocks that wrap the ring several times; the window polls in between
+        block = ramp[start:start + 30]
+        tap.write(np.stack([block, -block], axis=1))  # L and -R: the mono mix is silence
+        tap.snapshot(10)
+    assert np.array_equal(tap.snapshot(40), np.zeros(40, np.float32))
+    for start in range(0, 250, 30):
         block = ramp[start:start + 30]
         tap.write(np.stack([block, block], axis=1))
+        if start % 60 == 0:
+            tap.snapshot(10)
     assert np.array_equal(tap.snapshot(40), ramp[-40:])
     tap.write(np.stack([ramp, ramp], axis=1))  # one block longer than the ring
     assert np.array_equal(tap.snapshot(100), ramp[-100:])

@@ -11,13 +11,9 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from rt_samplernn.live.params import (
-    ControlledProducer,
-    FloatSpec,
-    LiveControl,
-    Parameters,
-)
-from tests.midi_helpers import jack_sender, make_engine, midi_bundle, tone, wait_until
+from rt_samplernn.live.control import LiveControl
+from rt_samplernn.live.params import FloatSpec, Parameters
+from tests.midi_helpers import ControlledProducer, jack_sender, make_engine, midi_bundle, tone, wait_until
 
 pytest.importorskip("rtmidi")
 
@@ -131,7 +127,7 @@ def test_learn_binds_a_control_sent_over_jack(jack):
         out.send_message([0xB5, 50, 0])
         wait_until(lambda: ctl.messages == 5, what="the messages")
         wait_until(lambda: params["gain"].target == 0.0, what="the last CC")
-        assert ctl.mappings_for("gain")[-1].channel == 5
+        assert [m for m in ctl.mappings if m.param == "gain"][-1].channel == 5
 
 
 def test_a_note_primes_from_its_slot(jack, bundle, tmp_path):
@@ -139,7 +135,8 @@ def test_a_note_primes_from_its_slot(jack, bundle, tmp_path):
 
     engine = make_engine(bundle, seed=3)
     params = Parameters(slot_count=4)
-    params.load_slots([tone(tmp_path / "a.wav", hz=220.0), tone(tmp_path / "b.wav", 44100, hz=550.0)])
+    for i, clip in enumerate([tone(tmp_path / "a.wav", hz=220.0), tone(tmp_path / "b.wav", 44100, hz=550.0)]):
+        params.load_slot(i, clip)
     with LiveControl(params, engine) as control, listening(params, control) as ctl:
         with jack_sender("rt-samplernn") as out:
             out.send_message([0x90, 37, 100])  # pad 2 (note 37): slot 1

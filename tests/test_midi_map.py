@@ -79,9 +79,9 @@ def test_default_map_drives_temperature_gain_voices_and_buttons():
     c = controller(voices=2)
     p = c.params
     c.feed([0xB0, 1, 127])
-    assert p["temperature"].target == 1.5 and p["temperature.1"].target == 1.5
-    c.feed([0xB4, 22, 0])  # CC 22 = voice 1, any channel
-    assert p["temperature.1"].target == 0.5 and p["temperature.0"].target == 1.5
+    assert p["temperature"].target == 1.5 and p["temperature.2"].target == 1.5
+    c.feed([0xB4, 22, 0])  # CC 22 = voice 2, any channel
+    assert p["temperature.2"].target == 0.5 and p["temperature.1"].target == 1.5
     c.feed([0xB0, 7, 0])
     assert p["gain"].target == 0.0
     v = p["reset"].version
@@ -170,6 +170,45 @@ def test_odd_messages_never_raise():
     assert c.params["temperature"].target == 0.5
 
 
+def test_the_default_map_binds_every_declared_default_and_voices_from_one():
+    from rt_samplernn.live.params import PARAMETERS
+
+    m = {(x.param, x.kind, x.number) for x in default_map(3).mappings}
+    for d in PARAMETERS:
+        if d.midi is not None:
+            assert (d.name, *d.midi) in m
+    assert {("temperature.1", "cc", 21), ("temperature.2", "cc", 22), ("temperature.3", "cc", 23)} <= m
+    assert not any(x.param == "temperature.0" for x in default_map(3).mappings)
+    assert not any("." in x.param for x in default_map(1).mappings)
+
+
+def test_a_version_1_map_names_voices_from_0_and_is_read_from_1(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('version = 1\n[[mapping]]\nparam = "temperature.0"\ncc = 30\n'
+                    '[[mapping]]\nparam = "temperature.3"\ncc = 33\n[[mapping]]\nparam = "gain"\ncc = 7\n'
+                    '[params.temperature]\nminimum = 0.1\nmaximum = 2.0\n')
+    m = load_map(path)
+    assert [(x.param, x.number) for x in m.mappings] == [("temperature.1", 30), ("temperature.4", 33), ("gain", 7)]
+    assert m.specs["temperature"].minimum == 0.1
+    c = controller(voices=2, midi_map=m)
+    c.feed([0xB0, 30, 0])
+    assert c.params["temperature.1"].target == 0.1 and c.params["temperature.2"].target == 1.0
+    resaved = save_map(c.midi_map, tmp_path / "new.toml").read_text()
+    assert "version = 2" in resaved and 'param = "temperature.1"\ncc = 30' in resaved
+
+
+def test_the_temperature_range_is_settable_in_the_map_file(tmp_path):
+    path = tmp_path / "range.toml"
+    path.write_text('[params.temperature]\nminimum = 0.01\nmaximum = 1.2\ndefault = 0.8\n[[mapping]]\nparam = "temperature"\ncc = 1\n')
+    params = Parameters(voices=2)
+    c = MidiController(params, load_map(path), map_path=tmp_path / "x.toml")
+    c.feed([0xB0, 1, 0])
+    assert params["temperature"].target == 0.01 and params["temperature.2"].target == 0.01
+    (tmp_path / "zero.toml").write_text('[params.temperature]\nminimum = 0.0\nmaximum = 1.2\n')
+    with pytest.raises(UserError, match="temperature range 0..1.2: the minimum must be > 0"):
+        MidiController(Parameters(), load_map(tmp_path / "zero.toml"), map_path=tmp_path / "x.toml")
+
+
 # -- learn ----------------------------------------------------------------------------------------------
 
 def test_learn_binds_the_next_cc_and_replaces_the_old_binding():
@@ -185,7 +224,7 @@ def test_learn_binds_the_next_cc_and_replaces_the_old_binding():
     assert c.learning is None and c.last_bound == Mapping("temperature", "cc", 74, 2)
     assert c.last_bound.describe() == "CC 74 ch 3"
     assert p["temperature"].target == 1.0  # the learning message itself changes nothing
-    assert c.mappings_for("temperature") == [Mapping("temperature", "cc", 74, 2)]  # CC 1 is gone
+    assert [m for m in c.mappings if m.param == "temperature"] == [Mapping("temperature", "cc", 74, 2)]  # CC 1 is gone
     c.feed([0xB2, 74, 127])
     assert p["temperature"].target == 1.5
     c.feed([0xB0, 1, 0])  # the old control does nothing now
@@ -196,7 +235,7 @@ def test_learn_takes_a_control_away_from_its_old_parameter():
     c = controller()
     c.arm_learn("temperature")
     c.feed([0xB0, 7, 10])  # CC 7 was gain's
-    assert c.mappings_for("gain") == []
+    assert [m for m in c.mappings if m.param == "gain"] == []
     c.feed([0xB0, 7, 0])
     assert c.params["temperature"].target == 0.5 and c.params["gain"].target == 1.0
 
@@ -211,13 +250,13 @@ def test_learn_a_note_for_a_trigger_and_pads_for_slot_and_cancel():
     assert c.params["reset"].version != v
     c.arm_learn("slot")
     c.feed([0x90, 48, 90])
-    assert c.mappings_for("slot") == [Mapping("slot", "pads", 48, 0)]
+    assert [m for m in c.mappings if m.param == "slot"] == [Mapping("slot", "pads", 48, 0)]
     c.feed([0x90, 50, 90])
     assert c.params["slot"].target == 2
     c.arm_learn("gain", fourteen_bit=True)
     c.cancel_learn()
     c.feed([0xB0, 20, 1])
-    assert c.learning is None and c.mappings_for("gain") == [Mapping("gain", "cc", 7)]
+    assert c.learning is None and [m for m in c.mappings if m.param == "gain"] == [Mapping("gain", "cc", 7)]
     c.arm_learn("gain", fourteen_bit=True)
     c.feed([0xB0, 20, 1])
     assert c.last_bound == Mapping("gain", "cc", 20, 0, fourteen_bit=True)
@@ -274,7 +313,7 @@ def test_controller_saves_to_the_config_folder_and_loads_back(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("text,word", [
-    ('version = 2', "version 2 not supported; supported: 1"),
+    ('version = 3', "version 3 not supported; supported: 1, 2"),
     ('[[mapping]]\nparam = "gain"\ncc = 300', "must be an integer 0..127"),
     ('[[mapping]]\nparam = "gain"\ncc = 3\nnote = 4', "exactly one of cc / note / pads"),
     ('[[mapping]]\nparam = "gain"\ncc = 3\nchannel = 17', "must be 1..16"),
@@ -335,22 +374,36 @@ def test_midi_arguments():
     assert (a.midi, a.midi_map, a.midi_channel, a.seed_slot) == ("virtual", "x.toml", 3, ["a.wav", "b.wav"])
 
 
-def test_api_choice_falls_back_to_jack_without_an_alsa_sequencer(monkeypatch):
+def test_this_machines_python_rtmidi_has_jack():
+    """MIDI goes through JACK on machines without an ALSA sequencer (like this one): the build must have it."""
+    rtmidi = pytest.importorskip("rtmidi")
+    assert rtmidi.API_UNIX_JACK in rtmidi.get_compiled_api(), rtmidi.get_compiled_api()
+
+
+@pytest.mark.parametrize("compiled,sequencer,env,want", [
+    (("alsa", "jack"), False, None, "jack"),  # no /dev/snd/seq: JACK
+    (("alsa", "jack"), True, None, "alsa"),  # the sequencer exists: ALSA
+    (("alsa", "jack"), True, "jack", "jack"),  # $RT_SAMPLERNN_MIDI_API wins
+    (("alsa",), False, None, None),  # nothing usable: a clear error
+])
+def test_api_choice_falls_back_to_jack_without_an_alsa_sequencer(monkeypatch, compiled, sequencer, env, want):
     rtmidi = pytest.importorskip("rtmidi")
     from rt_samplernn.live.midi import ports as midi
 
-    monkeypatch.delenv("RT_SAMPLERNN_MIDI_API", raising=False)
+    ids = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
+    monkeypatch.setattr(rtmidi, "get_compiled_api", lambda: [ids[name] for name in compiled])
     monkeypatch.setattr(midi.sys, "platform", "linux")
-    compiled = rtmidi.get_compiled_api()
-    monkeypatch.setattr(midi, "alsa_sequencer_present", lambda: False)
-    if rtmidi.API_UNIX_JACK in compiled:
-        assert midi.choose_api() == rtmidi.API_UNIX_JACK
-    monkeypatch.setattr(midi, "alsa_sequencer_present", lambda: True)
-    if rtmidi.API_LINUX_ALSA in compiled:
-        assert midi.choose_api() == rtmidi.API_LINUX_ALSA
-        monkeypatch.setenv("RT_SAMPLERNN_MIDI_API", "jack")
-        assert midi.choose_api() == rtmidi.API_UNIX_JACK
-        assert midi.choose_api("alsa") == rtmidi.API_LINUX_ALSA
+    monkeypatch.setattr(midi, "alsa_sequencer_present", lambda: sequencer)
+    if env:
+        monkeypatch.setenv("RT_SAMPLERNN_MIDI_API", env)
+    else:
+        monkeypatch.delenv("RT_SAMPLERNN_MIDI_API", raising=False)
+    if want is None:
+        with pytest.raises(UserError, match="no MIDI API"):
+            midi.choose_api()
+    else:
+        assert midi.choose_api() == ids[want]
+    assert midi.choose_api("alsa") == ids["alsa"]
     with pytest.raises(UserError, match="unknown; APIs: auto, alsa, jack, coremidi, winmm"):
         midi.choose_api("oss")
 

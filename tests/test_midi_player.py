@@ -103,7 +103,7 @@ def test_a_flood_does_not_underrun_the_jack_stream(jack, bundle, tmp_path, monke
                     sent += 1
                 time.sleep(0.05)
             out.send_message([0xB0, 7, 100])  # the last words: gain
-            out.send_message([0xB0, 1, 0])  # and temperature 0.5 for both voices
+            out.send_message([0xB0, 1, 0])  # and the bottom of the temperature range for both voices
             sent += 2
             flood_s = time.monotonic() - t0
             wait_until(lambda: ctl.messages >= sent - dropped, timeout_s=20, what="the flood to drain")
@@ -119,7 +119,8 @@ def test_a_flood_does_not_underrun_the_jack_stream(jack, bundle, tmp_path, monke
     assert ctl.errors == 0
     assert m.underruns == 0 and m.underrun_frames == 0, m
     assert m.error is None
-    assert np.allclose(engine.temperatures, 0.5) and engine.gain == pytest.approx(2.0 * (100 / 127) ** 2)
+    bottom = ctl.params.temperature.spec.minimum
+    assert np.allclose(engine.temperatures, bottom) and engine.gain == pytest.approx(2.0 * (100 / 127) ** 2)
 
 
 def test_play_command_with_midi(jack, bundle, tmp_path, monkeypatch, capsys):

@@ -1,5 +1,5 @@
-"""Live parameters: ranges and curves, lock-free cells with versions, per-block smoothing, and LiveControl
-applying them to an engine (a recording fake here; the real Engine in tests/test_midi_jack.py)."""
+"""Live parameters: the declarations, ranges and curves, lock-free cells with versions, per-block smoothing,
+and LiveControl applying them to an engine (a recording fake here; the real Engine in tests/test_midi_jack.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import pytest
 import soundfile
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.params import (
-    ControlledProducer,
-    FloatSpec,
-    LiveControl,
-    Parameters,
-)
+from rt_samplernn.live.control import LiveControl, Notices
+from rt_samplernn.live.params import PARAMETERS, FloatSpec, Parameters
 
 
 class FakeEngine:
@@ -69,16 +65,46 @@ class FakePlayer:
 
 # -- ranges and curves ----------------------------------------------------------------------------------
 
-def test_default_temperature_range_is_half_to_one_and_a_half():
+def test_default_temperature_range_reaches_the_near_deterministic_end():
+    from rt_samplernn.live.engine import MIN_TEMPERATURE
+
     p = Parameters()
     t = p["temperature"]
     t.set_normalized(0.0)
-    assert t.target == 0.5
+    assert t.target == 0.05 and t.target >= MIN_TEMPERATURE  # the engine takes it as it is
     t.set_normalized(1.0)
     assert t.target == 1.5
-    t.set_normalized(0.5)
-    assert t.target == pytest.approx(1.0)
-    assert t.normalized == pytest.approx(0.5)
+    assert t.target == 1.5 and t.normalized == 1.0
+    t.set(1.0)
+    assert t.normalized == pytest.approx(0.95 / 1.45) and t.format() == "1.00"
+
+
+def test_the_bottom_of_the_temperature_knob_is_near_deterministic_on_the_demo_model():
+    """Two noise seeds draw the same 4096 samples at the knob's minimum; at the default they part at once."""
+    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.models import DEMO_BUNDLE
+
+    spec = Parameters()["temperature"].spec
+
+    def agreement(temperature: float) -> float:
+        a, b = (Engine(DEMO_BUNDLE, seed=seed, provider="cpu") for seed in (1, 2))
+        for e in (a, b):
+            e.set_temperature(temperature)
+        return float(np.mean(a.generate(4096) == b.generate(4096)))
+
+    assert agreement(spec.from_normalized(0.0)) > 0.99
+    assert agreement(spec.default) < 0.5
+
+
+def test_every_declaration_makes_a_cell_and_floats_name_an_engine_method():
+    from rt_samplernn.live.engine import Engine
+
+    p = Parameters(voices=2)
+    for d in PARAMETERS:
+        assert p[d.name].decl is d and p[d.name].label == d.label
+        if d.kind == "float":
+            assert callable(getattr(Engine, d.engine))
+    assert [c.label for c in p.voice_temperatures] == ["Voice 1 temp", "Voice 2 temp"]
 
 
 @pytest.mark.parametrize("spec", [
@@ -132,12 +158,12 @@ def test_writes_clamp_ignore_nan_and_bump_versions():
     t.set(7.0)
     assert t.target == 1.5 and t.version > v0 and p.version > pv0
     t.set(-3)
-    assert t.target == 0.5
+    assert t.target == 0.05
     v1 = t.version
     t.set(float("nan"))
     t.set_normalized(float("nan"))
     t.set("garbage")  # type: ignore[arg-type]
-    assert t.target == 0.5 and t.version == v1
+    assert t.target == 0.05 and t.version == v1
     p["slot"].set(99)
     assert p["slot"].target == p["slot"].count - 1
     p["slot"].set_normalized(0.0)
@@ -162,10 +188,10 @@ def test_unknown_parameter_lists_the_names():
 
 def test_master_temperature_moves_every_voice_and_a_voice_moves_alone():
     p = Parameters(voices=3)
-    assert p.names()[:4] == ["temperature", "temperature.0", "temperature.1", "temperature.2"]
+    assert p.names()[:4] == ["temperature", "temperature.1", "temperature.2", "temperature.3"]  # voices from 1
     p["temperature"].set(1.3)
     assert [c.target for c in p.voice_temperatures] == [1.3, 1.3, 1.3]
-    p["temperature.1"].set(0.7)
+    p["temperature.2"].set(0.7)
     assert [c.target for c in p.voice_temperatures] == [1.3, 0.7, 1.3]
     assert p["temperature"].target == 1.3
 
@@ -211,7 +237,7 @@ def test_gain_ramps_and_per_voice_temperatures_go_to_their_voice():
     engine = FakeEngine(voices=2)
     p = Parameters(voices=2, gain=FloatSpec(0.0, 2.0, 1.0, power=2.0, smoothing_ms=0))
     control = LiveControl(p, engine, start=False)
-    p["temperature.1"].set(0.8)
+    p["temperature.2"].set(0.8)  # voice 2 is the engine's voice index 1
     p["gain"].set_normalized(0.5)
     control.tick(256)
     assert ("temperature", pytest.approx(0.8), 1) in engine.calls
@@ -226,24 +252,24 @@ def test_control_starts_from_the_engine_settings():
     engine._gain = 0.5
     p = Parameters(voices=2)
     control = LiveControl(p, engine, start=False)
-    assert p["temperature.0"].target == pytest.approx(0.8)
-    assert p["temperature.1"].target == pytest.approx(1.2)
+    assert p["temperature.1"].target == pytest.approx(0.8)
+    assert p["temperature.2"].target == pytest.approx(1.2)
     assert p["gain"].target == 0.5
     control.tick(256)
     assert engine.calls == []
 
 
-def test_controlled_producer_ticks_before_generating():
-    engine = FakeEngine()
-    p = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0))
-    control = LiveControl(p, engine, start=False)
-    producer = ControlledProducer(engine, control)
-    assert producer.sample_rate == 16000 and producer.voices == 1
-    p["temperature"].set(0.6)
-    out = producer.generate(128)
-    assert out.shape == (1, 128) and engine.temperatures[0] == pytest.approx(0.6)
-    assert control.blocks == 1
-    assert producer.gain == 1.0  # the rest is the engine's
+def test_a_reopened_model_takes_the_performers_settings_to_the_engine():
+    old = Parameters(voices=2, temperature=FloatSpec(0.2, 1.5, 1.0, smoothing_ms=0))
+    old["temperature.2"].set(0.4)
+    old["gain"].set(0.5)
+    old["watchdog"].set(False)
+    new = Parameters(voices=2)
+    new.take_settings(old)
+    engine = FakeEngine(voices=2)
+    LiveControl(new, engine, adopt_engine=False, start=False)
+    assert new["temperature"].spec.minimum == 0.2 and new["watchdog"].target is False
+    assert list(engine.temperatures) == pytest.approx([1.0, 0.4]) and engine.gain == 0.5
 
 
 def test_engine_errors_become_a_notice_not_a_crash():
@@ -256,9 +282,10 @@ def test_engine_errors_become_a_notice_not_a_crash():
     control = LiveControl(p, engine, start=False)
     v = control.message_version
     p["gain"].set(0.3)
-    control.tick(256)
+    control.tick(256)  # the producer thread only notes it; the helper thread says it
+    assert control.blocks == 1 and control.message_version == v
+    control.run_pending()
     assert control.message_version != v and "RuntimeError" in control.message
-    assert control.blocks == 1
 
 
 def test_watchdog_switch_reaches_the_player():
@@ -287,7 +314,8 @@ def write_tone(path, rate=22050, seconds=0.25, first=0.25):
 def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path):
     engine = FakeEngine()
     p = Parameters(slot_count=4)
-    p.load_slots([write_tone(tmp_path / "a.wav", first=0.125), write_tone(tmp_path / "b.wav", 44100, first=0.375)])
+    p.load_slot(0, write_tone(tmp_path / "a.wav", first=0.125))
+    p.load_slot(1, write_tone(tmp_path / "b.wav", 44100, first=0.375))
     assert p.slots[1].sample_rate == 44100 and p.slots[1].name == "b.wav"
     control = LiveControl(p, engine, start=False)
     for i in range(50):  # a flood of pad hits: only the latest counts
@@ -326,7 +354,42 @@ def test_prime_from_an_empty_slot_is_a_notice(tmp_path):
     control = LiveControl(p, engine, start=False)
     p.select_and_prime(3)
     control.run_pending()
-    assert engine.calls == [] and "slot 3 is empty" in control.message
+    assert engine.calls == [] and "seed slot 4 is empty" in control.message  # slots shown from 1
+
+
+def test_a_flood_of_empty_pads_logs_a_few_lines_not_one_per_hit(caplog):
+    p = Parameters(slot_count=8)
+    control = LiveControl(p, FakeEngine(), start=False, quiet_s=0.2)
+    with caplog.at_level("WARNING", logger="rt_samplernn.live.control"):
+        for i in range(55):
+            p.select_and_prime(i % 8)
+            control.run_pending()
+        wait_until(lambda: (control.run_pending(), control.notices.suppressed == 0)[1], timeout_s=2.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert 1 <= len(lines) <= 3, lines
+    assert "is empty" in lines[0] and "more notices" in lines[-1], lines
+    assert control.notices.logged == len(lines)
+
+
+def test_notices_are_all_logged_when_they_come_slowly():
+    n = Notices(quiet_s=0.0)
+    for i in range(5):
+        n.say(f"notice {i}")
+    assert n.logged == 5 and n.message == "notice 4"
+
+
+def test_a_cc_that_toggles_the_watchdog_says_so():
+    p = Parameters()
+    control = LiveControl(p, FakeEngine(), FakePlayer(), start=False)
+    control.run_pending()
+    v = control.message_version
+    assert v == 0  # nothing to say at start
+    p["watchdog"].set_normalized(0.0)
+    control.run_pending()
+    assert control.message == "watchdog off" and control.message_version != v
+    p["watchdog"].set_normalized(1.0)
+    control.run_pending()
+    assert control.message == "watchdog on"
 
 
 def test_helper_thread_primes_without_being_asked_twice(tmp_path):
@@ -343,10 +406,8 @@ def test_load_slot_errors_name_the_file(tmp_path):
     p = Parameters(slot_count=2)
     with pytest.raises(UserError, match="missing.wav"):
         p.load_slot(0, tmp_path / "missing.wav")
-    with pytest.raises(UserError, match="slot 5: out of range"):
+    with pytest.raises(UserError, match="seed slot 6: out of range; slots: 1..2"):
         p.load_slot(5, tmp_path / "missing.wav")
-    with pytest.raises(UserError, match="only 2 slots"):
-        p.load_slots(["a", "b", "c"])
 
 
 def wait_until(predicate, timeout_s=10.0):

@@ -22,17 +22,21 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
     p.add_argument("--device", help="audio output: index, name substring, or 'none' (no sound card: a software "
                                     "clock paces playback; record to WAV)")
-    p.add_argument("--latency-ms", type=float, help="ring fill target, ms (knob-to-sound latency)")
+    p.add_argument("--latency-ms", type=float,
+                   help="audio generated ahead of the speaker, ms (the ring's fill target; the meters show the "
+                        "knob-to-sound latency it gives); default: the last setting, else the same as `play`")
     p.add_argument("--midi", help="MIDI input port name substring, or 'virtual' for a virtual port")
     p.add_argument("--voices", type=int, help="voices generated at once (one temperature dial each)")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
                    help="onnxruntime execution provider (auto: CUDA where it works)")
     p.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
-                   help="an audio file for the next seed slot (repeatable); with --start, slot 1 primes first")
+                   help="an audio file for the next seed slot, from slot 1 (repeatable); with --start, slot 1 "
+                        "primes first")
     p.add_argument("--start", action="store_true", help="start playing at once")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
-    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after this long")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after this long "
+                   "(Ctrl-C or SIGTERM also close it cleanly, settings saved)")
     p.set_defaults(func=run)
 
 

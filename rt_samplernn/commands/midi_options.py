@@ -9,9 +9,10 @@ from typing import Any
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.midi.controller import MidiController
-from rt_samplernn.live.midi.mapfile import default_map, default_map_path, load_map
+from rt_samplernn.live.control import LiveControl
+from rt_samplernn.live.midi.mapfile import default_map, default_map_path, describe_default_map, load_map
 from rt_samplernn.live.midi.ports import API_NAMES, VIRTUAL_PORT
-from rt_samplernn.live.params import LiveControl, Parameters
+from rt_samplernn.live.params import SEED_SLOTS, Parameters
 
 
 def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,22 +22,22 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
                    help="MIDI input: a port name substring, an index, or 'virtual' (a port named "
                         f"{VIRTUAL_PORT!r} for other programs to connect to)")
     g.add_argument("--midi-map", metavar="FILE", default=None,
-                   help=f"MIDI map (TOML or JSON); without it: {default_map_path()} if it exists, else "
-                        "CC 1 temperature, CC 7 gain, CC 21.. voice temperatures, CC 102/103/104 "
-                        "prime/reset/watchdog, pads from note 36")
+                   help=f"MIDI map (TOML or JSON; ranges too, e.g. [params.temperature] minimum = 0.2); "
+                        f"without it: {default_map_path()} if it exists, else {describe_default_map()}")
     g.add_argument("--midi-channel", metavar="N", type=int, default=None,
                    help="only listen to MIDI channel N (1..16); without it: the map's channel (omni)")
     g.add_argument("--midi-api", choices=API_NAMES, default="auto",
                    help="rtmidi API (auto: CoreMIDI, WinMM, ALSA; JACK where there is no ALSA sequencer)")
     g.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
-                   help="an audio file for the next seed slot (repeatable): pads/notes select and prime")
+                   help="an audio file for the next seed slot, from slot 1 (repeatable): pads/notes select "
+                        "and prime")
 
 
 def attach(control: LiveControl, player: Any) -> None:
     """Make ``player`` call ``control.tick(frames)`` on its worker before every block."""
     hook = getattr(player, "add_block_hook", None)
     if not callable(hook):
-        raise UserError("this player has no add_block_hook(fn); MIDI control needs one (rt_samplernn.stream.Player)")
+        raise UserError("this player has no add_block_hook(fn); MIDI control needs one (rt_samplernn.live.player.Player)")
     hook(control.tick)
 
 
@@ -55,7 +56,7 @@ def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiC
     midi_map = load_map(map_path) if (map_arg or map_path.exists()) else default_map(voices)
     slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
-    params = Parameters(voices=voices, slot_count=max(8, len(slot_files)))
+    params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files)))
     for i, f in enumerate(slot_files):
         if f:
             params.load_slot(i, f)

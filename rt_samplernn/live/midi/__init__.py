@@ -1,7 +1,7 @@
 """MIDI control with python-rtmidi: ports, a CC map, MIDI learn, saved maps. No torch, no Qt.
 
-Messages land in `rt_samplernn.live.params.Parameters` cells; `LiveControl` applies those to the engine at
-block boundaries. Nothing here takes a lock the audio path or the producer could wait on.
+Messages land in `rt_samplernn.live.params.Parameters` cells; `rt_samplernn.live.control.LiveControl`
+applies those to the engine at block boundaries. Nothing here takes a lock the audio path or the producer could wait on.
 
 Ports and APIs
 --------------
@@ -32,9 +32,10 @@ A `Mapping` binds one control to one parameter (see `rt_samplernn.live.params` f
 
 `MidiMap` holds the mappings, the channel filter (None = omni, else 0..15: only that channel is heard),
 the float parameters' `FloatSpec` (range, curve, smoothing) and seed slot files. `default_map(voices)`
-is CC 1 temperature, CC 7 gain, CC 21.. per-voice temperatures, CC 102/103/104 prime/reset/watchdog,
-pads from note 36. Files: TOML (read with tomllib, written by a small writer here) or JSON, by
-extension; ``default_map_path()`` is ``$XDG_CONFIG_HOME/rt-samplernn/midi-map.toml`` on Linux
+binds each parameter's declared default (rt_samplernn.live.params.PARAMETERS: CC 1 temperature, CC 7
+gain, CC 21.. voice 1.. temperatures, CC 102/103/104 prime/reset/watchdog, pads from note 36). Voices
+are named from 1 (``temperature.1``); files of version 1 named them from 0 and are still read. Files:
+TOML (read with tomllib, written by a small writer here) or JSON, by extension; ``default_map_path()`` is ``$XDG_CONFIG_HOME/rt-samplernn/midi-map.toml`` on Linux
 (``~/Library/Application Support/rt-samplernn`` on macOS, ``%APPDATA%\\rt-samplernn`` on Windows).
 Channels are written 1..16 (or "any"/"omni") in files and 0..15 in code.
 
@@ -47,7 +48,7 @@ For the GUI (poll from a QTimer; all calls return at once, from any thread)
     ctl.arm_learn("gain")               # next CC (or note) binds to gain; ctl.cancel_learn()
     ctl.learning                        # "gain" while armed, None after
     ctl.learn_version, ctl.last_bound   # changes / the Mapping just bound (Mapping.describe() -> "CC 74 ch 1")
-    ctl.mappings, ctl.mappings_for("gain"), ctl.remove_mapping(m), ctl.add_mapping(m), ctl.map_version
+    ctl.mappings, ctl.remove_mapping(m), ctl.clear_mappings("gain"), ctl.map_version
     ctl.save_map()  /  ctl.load_map(path)   # default path: ctl.map_path
     ctl.status, ctl.status_version, ctl.connected, ctl.port_name, ctl.messages (a count: activity LED)
     ctl.set_channel(None or 0..15), ctl.channel, ctl.params, ctl.control

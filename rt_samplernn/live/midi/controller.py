@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -28,13 +27,14 @@ from rt_samplernn.live.midi.ports import (
     choose_api,
     find_port,
 )
+from rt_samplernn.live.control import LiveControl
 from rt_samplernn.live.params import (
     FloatParam,
     IndexParam,
-    LiveControl,
     Parameters,
     SwitchParam,
     Trigger,
+    is_voice_name,
     next_version,
 )
 
@@ -68,9 +68,6 @@ class _Index:
                 pads.append(m)
         freeze = lambda d: {k: tuple(v) for k, v in d.items()}  # noqa: E731
         return _Index(freeze(cc), freeze(lsb), freeze(note), tuple(pads))
-
-
-_VOICE_PARAM = re.compile(r"temperature\.\d+")
 
 
 class MidiController:
@@ -122,7 +119,7 @@ class MidiController:
     # -- map -------------------------------------------------------------------------------------------
     def _check_names(self, mappings: Iterable[Mapping]) -> None:
         for m in mappings:
-            if m.param not in self.params and not _VOICE_PARAM.fullmatch(m.param):
+            if m.param not in self.params and not is_voice_name(m.param):
                 raise UserError(f"MIDI map: parameter {m.param!r} unknown; parameters: "
                                 f"{', '.join(self.params.names())}")
 
@@ -140,7 +137,7 @@ class MidiController:
         self._check_names(midi_map.mappings)
         floats = [f.name for f in self.params.float_params()]
         for name in midi_map.specs:
-            if name not in floats and not _VOICE_PARAM.fullmatch(name):
+            if name not in floats and not is_voice_name(name):
                 raise UserError(f"MIDI map: [params.{name}]: no such continuous parameter; "
                                 f"ranges exist for: {', '.join(floats)}")
         specs = {k: v for k, v in midi_map.specs.items() if k in self.params}
@@ -163,15 +160,6 @@ class MidiController:
     @property
     def mappings(self) -> list[Mapping]:
         return list(self._mappings)
-
-    def mappings_for(self, param: str) -> list[Mapping]:
-        return [m for m in self._mappings if m.param == param]
-
-    def add_mapping(self, mapping: Mapping) -> None:
-        """Add a mapping; it replaces mappings on the same control, and the param's same-kind mapping."""
-        self._check_names([mapping])
-        with self._lock:
-            self._swap(self._replacing(mapping))
 
     def remove_mapping(self, mapping: Mapping) -> None:
         with self._lock:

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.params import (
-    FloatSpec,
-)
+from rt_samplernn.live.params import MAX_VOICE_CONTROLS, PARAMETERS, FloatSpec, is_voice_name
 
-MAP_VERSION = 1
+MAP_VERSION = 2  # 2: voices named from 1 (temperature.1 is the first voice); 1: from 0 (still read)
+SUPPORTED_VERSIONS = (1, 2)
 KINDS = ("cc", "note", "pads")
 
 
@@ -83,13 +82,28 @@ class MidiMap:
 
 
 def default_map(voices: int = 1) -> MidiMap:
-    """The map used when none is saved (see the module docstring)."""
-    m = [Mapping("temperature", "cc", 1), Mapping("gain", "cc", 7)]
-    if voices > 1:
-        m += [Mapping(f"temperature.{v}", "cc", 21 + v) for v in range(min(voices, 8))]
-    m += [Mapping("prime", "cc", 102), Mapping("reset", "cc", 103), Mapping("watchdog", "cc", 104),
-          Mapping("slot", "pads", 36)]
+    """The map used when none is saved: each declared parameter's default binding (rt_samplernn.live.params),
+    and per-voice knobs for up to `MAX_VOICE_CONTROLS` voices when there are several."""
+    m = []
+    for d in PARAMETERS:
+        if d.midi is not None:
+            m.append(Mapping(d.name, *d.midi))
+        if d.per_voice and d.voice_cc is not None and voices > 1:
+            m += [Mapping(d.voice_name(v), "cc", d.voice_cc + v - 1)
+                  for v in range(1, min(voices, MAX_VOICE_CONTROLS) + 1)]
     return MidiMap(tuple(m))
+
+
+def describe_default_map() -> str:
+    """The default map in words, for --help: 'CC 1 temperature, CC 21.. voice temperatures, ...'."""
+    words = []
+    for d in PARAMETERS:
+        if d.midi is not None:
+            kind, number = d.midi
+            words.append(f"pads from note {number}" if kind == "pads" else f"{kind.upper()} {number} {d.name}")
+        if d.per_voice and d.voice_cc is not None:
+            words.append(f"CC {d.voice_cc}.. {d.name} of voice 1..")
+    return ", ".join(words)
 
 
 def config_dir() -> Path:
@@ -145,8 +159,10 @@ def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
     if not isinstance(d, dict):
         raise UserError(f"{where}: expected a table of settings")
     version = d.get("version", MAP_VERSION)
-    if version != MAP_VERSION:
-        raise UserError(f"{where}: version {version!r} not supported; supported: {MAP_VERSION}")
+    if version not in SUPPORTED_VERSIONS:
+        raise UserError(f"{where}: version {version!r} not supported; supported: "
+                        f"{', '.join(map(str, SUPPORTED_VERSIONS))}")
+    rename = _voices_from_one if version == 1 else (lambda name: name)
     known = {"version", "channel", "slots", "params", "mapping"}
     extra = set(d) - known
     if extra:
@@ -168,7 +184,7 @@ def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
             if "default" not in vals and "minimum" in vals and "maximum" in vals:
                 lo, hi = vals["minimum"], vals["maximum"]
                 vals["default"] = (lo + hi) / 2 if isinstance(lo, float) and isinstance(hi, float) else lo
-            specs[name] = FloatSpec(**vals)
+            specs[rename(name)] = FloatSpec(**vals)
         except TypeError as e:
             raise UserError(f"{where}: params.{name}: {e}; keys: {', '.join(spec_keys)}") from None
         except UserError as e:
@@ -190,11 +206,19 @@ def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
         if not isinstance(fourteen, bool):
             raise UserError(f"{here}: fourteen_bit must be true or false")
         try:
-            mappings.append(Mapping(e["param"], kinds[0], e[kinds[0]],
+            mappings.append(Mapping(rename(e["param"]), kinds[0], e[kinds[0]],
                                     _channel_in(e.get("channel", "any"), here, ("any", "omni")), fourteen))
         except UserError as err:
             raise UserError(f"{here}: {err}") from None
     return MidiMap(tuple(mappings), channel, specs, tuple(slots))
+
+
+def _voices_from_one(name: str) -> str:
+    """A version-1 file's voice name (from 0: 'temperature.0') as it is named now ('temperature.1')."""
+    base, dot, voice = name.partition(".")
+    if dot and voice.isdigit() and is_voice_name(f"{base}.1"):
+        return f"{base}.{int(voice) + 1}"
+    return name
 
 
 def _toml_key(k: str) -> str:
@@ -217,20 +241,23 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-_TOML_HEADER = """\
+def _toml_header() -> str:
+    names = ", ".join(d.name + (f", {d.name}.N (voice N, from 1)" if d.per_voice else "") for d in PARAMETERS)
+    ranges = ", ".join(d.name for d in PARAMETERS if d.kind == "float")
+    return f"""\
 # rt-samplernn MIDI map: `rt-samplernn play --midi PORT --midi-map THIS_FILE`. Edit freely.
 # channel: "omni" or 1..16 (only that channel is heard). Each [[mapping]]: param = a parameter
-# (temperature, temperature.N, gain, slot, prime, reset, watchdog), one of cc = N / note = N /
-# pads = N (notes N, N+1, ... select seed slots and prime), channel = "any" or 1..16, and
+# ({names}), one of cc = N / note = N /
+# pads = N (notes N, N+1, ... select seed slots 1, 2, ... and prime), channel = "any" or 1..16, and
 # fourteen_bit = true to pair CC N (0..31) with its LSB CC N+32.
-# [params.NAME]: range (minimum, maximum), default, curve ("linear" or "log"), power (knob
-# position u -> u**power), smoothing_ms (ramp time of a full-range jump). slots: seed files.
+# [params.NAME] ({ranges}): range (minimum, maximum), default, curve ("linear" or "log"), power
+# (knob position u -> u**power), smoothing_ms (ramp time of a full-range jump). slots: seed files.
 """
 
 
 def dumps_toml(d: dict[str, Any]) -> str:
     """The tiny TOML writer for map dicts: scalars and lists, tables of tables, arrays of tables."""
-    lines = [_TOML_HEADER.rstrip("\n")]
+    lines = [_toml_header().rstrip("\n")]
     for k, v in d.items():
         if not isinstance(v, (dict, list)) or (isinstance(v, list) and not any(isinstance(x, dict) for x in v)):
             lines.append(f"{_toml_key(k)} = {_toml_value(v)}")

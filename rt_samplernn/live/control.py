@@ -1,0 +1,292 @@
+"""Applying live parameters: `LiveControl` moves `Parameters` into an engine and a player at block boundaries.
+
+No torch, no Qt, no locks on the audio path.
+
+Threads (who may call what)
+---------------------------
+* The puller -- the producer thread: ``LiveControl.tick(frames)`` once per block, before generating
+  ``frames`` samples (with the streaming Player: ``player.add_block_hook(control.tick)``). It ramps each
+  float toward its target and calls the engine method its declaration names (``set_temperature``,
+  ``set_gain``) only when a value changed, so a write lands in the very next block; a switch goes to the
+  player method its declaration names (``set_watchdog``).
+* ``prime`` and ``reset`` run on `LiveControl`'s own helper thread (priming runs the frame tiers over the
+  whole clip; generation must not wait for it). Repeated fires coalesce: only the latest request runs.
+  The helper thread also says what changed that a performer should hear about ("watchdog off") and
+  reports failures ("seed slot 3 is empty"), through `Notices`, which keeps a flood to a few lines.
+
+Example::
+
+    params = Parameters(voices=engine.voices)
+    params.load_slot(0, "seeds/kick.wav")
+    control = LiveControl(params, engine, player)     # initial values are read from the engine
+    player.add_block_hook(control.tick)
+    params["temperature"].set_normalized(0.75)        # from any thread -> at the next block
+    params.select_and_prime(0)                        # a pad: seed slot 1, prime (on the helper thread)
+    control.close()                                   # stops the helper thread
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from rt_samplernn.errors import UserError
+from rt_samplernn.live.params import FloatParam, Parameters, SwitchParam, next_version
+
+log = logging.getLogger("rt_samplernn.live.control")
+
+
+class Notices:
+    """What the performer should read, kept to a few lines under a flood.
+
+    ``say(text)`` records the notice (``message``/``message_version`` for the window) and logs it, at
+    most one line per ``quiet_s``: the notices in between are counted, and `flush` (called by the helper
+    thread) logs one summary line once the quiet time is over: "... (and 54 more like it in 1.0 s)".
+    """
+
+    def __init__(self, quiet_s: float = 1.0, logger: logging.Logger = log) -> None:
+        self.quiet_s = quiet_s
+        self.log = logger
+        self.message = ""
+        self.message_version = 0
+        self.suppressed = 0
+        self.logged = 0
+        self._last_log_s = -1e9
+        self._latest_suppressed = ""
+
+    def say(self, text: str) -> None:
+        self.message = text
+        self.message_version = next_version()
+        now = time.monotonic()
+        if now - self._last_log_s < self.quiet_s:
+            self.suppressed += 1
+            self._latest_suppressed = text
+            return
+        self._emit(text, now)
+
+    def flush(self) -> None:
+        """Log the summary of suppressed notices once the quiet time since the last line is over."""
+        now = time.monotonic()
+        if self.suppressed and now - self._last_log_s >= self.quiet_s:
+            n, self.suppressed = self.suppressed, 0
+            self._emit(f"{self._latest_suppressed} (and {n - 1} more notice{'s' if n > 2 else ''} in the last "
+                       f"{self.quiet_s:g} s)" if n > 1 else self._latest_suppressed, now)
+
+    def _emit(self, text: str, now: float) -> None:
+        self._last_log_s = now
+        self.logged += 1
+        self.log.warning("%s", text)
+
+
+def _player_watchdog(player: Any) -> bool | None:
+    """The Player's watchdog state, or None if it has none we know of."""
+    if player is None:
+        return None
+    for attr in ("watchdog_enabled", "watchdog"):
+        v = getattr(player, attr, None)
+        if isinstance(v, bool):
+            return v
+        enabled = getattr(v, "enabled", None)
+        if isinstance(enabled, bool):
+            return enabled
+    return None
+
+
+def _set_player_switch(player: Any, method: str, on: bool) -> bool:
+    """Call ``player.<method>(on)`` (e.g. set_watchdog); False if the player has no such method."""
+    setter = getattr(player, method, None)
+    if callable(setter):
+        setter(on)
+        return True
+    wd = getattr(player, "watchdog", None)  # a player without set_watchdog, with a watchdog object
+    if method == "set_watchdog" and wd is not None and isinstance(getattr(wd, "enabled", None), bool):
+        wd.enabled = on
+        return True
+    return False
+
+
+class LiveControl:
+    """Applies `Parameters` to an engine (and the switches to a player).
+
+    ``tick(frames)``: call once per block from the producer thread, before ``engine.generate(frames)``;
+    cheap, never blocks. ``prime``/``reset`` run on a helper thread started here (``close()`` stops it).
+    Counters for the GUI: ``blocks`` (ticks so far), ``primes``, ``resets`` (done), ``message`` and
+    ``message_version`` (the last notice, e.g. "seed slot 3 is empty").
+
+    The engine needs the methods the float declarations name (``set_temperature(value, voice=None)``,
+    ``set_gain``), ``prime(audio, rate)``, ``reset()`` and ``sample_rate``. ``adopt_engine``: start from
+    the engine's ``temperatures``/``gain`` (attaching changes nothing audible); False: send the parameters'
+    targets to the engine now (a model reopened with the performer's settings). The player (optional) may
+    have the methods the switch declarations name (``set_watchdog(on)``) and ``set_seed(audio, rate)``
+    (after a pad primes, the watchdog re-primes from that slot). ``poll_ms``: how often the helper thread
+    looks for prime/reset requests. ``quiet_s``: at most one logged notice per this many seconds.
+    """
+
+    def __init__(self, params: Parameters, engine: Any, player: Any = None, poll_ms: float = 5.0,
+                 start: bool = True, adopt_engine: bool = True, quiet_s: float = 1.0) -> None:
+        self.params = params
+        self.engine = engine
+        self._player = player
+        self.sample_rate = int(getattr(engine, "sample_rate", 16000))
+        self.blocks = 0
+        self.primes = 0
+        self.resets = 0
+        self.notices = Notices(quiet_s)
+        self._poll_s = poll_ms / 1000.0
+        if adopt_engine:
+            self._adopt_engine_state()
+        else:
+            self._push_all()
+        self._seen = {p.name: p.version for p in params}  # trigger versions already acted on
+        self._switches = [p for p in params if isinstance(p, SwitchParam) and p.decl.player]
+        self._applied: dict[str, bool | None] = {s.name: None for s in self._switches}
+        wd = _player_watchdog(player)
+        if wd is not None and params.watchdog.target != wd:
+            params.watchdog.set(wd)
+        self._announced = {s.name: s.target for s in self._switches}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if start:
+            self._thread = threading.Thread(target=self._actions, name="rt-samplernn-actions", daemon=True)
+            self._thread.start()
+
+    @property
+    def message(self) -> str:
+        return self.notices.message
+
+    @property
+    def message_version(self) -> int:
+        return self.notices.message_version
+
+    @property
+    def player(self) -> Any:
+        """The player the switches and pad seeds go to; may be set (or swapped) at any time."""
+        return self._player
+
+    @player.setter
+    def player(self, player: Any) -> None:
+        self._applied = {name: None for name in self._applied}  # the next tick sends the switches to it
+        self._player = player
+
+    def _adopt_engine_state(self) -> None:
+        """Start from the engine's temperatures and gain, so attaching changes nothing audible."""
+        p = self.params
+        temps = getattr(self.engine, "temperatures", None)
+        if temps is not None:
+            temps = np.asarray(temps, dtype=np.float64).reshape(-1)
+            if temps.size:
+                p.temperature.adopt(float(temps.mean()))
+                for cell, t in zip(p.voice_temperatures, temps):
+                    cell.adopt(float(t))
+        gain = getattr(self.engine, "gain", None)
+        if isinstance(gain, (int, float)) and not isinstance(gain, bool):
+            p.gain.adopt(float(gain))
+
+    def _push_all(self) -> None:
+        """Send every float's target to the engine now (no ramp)."""
+        for cell in self._engine_cells():
+            cell.adopt(cell.target)
+            self._send(cell)
+
+    def _engine_cells(self) -> list[FloatParam]:
+        """The float cells that reach the engine: per-voice cells where there are, else the master."""
+        cells = []
+        for cell in self.params.float_params():
+            if cell.voice is None and self.params.voice_cells(cell.name):
+                continue  # the master only moves its voices
+            cells.append(cell)
+        return cells
+
+    def _send(self, cell: FloatParam) -> None:
+        method = getattr(self.engine, cell.decl.engine)
+        if cell.voice is None:
+            method(cell.value)
+        else:
+            method(cell.value, voice=cell.voice)
+
+    def notice(self, text: str) -> None:
+        """Record a notice for the window and the log (throttled: see `Notices`)."""
+        self.notices.say(text)
+
+    # -- the producer thread ---------------------------------------------------------------------------
+    def tick(self, frames: int) -> None:
+        """Apply the parameters for the next block of ``frames`` samples (producer thread, per block)."""
+        seconds = frames / float(self.sample_rate)
+        try:
+            for cell in self.params.float_params():
+                if cell.step(seconds) and not (cell.voice is None and self.params.voice_cells(cell.name)):
+                    self._send(cell)
+            player = self._player
+            if player is not None:
+                for switch in self._switches:
+                    on = switch.target
+                    if on != self._applied[switch.name]:
+                        self._applied[switch.name] = on
+                        if not _set_player_switch(player, switch.decl.player, on):
+                            self._failed = f"this player has no {switch.label.lower()} switch; it is ignored"
+        except Exception as e:  # generation goes on with the previous values
+            self._failed = f"applying parameters failed: {type(e).__name__}: {e}"
+        self.blocks += 1
+
+    _failed = ""  # set by the producer thread, said by the helper thread (no logging on the producer)
+
+    # -- the helper thread -----------------------------------------------------------------------------
+    def _actions(self) -> None:
+        while not self._stop.wait(self._poll_s):
+            self.run_pending()
+
+    def run_pending(self) -> None:
+        """Do pending prime/reset requests, oldest first, and say what changed (the helper thread; or tests
+        with start=False). Only the latest fire of each trigger counts; a failure becomes a notice."""
+        failed, self._failed = self._failed, ""
+        if failed:
+            self.notice(failed)
+        for switch in self._switches:
+            if switch.target != self._announced[switch.name]:
+                self._announced[switch.name] = switch.target
+                self.notice(f"{switch.label.lower()} {'on' if switch.target else 'off'}")
+        p = self.params
+        pending = [(t.version, t) for t in (p.reset, p.prime) if t.version != self._seen[t.name]]
+        for version, t in sorted(pending, key=lambda vt: vt[0]):
+            self._seen[t.name] = version
+            try:
+                if t is p.prime:
+                    self._prime()
+                else:
+                    self.engine.reset()
+                    self.resets += 1
+            except UserError as e:
+                self.notice(str(e))
+            except Exception as e:  # the live path goes on; say what failed
+                self.notice(f"{t.name} failed: {type(e).__name__}: {e}")
+        self.notices.flush()
+
+    def _prime(self) -> None:
+        index = self.params.slot.target
+        slot = self.params.slots[index] if index < len(self.params.slots) else None
+        if slot is None:
+            raise UserError(f"seed slot {index + 1} is empty; load an audio file into it first")
+        self.engine.prime(slot.audio, slot.sample_rate)
+        set_seed = getattr(self.player, "set_seed", None)
+        if callable(set_seed):  # the Player's watchdog re-primes from the slot played last
+            set_seed(slot.audio, slot.sample_rate)
+        self.primes += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def __enter__(self) -> LiveControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Notices", "LiveControl"]

@@ -1,0 +1,102 @@
+"""The live meters, each declared once: name, label, unit, where its value comes from, how it is shown.
+
+No torch, no Qt. A meter reads one `rt_samplernn.live.player.PlayerMetrics` snapshot (``Player.metrics()``,
+lock-free, any thread). The window's meters panel draws one bar per entry of `METERS` (through
+`rt_samplernn.gui.session.LiveSession.meters`, never reading PlayerMetrics itself); `play`'s status line may
+use the same `Meter.format`, so both show the same number in the same words. Adding a meter is one
+`Meter` here (plus a PlayerMetrics field if the player does not measure it yet).
+
+    from rt_samplernn.live.meters import METERS, METERS_BY_NAME
+    m = player.metrics()
+    for meter in METERS:
+        print(meter.label, meter.format(m))            # 'real-time factor 1.52x', 'ring fill 48 / 50 ms'
+    METERS_BY_NAME["underruns"].value(m)               # 3.0
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+Reader = Callable[[Any], float]  # PlayerMetrics -> a number
+
+
+@dataclass(frozen=True)
+class Meter:
+    """One meter.
+
+    ``name``: its key. ``label``: the caption a performer reads. ``unit``: shown after the value
+    ("ms", "%", "x", "" for counts). ``read``: where the value comes from (PlayerMetrics -> number).
+    ``fmt``: a format spec for the value (after ``scale``: e.g. 100 for a fraction shown in %).
+    ``full_scale``: the value of a full bar (a number, or PlayerMetrics -> number, e.g. the fill target).
+    ``of``: show "value / full scale" (ring fill against its target). ``unmeasured_below``: a value
+    under this is "not measured yet" and shows as '—' (the real-time factor before the first chunk).
+    ``warn``/``alarm``: bar fractions where the bar turns amber/red; ``low_is_bad``: for meters where a
+    low bar is the problem (ring fill, real-time factor). ``fast``: redrawn at the scope's rate (else
+    once a second). ``short``: the word in a one-line status ("RTF", "fill").
+    """
+
+    name: str
+    label: str
+    unit: str
+    read: Reader
+    fmt: str = ".0f"
+    scale: float = 1.0
+    full_scale: float | Reader = 1.0
+    of: bool = False
+    unmeasured_below: float | None = None
+    warn: float = 0.8
+    alarm: float = 0.95
+    low_is_bad: bool = False
+    fast: bool = False
+    short: str = ""
+
+    def value(self, metrics: Any) -> float:
+        return float(self.read(metrics))
+
+    def full(self, metrics: Any) -> float:
+        return float(self.full_scale(metrics) if callable(self.full_scale) else self.full_scale)
+
+    def measured(self, metrics: Any) -> bool:
+        return self.unmeasured_below is None or self.value(metrics) >= self.unmeasured_below
+
+    def fraction(self, metrics: Any) -> float:
+        """The bar's fill in [0, 1] (0 while unmeasured)."""
+        full = self.full(metrics)
+        if full <= 0 or not self.measured(metrics):
+            return 0.0
+        return min(max(self.value(metrics) / full, 0.0), 1.0)
+
+    def format(self, metrics: Any) -> str:
+        """The value as a performer reads it: '1.52x', '48 / 50 ms', '3', '12 %', or '—' before it is measured."""
+        if not self.measured(metrics):
+            return "—"
+        text = format(self.value(metrics) * self.scale, self.fmt)
+        if self.of:
+            text += " / " + format(self.full(metrics) * self.scale, self.fmt)
+        return text + (f" {self.unit}" if self.unit and self.unit != "x" else self.unit)
+
+
+CORES = float(os.cpu_count() or 1)
+
+METERS: tuple[Meter, ...] = (
+    Meter("realtime_factor", "real-time factor", "x", lambda m: m.worker_rtf, fmt=".2f", full_scale=4.0,
+          unmeasured_below=1e-9, warn=0.6, alarm=0.75, low_is_bad=True, short="RTF"),
+    Meter("ring_fill", "ring fill / target", "ms", lambda m: m.ring_fill_ms, full_scale=lambda m: m.target_latency_ms,
+          of=True, warn=0.5, alarm=0.8, low_is_bad=True, fast=True, short="fill"),
+    Meter("knob_latency", "knob-to-sound latency", "ms", lambda m: m.knob_latency_ms, full_scale=250.0,
+          warn=0.5, alarm=0.8, short="latency"),
+    Meter("underruns", "underruns", "", lambda m: m.underruns, full_scale=10.0, warn=0.01, alarm=0.5,
+          short="underruns"),
+    Meter("watchdog_events", "watchdog events", "", lambda m: m.watchdog_events, full_scale=10.0, warn=0.01,
+          alarm=0.5, short="watchdog"),
+    Meter("callback_cpu", "audio callback CPU", "%", lambda m: m.cpu_load, scale=100.0, warn=0.5, alarm=0.8,
+          short="callback"),
+    Meter("process_cpu", "process CPU (cores)", "", lambda m: m.process_cpu, fmt=".2f", full_scale=CORES,
+          warn=0.7, alarm=0.9, short="cpu"),
+)
+METERS_BY_NAME: dict[str, Meter] = {m.name: m for m in METERS}
+
+
+__all__ = ["Meter", "METERS", "METERS_BY_NAME"]
