@@ -30,6 +30,7 @@ from rt_samplernn.config import to_dict
 from rt_samplernn.live.bundle import (
     FORMAT,
     MANIFEST,
+    SUPPORTED_VERSIONS,
     VERSION,
     frame_graph_name,
     sha256_file,
@@ -103,20 +104,23 @@ class _FrameStep(nn.Module):
         return (out, *state)
 
 
-def frame_io(tier: FrameTier, has_cond: bool, out_dim: int, below: str) -> tuple[list[dict], list[dict], list[dict]]:
-    """Manifest entries (inputs, outputs, states) for one frame graph."""
+def frame_io(tier: FrameTier, has_cond: bool, out_dim: int, below: str,
+             steps: str | int = "frames") -> tuple[list[dict], list[dict], list[dict]]:
+    """Manifest entries (inputs, outputs, states) for one frame graph; steps: "frames" (version 1) or 1."""
     L, D, F = tier.layers, tier.dim, tier.frame_size
-    inputs = [dict(name="frames", dtype="int64", shape=["voices", "frames", F],
-                   meaning=f"T frames of {F} previous int levels each, oldest first")]
+    inputs = [dict(name="frames", dtype="int64", shape=["voices", steps, F],
+                   meaning=f"{'T frames' if steps == 'frames' else 'one frame'} of {F} previous int levels each, "
+                           "oldest first")]
     if has_cond:
-        inputs.append(dict(name="cond", dtype="float32", shape=["voices", "frames", D],
+        inputs.append(dict(name="cond", dtype="float32", shape=["voices", steps, D],
                            meaning="conditioning from the tier above, one vector per frame"))
     state_names = ["h", "c"] if tier.is_lstm else ["h"]
     states = []
     for s in state_names:
         inputs.append(dict(name=s, dtype="float32", shape=[L, "voices", D],
                            meaning=f"RNN {'hidden' if s == 'h' else 'cell'} state (layers, voices, dim)"))
-    outputs = [dict(name="cond_out", dtype="float32", shape=["voices", "positions", out_dim],
+    outputs = [dict(name="cond_out", dtype="float32", shape=["voices", "positions" if steps == "frames" else tier.ratio,
+                                                              out_dim],
                     meaning=f"conditioning for the {below}: {tier.ratio} vectors per input frame "
                             f"(positions = frames * {tier.ratio})")]
     for i, s in enumerate(state_names):
@@ -160,12 +164,148 @@ def export_frame_graph(tier: FrameTier, has_cond: bool, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Bundle version 2 frame graphs: one frame per call, the RNN cells as explicit MatMuls (int8-ready)
+# ----------------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def _cell_weights(tier: FrameTier) -> dict[str, np.ndarray]:
+    """The tier's weights folded for one step, in float64 -> float32, as (K, N) matrices.
+
+    Layer 0's input projection absorbs the frame rescaling and `expand`: gates_in = frames @ Wf + cond @ Wc + b;
+    skip projections and the upsampling fold into one matrix over the concatenated layer outputs.
+    """
+    q = tier.q_levels
+    w: dict[str, np.ndarray] = {}
+    expand_w, expand_b = tier.expand.weight.double(), tier.expand.bias.double()  # (D, F), (D,)
+    for i, rnn in enumerate(tier.rnns):
+        w_ih, w_hh = rnn.weight_ih_l0.double(), rnn.weight_hh_l0.double()  # (G*D, in), (G*D, D)
+        b_ih, b_hh = rnn.bias_ih_l0.double(), rnn.bias_hh_l0.double()
+        if i == 0:  # x = expand(frames * 4/Q - 2) + cond
+            w[f"l{i}_wf"] = (w_ih @ expand_w * (4.0 / q)).T
+            w[f"l{i}_wc"] = w_ih.T
+            b_in = w_ih @ (expand_b - 2.0 * expand_w.sum(dim=1)) + b_ih
+        else:
+            w[f"l{i}_wc"] = w_ih.T
+            b_in = b_ih
+        w[f"l{i}_wh"] = w_hh.T
+        if tier.is_lstm:  # gates are summed before any nonlinearity: one bias
+            w[f"l{i}_bi"], w[f"l{i}_bh"] = b_in + b_hh, torch.zeros_like(b_hh)
+        else:
+            w[f"l{i}_bi"], w[f"l{i}_bh"] = b_in, b_hh
+    up_w, up_b = tier.upsample.weight.double(), tier.upsample.bias.double()  # (ratio*out, D)
+    if tier.skips is not None:
+        w["up_w"] = torch.cat([(up_w @ s.weight.double()).T for s in tier.skips])  # (L*D, ratio*out)
+        w["up_b"] = up_w @ sum(s.bias.double() for s in tier.skips) + up_b
+    else:
+        w["up_w"], w["up_b"] = up_w.T, up_b
+    return {k: v.float().numpy() for k, v in w.items()}
+
+
+def build_cell_frame_graph(tier: FrameTier, has_cond: bool) -> onnx.ModelProto:
+    """frames (B, 1, F) int64, [cond (B, 1, D)], h (L, B, D), [c (L, B, D)] -> cond_out (B, ratio, out), h_out, [c_out].
+
+    The same inputs and outputs as version 1 with T = 1; GRU/LSTM as MatMuls with fused gates (PyTorch's
+    gate order and equations), so `quantize_graph` turns every weight into int8.
+    """
+    weights = _cell_weights(tier)
+    d, layers, f = tier.dim, tier.layers, tier.frame_size
+    inits = [_const(k, v) for k, v in weights.items()]
+    inits += [_const("axis0", np.array([0], dtype=np.int64)), _const("axis1", np.array([1], dtype=np.int64)),
+              _const("up_shape", np.array([0, tier.ratio, tier.out_dim], dtype=np.int64))]
+    n = helper.make_node
+    nodes = [n("Squeeze", ["frames", "axis1"], ["frames2"]), n("Cast", ["frames2"], ["xf"], to=TensorProto.FLOAT)]
+    states = ["h", "c"] if tier.is_lstm else ["h"]
+    for s in states:
+        nodes.append(n("Split", [s], [f"{s}{i}_3d" for i in range(layers)], axis=0, num_outputs=layers)
+                     if layers > 1 else n("Identity", [s], [f"{s}0_3d"]))
+        for i in range(layers):
+            nodes.append(n("Squeeze", [f"{s}{i}_3d", "axis0"], [f"{s}{i}"]))
+    if has_cond:
+        nodes.append(n("Squeeze", ["cond", "axis1"], ["cond2"]))
+    outs: list[str] = []
+    x = None
+    for i in range(layers):
+        p = f"l{i}_"
+        if i == 0:
+            if has_cond:
+                nodes += [n("MatMul", ["xf", f"{p}wf"], [f"{p}gf"]),
+                          n("Gemm", ["cond2", f"{p}wc", f"{p}bi"], [f"{p}gc"]),
+                          n("Add", [f"{p}gf", f"{p}gc"], [f"{p}gi"])]
+            else:
+                nodes.append(n("Gemm", ["xf", f"{p}wf", f"{p}bi"], [f"{p}gi"]))
+        else:
+            nodes.append(n("Gemm", [x, f"{p}wc", f"{p}bi"], [f"{p}gi"]))
+        h = f"h{i}"
+        nodes.append(n("Gemm", [h, f"{p}wh", f"{p}bh"], [f"{p}gh"]))
+        if tier.is_lstm:
+            c = f"c{i}"
+            nodes += [
+                n("Add", [f"{p}gi", f"{p}gh"], [f"{p}g"]),
+                n("Split", [f"{p}g", f"{p}lstm_split"], [f"{p}if", f"{p}gg", f"{p}go"], axis=1),
+                n("Sigmoid", [f"{p}if"], [f"{p}sif"]),
+                n("Split", [f"{p}sif"], [f"{p}si", f"{p}sf"], axis=1, num_outputs=2),
+                n("Tanh", [f"{p}gg"], [f"{p}tg"]),
+                n("Sigmoid", [f"{p}go"], [f"{p}so"]),
+                n("Mul", [f"{p}sf", c], [f"{p}fc"]),
+                n("Mul", [f"{p}si", f"{p}tg"], [f"{p}ig"]),
+                n("Add", [f"{p}fc", f"{p}ig"], [f"{p}c_new"]),
+                n("Tanh", [f"{p}c_new"], [f"{p}tc"]),
+                n("Mul", [f"{p}so", f"{p}tc"], [f"{p}h_new"]),
+            ]
+            inits.append(_const(f"{p}lstm_split", np.array([2 * d, d, d], dtype=np.int64)))
+        else:  # r, z = sigmoid(gi + gh)[:2D]; n = tanh(gi_n + r * gh_n); h' = n + z * (h - n)
+            nodes += [
+                n("Split", [f"{p}gi", f"{p}gru_split"], [f"{p}gi_rz", f"{p}gi_n"], axis=1),
+                n("Split", [f"{p}gh", f"{p}gru_split"], [f"{p}gh_rz", f"{p}gh_n"], axis=1),
+                n("Add", [f"{p}gi_rz", f"{p}gh_rz"], [f"{p}rz_pre"]),
+                n("Sigmoid", [f"{p}rz_pre"], [f"{p}rz"]),
+                n("Split", [f"{p}rz"], [f"{p}r", f"{p}z"], axis=1, num_outputs=2),
+                n("Mul", [f"{p}r", f"{p}gh_n"], [f"{p}rgh"]),
+                n("Add", [f"{p}gi_n", f"{p}rgh"], [f"{p}n_pre"]),
+                n("Tanh", [f"{p}n_pre"], [f"{p}n"]),
+                n("Sub", [h, f"{p}n"], [f"{p}hn"]),
+                n("Mul", [f"{p}z", f"{p}hn"], [f"{p}zhn"]),
+                n("Add", [f"{p}n", f"{p}zhn"], [f"{p}h_new"]),
+            ]
+            inits.append(_const(f"{p}gru_split", np.array([2 * d, d], dtype=np.int64)))
+        x = f"{p}h_new"
+        outs.append(x)
+    top = outs[-1]
+    if tier.skips is not None and layers > 1:
+        nodes.append(n("Concat", outs, ["skip_in"], axis=1))
+        top = "skip_in"
+    nodes += [n("Gemm", [top, "up_w", "up_b"], ["up"]), n("Reshape", ["up", "up_shape"], ["cond_out"])]
+    for s in states:
+        src = [f"l{i}_{s}_new" for i in range(layers)]
+        if layers == 1:
+            nodes.append(n("Unsqueeze", [src[0], "axis0"], [f"{s}_out"]))
+        else:
+            nodes += [n("Unsqueeze", [v, "axis0"], [f"{v}_u"]) for v in src]
+            nodes.append(n("Concat", [f"{v}_u" for v in src], [f"{s}_out"], axis=0))
+    io_in = [helper.make_tensor_value_info("frames", TensorProto.INT64, ["voices", 1, f])]
+    if has_cond:
+        io_in.append(helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", 1, d]))
+    io_out = [helper.make_tensor_value_info("cond_out", TensorProto.FLOAT, ["voices", tier.ratio, tier.out_dim])]
+    for s in states:
+        io_in.append(helper.make_tensor_value_info(s, TensorProto.FLOAT, [layers, "voices", d]))
+        io_out.append(helper.make_tensor_value_info(f"{s}_out", TensorProto.FLOAT, [layers, "voices", d]))
+    graph = helper.make_graph(nodes, "frame_step", io_in, io_out, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=IR_VERSION)
+    cell = "LSTM" if tier.is_lstm else "GRU"
+    model.doc_string = f"rt-samplernn frame tier, frame size {f}, one frame per call (explicit {cell} cell)"
+    onnx.checker.check_model(model)
+    return model
+
+
+# ----------------------------------------------------------------------------------------------------------
 # The sample graph: Loop over one frame with in-graph Gumbel-max sampling
 # ----------------------------------------------------------------------------------------------------------
 
 
 def _const(name: str, array: np.ndarray) -> TensorProto:
-    return numpy_helper.from_array(np.ascontiguousarray(array), name)
+    array = np.asarray(array)
+    return numpy_helper.from_array(array if array.flags.c_contiguous else np.ascontiguousarray(array), name)
 
 
 def _sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[str, str]], str]:
@@ -212,10 +352,9 @@ def _logits_nodes(window: str, cond: str, gemms: list[tuple[str, str]], has_hidd
     return nodes, x
 
 
-def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelProto:
-    """prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,) -> samples (B, F0).
-
-    loop_op "Loop" (the default) or "Scan": the same body, Scan slicing cond and noise per step itself.
+def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
+    """Bundle version 1: prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,)
+    -> samples (B, F0), an ONNX Loop over the frame. Kept so the previous format can be benched side by side.
     """
     f0, q = sample.frame_size, sample.embedding.num_embeddings
     s_dim = sample_table(sample).shape[1]
@@ -242,33 +381,25 @@ def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelP
         helper.make_node("Mul", ["noise", "temp3"], ["scaled_noise"]),
     ]
     # After F0 steps the sliding window holds exactly the F0 samples drawn: it is the output.
-    if loop_op == "Loop":
-        body = [
-            helper.make_node("Identity", ["keep_in"], ["keep_out"]),
-            helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
-            helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
-            *logits_nodes, *draw,
-        ]
-        body_graph = helper.make_graph(
-            body, "sample_step",
-            [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-             helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []), window_in],
-            [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
-        )
-        outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
-    elif loop_op == "Scan":
-        body_graph = helper.make_graph(
-            [*logits_nodes, *draw], "sample_step",
-            [window_in, helper.make_tensor_value_info("cond_i", TensorProto.FLOAT, ["voices", s_dim]),
-             helper.make_tensor_value_info("noise_i", TensorProto.FLOAT, ["voices", q])],
-            [window_out],
-        )
-        outer.append(helper.make_node("Scan", ["prev", "cond", "scaled_noise"], ["samples"], body=body_graph,
-                                      num_scan_inputs=2, scan_input_axes=[1, 1]))
-    else:
-        raise ValueError(f"loop_op must be Loop or Scan, not {loop_op!r}")
+    body = [
+        helper.make_node("Identity", ["keep_in"], ["keep_out"]),
+        helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
+        helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
+        *logits_nodes, *draw,
+    ]
+    body_graph = helper.make_graph(
+        body, "sample_step",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []), window_in],
+        [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
+    )
+    outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
+    return _sample_model(outer, inits, f0, s_dim, q, "Loop over the frame")
+
+
+def _sample_model(nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str) -> onnx.ModelProto:
     graph = helper.make_graph(
-        outer, "sample",
+        nodes, "sample",
         [helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
          helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
          helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["voices", f0, q]),
@@ -277,9 +408,81 @@ def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelP
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
-    model.doc_string = f"rt-samplernn sample tier: one frame of samples per call ({loop_op} over the frame)"
+    model.doc_string = f"rt-samplernn sample tier: one frame of samples per call ({how})"
     onnx.checker.check_model(model)
     return model
+
+
+def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
+    """Bundle version 2: the same inputs and output as version 1, the frame unrolled into plain nodes.
+
+    Per frame, once: every step's conditioning plus the table rows of the previous frame's samples it sees
+    (`base`, one Gather + ReduceSum), and noise * temperature + the output bias. Per step j: the table rows
+    of the j samples drawn so far in this frame, ReLU MLP, ArgMax. No Loop, no window copies.
+    """
+    f0, q = sample.frame_size, sample.embedding.num_embeddings
+    table = sample_table(sample)
+    s_dim = table.shape[1]
+    zero_row = f0 * q
+    inits, gemms, kind = _sample_weights(sample)
+    inits[0] = _const("table", np.concatenate([table, np.zeros((1, s_dim), np.float32)]))  # + a zero row
+    j, p = np.meshgrid(np.arange(f0), np.arange(f0), indexing="ij")
+    valid = (j + p < f0).astype(np.int64)  # step j, window position p reads prev[j + p] while j + p < F0
+    inits += [
+        _const("prev_pick", np.minimum(j + p, f0 - 1).astype(np.int64)),
+        _const("prev_valid", valid),
+        _const("prev_offsets", np.where(valid == 1, p * q, zero_row).astype(np.int64)),
+        _const("axis2", np.array([2], dtype=np.int64)),
+        _const("temp_axes", np.array([1, 2], dtype=np.int64)),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["prev", "prev_pick"], ["prev_seen"], axis=1),  # (B, F0 steps, F0 positions)
+        helper.make_node("Mul", ["prev_seen", "prev_valid"], ["prev_masked"]),
+        helper.make_node("Add", ["prev_masked", "prev_offsets"], ["prev_idx"]),
+        helper.make_node("Gather", ["table", "prev_idx"], ["prev_rows"]),  # (B, F0, F0, S')
+        helper.make_node("ReduceSum", ["prev_rows", "axis2"], ["prev_sum"], keepdims=0),
+        helper.make_node("Add", ["prev_sum", "cond"], ["base"]),  # (B, F0, S')
+        helper.make_node("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
+        helper.make_node("Mul", ["noise", "temp3"], ["scaled_noise"]),
+    ]
+    last_w, last_b = gemms[-1] if gemms else (None, None)
+    if gemms:  # the last Gemm adds bias + noise in one go
+        nodes.append(helper.make_node("Add", ["scaled_noise", last_b], ["bias_noise"]))
+    drawn: list[str] = []
+    for step in range(f0):
+        s = f"s{step}_"
+        inits.append(_const(f"{s}i", np.array(step, dtype=np.int64)))
+        nodes.append(helper.make_node("Gather", ["base", f"{s}i"], [f"{s}base"], axis=1))  # (B, S')
+        pre = f"{s}base"
+        if drawn:
+            inits.append(_const(f"{s}offsets", ((f0 - step + np.arange(step)) * q).astype(np.int64)[None, :]))
+            cat = drawn[0]
+            if len(drawn) > 1:
+                nodes.append(helper.make_node("Concat", list(drawn), [f"{s}drawn"], axis=1))
+                cat = f"{s}drawn"
+            nodes += [
+                helper.make_node("Add", [cat, f"{s}offsets"], [f"{s}idx"]),
+                helper.make_node("Gather", ["table", f"{s}idx"], [f"{s}rows"]),  # (B, step, S')
+                helper.make_node("ReduceSum", [f"{s}rows", "sum_axes"], [f"{s}new"], keepdims=0),
+                helper.make_node("Add", [f"{s}base", f"{s}new"], [f"{s}pre0"]),
+            ]
+            pre = f"{s}pre0"
+        if kind == "mlp":
+            nodes.append(helper.make_node("Relu", [pre], [f"{s}act0"]))
+            x = f"{s}act0"
+            for i, (w, b) in enumerate(gemms[:-1]):
+                nodes.append(helper.make_node("Gemm", [x, w, b], [f"{s}pre{i + 1}"], transB=1))
+                nodes.append(helper.make_node("Relu", [f"{s}pre{i + 1}"], [f"{s}act{i + 1}"]))
+                x = f"{s}act{i + 1}"
+            nodes.append(helper.make_node("Gather", ["bias_noise", f"{s}i"], [f"{s}bn"], axis=1))
+            nodes.append(helper.make_node("Gemm", [x, last_w, f"{s}bn"], [f"{s}perturbed"], transB=1))
+        else:
+            nodes.append(helper.make_node("Gather", ["scaled_noise", f"{s}i"], [f"{s}noise"], axis=1))
+            nodes.append(helper.make_node("Add", [pre, f"{s}noise"], [f"{s}perturbed"]))
+        nodes.append(helper.make_node("ArgMax", [f"{s}perturbed"], [f"{s}d"], axis=1, keepdims=1))  # (B, 1)
+        drawn.append(f"{s}d")
+    nodes.append(helper.make_node("Concat", drawn, ["samples"], axis=1))
+    return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled")
 
 
 def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
@@ -312,36 +515,67 @@ def _quantize_int8(weight: np.ndarray, block: int = INT8_BLOCK) -> tuple[np.ndar
     return q.astype(np.uint8), scale.astype(np.float32).reshape(-1)
 
 
-def quantize_frame_graph(path: Path) -> int:
-    """Replace every MatMul with a constant 2-D weight (K a multiple of 32) by an int8 MatMulNBits; returns how many.
+def _nbits_node(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out: str, name: str,
+                model: onnx.ModelProto) -> onnx.NodeProto:
+    """An int8 MatMulNBits computing x @ weight_kn (+ bias), its weights added to model's initializers."""
+    q, scales = _quantize_int8(weight_kn)
+    qname, sname = f"{wname}_int8", f"{wname}_scales"
+    model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
+    inputs = [x, qname, sname] + (["", "", bias] if bias else [])
+    return helper.make_node(
+        "MatMulNBits", inputs, [out], name=f"{name}_int8", domain="com.microsoft",
+        K=weight_kn.shape[0], N=weight_kn.shape[1], bits=8, block_size=INT8_BLOCK,
+        accuracy_level=4,  # int8 compute: the fast path (accuracy_level 0 is ~20x slower here)
+    )
 
-    The weights shrink 4x, which is what the frame tiers need on a CPU: at one voice they are bound by
-    reading their weights (the GRU op keeps fp32 weights). The bundle no longer matches the checkpoint
-    to 1e-4 (about 1% relative error in the conditioning), and it needs onnxruntime's contrib ops.
+
+def quantize_graph(model: onnx.ModelProto) -> int:
+    """Replace every MatMul and Gemm whose weight is a constant 2-D initializer with K a
+    multiple of 32 by an int8 MatMulNBits (onnxruntime contrib op); returns how many. In place.
+
+    A Gemm's constant 1-D bias becomes MatMulNBits' bias input; any other C is added by an Add node.
     """
-    model = onnx.load(str(path))
     inits = {i.name: i for i in model.graph.initializer}
-    nodes = list(model.graph.node)
+    nodes: list[onnx.NodeProto] = []
     count = 0
-    for idx, node in enumerate(nodes):
-        weight = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
-        if weight is None or len(weight.dims) != 2 or weight.dims[0] % INT8_BLOCK:
+    used: set[str] = set()
+    for node in model.graph.node:
+        weight = inits.get(node.input[1]) if node.op_type in ("MatMul", "Gemm") and len(node.input) >= 2 else None
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        gemm_ok = node.op_type == "MatMul" or (not attrs.get("transA") and attrs.get("alpha", 1.0) == 1.0
+                                               and attrs.get("beta", 1.0) == 1.0)
+        if weight is None or not gemm_ok or len(weight.dims) != 2:
+            nodes.append(node)
             continue
         array = numpy_helper.to_array(weight)
-        q, scales = _quantize_int8(array)
-        qname, sname = f"{weight.name}_int8", f"{weight.name}_scales"
-        model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
-        nodes[idx] = helper.make_node(
-            "MatMulNBits", [node.input[0], qname, sname], list(node.output), name=f"{node.name}_int8",
-            domain="com.microsoft", K=array.shape[0], N=array.shape[1], bits=8, block_size=INT8_BLOCK,
-            accuracy_level=4,  # int8 compute: the fast path (accuracy_level 0 is ~20x slower here)
-        )
-        model.graph.initializer.remove(weight)
+        array = array.T if attrs.get("transB") else array  # (K, N)
+        if array.shape[0] % INT8_BLOCK:
+            nodes.append(node)
+            continue
+        c = node.input[2] if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2] else None
+        const_bias = c is not None and c in inits and len(inits[c].dims) == 1
+        out = node.output[0] if c is None or const_bias else f"{node.output[0]}_nobias"
+        nodes.append(_nbits_node(node.input[0], array, weight.name, c if const_bias else None, out,
+                                 node.name or node.output[0], model))
+        if c is not None and not const_bias:
+            nodes.append(helper.make_node("Add", [out, c], [node.output[0]]))
+        used.add(weight.name)
         count += 1
+    still = {i for n in nodes for i in n.input}
+    for name in used - still:
+        model.graph.initializer.remove(inits[name])
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     if count and not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return count
+
+
+def quantize_frame_graph(path: Path) -> int:
+    """Bundle version 1's int8: every constant-weight MatMul of a frame graph file as MatMulNBits (the GRU/LSTM
+    op keeps fp32 weights). About 1% relative error in the conditioning; needs onnxruntime's contrib ops."""
+    model = onnx.load(str(path))
+    count = quantize_graph(model)
     onnx.save(model, str(path))
     return count
 
@@ -351,12 +585,17 @@ def quantize_frame_graph(path: Path) -> int:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False) -> Path:
+def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False,
+                  version: int = VERSION) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
-    int8: store the frame graphs' MatMul weights (upsampling, input projections) as int8 (faster on a
-    CPU, ~1% off the checkpoint; the default fp32 bundle is the one that verifies to 1e-4).
+    version 2 (the default): one-frame step graphs with explicit RNN cells and an unrolled sample graph;
+    int8 stores every weight matrix of all three graphs as int8 (MatMulNBits). version 1 (the first
+    release's format, kept to bench side by side): GRU/LSTM ops, a Loop sample graph, int8 only in the frame
+    graphs' MatMuls. The fp32 export of either verifies to 1e-4.
     """
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")
     model = model.eval()
     cfg = model.cfg
     out_dir = Path(out_dir)
@@ -375,22 +614,35 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
         else:
             below = f"{frame_graph_name(k - 1)} graph"
         path = out_dir / f"{name}.onnx"
-        export_frame_graph(tier, has_cond, path)
-        if int8:
-            quantize_frame_graph(path)
-        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below)
+        if version == 1:
+            export_frame_graph(tier, has_cond, path)
+            if int8:
+                quantize_frame_graph(path)
+        else:
+            graph = build_cell_frame_graph(tier, has_cond)
+            if int8:
+                quantize_graph(graph)
+            onnx.save(graph, str(path))
+        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
         graphs.append(dict(name=name, file=path.name, kind="frame", tier=k, frame_size=tier.frame_size,
                            ratio=tier.ratio, inputs=inputs, outputs=outputs, states=states))
     path = out_dir / "sample.onnx"
-    onnx.save(build_sample_graph(model.sample_tier), str(path))
+    if version == 1:
+        sample_graph = build_sample_graph(model.sample_tier)
+    else:
+        sample_graph = build_unrolled_sample_graph(model.sample_tier)
+        if int8:
+            quantize_graph(sample_graph)
+    onnx.save(sample_graph, str(path))
     inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels)
     graphs.append(dict(name="sample", file=path.name, kind="sample", frame_size=cfg.frame_sizes[0],
                        inputs=inputs, outputs=outputs, states=[]))
     for g in graphs:
         g["sha256"] = sha256_file(out_dir / g["file"])
+    weights = "fp32" if not int8 else "int8-frame-matmuls" if version == 1 else "int8"
     manifest = dict(
         format=FORMAT,
-        version=VERSION,
+        version=version,
         exporter=dict(name="rt-samplernn", version=__version__, torch=torch.__version__.split("+")[0],
                       onnx_opset=OPSET),
         source=source,
@@ -398,7 +650,7 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
         sample_rate=cfg.sample_rate,
         quantization=dict(type=cfg.q_type, levels=cfg.q_levels, zero_level=zero_level(cfg.q_levels)),
         frame_sizes=list(cfg.frame_sizes),
-        weights="int8-frame-matmuls" if int8 else "fp32",
+        weights=weights,
         graphs=graphs,
     )
     manifest_path = out_dir / MANIFEST
