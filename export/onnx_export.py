@@ -416,16 +416,18 @@ def _sample_model(nodes: list, inits: list, f0: int, s_dim: int, q: int, how: st
 def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
     """Bundle version 2: the same inputs and output as version 1, the frame unrolled into plain nodes.
 
-    Per frame, once: every step's conditioning plus the table rows of the previous frame's samples it sees
-    (`base`, one Gather + ReduceSum), and noise * temperature + the output bias. Per step j: the table rows
-    of the j samples drawn so far in this frame, ReLU MLP, ArgMax. No Loop, no window copies.
+    Once per frame: `acc[:, j]`, step j's first-layer pre-activation as far as it is known (conditioning plus
+    the table rows of the previous frame's samples in its window), one Gather + ReduceSum; and noise *
+    temperature + the output bias. Step j: ReLU MLP on acc[:, j], ArgMax, then the drawn sample's table rows
+    for every later step of the frame (a Gather of F0 rows, zero rows for the steps before) added to acc.
+    About ten nodes per sample, no Loop, no window copies.
     """
     f0, q = sample.frame_size, sample.embedding.num_embeddings
     table = sample_table(sample)
     s_dim = table.shape[1]
     zero_row = f0 * q
     inits, gemms, kind = _sample_weights(sample)
-    inits[0] = _const("table", np.concatenate([table, np.zeros((1, s_dim), np.float32)]))  # + a zero row
+    inits[0] = _const("table", np.concatenate([table, np.zeros((q, s_dim), np.float32)]))  # + Q zero rows
     j, p = np.meshgrid(np.arange(f0), np.arange(f0), indexing="ij")
     valid = (j + p < f0).astype(np.int64)  # step j, window position p reads prev[j + p] while j + p < F0
     inits += [
@@ -435,53 +437,49 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         _const("axis2", np.array([2], dtype=np.int64)),
         _const("temp_axes", np.array([1, 2], dtype=np.int64)),
     ]
+    n = helper.make_node
     nodes = [
-        helper.make_node("Gather", ["prev", "prev_pick"], ["prev_seen"], axis=1),  # (B, F0 steps, F0 positions)
-        helper.make_node("Mul", ["prev_seen", "prev_valid"], ["prev_masked"]),
-        helper.make_node("Add", ["prev_masked", "prev_offsets"], ["prev_idx"]),
-        helper.make_node("Gather", ["table", "prev_idx"], ["prev_rows"]),  # (B, F0, F0, S')
-        helper.make_node("ReduceSum", ["prev_rows", "axis2"], ["prev_sum"], keepdims=0),
-        helper.make_node("Add", ["prev_sum", "cond"], ["base"]),  # (B, F0, S')
-        helper.make_node("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
-        helper.make_node("Mul", ["noise", "temp3"], ["scaled_noise"]),
+        n("Gather", ["prev", "prev_pick"], ["prev_seen"], axis=1),  # (B, F0 steps, F0 positions)
+        n("Mul", ["prev_seen", "prev_valid"], ["prev_masked"]),
+        n("Add", ["prev_masked", "prev_offsets"], ["prev_idx"]),
+        n("Gather", ["table", "prev_idx"], ["prev_rows"]),  # (B, F0, F0, S')
+        n("ReduceSum", ["prev_rows", "axis2"], ["prev_sum"], keepdims=0),
+        n("Add", ["prev_sum", "cond"], ["acc0"]),  # (B, F0, S')
+        n("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
+        n("Mul", ["noise", "temp3"], ["scaled_noise"]),
     ]
     last_w, last_b = gemms[-1] if gemms else (None, None)
     if gemms:  # the last Gemm adds bias + noise in one go
-        nodes.append(helper.make_node("Add", ["scaled_noise", last_b], ["bias_noise"]))
+        nodes.append(n("Add", ["scaled_noise", last_b], ["bias_noise"]))
     drawn: list[str] = []
     for step in range(f0):
         s = f"s{step}_"
         inits.append(_const(f"{s}i", np.array(step, dtype=np.int64)))
-        nodes.append(helper.make_node("Gather", ["base", f"{s}i"], [f"{s}base"], axis=1))  # (B, S')
-        pre = f"{s}base"
-        if drawn:
-            inits.append(_const(f"{s}offsets", ((f0 - step + np.arange(step)) * q).astype(np.int64)[None, :]))
-            cat = drawn[0]
-            if len(drawn) > 1:
-                nodes.append(helper.make_node("Concat", list(drawn), [f"{s}drawn"], axis=1))
-                cat = f"{s}drawn"
-            nodes += [
-                helper.make_node("Add", [cat, f"{s}offsets"], [f"{s}idx"]),
-                helper.make_node("Gather", ["table", f"{s}idx"], [f"{s}rows"]),  # (B, step, S')
-                helper.make_node("ReduceSum", [f"{s}rows", "sum_axes"], [f"{s}new"], keepdims=0),
-                helper.make_node("Add", [f"{s}base", f"{s}new"], [f"{s}pre0"]),
-            ]
-            pre = f"{s}pre0"
+        nodes.append(n("Gather", [f"acc{step}", f"{s}i"], [f"{s}pre0"], axis=1))  # (B, S')
         if kind == "mlp":
-            nodes.append(helper.make_node("Relu", [pre], [f"{s}act0"]))
+            nodes.append(n("Relu", [f"{s}pre0"], [f"{s}act0"]))
             x = f"{s}act0"
             for i, (w, b) in enumerate(gemms[:-1]):
-                nodes.append(helper.make_node("Gemm", [x, w, b], [f"{s}pre{i + 1}"], transB=1))
-                nodes.append(helper.make_node("Relu", [f"{s}pre{i + 1}"], [f"{s}act{i + 1}"]))
+                nodes.append(n("Gemm", [x, w, b], [f"{s}pre{i + 1}"], transB=1))
+                nodes.append(n("Relu", [f"{s}pre{i + 1}"], [f"{s}act{i + 1}"]))
                 x = f"{s}act{i + 1}"
-            nodes.append(helper.make_node("Gather", ["bias_noise", f"{s}i"], [f"{s}bn"], axis=1))
-            nodes.append(helper.make_node("Gemm", [x, last_w, f"{s}bn"], [f"{s}perturbed"], transB=1))
+            nodes.append(n("Gather", ["bias_noise", f"{s}i"], [f"{s}bn"], axis=1))
+            nodes.append(n("Gemm", [x, last_w, f"{s}bn"], [f"{s}perturbed"], transB=1))
         else:
-            nodes.append(helper.make_node("Gather", ["scaled_noise", f"{s}i"], [f"{s}noise"], axis=1))
-            nodes.append(helper.make_node("Add", [pre, f"{s}noise"], [f"{s}perturbed"]))
-        nodes.append(helper.make_node("ArgMax", [f"{s}perturbed"], [f"{s}d"], axis=1, keepdims=1))  # (B, 1)
+            nodes.append(n("Gather", ["scaled_noise", f"{s}i"], [f"{s}noise"], axis=1))
+            nodes.append(n("Add", [f"{s}pre0", f"{s}noise"], [f"{s}perturbed"]))
+        nodes.append(n("ArgMax", [f"{s}perturbed"], [f"{s}d"], axis=1, keepdims=1))  # (B, 1)
         drawn.append(f"{s}d")
-    nodes.append(helper.make_node("Concat", drawn, ["samples"], axis=1))
+        if step < f0 - 1:  # sample `step` sits at window position F0 - j + step of each later step j
+            later = np.arange(f0)
+            offsets = np.where(later > step, (f0 - later + step) * q, zero_row).astype(np.int64)  # + d: a zero row
+            inits.append(_const(f"{s}offsets", offsets[None, :]))
+            nodes += [
+                n("Add", [f"{s}d", f"{s}offsets"], [f"{s}idx"]),  # (B, F0)
+                n("Gather", ["table", f"{s}idx"], [f"{s}rows"]),  # (B, F0, S')
+                n("Add", [f"acc{step}", f"{s}rows"], [f"acc{step + 1}"]),
+            ]
+    nodes.append(n("Concat", drawn, ["samples"], axis=1))
     return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled")
 
 

@@ -74,11 +74,9 @@ def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str,
         cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
     # One more pass with each session.run timed (kept apart, so the timing wrapper does not touch the RTF).
     times: dict[str, list[float]] = {g.path.name: [] for g in (*engine.bundle.frame_graphs, engine.bundle.sample)}
-    frames, sample = engine._frames, engine._sample
-    engine._frames = [_Timed(s, times[g.path.name]) for s, g in zip(frames, engine.bundle.frame_graphs)]
-    engine._sample = _Timed(sample, times[engine.bundle.sample.path.name])
+    undo = engine.wrap_sessions(lambda session, name: _Timed(session, times[name]))
     engine.generate(n)
-    engine._frames, engine._sample = frames, sample
+    undo()
     order = [g.path.name for g in reversed(engine.bundle.frame_graphs)] + [engine.bundle.sample.path.name]
     graphs = {name: (_percentile(times[name], 0.5) * 1e6, _percentile(times[name], 0.99) * 1e6,
                      len(times[name]) / seconds) for name in order if times[name]}  # coarse to fine, sample

@@ -339,6 +339,19 @@ class Engine:
         self._pos = end
         return run.samples_out
 
+    def wrap_sessions(self, wrap: Callable[[object, str], object]) -> Callable[[], None]:
+        """Route the producer's graph calls through wrap(session, graph file name) (e.g. to time each call);
+        returns a function that undoes it. For benchmarks: call between generate() calls."""
+        run = self._run
+        frames, sample = run.frames_sessions, run.sample_session
+        names = [g.path.name for g in self.bundle.frame_graphs]
+        run.frames_sessions = [wrap(s, name) for s, name in zip(frames, names)]
+        run.sample_session = wrap(sample, self.bundle.sample.path.name)
+
+        def undo() -> None:
+            run.frames_sessions, run.sample_session = frames, sample
+        return undo
+
     # -------------------------------------------------------------------------------------------------
     # State (public for hosts and for the exporter's parity check)
     # -------------------------------------------------------------------------------------------------
