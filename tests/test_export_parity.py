@@ -87,6 +87,7 @@ def test_export_command(tmp_path, capsys):
                  "--against-seconds", "0.05"]) == 0
     text = capsys.readouterr().out
     assert "PyTorch eager reference" in text and "engine / reference" in text
+    assert "voices this machine plays live with a 1.5x margin" in text and "on two threads:" in text
 
 
 def test_int8_export_is_smaller_runs_and_verifies_relatively(tmp_path):
