@@ -290,7 +290,8 @@ def build_cell_frame_graph(tier: FrameTier, has_cond: bool) -> onnx.ModelProto:
     for s in states:
         io_in.append(helper.make_tensor_value_info(s, TensorProto.FLOAT, [layers, "voices", d]))
         io_out.append(helper.make_tensor_value_info(f"{s}_out", TensorProto.FLOAT, [layers, "voices", d]))
-    graph = helper.make_graph(nodes, "frame_step", io_in, io_out, inits)
+    read = {i for node in nodes for i in node.input}
+    graph = helper.make_graph(nodes, "frame_step", io_in, io_out, [i for i in inits if i.name in read])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=IR_VERSION)
     cell = "LSTM" if tier.is_lstm else "GRU"
     model.doc_string = f"rt-samplernn frame tier, frame size {f}, one frame per call (explicit {cell} cell)"
@@ -514,11 +515,13 @@ def _quantize_int8(weight: np.ndarray, block: int = INT8_BLOCK) -> tuple[np.ndar
 
 
 def _nbits_node(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out: str, name: str,
-                model: onnx.ModelProto) -> onnx.NodeProto:
-    """An int8 MatMulNBits computing x @ weight_kn (+ bias), its weights added to model's initializers."""
-    q, scales = _quantize_int8(weight_kn)
+                model: onnx.ModelProto, done: set[str]) -> onnx.NodeProto:
+    """An int8 MatMulNBits computing x @ weight_kn (+ bias); the weight is quantized and stored once per name."""
     qname, sname = f"{wname}_int8", f"{wname}_scales"
-    model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
+    if wname not in done:
+        q, scales = _quantize_int8(weight_kn)
+        model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
+        done.add(wname)
     inputs = [x, qname, sname] + (["", "", bias] if bias else [])
     return helper.make_node(
         "MatMulNBits", inputs, [out], name=f"{name}_int8", domain="com.microsoft",
@@ -554,10 +557,9 @@ def quantize_graph(model: onnx.ModelProto) -> int:
         const_bias = c is not None and c in inits and len(inits[c].dims) == 1
         out = node.output[0] if c is None or const_bias else f"{node.output[0]}_nobias"
         nodes.append(_nbits_node(node.input[0], array, weight.name, c if const_bias else None, out,
-                                 node.name or node.output[0], model))
+                                 node.name or node.output[0], model, used))
         if c is not None and not const_bias:
             nodes.append(helper.make_node("Add", [out, c], [node.output[0]]))
-        used.add(weight.name)
         count += 1
     still = {i for n in nodes for i in n.input}
     for name in used - still:
