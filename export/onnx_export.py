@@ -1,13 +1,14 @@
 """PyTorch SampleRNN -> a bundle of ONNX step graphs plus a versioned model.json manifest.
 
-One graph per tier (docs/bundle.md): each frame tier is `FrameTier.forward` exported by torch.onnx with a
-dynamic number of frames T (T=1 when live, the whole seed clip when priming) and its RNN state as explicit
-inputs and outputs. The sample graph is built from the sample tier's weights: an ONNX Loop over the F0
-samples of one frame, Gumbel-max sampling inside the loop (noise and temperature are inputs, so it is
-seedable), the embedding and input conv folded into one [F0*Q, S] gather table, 2-D shapes so MatMul+Add
-fuse to Gemm. The first linear layer after the conv is folded too: into the gather table and into the
-finest frame tier's upsampling, whose output is therefore the sample MLP's first pre-activation
-(`cond_out` of frame.onnx), not the PyTorch tier's raw output. `export.verify` proves both folds.
+One graph per tier (docs/bundle.md), the RNN state as explicit inputs and outputs. Version 2 (default):
+each frame tier is one step with its cell written out as MatMuls (export/cells.py); the sample graph is
+the frame of F0 samples unrolled into plain nodes. Version 1 (the first release's, kept for hosts and
+side-by-side benches): `FrameTier.forward` by torch.onnx with a dynamic number of frames, and an ONNX Loop
+over the frame. Either way Gumbel-max sampling runs inside the sample graph (noise and temperature are
+inputs, so it is seedable), the embedding and input conv are one [F0*Q, S] gather table, and the sample
+MLP's first linear layer is folded into that table and into the finest frame tier's upsampling, whose
+output is therefore the sample MLP's first pre-activation (`cond_out` of frame.onnx). `export.verify`
+proves the folds; export/int8.py turns the weight matrices into int8.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+from rt_samplernn.export.cells import build_cell_frame_graph
+from rt_samplernn.export.common import IR_VERSION, OPSET
+from rt_samplernn.export.common import const as _const
+from rt_samplernn.export.int8 import quantize_frame_graph, quantize_graph
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
@@ -37,10 +42,6 @@ from rt_samplernn.live.bundle import (
 )
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
-
-OPSET = 17
-IR_VERSION = 8  # readable by onnxruntime >= 1.10 and most other hosts
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Folding the sample tier's first linear layer
@@ -164,149 +165,8 @@ def export_frame_graph(tier: FrameTier, has_cond: bool, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Bundle version 2 frame graphs: one frame per call, the RNN cells as explicit MatMuls (int8-ready)
-# ----------------------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def _cell_weights(tier: FrameTier) -> dict[str, np.ndarray]:
-    """The tier's weights folded for one step, in float64 -> float32, as (K, N) matrices.
-
-    Layer 0's input projection absorbs the frame rescaling and `expand`: gates_in = frames @ Wf + cond @ Wc + b;
-    skip projections and the upsampling fold into one matrix over the concatenated layer outputs.
-    """
-    q = tier.q_levels
-    w: dict[str, np.ndarray] = {}
-    expand_w, expand_b = tier.expand.weight.double(), tier.expand.bias.double()  # (D, F), (D,)
-    for i, rnn in enumerate(tier.rnns):
-        w_ih, w_hh = rnn.weight_ih_l0.double(), rnn.weight_hh_l0.double()  # (G*D, in), (G*D, D)
-        b_ih, b_hh = rnn.bias_ih_l0.double(), rnn.bias_hh_l0.double()
-        if i == 0:  # x = expand(frames * 4/Q - 2) + cond
-            w[f"l{i}_wf"] = (w_ih @ expand_w * (4.0 / q)).T
-            w[f"l{i}_wc"] = w_ih.T
-            b_in = w_ih @ (expand_b - 2.0 * expand_w.sum(dim=1)) + b_ih
-        else:
-            w[f"l{i}_wc"] = w_ih.T
-            b_in = b_ih
-        w[f"l{i}_wh"] = w_hh.T
-        if tier.is_lstm:  # gates are summed before any nonlinearity: one bias
-            w[f"l{i}_bi"], w[f"l{i}_bh"] = b_in + b_hh, torch.zeros_like(b_hh)
-        else:
-            w[f"l{i}_bi"], w[f"l{i}_bh"] = b_in, b_hh
-    up_w, up_b = tier.upsample.weight.double(), tier.upsample.bias.double()  # (ratio*out, D)
-    if tier.skips is not None:
-        w["up_w"] = torch.cat([(up_w @ s.weight.double()).T for s in tier.skips])  # (L*D, ratio*out)
-        w["up_b"] = up_w @ sum(s.bias.double() for s in tier.skips) + up_b
-    else:
-        w["up_w"], w["up_b"] = up_w.T, up_b
-    return {k: v.float().numpy() for k, v in w.items()}
-
-
-def build_cell_frame_graph(tier: FrameTier, has_cond: bool) -> onnx.ModelProto:
-    """frames (B, 1, F) int64, [cond (B, 1, D)], h (L, B, D), [c (L, B, D)] -> cond_out (B, ratio, out), h_out, [c_out].
-
-    The same inputs and outputs as version 1 with T = 1; GRU/LSTM as MatMuls with fused gates (PyTorch's
-    gate order and equations), so `quantize_graph` turns every weight into int8.
-    """
-    weights = _cell_weights(tier)
-    d, layers, f = tier.dim, tier.layers, tier.frame_size
-    inits = [_const(k, v) for k, v in weights.items()]
-    inits += [_const("axis0", np.array([0], dtype=np.int64)), _const("axis1", np.array([1], dtype=np.int64)),
-              _const("up_shape", np.array([0, tier.ratio, tier.out_dim], dtype=np.int64))]
-    n = helper.make_node
-    nodes = [n("Squeeze", ["frames", "axis1"], ["frames2"]), n("Cast", ["frames2"], ["xf"], to=TensorProto.FLOAT)]
-    states = ["h", "c"] if tier.is_lstm else ["h"]
-    for s in states:
-        nodes.append(n("Split", [s], [f"{s}{i}_3d" for i in range(layers)], axis=0, num_outputs=layers)
-                     if layers > 1 else n("Identity", [s], [f"{s}0_3d"]))
-        for i in range(layers):
-            nodes.append(n("Squeeze", [f"{s}{i}_3d", "axis0"], [f"{s}{i}"]))
-    if has_cond:
-        nodes.append(n("Squeeze", ["cond", "axis1"], ["cond2"]))
-    outs: list[str] = []
-    x = None
-    for i in range(layers):
-        p = f"l{i}_"
-        if i == 0:
-            if has_cond:
-                nodes += [n("MatMul", ["xf", f"{p}wf"], [f"{p}gf"]),
-                          n("Gemm", ["cond2", f"{p}wc", f"{p}bi"], [f"{p}gc"]),
-                          n("Add", [f"{p}gf", f"{p}gc"], [f"{p}gi"])]
-            else:
-                nodes.append(n("Gemm", ["xf", f"{p}wf", f"{p}bi"], [f"{p}gi"]))
-        else:
-            nodes.append(n("Gemm", [x, f"{p}wc", f"{p}bi"], [f"{p}gi"]))
-        h = f"h{i}"
-        nodes.append(n("Gemm", [h, f"{p}wh", f"{p}bh"], [f"{p}gh"]))
-        if tier.is_lstm:
-            c = f"c{i}"
-            nodes += [
-                n("Add", [f"{p}gi", f"{p}gh"], [f"{p}g"]),
-                n("Split", [f"{p}g", f"{p}lstm_split"], [f"{p}if", f"{p}gg", f"{p}go"], axis=1),
-                n("Sigmoid", [f"{p}if"], [f"{p}sif"]),
-                n("Split", [f"{p}sif"], [f"{p}si", f"{p}sf"], axis=1, num_outputs=2),
-                n("Tanh", [f"{p}gg"], [f"{p}tg"]),
-                n("Sigmoid", [f"{p}go"], [f"{p}so"]),
-                n("Mul", [f"{p}sf", c], [f"{p}fc"]),
-                n("Mul", [f"{p}si", f"{p}tg"], [f"{p}ig"]),
-                n("Add", [f"{p}fc", f"{p}ig"], [f"{p}c_new"]),
-                n("Tanh", [f"{p}c_new"], [f"{p}tc"]),
-                n("Mul", [f"{p}so", f"{p}tc"], [f"{p}h_new"]),
-            ]
-            inits.append(_const(f"{p}lstm_split", np.array([2 * d, d, d], dtype=np.int64)))
-        else:  # r, z = sigmoid(gi + gh)[:2D]; n = tanh(gi_n + r * gh_n); h' = n + z * (h - n)
-            nodes += [
-                n("Split", [f"{p}gi", f"{p}gru_split"], [f"{p}gi_rz", f"{p}gi_n"], axis=1),
-                n("Split", [f"{p}gh", f"{p}gru_split"], [f"{p}gh_rz", f"{p}gh_n"], axis=1),
-                n("Add", [f"{p}gi_rz", f"{p}gh_rz"], [f"{p}rz_pre"]),
-                n("Sigmoid", [f"{p}rz_pre"], [f"{p}rz"]),
-                n("Split", [f"{p}rz"], [f"{p}r", f"{p}z"], axis=1, num_outputs=2),
-                n("Mul", [f"{p}r", f"{p}gh_n"], [f"{p}rgh"]),
-                n("Add", [f"{p}gi_n", f"{p}rgh"], [f"{p}n_pre"]),
-                n("Tanh", [f"{p}n_pre"], [f"{p}n"]),
-                n("Sub", [h, f"{p}n"], [f"{p}hn"]),
-                n("Mul", [f"{p}z", f"{p}hn"], [f"{p}zhn"]),
-                n("Add", [f"{p}n", f"{p}zhn"], [f"{p}h_new"]),
-            ]
-            inits.append(_const(f"{p}gru_split", np.array([2 * d, d], dtype=np.int64)))
-        x = f"{p}h_new"
-        outs.append(x)
-    top = outs[-1]
-    if tier.skips is not None and layers > 1:
-        nodes.append(n("Concat", outs, ["skip_in"], axis=1))
-        top = "skip_in"
-    nodes += [n("Gemm", [top, "up_w", "up_b"], ["up"]), n("Reshape", ["up", "up_shape"], ["cond_out"])]
-    for s in states:
-        src = [f"l{i}_{s}_new" for i in range(layers)]
-        if layers == 1:
-            nodes.append(n("Unsqueeze", [src[0], "axis0"], [f"{s}_out"]))
-        else:
-            nodes += [n("Unsqueeze", [v, "axis0"], [f"{v}_u"]) for v in src]
-            nodes.append(n("Concat", [f"{v}_u" for v in src], [f"{s}_out"], axis=0))
-    io_in = [helper.make_tensor_value_info("frames", TensorProto.INT64, ["voices", 1, f])]
-    if has_cond:
-        io_in.append(helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", 1, d]))
-    io_out = [helper.make_tensor_value_info("cond_out", TensorProto.FLOAT, ["voices", tier.ratio, tier.out_dim])]
-    for s in states:
-        io_in.append(helper.make_tensor_value_info(s, TensorProto.FLOAT, [layers, "voices", d]))
-        io_out.append(helper.make_tensor_value_info(f"{s}_out", TensorProto.FLOAT, [layers, "voices", d]))
-    read = {i for node in nodes for i in node.input}
-    graph = helper.make_graph(nodes, "frame_step", io_in, io_out, [i for i in inits if i.name in read])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=IR_VERSION)
-    cell = "LSTM" if tier.is_lstm else "GRU"
-    model.doc_string = f"rt-samplernn frame tier, frame size {f}, one frame per call (explicit {cell} cell)"
-    onnx.checker.check_model(model)
-    return model
-
-
-# ----------------------------------------------------------------------------------------------------------
 # The sample graph: Loop over one frame with in-graph Gumbel-max sampling
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _const(name: str, array: np.ndarray) -> TensorProto:
-    array = np.asarray(array)
-    return numpy_helper.from_array(array if array.flags.c_contiguous else np.ascontiguousarray(array), name)
 
 
 def _sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[str, str]], str]:
@@ -495,89 +355,6 @@ def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
     ]
     outputs = [dict(name="samples", dtype="int64", shape=["voices", f0], meaning=f"{f0} new int levels, oldest first")]
     return inputs, outputs
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Optional int8 weights for the frame graphs' MatMuls (onnxruntime's com.microsoft.MatMulNBits)
-# ----------------------------------------------------------------------------------------------------------
-
-INT8_BLOCK = 32  # weights per quantization block (one fp32 scale each)
-
-
-def _quantize_int8(weight: np.ndarray, block: int = INT8_BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """(K, N) fp32 -> MatMulNBits layout: uint8 (N, K/block, block) with zero point 128, fp32 scales (N*K/block)."""
-    k, n = weight.shape
-    blocks = weight.T.reshape(n, k // block, block).astype(np.float64)
-    scale = np.abs(blocks).max(axis=2) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.round(blocks / scale[..., None]), -127, 127).astype(np.int32) + 128
-    return q.astype(np.uint8), scale.astype(np.float32).reshape(-1)
-
-
-def _nbits_node(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out: str, name: str,
-                model: onnx.ModelProto, done: set[str]) -> onnx.NodeProto:
-    """An int8 MatMulNBits computing x @ weight_kn (+ bias); the weight is quantized and stored once per name."""
-    qname, sname = f"{wname}_int8", f"{wname}_scales"
-    if wname not in done:
-        q, scales = _quantize_int8(weight_kn)
-        model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
-        done.add(wname)
-    inputs = [x, qname, sname] + (["", "", bias] if bias else [])
-    return helper.make_node(
-        "MatMulNBits", inputs, [out], name=f"{name}_int8", domain="com.microsoft",
-        K=weight_kn.shape[0], N=weight_kn.shape[1], bits=8, block_size=INT8_BLOCK,
-        accuracy_level=4,  # int8 compute: the fast path (accuracy_level 0 is ~20x slower here)
-    )
-
-
-def quantize_graph(model: onnx.ModelProto) -> int:
-    """Replace every MatMul and Gemm whose weight is a constant 2-D initializer with K a
-    multiple of 32 by an int8 MatMulNBits (onnxruntime contrib op); returns how many. In place.
-
-    A Gemm's constant 1-D bias becomes MatMulNBits' bias input; any other C is added by an Add node.
-    """
-    inits = {i.name: i for i in model.graph.initializer}
-    nodes: list[onnx.NodeProto] = []
-    count = 0
-    used: set[str] = set()
-    for node in model.graph.node:
-        weight = inits.get(node.input[1]) if node.op_type in ("MatMul", "Gemm") and len(node.input) >= 2 else None
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        gemm_ok = node.op_type == "MatMul" or (not attrs.get("transA") and attrs.get("alpha", 1.0) == 1.0
-                                               and attrs.get("beta", 1.0) == 1.0)
-        if weight is None or not gemm_ok or len(weight.dims) != 2:
-            nodes.append(node)
-            continue
-        array = numpy_helper.to_array(weight)
-        array = array.T if attrs.get("transB") else array  # (K, N)
-        if array.shape[0] % INT8_BLOCK:
-            nodes.append(node)
-            continue
-        c = node.input[2] if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2] else None
-        const_bias = c is not None and c in inits and len(inits[c].dims) == 1
-        out = node.output[0] if c is None or const_bias else f"{node.output[0]}_nobias"
-        nodes.append(_nbits_node(node.input[0], array, weight.name, c if const_bias else None, out,
-                                 node.name or node.output[0], model, used))
-        if c is not None and not const_bias:
-            nodes.append(helper.make_node("Add", [out, c], [node.output[0]]))
-        count += 1
-    still = {i for n in nodes for i in n.input}
-    for name in used - still:
-        model.graph.initializer.remove(inits[name])
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    if count and not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    return count
-
-
-def quantize_frame_graph(path: Path) -> int:
-    """Bundle version 1's int8: every constant-weight MatMul of a frame graph file as MatMulNBits (the GRU/LSTM
-    op keeps fp32 weights). About 1% relative error in the conditioning; needs onnxruntime's contrib ops."""
-    model = onnx.load(str(path))
-    count = quantize_graph(model)
-    onnx.save(model, str(path))
-    return count
 
 
 # ----------------------------------------------------------------------------------------------------------

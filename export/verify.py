@@ -20,7 +20,7 @@ import onnx
 import onnxruntime as ort
 import torch
 from onnx import helper
-from rt_samplernn.export.onnx_export import IR_VERSION, OPSET
+from rt_samplernn.export.onnx_export import IR_VERSION
 from torch.nn.utils import parametrize
 
 from rt_samplernn.generate import generate_levels

@@ -15,7 +15,13 @@ from tqdm import tqdm
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
 from rt_samplernn.sampling import gumbel_noise, noise_rng
-from rt_samplernn.schedule import prime_levels, prime_windows, sample_column, start_history, tiers_due
+from rt_samplernn.schedule import (
+    prime_levels,
+    prime_windows,
+    sample_column,
+    start_history,
+    tiers_due,
+)
 
 __all__ = ["generate_levels", "prime_levels", "primed_states", "start_history"]
 

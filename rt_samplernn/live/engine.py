@@ -27,7 +27,13 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
-from rt_samplernn.schedule import block_schedule, prime_levels, prime_windows, start_history, tiers_due
+from rt_samplernn.schedule import (
+    block_schedule,
+    prime_levels,
+    prime_windows,
+    start_history,
+    tiers_due,
+)
 
 PROVIDERS = ("auto", "cpu", "cuda")
 NOISE_CHUNK_BLOCKS = 64  # noise drawn ahead, in sample-graph calls
