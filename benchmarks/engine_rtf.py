@@ -3,6 +3,7 @@
     python benchmarks/engine_rtf.py                       # live preset: 1 and 4 voices, vs PyTorch
     python benchmarks/engine_rtf.py --presets live prism --voices 1 4 --seconds 10 --rounds 3
     python benchmarks/engine_rtf.py --int8                # also the int8 export (export --int8)
+    python benchmarks/engine_rtf.py --int8 --versions 1 2 # the first release's bundle format beside this one
 
 Weights do not change the speed, so each preset gets a seeded random model, saved as a checkpoint and
 exported to a bundle in a temporary directory. The engine and the reference are timed alternately in
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--int8", action="store_true", help="also time an int8 export of each preset (export --int8)")
+    p.add_argument("--no-fp32", action="store_true", help="time only the int8 exports")
+    p.add_argument("--versions", nargs="+", type=int, default=[2],
+                   help="bundle format versions to export from the same checkpoint (1: the first release's)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
@@ -44,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             torch.manual_seed(0)
             model = SampleRNN(model_config_from_preset(preset)).eval()
             ckpt = save_checkpoint(Path(tmp) / f"{preset}.pt", model)
-            bundles = {"fp32": Path(tmp) / f"{preset}-bundle"}
-            export_bundle(model, bundles["fp32"])
-            if args.int8:
-                bundles["int8"] = Path(tmp) / f"{preset}-int8"
-                export_bundle(model, bundles["int8"], int8=True)
+            bundles = {}
+            for version in args.versions:
+                for int8 in ([False] if not args.no_fp32 else []) + ([True] if args.int8 else []):
+                    kind = f"v{version} {'int8' if int8 else 'fp32'}"
+                    bundles[kind] = Path(tmp) / f"{preset}-v{version}-{'int8' if int8 else 'fp32'}"
+                    export_bundle(model, bundles[kind], int8=int8, version=version)
             for voices in args.voices:
                 eng: dict[str, list[float]] = {k: [] for k in bundles}
                 eng_cpu: dict[str, list[float]] = {k: [] for k in bundles}
@@ -66,19 +71,19 @@ def main(argv: list[str] | None = None) -> int:
                         ref_cpu.append(rr["cpu_rtf"])
                         print(f"  {preset} x{voices}: reference {ref[-1]:.3f}x", file=sys.stderr, flush=True)
                 for kind in bundles:
-                    rows.append((preset if kind == "fp32" else f"{preset} int8", voices,
+                    rows.append((f"{preset} {kind}", voices,
                                  statistics.median(eng[kind]), min(eng[kind]), max(eng[kind]),
                                  statistics.median(ref) if ref else None, graphs[kind],
                                  statistics.median(eng_cpu[kind]), statistics.median(ref_cpu) if ref_cpu else None))
     print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; RTF = generated s / wall s, per voice")
     print("(CPU columns: generated s per s of this process's CPU time, less disturbed by other load)")
-    print(f"{'preset':<10} {'voices':>6} {'engine RTF':>11} {'(min-max)':>13} {'PyTorch RTF':>12} {'ratio':>7} "
+    print(f"{'bundle':<16} {'voices':>6} {'engine RTF':>11} {'(min-max)':>13} {'PyTorch RTF':>12} {'ratio':>7} "
           f"{'engine CPU':>11} {'PyTorch CPU':>12} {'ratio':>7}  us/call p50 (graphs coarse to fine, sample)")
     for preset, voices, med, lo, hi, ref, graphs, cpu, ref_cpu in rows:
         calls = " / ".join(f"{v[0]:.0f}" for v in graphs.values())
         ref_s = f"{ref:>12.3f} {med / ref:>6.1f}x" if ref else f"{'-':>12} {'-':>7}"
         ref_c = f"{ref_cpu:>12.3f} {cpu / ref_cpu:>6.1f}x" if ref_cpu else f"{'-':>12} {'-':>7}"
-        print(f"{preset:<10} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}")
+        print(f"{preset:<16} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}")
     return 0
 
 

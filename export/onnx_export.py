@@ -1,13 +1,14 @@
 """PyTorch SampleRNN -> a bundle of ONNX step graphs plus a versioned model.json manifest.
 
-One graph per tier (docs/bundle.md): each frame tier is `FrameTier.forward` exported by torch.onnx with a
-dynamic number of frames T (T=1 when live, the whole seed clip when priming) and its RNN state as explicit
-inputs and outputs. The sample graph is built from the sample tier's weights: an ONNX Loop over the F0
-samples of one frame, Gumbel-max sampling inside the loop (noise and temperature are inputs, so it is
-seedable), the embedding and input conv folded into one [F0*Q, S] gather table, 2-D shapes so MatMul+Add
-fuse to Gemm. The first linear layer after the conv is folded too: into the gather table and into the
-finest frame tier's upsampling, whose output is therefore the sample MLP's first pre-activation
-(`cond_out` of frame.onnx), not the PyTorch tier's raw output. `export.verify` proves both folds.
+One graph per tier (docs/bundle.md), the RNN state as explicit inputs and outputs. Version 2 (default):
+each frame tier is one step with its cell written out as MatMuls (export/cells.py); the sample graph is
+the frame of F0 samples unrolled into plain nodes. Version 1 (the first release's, kept for hosts and
+side-by-side benches): `FrameTier.forward` by torch.onnx with a dynamic number of frames, and an ONNX Loop
+over the frame. Either way Gumbel-max sampling runs inside the sample graph (noise and temperature are
+inputs, so it is seedable), the embedding and input conv are one [F0*Q, S] gather table, and the sample
+MLP's first linear layer is folded into that table and into the finest frame tier's upsampling, whose
+output is therefore the sample MLP's first pre-activation (`cond_out` of frame.onnx). `export.verify`
+proves the folds; export/int8.py turns the weight matrices into int8.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+from rt_samplernn.export.cells import build_cell_frame_graph
+from rt_samplernn.export.common import IR_VERSION, OPSET
+from rt_samplernn.export.common import const as _const
+from rt_samplernn.export.int8 import quantize_frame_graph, quantize_graph
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
@@ -30,16 +35,13 @@ from rt_samplernn.config import to_dict
 from rt_samplernn.live.bundle import (
     FORMAT,
     MANIFEST,
+    SUPPORTED_VERSIONS,
     VERSION,
     frame_graph_name,
     sha256_file,
 )
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
-
-OPSET = 17
-IR_VERSION = 8  # readable by onnxruntime >= 1.10 and most other hosts
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Folding the sample tier's first linear layer
@@ -103,20 +105,23 @@ class _FrameStep(nn.Module):
         return (out, *state)
 
 
-def frame_io(tier: FrameTier, has_cond: bool, out_dim: int, below: str) -> tuple[list[dict], list[dict], list[dict]]:
-    """Manifest entries (inputs, outputs, states) for one frame graph."""
+def frame_io(tier: FrameTier, has_cond: bool, out_dim: int, below: str,
+             steps: str | int = "frames") -> tuple[list[dict], list[dict], list[dict]]:
+    """Manifest entries (inputs, outputs, states) for one frame graph; steps: "frames" (version 1) or 1."""
     L, D, F = tier.layers, tier.dim, tier.frame_size
-    inputs = [dict(name="frames", dtype="int64", shape=["voices", "frames", F],
-                   meaning=f"T frames of {F} previous int levels each, oldest first")]
+    inputs = [dict(name="frames", dtype="int64", shape=["voices", steps, F],
+                   meaning=f"{'T frames' if steps == 'frames' else 'one frame'} of {F} previous int levels each, "
+                           "oldest first")]
     if has_cond:
-        inputs.append(dict(name="cond", dtype="float32", shape=["voices", "frames", D],
+        inputs.append(dict(name="cond", dtype="float32", shape=["voices", steps, D],
                            meaning="conditioning from the tier above, one vector per frame"))
     state_names = ["h", "c"] if tier.is_lstm else ["h"]
     states = []
     for s in state_names:
         inputs.append(dict(name=s, dtype="float32", shape=[L, "voices", D],
                            meaning=f"RNN {'hidden' if s == 'h' else 'cell'} state (layers, voices, dim)"))
-    outputs = [dict(name="cond_out", dtype="float32", shape=["voices", "positions", out_dim],
+    outputs = [dict(name="cond_out", dtype="float32", shape=["voices", "positions" if steps == "frames" else tier.ratio,
+                                                              out_dim],
                     meaning=f"conditioning for the {below}: {tier.ratio} vectors per input frame "
                             f"(positions = frames * {tier.ratio})")]
     for i, s in enumerate(state_names):
@@ -164,10 +169,6 @@ def export_frame_graph(tier: FrameTier, has_cond: bool, path: Path) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _const(name: str, array: np.ndarray) -> TensorProto:
-    return numpy_helper.from_array(np.ascontiguousarray(array), name)
-
-
 def _sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[str, str]], str]:
     """Initializers shared by the sample graph and the logits check graph.
 
@@ -212,10 +213,9 @@ def _logits_nodes(window: str, cond: str, gemms: list[tuple[str, str]], has_hidd
     return nodes, x
 
 
-def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelProto:
-    """prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,) -> samples (B, F0).
-
-    loop_op "Loop" (the default) or "Scan": the same body, Scan slicing cond and noise per step itself.
+def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
+    """Bundle version 1: prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,)
+    -> samples (B, F0), an ONNX Loop over the frame. Kept so the previous format can be benched side by side.
     """
     f0, q = sample.frame_size, sample.embedding.num_embeddings
     s_dim = sample_table(sample).shape[1]
@@ -242,33 +242,25 @@ def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelP
         helper.make_node("Mul", ["noise", "temp3"], ["scaled_noise"]),
     ]
     # After F0 steps the sliding window holds exactly the F0 samples drawn: it is the output.
-    if loop_op == "Loop":
-        body = [
-            helper.make_node("Identity", ["keep_in"], ["keep_out"]),
-            helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
-            helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
-            *logits_nodes, *draw,
-        ]
-        body_graph = helper.make_graph(
-            body, "sample_step",
-            [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-             helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []), window_in],
-            [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
-        )
-        outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
-    elif loop_op == "Scan":
-        body_graph = helper.make_graph(
-            [*logits_nodes, *draw], "sample_step",
-            [window_in, helper.make_tensor_value_info("cond_i", TensorProto.FLOAT, ["voices", s_dim]),
-             helper.make_tensor_value_info("noise_i", TensorProto.FLOAT, ["voices", q])],
-            [window_out],
-        )
-        outer.append(helper.make_node("Scan", ["prev", "cond", "scaled_noise"], ["samples"], body=body_graph,
-                                      num_scan_inputs=2, scan_input_axes=[1, 1]))
-    else:
-        raise ValueError(f"loop_op must be Loop or Scan, not {loop_op!r}")
+    body = [
+        helper.make_node("Identity", ["keep_in"], ["keep_out"]),
+        helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
+        helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
+        *logits_nodes, *draw,
+    ]
+    body_graph = helper.make_graph(
+        body, "sample_step",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []), window_in],
+        [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
+    )
+    outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
+    return _sample_model(outer, inits, f0, s_dim, q, "Loop over the frame")
+
+
+def _sample_model(nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str) -> onnx.ModelProto:
     graph = helper.make_graph(
-        outer, "sample",
+        nodes, "sample",
         [helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
          helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
          helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["voices", f0, q]),
@@ -277,9 +269,79 @@ def build_sample_graph(sample: SampleTier, loop_op: str = "Loop") -> onnx.ModelP
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
-    model.doc_string = f"rt-samplernn sample tier: one frame of samples per call ({loop_op} over the frame)"
+    model.doc_string = f"rt-samplernn sample tier: one frame of samples per call ({how})"
     onnx.checker.check_model(model)
     return model
+
+
+def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
+    """Bundle version 2: the same inputs and output as version 1, the frame unrolled into plain nodes.
+
+    Once per frame: `acc[:, j]`, step j's first-layer pre-activation as far as it is known (conditioning plus
+    the table rows of the previous frame's samples in its window), one Gather + ReduceSum; and noise *
+    temperature + the output bias. Step j: ReLU MLP on acc[:, j], ArgMax, then the drawn sample's table rows
+    for every later step of the frame (a Gather of F0 rows, zero rows for the steps before) added to acc.
+    About ten nodes per sample, no Loop, no window copies.
+    """
+    f0, q = sample.frame_size, sample.embedding.num_embeddings
+    table = sample_table(sample)
+    s_dim = table.shape[1]
+    zero_row = f0 * q
+    inits, gemms, kind = _sample_weights(sample)
+    inits[0] = _const("table", np.concatenate([table, np.zeros((q, s_dim), np.float32)]))  # + Q zero rows
+    j, p = np.meshgrid(np.arange(f0), np.arange(f0), indexing="ij")
+    valid = (j + p < f0).astype(np.int64)  # step j, window position p reads prev[j + p] while j + p < F0
+    inits += [
+        _const("prev_pick", np.minimum(j + p, f0 - 1).astype(np.int64)),
+        _const("prev_valid", valid),
+        _const("prev_offsets", np.where(valid == 1, p * q, zero_row).astype(np.int64)),
+        _const("axis2", np.array([2], dtype=np.int64)),
+        _const("temp_axes", np.array([1, 2], dtype=np.int64)),
+    ]
+    n = helper.make_node
+    nodes = [
+        n("Gather", ["prev", "prev_pick"], ["prev_seen"], axis=1),  # (B, F0 steps, F0 positions)
+        n("Mul", ["prev_seen", "prev_valid"], ["prev_masked"]),
+        n("Add", ["prev_masked", "prev_offsets"], ["prev_idx"]),
+        n("Gather", ["table", "prev_idx"], ["prev_rows"]),  # (B, F0, F0, S')
+        n("ReduceSum", ["prev_rows", "axis2"], ["prev_sum"], keepdims=0),
+        n("Add", ["prev_sum", "cond"], ["acc0"]),  # (B, F0, S')
+        n("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
+        n("Mul", ["noise", "temp3"], ["scaled_noise"]),
+    ]
+    last_w, last_b = gemms[-1] if gemms else (None, None)
+    if gemms:  # the last Gemm adds bias + noise in one go
+        nodes.append(n("Add", ["scaled_noise", last_b], ["bias_noise"]))
+    drawn: list[str] = []
+    for step in range(f0):
+        s = f"s{step}_"
+        inits.append(_const(f"{s}i", np.array(step, dtype=np.int64)))
+        nodes.append(n("Gather", [f"acc{step}", f"{s}i"], [f"{s}pre0"], axis=1))  # (B, S')
+        if kind == "mlp":
+            nodes.append(n("Relu", [f"{s}pre0"], [f"{s}act0"]))
+            x = f"{s}act0"
+            for i, (w, b) in enumerate(gemms[:-1]):
+                nodes.append(n("Gemm", [x, w, b], [f"{s}pre{i + 1}"], transB=1))
+                nodes.append(n("Relu", [f"{s}pre{i + 1}"], [f"{s}act{i + 1}"]))
+                x = f"{s}act{i + 1}"
+            nodes.append(n("Gather", ["bias_noise", f"{s}i"], [f"{s}bn"], axis=1))
+            nodes.append(n("Gemm", [x, last_w, f"{s}bn"], [f"{s}perturbed"], transB=1))
+        else:
+            nodes.append(n("Gather", ["scaled_noise", f"{s}i"], [f"{s}noise"], axis=1))
+            nodes.append(n("Add", [f"{s}pre0", f"{s}noise"], [f"{s}perturbed"]))
+        nodes.append(n("ArgMax", [f"{s}perturbed"], [f"{s}d"], axis=1, keepdims=1))  # (B, 1)
+        drawn.append(f"{s}d")
+        if step < f0 - 1:  # sample `step` sits at window position F0 - j + step of each later step j
+            later = np.arange(f0)
+            offsets = np.where(later > step, (f0 - later + step) * q, zero_row).astype(np.int64)  # + d: a zero row
+            inits.append(_const(f"{s}offsets", offsets[None, :]))
+            nodes += [
+                n("Add", [f"{s}d", f"{s}offsets"], [f"{s}idx"]),  # (B, F0)
+                n("Gather", ["table", f"{s}idx"], [f"{s}rows"]),  # (B, F0, S')
+                n("Add", [f"acc{step}", f"{s}rows"], [f"acc{step + 1}"]),
+            ]
+    nodes.append(n("Concat", drawn, ["samples"], axis=1))
+    return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled")
 
 
 def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
@@ -296,67 +358,21 @@ def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Optional int8 weights for the frame graphs' MatMuls (onnxruntime's com.microsoft.MatMulNBits)
-# ----------------------------------------------------------------------------------------------------------
-
-INT8_BLOCK = 32  # weights per quantization block (one fp32 scale each)
-
-
-def _quantize_int8(weight: np.ndarray, block: int = INT8_BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """(K, N) fp32 -> MatMulNBits layout: uint8 (N, K/block, block) with zero point 128, fp32 scales (N*K/block)."""
-    k, n = weight.shape
-    blocks = weight.T.reshape(n, k // block, block).astype(np.float64)
-    scale = np.abs(blocks).max(axis=2) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.round(blocks / scale[..., None]), -127, 127).astype(np.int32) + 128
-    return q.astype(np.uint8), scale.astype(np.float32).reshape(-1)
-
-
-def quantize_frame_graph(path: Path) -> int:
-    """Replace every MatMul with a constant 2-D weight (K a multiple of 32) by an int8 MatMulNBits; returns how many.
-
-    The weights shrink 4x, which is what the frame tiers need on a CPU: at one voice they are bound by
-    reading their weights (the GRU op keeps fp32 weights). The bundle no longer matches the checkpoint
-    to 1e-4 (about 1% relative error in the conditioning), and it needs onnxruntime's contrib ops.
-    """
-    model = onnx.load(str(path))
-    inits = {i.name: i for i in model.graph.initializer}
-    nodes = list(model.graph.node)
-    count = 0
-    for idx, node in enumerate(nodes):
-        weight = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
-        if weight is None or len(weight.dims) != 2 or weight.dims[0] % INT8_BLOCK:
-            continue
-        array = numpy_helper.to_array(weight)
-        q, scales = _quantize_int8(array)
-        qname, sname = f"{weight.name}_int8", f"{weight.name}_scales"
-        model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
-        nodes[idx] = helper.make_node(
-            "MatMulNBits", [node.input[0], qname, sname], list(node.output), name=f"{node.name}_int8",
-            domain="com.microsoft", K=array.shape[0], N=array.shape[1], bits=8, block_size=INT8_BLOCK,
-            accuracy_level=4,  # int8 compute: the fast path (accuracy_level 0 is ~20x slower here)
-        )
-        model.graph.initializer.remove(weight)
-        count += 1
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    if count and not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    onnx.save(model, str(path))
-    return count
-
-
-# ----------------------------------------------------------------------------------------------------------
 # The bundle
 # ----------------------------------------------------------------------------------------------------------
 
 
-def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False) -> Path:
+def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False,
+                  version: int = VERSION) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
-    int8: store the frame graphs' MatMul weights (upsampling, input projections) as int8 (faster on a
-    CPU, ~1% off the checkpoint; the default fp32 bundle is the one that verifies to 1e-4).
+    version 2 (the default): one-frame step graphs with explicit RNN cells and an unrolled sample graph;
+    int8 stores every weight matrix of all three graphs as int8 (MatMulNBits). version 1 (the first
+    release's format, kept to bench side by side): GRU/LSTM ops, a Loop sample graph, int8 only in the frame
+    graphs' MatMuls. The fp32 export of either verifies to 1e-4.
     """
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")
     model = model.eval()
     cfg = model.cfg
     out_dir = Path(out_dir)
@@ -375,22 +391,35 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
         else:
             below = f"{frame_graph_name(k - 1)} graph"
         path = out_dir / f"{name}.onnx"
-        export_frame_graph(tier, has_cond, path)
-        if int8:
-            quantize_frame_graph(path)
-        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below)
+        if version == 1:
+            export_frame_graph(tier, has_cond, path)
+            if int8:
+                quantize_frame_graph(path)
+        else:
+            graph = build_cell_frame_graph(tier, has_cond)
+            if int8:
+                quantize_graph(graph)
+            onnx.save(graph, str(path))
+        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
         graphs.append(dict(name=name, file=path.name, kind="frame", tier=k, frame_size=tier.frame_size,
                            ratio=tier.ratio, inputs=inputs, outputs=outputs, states=states))
     path = out_dir / "sample.onnx"
-    onnx.save(build_sample_graph(model.sample_tier), str(path))
+    if version == 1:
+        sample_graph = build_sample_graph(model.sample_tier)
+    else:
+        sample_graph = build_unrolled_sample_graph(model.sample_tier)
+        if int8:
+            quantize_graph(sample_graph)
+    onnx.save(sample_graph, str(path))
     inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels)
     graphs.append(dict(name="sample", file=path.name, kind="sample", frame_size=cfg.frame_sizes[0],
                        inputs=inputs, outputs=outputs, states=[]))
     for g in graphs:
         g["sha256"] = sha256_file(out_dir / g["file"])
+    weights = "fp32" if not int8 else "int8-frame-matmuls" if version == 1 else "int8"
     manifest = dict(
         format=FORMAT,
-        version=VERSION,
+        version=version,
         exporter=dict(name="rt-samplernn", version=__version__, torch=torch.__version__.split("+")[0],
                       onnx_opset=OPSET),
         source=source,
@@ -398,7 +427,7 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
         sample_rate=cfg.sample_rate,
         quantization=dict(type=cfg.q_type, levels=cfg.q_levels, zero_level=zero_level(cfg.q_levels)),
         frame_sizes=list(cfg.frame_sizes),
-        weights="int8-frame-matmuls" if int8 else "fp32",
+        weights=weights,
         graphs=graphs,
     )
     manifest_path = out_dir / MANIFEST

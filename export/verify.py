@@ -2,9 +2,9 @@
 
 1. Teacher forced, over `seconds` of a fixed test signal (or given audio), states carried across calls:
    every frame graph called one frame at a time (T=1) against the PyTorch training forward's per-tier
-   output; the sample graph's own loop body (cut out of sample.onnx, shipped weights) against the training
-   logits; and each frame graph called once over the whole clip (the priming path) against the step-wise
-   final states. Tolerance 1e-4 in fp32.
+   output; the shipped sample graph, its draws replaced by the teacher's samples, against the training
+   logits; and the engine's priming path against the step-wise final states. Tolerance 1e-4 in fp32.
+   On real audio, also the held-out NLL of bundle and checkpoint (int8: at most 0.02 bits worse).
 2. Free running: the engine against the PyTorch reference generator (rt_samplernn.generate) with the same
    seed, two voices at temperatures 1 and 0.5, sample for sample.
 """
@@ -20,16 +20,18 @@ import onnx
 import onnxruntime as ort
 import torch
 from onnx import helper
-from rt_samplernn.export.onnx_export import IR_VERSION, OPSET
+from rt_samplernn.export.onnx_export import IR_VERSION
 from torch.nn.utils import parametrize
 
 from rt_samplernn.generate import generate_levels
 from rt_samplernn.live.engine import Engine, session_options
 from rt_samplernn.model import SampleRNN
 from rt_samplernn.quantize import quantize, zero_level
+from rt_samplernn.schedule import tiers_due
 
 TOLERANCE = 1e-4
 INT8_TOLERANCE = 5e-2  # int8 bundles: max |diff| relative to the largest |value| of the compared tensor
+NLL_TOLERANCE_BITS = 0.02  # the bundle's held-out NLL may be at most this much worse than the checkpoint's
 
 
 @dataclass
@@ -38,10 +40,16 @@ class Report:
     matched: int = 0
     compared: int = 0
     int8: bool = False  # an int8 bundle: relative tolerance, samples compared for information only
+    version: int = 0
+    nll: tuple[float, float] | None = None  # (checkpoint, bundle) bits per sample, teacher forced on real audio
+
+    @property
+    def nll_ok(self) -> bool:
+        return self.nll is None or self.nll[1] - self.nll[0] <= NLL_TOLERANCE_BITS
 
     @property
     def ok(self) -> bool:
-        return all(ok for _, _, ok in self.rows) and (self.int8 or self.matched == self.compared)
+        return all(ok for _, _, ok in self.rows) and (self.int8 or self.matched == self.compared) and self.nll_ok
 
     def lines(self) -> list[str]:
         out = [f"{'check':<52} {'max |diff|':>12}  result"]
@@ -53,6 +61,12 @@ class Report:
                    f"{'ok' if same else 'differs (int8 weights: expected)' if self.int8 else 'FAIL'}")
         if self.int8:
             out.append(f"(int8 bundle: errors judged relative to each tensor's largest value, <= {INT8_TOLERANCE:g})")
+        if self.nll is None:
+            out.append("held-out NLL: skipped (name real audio with --verify-audio to measure it)")
+        else:
+            ckpt, ours = self.nll
+            out.append(f"{'held-out NLL, bits/sample: checkpoint ' + f'{ckpt:.4f}' + ', bundle ' + f'{ours:.4f}':<52} "
+                       f"{ours - ckpt:>+12.4f}  {'ok' if self.nll_ok else 'FAIL'} (tolerance {NLL_TOLERANCE_BITS} bits)")
         return out
 
 
@@ -66,9 +80,38 @@ def test_signal(seconds: float, sample_rate: int) -> np.ndarray:
 
 
 def logits_model_from_sample_graph(path: Path) -> onnx.ModelProto:
-    """Cut the logits computation out of the shipped sample graph's loop body: window (N, F0), cond (N, S') -> logits."""
+    """The shipped sample graph, teacher forced: prev (N, F0), cond (N, F0, S'), teacher (N, F0) -> logits (N, F0, Q).
+
+    Version 2 (unrolled): the ArgMax of each step is replaced by the teacher's sample and each step's
+    logits become outputs (with zero noise the perturbed logits are the logits). Version 1 (Loop): the
+    loop body's logits computation is cut out and run on every window.
+    """
     model = onnx.load(str(path))
-    loop = next(n for n in model.graph.node if n.op_type in ("Loop", "Scan"))
+    if any(n.op_type == "Loop" for n in model.graph.node):
+        return _loop_body_logits(model)
+    f0 = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
+    q = model.graph.input[2].type.tensor_type.shape.dim[2].dim_value
+    drawn = [f"s{j}_d" for j in range(f0)]
+    nodes = [n for n in model.graph.node if not (n.op_type == "ArgMax" and n.output[0] in drawn)
+             and "samples" not in n.output]
+    nodes.insert(0, helper.make_node("Split", ["teacher"], drawn, axis=1))
+    for j in range(f0):
+        nodes.append(helper.make_node("Unsqueeze", [f"s{j}_perturbed", "axis1_const"], [f"s{j}_logits"]))
+    nodes.append(helper.make_node("Concat", [f"s{j}_logits" for j in range(f0)], ["logits"], axis=1))
+    inputs = [i for i in model.graph.input if i.name != "noise" and i.name != "temperature"]
+    inputs.append(helper.make_tensor_value_info("teacher", onnx.TensorProto.INT64, ["voices", f0]))
+    consts = [helper.make_tensor("axis1_const", onnx.TensorProto.INT64, [1], [1]),
+              helper.make_tensor("noise", onnx.TensorProto.FLOAT, [1, f0, q], np.zeros(f0 * q, np.float32)),
+              helper.make_tensor("temperature", onnx.TensorProto.FLOAT, [1], [1.0])]
+    graph = helper.make_graph(nodes, "sample_logits", inputs,
+                              [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["voices", f0, q])],
+                              list(model.graph.initializer) + consts)
+    return helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=IR_VERSION)
+
+
+def _loop_body_logits(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Version 1: window (N, F0), cond_i (N, S') -> logits (N, Q), cut out of the Loop body."""
+    loop = next(n for n in model.graph.node if n.op_type == "Loop")
     body = next(a.g for a in loop.attribute if a.name == "body")
     perturb = next(n for n in body.node if n.output[0] == "perturbed")
     logits = next(x for x in perturb.input if x != "noise_i")
@@ -96,7 +139,31 @@ def logits_model_from_sample_graph(path: Path) -> onnx.ModelProto:
         [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["n", q])],
         list(model.graph.initializer),
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    return helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=IR_VERSION)
+
+
+def bundle_logits(sample_path: Path, levels: np.ndarray, cond: np.ndarray, f0: int) -> np.ndarray:
+    """Teacher-forced logits (n, Q) of the shipped sample graph: levels (F0 + n,) int64 (F0 of context first),
+    cond (n, S') the finest conditioning of each sample."""
+    graph = logits_model_from_sample_graph(sample_path)
+    sess = ort.InferenceSession(graph.SerializeToString(), session_options(1), providers=["CPUExecutionProvider"])
+    n = len(levels) - f0
+    if graph.graph.input[0].name == "window":  # version 1: every sliding window
+        windows = np.lib.stride_tricks.sliding_window_view(levels[:-1], f0)[:n]
+        return sess.run(None, {"window": np.ascontiguousarray(windows), "cond_i": cond})[0]
+    frames = n // f0
+    prev = levels[: frames * f0].reshape(frames, f0)
+    teacher = levels[f0 : f0 + frames * f0].reshape(frames, f0)
+    out = sess.run(None, {"prev": prev, "cond": cond.reshape(frames, f0, -1), "teacher": teacher})[0]
+    return out.reshape(n, -1)
+
+
+def nll_bits(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Mean negative log-likelihood of targets under softmax(logits), in bits per sample."""
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z[np.arange(len(targets)), targets] - np.log(np.exp(z).sum(axis=1))
+    return float(-log_p.mean() / np.log(2.0))
 
 
 @torch.inference_mode()
@@ -127,18 +194,25 @@ def _torch_tiers(model: SampleRNN, x: torch.Tensor, chunk: int) -> tuple[list[np
 
 def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, audio: np.ndarray | None = None,
                   n_generate: int = 4000, seed: int = 0, log: Callable[[str], None] = print) -> Report:
-    """Run every parity check; log prints the table. Returns the report (report.ok is the verdict)."""
+    """Run every parity check; log prints the table. Returns the report (report.ok is the verdict).
+
+    With `audio` (real, held-out audio at the model's rate) the report also holds the teacher-forced NLL
+    of the checkpoint and of the bundle (report.nll), judged within NLL_TOLERANCE_BITS.
+    """
     model = model.eval()
     cfg = model.cfg
     report = Report()
     engine = Engine(bundle, voices=1, seed=seed, provider="cpu")
     report.int8 = engine.bundle.manifest.get("weights", "fp32") != "fp32"
+    report.version = engine.bundle.version
 
     def within(err: float, ref: np.ndarray) -> bool:
         if report.int8:
             return err <= INT8_TOLERANCE * max(float(np.max(np.abs(ref))), 1e-6)
         return err <= TOLERANCE
+    nll_audio = audio is not None
     clip = test_signal(seconds, cfg.sample_rate) if audio is None else np.asarray(audio, np.float32)
+    clip = clip[: max(int(seconds * cfg.sample_rate), cfg.top_frame_size)]
     levels = quantize(clip, cfg.q_type, cfg.q_levels)
     levels = levels[: len(levels) - len(levels) % cfg.top_frame_size]
     x = np.concatenate([np.full(cfg.top_frame_size, zero_level(cfg.q_levels), np.int64), levels])[None]
@@ -148,15 +222,14 @@ def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, au
 
     # Frame graphs one frame at a time, states carried: the live path.
     sizes, f_top, f0 = cfg.frame_sizes, cfg.top_frame_size, cfg.frame_sizes[0]
-    states = engine._initial_states(1)
+    states = engine.initial_states(1)
     conds: list[np.ndarray | None] = [None] * len(sizes)
     got: list[list[np.ndarray]] = [[] for _ in sizes]
     for t in range(f_top, x.shape[1], f0):
-        for k in reversed(range(len(sizes))):
-            if t % sizes[k] == 0:
-                above = None if k == len(sizes) - 1 else conds[k + 1][:, [(t % sizes[k + 1]) // sizes[k]]]
-                conds[k], states[k] = engine._run_frame(k, x[:, None, t - sizes[k] : t], above, states[k])
-                got[k].append(conds[k][0])
+        for k, col in tiers_due(sizes, t):
+            above = None if col < 0 else conds[k + 1][:, col : col + 1]
+            conds[k], states[k] = engine.run_frame(k, x[:, None, t - sizes[k] : t], above, states[k])
+            got[k].append(conds[k][0])
     first = model.sample_tier.hidden[0] if len(model.sample_tier.hidden) else model.sample_tier.output
     with torch.inference_mode():
         folded_ref = first(torch.from_numpy(tier_out[0])).numpy()  # tier 0's output through the folded layer
@@ -172,25 +245,20 @@ def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, au
         report.rows.append((f"{engine.bundle.frame_graphs[k].path.name} final state vs PyTorch", err,
                             within(err, scale)))
 
-    # Sample graph's body on every teacher-forced window.
-    sess = ort.InferenceSession(logits_model_from_sample_graph(engine.bundle.sample.path).SerializeToString(),
-                                session_options(1), providers=["CPUExecutionProvider"])
+    # The shipped sample graph, teacher forced on every sample.
     n = x.shape[1] - f_top
-    windows = np.lib.stride_tricks.sliding_window_view(x[0, f_top - f0 : -1], f0)[:n]
-    cond_all = np.concatenate(got[0]).reshape(n, -1)
-    logits = sess.run(None, {"window": np.ascontiguousarray(windows), "cond_i": cond_all})[0]
+    logits = bundle_logits(engine.bundle.sample.path, x[0, f_top - f0 :], np.concatenate(got[0]).reshape(n, -1), f0)
     err = float(np.max(np.abs(logits - logits_ref)))
     report.rows.append((f"sample.onnx logits, {n / cfg.sample_rate:.2f} s teacher forced", err,
                         within(err, logits_ref)))
+    if nll_audio:
+        targets = x[0, f_top:]
+        report.nll = (nll_bits(logits_ref, targets), nll_bits(logits, targets))
 
-    # The priming path: each frame graph once over the whole clip.
-    primed = engine._initial_states(1)
-    cond = None
-    for k in reversed(range(len(sizes))):
-        s = f_top - sizes[k]
-        cond, primed[k] = engine._run_frame(k, x[:, s : s + n].reshape(1, n // sizes[k], sizes[k]), cond, primed[k])
+    # The priming path (engine.states_after: chunks, or one frame per call) against the T=1 steps above.
+    primed = engine.states_after(x[0])
     err = max(float(np.max(np.abs(a - b))) for k in range(len(sizes)) for a, b in zip(primed[k], states[k]))
-    report.rows.append(("frame graphs over the whole clip (T>1) vs T=1 steps", err,
+    report.rows.append(("priming path (Engine.states_after) vs T=1 steps", err,
                         within(err, np.concatenate([a.ravel() for k in range(len(sizes)) for a in states[k]]))))
 
     # Free running, sample for sample.

@@ -1,7 +1,7 @@
 """Reference generator in PyTorch eager: one call per tier step, as the SampleRNN peers generate.
 
-It follows the generation timeline in docs/CONTRACTS.md exactly, so the ONNX engine, given the same seed,
-produces the same samples. Priming warms every frame tier over the whole seed clip.
+It follows the timeline of rt_samplernn.schedule exactly, so the ONNX engine, given the same seed, produces
+the same samples. Priming warms every frame tier over the whole seed clip, in bounded chunks.
 """
 
 from __future__ import annotations
@@ -12,36 +12,26 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rt_samplernn.audio import to_model_audio
-from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
-from rt_samplernn.quantize import quantize, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
+from rt_samplernn.schedule import (
+    prime_levels,
+    prime_windows,
+    sample_column,
+    start_history,
+    tiers_due,
+)
 
-
-def prime_levels(cfg: ModelConfig, audio: np.ndarray, rate: int) -> np.ndarray:
-    """A seed clip as int levels, left-padded with silence to a whole number of top frames."""
-    levels = quantize(to_model_audio(audio, rate, cfg.sample_rate), cfg.q_type, cfg.q_levels)
-    pad = (-len(levels)) % cfg.top_frame_size
-    return np.concatenate([np.full(pad, zero_level(cfg.q_levels), dtype=np.int64), levels])
-
-
-def start_history(cfg: ModelConfig, voices: int, seed_levels: np.ndarray | None = None) -> np.ndarray:
-    """(voices, F_top + P) levels: one top frame of silence, then the (padded) seed clip if any."""
-    silence = np.full((voices, cfg.top_frame_size), zero_level(cfg.q_levels), dtype=np.int64)
-    if seed_levels is None or len(seed_levels) == 0:
-        return silence
-    if len(seed_levels) % cfg.top_frame_size:
-        raise ValueError("seed levels must be padded to a multiple of the top frame size (use prime_levels)")
-    return np.concatenate([silence, np.broadcast_to(seed_levels, (voices, len(seed_levels)))], axis=1)
+__all__ = ["generate_levels", "prime_levels", "primed_states", "start_history"]
 
 
 def primed_states(model: SampleRNN, history: torch.Tensor) -> list[State]:
-    """States of every frame tier after reading the whole history from the initial state."""
+    """States of every frame tier after reading the whole history from the initial state, in bounded chunks
+    (schedule.prime_windows) with the states carried: the same as one pass, in memory that does not grow."""
     states = model.initial_state(history.shape[0])
-    if history.shape[1] > model.overlap:
-        _, states = model.condition(history, states)
+    for start, stop in prime_windows(history.shape[1], model.overlap):
+        _, states = model.condition(history[:, start:stop], states)
     return states
 
 
@@ -70,14 +60,13 @@ def generate_levels(
     conds: list[torch.Tensor | None] = [None] * len(sizes)
     noise = None
     for t in tqdm(range(t0, t0 + n_samples), disable=not progress, unit="sample", unit_scale=True, leave=False):
-        for k in reversed(range(len(sizes))):
-            size = sizes[k]
-            if t % size == 0:
-                above = None if k == len(sizes) - 1 else conds[k + 1][:, (t % sizes[k + 1]) // size]
-                conds[k], states[k] = model.frame_tiers[k].step(hist[:, t - size : t], above, states[k])
-        if t % f0 == 0:
+        for k, col in tiers_due(sizes, t):
+            above = None if col < 0 else conds[k + 1][:, col]
+            conds[k], states[k] = model.frame_tiers[k].step(hist[:, t - sizes[k] : t], above, states[k])
+        j = sample_column(sizes, t)
+        if j == 0:
             noise = torch.from_numpy(gumbel_noise(rng, (voices, f0, cfg.q_levels)))
-        logits = model.sample_tier.step(hist[:, t - f0 : t], conds[0][:, t % f0])
+        logits = model.sample_tier.step(hist[:, t - f0 : t], conds[0][:, j])
         # argmax(logits / T + g) == argmax(logits + T * g); this form is the engine's, bit for bit.
-        hist[:, t] = torch.argmax(logits.float() + temps * noise[:, t % f0], dim=-1)
+        hist[:, t] = torch.argmax(logits.float() + temps * noise[:, j], dim=-1)
     return hist[:, t0:].numpy()

@@ -16,8 +16,10 @@ import rt_samplernn.live
 from rt_samplernn.models import DEMO_BUNDLE as DEMO
 
 SHARED_CORE = ["rt_samplernn.config", "rt_samplernn.quantize", "rt_samplernn.audio", "rt_samplernn.sampling",
+               "rt_samplernn.schedule",
                "rt_samplernn.errors", "rt_samplernn.cli"]
 LIVE_COMMANDS = ["rt_samplernn.commands.play", "rt_samplernn.commands.devices", "rt_samplernn.commands.gui",
+                 "rt_samplernn.commands.progress",
                  "rt_samplernn.commands.midi_options"]
 
 

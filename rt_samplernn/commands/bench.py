@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--against", metavar="CKPT", help="also time the PyTorch eager reference on this checkpoint")
     p.add_argument("--against-seconds", type=float, default=1.0, metavar="S",
                    help="audio per repeat for the (slow) reference generator")
+    p.add_argument("--no-capacity", action="store_true",
+                   help="skip the closing answer: how many voices this machine plays live (takes ~30 s)")
     p.set_defaults(func=run)
 
 
@@ -74,11 +76,9 @@ def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str,
         cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
     # One more pass with each session.run timed (kept apart, so the timing wrapper does not touch the RTF).
     times: dict[str, list[float]] = {g.path.name: [] for g in (*engine.bundle.frame_graphs, engine.bundle.sample)}
-    frames, sample = engine._frames, engine._sample
-    engine._frames = [_Timed(s, times[g.path.name]) for s, g in zip(frames, engine.bundle.frame_graphs)]
-    engine._sample = _Timed(sample, times[engine.bundle.sample.path.name])
+    undo = engine.wrap_sessions(lambda session, name: _Timed(session, times[name]))
     engine.generate(n)
-    engine._frames, engine._sample = frames, sample
+    undo()
     order = [g.path.name for g in reversed(engine.bundle.frame_graphs)] + [engine.bundle.sample.path.name]
     graphs = {name: (_percentile(times[name], 0.5) * 1e6, _percentile(times[name], 0.99) * 1e6,
                      len(times[name]) / seconds) for name in order if times[name]}  # coarse to fine, sample
@@ -107,6 +107,74 @@ def bench_reference(checkpoint: str | Path, seconds: float, voices: int, threads
             rtfs.append(seconds / (time.perf_counter() - t))
             cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
     return dict(rtf=statistics.median(rtfs), rtfs=rtfs, cpu_rtf=statistics.median(cpu_rtfs))
+
+
+def _rtf_workers(bundle: Any, voices: int, workers: int, threads: int, seconds: float) -> float:
+    """Per-voice real-time factor of `voices` split over `workers` engines, each on its own Python thread
+    (onnxruntime releases the GIL while a graph runs), each with `threads` intra-op threads."""
+    import threading
+
+    from rt_samplernn.live.engine import Engine
+
+    split = [voices // workers + (1 if i < voices % workers else 0) for i in range(workers)]
+    engines = [Engine(bundle, voices=v, seed=i, provider="cpu", threads=threads) for i, v in enumerate(split) if v]
+    n = int(seconds * engines[0].sample_rate)
+    for e in engines:
+        e.generate(n // 4)  # warm up
+    walls = [0.0] * len(engines)
+
+    def work(i: int) -> None:
+        t = time.perf_counter()
+        engines[i].generate(n)
+        walls[i] = time.perf_counter() - t
+
+    jobs = [threading.Thread(target=work, args=(i,)) for i in range(len(engines))]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join()
+    return seconds / max(walls)
+
+
+def voice_capacity(bundle: Any, workers: int, threads: int, margin: float = 1.5, seconds: float = 0.5,
+                   max_voices: int = 64) -> tuple[int, float]:
+    """The most voices that run at `margin` x real time or better (each), and the RTF measured there.
+
+    Doubles the voice count until it falls short, then bisects; each point is one short run.
+    """
+    good, good_rtf, bad = 0, 0.0, None
+    n = max(1, workers)
+    while n <= max_voices:
+        rtf = _rtf_workers(bundle, n, workers, threads, seconds)
+        if rtf < margin:
+            bad = n
+            break
+        good, good_rtf = n, rtf
+        n *= 2
+    while bad is not None and bad - good > 1:
+        mid = (good + bad) // 2
+        rtf = _rtf_workers(bundle, mid, workers, threads, seconds)
+        if rtf >= margin:
+            good, good_rtf = mid, rtf
+        else:
+            bad = mid
+    return good, good_rtf
+
+
+def capacity_lines(bundle: Any, margin: float = 1.5) -> list[str]:
+    """The musician's answer: voices played live with a margin, on one core and on two (best of two ways)."""
+    one, one_rtf = voice_capacity(bundle, 1, 1, margin)
+    intra, intra_rtf = voice_capacity(bundle, 1, 2, margin)
+    split, split_rtf = voice_capacity(bundle, 2, 1, margin)
+    best = "two worker engines, one thread each" if split >= intra else "one engine, --threads 2"
+    two, two_rtf = max((split, split_rtf), (intra, intra_rtf))
+    return [
+        "",
+        f"voices this machine plays live with a {margin}x margin (each voice at >= {margin}x real time):",
+        f"  on one thread: {one}" + (f"  ({one_rtf:.2f}x each)" if one else "  (not even one: use a smaller model)"),
+        f"  on two threads: {two}  ({two_rtf:.2f}x each; {best}; "
+        f"the other way: {min(split, intra)})",
+    ]
 
 
 def format_table(bundle: str, result: dict[str, Any], voices: int, threads: int,
@@ -158,4 +226,7 @@ def run(args: argparse.Namespace) -> int:
                                     max(1, min(args.repeats, 3)))
     for line in format_table(args.bundle, result, args.voices, args.threads, reference):
         print(line)
+    if not args.no_capacity and args.provider != "cuda":
+        for line in capacity_lines(args.bundle):
+            print(line, flush=True)
     return 0

@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         for voice, t in enumerate(temps):
             engine.set_temperature(t, voice=voice)
         if seed_audio is not None:
-            engine.prime(*seed_audio)
+            from rt_samplernn.commands.progress import prime_with_progress
+
+            prime_with_progress(engine, *seed_audio)
         rate = engine.sample_rate
         audio = engine.generate(int(round(args.seconds * rate)))
     else:

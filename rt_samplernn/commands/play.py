@@ -146,6 +146,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     from tqdm import tqdm
 
     from rt_samplernn.audio import load_for_model
+    from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import mix_matrix
     from rt_samplernn.live.engine import Engine
 
@@ -157,7 +158,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     engine.set_temperature(args.temperature)
     engine.set_gain(args.gain)
     if args.seed_audio:
-        engine.prime(load_for_model(args.seed_audio, engine.sample_rate), engine.sample_rate)
+        prime_with_progress(engine, load_for_model(args.seed_audio, engine.sample_rate), engine.sample_rate)
     mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
@@ -178,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rt_samplernn.audio import load_for_model
     from rt_samplernn.commands.midi_options import start_from_args
+    from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import NoOutputDevice
     from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
     from rt_samplernn.live.sinks import WavSink, stdout_sink
@@ -204,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     seed = None
     if args.seed_audio:
         clip = load_for_model(args.seed_audio, engine.sample_rate)
-        engine.prime(clip, engine.sample_rate)
+        prime_with_progress(engine, clip, engine.sample_rate)
         seed = (clip, engine.sample_rate)
 
     player = Player(engine, device=device, latency_ms=args.latency_ms, seconds=args.seconds,

@@ -19,10 +19,10 @@ from rt_samplernn.config import ModelConfig, model_config_from_dict
 from rt_samplernn.errors import UserError
 
 FORMAT = "rt-samplernn-bundle"
-VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+VERSION = 2  # written by this exporter; docs/bundle.md lists what changed from version 1
+SUPPORTED_VERSIONS = (1, 2)
 MANIFEST = "model.json"
-WEIGHTS = ("fp32", "int8-frame-matmuls")
+WEIGHTS = ("fp32", "int8-frame-matmuls", "int8")
 DTYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
 
 
@@ -75,6 +75,15 @@ class Bundle:
     @property
     def sample_rate(self) -> int:
         return self.config.sample_rate
+
+    @property
+    def version(self) -> int:
+        return int(self.manifest["version"])
+
+    @property
+    def frames_per_call(self) -> int | None:
+        """Frames a frame graph takes per call: 1 (version 2), None = any number (version 1)."""
+        return None if self.version == 1 else 1
 
 
 def sha256_file(path: Path) -> str:
@@ -177,8 +186,9 @@ def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
             _need(list(s.shape) == [cfg.rnn_layers, "voices", cfg.dim], where,
                   f"state {s.input!r} has shape {list(s.shape)}, config says [{cfg.rnn_layers}, 'voices', {cfg.dim}]")
         first = g.inputs[0] if g.inputs else {}
-        _need(first.get("shape") == ["voices", "frames", cfg.frame_sizes[k]], where,
-              f"input 'frames' has shape {first.get('shape')}, expected ['voices', 'frames', {cfg.frame_sizes[k]}]")
+        steps = "frames" if b.version == 1 else 1  # version 2 frame graphs take one frame per call
+        _need(first.get("shape") == ["voices", steps, cfg.frame_sizes[k]], where,
+              f"input 'frames' has shape {first.get('shape')}, expected ['voices', {steps!r}, {cfg.frame_sizes[k]}]")
     s = b.sample
     shapes = {i["name"]: i.get("shape") for i in s.inputs}
     _need(shapes.get("prev") == ["voices", cfg.frame_sizes[0]], f"{mpath} ({s.path.name})",

@@ -1,9 +1,11 @@
 """The live engine: a bundle's ONNX step graphs under onnxruntime, generating audio for N voices (torch-free).
 
-It follows the generation timeline of docs/CONTRACTS.md, so with the same seed, temperatures and priming it
-draws the same samples as the PyTorch reference generator (rt_samplernn.generate). Per F0 samples it makes
-one sample-graph call (an in-graph loop over the frame) plus the frame-tier calls due at that position; the
-voices are the batch. Noise is drawn from one seeded numpy stream in chunks, into a preallocated buffer.
+It follows the timeline of rt_samplernn.schedule, so with the same seed, temperatures and priming it draws
+the same samples as the PyTorch reference generator (rt_samplernn.generate). Per F0 samples it makes one
+sample-graph call plus the frame-tier calls due at that position; the voices are the batch. Every call
+runs on buffers allocated once (onnxruntime IO binding, on the CPU too): the RNN states ping-pong between
+two bound buffers, each tier's conditioning stays in its bound output, and the Gumbel noise is drawn from
+one seeded numpy stream in chunks into a preallocated buffer.
 
 Threads: `generate()` runs on one producer thread. `set_temperature`, `set_gain`, `prime` and `reset` may
 be called from any other thread: they build new values off to the side and publish them with one reference
@@ -15,16 +17,23 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
 
-from rt_samplernn.audio import to_model_audio
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
-from rt_samplernn.quantize import dequantize_table, quantize, zero_level
+from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
+from rt_samplernn.schedule import (
+    block_schedule,
+    prime_levels,
+    prime_windows,
+    start_history,
+    tiers_due,
+)
 
 PROVIDERS = ("auto", "cpu", "cuda")
 NOISE_CHUNK_BLOCKS = 64  # noise drawn ahead, in sample-graph calls
@@ -32,9 +41,7 @@ MIN_TEMPERATURE = 1e-3
 
 ort.set_default_logger_severity(3)  # onnxruntime-gpu on a machine without CUDA logs an error per session
 
-
-def available_providers() -> list[str]:
-    return list(ort.get_available_providers())
+States = list[list[np.ndarray]]  # per frame tier, per state: (layers, voices, dim) float32
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -66,17 +73,103 @@ def _make_session(spec: GraphSpec, provider: str, threads: int) -> ort.Inference
     return session
 
 
+class _Stepper:
+    """Bound buffers and IO bindings for one frame (T = 1) per call of every graph, for `voices` voices.
+
+    Frame tier k reads frames_in[k] (and cond_in[k]), its state from one of two buffers and writes the
+    other (`parity` says which holds the current state), and writes cond_out[k]. The sample graph reads
+    prev_in, cond_out[0], a noise block and temps_in, and writes samples_out. On CUDA the states and the
+    finest conditioning live on the device; everything here is allocated once.
+    """
+
+    def __init__(self, engine: "Engine", voices: int, device: str):
+        bundle, cfg = engine.bundle, engine.config
+        self.frames_sessions, self.sample_session = engine._frames, engine._sample
+        v = voices
+        self.frames_in = [np.zeros((v, 1, g.frame_size), np.int64) for g in bundle.frame_graphs]
+        self.cond_in: list[np.ndarray | None] = []
+        self.cond_out: list[np.ndarray] = []
+        self.states: list[list[list[ort.OrtValue]]] = []  # [tier][parity][state]
+        self.bindings: list[list[ort.IOBinding]] = []  # [tier][parity]
+        self.parity = [0] * len(bundle.frame_graphs)
+        on_device = device != "cpu"
+        for k, g in enumerate(bundle.frame_graphs):
+            shapes = {i["name"]: i["shape"] for i in g.inputs}
+            has_cond = "cond" in shapes
+            self.cond_in.append(np.zeros((v, 1, cfg.dim), np.float32) if has_cond else None)
+            out_dim = g.outputs[0]["shape"][2]
+            self.cond_out.append(np.zeros((v, g.ratio, out_dim), np.float32))
+            pair = []
+            for _ in range(2):
+                pair.append([ort.OrtValue.ortvalue_from_shape_and_type((cfg.rnn_layers, v, cfg.dim), np.float32,
+                                                                        device if on_device else "cpu", 0)
+                             for _ in g.states])
+            self.states.append(pair)
+            bindings = []
+            for parity in range(2):
+                io = self.frames_sessions[k].io_binding()
+                io.bind_ortvalue_input("frames", ort.OrtValue.ortvalue_from_numpy(self.frames_in[k]))
+                if has_cond:
+                    io.bind_ortvalue_input("cond", ort.OrtValue.ortvalue_from_numpy(self.cond_in[k]))
+                for spec, cur, new in zip(g.states, pair[parity], pair[1 - parity]):
+                    io.bind_ortvalue_input(spec.input, cur)
+                    io.bind_ortvalue_output(spec.output, new)
+                if k == 0 and on_device:
+                    io.bind_output("cond_out", device)  # stays on the device for the sample graph
+                else:
+                    io.bind_ortvalue_output("cond_out", ort.OrtValue.ortvalue_from_numpy(self.cond_out[k]))
+                bindings.append(io)
+            self.bindings.append(bindings)
+        f0, q = cfg.frame_sizes[0], cfg.q_levels
+        self.prev_in = np.zeros((v, f0), np.int64)
+        self.temps_in = np.ones(v, np.float32)
+        self.samples_out = np.zeros((v, f0), np.int64)
+        self.noise = np.empty((NOISE_CHUNK_BLOCKS, v, f0, q), np.float32)
+        self._noise_values = [ort.OrtValue.ortvalue_from_numpy(self.noise[i]) for i in range(NOISE_CHUNK_BLOCKS)]
+        io = self.sample_session.io_binding()
+        io.bind_ortvalue_input("prev", ort.OrtValue.ortvalue_from_numpy(self.prev_in))
+        if not on_device:
+            io.bind_ortvalue_input("cond", ort.OrtValue.ortvalue_from_numpy(self.cond_out[0]))
+        io.bind_ortvalue_input("temperature", ort.OrtValue.ortvalue_from_numpy(self.temps_in))
+        io.bind_ortvalue_output("samples", ort.OrtValue.ortvalue_from_numpy(self.samples_out))
+        self.sample_binding = io
+        self.on_device = on_device
+
+    def set_states(self, states: States) -> None:
+        """Load host states (per tier, per state: (layers, voices, dim)) as the current ones."""
+        for k, tier in enumerate(states):
+            self.parity[k] = 0
+            for value, x in zip(self.states[k][0], tier):
+                value.update_inplace(np.ascontiguousarray(x, np.float32))
+
+    def get_states(self) -> States:
+        return [[v.numpy() for v in self.states[k][self.parity[k]]] for k in range(len(self.states))]
+
+    def run_frame(self, k: int) -> None:
+        """One step of frame tier k on frames_in[k] (and cond_in[k]); flips its state buffers."""
+        parity = self.parity[k]
+        self.frames_sessions[k].run_with_iobinding(self.bindings[k][parity])
+        self.parity[k] = 1 - parity
+
+    def run_sample(self, noise_block: int) -> None:
+        io = self.sample_binding
+        io.bind_ortvalue_input("noise", self._noise_values[noise_block])
+        if self.on_device:  # the finest conditioning, on the device, from tier 0's binding that just ran
+            io.bind_ortvalue_input("cond", self.bindings[0][1 - self.parity[0]].get_outputs()[0])
+        self.sample_session.run_with_iobinding(io)
+
+
 @dataclass
 class _Snapshot:
     """Everything that changes on reset/prime: published to the producer with one assignment."""
 
-    states: list[list[np.ndarray]]  # per frame tier, per state: (layers, voices, dim)
+    states: States  # per frame tier, per state: (layers, voices, dim)
     history: np.ndarray  # (voices, F_top) int64, the last top frame of levels
     seed: int
 
 
 class Engine:
-    """SampleRNN generation from a bundle. See docs/CONTRACTS.md for the API and the timeline.
+    """SampleRNN generation from a bundle. See docs/CONTRACTS.md for the API and rt_samplernn.schedule for the timeline.
 
     Parameters
     ----------
@@ -117,26 +210,25 @@ class Engine:
         self.f_top = cfg.top_frame_size
         self.q_levels = cfg.q_levels
         self._dequant = dequantize_table(cfg.q_type, cfg.q_levels)
-        self._schedule = self._make_schedule()
+        self._schedule = block_schedule(cfg.frame_sizes)
+        self._device = "cuda" if self.provider == "cuda" else "cpu"
+        self._run = _Stepper(self, self.voices, self._device)
         v, f_top = self.voices, self.f_top
-        # Work buffers, allocated once: levels of the previous and the current top frame, noise ahead.
+        # Levels of the previous and the current top frame; drawn but not yet returned levels.
         self._buf = np.full((v, 2 * f_top), zero_level(self.q_levels), dtype=np.int64)
-        self._noise = np.empty((NOISE_CHUNK_BLOCKS, v, self.f0, self.q_levels), dtype=np.float32)
-        self._noise_used = len(self._noise)
+        self._noise_used = NOISE_CHUNK_BLOCKS
         self._pos = 0  # position inside the current top frame, a multiple of F0
-        self._spare = np.empty((v, self.f0), dtype=np.int64)  # drawn but not yet returned levels
+        self._spare = np.empty((v, self.f0), dtype=np.int64)
         self._spare_start = self.f0
-        self._conds: list[np.ndarray | None] = [None] * len(self._frames)
         self._temps = np.ones(v, dtype=np.float32)
+        self._temps_bound: np.ndarray | None = None
         self._gain = 1.0
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
         self._param_lock = threading.Lock()  # serializes parameter writers; generate() never takes it
         self._pending: _Snapshot | None = None
         self._applied: _Snapshot | None = None
-        self._states: list[list[np.ndarray]] = []
         self._rng = noise_rng(seed)
         self.seed = int(seed)
-        self._cuda = self.provider == "cuda"
         self._install(self._initial_snapshot(int(seed)))
 
     # -------------------------------------------------------------------------------------------------
@@ -174,27 +266,17 @@ class Engine:
         with self._prime_lock:
             self._pending = self._initial_snapshot(self.seed if seed is None else int(seed))
 
-    def prime(self, audio: np.ndarray, rate: int, seed: int | None = None) -> None:
+    def prime(self, audio: np.ndarray, rate: int, seed: int | None = None,
+              progress: Callable[[float], None] | None = None) -> None:
         """Warm every frame tier over a seed clip (any rate, mono or (frames, channels)); restarts the noise
         stream of seed (or the current one: the same clip then replays the same samples).
 
-        Runs on the calling thread; the new state is swapped in at the start of the next generate() call.
+        Runs on the calling thread in bounded chunks (memory does not grow with the clip); `progress`, if
+        given, is called with the fraction done. The new state is swapped in at the next generate() call.
         """
-        cfg = self.config
-        levels = quantize(to_model_audio(audio, rate, cfg.sample_rate), cfg.q_type, cfg.q_levels)
-        pad = (-len(levels)) % self.f_top
-        zl = zero_level(cfg.q_levels)
-        history = np.concatenate([np.full(self.f_top + pad, zl, dtype=np.int64), levels.astype(np.int64)])
+        history = start_history(self.config, 1, prime_levels(self.config, audio, rate))[0]
         with self._prime_lock:
-            states = self._initial_states(1)
-            cond = None
-            length = len(history) - self.f_top
-            if length > 0:
-                for k in reversed(range(len(self._frames))):
-                    size = cfg.frame_sizes[k]
-                    start = self.f_top - size
-                    frames = history[start : start + length].reshape(1, length // size, size)
-                    cond, states[k] = self._run_frame(k, frames, cond, states[k])
+            states = self.states_after(history, progress)
             tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
             tail = np.ascontiguousarray(np.broadcast_to(history[-self.f_top :], (self.voices, self.f_top)))
             self._pending = _Snapshot(tiled, tail, self.seed if seed is None else int(seed))
@@ -217,6 +299,10 @@ class Engine:
         pending = self._pending
         if pending is not None and pending is not self._applied:
             self._install(pending)
+        temps = self._temps
+        if temps is not self._temps_bound:
+            self._run.temps_in[:] = temps
+            self._temps_bound = temps
         out = np.empty((self.voices, n), dtype=np.int64)
         done = 0
         if self._spare_start < self.f0:
@@ -236,114 +322,109 @@ class Engine:
         return out
 
     def _block(self) -> np.ndarray:
-        """Generate the next F0 samples of every voice; returns a (voices, F0) view into the history buffer."""
-        f_top, pos = self.f_top, self._pos
-        buf = self._buf
-        run_frame = self._run_frame_cuda if self._cuda else self._run_frame
-        for k, (size, col) in self._schedule[pos // self.f0]:
-            above = None if col < 0 else self._conds[k + 1][:, col : col + 1]
-            frames = buf[:, f_top + pos - size : f_top + pos][:, None, :]
-            self._conds[k], self._states[k] = run_frame(k, frames, above, self._states[k])
-        if self._noise_used == len(self._noise):
-            self._draw_noise()
-        noise = self._noise[self._noise_used]
+        """Generate the next F0 samples of every voice; returns the bound (voices, F0) output (valid until the next call)."""
+        f_top, pos, f0 = self.f_top, self._pos, self.f0
+        buf, run = self._buf, self._run
+        for k, col in self._schedule[pos // f0]:
+            size = self.config.frame_sizes[k]
+            run.frames_in[k][:, 0] = buf[:, f_top + pos - size : f_top + pos]
+            if col >= 0:
+                run.cond_in[k][:, 0] = run.cond_out[k + 1][:, col]
+            run.run_frame(k)
+        if self._noise_used == NOISE_CHUNK_BLOCKS:
+            gumbel_noise(self._rng, run.noise.shape, out=run.noise)  # the same values as one draw per block
+            self._noise_used = 0
+        run.prev_in[:] = buf[:, f_top + pos - f0 : f_top + pos]
+        run.run_sample(self._noise_used)
         self._noise_used += 1
-        prev = buf[:, f_top + pos - self.f0 : f_top + pos]
-        if self._cuda:
-            samples = self._run_sample_cuda(prev, noise)
-        else:
-            samples = self._sample.run(None, {"prev": prev, "cond": self._conds[0], "noise": noise,
-                                              "temperature": self._temps})[0]
-        end = pos + self.f0
-        buf[:, f_top + pos : f_top + end] = samples
+        end = pos + f0
+        buf[:, f_top + pos : f_top + end] = run.samples_out
         if end == f_top:
             buf[:, :f_top] = buf[:, f_top:]
             end = 0
         self._pos = end
-        return samples
+        return run.samples_out
 
-    def _run_frame(self, k: int, frames: np.ndarray, cond: np.ndarray | None,
-                   state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        feeds = {"frames": frames}
+    def wrap_sessions(self, wrap: Callable[[object, str], object]) -> Callable[[], None]:
+        """Route the producer's graph calls through wrap(session, graph file name) (e.g. to time each call);
+        returns a function that undoes it. For benchmarks: call between generate() calls."""
+        run = self._run
+        frames, sample = run.frames_sessions, run.sample_session
+        names = [g.path.name for g in self.bundle.frame_graphs]
+        run.frames_sessions = [wrap(s, name) for s, name in zip(frames, names)]
+        run.sample_session = wrap(sample, self.bundle.sample.path.name)
+
+        def undo() -> None:
+            run.frames_sessions, run.sample_session = frames, sample
+        return undo
+
+    # -------------------------------------------------------------------------------------------------
+    # State (public for hosts and for the exporter's parity check)
+    # -------------------------------------------------------------------------------------------------
+
+    def initial_states(self, voices: int) -> States:
+        """The bundle's initial RNN states for `voices` voices."""
+        return [[s.initial_for(voices) for s in g.states] for g in self.bundle.frame_graphs]
+
+    def run_frame(self, k: int, frames: np.ndarray, cond: np.ndarray | None,
+                  states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One call of frame graph k: frames (voices, T, F) int64 (T = 1 for version 2 bundles), cond
+        (voices, T, D) or None for the top tier, its states -> (cond_out (voices, T * ratio, out), new states).
+
+        A plain, allocating call for checks and priming; generate() uses bound buffers instead.
+        """
+        feeds = {"frames": np.ascontiguousarray(frames, np.int64)}
         if cond is not None:
-            feeds["cond"] = cond
-        for name, value in zip(self._state_in[k], state):
+            feeds["cond"] = np.ascontiguousarray(cond, np.float32)
+        for name, value in zip(self._state_in[k], states):
             feeds[name] = value
         outs = self._frames[k].run(self._frame_out[k], feeds)
         return outs[0], outs[1:]
 
-    # CUDA: RNN states and the finest tier's conditioning stay on the device between calls (IOBinding);
-    # only the small per-call inputs (frames, noise, temperatures) go up and the drawn samples come down.
-    # The conditioning of coarser tiers comes down to be sliced per position (ratio x dim floats per call).
-
-    def _run_frame_cuda(self, k: int, frames: np.ndarray, cond: np.ndarray | None,
-                        state: list) -> tuple[object, list]:
-        session = self._frames[k]
-        io = session.io_binding()
-        io.bind_cpu_input("frames", np.ascontiguousarray(frames))
-        if cond is not None:
-            io.bind_cpu_input("cond", np.ascontiguousarray(cond))
-        for name, value in zip(self._state_in[k], state):
-            io.bind_ortvalue_input(name, value)
-        names = self._frame_out[k]
-        io.bind_output(names[0], "cuda" if k == 0 else "cpu")
-        for name in names[1:]:
-            io.bind_output(name, "cuda")
-        session.run_with_iobinding(io)
-        outs = io.get_outputs()
-        return (outs[0] if k == 0 else outs[0].numpy()), list(outs[1:])
-
-    def _run_sample_cuda(self, prev: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        io = self._sample.io_binding()
-        io.bind_cpu_input("prev", np.ascontiguousarray(prev))
-        io.bind_ortvalue_input("cond", self._conds[0])
-        io.bind_cpu_input("noise", noise)
-        io.bind_cpu_input("temperature", self._temps)
-        io.bind_output("samples", "cpu")
-        self._sample.run_with_iobinding(io)
-        return io.get_outputs()[0].numpy()
-
-    def _draw_noise(self) -> None:
-        """Gumbel noise for the next len(self._noise) calls, the same values as one gumbel_noise draw per block."""
-        gumbel_noise(self._rng, self._noise.shape, out=self._noise)
-        self._noise_used = 0
-
-    # -------------------------------------------------------------------------------------------------
-    # State
-    # -------------------------------------------------------------------------------------------------
-
-    def _make_schedule(self) -> list[list[tuple[int, tuple[int, int]]]]:
-        """For each F0 block of a top frame: the frame tiers due there, coarse to fine, with (size, cond column)."""
-        sizes = self.config.frame_sizes
-        schedule = []
-        for pos in range(0, self.f_top, self.f0):
-            due = []
-            for k in reversed(range(len(sizes))):
-                if pos % sizes[k] == 0:
-                    col = -1 if k == len(sizes) - 1 else (pos % sizes[k + 1]) // sizes[k]
-                    due.append((k, (sizes[k], col)))
-            schedule.append(due)
-        return schedule
-
-    def _initial_states(self, voices: int) -> list[list[np.ndarray]]:
-        return [[s.initial_for(voices) for s in g.states] for g in self.bundle.frame_graphs]
+    def states_after(self, history: np.ndarray, progress: Callable[[float], None] | None = None) -> States:
+        """States of every frame tier after reading a one-voice history (schedule.start_history's layout) from
+        the initial state, in bounded chunks (schedule.prime_windows) or, for one-frame graphs, step by step."""
+        sizes, f_top = self.config.frame_sizes, self.f_top
+        states = self.initial_states(1)
+        total = len(history) - f_top
+        if total <= 0:
+            return states
+        if self.bundle.frames_per_call is None:  # version 1: each tier over a whole chunk per call
+            for start, stop in prime_windows(len(history), f_top):
+                window, length = history[start:stop], stop - start - f_top
+                cond = None
+                for k in reversed(range(len(sizes))):
+                    frames = window[f_top - sizes[k] : f_top - sizes[k] + length].reshape(1, length // sizes[k], sizes[k])
+                    cond, states[k] = self.run_frame(k, frames, cond, states[k])
+                if progress is not None:
+                    progress((stop - f_top) / total)
+            return states
+        stepper = _Stepper(self, 1, "cpu")
+        stepper.set_states(states)
+        every = max(f_top, (total // 100) // f_top * f_top)
+        for t in range(f_top, len(history), sizes[0]):
+            for k, col in tiers_due(sizes, t):
+                stepper.frames_in[k][0, 0] = history[t - sizes[k] : t]
+                if col >= 0:
+                    stepper.cond_in[k][0, 0] = stepper.cond_out[k + 1][0, col]
+                stepper.run_frame(k)
+            if progress is not None and (t - f_top) % every == 0:
+                progress((t - f_top) / total)
+        if progress is not None:
+            progress(1.0)
+        return stepper.get_states()
 
     def _initial_snapshot(self, seed: int) -> _Snapshot:
         tail = np.full((self.voices, self.f_top), zero_level(self.q_levels), dtype=np.int64)
-        return _Snapshot(self._initial_states(self.voices), tail, seed)
+        return _Snapshot(self.initial_states(self.voices), tail, seed)
 
     def _install(self, snap: _Snapshot) -> None:
         """Producer side: adopt a reset/primed state at a top-frame boundary, restart the noise stream."""
         self._applied = snap
-        if self._cuda:
-            self._states = [[ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x), "cuda", 0) for x in s]
-                            for s in snap.states]
-        else:
-            self._states = [list(s) for s in snap.states]
+        self._run.set_states(snap.states)
         self._buf[:, : self.f_top] = snap.history
         self._pos = 0
-        self._conds = [None] * len(self._frames)
         self._spare_start = self.f0
         self.seed = snap.seed
         self._rng = noise_rng(snap.seed)
-        self._noise_used = len(self._noise)
+        self._noise_used = NOISE_CHUNK_BLOCKS
