@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--verify-audio", metavar="FILE", help="teacher-force on this file instead of a test signal")
     p.add_argument("--verify-samples", type=int, default=4000, metavar="N",
                    help="samples compared between the engine and the reference generator")
+    p.add_argument("--audio-stats", nargs="+", metavar="FILE|DIR", default=None,
+                   help="training audio (files or folders): store its level, flatness and bass share in the bundle, "
+                        "so the live watchdog knows a drone or hiss from this music (docs/bundle.md, audio_stats)")
     p.set_defaults(func=run)
 
 
@@ -49,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
     manifest = export_bundle(model, out, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8)
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.glob("*.onnx")))
     print(f"wrote {out}/: {manifest.name}, {sizes}")
+    if args.audio_stats:
+        from rt_samplernn.audio_stats import audio_stats, write_bundle_audio_stats
+
+        stats = audio_stats(args.audio_stats, cfg.sample_rate)
+        write_bundle_audio_stats(out, stats)
+        print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 {stats['flatness']['p99']:.3f}, "
+              f"bass share p99 {stats['low_share']['p99']:.2f})")
     if not args.verify:
         return 0
     from rt_samplernn.export.verify import verify_bundle

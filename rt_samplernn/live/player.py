@@ -74,6 +74,7 @@ in this process afterwards.
 from __future__ import annotations
 
 import atexit
+import inspect
 import math
 import sys
 import threading
@@ -83,6 +84,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rt_samplernn.audio_stats import MANIFEST_KEY
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.devices import (
     MAX_DEVICE_CHANNELS,
@@ -128,13 +130,22 @@ class PlayerMetrics:
     watchdog_enabled: bool
     watchdog_events: int
     silence_events: int
-    noise_events: int
+    noise_events: int  # blow-ups: loud broadband noise
+    hiss_events: int  # output as flat as noise, at any level
+    drone_events: int  # stuck low-frequency / DC-like output, or a short loop over and over
     recoveries: int  # re-primes done (watchdog or `Player.reprime`)
     recorded_seconds: float  # seconds written to the sinks
     record_dropped_frames: int  # frames the recorder could not keep up with
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
 
+
+
+def bundle_watchdog_config(producer: Any) -> WatchdogConfig:
+    """Watchdog thresholds from the producer's bundle (its training audio's ``audio_stats``), else the defaults."""
+    manifest = getattr(getattr(producer, "bundle", None), "manifest", None)
+    stats = manifest.get(MANIFEST_KEY) if isinstance(manifest, dict) else None
+    return WatchdogConfig.from_audio_stats(stats)
 
 
 class _ClockStatus:
@@ -221,9 +232,11 @@ class Player:
         if isinstance(watchdog, Watchdog):
             self.watchdog = watchdog
         else:
-            config = watchdog if isinstance(watchdog, WatchdogConfig) else None
+            config = watchdog if isinstance(watchdog, WatchdogConfig) else bundle_watchdog_config(producer)
             self.watchdog = Watchdog(self.sample_rate, self.voices, config)
             self.watchdog.enabled = watchdog is not False
+        # the watchdog hears the model before the output gain: a performer muting with the gain is no collapse
+        self._gain_here = "apply_gain" in inspect.signature(producer.generate).parameters
         self.reprimer = Reprimer(producer, seed, reset_seed_base=int(getattr(producer, "seed", 0) or 0) + 1)
 
         # counters: each is stored by one thread only (named), read by any
@@ -324,6 +337,8 @@ class Player:
             watchdog_events=wd.events,
             silence_events=wd.silence_events,
             noise_events=wd.noise_events,
+            hiss_events=wd.hiss_events,
+            drone_events=wd.drone_events,
             recoveries=self.reprimer.recoveries,
             recorded_seconds=self._recorded_frames / self.device_rate,
             record_dropped_frames=self._tap_dropped,
@@ -554,7 +569,10 @@ class Player:
             for hook in self._block_hooks:
                 hook(self.chunk_frames)
             t0 = time.perf_counter()
-            audio = self.producer.generate(self.chunk_frames)
+            if self._gain_here:
+                audio = self.producer.generate(self.chunk_frames, apply_gain=False)
+            else:
+                audio = self.producer.generate(self.chunk_frames)
             work_s = time.perf_counter() - t0
             self._push(audio)
             gen_audio_s += self.chunk_frames / self.sample_rate
@@ -576,6 +594,10 @@ class Player:
         if event is not None:
             self.reprimer.request()
         mix = np.ascontiguousarray(audio.T @ self._mix)  # (n, 1 or 2)
+        if self._gain_here:
+            gain = float(self.producer.gain)
+            if gain != 1.0:
+                mix *= np.float32(gain)
         if self._resampler is not None:
             mix = self._resampler.resample_chunk(mix)
             self._resampler_delay = self._resampler.delay()
