@@ -18,6 +18,8 @@ from rt_samplernn.live.watchdog import WatchdogConfig
 from tests.jack import jack_available
 from tests.stream_helpers import (
     Collapsing,
+    GainInside,
+    Recording,
     Tone,
     dominant_hz,
     private_jack,
@@ -142,6 +144,32 @@ def test_watchdog_switch_from_another_thread(jack):
     finally:
         player.stop()
     assert player.metrics().recoveries >= 1 and producer.resets  # no seed: reset instead
+
+
+def test_a_performer_muting_with_the_gain_is_not_a_collapse(jack, tmp_path):
+    """The watchdog hears the model before the gain: 3 s muted (silence window 1 s) raise no event and the
+    output stays silent; the same mute on a producer that applies the gain itself is taken for a collapse."""
+    from tests.audio_fixtures import drascula_track, write_excerpt
+
+    clip = write_excerpt(drascula_track(2), tmp_path / "music.wav", 20.0, 6.0)
+    audio, _ = soundfile.read(str(clip), dtype="float32")
+    cfg = WatchdogConfig(silence_ms=1000)
+    for producer, events in ((Recording(audio, gain=0.0), 0), (GainInside(audio, gain=0.0), 1)):
+        out = tmp_path / f"muted-{events}.wav"
+        player = Player(producer, latency_ms=TEST_LATENCY_MS, seconds=3.0, watchdog=cfg, sinks=[WavSink(out)])
+        play(player)
+        m = player.metrics()
+        assert m.error is None and m.seconds_played == 3.0
+        if events:
+            assert m.silence_events >= 1, m  # what the gain-after watchdog did: restart the model
+        else:
+            assert m.watchdog_events == 0 and m.recoveries == 0, m
+        assert np.abs(soundfile.read(str(out), dtype="float32")[0]).max() == 0.0  # muted all along
+    loud = Player(Recording(audio, gain=0.5), latency_ms=TEST_LATENCY_MS, seconds=1.0, watchdog=cfg,
+                  sinks=[WavSink(tmp_path / "loud.wav")])
+    play(loud)
+    played, _ = soundfile.read(str(tmp_path / "loud.wav"), dtype="float32")
+    np.testing.assert_allclose(played[:, 0], 0.5 * audio[:16000], atol=1e-4)  # the gain, applied once
 
 
 DIES = """
