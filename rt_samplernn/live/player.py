@@ -99,9 +99,10 @@ from rt_samplernn.live.ring import RingBuffer
 from rt_samplernn.live.sinks import Sink, SinkClosed
 from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
 
-DEFAULT_LATENCY_MS = 50.0  # knob-to-sound target; measured in benchmarks/RESULTS.md, "Streaming (issue 4)"
+DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
 CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
+AVERAGE = 0.05  # weight of the newest value in the worker's running averages (about the last 20 chunks)
 
 
 # -- metrics ------------------------------------------------------------------------------------------
@@ -116,11 +117,14 @@ class PlayerMetrics:
     sample_rate: int  # the producer's (model) rate, Hz
     device_rate: int  # the output's rate, Hz (resampled when it differs)
     channels: int  # output channels fed
-    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up
+    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up; 0 until measured
     ring_fill_ms: float  # audio queued ahead of the playhead
     ring_capacity_ms: float
     target_latency_ms: float  # the worker keeps the ring filled to this
-    knob_latency_ms: float  # estimate: ring fill + one chunk + resampler delay + device output latency
+    knob_latency_ms: float  # knob-to-sound, modelled from the worker's timings (`Player.knob_latency_s`)
+    output_latency_ms: float  # the device's own output latency (PortAudio's figure), included above
+    temperatures: tuple[float, ...]  # the producer's sampling temperature per voice (empty if it has none)
+    gain: float  # the output gain (linear)
     underruns: int  # callbacks that found the ring short and played zeros
     underrun_frames: int  # zero frames played because of them
     output_underflows: int  # callbacks PortAudio flagged output_underflow (the host missed a deadline)
@@ -160,7 +164,8 @@ class _ClockStatus:
 class Player:
     """Streams a producer to an output device (or the software clock) through a ring buffer.
 
-    ``latency_ms``: the ring's fill target (the knob-to-sound latency, before the device's own).
+    ``latency_ms``: the ring's fill target, the audio the worker keeps queued ahead of the playhead; the
+    knob-to-sound latency is about this plus half a chunk plus the device's own (`knob_latency_s`).
     ``chunk_frames``: model-rate frames per ``producer.generate`` call. ``block_frames``: frames per
     device callback (0: the host's choice; JACK uses its period). ``seconds``: stop after this much
     audio has been played (`wait` returns True then). ``watchdog``: True (default thresholds), False,
@@ -253,6 +258,10 @@ class Player:
         self._recorded_frames = 0  # recorder
         self._output_latency_s = 0.0
         self._resampler_delay = 0.0  # worker: soxr's pending output, device frames
+        # worker, running averages for knob_latency_s (start values: a worker that keeps up with no cost)
+        self._gen_interval_s = self.chunk_frames / self.sample_rate  # between generate() starts
+        self._gen_work_s = 0.0  # one generate() call
+        self._write_fill_frames = float(self.target_frames)  # ring fill just before a chunk is written
         self.error: str | None = None
 
         self._block_hooks: tuple[Callable[[int], None], ...] = ()
@@ -308,13 +317,22 @@ class Player:
     def running(self) -> bool:
         return self._started and not self._stopped and not self._done.is_set()
 
+    def knob_latency_s(self) -> float:
+        """Knob-to-sound latency: from a parameter change to the first sample it shapes leaving the device.
+
+        A change lands at the start of the worker's next ``generate`` (on average half the interval between
+        generate starts away), that chunk takes its generate time, then waits behind what the ring held when
+        it was written, soxr's pending output and the device's own buffer. Each term is the worker's running
+        average, so the figure follows the machine: ring fill target + half a chunk when the worker keeps
+        up, more when it does not. benchmarks/knob_latency.py measures it on JACK's clock.
+        """
+        waits_s = self._gen_interval_s / 2.0 + self._gen_work_s
+        queued_frames = self._write_fill_frames + self._resampler_delay
+        return waits_s + queued_frames / self.device_rate + self._output_latency_s
+
     def metrics(self) -> PlayerMetrics:
         """A snapshot of the counters; cheap and lock-free, callable from any thread at any time."""
         fill_ms = self.ring.fill_frames / self.device_rate * 1000.0
-        delay_s = 0.0
-        if self._resampler is not None:
-            delay_s = self._resampler_delay / self.device_rate
-        knob_ms = fill_ms + (self.chunk_frames / self.sample_rate + delay_s + self._output_latency_s) * 1000.0
         wd = self.watchdog
         return PlayerMetrics(
             running=self.running,
@@ -326,7 +344,10 @@ class Player:
             ring_fill_ms=fill_ms,
             ring_capacity_ms=self.ring.capacity_frames / self.device_rate * 1000.0,
             target_latency_ms=self.target_frames / self.device_rate * 1000.0,
-            knob_latency_ms=knob_ms,
+            knob_latency_ms=self.knob_latency_s() * 1000.0,
+            output_latency_ms=self._output_latency_s * 1000.0,
+            temperatures=tuple(float(t) for t in getattr(self.producer, "temperatures", ())),
+            gain=float(getattr(self.producer, "gain", 1.0)),
             underruns=self._underruns,
             underrun_frames=self._underrun_frames,
             output_underflows=self._pa_underflows,
@@ -537,6 +558,7 @@ class Player:
         last_played, last_progress = -1, time.monotonic()
         cpu_wall, cpu_used = time.monotonic(), time.process_time()
         gen_audio_s = gen_work_s = 0.0
+        last_start: float | None = None
         while not self._stop_worker:
             if self._finished:  # --seconds reached: nothing more will be played
                 self._done.set()
@@ -569,11 +591,15 @@ class Player:
             for hook in self._block_hooks:
                 hook(self.chunk_frames)
             t0 = time.perf_counter()
+            if last_start is not None:
+                self._gen_interval_s += AVERAGE * (min(t0 - last_start, 1.0) - self._gen_interval_s)
+            last_start = t0
             if self._gain_here:
                 audio = self.producer.generate(self.chunk_frames, apply_gain=False)
             else:
                 audio = self.producer.generate(self.chunk_frames)
             work_s = time.perf_counter() - t0
+            self._gen_work_s += AVERAGE * (work_s - self._gen_work_s)
             self._push(audio)
             gen_audio_s += self.chunk_frames / self.sample_rate
             gen_work_s += work_s
@@ -603,6 +629,7 @@ class Player:
             self._resampler_delay = self._resampler.delay()
         out = mix if self._mix_channels == self.channels else mix[:, self._channel_map]
         np.clip(out, -1.0, 1.0, out=out)
+        self._write_fill_frames += AVERAGE * (self.ring.fill_frames - self._write_fill_frames)
         self.ring.write(out)
 
     def _lose_device(self) -> None:
