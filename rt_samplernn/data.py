@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
+from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.audio import audio_extensions, load_for_model
 from rt_samplernn.config import ModelConfig, TrainConfig
@@ -35,7 +35,7 @@ def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
 def load_clips(files: Sequence[Path], sample_rate: int, quiet: bool = False) -> list[np.ndarray]:
     """Each readable file as float32 mono at sample_rate; unreadable ones are skipped with a one-line warning."""
     clips = []
-    for f in tqdm(files, desc="reading audio", unit="file", disable=quiet or len(files) < 4, leave=False):
+    for f in progress_bar(files, desc="reading audio", unit="file", disable=quiet or len(files) < 4, leave=False):
         try:
             clips.append(load_for_model(f, sample_rate))
         except UserError as e:

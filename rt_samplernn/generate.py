@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.audio import to_model_audio
 from rt_samplernn.config import ModelConfig
@@ -69,7 +69,7 @@ def generate_levels(
     rng = noise_rng(seed)
     conds: list[torch.Tensor | None] = [None] * len(sizes)
     noise = None
-    for t in tqdm(range(t0, t0 + n_samples), disable=not progress, unit="sample", unit_scale=True, leave=False):
+    for t in progress_bar(range(t0, t0 + n_samples), disable=not progress, unit="sample", unit_scale=True, leave=False):
         for k in reversed(range(len(sizes))):
             size = sizes[k]
             if t % size == 0:

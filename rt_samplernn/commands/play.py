@@ -149,7 +149,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
 
     import numpy as np
     import soundfile
-    from tqdm import tqdm
+    from rt_samplernn.progress import progress_bar
 
     from rt_samplernn.audio import load_for_model
     from rt_samplernn.live.devices import mix_matrix
@@ -168,7 +168,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
     with soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out, \
-            tqdm(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar:
+            progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar:
         for start in range(0, total, block):
             n = min(block, total - start)
             out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
