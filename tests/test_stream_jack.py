@@ -71,7 +71,13 @@ def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
     player = Player(Tone(16000, voices=1), latency_ms=TEST_LATENCY_MS, seconds=2.0, watchdog=False,
                     sinks=[WavSink(out)])
     assert player.device_rate == 48000
-    play(player)
+    player.start()
+    try:
+        ports = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout.split()
+        assert "rt-samplernn:out_0" in ports and not any(p.startswith("PortAudio:") for p in ports), ports
+        assert player.wait(60.0), "the player did not finish"
+    finally:
+        player.stop()
     m = player.metrics()
     assert m.error is None and m.underruns == 0, m
     assert (m.sample_rate, m.device_rate, m.channels) == (16000, 48000, 2)
@@ -81,6 +87,21 @@ def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
     tail = audio[48000:, 0]
     assert abs(dominant_hz(tail, 48000) - 440.0) < 2.0  # the pitch survives resampling
     assert 0.15 < tail.std() < 0.25  # and the level (0.3 peak sine: 0.21 RMS)
+
+
+def test_knob_latency_shown_is_the_ring_target_plus_half_a_chunk_and_the_device(jack):
+    """A producer that keeps up: a knob is heard after the ring's target plus half a chunk (it lands at the
+    next generate call) plus the device's own latency; the status line and the window show this figure."""
+    player = Player(Tone(16000, voices=1), latency_ms=100.0, seconds=2.0, watchdog=False)
+    before = player.metrics().knob_latency_ms  # before any measurement: the model's start values
+    play(player)
+    m = player.metrics()
+    chunk_ms = player.chunk_frames / 16000 * 1000.0
+    assert before == pytest.approx(100.0 + chunk_ms / 2, abs=0.1)
+    block_ms = 256 / 16000 * 1000.0  # JACK's period here: the ring is read a block at a time
+    expected = m.target_latency_ms + chunk_ms / 2 + m.output_latency_ms
+    assert m.output_latency_ms > 0
+    assert abs(m.knob_latency_ms - expected) <= block_ms, m
 
 
 def test_slow_producer_underruns_are_counted_and_the_stream_survives(jack, tmp_path):

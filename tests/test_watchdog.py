@@ -155,7 +155,7 @@ def test_thresholds_come_from_the_training_audio_in_the_bundle(tmp_path):
     assert 0 < stats["flatness"]["p50"] < stats["flatness"]["p99"] < 0.2
     assert stats["low_share"]["p99"] > stats["low_share"]["p1"]
     cfg = WatchdogConfig.from_audio_stats(stats)
-    assert cfg.hiss_flatness == pytest.approx(min(max(2.7 * stats["flatness"]["p99"], 0.15), 0.4))
+    assert cfg.hiss_flatness == pytest.approx(min(max(2.9 * stats["flatness"]["p99"], 0.15), 0.4))
     assert WatchdogConfig.from_audio_stats(None) == WatchdogConfig()
     assert WatchdogConfig.from_audio_stats({"flatness": "odd"}) == WatchdogConfig()  # foreign entry: defaults
 

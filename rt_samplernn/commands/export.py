@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
         stats = audio_stats(args.audio_stats, cfg.sample_rate)
         write_bundle_audio_stats(out, stats)
-        print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 {stats['flatness']['p99']:.3f}, "
-              f"bass share p99 {stats['low_share']['p99']:.2f})")
+        print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
+              f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})")
     if not args.verify:
         return 0
     from rt_samplernn.export.verify import verify_bundle

@@ -261,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
     summary = (f"rt-samplernn play: {'stopped' if interrupted else 'done'} after {m.seconds_played:.1f} s; "
                f"underruns {m.underruns}, host underflows {m.output_underflows}, watchdog events "
                f"{m.watchdog_events}")
+    if m.watchdog_events:
+        summary += (f" (silence {m.silence_events}, drone {m.drone_events}, hiss {m.hiss_events}, "
+                    f"blow-up {m.noise_events})")
     if args.record:
         summary += f"; recorded {m.recorded_seconds:.1f} s to {args.record}"
     print(summary, file=sys.stderr)

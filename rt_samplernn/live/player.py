@@ -42,7 +42,7 @@ Public API
 ----------
     player = Player(engine, device=None, latency_ms=DEFAULT_LATENCY_MS, seconds=None,
                     watchdog=True, sinks=[WavSink("take.wav")])
-    player.start()                  # prefills the ring to the target, then opens the device
+    player.start()                  # prefills the ring (target + a startup cushion), then opens the device
     m = player.metrics()            # PlayerMetrics snapshot, any thread, any time (cheap, no locks)
     player.set_watchdog(False)      # or player.watchdog_enabled = False
     player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: reset instead)
@@ -74,6 +74,7 @@ in this process afterwards.
 from __future__ import annotations
 
 import atexit
+import gc
 import inspect
 import math
 import sys
@@ -102,6 +103,8 @@ from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
 DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
 CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
+STARTUP_CUSHION_MS = 100.0  # extra audio queued at start, given back over the first STARTUP_S of play
+STARTUP_S = 2.0
 AVERAGE = 0.05  # weight of the newest value in the worker's running averages (about the last 20 chunks)
 
 
@@ -225,9 +228,14 @@ class Player:
 
         # the ring, sized for the target plus the largest chunk the worker writes at once
         self.target_frames = max(1, round(self.latency_ms / 1000.0 * self.device_rate))
+        # Startup: the device, the audio server's graph and the first engine calls all settle in the first
+        # seconds; a cushion over the target, prefilled before the output opens and given back linearly
+        # over STARTUP_S, keeps that from becoming underruns (the knob latency is a little longer meanwhile).
+        self.startup_cushion_frames = round(STARTUP_CUSHION_MS / 1000.0 * self.device_rate)
         self._max_chunk_out = math.ceil(self.chunk_frames * self._ratio) + 256
         block = self.block_frames or CLOCK_BLOCK_FRAMES
-        self.ring = RingBuffer(self.target_frames + 2 * self._max_chunk_out + 4 * block + 1024, self.channels)
+        self.ring = RingBuffer(self.target_frames + self.startup_cushion_frames + 2 * self._max_chunk_out
+                               + 4 * block + 1024, self.channels)
 
         # recording: the callback copies what it played into the tap; the recorder thread drains it
         self.sinks = list(sinks)
@@ -246,6 +254,7 @@ class Player:
 
         # counters: each is stored by one thread only (named), read by any
         self._frames_played = 0  # callback
+        self._block_frames_seen = 0  # callback: frames asked for by the last callback
         self._frames_limit = None if seconds is None else max(1, round(seconds * self.device_rate))
         self._underruns = 0  # callback
         self._underrun_frames = 0  # callback
@@ -322,12 +331,14 @@ class Player:
 
         A change lands at the start of the worker's next ``generate`` (on average half the interval between
         generate starts away), that chunk takes its generate time, then waits behind what the ring held when
-        it was written, soxr's pending output and the device's own buffer. Each term is the worker's running
+        it was written (plus half a device block: the ring is read a block at a time), soxr's pending
+        output and the device's own buffer. Each term is the worker's running
         average, so the figure follows the machine: ring fill target + half a chunk when the worker keeps
         up, more when it does not. benchmarks/knob_latency.py measures it on JACK's clock.
         """
         waits_s = self._gen_interval_s / 2.0 + self._gen_work_s
-        queued_frames = self._write_fill_frames + self._resampler_delay
+        # the ring is read a device block at a time: on average half a block passes before the next read
+        queued_frames = self._write_fill_frames + self._resampler_delay + self._block_frames_seen / 2.0
         return waits_s + queued_frames / self.device_rate + self._output_latency_s
 
     def metrics(self) -> PlayerMetrics:
@@ -387,11 +398,15 @@ class Player:
         self._worker = threading.Thread(target=self._work, name="rt-samplernn-worker", daemon=True)
         self._worker.start()
         deadline = time.monotonic() + self.prefill_timeout_s
-        while self.ring.fill_frames < self.target_frames and time.monotonic() < deadline and not self._done.is_set():
+        while self.ring.fill_frames < self._fill_target() and time.monotonic() < deadline and not self._done.is_set():
             time.sleep(0.002)
         if self.error is not None:
             self.stop()
             raise UserError(self.error)
+        # What was allocated to get here (imports, sessions, buffers) lives as long as we play: out of the
+        # cyclic GC's sight, so no full collection holds the GIL for tens of ms while the stream runs.
+        gc.collect()
+        gc.freeze()
         if self.sinks:
             self._recorder = threading.Thread(target=self._record, name="rt-samplernn-recorder", daemon=True)
             self._recorder.start()
@@ -527,6 +542,7 @@ class Player:
             if stored < keep:
                 self._tap_dropped += keep - stored
         self._frames_played = played + keep
+        self._block_frames_seen = frames
 
     def _clock(self) -> None:
         """No device: call the callback in real time from this thread, one block at a time."""
@@ -583,9 +599,9 @@ class Player:
                         self._cpu_load = float(self._stream.cpu_load)
                 if self.reprimer.busy:
                     self.watchdog.reset()  # judge only audio generated after the recovery lands
-            fill = self.ring.fill_frames
-            if fill >= self.target_frames or self.ring.free_frames < self._max_chunk_out:
-                wait_s = (fill - self.target_frames + 1) / self.device_rate
+            fill, target = self.ring.fill_frames, self._fill_target()
+            if fill >= target or self.ring.free_frames < self._max_chunk_out:
+                wait_s = (fill - target + 1) / self.device_rate
                 time.sleep(min(max(wait_s, 0.0005), 0.01))
                 continue
             for hook in self._block_hooks:
@@ -606,6 +622,13 @@ class Player:
             if gen_audio_s >= 0.5:
                 self._rtf = gen_audio_s / max(gen_work_s, 1e-9)
                 gen_audio_s = gen_work_s = 0.0
+
+    def _fill_target(self) -> int:
+        """The ring fill the worker keeps: the target, plus the startup cushion fading over the first STARTUP_S."""
+        played_s = self._frames_played / self.device_rate
+        if played_s >= STARTUP_S:
+            return self.target_frames
+        return self.target_frames + round(self.startup_cushion_frames * (1.0 - played_s / STARTUP_S))
 
     def _push(self, audio: np.ndarray) -> None:
         """Watchdog, mix, resample, write one generated chunk (voices, n) into the ring."""
