@@ -92,7 +92,7 @@ def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
 def test_knob_latency_shown_is_the_ring_target_plus_half_a_chunk_and_the_device(jack):
     """A producer that keeps up: a knob is heard after the ring's target plus half a chunk (it lands at the
     next generate call) plus the device's own latency; the status line and the window show this figure."""
-    player = Player(Tone(16000, voices=1), latency_ms=100.0, seconds=2.0, watchdog=False)
+    player = Player(Tone(16000, voices=1), latency_ms=100.0, seconds=3.5, watchdog=False)  # past the startup
     before = player.metrics().knob_latency_ms  # before any measurement: the model's start values
     play(player)
     m = player.metrics()

@@ -286,6 +286,7 @@ class Player:
         self._stopped = False
         self._device_lost = False
         self._old_switch_interval: float | None = None
+        self._froze_gc = False
 
     # -- public controls (any thread) ---------------------------------------------------------------
 
@@ -407,6 +408,7 @@ class Player:
         # cyclic GC's sight, so no full collection holds the GIL for tens of ms while the stream runs.
         gc.collect()
         gc.freeze()
+        self._froze_gc = True
         if self.sinks:
             self._recorder = threading.Thread(target=self._record, name="rt-samplernn-recorder", daemon=True)
             self._recorder.start()
@@ -473,6 +475,8 @@ class Player:
             except Exception as e:  # report, keep closing the others
                 self.error = self.error or f"closing {sink}: {e}"
         self.reprimer.join(timeout=10.0)
+        if self._froze_gc:
+            gc.unfreeze()  # what this player held can be collected again once it is dropped
         if self._old_switch_interval is not None:
             sys.setswitchinterval(self._old_switch_interval)
         self._done.set()
