@@ -147,7 +147,7 @@ def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> P
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model.json.")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(manifest, f, indent=2)
+            json.dump(manifest, f, indent=1)  # as the exporter writes it
             f.write("\n")
         os.replace(tmp, path)
     except BaseException:
