@@ -333,9 +333,9 @@ class Player:
         A change lands at the start of the worker's next ``generate`` (on average half the interval between
         generate starts away), that chunk takes its generate time, then waits behind what the ring held when
         it was written (plus half a device block: the ring is read a block at a time), soxr's pending
-        output and the device's own buffer. Each term is the worker's running
-        average, so the figure follows the machine: ring fill target + half a chunk when the worker keeps
-        up, more when it does not. benchmarks/knob_latency.py measures it on JACK's clock.
+        output and the device's own buffer. Each term is the worker's running average, so the figure
+        follows the machine: the ring fill target + half a chunk + the device's latency when the worker
+        keeps up, more when it does not. benchmarks/knob_latency.py measures it on JACK's clock.
         """
         waits_s = self._gen_interval_s / 2.0 + self._gen_work_s
         # the ring is read a device block at a time: on average half a block passes before the next read

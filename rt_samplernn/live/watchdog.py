@@ -9,10 +9,10 @@ never mistaken for a collapse) over sliding windows, and reports an `Event` when
 * **noise** (a blow-up): over ``noise_ms`` most blocks are loud (above ``noise_db``) and noise-like
   (spectral flatness above ``noise_flatness`` or zero-crossing rate above ``noise_zcr``);
 * **hiss**: over ``hiss_ms`` the mean spectral flatness is above ``hiss_flatness`` at any audible level
-  (the demo at temperature 1.3: 0.27-0.31, where the Drascula soundtrack stays under 0.25);
+  (the demo at temperature 1.3: 0.27-0.31, where the Drascula soundtrack stays under 0.22 over 8 s);
 * **drone**: over ``drone_ms`` more than ``drone_low_share`` of the energy lies below 100 Hz (a stuck
   low-frequency or slowly drifting DC-like output: 0.86-0.89 for the demo's 45-54 Hz drone at temperature
-  0.8, where recorded music stays under 0.78 over 5 s), or the audio repeats itself: the normalised
+  0.8, where the Drascula soundtrack stays under 0.8 over 8 s), or the audio repeats itself: the normalised
   autocorrelation of the last ``loop_ms`` reaches ``loop_similarity`` at some lag up to
   ``loop_max_period_ms`` (a short loop played over and over; sustained notes in music reach about 0.99).
 
@@ -64,9 +64,9 @@ class WatchdogConfig:
     noise_zcr: float = 0.40  # or crossing zero this often per sample (white noise: 0.5)
     noise_ms: float = 2000.0  # over this long
     noise_fraction: float = 0.8  # share of the window's blocks that must be loud and noise-like
-    hiss_flatness: float = 0.26  # hiss: mean flatness over hiss_ms above this (music: up to 0.25 over 5 s)
-    hiss_ms: float = 5000.0
-    drone_low_share: float = 0.8  # drone: share of the energy below 100 Hz over drone_ms above this
+    hiss_flatness: float = 0.24  # hiss: mean flatness over hiss_ms above this
+    hiss_ms: float = 8000.0
+    drone_low_share: float = 0.82  # drone: share of the energy below 100 Hz over drone_ms above this
     drone_ms: float = 8000.0
     loop_similarity: float = 0.995  # loop: normalised autocorrelation over loop_ms at least this
     loop_ms: float = 4000.0
@@ -84,9 +84,9 @@ class WatchdogConfig:
     def from_audio_stats(cls, stats: Mapping[str, Any] | None, base: WatchdogConfig | None = None) -> WatchdogConfig:
         """Thresholds set from training audio (`rt_samplernn.audio_stats`); ``base`` (defaults) where absent.
 
-        Hiss: 2.9x the flatness the training audio reaches in its flattest 1% of seconds (0.09 for the
-        Drascula soundtrack: 0.26), within 0.15..0.4. Drone: 0.06 above its 99th percentile of low-band
-        share (0.74: 0.80), within 0.6..0.95. Silence: never stricter than 15 dB under its quietest 1%.
+        Hiss: 2.8x the flatness the training audio reaches in its flattest 1% of seconds (0.09 for the
+        Drascula soundtrack: 0.24), within 0.15..0.4. Drone: 0.08 above its 99th percentile of low-band
+        share (0.74: 0.82), within 0.6..0.95. Silence: never stricter than 15 dB under its quietest 1%.
         """
         base = base or cls()
         if not stats:
@@ -97,8 +97,8 @@ class WatchdogConfig:
             rms1 = float(stats["rms_db"]["p1"])
         except (KeyError, TypeError, ValueError):
             return base  # an older or foreign entry: keep the defaults
-        return replace(base, hiss_flatness=min(max(2.9 * flat99, 0.15), 0.4),
-                       drone_low_share=min(max(low99 + 0.06, 0.6), 0.95),
+        return replace(base, hiss_flatness=min(max(2.8 * flat99, 0.15), 0.4),
+                       drone_low_share=min(max(low99 + 0.08, 0.6), 0.95),
                        silence_db=min(base.silence_db, rms1 - 15.0))
 
 
