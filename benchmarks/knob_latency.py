@@ -115,10 +115,10 @@ class JackProbe:
         if self.lib.jack_connect(self.client, source.encode(), dest.encode()) not in (0, 17):  # 17: EEXIST
             raise SystemExit(f"cannot connect {source} -> {dest}")
 
-    def wire(self, timeout_s: float = 30.0) -> None:
+    def wire(self, play: subprocess.Popen, timeout_s: float = 60.0) -> None:
         """Connect our MIDI out to play's MIDI input and play's outputs to our audio inputs."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and play.poll() is None:
             midi_in = [p for p in self.ports("", MIDI, IS_INPUT) if not p.startswith(("knob-probe:", "system:"))]
             outs = [p for p in self.ports("", AUDIO, IS_OUTPUT) if not p.startswith(("knob-probe:", "system:"))]
             if midi_in and outs:
@@ -127,7 +127,8 @@ class JackProbe:
                     self.connect(out, self.lib.jack_port_name(port).decode())
                 return
             time.sleep(0.1)
-        raise SystemExit("play's JACK ports did not appear")
+        state = "still starting" if play.poll() is None else f"exited {play.returncode}"
+        raise SystemExit(f"play's JACK ports did not appear (play {state})")
 
     def send(self, message: bytes) -> int:
         """Send at the start of the next cycle; return the JACK frame it went out at."""
@@ -154,7 +155,12 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
     probe = JackProbe(server, seconds + 20)
     delays = []
     try:
-        probe.wire()
+        try:
+            probe.wire(proc)
+        except SystemExit:
+            time.sleep(0.5)
+            print("".join(lines[-10:]), file=sys.stderr)
+            raise
         time.sleep(2.0)  # past the start
         rng = random.Random(0)
         for _ in range(trials):
@@ -173,6 +179,8 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
     device = next((float(m.group(1)) for line in lines for m in [DEVICE_LATENCY.search(line)] if m), 0.0)
     if not delays:
         raise SystemExit("no trial heard the knob:\n" + "".join(lines[-20:]))
+    if proc.returncode not in (0, -15):
+        print(f"note: play exited {proc.returncode}: {''.join(lines[-3:])}", file=sys.stderr)
     return {"delays": delays, "shown": statistics.median(shown[2:] or shown or [0]), "device": device}
 
 
