@@ -30,7 +30,7 @@ class Stats:
     realtime_factor: float = 0.0  # generated seconds per wall-clock second of generation work
     ring_fill_ms: float = 0.0
     ring_capacity_ms: float = 0.0  # the fill target: a full bar is on target
-    target_ms: float = 0.0  # knob-to-sound latency estimate (fill + chunk + device)
+    target_ms: float = 0.0  # knob-to-sound latency: PlayerMetrics.knob_latency_ms, the status line's figure
     underruns: int = 0
     watchdog_events: int = 0
     cpu_load: float = 0.0  # audio callback's share of its time budget, 0..1

@@ -189,8 +189,9 @@ class PerformanceWindow(QMainWindow):
         self.latency_spin.setSingleStep(10)
         self.latency_spin.setSuffix(" ms")
         self.latency_spin.setValue(100)
-        self.latency_spin.setToolTip("ring fill target: how far generation runs ahead of the speaker, i.e. the "
-                                     "knob-to-sound latency; applied at the next start")
+        self.latency_spin.setToolTip("ring fill target: how far generation runs ahead of the speaker; a knob is "
+                                     "heard about this plus half a chunk plus the device's latency later (the "
+                                     "meters show that figure); applied at the next start")
         self.start_button = QPushButton("▶  Start")
         self.start_button.setObjectName("startButton")
         self.start_button.setToolTip("start or stop the audio (Space)")
@@ -756,8 +757,8 @@ class PerformanceWindow(QMainWindow):
         self.watchdog_meter.set_level(min(st.watchdog_events / 10.0, 1.0), str(st.watchdog_events))
         self.cpu_meter.set_level(st.cpu_load, f"{100 * st.cpu_load:.0f} %")
         self.proc_meter.set_level(st.process_cpu / 2.0, f"{st.process_cpu:.2f}")
-        self.latency_label.setText(f"knob-to-sound latency ≈ {st.target_ms:.0f} ms (ring fill target)"
-                                   if st.running else f"latency setting: {self.latency_spin.value()} ms")
+        self.latency_label.setText(f"knob-to-sound latency ≈ {st.target_ms:.0f} ms (as play's status line)"
+                                   if st.running else f"ring fill target: {self.latency_spin.value()} ms")
         self.midi_activity.setText(self.session.midi_status())
         self.refresh_mappings()
         if st.recording_s:
