@@ -77,6 +77,7 @@ import atexit
 import gc
 import inspect
 import math
+import os
 import sys
 import threading
 import time
@@ -105,6 +106,7 @@ DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
 CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
 STARTUP_CUSHION_MS = 100.0  # extra audio queued at start, given back over the first STARTUP_S of play
 STARTUP_S = 2.0
+WORKER_NICE = -10  # the generation worker's priority where allowed (0 is normal, -20 the highest)
 AVERAGE = 0.05  # weight of the newest value in the worker's running averages (about the last 20 chunks)
 
 
@@ -146,6 +148,16 @@ class PlayerMetrics:
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
 
+
+
+def _raise_priority() -> None:
+    """Run the calling thread at nice WORKER_NICE where the OS allows it (Linux: per thread; needs root or
+    CAP_SYS_NICE / an rlimit): under load the worker then wins its core from batch jobs, as JACK's own
+    threads do with their realtime priority. Elsewhere, or without the right, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (OSError, AttributeError):
+        pass
 
 
 def bundle_watchdog_config(producer: Any) -> WatchdogConfig:
@@ -567,6 +579,7 @@ class Player:
     # -- the worker ---------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        _raise_priority()
         try:
             self._work_loop()
         except Exception as e:  # the stream stops with a message instead of playing silence forever
