@@ -205,3 +205,33 @@ def test_reprimer_resets_without_a_seed_and_counts_failures():
         sample_rate, voices = RATE, 1
 
     assert not Reprimer(Plain()).request()
+
+
+def test_export_audio_stats_writes_the_training_audio_into_the_bundle(tmp_path):
+    """`rt-samplernn export CKPT --audio-stats FILES`: the bundle loads, carries the entry, and the player's
+    watchdog takes its thresholds from it."""
+    torch = pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    import soundfile
+
+    from rt_samplernn.checkpoint import save_checkpoint
+    from rt_samplernn.config import ModelConfig
+    from rt_samplernn.live.bundle import load_bundle
+    from rt_samplernn.model import SampleRNN
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "a.pt", SampleRNN(ModelConfig(frame_sizes=(16,), dim=16, sample_dim=16, emb_size=8)))
+    soundfile.write(str(tmp_path / "music.wav"), music(22, 20.0, 5.0), RATE)
+    proc = subprocess.run([sys.executable, "-m", "rt_samplernn", "export", str(tmp_path / "a.pt"), "-o",
+                           str(tmp_path / "b"), "--audio-stats", str(tmp_path / "music.wav")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "audio_stats: 4 one-second windows" in proc.stdout
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.manifest["audio_stats"]["windows"] == 4
+    from rt_samplernn.live.player import bundle_watchdog_config
+
+    producer = type("P", (), {"bundle": bundle})()
+    assert bundle_watchdog_config(producer) == WatchdogConfig.from_audio_stats(bundle.manifest["audio_stats"])

@@ -36,10 +36,12 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--device", metavar="NAME|INDEX", default=None,
                    help="audio output: an index or a name substring (`rt-samplernn devices` lists them); "
                         "'none' for no sound card (software clock); None: the system's default output")
-    p.add_argument("--latency-ms", "--ring-ms", dest="latency_ms", type=float, default=DEFAULT_LATENCY_MS,
+    p.add_argument("--latency-ms", "--ring-ms", dest="latency_ms", metavar="MS", type=float,
+                   default=DEFAULT_LATENCY_MS,
                    help="ring fill target: how much audio is generated ahead of the playhead (more: safer "
                         "against underruns). A knob is heard about this plus half a chunk plus the device's own "
-                        "latency later; the status line shows that knob-to-sound figure as measured")
+                        "latency later; the status line shows that knob-to-sound figure, from the worker's "
+                        "timings")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (lower: more conservative)")
     p.add_argument("--gain", type=float, default=1.0, help="output gain")
     p.add_argument("--voices", type=int, default=1, help="independent voices, mixed (spread across stereo)")
