@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
+from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.audio import audio_extensions, load_for_model
 from rt_samplernn.config import ModelConfig, TrainConfig
@@ -49,7 +49,7 @@ def load_clips(files: Sequence[Path], sample_rate: int, quiet: bool = False) -> 
     """
     workers = min(len(files), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     with ThreadPoolExecutor(max(workers, 1)) as pool:
-        loaded = tqdm(pool.map(_load_or_warn, files, [sample_rate] * len(files)), total=len(files),
+        loaded = progress_bar(pool.map(_load_or_warn, files, [sample_rate] * len(files)), total=len(files),
                       desc="reading audio", unit="file", disable=quiet or len(files) < 4, leave=False)
         return [clip for clip in loaded if clip is not None]
 

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
@@ -59,7 +59,7 @@ def generate_levels(
     rng = noise_rng(seed)
     conds: list[torch.Tensor | None] = [None] * len(sizes)
     noise = None
-    for t in tqdm(range(t0, t0 + n_samples), disable=not progress, unit="sample", unit_scale=True, leave=False):
+    for t in progress_bar(range(t0, t0 + n_samples), disable=not progress, unit="sample", unit_scale=True, leave=False):
         for k, col in tiers_due(sizes, t):
             above = None if col < 0 else conds[k + 1][:, col]
             conds[k], states[k] = model.frame_tiers[k].step(hist[:, t - sizes[k] : t], above, states[k])

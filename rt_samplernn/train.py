@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
+from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.checkpoint import model_from_checkpoint, save_checkpoint
 from rt_samplernn.config import ModelConfig, TrainConfig
@@ -256,7 +256,7 @@ def train(
     if train_cfg.amp and not amp and not quiet:
         print(f"note: this {device.type} has no native bf16; training in fp32", file=sys.stderr)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
-    bar = tqdm(total=train_cfg.max_steps, initial=step, disable=quiet, unit="step", dynamic_ncols=True)
+    bar = progress_bar(total=train_cfg.max_steps, initial=step, disable=quiet, unit="step", dynamic_ncols=True)
     train_bits_sum, train_bits_n, last_val, last_train = 0.0, 0, float("nan"), float("nan")
     stopped = "max_steps"
     samples_since, seconds_since, train_seconds = 0, 0.0, 0.0  # seconds in training steps only, this session

@@ -81,6 +81,35 @@ class Collapsing(Tone):
             self.collapsed = False
 
 
+class Recording:
+    """Plays a recorded clip over and over, with an output gain applied the way the engine applies it
+    (``generate(n, apply_gain=False)`` leaves it to the player). ``gain_inside``: a producer that only
+    knows ``generate(n)`` (the gain always applied), as producers did before the watchdog moved."""
+
+    def __init__(self, clip: np.ndarray, sample_rate: int = 16000, gain: float = 1.0) -> None:
+        self.clip = np.asarray(clip, np.float32)
+        self.sample_rate = sample_rate
+        self.voices = 1
+        self.gain = gain
+        self.frames = 0
+
+    def generate(self, n: int, apply_gain: bool = True) -> np.ndarray:
+        idx = (self.frames + np.arange(n)) % len(self.clip)
+        self.frames += n
+        out = self.clip[idx][None, :].copy()
+        if apply_gain:
+            out *= np.float32(self.gain)
+        return out
+
+    def reset(self, seed: int | None = None) -> None:
+        self.frames = 0
+
+
+class GainInside(Recording):
+    def generate(self, n: int) -> np.ndarray:  # type: ignore[override]
+        return super().generate(n, apply_gain=True)
+
+
 def tiny_bundle(root: Path) -> Path:
     """A tiny 3-tier bundle exported from a seeded untrained model (built once per test session)."""
     if "tiny" in _BUNDLES:

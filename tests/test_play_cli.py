@@ -141,3 +141,26 @@ def test_audio_server_killed_mid_play_ends_with_a_clear_error(bundle):
         _, err = stop_server_under(proc, jackd)
     assert proc.returncode == 1
     assert "stopped (the audio server went away or the device was unplugged)" in last_line(err)
+
+
+def test_status_line_shows_temperature_gain_and_no_rtf_before_a_measurement(bundle):
+    import re
+
+    from rt_samplernn.commands.play import format_status
+    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.player import Player
+
+    engine = Engine(bundle, voices=2, seed=0, provider="cpu")
+    engine.set_temperature(0.8)
+    engine.set_temperature(1.2, voice=1)
+    engine.set_gain(0.5)
+    player = Player(engine, device="none", seconds=0.6, watchdog=False)
+    line = format_status(player.metrics())
+    assert "T 0.80-1.20" in line and "gain 0.50" in line
+    assert re.search(r"RTF\s+--", line) and "0.00x" not in line, line  # nothing measured yet
+    player.start()
+    try:
+        assert player.wait(30)
+    finally:
+        player.stop()
+    assert re.search(r"RTF\s+\d+\.\d\dx", format_status(player.metrics()))

@@ -18,6 +18,8 @@ from rt_samplernn.live.watchdog import WatchdogConfig
 from tests.jack import jack_available
 from tests.stream_helpers import (
     Collapsing,
+    GainInside,
+    Recording,
     Tone,
     dominant_hz,
     private_jack,
@@ -69,7 +71,13 @@ def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
     player = Player(Tone(16000, voices=1), latency_ms=TEST_LATENCY_MS, seconds=2.0, watchdog=False,
                     sinks=[WavSink(out)])
     assert player.device_rate == 48000
-    play(player)
+    player.start()
+    try:
+        ports = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout.split()
+        assert "rt-samplernn:out_0" in ports and not any(p.startswith("PortAudio:") for p in ports), ports
+        assert player.wait(60.0), "the player did not finish"
+    finally:
+        player.stop()
     m = player.metrics()
     assert m.error is None and m.underruns == 0, m
     assert (m.sample_rate, m.device_rate, m.channels) == (16000, 48000, 2)
@@ -79,6 +87,21 @@ def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
     tail = audio[48000:, 0]
     assert abs(dominant_hz(tail, 48000) - 440.0) < 2.0  # the pitch survives resampling
     assert 0.15 < tail.std() < 0.25  # and the level (0.3 peak sine: 0.21 RMS)
+
+
+def test_knob_latency_shown_is_the_ring_target_plus_half_a_chunk_and_the_device(jack):
+    """A producer that keeps up: a knob is heard after the ring's target plus half a chunk (it lands at the
+    next generate call) plus the device's own latency; the status line and the window show this figure."""
+    player = Player(Tone(16000, voices=1), latency_ms=100.0, seconds=3.5, watchdog=False)  # past the startup
+    before = player.metrics().knob_latency_ms  # before any measurement: the model's start values
+    play(player)
+    m = player.metrics()
+    chunk_ms = player.chunk_frames / 16000 * 1000.0
+    assert before == pytest.approx(100.0 + chunk_ms / 2, abs=0.1)
+    block_ms = 256 / 16000 * 1000.0  # JACK's period here: the ring is read a block at a time
+    expected = m.target_latency_ms + chunk_ms / 2 + m.output_latency_ms
+    assert m.output_latency_ms > 0
+    assert abs(m.knob_latency_ms - expected) <= block_ms, m
 
 
 def test_slow_producer_underruns_are_counted_and_the_stream_survives(jack, tmp_path):
@@ -142,6 +165,32 @@ def test_watchdog_switch_from_another_thread(jack):
     finally:
         player.stop()
     assert player.metrics().recoveries >= 1 and producer.resets  # no seed: reset instead
+
+
+def test_a_performer_muting_with_the_gain_is_not_a_collapse(jack, tmp_path):
+    """The watchdog hears the model before the gain: 3 s muted (silence window 1 s) raise no event and the
+    output stays silent; the same mute on a producer that applies the gain itself is taken for a collapse."""
+    from tests.audio_fixtures import drascula_track, write_excerpt
+
+    clip = write_excerpt(drascula_track(2), tmp_path / "music.wav", 20.0, 6.0)
+    audio, _ = soundfile.read(str(clip), dtype="float32")
+    cfg = WatchdogConfig(silence_ms=1000)
+    for producer, events in ((Recording(audio, gain=0.0), 0), (GainInside(audio, gain=0.0), 1)):
+        out = tmp_path / f"muted-{events}.wav"
+        player = Player(producer, latency_ms=TEST_LATENCY_MS, seconds=3.0, watchdog=cfg, sinks=[WavSink(out)])
+        play(player)
+        m = player.metrics()
+        assert m.error is None and m.seconds_played == 3.0
+        if events:
+            assert m.silence_events >= 1, m  # what the gain-after watchdog did: restart the model
+        else:
+            assert m.watchdog_events == 0 and m.recoveries == 0, m
+        assert np.abs(soundfile.read(str(out), dtype="float32")[0]).max() == 0.0  # muted all along
+    loud = Player(Recording(audio, gain=0.5), latency_ms=TEST_LATENCY_MS, seconds=1.0, watchdog=cfg,
+                  sinks=[WavSink(tmp_path / "loud.wav")])
+    play(loud)
+    played, _ = soundfile.read(str(tmp_path / "loud.wav"), dtype="float32")
+    np.testing.assert_allclose(played[:, 0], 0.5 * audio[:16000], atol=1e-4)  # the gain, applied once
 
 
 DIES = """

@@ -162,3 +162,27 @@ def test_callback_stops_exactly_at_the_seconds_limit_and_taps_what_it_played():
     tapped = np.zeros((32, 1), np.float32)
     assert player._tap.read_into(tapped) == 10
     np.testing.assert_array_equal(tapped[:10, 0], np.arange(1, 11))
+
+
+def test_start_queues_a_cushion_over_the_target_and_gives_it_back_within_two_seconds():
+    """Startup: the ring is prefilled past the target (so the first seconds, when the device and the audio
+    server settle, do not underrun), the worker's fill target fades to the setting, and the cyclic GC is
+    frozen while the stream runs (no full collection holding the GIL) and thawed at stop."""
+    import gc
+
+    from rt_samplernn.live.player import STARTUP_S
+
+    player = Player(Tone(), device=NO_DEVICE, latency_ms=50.0, watchdog=False)
+    target, cushion = player.target_frames, player.startup_cushion_frames
+    assert cushion > 0 and player.ring.capacity_frames >= target + cushion
+    player.start()
+    try:
+        assert player.ring.frames_written >= target + cushion  # prefilled before the clock started
+        assert gc.get_freeze_count() > 0
+        deadline = time.monotonic() + 30.0
+        while player.metrics().seconds_played < STARTUP_S + 0.2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert player._fill_target() == target  # the cushion is given back
+    finally:
+        player.stop()
+    assert gc.get_freeze_count() == 0

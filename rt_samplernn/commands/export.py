@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
                    help="bundle format to write: 2 (default, fastest) or 1 (the first release's, for older hosts)")
     p.add_argument("--verify-samples", type=int, default=4000, metavar="N",
                    help="samples compared between the engine and the reference generator")
+    p.add_argument("--audio-stats", nargs="+", metavar="FILE|DIR", default=None,
+                   help="training audio (files or folders): store its level, flatness and bass share in the bundle, "
+                        "so the live watchdog knows a drone or hiss from this music (docs/bundle.md, audio_stats)")
     p.set_defaults(func=run)
 
 
@@ -59,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
                              version=args.bundle_version)
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.glob("*.onnx")))
     print(f"wrote {out}/: {manifest.name}, {sizes}")
+    if args.audio_stats:
+        from rt_samplernn.audio_stats import audio_stats, write_bundle_audio_stats
+
+        stats = audio_stats(args.audio_stats, cfg.sample_rate)
+        write_bundle_audio_stats(out, stats)
+        print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
+              f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})")
     if not args.verify:
         return 0
     from rt_samplernn.export.verify import verify_bundle

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.audio import read_audio, write_wav
     from rt_samplernn.errors import UserError
     from rt_samplernn.models import DEMO_BUNDLE
+    from rt_samplernn.progress import progress_bar
 
     count = args.count or len(args.temperature)
     if len(args.temperature) not in (1, count):
@@ -72,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
 
             prime_with_progress(engine, *seed_audio)
         rate = engine.sample_rate
-        audio = engine.generate(int(round(args.seconds * rate)))
+        total = int(round(args.seconds * rate))
+        audio = np.empty((count, total), np.float32)
+        block = rate // 4  # the engine continues across calls: the same samples as one call
+        with progress_bar(total=total, unit="sample", unit_scale=True, leave=False) as bar:
+            for start in range(0, total, block):
+                engine.generate(min(block, total - start), out=audio[:, start:start + block])
+                bar.update(min(block, total - start))
     else:
         import torch
 

@@ -36,8 +36,12 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--device", metavar="NAME|INDEX", default=None,
                    help="audio output: an index or a name substring (`rt-samplernn devices` lists them); "
                         "'none' for no sound card (software clock); None: the system's default output")
-    p.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS,
-                   help="audio queued ahead of the playhead (the knob-to-sound latency, before the device's own)")
+    p.add_argument("--latency-ms", "--ring-ms", dest="latency_ms", metavar="MS", type=float,
+                   default=DEFAULT_LATENCY_MS,
+                   help="ring fill target: how much audio is generated ahead of the playhead (more: safer "
+                        "against underruns). A knob is heard about this plus half a chunk plus the device's own "
+                        "latency later; the status line shows that knob-to-sound figure, from the worker's "
+                        "timings")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (lower: more conservative)")
     p.add_argument("--gain", type=float, default=1.0, help="output gain")
     p.add_argument("--voices", type=int, default=1, help="independent voices, mixed (spread across stereo)")
@@ -64,9 +68,13 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 
 
 def format_status(m: PlayerMetrics) -> str:
-    """The one-line status `rt-samplernn play` prints once a second."""
+    """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up, what it costs."""
     wd = f"watchdog {m.watchdog_events}" if m.watchdog_enabled else "watchdog off"
-    return (f"{m.seconds_played:7.1f} s | RTF {m.worker_rtf:5.2f}x | fill {m.ring_fill_ms:4.0f}/"
+    rtf = f"{m.worker_rtf:5.2f}x" if m.worker_rtf > 0 else "   --"  # no generate() measured yet
+    temps = m.temperatures
+    temp = ("T --" if not temps else f"T {temps[0]:.2f}" if min(temps) == max(temps)
+            else f"T {min(temps):.2f}-{max(temps):.2f}")
+    return (f"{m.seconds_played:7.1f} s | {temp} | gain {m.gain:.2f} | RTF {rtf} | fill {m.ring_fill_ms:4.0f}/"
             f"{m.target_latency_ms:.0f} ms | underruns {m.underruns} (host {m.output_underflows}) | "
             f"latency {m.knob_latency_ms:4.0f} ms | cpu {m.process_cpu * 100:3.0f}% | {wd}")
 
@@ -143,7 +151,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
 
     import numpy as np
     import soundfile
-    from tqdm import tqdm
+    from rt_samplernn.progress import progress_bar
 
     from rt_samplernn.audio import load_for_model
     from rt_samplernn.commands.progress import prime_with_progress
@@ -163,7 +171,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
     with soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out, \
-            tqdm(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar:
+            progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar:
         for start in range(0, total, block):
             n = min(block, total - start)
             out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
@@ -228,7 +236,8 @@ def run(args: argparse.Namespace) -> int:
         where = player.device.label
         print(f"rt-samplernn play: {bundle} ({engine.sample_rate} Hz, {engine.voices} voice"
               f"{'s' if engine.voices > 1 else ''}, {engine.provider}) -> {where}, {m.device_rate} Hz, "
-              f"{m.channels} ch, latency {args.latency_ms:g} ms; Ctrl-C stops", file=sys.stderr)
+              f"{m.channels} ch; knob-to-sound latency {m.knob_latency_ms:.0f} ms (ring fill target "
+              f"{m.target_latency_ms:.0f} ms, device {m.output_latency_ms:.1f} ms); Ctrl-C stops", file=sys.stderr)
         if args.stdout:
             print(f"rt-samplernn play: stdout: raw s16le, {m.device_rate} Hz, {m.channels} ch "
                   f"(ffmpeg -f s16le -ar {m.device_rate} -ac {m.channels} -i -)", file=sys.stderr)
@@ -256,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
     summary = (f"rt-samplernn play: {'stopped' if interrupted else 'done'} after {m.seconds_played:.1f} s; "
                f"underruns {m.underruns}, host underflows {m.output_underflows}, watchdog events "
                f"{m.watchdog_events}")
+    if m.watchdog_events:
+        summary += (f" (silence {m.silence_events}, drone {m.drone_events}, hiss {m.hiss_events}, "
+                    f"blow-up {m.noise_events})")
     if args.record:
         summary += f"; recorded {m.recorded_seconds:.1f} s to {args.record}"
     print(summary, file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ class NoOutputDevice(UserError):
     """No audio output at all (no sound card, no audio server)."""
 
 
+JACK_CLIENT_NAME = b"rt-samplernn"  # what JACK (qjackctl, jack_lsp) shows instead of PortAudio's "PortAudio"
+_jack_named = False
+
+
 def _sounddevice() -> Any:
     try:
         import sounddevice
@@ -26,7 +31,34 @@ def _sounddevice() -> Any:
             f"PortAudio is not available ({e}); install it (apt-get install libportaudio2), "
             "or play without a sound card with --record OUT.wav or --stdout"
         ) from None
+    _name_jack_client(sounddevice)
     return sounddevice
+
+
+def _name_jack_client(sd: Any) -> None:
+    """Once per process, before any stream: PortAudio's JACK client takes our name (PaJack_SetClientName).
+
+    PortAudio reads the name when it initialises its JACK host API, which sounddevice did at import, so
+    PortAudio is re-initialised once when JACK is among its host APIs. Other platforms: nothing happens.
+    """
+    global _jack_named
+    if _jack_named:
+        return
+    _jack_named = True
+    try:
+        set_name = ctypes.CDLL(sd._libname).PaJack_SetClientName  # the library sounddevice loaded
+    except (OSError, AttributeError):
+        return  # a PortAudio built without JACK
+    set_name.argtypes = [ctypes.c_char_p]
+    if set_name(JACK_CLIENT_NAME) != 0:  # PortAudio keeps the pointer: JACK_CLIENT_NAME lives as long as we do
+        return
+    try:
+        has_jack = any("JACK" in api["name"] for api in sd.query_hostapis())
+    except sd.PortAudioError:
+        has_jack = False
+    if has_jack:
+        sd._terminate()
+        sd._initialize()
 
 
 

@@ -285,11 +285,12 @@ class Engine:
     # Generation (the producer thread)
     # -------------------------------------------------------------------------------------------------
 
-    def generate(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
-        """(voices, n) float32 audio in [-1, 1], gain applied. `out`, if given, is filled and returned."""
+    def generate(self, n: int, out: np.ndarray | None = None, apply_gain: bool = True) -> np.ndarray:
+        """(voices, n) float32 audio in [-1, 1], gain applied unless ``apply_gain`` is False (the player
+        applies it itself, after its watchdog has heard the model's own output). `out`: filled and returned."""
         levels = self.generate_levels(n)
         audio = self._dequant[levels] if out is None else np.take(self._dequant, levels, out=out)
-        gain = self._gain
+        gain = self._gain if apply_gain else 1.0
         if gain != 1.0:
             audio *= np.float32(gain)
         return audio

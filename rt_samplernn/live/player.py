@@ -42,7 +42,7 @@ Public API
 ----------
     player = Player(engine, device=None, latency_ms=DEFAULT_LATENCY_MS, seconds=None,
                     watchdog=True, sinks=[WavSink("take.wav")])
-    player.start()                  # prefills the ring to the target, then opens the device
+    player.start()                  # prefills the ring (target + a startup cushion), then opens the device
     m = player.metrics()            # PlayerMetrics snapshot, any thread, any time (cheap, no locks)
     player.set_watchdog(False)      # or player.watchdog_enabled = False
     player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: reset instead)
@@ -74,7 +74,10 @@ in this process afterwards.
 from __future__ import annotations
 
 import atexit
+import gc
+import inspect
 import math
+import os
 import sys
 import threading
 import time
@@ -83,6 +86,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rt_samplernn.audio_stats import MANIFEST_KEY
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.devices import (
     MAX_DEVICE_CHANNELS,
@@ -97,9 +101,13 @@ from rt_samplernn.live.ring import RingBuffer
 from rt_samplernn.live.sinks import Sink, SinkClosed
 from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
 
-DEFAULT_LATENCY_MS = 50.0  # knob-to-sound target; measured in benchmarks/RESULTS.md, "Streaming (issue 4)"
+DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
 CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
+STARTUP_CUSHION_MS = 100.0  # extra audio queued at start, given back over the first STARTUP_S of play
+STARTUP_S = 2.0
+WORKER_NICE = -10  # the generation worker's priority where allowed (0 is normal, -20 the highest)
+AVERAGE = 0.05  # weight of the newest value in the worker's running averages (about the last 20 chunks)
 
 
 # -- metrics ------------------------------------------------------------------------------------------
@@ -114,11 +122,14 @@ class PlayerMetrics:
     sample_rate: int  # the producer's (model) rate, Hz
     device_rate: int  # the output's rate, Hz (resampled when it differs)
     channels: int  # output channels fed
-    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up
+    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up; 0 until measured
     ring_fill_ms: float  # audio queued ahead of the playhead
     ring_capacity_ms: float
     target_latency_ms: float  # the worker keeps the ring filled to this
-    knob_latency_ms: float  # estimate: ring fill + one chunk + resampler delay + device output latency
+    knob_latency_ms: float  # knob-to-sound, modelled from the worker's timings (`Player.knob_latency_s`)
+    output_latency_ms: float  # the device's own output latency (PortAudio's figure), included above
+    temperatures: tuple[float, ...]  # the producer's sampling temperature per voice (empty if it has none)
+    gain: float  # the output gain (linear)
     underruns: int  # callbacks that found the ring short and played zeros
     underrun_frames: int  # zero frames played because of them
     output_underflows: int  # callbacks PortAudio flagged output_underflow (the host missed a deadline)
@@ -128,13 +139,32 @@ class PlayerMetrics:
     watchdog_enabled: bool
     watchdog_events: int
     silence_events: int
-    noise_events: int
+    noise_events: int  # blow-ups: loud broadband noise
+    hiss_events: int  # output as flat as noise, at any level
+    drone_events: int  # stuck low-frequency / DC-like output, or a short loop over and over
     recoveries: int  # re-primes done (watchdog or `Player.reprime`)
     recorded_seconds: float  # seconds written to the sinks
     record_dropped_frames: int  # frames the recorder could not keep up with
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
 
+
+
+def _raise_priority() -> None:
+    """Run the calling thread at nice WORKER_NICE where the OS allows it (Linux: per thread; needs root or
+    CAP_SYS_NICE / an rlimit): under load the worker then wins its core from batch jobs, as JACK's own
+    threads do with their realtime priority. Elsewhere, or without the right, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (OSError, AttributeError):
+        pass
+
+
+def bundle_watchdog_config(producer: Any) -> WatchdogConfig:
+    """Watchdog thresholds from the producer's bundle (its training audio's ``audio_stats``), else the defaults."""
+    manifest = getattr(getattr(producer, "bundle", None), "manifest", None)
+    stats = manifest.get(MANIFEST_KEY) if isinstance(manifest, dict) else None
+    return WatchdogConfig.from_audio_stats(stats)
 
 
 class _ClockStatus:
@@ -149,7 +179,8 @@ class _ClockStatus:
 class Player:
     """Streams a producer to an output device (or the software clock) through a ring buffer.
 
-    ``latency_ms``: the ring's fill target (the knob-to-sound latency, before the device's own).
+    ``latency_ms``: the ring's fill target, the audio the worker keeps queued ahead of the playhead; the
+    knob-to-sound latency is about this plus half a chunk plus the device's own (`knob_latency_s`).
     ``chunk_frames``: model-rate frames per ``producer.generate`` call. ``block_frames``: frames per
     device callback (0: the host's choice; JACK uses its period). ``seconds``: stop after this much
     audio has been played (`wait` returns True then). ``watchdog``: True (default thresholds), False,
@@ -209,9 +240,14 @@ class Player:
 
         # the ring, sized for the target plus the largest chunk the worker writes at once
         self.target_frames = max(1, round(self.latency_ms / 1000.0 * self.device_rate))
+        # Startup: the device, the audio server's graph and the first engine calls all settle in the first
+        # seconds; a cushion over the target, prefilled before the output opens and given back linearly
+        # over STARTUP_S, keeps that from becoming underruns (the knob latency is a little longer meanwhile).
+        self.startup_cushion_frames = round(STARTUP_CUSHION_MS / 1000.0 * self.device_rate)
         self._max_chunk_out = math.ceil(self.chunk_frames * self._ratio) + 256
         block = self.block_frames or CLOCK_BLOCK_FRAMES
-        self.ring = RingBuffer(self.target_frames + 2 * self._max_chunk_out + 4 * block + 1024, self.channels)
+        self.ring = RingBuffer(self.target_frames + self.startup_cushion_frames + 2 * self._max_chunk_out
+                               + 4 * block + 1024, self.channels)
 
         # recording: the callback copies what it played into the tap; the recorder thread drains it
         self.sinks = list(sinks)
@@ -221,13 +257,16 @@ class Player:
         if isinstance(watchdog, Watchdog):
             self.watchdog = watchdog
         else:
-            config = watchdog if isinstance(watchdog, WatchdogConfig) else None
+            config = watchdog if isinstance(watchdog, WatchdogConfig) else bundle_watchdog_config(producer)
             self.watchdog = Watchdog(self.sample_rate, self.voices, config)
             self.watchdog.enabled = watchdog is not False
+        # the watchdog hears the model before the output gain: a performer muting with the gain is no collapse
+        self._gain_here = "apply_gain" in inspect.signature(producer.generate).parameters
         self.reprimer = Reprimer(producer, seed, reset_seed_base=int(getattr(producer, "seed", 0) or 0) + 1)
 
         # counters: each is stored by one thread only (named), read by any
         self._frames_played = 0  # callback
+        self._block_frames_seen = 0  # callback: frames asked for by the last callback
         self._frames_limit = None if seconds is None else max(1, round(seconds * self.device_rate))
         self._underruns = 0  # callback
         self._underrun_frames = 0  # callback
@@ -240,6 +279,10 @@ class Player:
         self._recorded_frames = 0  # recorder
         self._output_latency_s = 0.0
         self._resampler_delay = 0.0  # worker: soxr's pending output, device frames
+        # worker, running averages for knob_latency_s (start values: a worker that keeps up with no cost)
+        self._gen_interval_s = self.chunk_frames / self.sample_rate  # between generate() starts
+        self._gen_work_s = 0.0  # one generate() call
+        self._write_fill_frames = float(self.target_frames)  # ring fill just before a chunk is written
         self.error: str | None = None
 
         self._block_hooks: tuple[Callable[[int], None], ...] = ()
@@ -255,6 +298,7 @@ class Player:
         self._stopped = False
         self._device_lost = False
         self._old_switch_interval: float | None = None
+        self._froze_gc = False
 
     # -- public controls (any thread) ---------------------------------------------------------------
 
@@ -295,13 +339,24 @@ class Player:
     def running(self) -> bool:
         return self._started and not self._stopped and not self._done.is_set()
 
+    def knob_latency_s(self) -> float:
+        """Knob-to-sound latency: from a parameter change to the first sample it shapes leaving the device.
+
+        A change lands at the start of the worker's next ``generate`` (on average half the interval between
+        generate starts away), that chunk takes its generate time, then waits behind what the ring held when
+        it was written (plus half a device block: the ring is read a block at a time), soxr's pending
+        output and the device's own buffer. Each term is the worker's running average, so the figure
+        follows the machine: the ring fill target + half a chunk + the device's latency when the worker
+        keeps up, more when it does not. benchmarks/knob_latency.py measures it on JACK's clock.
+        """
+        waits_s = self._gen_interval_s / 2.0 + self._gen_work_s
+        # the ring is read a device block at a time: on average half a block passes before the next read
+        queued_frames = self._write_fill_frames + self._resampler_delay + self._block_frames_seen / 2.0
+        return waits_s + queued_frames / self.device_rate + self._output_latency_s
+
     def metrics(self) -> PlayerMetrics:
         """A snapshot of the counters; cheap and lock-free, callable from any thread at any time."""
         fill_ms = self.ring.fill_frames / self.device_rate * 1000.0
-        delay_s = 0.0
-        if self._resampler is not None:
-            delay_s = self._resampler_delay / self.device_rate
-        knob_ms = fill_ms + (self.chunk_frames / self.sample_rate + delay_s + self._output_latency_s) * 1000.0
         wd = self.watchdog
         return PlayerMetrics(
             running=self.running,
@@ -313,7 +368,10 @@ class Player:
             ring_fill_ms=fill_ms,
             ring_capacity_ms=self.ring.capacity_frames / self.device_rate * 1000.0,
             target_latency_ms=self.target_frames / self.device_rate * 1000.0,
-            knob_latency_ms=knob_ms,
+            knob_latency_ms=self.knob_latency_s() * 1000.0,
+            output_latency_ms=self._output_latency_s * 1000.0,
+            temperatures=tuple(float(t) for t in getattr(self.producer, "temperatures", ())),
+            gain=float(getattr(self.producer, "gain", 1.0)),
             underruns=self._underruns,
             underrun_frames=self._underrun_frames,
             output_underflows=self._pa_underflows,
@@ -324,6 +382,8 @@ class Player:
             watchdog_events=wd.events,
             silence_events=wd.silence_events,
             noise_events=wd.noise_events,
+            hiss_events=wd.hiss_events,
+            drone_events=wd.drone_events,
             recoveries=self.reprimer.recoveries,
             recorded_seconds=self._recorded_frames / self.device_rate,
             record_dropped_frames=self._tap_dropped,
@@ -351,11 +411,16 @@ class Player:
         self._worker = threading.Thread(target=self._work, name="rt-samplernn-worker", daemon=True)
         self._worker.start()
         deadline = time.monotonic() + self.prefill_timeout_s
-        while self.ring.fill_frames < self.target_frames and time.monotonic() < deadline and not self._done.is_set():
+        while self.ring.fill_frames < self._fill_target() and time.monotonic() < deadline and not self._done.is_set():
             time.sleep(0.002)
         if self.error is not None:
             self.stop()
             raise UserError(self.error)
+        # What was allocated to get here (imports, sessions, buffers) lives as long as we play: out of the
+        # cyclic GC's sight, so no full collection holds the GIL for tens of ms while the stream runs.
+        gc.collect()
+        gc.freeze()
+        self._froze_gc = True
         if self.sinks:
             self._recorder = threading.Thread(target=self._record, name="rt-samplernn-recorder", daemon=True)
             self._recorder.start()
@@ -422,6 +487,8 @@ class Player:
             except Exception as e:  # report, keep closing the others
                 self.error = self.error or f"closing {sink}: {e}"
         self.reprimer.join(timeout=10.0)
+        if self._froze_gc:
+            gc.unfreeze()  # what this player held can be collected again once it is dropped
         if self._old_switch_interval is not None:
             sys.setswitchinterval(self._old_switch_interval)
         self._done.set()
@@ -491,6 +558,7 @@ class Player:
             if stored < keep:
                 self._tap_dropped += keep - stored
         self._frames_played = played + keep
+        self._block_frames_seen = frames
 
     def _clock(self) -> None:
         """No device: call the callback in real time from this thread, one block at a time."""
@@ -511,6 +579,7 @@ class Player:
     # -- the worker ---------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        _raise_priority()
         try:
             self._work_loop()
         except Exception as e:  # the stream stops with a message instead of playing silence forever
@@ -522,6 +591,7 @@ class Player:
         last_played, last_progress = -1, time.monotonic()
         cpu_wall, cpu_used = time.monotonic(), time.process_time()
         gen_audio_s = gen_work_s = 0.0
+        last_start: float | None = None
         while not self._stop_worker:
             if self._finished:  # --seconds reached: nothing more will be played
                 self._done.set()
@@ -546,22 +616,36 @@ class Player:
                         self._cpu_load = float(self._stream.cpu_load)
                 if self.reprimer.busy:
                     self.watchdog.reset()  # judge only audio generated after the recovery lands
-            fill = self.ring.fill_frames
-            if fill >= self.target_frames or self.ring.free_frames < self._max_chunk_out:
-                wait_s = (fill - self.target_frames + 1) / self.device_rate
+            fill, target = self.ring.fill_frames, self._fill_target()
+            if fill >= target or self.ring.free_frames < self._max_chunk_out:
+                wait_s = (fill - target + 1) / self.device_rate
                 time.sleep(min(max(wait_s, 0.0005), 0.01))
                 continue
             for hook in self._block_hooks:
                 hook(self.chunk_frames)
             t0 = time.perf_counter()
-            audio = self.producer.generate(self.chunk_frames)
+            if last_start is not None:
+                self._gen_interval_s += AVERAGE * (min(t0 - last_start, 1.0) - self._gen_interval_s)
+            last_start = t0
+            if self._gain_here:
+                audio = self.producer.generate(self.chunk_frames, apply_gain=False)
+            else:
+                audio = self.producer.generate(self.chunk_frames)
             work_s = time.perf_counter() - t0
+            self._gen_work_s += AVERAGE * (work_s - self._gen_work_s)
             self._push(audio)
             gen_audio_s += self.chunk_frames / self.sample_rate
             gen_work_s += work_s
             if gen_audio_s >= 0.5:
                 self._rtf = gen_audio_s / max(gen_work_s, 1e-9)
                 gen_audio_s = gen_work_s = 0.0
+
+    def _fill_target(self) -> int:
+        """The ring fill the worker keeps: the target, plus the startup cushion fading over the first STARTUP_S."""
+        played_s = self._frames_played / self.device_rate
+        if played_s >= STARTUP_S:
+            return self.target_frames
+        return self.target_frames + round(self.startup_cushion_frames * (1.0 - played_s / STARTUP_S))
 
     def _push(self, audio: np.ndarray) -> None:
         """Watchdog, mix, resample, write one generated chunk (voices, n) into the ring."""
@@ -576,11 +660,16 @@ class Player:
         if event is not None:
             self.reprimer.request()
         mix = np.ascontiguousarray(audio.T @ self._mix)  # (n, 1 or 2)
+        if self._gain_here:
+            gain = float(self.producer.gain)
+            if gain != 1.0:
+                mix *= np.float32(gain)
         if self._resampler is not None:
             mix = self._resampler.resample_chunk(mix)
             self._resampler_delay = self._resampler.delay()
         out = mix if self._mix_channels == self.channels else mix[:, self._channel_map]
         np.clip(out, -1.0, 1.0, out=out)
+        self._write_fill_frames += AVERAGE * (self.ring.fill_frames - self._write_fill_frames)
         self.ring.write(out)
 
     def _lose_device(self) -> None:

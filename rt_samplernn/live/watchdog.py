@@ -1,22 +1,30 @@
-"""A watchdog for long SampleRNN runs: detects collapse into silence and blow-up into noise, and re-primes.
+"""A watchdog for long SampleRNN runs: hears silence, blow-ups, hiss and drones in the model's output, and re-primes.
 
-SampleRNN left running for minutes can fall into a fixed point (silence, or a constant level, which
-sounds the same) or diverge into loud broadband noise. `Watchdog` looks at the generated audio of every
-voice over a sliding window and reports an `Event` when
+SampleRNN left running for minutes falls into a few kinds of collapse. `Watchdog` judges the generated
+audio of every voice (the model's output *before* the output gain, so a performer muting with the gain is
+never mistaken for a collapse) over sliding windows, and reports an `Event` when
 
-* **silence**: the window's AC RMS (the mean is removed, so a stuck DC level counts as silence) stays under
+* **silence**: the AC RMS (the mean is removed, so a stuck constant level counts as silence) stays under
   ``silence_db`` dBFS for ``silence_ms``;
-* **noise**: over ``noise_ms`` the RMS is above ``noise_db`` dBFS and the audio is noise-like: the mean
-  spectral flatness (geometric over arithmetic mean of the Hann-windowed power spectrum; ~0.5 for white
-  noise, well under 0.2 for music) is above ``noise_flatness``, or the mean zero-crossing rate (crossings
-  per sample; 0.5 for white noise) is above ``noise_zcr``.
+* **noise** (a blow-up): over ``noise_ms`` most blocks are loud (above ``noise_db``) and noise-like
+  (spectral flatness above ``noise_flatness`` or zero-crossing rate above ``noise_zcr``);
+* **hiss**: over ``hiss_ms`` the mean spectral flatness is above ``hiss_flatness`` at any audible level
+  (the demo at temperature 1.3: 0.27-0.31, where the Drascula soundtrack stays under 0.22 over 8 s);
+* **drone**: over ``drone_ms`` more than ``drone_low_share`` of the energy lies below 100 Hz (a stuck
+  low-frequency or slowly drifting DC-like output: 0.86-0.89 for the demo's 45-54 Hz drone at temperature
+  0.8, where the Drascula soundtrack stays under 0.8 over 8 s), or the audio repeats itself: the normalised
+  autocorrelation of the last ``loop_ms`` reaches ``loop_similarity`` at some lag up to
+  ``loop_max_period_ms`` (a short loop played over and over; sustained notes in music reach about 0.99).
+
+The measurements (flatness, low-band share, level) are those of `rt_samplernn.audio_stats`, which
+summarises training audio; `WatchdogConfig.from_audio_stats` sets the thresholds from a bundle's
+``audio_stats`` (docs/bundle.md) and keeps the defaults where the bundle carries none.
 
 `Reprimer` recovers: it re-primes the producer from the current seed (``producer.prime(audio, rate, seed)``)
 or, with no seed, resets it (``producer.reset(seed)``), each time with a fresh noise seed, so a recovery
-does not replay the same collapse. Priming
-runs the frame tiers over the whole seed, which can take longer than the ring buffer holds, so it runs
-on its own short-lived thread, never on the streaming worker; the engine swaps the new state in before
-its next generated block.
+does not replay the same collapse. Priming runs the frame tiers over the whole seed, which can take longer
+than the ring buffer holds, so it runs on its own short-lived thread, never on the streaming worker; the
+engine swaps the new state in before its next generated block.
 
 Pure NumPy; the streaming `Player` (rt_samplernn/live/player.py) wires the two together:
 
@@ -30,13 +38,19 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
 
 import numpy as np
 
+from rt_samplernn.audio_stats import BLOCK_FRAMES, BlockAnalyser
+
 SILENCE = "silence"
 NOISE = "noise"
+HISS = "hiss"
+DRONE = "drone"
+KINDS = (SILENCE, NOISE, HISS, DRONE)
+LOOP_DECIMATION = 4  # the loop check looks at the audio averaged over this many samples (4 kHz at 16 kHz)
 
 
 @dataclass(frozen=True)
@@ -45,40 +59,90 @@ class WatchdogConfig:
 
     silence_db: float = -55.0  # AC RMS under this counts as silence
     silence_ms: float = 3000.0  # for this long
-    noise_db: float = -20.0  # noise must be at least this loud to count as a blow-up
-    noise_flatness: float = 0.45  # mean spectral flatness above this is noise-like
-    noise_zcr: float = 0.40  # or mean zero crossings per sample above this
+    noise_db: float = -20.0  # a blow-up is at least this loud
+    noise_flatness: float = 0.45  # and its blocks this flat (white noise: 0.56)
+    noise_zcr: float = 0.40  # or crossing zero this often per sample (white noise: 0.5)
     noise_ms: float = 2000.0  # over this long
     noise_fraction: float = 0.8  # share of the window's blocks that must be loud and noise-like
-    block_frames: int = 512  # analysis block, samples at the model rate (also the FFT size)
+    hiss_flatness: float = 0.24  # hiss: mean flatness over hiss_ms above this
+    hiss_ms: float = 8000.0
+    drone_low_share: float = 0.82  # drone: share of the energy below 100 Hz over drone_ms above this
+    drone_ms: float = 8000.0
+    loop_similarity: float = 0.995  # loop: normalised autocorrelation over loop_ms at least this
+    loop_ms: float = 4000.0
+    loop_max_period_ms: float = 1000.0  # longest loop looked for
+    block_frames: int = BLOCK_FRAMES  # analysis block, samples at the model rate (also the FFT size)
 
     def __post_init__(self) -> None:
-        if self.silence_ms <= 0 or self.noise_ms <= 0 or self.block_frames < 16:
-            raise ValueError("watchdog: silence_ms and noise_ms must be positive and block_frames >= 16")
+        times = (self.silence_ms, self.noise_ms, self.hiss_ms, self.drone_ms, self.loop_ms, self.loop_max_period_ms)
+        if min(times) <= 0 or self.block_frames < 16:
+            raise ValueError("watchdog: every *_ms must be positive and block_frames >= 16")
+        if self.loop_max_period_ms * 2 > self.loop_ms:
+            raise ValueError("watchdog: loop_ms must hold at least two loops of loop_max_period_ms")
+
+    @classmethod
+    def from_audio_stats(cls, stats: Mapping[str, Any] | None, base: WatchdogConfig | None = None) -> WatchdogConfig:
+        """Thresholds set from training audio (`rt_samplernn.audio_stats`); ``base`` (defaults) where absent.
+
+        Hiss: 2.8x the flatness the training audio reaches in its flattest 1% of seconds (0.09 for the
+        Drascula soundtrack: 0.24), within 0.15..0.4. Drone: 0.08 above its 99th percentile of low-band
+        share (0.74: 0.82), within 0.6..0.95. Silence: never stricter than 15 dB under its quietest 1%.
+        """
+        base = base or cls()
+        if not stats:
+            return base
+        try:
+            flat99 = float(stats["flatness"]["p99"])
+            low99 = float(stats["low_share"]["p99"])
+            rms1 = float(stats["rms_db"]["p1"])
+        except (KeyError, TypeError, ValueError):
+            return base  # an older or foreign entry: keep the defaults
+        return replace(base, hiss_flatness=min(max(2.8 * flat99, 0.15), 0.4),
+                       drone_low_share=min(max(low99 + 0.08, 0.6), 0.95),
+                       silence_db=min(base.silence_db, rms1 - 15.0))
 
 
 @dataclass(frozen=True)
 class Event:
     """One detection: what, which voice, and the window's measurements."""
 
-    kind: str  # SILENCE or NOISE
+    kind: str  # SILENCE, NOISE, HISS or DRONE
     voice: int
     rms_db: float
     flatness: float
     zcr: float
     at_seconds: float  # generated audio seconds since the watchdog started
+    low_share: float = 0.0  # share of the energy below 100 Hz
+    similarity: float = 0.0  # best normalised autocorrelation (a loop), when that was the reason
 
 
 def _db(power: float) -> float:
     return 10.0 * math.log10(max(power, 1e-20))
 
 
+def loop_similarity(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[float, int]:
+    """Best normalised autocorrelation of mono ``x`` over lags min_lag..max_lag, and that lag."""
+    x = x - x.mean()
+    n = len(x)
+    size = 1 << (2 * n - 1).bit_length()
+    spec = np.fft.rfft(x, size)
+    corr = np.fft.irfft(spec * np.conj(spec), size)[min_lag:max_lag + 1]
+    energy = np.concatenate([[0.0], np.cumsum(x * x)])
+    lags = np.arange(min_lag, max_lag + 1)
+    head = energy[n - lags]  # x[:n-lag]
+    tail = energy[n] - energy[lags]  # x[lag:]
+    r = corr / np.sqrt(np.maximum(head * tail, 1e-20))
+    best = int(np.argmax(r))
+    return float(r[best]), int(lags[best])
+
+
 class Watchdog:
     """Sliding-window detector over ``voices`` streams at ``sample_rate`` Hz.
 
-    `process` is called from one thread (the streaming worker). ``enabled`` may be flipped from any
-    thread; while off, `process` only forgets its history. Counters (read from any thread):
-    ``events``, ``silence_events``, ``noise_events``, ``last_event``.
+    `process` is called from one thread (the streaming worker) with the model's output before gain.
+    ``enabled`` may be flipped from any thread; while off, `process` only forgets its history. Counters
+    (read from any thread): ``events``, ``silence_events``, ``noise_events``, ``hiss_events``,
+    ``drone_events``, ``last_event``.
     """
 
     def __init__(self, sample_rate: int, voices: int = 1, config: WatchdogConfig | None = None) -> None:
@@ -87,17 +151,28 @@ class Watchdog:
         self.voices = int(voices)
         cfg = self.config
         block_s = cfg.block_frames / self.sample_rate
-        self.silence_blocks = max(1, math.ceil(cfg.silence_ms / 1000.0 / block_s))
-        self.noise_blocks = max(1, math.ceil(cfg.noise_ms / 1000.0 / block_s))
-        self._history = max(self.silence_blocks, self.noise_blocks)
-        # per analysis block and voice: AC power, spectral flatness, zero-crossing rate
-        self._power = np.zeros((self._history, self.voices), np.float64)
-        self._flatness = np.zeros((self._history, self.voices), np.float64)
-        self._zcr = np.zeros((self._history, self.voices), np.float64)
+
+        def blocks(ms: float) -> int:
+            return max(1, math.ceil(ms / 1000.0 / block_s))
+
+        self.silence_blocks, self.noise_blocks = blocks(cfg.silence_ms), blocks(cfg.noise_ms)
+        self.hiss_blocks, self.drone_blocks = blocks(cfg.hiss_ms), blocks(cfg.drone_ms)
+        self.loop_blocks = blocks(cfg.loop_ms)
+        self._loop_every = blocks(1000.0)  # the loop check runs about once a second
+        self._history = max(self.silence_blocks, self.noise_blocks, self.hiss_blocks, self.drone_blocks)
+        # per analysis block and voice: AC power, spectral flatness, low-band share, zero-crossing rate
+        shape = (self._history, self.voices)
+        self._power, self._flatness = np.zeros(shape), np.zeros(shape)
+        self._low, self._zcr = np.zeros(shape), np.zeros(shape)
+        # the loop check's audio, decimated, one row per block
+        self._loop_rows = self.loop_blocks
+        self._loop_audio = np.zeros((self._loop_rows, self.voices, cfg.block_frames // LOOP_DECIMATION), np.float32)
+        loop_rate = self.sample_rate / LOOP_DECIMATION
+        self._loop_lags = (max(1, round(0.005 * loop_rate)), round(cfg.loop_max_period_ms / 1000.0 * loop_rate))
         self._blocks = 0  # analysis blocks done since the last reset
         self._pending = np.zeros((self.voices, cfg.block_frames), np.float32)
         self._pending_frames = 0
-        self._window = np.hanning(cfg.block_frames).astype(np.float32)
+        self._analyser = BlockAnalyser(self.sample_rate, cfg.block_frames)
         self._silence_power = 10.0 ** (cfg.silence_db / 10.0)
         self._noise_power = 10.0 ** (cfg.noise_db / 10.0)
         self._frames_seen = 0
@@ -105,6 +180,8 @@ class Watchdog:
         self.events = 0
         self.silence_events = 0
         self.noise_events = 0
+        self.hiss_events = 0
+        self.drone_events = 0
         self.last_event: Event | None = None
 
     def reset(self) -> None:
@@ -113,7 +190,7 @@ class Watchdog:
         self._pending_frames = 0
 
     def process(self, audio: np.ndarray) -> Event | None:
-        """Feed (voices, n) generated audio; return an `Event` when a window has just gone bad, else None.
+        """Feed (voices, n) generated audio (before gain); return an `Event` when a window has just gone bad.
 
         After an event the window starts over, so one collapse gives one event per window length.
         """
@@ -138,51 +215,92 @@ class Watchdog:
                 self._analyse(self._pending)
                 event = self._verdict()
                 if event is not None:
-                    found = event
+                    found = self._count(event)
                     self.reset()
                     break  # the rest of this chunk is from before the recovery anyway
         return found
 
     def _analyse(self, x: np.ndarray) -> None:
         row = self._blocks % self._history
-        ac = x - x.mean(axis=1, keepdims=True)
-        self._power[row] = np.mean(ac.astype(np.float64) ** 2, axis=1)
-        signs = np.signbit(ac)
-        self._zcr[row] = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
-        spec = np.abs(np.fft.rfft(ac * self._window, axis=1)[:, 1:]) ** 2 + 1e-12  # no DC bin
-        self._flatness[row] = np.exp(np.mean(np.log(spec), axis=1)) / np.mean(spec, axis=1)
+        self._power[row], self._flatness[row], self._low[row], self._zcr[row] = self._analyser.features(x)
+        self._loop_audio[self._blocks % self._loop_rows] = x.reshape(self.voices, -1, LOOP_DECIMATION).mean(axis=2)
         self._blocks += 1
 
     def _rows(self, blocks: int) -> list[int]:
         return [(self._blocks - 1 - i) % self._history for i in range(blocks)]
 
-    def _window_mean(self, values: np.ndarray, blocks: int) -> np.ndarray:
-        return values[self._rows(blocks)].mean(axis=0)
-
     def _verdict(self) -> Event | None:
-        cfg = self.config
         at = self._frames_seen / self.sample_rate
-        if self._blocks >= self.silence_blocks:
-            power = self._window_mean(self._power, self.silence_blocks)
-            for v in range(self.voices):
-                if power[v] < self._silence_power:
-                    return self._count(Event(SILENCE, v, _db(power[v]), 0.0, 0.0, at))
-        if self._blocks >= self.noise_blocks:
-            rows = self._rows(self.noise_blocks)
-            power, flat, zcr = self._power[rows], self._flatness[rows], self._zcr[rows]
-            noisy = (power > self._noise_power) & ((flat > cfg.noise_flatness) | (zcr > cfg.noise_zcr))
-            share = noisy.mean(axis=0)
-            for v in range(self.voices):
-                if share[v] >= cfg.noise_fraction:
-                    return self._count(Event(NOISE, v, _db(float(power[:, v].mean())), float(flat[:, v].mean()),
-                                             float(zcr[:, v].mean()), at))
+        for check in (self._silence, self._blow_up, self._hiss, self._drone, self._loop):
+            event = check(at)
+            if event is not None:
+                return event
+        return None
+
+    def _silence(self, at: float) -> Event | None:
+        if self._blocks < self.silence_blocks:
+            return None
+        power = self._power[self._rows(self.silence_blocks)].mean(axis=0)
+        for v in range(self.voices):
+            if power[v] < self._silence_power:
+                return Event(SILENCE, v, _db(power[v]), 0.0, 0.0, at)
+        return None
+
+    def _blow_up(self, at: float) -> Event | None:
+        cfg = self.config
+        if self._blocks < self.noise_blocks:
+            return None
+        rows = self._rows(self.noise_blocks)
+        power, flat, zcr = self._power[rows], self._flatness[rows], self._zcr[rows]
+        noisy = (power > self._noise_power) & ((flat > cfg.noise_flatness) | (zcr > cfg.noise_zcr))
+        share = noisy.mean(axis=0)
+        for v in range(self.voices):
+            if share[v] >= cfg.noise_fraction:
+                return Event(NOISE, v, _db(float(power[:, v].mean())), float(flat[:, v].mean()),
+                             float(zcr[:, v].mean()), at)
+        return None
+
+    def _hiss(self, at: float) -> Event | None:
+        if self._blocks < self.hiss_blocks:
+            return None
+        rows = self._rows(self.hiss_blocks)
+        power, flat = self._power[rows].mean(axis=0), self._flatness[rows].mean(axis=0)
+        for v in range(self.voices):
+            if flat[v] > self.config.hiss_flatness and power[v] >= self._silence_power:
+                return Event(HISS, v, _db(power[v]), float(flat[v]), float(self._zcr[rows, v].mean()), at)
+        return None
+
+    def _drone(self, at: float) -> Event | None:
+        if self._blocks < self.drone_blocks:
+            return None
+        rows = self._rows(self.drone_blocks)
+        power = self._power[rows]
+        energy = power.sum(axis=0) + 1e-20
+        low = (self._low[rows] * power).sum(axis=0) / energy  # energy-weighted, as audio_stats does
+        for v in range(self.voices):
+            if low[v] > self.config.drone_low_share and energy[v] / len(rows) >= self._silence_power:
+                return Event(DRONE, v, _db(energy[v] / len(rows)), float(self._flatness[rows, v].mean()),
+                             float(self._zcr[rows, v].mean()), at, low_share=float(low[v]))
+        return None
+
+    def _loop(self, at: float) -> Event | None:
+        if self._blocks < self.loop_blocks or self._blocks % self._loop_every:
+            return None
+        order = [(self._blocks + i) % self._loop_rows for i in range(self._loop_rows)]  # oldest first
+        power = self._power[self._rows(self.loop_blocks)].mean(axis=0)
+        for v in range(self.voices):
+            if power[v] < self._silence_power:
+                continue  # silence repeats itself too; that is the silence check's
+            similarity, _ = loop_similarity(self._loop_audio[order, v].reshape(-1), *self._loop_lags)
+            if similarity >= self.config.loop_similarity:
+                rows = self._rows(self.loop_blocks)
+                return Event(DRONE, v, _db(power[v]), float(self._flatness[rows, v].mean()),
+                             float(self._zcr[rows, v].mean()), at, similarity=similarity)
         return None
 
     def _count(self, event: Event) -> Event:
-        if event.kind == SILENCE:
-            self.silence_events += 1
-        else:
-            self.noise_events += 1
+        attr = f"{event.kind}_events"
+        setattr(self, attr, getattr(self, attr) + 1)
         self.events += 1
         self.last_event = event
         return event

@@ -1,0 +1,156 @@
+"""What "sounds like the training audio" means, in numbers: per-window level, spectral flatness and bass share.
+
+The watchdog (rt_samplernn/live/watchdog.py) judges generated audio with the same measurements, so the
+thresholds it derives from these statistics compare like with like. Torch-free (NumPy, soundfile, soxr).
+
+Per analysis block (``BLOCK_FRAMES`` samples at the model rate, Hann window) `block_features` gives
+
+* ``power``: mean square after removing the block's mean (AC power; a stuck DC level has none);
+* ``flatness``: spectral flatness, geometric over arithmetic mean of the power spectrum without its DC bin
+  (~0.56 for white noise through a Hann window, 0.002 for a drone, mostly under 0.1 for music);
+* ``low_share``: share of the block's energy (DC included) below ``LOW_HZ`` (a drone: 0.88; music: less);
+* ``zcr``: zero crossings per sample of the AC part (0.5 for white noise).
+
+`audio_stats` summarises a set of recordings as percentiles of one-second window means (the level in
+dBFS of AC power; flatness and low share over the windows that are not silent): the optional manifest key
+``audio_stats`` of a bundle (docs/bundle.md), written by ``rt-samplernn export --audio-stats FILES...`` or
+`write_bundle_audio_stats` for an existing bundle:
+
+    {"sample_rate": 16000, "window_s": 1.0, "windows": 2817, "block_frames": 1024, "low_hz": 100.0,
+     "rms_db": {"p1": -38.2, "p5": ..., "p50": ..., "p95": ..., "p99": ...},
+     "flatness": {...}, "low_share": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from rt_samplernn.errors import UserError
+
+BLOCK_FRAMES = 1024  # samples per analysis block at the model rate (64 ms at 16 kHz)
+LOW_HZ = 100.0  # "bass" band edge of low_share
+WINDOW_S = 1.0  # statistics are over windows this long
+PERCENTILES = (1, 5, 50, 95, 99)
+SILENT_DB = -60.0  # windows quieter than this carry no flatness / low-share information
+MANIFEST_KEY = "audio_stats"
+
+
+def _db(power: np.ndarray | float) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power, 1e-20))
+
+
+class BlockAnalyser:
+    """`block_features` with its window and band edge precomputed for one rate and block size."""
+
+    def __init__(self, sample_rate: int, block_frames: int = BLOCK_FRAMES, low_hz: float = LOW_HZ) -> None:
+        self.block_frames = int(block_frames)
+        self.window = np.hanning(self.block_frames).astype(np.float32)
+        freqs = np.fft.rfftfreq(self.block_frames, 1.0 / sample_rate)
+        self.low_bins = int(np.searchsorted(freqs, low_hz, side="right"))  # bins 0 .. low_bins-1 (DC included)
+
+    def features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """x: (rows, block_frames) float32 -> (power, flatness, low_share, zcr), each (rows,) float64."""
+        x = x.astype(np.float64)
+        ac = x - x.mean(axis=1, keepdims=True)
+        power = np.mean(ac * ac, axis=1)
+        spec = np.abs(np.fft.rfft(x * self.window, axis=1)) ** 2 + 1e-12  # DC kept for low_share
+        ac_spec = spec[:, 1:]
+        flatness = np.exp(np.mean(np.log(ac_spec), axis=1)) / np.mean(ac_spec, axis=1)
+        low_share = spec[:, : self.low_bins].sum(axis=1) / spec.sum(axis=1)
+        signs = np.signbit(ac)
+        zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
+        return power, flatness, low_share, zcr
+
+
+def window_features(audio: np.ndarray, sample_rate: int, window_s: float = WINDOW_S,
+                    block_frames: int = BLOCK_FRAMES) -> dict[str, np.ndarray]:
+    """Per window of mono ``audio``: rms_db (AC), mean flatness, energy-weighted low share; (windows,) each."""
+    analyser = BlockAnalyser(sample_rate, block_frames)
+    per_window = max(1, round(window_s * sample_rate / block_frames))
+    blocks = len(audio) // block_frames
+    windows = blocks // per_window
+    if windows == 0:
+        return {"rms_db": np.zeros(0), "flatness": np.zeros(0), "low_share": np.zeros(0)}
+    x = np.asarray(audio[: windows * per_window * block_frames], np.float32).reshape(-1, block_frames)
+    power, flatness, low_share, _ = analyser.features(x)
+    energy = power + 1e-20
+    shape = (windows, per_window)
+    return {
+        "rms_db": _db(power.reshape(shape).mean(axis=1)),
+        "flatness": flatness.reshape(shape).mean(axis=1),
+        "low_share": (low_share * energy).reshape(shape).sum(axis=1) / energy.reshape(shape).sum(axis=1),
+    }
+
+
+def audio_stats(paths: Iterable[str | Path], sample_rate: int, window_s: float = WINDOW_S,
+                max_seconds_per_file: float = 600.0) -> dict[str, Any]:
+    """The ``audio_stats`` manifest entry for recordings (files or folders, searched recursively).
+
+    Each file is read as the model hears it (mono, ``sample_rate``, peak-normalised), at most
+    ``max_seconds_per_file`` of it, so memory stays bounded. Raises UserError for no audio at all.
+    """
+    from rt_samplernn.audio import audio_extensions, to_model_audio
+
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in audio_extensions())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise UserError(f"{p}: no such audio file or folder")
+    parts: dict[str, list[np.ndarray]] = {"rms_db": [], "flatness": [], "low_share": []}
+    for f in files:
+        audio, rate = _read_start(f, max_seconds_per_file)
+        feats = window_features(to_model_audio(audio, rate, sample_rate), sample_rate, window_s)
+        loud = feats["rms_db"] > SILENT_DB
+        parts["rms_db"].append(feats["rms_db"])
+        parts["flatness"].append(feats["flatness"][loud])
+        parts["low_share"].append(feats["low_share"][loud])
+    merged = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    if len(merged["flatness"]) == 0:
+        raise UserError(f"no audible audio of {window_s:g} s or more in {', '.join(map(str, paths))}")
+    stats: dict[str, Any] = {"sample_rate": int(sample_rate), "window_s": float(window_s),
+                             "windows": int(len(merged["rms_db"])), "block_frames": BLOCK_FRAMES,
+                             "low_hz": LOW_HZ}
+    for key, values in merged.items():
+        stats[key] = {f"p{q}": round(float(np.percentile(values, q)), 5) for q in PERCENTILES}
+    return stats
+
+
+def _read_start(path: Path, seconds: float) -> tuple[np.ndarray, int]:
+    """The first ``seconds`` of an audio file, float32 (frames, channels); a UserError naming it if unreadable."""
+    import soundfile
+
+    try:
+        rate = soundfile.info(str(path)).samplerate
+        data, rate = soundfile.read(str(path), frames=int(seconds * rate), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
+    return data, int(rate)
+
+
+def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> Path:
+    """Store ``stats`` under ``audio_stats`` in a bundle's model.json, atomically (the graphs are untouched)."""
+    path = Path(bundle_dir) / "model.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read the bundle manifest ({e})") from None
+    manifest[MANIFEST_KEY] = stats
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model.json.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(manifest, f, indent=1)  # as the exporter writes it
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
