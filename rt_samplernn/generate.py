@@ -6,7 +6,7 @@ produces the same samples. Priming warms every frame tier over the whole seed cl
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -81,3 +81,53 @@ def generate_levels(
         # argmax(logits / T + g) == argmax(logits + T * g); this form is the engine's, bit for bit.
         hist[:, t] = torch.argmax(logits.float() + temps * noise[:, t % f0], dim=-1)
     return hist[:, t0:].numpy()
+
+
+@torch.inference_mode()
+def generate_blocks(
+    model: SampleRNN,
+    n_samples: int,
+    temperatures: Sequence[float],
+    seed: int = 0,
+    seed_levels: np.ndarray | None = None,
+    block_samples: int = 16384,
+    progress: bool = False,
+) -> Iterator[np.ndarray]:
+    """generate_levels in pieces: (voices, <= block_samples) int levels at a time, the same samples in order.
+
+    Only the last top frame of the history is kept between pieces, so memory does not grow with n_samples.
+    """
+    cfg = model.cfg
+    voices = len(temperatures)
+    if voices < 1 or min(temperatures) <= 0:
+        raise UserError("temperatures must be positive, one per sequence")
+    sizes, f0, f_top = cfg.frame_sizes, cfg.frame_sizes[0], cfg.top_frame_size
+    history = torch.from_numpy(start_history(cfg, voices, seed_levels).copy())
+    t0 = history.shape[1]  # a multiple of f_top, as is the block: the timeline below uses absolute t
+    states = primed_states(model, history)
+    block = max(f_top, block_samples - block_samples % f_top)
+    buf = torch.empty(voices, f_top + block, dtype=torch.int64)  # last top frame, then this block
+    buf[:, :f_top] = history[:, -f_top:]
+    del history
+    temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]
+    rng = noise_rng(seed)
+    conds: list[torch.Tensor | None] = [None] * len(sizes)
+    noise = None
+    base = t0 - f_top  # absolute t of buf[:, 0]
+    with tqdm(total=n_samples, disable=not progress, unit="sample", unit_scale=True, leave=False) as bar:
+        for t in range(t0, t0 + n_samples):
+            i = t - base
+            for k in reversed(range(len(sizes))):
+                size = sizes[k]
+                if t % size == 0:
+                    above = None if k == len(sizes) - 1 else conds[k + 1][:, (t % sizes[k + 1]) // size]
+                    conds[k], states[k] = model.frame_tiers[k].step(buf[:, i - size : i], above, states[k])
+            if t % f0 == 0:
+                noise = torch.from_numpy(gumbel_noise(rng, (voices, f0, cfg.q_levels)))
+            logits = model.sample_tier.step(buf[:, i - f0 : i], conds[0][:, t % f0])
+            buf[:, i] = torch.argmax(logits.float() + temps * noise[:, t % f0], dim=-1)
+            if i + 1 == f_top + block or t + 1 == t0 + n_samples:
+                yield buf[:, f_top : i + 1].numpy().copy()
+                bar.update(i + 1 - f_top)
+                buf[:, :f_top] = buf[:, i + 1 - f_top : i + 1]
+                base = t + 1 - f_top
