@@ -27,8 +27,12 @@ MAX_LATENCY_MS = 10_000.0
 MAX_SEED = 2**63 - 1
 
 
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _bounds(low: float, high: float, low_open: bool) -> str:
-    return f"{'(' if low_open else '['}{low:g}, {high:g}]"
+    return f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}]"
 
 
 def float_in(low: float, high: float, low_open: bool = True) -> Callable[[str], float]:
@@ -73,6 +77,9 @@ latency_ms = float_in(0.0, MAX_LATENCY_MS)
 voices = int_in(1, MAX_VOICES)
 threads = int_in(1, MAX_THREADS)
 seed = int_in(0, MAX_SEED)
+config_float = float_in(0.0, 1e9, low_open=False)  # `train` flags: range checks proper live in the config
+config_int = int_in(0, 2**31 - 1)
+frame_size = int_in(1, 1 << 20)
 
 
 def _probe(folder: Path, what: Path, flag: str) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
     p = sub.add_parser(
         "export", help="export a checkpoint to an ONNX bundle for live play", formatter_class=formatter,
         description="Write model.json plus one ONNX step graph per tier (docs/bundle.md).",
@@ -23,9 +25,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--verify", action="store_true",
                    help="prove parity with the checkpoint: teacher-forced logits within 1e-4 and the engine "
                         "matching the PyTorch reference generator sample for sample")
-    p.add_argument("--verify-seconds", type=float, default=2.0, metavar="S", help="teacher-forced audio length")
+    p.add_argument("--verify-seconds", type=check.float_in(0.0, 3600.0), default=2.0, metavar="S", help="teacher-forced audio length")
     p.add_argument("--verify-audio", metavar="FILE", help="teacher-force on this file instead of a test signal")
-    p.add_argument("--verify-samples", type=int, default=4000, metavar="N",
+    p.add_argument("--verify-samples", type=check.int_in(1, 10_000_000), default=4000, metavar="N",
                    help="samples compared between the engine and the reference generator")
     p.set_defaults(func=run)
 

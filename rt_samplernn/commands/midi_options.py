@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rt_samplernn.commands._checks import int_in
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.midi.controller import MidiController
 from rt_samplernn.live.midi.mapfile import default_map, default_map_path, load_map
@@ -24,12 +25,23 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"MIDI map (TOML or JSON); without it: {default_map_path()} if it exists, else "
                         "CC 1 temperature, CC 7 gain, CC 21.. voice temperatures, CC 102/103/104 "
                         "prime/reset/watchdog, pads from note 36")
-    g.add_argument("--midi-channel", metavar="N", type=int, default=None,
+    g.add_argument("--midi-channel", metavar="N", type=int_in(1, 16), default=None,
                    help="only listen to MIDI channel N (1..16); without it: the map's channel (omni)")
     g.add_argument("--midi-api", choices=API_NAMES, default="auto",
                    help="rtmidi API (auto: CoreMIDI, WinMM, ALSA; JACK where there is no ALSA sequencer)")
     g.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
                    help="an audio file for the next seed slot (repeatable): pads/notes select and prime")
+
+
+def check_midi_arguments(args: argparse.Namespace) -> None:
+    """Flags that only configure MIDI need --midi: refused rather than silently unused."""
+    if getattr(args, "midi", None) is not None:
+        return
+    for flag, value in (("--midi-map", getattr(args, "midi_map", None)),
+                        ("--midi-channel", getattr(args, "midi_channel", None))):
+        if value is not None:
+            raise UserError(f"{flag} {value}: only used with --midi PORT; add --midi (e.g. --midi virtual) "
+                            f"or drop {flag}")
 
 
 def attach(control: LiveControl, player: Any) -> None:
