@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -106,15 +105,18 @@ def check_output_file(path: Path, force: bool, flag: str = "--out") -> None:
     _probe(folder, path, flag)
 
 
-def check_output_dir(path: Path, flag: str) -> None:
-    """A folder can be made (or written) at path: the nearest existing ancestor is a writable folder."""
+def check_output_dir(path: Path, flag: str, target: Path | None = None) -> None:
+    """A folder can be made (or written) at path: the nearest existing ancestor is a writable folder.
+
+    target: what the error names (default path), e.g. a bundle that is built in its parent folder.
+    """
+    target = target or path
     if path.exists() and not path.is_dir():
-        raise UserError(f"{path}: is a file, not a folder; choose another {flag}")
+        where = "is a file" if target == path else f"{path} is a file"
+        raise UserError(f"{target}: {where}, not a folder; choose another {flag}")
     existing = path
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise UserError(f"{path}: {existing} is a file, not a folder; choose another {flag}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"{path}: {existing} is not writable; choose another {flag}")
-    _probe(existing, path, flag)
+        raise UserError(f"{target}: {existing} is a file, not a folder; choose another {flag}")
+    _probe(existing, target, flag)

@@ -35,29 +35,30 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 def run(args: argparse.Namespace) -> int:
     from rt_samplernn.audio import load_for_model
     from rt_samplernn.checkpoint import load_checkpoint
+    from rt_samplernn.commands._checks import check_output_dir
     from rt_samplernn.errors import UserError
+    from rt_samplernn.export.atomic import check_replaceable, replacing_dir
     from rt_samplernn.export.onnx_export import export_bundle
     from rt_samplernn.live.bundle import sha256_file
 
     ckpt = Path(args.checkpoint)
-    model, cfg, _ = load_checkpoint(ckpt)
     out = Path(args.out) if args.out else ckpt.with_name(f"{ckpt.stem}-bundle")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a directory; choose another -o")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise UserError(f"{out}: already exists; pass --force to overwrite it or choose another -o")
+    check_replaceable(out, args.force)
+    check_output_dir(out.parent, "-o", target=out)  # the new bundle is built beside out, then swapped in
+    model, cfg, _ = load_checkpoint(ckpt)
     if args.verify_seconds < 2.0 and args.verify:
         print(f"note: --verify-seconds {args.verify_seconds} is shorter than the 2 s the parity check asks for")
-    manifest = export_bundle(model, out, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8)
-    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.glob("*.onnx")))
-    print(f"wrote {out}/: {manifest.name}, {sizes}")
-    if not args.verify:
-        return 0
-    from rt_samplernn.export.verify import verify_bundle
+    audio = load_for_model(args.verify_audio, cfg.sample_rate) if args.verify and args.verify_audio else None
+    with replacing_dir(out) as tmp:  # a kill or failure before the end leaves the old bundle as it was
+        manifest = export_bundle(model, tmp, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8)
+        sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
+        if args.verify:
+            from rt_samplernn.export.verify import verify_bundle
 
-    audio = load_for_model(args.verify_audio, cfg.sample_rate) if args.verify_audio else None
-    report = verify_bundle(model, out, seconds=args.verify_seconds, audio=audio, n_generate=args.verify_samples)
-    if not report.ok:
-        raise UserError(f"{out}: parity check failed (table above); please report this with the checkpoint")
-    print("parity: ok")
+            report = verify_bundle(model, tmp, seconds=args.verify_seconds, audio=audio, n_generate=args.verify_samples)
+            if not report.ok:
+                raise UserError(f"{out}: parity check failed (table above), so the bundle was not written; "
+                                "please report this with the checkpoint")
+            print("parity: ok")
+    print(f"wrote {out}/: {manifest.name}, {sizes}")
     return 0
