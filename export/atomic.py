@@ -35,7 +35,11 @@ def recover(out: Path) -> None:
 
 
 def check_replaceable(out: Path, force: bool) -> None:
-    """out may be written: absent, an empty folder, or (with force) a bundle; never a folder of other files."""
+    """out may be written: absent, an empty folder, or (with force) a bundle; never a folder of other files.
+
+    First puts back what a killed export left (see recover), so the check sees the real old bundle.
+    """
+    recover(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; choose another -o")
     if out.is_dir() and any(out.iterdir()):
