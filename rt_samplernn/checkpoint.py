@@ -46,9 +46,11 @@ def save_checkpoint(path: str | Path, model: SampleRNN, train_cfg: TrainConfig |
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write checkpoint ({e.strerror})") from None
+    except (OSError, RuntimeError) as e:  # torch's zip writer reports a short write as a RuntimeError
+        if tmp.is_file():
+            tmp.unlink()
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else "the write stopped part-way"
+        raise UserError(f"{path}: cannot write checkpoint ({detail}); check the free space") from None
     return path
 
 

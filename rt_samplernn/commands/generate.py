@@ -165,8 +165,11 @@ def run(args: argparse.Namespace) -> int:
     seed_audio = read_audio(args.seed_audio) if args.seed_audio else None
     model = Path(args.model) if args.model else DEMO_BUNDLE
     rate, blocks = audio_blocks(args, model, temps, seed_audio)
-    with WavOutputs(paths, rate, count, args.channels) as out:
-        for audio in blocks:
-            out.write(audio)
+    try:
+        with WavOutputs(paths, rate, count, args.channels) as out:
+            for audio in blocks:
+                out.write(audio)
+    finally:
+        blocks.close()  # clears the progress bar before an error is printed
     print("wrote " + ", ".join(map(str, paths)))
     return 0
