@@ -107,7 +107,10 @@ def _check_weights_fit(weights: Any, cfg: ModelConfig, path: str | Path) -> None
     """Names and shapes of the weights against the config, before anything of the config's size is allocated."""
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise _invalid(path, "weights", "not a table of tensors")
-    want = {k: tuple(v.shape) for k, v in _meta_model(cfg).state_dict().items()}
+    try:
+        want = {k: tuple(v.shape) for k, v in _meta_model(cfg).state_dict().items()}
+    except (RuntimeError, ValueError, OverflowError) as e:
+        raise _invalid(path, "model config", f"no model of this size can be built: {str(e).splitlines()[0]}") from None
     missing = sorted(want.keys() - weights.keys())
     unexpected = sorted(weights.keys() - want.keys())
     wrong = [k for k in want if k in weights and tuple(weights[k].shape) != want[k]]
