@@ -1,9 +1,9 @@
 """Writing a bundle folder all or nothing: build it in a temporary folder beside the target, then swap it in.
 
-A kill or a failure (disk full, read-only, parity check failed) at any point before the swap leaves the
-old bundle exactly as it was and removes (or, after a kill, leaves a hidden `.NAME.part-*`) temporary
-folder that the next export of the same target removes. The swap is two renames in one folder; if a kill
-lands between them, the old bundle waits in `.NAME.old` and the next export puts it back first.
+A failure (disk full, read-only, parity check failed) before the swap removes the temporary folder; a
+kill leaves it as a hidden `.NAME.part-PID` that the next export to the same target removes. Either way
+the old bundle is untouched. The swap is two renames in one folder; if a kill lands between them, the
+old bundle waits in `.NAME.old` and the next export puts it back before anything else.
 """
 
 from __future__ import annotations
