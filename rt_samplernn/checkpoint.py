@@ -2,6 +2,8 @@
 
 A checkpoint is a plain dict saved with torch.save and loaded with `torch.load(weights_only=True)`, which
 only rebuilds tensors and plain containers: a file crafted to run code on load is refused, not executed.
+A hand-edited or damaged file is checked field by field (configs, weight shapes against a meta-device
+model, the training state `train --resume` reads) and refused with "this checkpoint's X is not valid".
 """
 
 from __future__ import annotations
