@@ -37,7 +37,8 @@ def run_once(python: str, model: Path, seconds: float, count: int, out: Path) ->
     with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as log:
         proc = subprocess.Popen([python, "-c", CHILD, "generate", str(model), "--seconds", str(seconds),
                                  "--count", str(count), "--channels", "--force", "--out", str(out)],
-                                stdout=log, stderr=err, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                stdout=log, stderr=err, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                                cwd=out.parent)  # not this checkout: `python -c` imports from its cwd first
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
