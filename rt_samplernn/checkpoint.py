@@ -2,6 +2,8 @@
 
 A checkpoint is a plain dict saved with torch.save and loaded with `torch.load(weights_only=True)`, which
 only rebuilds tensors and plain containers: a file crafted to run code on load is refused, not executed.
+A hand-edited or damaged file is checked field by field (configs, weight shapes against a meta-device
+model, the training state `train --resume` reads) and refused with "this checkpoint's X is not valid".
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ def save_checkpoint(path: str | Path, model: SampleRNN, train_cfg: TrainConfig |
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write checkpoint ({e.strerror})") from None
+    except (OSError, RuntimeError) as e:  # torch's zip writer reports a short write as a RuntimeError
+        if tmp.is_file():
+            tmp.unlink()
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else "the write stopped part-way"
+        raise UserError(f"{path}: cannot write checkpoint ({detail}); check the free space") from None
     return path
 
 
@@ -78,14 +82,50 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _invalid(path: str | Path, what: str, detail: str) -> UserError:
+    return UserError(f"{path}: this checkpoint's {what} is not valid ({detail[:200]}); the file was edited or "
+                     "damaged: use another checkpoint of the run (best.pt, last.pt, step-N.pt)")
+
+
+def _config_of(data: dict[str, Any], path: str | Path, key: str, what: str, parse: Any) -> Any:
+    values = data.get(key)
+    if not isinstance(values, dict):
+        raise _invalid(path, what, f"a {type(values).__name__}, not a table of fields")
+    try:
+        return parse(values)
+    except UserError as e:
+        raise _invalid(path, what, str(e).split(": ", 1)[-1]) from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as e:
+        raise _invalid(path, what, f"{type(e).__name__}: {e}") from None
+
+
+def _meta_model(cfg: ModelConfig) -> SampleRNN:
+    """The model's structure without memory (meta tensors): shapes to check against, whatever the config says."""
+    with torch.device("meta"):
+        return SampleRNN(cfg)
+
+
+def _check_weights_fit(weights: Any, cfg: ModelConfig, path: str | Path) -> None:
+    """Names and shapes of the weights against the config, before anything of the config's size is allocated."""
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise _invalid(path, "weights", "not a table of tensors")
+    try:
+        want = {k: tuple(v.shape) for k, v in _meta_model(cfg).state_dict().items()}
+    except (RuntimeError, ValueError, OverflowError) as e:
+        raise _invalid(path, "model config", f"no model of this size can be built: {str(e).splitlines()[0]}") from None
+    missing = sorted(want.keys() - weights.keys())
+    unexpected = sorted(weights.keys() - want.keys())
+    wrong = [k for k in want if k in weights and tuple(weights[k].shape) != want[k]]
+    if missing or unexpected or wrong:
+        detail = (f"{wrong[0]} is {list(weights[wrong[0]].shape)}, the config makes it {list(want[wrong[0]])}"
+                  if wrong else f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}")
+        raise UserError(f"{path}: weights do not fit the model config ({detail})")
+
+
 def model_from_checkpoint(data: dict[str, Any], path: str | Path) -> SampleRNN:
     """Rebuild the model from the checkpoint's own config and load its weights."""
-    try:
-        cfg = model_config_from_dict(data["model_config"])
-    except (KeyError, TypeError) as e:
-        raise UserError(f"{path}: checkpoint has no usable model config ({e})") from None
-    except UserError as e:
-        raise UserError(f"{path}: {e}") from None
+    cfg = _config_of(data, path, "model_config", "model config", model_config_from_dict)
+    _check_weights_fit(data.get("model"), cfg, path)
     model = SampleRNN(cfg)
     try:
         model.load_state_dict(data["model"])
@@ -103,6 +143,87 @@ def load_checkpoint(path: str | Path) -> tuple[SampleRNN, ModelConfig, dict[str,
     return model, model.cfg, data
 
 
-def train_config_of(data: dict[str, Any]) -> TrainConfig | None:
-    values = data.get("train_config")
-    return train_config_from_dict(values) if values else None
+def train_config_of(data: dict[str, Any], path: str | Path = "checkpoint") -> TrainConfig | None:
+    """The checkpoint's training config, None when it has none; a UserError naming path when it is not valid."""
+    if not data.get("train_config"):
+        return None
+    return _config_of(data, path, "train_config", "train config", train_config_from_dict)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Training state (what `train --resume` reads), checked before training touches it
+# ----------------------------------------------------------------------------------------------------------
+
+POSITION_FIELDS = ("epoch", "batch", "segment")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_training_state(data: dict[str, Any], path: str | Path, cfg: ModelConfig) -> None:
+    """Every field `train --resume` uses has the type and shape training wrote; else a UserError naming it."""
+    for key in ("step", "evals_since_best", "nonfinite_total"):
+        if not _count(data.get(key)):
+            raise _invalid(path, key, f"{data.get(key)!r}, expected a whole number >= 0")
+    best = data.get("best_val_bits")
+    if not isinstance(best, (int, float)) or isinstance(best, bool) or best != best:
+        raise _invalid(path, "best_val_bits", f"{best!r}, expected a number (inf before the first evaluation)")
+    position = data.get("position")
+    if not isinstance(position, dict) or sorted(position) != sorted(POSITION_FIELDS) \
+            or not all(_count(v) for v in position.values()):
+        raise _invalid(path, "position", f"{position!r}, expected whole numbers >= 0 for {', '.join(POSITION_FIELDS)}")
+    _check_rng_state(data.get("rng_torch"), path)
+    model = _meta_model(cfg)
+    _check_optimizer_state(data.get("optimizer"), [tuple(p.shape) for p in model.parameters()], path)
+    _check_carried_states(data.get("carried_states"), cfg, path)
+
+
+def _check_rng_state(state: Any, path: str | Path) -> None:
+    try:
+        torch.Generator().set_state(state)
+    except (TypeError, RuntimeError, ValueError) as e:
+        raise _invalid(path, "rng_torch", f"not a torch generator state: {str(e).splitlines()[0] if str(e) else e}") from None
+
+
+def _check_optimizer_state(state: Any, shapes: list[tuple[int, ...]], path: str | Path) -> None:
+    """The optimizer's param_groups cover the model's parameters and its per-parameter tensors have their shapes."""
+    groups = state.get("param_groups") if isinstance(state, dict) else None
+    per_param = state.get("state") if isinstance(state, dict) else None
+    if not isinstance(groups, list) or not isinstance(per_param, dict) \
+            or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups):
+        raise _invalid(path, "optimizer state", "expected {state: {...}, param_groups: [{params: [...]}, ...]}")
+    ids = [i for g in groups for i in g["params"]]
+    if sorted(ids) != list(range(len(shapes))):
+        raise _invalid(path, "optimizer state", f"it covers {len(ids)} parameters, the model has {len(shapes)}")
+    for i, values in per_param.items():
+        if not isinstance(i, int) or not 0 <= i < len(shapes) or not isinstance(values, dict):
+            raise _invalid(path, "optimizer state", f"entry {i!r} is not a parameter of the model")
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and tuple(value.shape) != shapes[i]:
+                raise _invalid(path, "optimizer state",
+                               f"{name} of parameter {i} is {list(value.shape)}, the parameter is {list(shapes[i])}")
+
+
+def _check_carried_states(states: Any, cfg: ModelConfig, path: str | Path) -> None:
+    """RNN states carried into the next segment: none, or (layers, batch, dim) per frame tier and state."""
+    if states is None or (isinstance(states, list) and not states):
+        return
+    n_state = 2 if cfg.rnn_type == "lstm" else 1
+    expected = len(cfg.frame_sizes) * n_state
+    if not isinstance(states, list) or len(states) != expected \
+            or not all(isinstance(s, torch.Tensor) and s.is_floating_point() and s.dim() == 3 for s in states):
+        raise _invalid(path, "carried_states", f"expected {expected} float tensors (layers, batch, dim)")
+    batch = states[0].shape[1]
+    for s in states:
+        if tuple(s.shape) != (cfg.rnn_layers, batch, cfg.dim) or batch < 1:
+            raise _invalid(path, "carried_states",
+                           f"a state is {list(s.shape)}, the model needs [{cfg.rnn_layers}, batch, {cfg.dim}]")
+
+
+def remove_stale_parts(folder: str | Path) -> list[Path]:
+    """Delete the temporary checkpoint files (.NAME.pt.part) a killed save left in folder; returns them."""
+    stale = [p for p in sorted(Path(folder).glob(".*.pt.part")) if p.is_file()] if Path(folder).is_dir() else []
+    for part in stale:
+        part.unlink(missing_ok=True)
+    return stale

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from rt_samplernn import __version__
 from rt_samplernn.errors import UserError
@@ -19,8 +20,15 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """Keeps the examples in epilogs as written and shows defaults."""
 
 
+class Parser(argparse.ArgumentParser):
+    """A bad flag or value is one line (the usage is in --help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rt-samplernn",
         description="SampleRNN from training to the stage: train, export to ONNX, play live.",
         formatter_class=HelpFormatter,

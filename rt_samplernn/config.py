@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -141,8 +142,12 @@ class TrainConfig:
             raise UserError(
                 f"train config: lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
             )
-        if self.batch_size < 1 or self.seq_len < 1:
-            raise UserError("train config: batch_size and seq_len must be positive")
+        if self.batch_size < 1 or self.seq_len < 1 or self.eval_every < 1:
+            raise UserError("train config: batch_size, seq_len and eval_every must be positive")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"train config: {f.name} {value} is not a finite number")
         if not 0.0 <= self.val_fraction < 1.0:
             raise UserError(f"train config: val_fraction {self.val_fraction} must be in [0, 1)")
 

@@ -6,14 +6,14 @@ the same samples. Priming warms every frame tier over the whole seed clip, in bo
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
+from rt_samplernn.progress import progress_bar
 from rt_samplernn.sampling import gumbel_noise, noise_rng
 from rt_samplernn.schedule import (
     prime_levels,
@@ -23,7 +23,7 @@ from rt_samplernn.schedule import (
     tiers_due,
 )
 
-__all__ = ["generate_levels", "prime_levels", "primed_states", "start_history"]
+__all__ = ["generate_blocks", "generate_levels", "prime_levels", "primed_states", "start_history"]
 
 
 def primed_states(model: SampleRNN, history: torch.Tensor) -> list[State]:
@@ -35,7 +35,6 @@ def primed_states(model: SampleRNN, history: torch.Tensor) -> list[State]:
     return states
 
 
-@torch.inference_mode()
 def generate_levels(
     model: SampleRNN,
     n_samples: int,
@@ -45,28 +44,55 @@ def generate_levels(
     progress: bool = False,
 ) -> np.ndarray:
     """(len(temperatures), n_samples) int levels, one sequence per temperature, all in one batch."""
+    blocks = generate_blocks(model, n_samples, temperatures, seed, seed_levels, max(n_samples, 1), progress)
+    return np.concatenate(list(blocks), axis=1)
+
+
+@torch.inference_mode()
+def generate_blocks(
+    model: SampleRNN,
+    n_samples: int,
+    temperatures: Sequence[float],
+    seed: int = 0,
+    seed_levels: np.ndarray | None = None,
+    block_samples: int = 16384,
+    progress: bool = False,
+) -> Iterator[np.ndarray]:
+    """generate_levels in pieces: (voices, <= block_samples) int levels at a time, the same samples in order.
+
+    Only the last top frame of the history is kept between pieces, so memory does not grow with n_samples.
+    """
     cfg = model.cfg
     voices = len(temperatures)
     if voices < 1 or min(temperatures) <= 0:
         raise UserError("temperatures must be positive, one per sequence")
-    sizes = cfg.frame_sizes
-    f0 = sizes[0]
+    sizes, f0, f_top = cfg.frame_sizes, cfg.frame_sizes[0], cfg.top_frame_size
     history = torch.from_numpy(start_history(cfg, voices, seed_levels).copy())
-    t0 = history.shape[1]
+    t0 = history.shape[1]  # a multiple of f_top, as is the block: the timeline below uses absolute t
     states = primed_states(model, history)
-    hist = torch.cat([history, torch.zeros(voices, n_samples, dtype=torch.int64)], dim=1)
+    block = max(f_top, block_samples - block_samples % f_top)
+    buf = torch.empty(voices, f_top + block, dtype=torch.int64)  # last top frame, then this block
+    buf[:, :f_top] = history[:, -f_top:]
+    del history
     temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]
     rng = noise_rng(seed)
     conds: list[torch.Tensor | None] = [None] * len(sizes)
     noise = None
-    for t in progress_bar(range(t0, t0 + n_samples), disable=not progress, unit="sample", unit_scale=True, leave=False):
-        for k, col in tiers_due(sizes, t):
-            above = None if col < 0 else conds[k + 1][:, col]
-            conds[k], states[k] = model.frame_tiers[k].step(hist[:, t - sizes[k] : t], above, states[k])
-        j = sample_column(sizes, t)
-        if j == 0:
-            noise = torch.from_numpy(gumbel_noise(rng, (voices, f0, cfg.q_levels)))
-        logits = model.sample_tier.step(hist[:, t - f0 : t], conds[0][:, j])
-        # argmax(logits / T + g) == argmax(logits + T * g); this form is the engine's, bit for bit.
-        hist[:, t] = torch.argmax(logits.float() + temps * noise[:, j], dim=-1)
-    return hist[:, t0:].numpy()
+    base = t0 - f_top  # absolute t of buf[:, 0]
+    with progress_bar(total=n_samples, disable=not progress, unit="sample", unit_scale=True, leave=False) as bar:
+        for t in range(t0, t0 + n_samples):
+            i = t - base
+            for k, col in tiers_due(sizes, t):
+                above = None if col < 0 else conds[k + 1][:, col]
+                conds[k], states[k] = model.frame_tiers[k].step(buf[:, i - sizes[k] : i], above, states[k])
+            j = sample_column(sizes, t)
+            if j == 0:
+                noise = torch.from_numpy(gumbel_noise(rng, (voices, f0, cfg.q_levels)))
+            logits = model.sample_tier.step(buf[:, i - f0 : i], conds[0][:, j])
+            # argmax(logits / T + g) == argmax(logits + T * g); this form is the engine's, bit for bit.
+            buf[:, i] = torch.argmax(logits.float() + temps * noise[:, j], dim=-1)
+            if i + 1 == f_top + block or t + 1 == t0 + n_samples:
+                yield buf[:, f_top : i + 1].numpy().copy()
+                bar.update(i + 1 - f_top)
+                buf[:, :f_top] = buf[:, i + 1 - f_top : i + 1]
+                base = t + 1 - f_top

@@ -181,9 +181,9 @@ class Checkpointer:
         self.cfg = cfg
 
     def save(self, model: SampleRNN, improved: bool, **state: Any) -> None:
-        save_checkpoint(self.out_dir / "last.pt", model, self.cfg, **state)
-        if improved:
+        if improved:  # best first: last.pt must never record a best that best.pt does not hold yet
             save_checkpoint(self.out_dir / "best.pt", model, self.cfg, **state)
+        save_checkpoint(self.out_dir / "last.pt", model, self.cfg, **state)
         if self.cfg.checkpoint_policy == "always":
             save_checkpoint(self.out_dir / f"step-{state['step']:08d}.pt", model, self.cfg, **state)
             for old in sorted(self.out_dir.glob("step-*.pt"))[: -max(self.cfg.keep_checkpoints, 1)]:

@@ -126,3 +126,28 @@ def test_bench_command(bundle, capsys):
 def test_unknown_weights_kind(bundle):
     edit_manifest(bundle, lambda d: d.update(weights="int3"))
     assert "weights 'int3' are not one of fp32" in error_of(bundle)
+
+
+def test_non_finite_initial_state_is_refused(bundle):
+    def poison(d):
+        state = d["graphs"][0]["states"][0]
+        layers, _, dim = state["shape"]
+        state["initial"] = [[float("nan")] * dim] * layers
+
+    edit_manifest(bundle, poison)
+    message = error_of(bundle)
+    assert "initial values of state 'h' of big_frame.onnx hold NaN or inf" in message and "re-export" in message
+
+
+@pytest.mark.parametrize("key,value", [
+    ("sample_rate", 44100),
+    ("quantization", {"type": "linear", "levels": 256, "zero_level": 128}),
+    ("frame_sizes", [4, 32]),
+])
+def test_top_level_summary_contradicting_config_is_refused(bundle, key, value, capsys):
+    edit_manifest(bundle, lambda d: d.update({key: value}))
+    message = error_of(bundle)
+    assert f"model.json: top-level {key} {value!r} contradicts config" in message and "re-export" in message
+    assert main(["generate", str(bundle), "--seconds", "0.1", "--out", str(bundle / "x.wav")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "contradicts config" in err and not (bundle / "x.wav").exists()

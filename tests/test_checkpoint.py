@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rt_samplernn.checkpoint import load_checkpoint, save_checkpoint
+from rt_samplernn.cli import main
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN
@@ -68,3 +69,97 @@ def test_other_files_are_refused(tmp_path):
     torch.save(data, tmp_path / "future.pt")
     with pytest.raises(UserError, match="version 99 is not supported"):
         load_checkpoint(tmp_path / "future.pt")
+
+
+# Hand-edited checkpoints: every field that generate, export or `train --resume` reads is checked first.
+
+SMALL = ["--frame-sizes", "4", "16", "--dim", "16", "--sample-dim", "16", "--emb-size", "8", "--batch-size", "2",
+         "--seq-len", "64", "--chunk-seconds", "0.25", "--eval-every", "5", "--val-batches", "1", "--num-threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def trained(music_dir, tmp_path_factory):
+    """last.pt of a real 5-step run (all the training state resume needs), stopped mid-batch."""
+    run = tmp_path_factory.mktemp("run")
+    assert main(["train", str(music_dir / "train"), "--out", str(run), "--max-steps", "5", "--quiet", *SMALL]) == 0
+    return run / "last.pt"
+
+
+def edited(trained, tmp_path, change) -> str:
+    data = torch.load(trained, weights_only=True)
+    change(data)
+    path = tmp_path / "edited.pt"
+    torch.save(data, path)
+    return str(path)
+
+
+def one_line_error(args, capsys) -> str:
+    assert main([str(a) for a in args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+def _set(key, value):
+    return lambda d: d.__setitem__(key, value)
+
+
+def _optimizer_exp_avg_transposed(d):
+    i = min(i for i, s in d["optimizer"]["state"].items() if s["exp_avg"].dim() == 2 and s["exp_avg"].shape[0] > 1)
+    d["optimizer"]["state"][i]["exp_avg"] = d["optimizer"]["state"][i]["exp_avg"].T.contiguous()
+
+
+RESUME_EDITS = [  # (what, change, words)
+    ("step", _set("step", "5"), ["step is not valid ('5', expected a whole number >= 0)"]),
+    ("step negative", _set("step", -1), ["step is not valid"]),
+    ("best_val_bits", _set("best_val_bits", "low"), ["best_val_bits is not valid"]),
+    ("position", _set("position", {"epoch": 0}), ["position is not valid", "epoch, batch, segment"]),
+    ("position type", lambda d: d["position"].update(batch="x"), ["position is not valid"]),
+    ("optimizer", _set("optimizer", {}), ["optimizer state is not valid"]),
+    ("optimizer count", lambda d: d["optimizer"]["param_groups"][0]["params"].pop(), ["optimizer state is not valid",
+                                                                                      "the model has"]),
+    ("optimizer shape", _optimizer_exp_avg_transposed, ["optimizer state is not valid", "exp_avg of parameter"]),
+    ("rng", _set("rng_torch", torch.zeros(3, dtype=torch.uint8)), ["rng_torch is not valid"]),
+    ("carried", _set("carried_states", [torch.zeros(1, 2, 16)]), ["carried_states is not valid", "expected 2"]),
+    ("carried shape", lambda d: d["carried_states"].__setitem__(0, torch.zeros(1, 2, 7)),
+     ["carried_states is not valid", "[1, 2, 7]"]),
+    ("train config", _set("train_config", ["adam"]), ["train config is not valid (a list"]),
+    ("train config value", lambda d: d["train_config"].update(learning_rate="fast"),
+     ["train config is not valid (learning_rate='fast' is not a valid float)"]),
+    ("model config", _set("model_config", "big"), ["model config is not valid (a str"]),
+]
+
+
+@pytest.mark.parametrize("what,change,words", RESUME_EDITS, ids=[w for w, _, _ in RESUME_EDITS])
+def test_resume_from_a_hand_edited_checkpoint_is_one_line(trained, music_dir, tmp_path, capsys, what, change, words):
+    path = edited(trained, tmp_path, change)
+    before = (tmp_path / "edited.pt").read_bytes()
+    line = one_line_error(["train", music_dir / "train", "--out", tmp_path / "run", "--resume", path], capsys)
+    assert line.startswith(f"rt-samplernn train: error: {path}: this checkpoint's") or "weights do not fit" in line
+    for word in words:
+        assert word in line, line
+    assert (tmp_path / "edited.pt").read_bytes() == before and not any((tmp_path / "run").glob("*.pt"))
+
+
+def test_carried_states_of_a_real_run_pass(trained):
+    from rt_samplernn.checkpoint import check_training_state, read_checkpoint
+
+    data = read_checkpoint(trained)
+    assert data["carried_states"] and data["position"]["segment"] > 0  # the fixture stops mid-batch
+    check_training_state(data, trained, load_checkpoint(trained)[1])
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda d: d["model_config"].update(dim="wide"), ["model config is not valid (dim='wide' is not a valid int)"]),
+    (lambda d: d["model_config"].update(frame_sizes=[4, 6]), ["model config is not valid", "frame_sizes"]),
+    (lambda d: d["model_config"].update(dim=10**6), ["weights do not fit the model config", "the config makes it"]),
+    (lambda d: d["model_config"].update(dim=10**9), ["model config is not valid (no model of this size"]),
+    (_set("model", [1, 2]), ["weights is not valid (not a table of tensors)"]),
+])
+def test_generate_and_export_from_a_hand_edited_config_is_one_line(trained, tmp_path, capsys, change, words):
+    path = edited(trained, tmp_path, change)
+    for args in (["generate", path, "--seconds", "0.1", "--out", tmp_path / "a.wav"], ["export", path, "-o", tmp_path / "b"]):
+        line = one_line_error(args, capsys)
+        for word in words:
+            assert word in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.pt"]

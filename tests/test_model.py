@@ -7,6 +7,7 @@ import torch
 
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.model import SampleRNN
+from rt_samplernn.schedule import sample_column, tiers_due
 
 SHAPES = [
     dict(frame_sizes=(4,)),
@@ -22,18 +23,18 @@ def tiny(**kw):
 
 
 def step_through(model, x):
-    """Teacher-forced logits from the per-tier step functions, in the generation order."""
+    """Teacher-forced logits from the per-tier step functions, in the generation order (rt_samplernn.schedule):
+    equal to the training forward only if the model's tiers and the schedule agree."""
     cfg = model.cfg
     sizes = cfg.frame_sizes
     states = model.initial_state(x.shape[0])
     conds = [None] * len(sizes)
     out = []
     for t in range(model.overlap, x.shape[1]):
-        for k in reversed(range(len(sizes))):
-            if t % sizes[k] == 0:
-                above = None if k == len(sizes) - 1 else conds[k + 1][:, (t % sizes[k + 1]) // sizes[k]]
-                conds[k], states[k] = model.frame_tiers[k].step(x[:, t - sizes[k] : t], above, states[k])
-        out.append(model.sample_tier.step(x[:, t - sizes[0] : t], conds[0][:, t % sizes[0]]))
+        for k, col in tiers_due(sizes, t):
+            above = None if col < 0 else conds[k + 1][:, col]
+            conds[k], states[k] = model.frame_tiers[k].step(x[:, t - sizes[k] : t], above, states[k])
+        out.append(model.sample_tier.step(x[:, t - sizes[0] : t], conds[0][:, sample_column(sizes, t)]))
     return torch.stack(out, dim=1)
 
 

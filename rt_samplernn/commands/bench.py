@@ -12,6 +12,8 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
     p = sub.add_parser(
         "bench", help="measure the engine's real-time factor", formatter_class=formatter,
         description="Real-time factor (generated seconds per wall second, median of repeats) and microseconds "
@@ -20,13 +22,13 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
                "  rt-samplernn bench my-bundle --against runs/a/best.pt",
     )
     p.add_argument("bundle", metavar="BUNDLE", help="bundle directory (rt-samplernn export)")
-    p.add_argument("--seconds", type=float, default=10.0, metavar="S", help="audio generated per repeat")
-    p.add_argument("--voices", type=int, default=1, metavar="N", help="voices generated together")
+    p.add_argument("--seconds", type=check.seconds, default=10.0, metavar="S", help="audio generated per repeat")
+    p.add_argument("--voices", type=check.voices, default=1, metavar="N", help="voices generated together")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime provider")
-    p.add_argument("--threads", type=int, default=1, metavar="K", help="intra-op threads (and torch threads)")
-    p.add_argument("--repeats", type=int, default=5, metavar="R", help="timed repeats (median reported)")
+    p.add_argument("--threads", type=check.threads, default=1, metavar="K", help="intra-op threads (and torch threads)")
+    p.add_argument("--repeats", type=check.int_in(1, 1000), default=5, metavar="R", help="timed repeats (median reported)")
     p.add_argument("--against", metavar="CKPT", help="also time the PyTorch eager reference on this checkpoint")
-    p.add_argument("--against-seconds", type=float, default=1.0, metavar="S",
+    p.add_argument("--against-seconds", type=check.seconds, default=1.0, metavar="S",
                    help="audio per repeat for the (slow) reference generator")
     p.add_argument("--no-capacity", action="store_true",
                    help="skip the closing answer: how many voices this machine plays live (takes ~30 s)")
@@ -215,10 +217,6 @@ def _cpu_name() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rt_samplernn.errors import UserError
-
-    if args.voices < 1 or args.threads < 1 or args.repeats < 1 or args.seconds <= 0:
-        raise UserError("--voices, --threads, --repeats and --seconds must be positive")
     result = bench_engine(args.bundle, args.seconds, args.voices, args.provider, args.threads, args.repeats)
     reference = None
     if args.against:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
     p = sub.add_parser(
         "export", help="export a checkpoint to an ONNX bundle for live play", formatter_class=formatter,
         description="Write model.json plus one ONNX step graph per tier (docs/bundle.md).",
@@ -24,7 +26,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--verify", action="store_true",
                    help="prove parity with the checkpoint: teacher-forced logits within 1e-4 and the engine "
                         "matching the PyTorch reference generator sample for sample")
-    p.add_argument("--verify-seconds", type=float, default=2.0, metavar="S",
+    p.add_argument("--verify-seconds", type=check.float_in(0.0, 3600.0), default=2.0, metavar="S",
                    help="seconds of audio the parity check and the NLL comparison read")
     p.add_argument("--verify-audio", nargs="+", metavar="FILE",
                    help="real audio the model did not train on (joined in order): the check then also reports "
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
                         "comparison is skipped and a test signal is used")
     p.add_argument("--bundle-version", type=int, choices=(1, 2), default=2, metavar="N",
                    help="bundle format to write: 2 (default, fastest) or 1 (the first release's, for older hosts)")
-    p.add_argument("--verify-samples", type=int, default=4000, metavar="N",
+    p.add_argument("--verify-samples", type=check.int_in(1, 10_000_000), default=4000, metavar="N",
                    help="samples compared between the engine and the reference generator")
     p.add_argument("--audio-stats", nargs="+", metavar="FILE|DIR", default=None,
                    help="training audio (files or folders): store its level, flatness and bass share in the bundle, "
@@ -45,39 +47,40 @@ def run(args: argparse.Namespace) -> int:
 
     from rt_samplernn.audio import load_for_model
     from rt_samplernn.checkpoint import load_checkpoint
+    from rt_samplernn.commands._checks import check_output_dir
     from rt_samplernn.errors import UserError
+    from rt_samplernn.export.atomic import check_replaceable, replacing_dir
     from rt_samplernn.export.onnx_export import export_bundle
     from rt_samplernn.live.bundle import sha256_file
 
     ckpt = Path(args.checkpoint)
-    model, cfg, _ = load_checkpoint(ckpt)
     out = Path(args.out) if args.out else ckpt.with_name(f"{ckpt.stem}-bundle")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a directory; choose another -o")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise UserError(f"{out}: already exists; pass --force to overwrite it or choose another -o")
+    check_replaceable(out, args.force)
+    check_output_dir(out.parent, "-o", target=out)  # the new bundle is built beside out, then swapped in
+    model, cfg, _ = load_checkpoint(ckpt)
     if args.verify_seconds < 2.0 and args.verify:
         print(f"note: --verify-seconds {args.verify_seconds} is shorter than the 2 s the parity check asks for")
-    manifest = export_bundle(model, out, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8,
-                             version=args.bundle_version)
-    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.glob("*.onnx")))
-    print(f"wrote {out}/: {manifest.name}, {sizes}")
-    if args.audio_stats:
-        from rt_samplernn.audio_stats import audio_stats, write_bundle_audio_stats
-
-        stats = audio_stats(args.audio_stats, cfg.sample_rate)
-        write_bundle_audio_stats(out, stats)
-        print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
-              f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})")
-    if not args.verify:
-        return 0
-    from rt_samplernn.export.verify import verify_bundle
-
     audio = None
-    if args.verify_audio:
+    if args.verify and args.verify_audio:
         audio = np.concatenate([load_for_model(f, cfg.sample_rate) for f in args.verify_audio])
-    report = verify_bundle(model, out, seconds=args.verify_seconds, audio=audio, n_generate=args.verify_samples)
-    if not report.ok:
-        raise UserError(f"{out}: parity check failed (table above); please report this with the checkpoint")
-    print("parity: ok")
+    with replacing_dir(out) as tmp:  # a kill or failure before the end leaves the old bundle as it was
+        manifest = export_bundle(model, tmp, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8,
+                                 version=args.bundle_version)
+        sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
+        if args.audio_stats:
+            from rt_samplernn.audio_stats import audio_stats, write_bundle_audio_stats
+
+            stats = audio_stats(args.audio_stats, cfg.sample_rate)
+            write_bundle_audio_stats(tmp, stats)
+            print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
+                  f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})")
+        if args.verify:
+            from rt_samplernn.export.verify import verify_bundle
+
+            report = verify_bundle(model, tmp, seconds=args.verify_seconds, audio=audio, n_generate=args.verify_samples)
+            if not report.ok:
+                raise UserError(f"{out}: parity check failed (table above), so the bundle was not written; "
+                                "please report this with the checkpoint")
+            print("parity: ok")
+    print(f"wrote {out}/: {manifest.name}, {sizes}")
     return 0

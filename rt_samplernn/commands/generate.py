@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Iterator
 
 EPILOG = """examples:
   rt-samplernn generate --seconds 10 --out demo.wav                      # the bundled demo model
@@ -14,25 +15,33 @@ EPILOG = """examples:
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
     p = sub.add_parser(
         "generate", help="generate audio to WAV from a checkpoint or a bundle",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Generate audio: a .pt checkpoint runs the PyTorch reference generator, a bundle folder "
-        "runs the onnxruntime engine. Same seed, same samples.",
+        "runs the onnxruntime engine. Same seed, same samples. Output is written as it is generated, "
+        "so memory stays flat however long it is.",
     )
     p.add_argument("model", nargs="?", metavar="CKPT|BUNDLE", help="checkpoint file or bundle folder (default: the demo bundle)")
-    p.add_argument("--seconds", type=float, default=5.0, help="length of each sequence (default: 5)")
-    p.add_argument("--temperature", type=float, nargs="+", default=[1.0], metavar="T",
+    p.add_argument("--seconds", type=check.seconds, default=5.0,
+                   help=f"length of each sequence, up to {check.MAX_SECONDS:g} (default: 5)")
+    p.add_argument("--temperature", type=check.temperature, nargs="+", default=[1.0], metavar="T",
                    help="one for all sequences or one per sequence (default: 1.0)")
-    p.add_argument("--count", type=int, default=None, metavar="N", help="sequences, generated in one batch (default: number of temperatures)")
+    p.add_argument("--count", type=check.voices, default=None, metavar="N",
+                   help=f"sequences, generated in one batch, 1..{check.MAX_VOICES} (default: number of temperatures)")
     p.add_argument("--seed-audio", metavar="FILE", help="prime every tier over this clip first (any rate, any channels)")
-    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same samples (default: 0)")
+    p.add_argument("--seed", type=check.seed, default=0, help="random seed: same seed, same samples (default: 0)")
     p.add_argument("--out", default="generated.wav", metavar="OUT.wav", help="output WAV (default: generated.wav)")
     p.add_argument("--channels", action="store_true", help="N > 1: one N-channel file instead of OUT-1.wav ... OUT-N.wav")
     p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto", help="bundle only: onnxruntime provider")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default: 1)")
+    p.add_argument("--threads", type=check.threads, default=1, help="intra-op threads (default: 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)
+
+
+BLOCK_SAMPLES = 16384  # generated and written per step: memory is this, not the whole output
 
 
 def output_paths(out: Path, count: int, channels: bool) -> list[Path]:
@@ -41,62 +50,128 @@ def output_paths(out: Path, count: int, channels: bool) -> list[Path]:
     return [out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.wav'}") for i in range(count)]
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
+class WavOutputs:
+    """16-bit WAV files written as they come, beside their paths as .part, renamed into place only when complete.
 
-    from rt_samplernn.audio import read_audio, write_wav
-    from rt_samplernn.errors import UserError
-    from rt_samplernn.models import DEMO_BUNDLE
-    from rt_samplernn.progress import progress_bar
+    One file per voice, or one file with a channel per voice. A failure to write (disk full, ...) is a
+    one-line UserError; on any failure or interruption the .part files are removed and nothing is replaced.
+    """
 
-    count = args.count or len(args.temperature)
-    if len(args.temperature) not in (1, count):
-        raise UserError(f"--temperature: give 1 value or {count} (one per sequence), not {len(args.temperature)}")
-    temps = args.temperature * count if len(args.temperature) == 1 else args.temperature
-    if min(temps) <= 0 or args.seconds <= 0 or count < 1:
-        raise UserError("--temperature and --seconds must be positive, --count at least 1")
-    paths = output_paths(Path(args.out), count, args.channels)
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not args.force:
-        raise UserError(f"{existing[0]}: already exists; use --force to overwrite")
-    seed_audio = read_audio(args.seed_audio) if args.seed_audio else None
-    model = Path(args.model) if args.model else DEMO_BUNDLE
+    def __init__(self, paths: list[Path], rate: int, voices: int, channels: bool) -> None:
+        self.paths = paths
+        self.parts = [p.with_name(f".{p.name}.part") for p in paths]
+        self.channels = channels
+        self.rate, self.voices = rate, voices
+        self.files: list[Any] = []
 
+    def __enter__(self) -> "WavOutputs":
+        import soundfile
+
+        try:
+            for path, part in zip(self.paths, self.parts):
+                self._guard(path, lambda: self.files.append(
+                    soundfile.SoundFile(str(part), "w", self.rate, self.voices if self.channels else 1, "PCM_16",
+                                        format="WAV")))
+        except BaseException:
+            self._remove_parts()
+            raise
+        return self
+
+    def write(self, audio: Any) -> None:
+        """audio: (voices, n) float; clipped to [-1, 1]."""
+        import numpy as np
+
+        audio = np.clip(audio, -1.0, 1.0)
+        if self.channels:
+            self._guard(self.paths[0], lambda: self.files[0].write(np.ascontiguousarray(audio.T)))
+            return
+        for path, f, voice in zip(self.paths, self.files, audio):
+            self._guard(path, lambda: f.write(voice))
+
+    def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
+        try:
+            if kind is None:
+                for path, part, f in zip(self.paths, self.parts, self.files):
+                    self._guard(path, f.close)
+                    self._guard(path, lambda: part.replace(path))
+        finally:
+            self._remove_parts()
+
+    def _remove_parts(self) -> None:
+        for f in self.files:
+            f.close()
+        for part in self.parts:
+            part.unlink(missing_ok=True)
+
+    @staticmethod
+    def _guard(path: Path, action: Any) -> None:
+        from rt_samplernn.errors import UserError
+
+        try:
+            action()
+        except (OSError, RuntimeError, AssertionError) as e:  # LibsndfileError is a RuntimeError; a short write asserts
+            detail = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            raise UserError(f"{path}: cannot write ({detail}); check the free space or choose another --out") from None
+
+
+def audio_blocks(args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any) -> tuple[int, Iterator[Any]]:
+    """(sample rate, an iterator of (voices, <= BLOCK_SAMPLES) float audio) for a bundle or a checkpoint."""
     if model.is_dir():
         from rt_samplernn.live.engine import Engine
 
-        engine = Engine(model, voices=count, seed=args.seed, provider=args.provider, threads=args.threads)
+        engine = Engine(model, voices=len(temps), seed=args.seed, provider=args.provider, threads=args.threads)
         for voice, t in enumerate(temps):
             engine.set_temperature(t, voice=voice)
         if seed_audio is not None:
             from rt_samplernn.commands.progress import prime_with_progress
 
             prime_with_progress(engine, *seed_audio)
-        rate = engine.sample_rate
-        total = int(round(args.seconds * rate))
-        audio = np.empty((count, total), np.float32)
-        block = rate // 4  # the engine continues across calls: the same samples as one call
-        with progress_bar(total=total, unit="sample", unit_scale=True, leave=False) as bar:
-            for start in range(0, total, block):
-                engine.generate(min(block, total - start), out=audio[:, start:start + block])
-                bar.update(min(block, total - start))
-    else:
-        import torch
+        total = max(1, int(round(args.seconds * engine.sample_rate)))
+        from rt_samplernn.progress import progress_bar
 
-        from rt_samplernn.checkpoint import load_checkpoint
-        from rt_samplernn.generate import generate_levels, prime_levels
-        from rt_samplernn.quantize import dequantize
+        def engine_blocks() -> Iterator[Any]:
+            with progress_bar(total=total, unit="sample", unit_scale=True, leave=False, disable=total < BLOCK_SAMPLES) as bar:
+                for start in range(0, total, BLOCK_SAMPLES):
+                    n = min(BLOCK_SAMPLES, total - start)
+                    yield engine.generate(n)
+                    bar.update(n)
 
-        torch.set_num_threads(args.threads)
-        net, cfg, _ = load_checkpoint(model)
-        rate = cfg.sample_rate
-        seed_levels = prime_levels(cfg, *seed_audio) if seed_audio is not None else None
-        levels = generate_levels(net, int(round(args.seconds * rate)), temps, args.seed, seed_levels, progress=True)
-        audio = dequantize(levels, cfg.q_type, cfg.q_levels)
-    if args.channels:
-        write_wav(paths[0], np.ascontiguousarray(audio.T), rate)
-    else:
-        for path, voice in zip(paths, audio):
-            write_wav(path, voice, rate)
+        return engine.sample_rate, engine_blocks()
+    import torch
+
+    from rt_samplernn.checkpoint import load_checkpoint
+    from rt_samplernn.generate import generate_blocks, prime_levels
+    from rt_samplernn.quantize import dequantize
+
+    torch.set_num_threads(args.threads)
+    net, cfg, _ = load_checkpoint(model)
+    seed_levels = prime_levels(cfg, *seed_audio) if seed_audio is not None else None
+    total = max(1, int(round(args.seconds * cfg.sample_rate)))
+    levels = generate_blocks(net, total, temps, args.seed, seed_levels, BLOCK_SAMPLES, progress=True)
+    return cfg.sample_rate, (dequantize(block, cfg.q_type, cfg.q_levels) for block in levels)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rt_samplernn.audio import read_audio
+    from rt_samplernn.commands._checks import check_output_file
+    from rt_samplernn.errors import UserError
+    from rt_samplernn.models import DEMO_BUNDLE
+
+    count = args.count or len(args.temperature)
+    if len(args.temperature) not in (1, count):
+        raise UserError(f"--temperature: give 1 value or {count} (one per sequence), not {len(args.temperature)}")
+    temps = args.temperature * count if len(args.temperature) == 1 else args.temperature
+    paths = output_paths(Path(args.out), count, args.channels)
+    for path in paths:  # before any work: a bad destination must not cost a whole generation
+        check_output_file(path, args.force)
+    seed_audio = read_audio(args.seed_audio) if args.seed_audio else None
+    model = Path(args.model) if args.model else DEMO_BUNDLE
+    rate, blocks = audio_blocks(args, model, temps, seed_audio)
+    try:
+        with WavOutputs(paths, rate, count, args.channels) as out:
+            for audio in blocks:
+                out.write(audio)
+    finally:
+        blocks.close()  # clears the progress bar before an error is printed
     print("wrote " + ", ".join(map(str, paths)))
     return 0

@@ -6,6 +6,8 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
     p = sub.add_parser(
         "gui", help="the performance window: dials, seeds, MIDI learn, meters, recording",
         description="Open the performance window. Without BUNDLE it opens the bundle used last time, "
@@ -22,11 +24,11 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
     p.add_argument("--device", help="audio output: index, name substring, or 'none' (no sound card: a software "
                                     "clock paces playback; record to WAV)")
-    p.add_argument("--latency-ms", type=float,
+    p.add_argument("--latency-ms", type=check.latency_ms,
                    help="audio generated ahead of the speaker, ms (the ring's fill target; the meters show the "
                         "knob-to-sound latency it gives); default: the last setting, else the same as `play`")
     p.add_argument("--midi", help="MIDI input port name substring, or 'virtual' for a virtual port")
-    p.add_argument("--voices", type=int, help="voices generated at once (one temperature dial each)")
+    p.add_argument("--voices", type=check.voices, help="voices generated at once (one temperature dial each)")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
                    help="onnxruntime execution provider (auto: CUDA where it works)")
     p.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--start", action="store_true", help="start playing at once")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
-    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after this long "
+    p.add_argument("--quit-after", type=check.play_seconds, metavar="SECONDS", help="close the window after this long "
                    "(Ctrl-C or SIGTERM also close it cleanly, settings saved)")
     p.set_defaults(func=run)
 
@@ -52,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
     for f in args.seed_slot:
         if not Path(f).is_file():
             raise UserError(f"--seed-slot {f}: no such file")
-    if args.voices is not None and args.voices < 1:
-        raise UserError(f"--voices {args.voices}: must be 1 or more")
     if args.device is not None and args.device != "none":
         from rt_samplernn.live.devices import NoOutputDevice, find_output_device
 

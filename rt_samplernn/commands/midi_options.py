@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rt_samplernn.commands._checks import int_in
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.midi.controller import MidiController
 from rt_samplernn.live.control import LiveControl
@@ -24,13 +25,24 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-map", metavar="FILE", default=None,
                    help=f"MIDI map (TOML or JSON; ranges too, e.g. [params.temperature] minimum = 0.2); "
                         f"without it: {default_map_path()} if it exists, else {describe_default_map()}")
-    g.add_argument("--midi-channel", metavar="N", type=int, default=None,
+    g.add_argument("--midi-channel", metavar="N", type=int_in(1, 16), default=None,
                    help="only listen to MIDI channel N (1..16); without it: the map's channel (omni)")
     g.add_argument("--midi-api", choices=API_NAMES, default="auto",
                    help="rtmidi API (auto: CoreMIDI, WinMM, ALSA; JACK where there is no ALSA sequencer)")
     g.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
                    help="an audio file for the next seed slot, from slot 1 (repeatable): pads/notes select "
                         "and prime")
+
+
+def check_midi_arguments(args: argparse.Namespace) -> None:
+    """Flags that only configure MIDI need --midi: refused rather than silently unused."""
+    if getattr(args, "midi", None) is not None:
+        return
+    for flag, value in (("--midi-map", getattr(args, "midi_map", None)),
+                        ("--midi-channel", getattr(args, "midi_channel", None))):
+        if value is not None:
+            raise UserError(f"{flag} {value}: only used with --midi PORT; add --midi (e.g. --midi virtual) "
+                            f"or drop {flag}")
 
 
 def attach(control: LiveControl, player: Any) -> None:

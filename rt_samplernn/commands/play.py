@@ -25,6 +25,8 @@ Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
     from rt_samplernn.live.player import (
         DEFAULT_LATENCY_MS,  # numpy only: no torch, no onnxruntime
     )
@@ -36,19 +38,19 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--device", metavar="NAME|INDEX", default=None,
                    help="audio output: an index or a name substring (`rt-samplernn devices` lists them); "
                         "'none' for no sound card (software clock); None: the system's default output")
-    p.add_argument("--latency-ms", "--ring-ms", dest="latency_ms", metavar="MS", type=float,
+    p.add_argument("--latency-ms", "--ring-ms", dest="latency_ms", metavar="MS", type=check.latency_ms,
                    default=DEFAULT_LATENCY_MS,
                    help="ring fill target: how much audio is generated ahead of the playhead (more: safer "
                         "against underruns). A knob is heard about this plus half a chunk plus the device's own "
                         "latency later; the status line shows that knob-to-sound figure, from the worker's "
                         "timings")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (lower: more conservative)")
-    p.add_argument("--gain", type=float, default=1.0, help="output gain")
-    p.add_argument("--voices", type=int, default=1, help="independent voices, mixed (spread across stereo)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (same seed, same music)")
+    p.add_argument("--temperature", type=check.temperature, default=1.0, help="sampling temperature (lower: more conservative)")
+    p.add_argument("--gain", type=check.gain, default=1.0, help="output gain")
+    p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
+    p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument("--seed-audio", metavar="FILE", default=None,
                    help="prime the model with this clip; the watchdog re-primes from it")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds; None: until Ctrl-C")
+    p.add_argument("--seconds", type=check.play_seconds, default=None, help="stop after this many seconds; None: until Ctrl-C")
     p.add_argument("--record", metavar="OUT.wav", default=None, help="also write what is played to this file")
     p.add_argument("--force", action="store_true", help="overwrite the --record file if it exists")
     p.add_argument("--stdout", action="store_true",
@@ -56,7 +58,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--no-watchdog", action="store_true",
                    help="do not re-prime when the output collapses into silence or blows up into noise")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime provider")
-    p.add_argument("--chunk-frames", type=int, default=None,
+    p.add_argument("--chunk-frames", type=check.int_in(1, 65536), default=None,
                    help="samples per engine call; None: 256. Smaller lowers latency and costs overhead")
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     from rt_samplernn.commands.midi_options import (
@@ -77,21 +79,6 @@ def format_status(m: PlayerMetrics) -> str:
     return (f"{m.seconds_played:7.1f} s | {temp} | gain {m.gain:.2f} | RTF {rtf} | fill {m.ring_fill_ms:4.0f}/"
             f"{m.target_latency_ms:.0f} ms | underruns {m.underruns} (host {m.output_underflows}) | "
             f"latency {m.knob_latency_ms:4.0f} ms | cpu {m.process_cpu * 100:3.0f}% | {wd}")
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    from rt_samplernn.errors import UserError
-
-    if args.voices < 1:
-        raise UserError(f"--voices {args.voices}: must be at least 1")
-    if args.latency_ms <= 0:
-        raise UserError(f"--latency-ms {args.latency_ms:g}: must be positive")
-    if args.seconds is not None and args.seconds <= 0:
-        raise UserError(f"--seconds {args.seconds:g}: must be positive")
-    if args.temperature <= 0:
-        raise UserError(f"--temperature {args.temperature:g}: must be positive")
-    if args.chunk_frames is not None and args.chunk_frames < 1:
-        raise UserError(f"--chunk-frames {args.chunk_frames}: must be positive")
 
 
 def _bundle_path(args: argparse.Namespace):
@@ -186,13 +173,13 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from rt_samplernn.audio import load_for_model
-    from rt_samplernn.commands.midi_options import start_from_args
+    from rt_samplernn.commands.midi_options import check_midi_arguments, start_from_args
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import NoOutputDevice
     from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
     from rt_samplernn.live.sinks import WavSink, stdout_sink
 
-    _check_args(args)
+    check_midi_arguments(args)
     bundle = _bundle_path(args)
     try:
         device = _choose_device(args)

@@ -22,6 +22,9 @@ config file (TOML or JSON): optional `preset = "live"`, and [model] / [train] ta
 
 
 def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
+    from rt_samplernn.commands import _checks as check
+
+    checked = {int: check.config_int, float: check.config_float}
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(cls(), f.name)
@@ -30,10 +33,10 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
-            group.add_argument(flag, type=int, nargs="+", default=None, metavar="N", help=help_text)
+            group.add_argument(flag, type=check.frame_size, nargs="+", default=None, metavar="N", help=help_text)
         else:
-            group.add_argument(flag, type=type(default), default=None, metavar=type(default).__name__.upper(),
-                               help=help_text)
+            group.add_argument(flag, type=checked.get(type(default), str), default=None,
+                               metavar=type(default).__name__.upper(), help=help_text)
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
@@ -61,10 +64,13 @@ def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from rt_samplernn.checkpoint import (
+        check_training_state,
         model_from_checkpoint,
         read_checkpoint,
+        remove_stale_parts,
         train_config_of,
     )
+    from rt_samplernn.commands._checks import check_output_dir
     from rt_samplernn.config import (
         apply_overrides,
         model_config_from_preset,
@@ -74,22 +80,27 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.errors import UserError
     from rt_samplernn.train import train
 
+    out = Path(args.out)
+    check_output_dir(out, "--out")  # before the data is read: a bad --out must not cost a data scan
+    remove_stale_parts(out)  # left by a run killed while writing a checkpoint
     file = read_config_file(args.config) if args.config else {}
     model_flags, train_flags = _given(args, ModelConfig), _given(args, TrainConfig)
-    out = Path(args.out)
     resume = None
     if args.resume:
         path = Path(args.resume)
-        resume = read_checkpoint(path / "last.pt" if path.is_dir() else path)
+        ckpt = path / "last.pt" if path.is_dir() else path
+        resume = read_checkpoint(ckpt)
         if model_flags or file.get("model"):
             raise UserError(f"{args.resume}: the model is fixed by the checkpoint; drop the model flags to resume")
-        model_cfg = model_from_checkpoint(resume, args.resume).cfg
-        base = to_dict(train_config_of(resume) or TrainConfig())
+        model_cfg = model_from_checkpoint(resume, ckpt).cfg
+        base = to_dict(train_config_of(resume, ckpt) or TrainConfig())
     else:
         if out.is_dir() and any(out.glob("*.pt")) and not args.force:
             raise UserError(f"{out}: already holds checkpoints; use --resume {out} to continue or --force to start over")
         model_cfg = model_config_from_preset(file.get("preset", args.preset), {**file.get("model", {}), **model_flags})
         base = to_dict(TrainConfig())
     train_cfg = apply_overrides(TrainConfig, base, {**file.get("train", {}), **train_flags}, "train")
+    if resume is not None:
+        check_training_state(resume, ckpt, model_cfg)
     result = train(args.data, out, model_cfg, train_cfg, args.val_data, resume, args.device, args.quiet)
     return 0 if result.stopped != "interrupted" else 130

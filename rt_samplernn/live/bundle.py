@@ -17,6 +17,7 @@ import numpy as np
 
 from rt_samplernn.config import ModelConfig, model_config_from_dict
 from rt_samplernn.errors import UserError
+from rt_samplernn.quantize import zero_level
 
 FORMAT = "rt-samplernn-bundle"
 VERSION = 2  # written by this exporter; docs/bundle.md lists what changed from version 1
@@ -170,7 +171,32 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     ordered = tuple(frames[frame_graph_name(k)] for k in range(n_frame))
     bundle = Bundle(root, manifest, cfg, ordered, samples[0])
     _check_manifest_shapes(bundle, mpath)
+    _check_summary_agrees(manifest, cfg, mpath)
+    _check_initial_states_finite(bundle, mpath)
     return bundle
+
+
+def _check_summary_agrees(manifest: dict[str, Any], cfg: ModelConfig, mpath: Path) -> None:
+    """model.json's top-level sample_rate, quantization and frame_sizes (where present) repeat its config."""
+    summary = {
+        "sample_rate": cfg.sample_rate,
+        "quantization": {"type": cfg.q_type, "levels": cfg.q_levels, "zero_level": zero_level(cfg.q_levels)},
+        "frame_sizes": list(cfg.frame_sizes),
+    }
+    for key, want in summary.items():
+        if key in manifest:
+            _need(manifest[key] == want, mpath,
+                  f"top-level {key} {manifest[key]!r} contradicts config ({want!r}); the file was edited: "
+                  "re-export the bundle (or make the two agree)")
+
+
+def _check_initial_states_finite(b: Bundle, mpath: Path) -> None:
+    """Learned initial states hold numbers: NaN or inf would silence or blow up every voice from the first sample."""
+    for g in b.frame_graphs:
+        for s in g.states:
+            _need(bool(np.isfinite(s.initial).all()), mpath,
+                  f"initial values of state {s.input!r} of {g.path.name} hold NaN or inf; re-export the bundle "
+                  "from a checkpoint with finite weights")
 
 
 def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
