@@ -15,7 +15,7 @@ from rt_samplernn.live.params import PARAMETERS, FloatSpec, Parameters
 
 
 class FakeEngine:
-    """Records the calls LiveControl makes; the Engine API of docs/CONTRACTS.md."""
+    """Records the calls LiveControl makes; the Engine API (rt_samplernn.live.engine.Engine)."""
 
     def __init__(self, voices: int = 1, sample_rate: int = 16000):
         self.voices, self.sample_rate = voices, sample_rate

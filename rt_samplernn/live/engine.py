@@ -169,7 +169,17 @@ class _Snapshot:
 
 
 class Engine:
-    """SampleRNN generation from a bundle. See docs/CONTRACTS.md for the API and rt_samplernn.schedule for the timeline.
+    """SampleRNN generation from a bundle, following the timeline of rt_samplernn.schedule.
+
+        engine = Engine("my-bundle", voices=2, seed=1)
+        engine.generate(n)                   # (voices, n) float32 in [-1, 1], gain applied; continues across calls
+        engine.set_temperature(0.9, voice=None); engine.temperatures    # thread-safe; None = every voice
+        engine.set_gain(0.5); engine.gain                               # thread-safe
+        engine.prime(audio, rate, seed=None) # thread-safe: new states computed off to the side, swapped in before
+                                             # the next block; restarts the noise stream (default: the engine's seed)
+        engine.reset(seed=None)              # back to the initial state, same swap-in rule
+        engine.initial_states(voices), engine.run_frame(k, ...), engine.states_after(history)
+                                             # one tier step / priming states, for hosts and the parity check
 
     Parameters
     ----------
