@@ -43,5 +43,5 @@ def test_generate_from_a_bundle_shows_progress_and_matches_one_engine_call(tmp_p
     from rt_samplernn.live.engine import Engine
 
     audio, _ = soundfile.read(str(out), dtype="float32")
-    expected = Engine(bundle, voices=1, seed=3, provider="cpu").generate(9600)[0]
+    expected = Engine(bundle, voices=1, seed=3, provider="cpu").generate(19200)[0]
     np.testing.assert_allclose(audio, expected, atol=1 / 32767)  # blocks give the same samples as one call
