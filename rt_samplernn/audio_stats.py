@@ -149,6 +149,7 @@ def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> P
         with os.fdopen(fd, "w") as f:
             json.dump(manifest, f, indent=1)  # as the exporter writes it
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is read by others (a wheel, a shared folder)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -33,8 +33,10 @@ def test_versions_1_and_2_draw_the_same_samples(tmp_path, rnn):
     np.testing.assert_array_equal(out[0], out[1])
 
 
-def test_the_shipped_version_1_demo_still_loads_primes_and_plays():
-    bundle = load_bundle(DEMO_BUNDLE)
+def test_a_version_1_int8_bundle_still_loads_primes_and_plays(tmp_path):
+    """The first release's format (the demo shipped until 2026-12-01 was one): loads, primes, plays."""
+    export_bundle(tiny_model(4), tmp_path / "v1", int8=True, version=1)
+    bundle = load_bundle(tmp_path / "v1")
     assert bundle.version == 1 and bundle.manifest["weights"] == "int8-frame-matmuls"
     engine = Engine(bundle, voices=2, seed=1)
     first = engine.generate(1600)
@@ -42,6 +44,11 @@ def test_the_shipped_version_1_demo_still_loads_primes_and_plays():
     primed = engine.generate(1600)
     assert first.shape == primed.shape == (2, 1600)
     assert np.all(np.isfinite(primed)) and np.ptp(first) > 0.01 and not np.array_equal(first, primed)
+
+
+def test_the_shipped_demo_is_version_2_int8():
+    bundle = load_bundle(DEMO_BUNDLE)
+    assert bundle.version == 2 and bundle.manifest["weights"] == "int8"
 
 
 def test_int8_bundle_nll_on_real_audio_is_within_tolerance(tmp_path):
