@@ -229,6 +229,7 @@ class Engine:
         self._noise_used = NOISE_CHUNK_BLOCKS
         self._pos = 0  # position inside the current top frame, a multiple of F0
         self._spare = np.empty((v, self.f0), dtype=np.int64)
+        self._levels = np.empty((v, 0), dtype=np.int64)  # generate()'s levels, reused while n stays the same
         self._spare_start = self.f0
         self._temps = np.ones(v, dtype=np.float32)
         self._temps_bound: np.ndarray | None = None
@@ -298,7 +299,9 @@ class Engine:
     def generate(self, n: int, out: np.ndarray | None = None, apply_gain: bool = True) -> np.ndarray:
         """(voices, n) float32 audio in [-1, 1], gain applied unless ``apply_gain`` is False (the player
         applies it itself, after its watchdog has heard the model's own output). `out`: filled and returned."""
-        levels = self.generate_levels(n)
+        if self._levels.shape[1] != n:  # the player asks for the same n every block: allocated once
+            self._levels = np.empty((self.voices, n), dtype=np.int64)
+        levels = self._fill_levels(self._levels)
         audio = self._dequant[levels] if out is None else np.take(self._dequant, levels, out=out)
         gain = self._gain if apply_gain else 1.0
         if gain != 1.0:
@@ -306,7 +309,12 @@ class Engine:
         return audio
 
     def generate_levels(self, n: int) -> np.ndarray:
-        """(voices, n) int64 levels: the samples before dequantization."""
+        """(voices, n) int64 levels: the samples before dequantization (a new array)."""
+        return self._fill_levels(np.empty((self.voices, n), dtype=np.int64))
+
+    def _fill_levels(self, out: np.ndarray) -> np.ndarray:
+        """Fill out (voices, n) with the next n levels of every voice and return it."""
+        n = out.shape[1]
         pending = self._pending
         if pending is not None and pending is not self._applied:
             self._install(pending)
@@ -314,7 +322,6 @@ class Engine:
         if temps is not self._temps_bound:
             self._run.temps_in[:] = temps
             self._temps_bound = temps
-        out = np.empty((self.voices, n), dtype=np.int64)
         done = 0
         if self._spare_start < self.f0:
             take = min(n, self.f0 - self._spare_start)
