@@ -4,9 +4,12 @@ against training time.
     python benchmarks/train_budget.py --minutes 5                          # prism-small, the issue's floor: <= 5.2
     python benchmarks/train_budget.py --minutes 2 --setup live --learning-rate 2e-3 --warmup-steps 20
 
-Data as recipes/demo.sh: every track of drascula-music (apt-get install drascula-music) except track10,
-track20 and track30, which are held out. The held-out score is NLL in bits per sample on --val-chunks chunks
-chosen once, spread evenly over the three held-out tracks. The clock counts training steps only (start-up
+Data (drascula-music, apt-get install drascula-music), two splits:
+- `--split tracks` (default), as recipes/demo.sh: every track except track10, track20 and track30, which are
+  held out; the held-out score is NLL in bits per sample on --val-chunks chunks chosen once, spread evenly over
+  the three held-out tracks (other music than the training tracks: the harder test).
+- `--split chunks`, the setting of the issue's PRiSM-SampleRNN comparison: 32 chunks spread evenly over all
+  31 tracks, alternately 16 to train on and 16 held out (the same recordings, other passages). The clock counts training steps only (start-up
 and evaluations are printed apart). The step count for the budget (which the cosine schedule decays over) is
 set from the speed of a few timed steps first.
 """
@@ -56,6 +59,12 @@ def seconds_per_step(model: SampleRNN, cfg: TrainConfig, data: np.ndarray, steps
     return statistics.median(times[1:])
 
 
+def alternate_chunks(chunks: np.ndarray, n: int) -> AudioSet:
+    """n chunks spread evenly over `chunks`, alternately for training and held out."""
+    picked = chunks[np.linspace(0, len(chunks) - 1, n).round().astype(np.int64)]
+    return AudioSet(train=picked[0::2], val=picked[1::2])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget (steps only)")
@@ -74,6 +83,8 @@ def main() -> None:
     parser.add_argument("--val-chunks", type=int, default=8, help="held-out chunks scored at each evaluation")
     parser.add_argument("--max-steps", type=int, default=0, help="fix the step count instead of timing steps first")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=["tracks", "chunks"], default="tracks",
+                        help="held-out tracks (tracks), or 16 training and 16 held-out chunks of all tracks (chunks)")
     args = parser.parse_args()
     if not AUDIO.is_dir():
         raise SystemExit(f"{AUDIO} missing: apt-get install drascula-music")
@@ -90,15 +101,17 @@ def main() -> None:
     start = time.perf_counter()
     train_files = sorted(f for f in AUDIO.glob("track*.ogg") if f.name not in HELD_OUT)
     data = build_dataset(train_files, model_cfg, cfg, [AUDIO / name for name in HELD_OUT], quiet=True)
-    val = validation_chunks(data.val, args.val_chunks)
+    if args.split == "chunks":
+        data = alternate_chunks(np.concatenate([data.train, data.val]), 32)
+    val = data.val if args.split == "chunks" else validation_chunks(data.val, args.val_chunks)
     startup_s = time.perf_counter() - start
     torch.manual_seed(args.seed)
     step_s = seconds_per_step(SampleRNN(model_cfg), cfg, data.train)
     steps = args.max_steps or max(int(args.minutes * 60 / step_s), args.evals)
     cfg = TrainConfig(**{**vars(cfg), "max_steps": steps, "eval_every": max(steps // args.evals, 1)})
-    print(f"{args.setup}: {len(train_files)} training tracks ({len(data.train)} chunks of {args.chunk_seconds:g} s), "
-          f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of "
-          f"{', '.join(HELD_OUT)}; "
+    held_out = "other passages of the same tracks" if args.split == "chunks" else ", ".join(HELD_OUT)
+    print(f"{args.setup}: split {args.split}, {len(data.train)} training chunks of {args.chunk_seconds:g} s, "
+          f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of {held_out}; "
           f"start-up {startup_s:.1f} s; {step_s:.2f} s/step -> {steps} steps; {args.threads} threads, "
           f"amp {args.amp}; lr {args.learning_rate:g} {args.lr_schedule}, warm-up {args.warmup_steps}, "
           f"batch {args.batch_size}, seq_len {args.seq_len}, clip {args.grad_clip:g}", flush=True)
