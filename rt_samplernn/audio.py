@@ -94,9 +94,11 @@ def as_clip(audio: np.ndarray | Clip, rate: int | None) -> Clip:
     return ArrayClip(audio, rate)
 
 
-def mono_blocks(clip: Clip, sample_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
-    """The clip as float32 mono at sample_rate, block by block, not yet normalized: the mean of the channels,
-    then soxr's streaming resampler ("HQ"; equal to soxr.resample on the whole clip), NaN and inf -> 0."""
+def mono_blocks(clip: Clip, sample_rate: int, block_frames: int | None = None) -> Iterator[np.ndarray]:
+    """The clip as float32 mono at sample_rate, block by block (BLOCK_FRAMES of the clip), not yet normalized:
+    the mean of the channels, then soxr's streaming resampler ("HQ"; the same samples as soxr.resample on the
+    whole clip, whatever the block size), NaN and inf -> 0."""
+    block_frames = block_frames or BLOCK_FRAMES
     stream = None
     if clip.rate != sample_rate:
         stream = soxr.ResampleStream(clip.rate, sample_rate, 1, dtype="float32", quality="HQ")
@@ -127,13 +129,13 @@ def normalized(audio: np.ndarray, peak: float | None) -> np.ndarray:
     return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
 
-def measure(clip: Clip, sample_rate: int, block_frames: int = BLOCK_FRAMES) -> tuple[float, int]:
+def measure(clip: Clip, sample_rate: int, block_frames: int | None = None) -> tuple[float, int]:
     """(peak |x|, samples) of the clip as mono at sample_rate: one pass, one block at a time."""
     return peak_of(mono_blocks(clip, sample_rate, block_frames))
 
 
 def model_audio_blocks(clip: Clip, sample_rate: int, peak: float,
-                       block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+                       block_frames: int | None = None) -> Iterator[np.ndarray]:
     """The clip prepared for a model, block by block: mono, sample_rate, scaled by its peak (from `measure`).
     Joined, the blocks equal to_model_audio(whole clip) exactly, whatever block_frames."""
     return (normalized(x, peak) for x in mono_blocks(clip, sample_rate, block_frames))
@@ -152,7 +154,7 @@ def read_tail(path: str | Path, seconds: float) -> tuple[np.ndarray, int, float]
     keep = max(1, int(round(seconds * clip.rate)))
     tail: collections.deque[np.ndarray] = collections.deque()
     held = 0
-    for block in clip.blocks(BLOCK_FRAMES):
+    for block in clip.blocks(BLOCK_FRAMES):  # keeps the blocks that end the file, no more
         tail.append(block.mean(axis=1))
         held += len(block)
         while held - len(tail[0]) >= keep:

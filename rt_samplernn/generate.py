@@ -14,8 +14,8 @@ import torch
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
 from rt_samplernn.progress import progress_bar
-from rt_samplernn.sampling import gumbel_noise, noise_rng
 from rt_samplernn.quantize import zero_level
+from rt_samplernn.sampling import gumbel_noise, noise_rng
 from rt_samplernn.schedule import (
     PrimingHistory,
     prime_levels,

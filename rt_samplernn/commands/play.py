@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument("--seed-audio", metavar="FILE", default=None,
-                   help="prime the model with this clip; the watchdog re-primes from it")
+                   help="prime the model with this clip (any length: read in blocks; more than ~30 s buys little); "
+                        "the watchdog re-primes from it, reading it again")
     p.add_argument("--seconds", type=check.play_seconds, default=None, help="stop after this many seconds; None: until Ctrl-C")
     p.add_argument("--record", metavar="OUT.wav", default=None, help="also write what is played to this file")
     p.add_argument("--force", action="store_true", help="overwrite the --record file if it exists")

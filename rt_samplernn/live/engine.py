@@ -22,12 +22,12 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
+from rt_samplernn.audio import Clip, as_clip
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
-from rt_samplernn.audio import Clip, as_clip
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due
 
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -272,17 +272,18 @@ class Engine:
         with self._prime_lock:
             self._pending = self._initial_snapshot(self.seed if seed is None else int(seed))
 
-    def prime(self, audio: np.ndarray | Clip, rate: int | None = None, seed: int | None = None,
+    def prime(self, audio: np.ndarray | Clip | PrimingHistory, rate: int | None = None, seed: int | None = None,
               progress: Callable[[float], None] | None = None) -> None:
         """Warm every frame tier over a seed clip (an array at `rate`, any rate, mono or (frames, channels);
-        or an audio.FileClip/ArrayClip); restarts the noise stream of seed (or the current one: the same clip
-        then replays the same samples).
+        an audio.FileClip/ArrayClip; or levels as a schedule.PrimingHistory); restarts the noise stream of
+        seed (or the current one: the same clip then replays the same samples).
 
         Runs on the calling thread; the clip is read, resampled and quantized block by block as the frame
         tiers consume it (schedule.PrimingHistory), so memory does not grow with the clip; `progress`, if
         given, is called with the fraction done. The new state is swapped in at the next generate() call.
         """
-        history = PrimingHistory.from_clip(self.config, as_clip(audio, rate))
+        history = audio if isinstance(audio, PrimingHistory) else PrimingHistory.from_clip(self.config,
+                                                                                          as_clip(audio, rate))
         with self._prime_lock:
             states, last = self._states_and_tail(history, progress)
             tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
