@@ -33,6 +33,7 @@ if kind == "engine":
     from rt_samplernn.live.engine import Engine
     engine = Engine(sys.argv[4], provider="cpu", threads=1)
     setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     t = time.perf_counter()
     if whole:
         from rt_samplernn.audio import read_audio
@@ -46,6 +47,7 @@ else:
     from rt_samplernn.checkpoint import load_checkpoint
     model, cfg, _ = load_checkpoint(sys.argv[4])
     setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     t = time.perf_counter()
     with torch.inference_mode():
         if whole:
@@ -59,8 +61,9 @@ else:
             from rt_samplernn.schedule import PrimingHistory
             primed_from(model, PrimingHistory.from_clip(cfg, FileClip(path)), 1)
 seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(dict(seconds=seconds, peak_mb=peak / 1024, setup_mb=setup / 1024)))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu0
+print(json.dumps(dict(seconds=seconds, cpu_s=cpu, peak_mb=usage.ru_maxrss / 1024, setup_mb=setup / 1024)))
 """
 
 
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         how = "read whole, then primed" if args.whole else "read in blocks as it primes"
         print(f"seed file: {args.file_rate} Hz, {args.channels} ch, 16-bit WAV; {how}")
         print(f"{'priming':<10} {'file min':>8} {'file MB':>8} {'seconds':>8} {'s per file min':>15} "
-              f"{'peak MB':>8} {'after setup':>12}")
+              f"{'CPU s per file min':>19} {'peak MB':>8} {'after setup':>12}")
         for minutes in args.minutes:
             seed = Path(tmp) / f"seed-{minutes:g}.wav"
             file_mb = write_seed(seed, minutes, args.file_rate, args.channels)
@@ -122,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{kind:<10} {minutes:>8g}  failed: {r['error']}")
                     continue
                 print(f"{kind:<10} {minutes:>8g} {file_mb:>8.1f} {r['seconds']:>8.1f} "
-                      f"{r['seconds'] / minutes:>15.1f} {r['peak_mb']:>8.0f} {r['peak_mb'] - r['setup_mb']:>+12.0f}",
+                      f"{r['seconds'] / minutes:>15.1f} {r['cpu_s'] / minutes:>19.1f} {r['peak_mb']:>8.0f} "
+                      f"{r['peak_mb'] - r['setup_mb']:>+12.0f}",
                       flush=True)
             seed.unlink()
-    print("(peak MB: the process's ru_maxrss; after setup: growth over the loaded model)")
+    print("(peak MB: the process's ru_maxrss; after setup: growth over the peak while loading the model)")
     return 0
 
 
