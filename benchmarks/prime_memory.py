@@ -7,8 +7,8 @@
                                                                # `play --seed-audio`; runs on older checkouts too)
 
 The seed is a seeded synthetic signal written as a 16-bit WAV file, 44.1 kHz stereo by default (so it is
-decoded, mixed to mono and resampled like a real seed file). Each length runs in a fresh subprocess, so its
-peak resident memory (ru_maxrss) is its own. By default priming reads the file in blocks
+decoded, mixed to mono and resampled like a real seed file). Each length runs in a fresh subprocess; the
+resident high-water mark is reset once the model is loaded, so "priming peak" is priming's own (Linux). By default priming reads the file in blocks
 (rt_samplernn.audio.FileClip, schedule.PrimingHistory: what `play`/`generate --seed-audio` do), so memory
 should stay flat and time grow linearly.
 """
@@ -26,15 +26,21 @@ import numpy as np
 import soundfile
 
 CHILD = """
-import json, resource, sys, time
+import json, re, resource, sys, time
 kind, path, whole = sys.argv[1], sys.argv[2], sys.argv[3] == "whole"
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def start_priming():  # reset the resident high-water mark (Linux): what follows is priming alone
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), time.perf_counter()
+
+
 if kind == "engine":
     from rt_samplernn.live.engine import Engine
     engine = Engine(sys.argv[4], provider="cpu", threads=1)
     setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    t = time.perf_counter()
+    cpu0, t = start_priming()
     if whole:
         from rt_samplernn.audio import read_audio
         engine.prime(*read_audio(path))
@@ -47,8 +53,7 @@ else:
     from rt_samplernn.checkpoint import load_checkpoint
     model, cfg, _ = load_checkpoint(sys.argv[4])
     setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    t = time.perf_counter()
+    cpu0, t = start_priming()
     with torch.inference_mode():
         if whole:
             from rt_samplernn.audio import read_audio
@@ -63,7 +68,8 @@ else:
 seconds = time.perf_counter() - t
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu0
-print(json.dumps(dict(seconds=seconds, cpu_s=cpu, peak_mb=usage.ru_maxrss / 1024, setup_mb=setup / 1024)))
+priming = int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
+print(json.dumps(dict(seconds=seconds, cpu_s=cpu, setup_mb=setup / 1024, priming_mb=priming / 1024)))
 """
 
 
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         how = "read whole, then primed" if args.whole else "read in blocks as it primes"
         print(f"seed file: {args.file_rate} Hz, {args.channels} ch, 16-bit WAV; {how}")
         print(f"{'priming':<10} {'file min':>8} {'file MB':>8} {'seconds':>8} {'s per file min':>15} "
-              f"{'CPU s per file min':>19} {'peak MB':>8} {'after setup':>12}")
+              f"{'CPU s per file min':>19} {'load peak MB':>12} {'priming peak MB':>15}")
         for minutes in args.minutes:
             seed = Path(tmp) / f"seed-{minutes:g}.wav"
             file_mb = write_seed(seed, minutes, args.file_rate, args.channels)
@@ -125,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{kind:<10} {minutes:>8g}  failed: {r['error']}")
                     continue
                 print(f"{kind:<10} {minutes:>8g} {file_mb:>8.1f} {r['seconds']:>8.1f} "
-                      f"{r['seconds'] / minutes:>15.1f} {r['cpu_s'] / minutes:>19.1f} {r['peak_mb']:>8.0f} "
-                      f"{r['peak_mb'] - r['setup_mb']:>+12.0f}",
+                      f"{r['seconds'] / minutes:>15.1f} {r['cpu_s'] / minutes:>19.1f} {r['setup_mb']:>12.0f} "
+                      f"{r['priming_mb']:>15.0f}",
                       flush=True)
             seed.unlink()
-    print("(peak MB: the process's ru_maxrss; after setup: growth over the peak while loading the model)")
+    print("(load peak: ru_maxrss after loading the model; priming peak: the resident high-water mark while priming,\n"
+          " the model included: VmHWM, reset by /proc/self/clear_refs before priming starts)")
     return 0
 
 
