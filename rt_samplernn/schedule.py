@@ -19,6 +19,7 @@ import numpy as np
 
 from rt_samplernn.audio import ArrayClip, Clip, measure, model_audio_blocks
 from rt_samplernn.config import ModelConfig
+from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import quantize, zero_level
 
 PRIME_CHUNK_TOP_FRAMES = 256  # top frames read per priming chunk: bounds memory whatever the clip length
@@ -62,8 +63,12 @@ def seed_level_blocks(cfg: ModelConfig, clip: Clip, measured: tuple[float, int] 
 
     def levels() -> Iterator[np.ndarray]:
         yield np.full(pad, zero_level(cfg.q_levels), dtype=dtype)
+        read = 0
         for x in model_audio_blocks(clip, cfg.sample_rate, peak):
+            read += len(x)
             yield quantize(x, cfg.q_type, cfg.q_levels).astype(dtype)
+        if read != samples:  # the padding was set by the first pass: a file rewritten meanwhile cannot prime
+            raise UserError(f"{getattr(clip, 'path', 'the seed clip')}: changed while it was being read; prime again")
     return levels()
 
 

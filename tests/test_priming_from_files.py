@@ -174,6 +174,15 @@ def test_the_watchdog_reprimes_from_a_file_clip(tmp_path):
     assert np.array_equal(engine.generate_levels(200), expected.generate_levels(200))
 
 
+def test_a_seed_file_rewritten_between_the_two_passes_is_refused(tmp_path):
+    path = tmp_path / "seed.wav"
+    soundfile.write(str(path), np.sin(np.arange(16000) / 5.0).astype(np.float32), 16000)
+    history = PrimingHistory.from_clip(ModelConfig(**TINY), FileClip(path))  # first pass: peak and length
+    soundfile.write(str(path), np.sin(np.arange(24000) / 5.0).astype(np.float32), 16000)
+    with pytest.raises(UserError, match="seed.wav: changed while it was being read"):
+        list(history.windows())
+
+
 def test_seed_clip_errors_name_the_file_and_the_rate(tmp_path):
     (tmp_path / "notes.txt").write_text("not audio")
     with pytest.raises(UserError, match="notes.txt: cannot read audio"):
