@@ -151,7 +151,7 @@ def to_model_audio(audio: np.ndarray, rate: int, sample_rate: int, normalize: bo
 def read_tail(path: str | Path, seconds: float) -> tuple[np.ndarray, int, float]:
     """(the last `seconds` of a file as float32 mono, its rate, the file's length in seconds), read in blocks."""
     clip = FileClip(path)
-    keep = max(1, int(round(seconds * clip.rate)))
+    keep = max(1, round(seconds * clip.rate))
     tail: collections.deque[np.ndarray] = collections.deque()
     held = 0
     for block in clip.blocks(BLOCK_FRAMES):  # keeps the blocks that end the file, no more
