@@ -392,10 +392,15 @@ class SeedSlot(QFrame):
         self.load_button.clicked.connect(lambda: self.loadRequested.emit(self.index))
         self.prime_button.clicked.connect(lambda: self.primeRequested.emit(self.index))
 
-    def set_clip(self, name: str | None, audio: np.ndarray | None, seconds: float = 0.0) -> None:
+    def set_clip(self, name: str | None, audio: np.ndarray | None, seconds: float = 0.0,
+                 file_seconds: float | None = None) -> None:
+        """Show a clip; `file_seconds` longer than `seconds`: the slot holds only the end of a longer file."""
         self.thumb.set_audio(audio)
-        self.name_label.setText(f"{name} · {seconds:.1f} s" if name else "empty")
-        self.name_label.setToolTip(name or "")
+        cut = file_seconds is not None and file_seconds > seconds + 0.05
+        text = f"{name} · last {seconds:.0f} of {file_seconds:.0f} s" if cut else f"{name} · {seconds:.1f} s"
+        self.name_label.setText(text if name else "empty")
+        tip = f"{name}: primes from the last {seconds:.0f} s only (a longer seed buys little)" if cut else name
+        self.name_label.setToolTip(tip or "")
         self.prime_button.setEnabled(audio is not None)
 
     def set_active(self, on: bool) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile
@@ -11,6 +14,7 @@ import soxr
 from rt_samplernn.errors import UserError
 
 PEAK = 0.95  # training clips and seed clips are scaled so their peak is this
+BLOCK_FRAMES = 65536  # frames read and resampled at a time when preparing a clip (any size gives the same result)
 
 
 def audio_extensions() -> set[str]:
@@ -33,21 +37,129 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return data, int(rate)
 
 
+class ArrayClip:
+    """A clip in memory, (frames,) or (frames, channels) at `rate` Hz, read in blocks like a file."""
+
+    def __init__(self, audio: np.ndarray, rate: int):
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim not in (1, 2):
+            raise UserError(f"audio must be (frames,) or (frames, channels), got shape {audio.shape}")
+        self.audio, self.rate = audio, int(rate)
+        self.seconds = len(audio) / float(self.rate)
+
+    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        for start in range(0, len(self.audio), block_frames):
+            yield self.audio[start : start + block_frames]
+
+
+class FileClip:
+    """An audio file read in blocks, never whole: what priming from a file holds is one block."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: no such file")
+        try:
+            info = soundfile.info(str(self.path))
+        except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+            raise UserError(f"{self.path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
+        if info.frames == 0:
+            raise UserError(f"{self.path}: the file holds no audio")
+        self.rate = int(info.samplerate)
+        self.seconds = info.frames / float(self.rate)
+
+    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        try:
+            with soundfile.SoundFile(str(self.path)) as f:
+                while True:
+                    block = f.read(block_frames, dtype="float32", always_2d=True)
+                    if len(block) == 0:
+                        return
+                    yield block
+        except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+            raise UserError(f"{self.path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
+
+
+Clip = ArrayClip | FileClip
+
+
+def as_clip(audio: np.ndarray | Clip, rate: int | None) -> Clip:
+    """A clip as given, or an array (any rate, mono or (frames, channels)) wrapped as one."""
+    if isinstance(audio, (ArrayClip, FileClip)):
+        if rate is not None and int(rate) != audio.rate:
+            raise UserError(f"the clip's rate is {audio.rate} Hz, not {rate} Hz")
+        return audio
+    if rate is None:
+        raise UserError("an audio array needs its sample rate")
+    return ArrayClip(audio, rate)
+
+
+def mono_blocks(clip: Clip, sample_rate: int, block_frames: int | None = None) -> Iterator[np.ndarray]:
+    """The clip as float32 mono at sample_rate, block by block (BLOCK_FRAMES of the clip), not yet normalized:
+    the mean of the channels, then soxr's streaming resampler ("HQ"; the same samples as soxr.resample on the
+    whole clip, whatever the block size), NaN and inf -> 0."""
+    block_frames = block_frames or BLOCK_FRAMES
+    stream = None
+    if clip.rate != sample_rate:
+        stream = soxr.ResampleStream(clip.rate, sample_rate, 1, dtype="float32", quality="HQ")
+    pending = None
+    for block in itertools.chain(clip.blocks(block_frames), [None]):
+        if pending is not None:
+            mono = pending.mean(axis=1) if pending.ndim == 2 else np.ascontiguousarray(pending)
+            if stream is not None:
+                mono = stream.resample_chunk(mono, last=block is None)
+            yield np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+        pending = block
+
+
+def peak_of(blocks: Iterable[np.ndarray]) -> tuple[float, int]:
+    """(max |x|, number of samples) over blocks of samples."""
+    peak, n = 0.0, 0
+    for x in blocks:
+        if x.size:
+            peak = max(peak, float(np.max(np.abs(x))))
+        n += len(x)
+    return peak, n
+
+
+def normalized(audio: np.ndarray, peak: float | None) -> np.ndarray:
+    """Scale so that `peak` (the whole clip's, None: no scaling) becomes PEAK, clip to [-1, 1], as float32."""
+    if peak is not None and peak > 1e-6:
+        audio = audio * (PEAK / peak)
+    return np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+
+def measure(clip: Clip, sample_rate: int, block_frames: int | None = None) -> tuple[float, int]:
+    """(peak |x|, samples) of the clip as mono at sample_rate: one pass, one block at a time."""
+    return peak_of(mono_blocks(clip, sample_rate, block_frames))
+
+
+def model_audio_blocks(clip: Clip, sample_rate: int, peak: float,
+                       block_frames: int | None = None) -> Iterator[np.ndarray]:
+    """The clip prepared for a model, block by block: mono, sample_rate, scaled by its peak (from `measure`).
+    Joined, the blocks equal to_model_audio(whole clip) exactly, whatever block_frames."""
+    return (normalized(x, peak) for x in mono_blocks(clip, sample_rate, block_frames))
+
+
 def to_model_audio(audio: np.ndarray, rate: int, sample_rate: int, normalize: bool = True) -> np.ndarray:
     """Any clip -> float32 mono at sample_rate: downmix, resample with soxr, scale the peak to PEAK."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 2:
-        audio = audio.mean(axis=1)
-    elif audio.ndim != 1:
-        raise UserError(f"audio must be (frames,) or (frames, channels), got shape {audio.shape}")
-    if rate != sample_rate:
-        audio = soxr.resample(audio, rate, sample_rate, quality="HQ").astype(np.float32)
-    audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-    if normalize:
-        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        if peak > 1e-6:
-            audio = audio * (PEAK / peak)
-    return np.clip(audio, -1.0, 1.0).astype(np.float32)
+    blocks = list(mono_blocks(ArrayClip(audio, rate), sample_rate))
+    mono = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    return normalized(mono, peak_of([mono])[0] if normalize else None)
+
+
+def read_tail(path: str | Path, seconds: float) -> tuple[np.ndarray, int, float]:
+    """(the last `seconds` of a file as float32 mono, its rate, the file's length in seconds), read in blocks."""
+    clip = FileClip(path)
+    keep = max(1, round(seconds * clip.rate))
+    tail: collections.deque[np.ndarray] = collections.deque()
+    held = 0
+    for block in clip.blocks(BLOCK_FRAMES):  # keeps the blocks that end the file, no more
+        tail.append(block.mean(axis=1))
+        held += len(block)
+        while held - len(tail[0]) >= keep:
+            held -= len(tail.popleft())
+    return np.concatenate(tail)[-keep:], clip.rate, clip.seconds
 
 
 def load_for_model(path: str | Path, sample_rate: int) -> np.ndarray:

@@ -14,8 +14,10 @@ import torch
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
 from rt_samplernn.progress import progress_bar
+from rt_samplernn.quantize import zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
 from rt_samplernn.schedule import (
+    PrimingHistory,
     prime_levels,
     prime_windows,
     sample_column,
@@ -23,7 +25,7 @@ from rt_samplernn.schedule import (
     tiers_due,
 )
 
-__all__ = ["generate_blocks", "generate_levels", "prime_levels", "primed_states", "start_history"]
+__all__ = ["generate_blocks", "generate_levels", "prime_levels", "primed_from", "primed_states", "start_history"]
 
 
 def primed_states(model: SampleRNN, history: torch.Tensor) -> list[State]:
@@ -33,6 +35,18 @@ def primed_states(model: SampleRNN, history: torch.Tensor) -> list[State]:
     for start, stop in prime_windows(history.shape[1], model.overlap):
         _, states = model.condition(history[:, start:stop], states)
     return states
+
+
+def primed_from(model: SampleRNN, history: PrimingHistory, voices: int) -> tuple[list[State], torch.Tensor]:
+    """primed_states for `voices` copies of a one-voice PrimingHistory read window by window (a seed clip
+    is never held whole), and its last top frame of levels, (voices, F_top)."""
+    states = model.initial_state(voices)
+    last = torch.full((voices, model.overlap), zero_level(model.cfg.q_levels), dtype=torch.int64)
+    for window in history.windows():
+        x = torch.from_numpy(np.broadcast_to(window, (voices, len(window))).copy())
+        _, states = model.condition(x, states)
+        last = x[:, -model.overlap :]
+    return states, last
 
 
 def generate_levels(
@@ -54,26 +68,26 @@ def generate_blocks(
     n_samples: int,
     temperatures: Sequence[float],
     seed: int = 0,
-    seed_levels: np.ndarray | None = None,
+    seed_levels: np.ndarray | PrimingHistory | None = None,
     block_samples: int = 16384,
     progress: bool = False,
 ) -> Iterator[np.ndarray]:
     """generate_levels in pieces: (voices, <= block_samples) int levels at a time, the same samples in order.
 
-    Only the last top frame of the history is kept between pieces, so memory does not grow with n_samples.
+    Only the last top frame of the history is kept between pieces, so memory does not grow with n_samples;
+    `seed_levels` from schedule.prime_levels, or a PrimingHistory.from_clip read as priming goes.
     """
     cfg = model.cfg
     voices = len(temperatures)
     if voices < 1 or min(temperatures) <= 0:
         raise UserError("temperatures must be positive, one per sequence")
     sizes, f0, f_top = cfg.frame_sizes, cfg.frame_sizes[0], cfg.top_frame_size
-    history = torch.from_numpy(start_history(cfg, voices, seed_levels).copy())
-    t0 = history.shape[1]  # a multiple of f_top, as is the block: the timeline below uses absolute t
-    states = primed_states(model, history)
+    history = seed_levels if isinstance(seed_levels, PrimingHistory) else PrimingHistory.from_levels(cfg, seed_levels)
+    t0 = history.samples  # a multiple of f_top, as is the block: the timeline below uses absolute t
+    states, last = primed_from(model, history, voices)
     block = max(f_top, block_samples - block_samples % f_top)
     buf = torch.empty(voices, f_top + block, dtype=torch.int64)  # last top frame, then this block
-    buf[:, :f_top] = history[:, -f_top:]
-    del history
+    buf[:, :f_top] = last
     temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]
     rng = noise_rng(seed)
     conds: list[torch.Tensor | None] = [None] * len(sizes)

@@ -11,12 +11,15 @@ docs/bundle.md all follow this module.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+import itertools
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from rt_samplernn.audio import to_model_audio
+from rt_samplernn.audio import ArrayClip, Clip, measure, model_audio_blocks
 from rt_samplernn.config import ModelConfig
+from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import quantize, zero_level
 
 PRIME_CHUNK_TOP_FRAMES = 256  # top frames read per priming chunk: bounds memory whatever the clip length
@@ -45,12 +48,34 @@ def sample_column(frame_sizes: Sequence[int], t: int) -> int:
     return t % frame_sizes[0]
 
 
+def level_dtype(q_levels: int) -> type:
+    """The smallest unsigned integer type that holds levels 0 .. q_levels - 1 (q_levels <= 65536)."""
+    return np.uint8 if q_levels <= 256 else np.uint16
+
+
+def seed_level_blocks(cfg: ModelConfig, clip: Clip, measured: tuple[float, int] | None = None) -> Iterator[np.ndarray]:
+    """The seed clip's levels in blocks: downmixed, resampled, peak normalized, quantized, left-padded with
+    silence to a whole number of top frames; small integers, one block at a time (bounded memory).
+    `measured`: audio.measure(clip, cfg.sample_rate) if already known (else one more pass over the clip)."""
+    peak, samples = measured or measure(clip, cfg.sample_rate)
+    pad = (-samples) % cfg.top_frame_size
+    dtype = level_dtype(cfg.q_levels)
+
+    def levels() -> Iterator[np.ndarray]:
+        yield np.full(pad, zero_level(cfg.q_levels), dtype=dtype)
+        read = 0
+        for x in model_audio_blocks(clip, cfg.sample_rate, peak):
+            read += len(x)
+            yield quantize(x, cfg.q_type, cfg.q_levels).astype(dtype)
+        if read != samples:  # the padding was set by the first pass: a file rewritten meanwhile cannot prime
+            raise UserError(f"{getattr(clip, 'path', 'the seed clip')}: changed while it was being read; prime again")
+    return levels()
+
+
 def prime_levels(cfg: ModelConfig, audio: np.ndarray, rate: int) -> np.ndarray:
-    """A seed clip (any rate, mono or (frames, channels)) as int64 levels: downmixed, resampled, peak
-    normalized, quantized, then left-padded with silence to a whole number of top frames."""
-    levels = np.asarray(quantize(to_model_audio(audio, rate, cfg.sample_rate), cfg.q_type, cfg.q_levels), np.int64)
-    pad = (-len(levels)) % cfg.top_frame_size
-    return np.concatenate([np.full(pad, zero_level(cfg.q_levels), dtype=np.int64), levels])
+    """A seed clip (any rate, mono or (frames, channels)) as int64 levels, whole: seed_level_blocks joined.
+    For short clips and checks; priming itself reads PrimingHistory.from_clip, which never holds the clip."""
+    return np.concatenate(list(seed_level_blocks(cfg, ArrayClip(audio, rate)))).astype(np.int64)
 
 
 def start_history(cfg: ModelConfig, voices: int, seed_levels: np.ndarray | None = None) -> np.ndarray:
@@ -73,3 +98,52 @@ def prime_windows(history_samples: int, top_frame_size: int,
     step = chunk_top_frames * top_frame_size
     for start in range(0, history_samples - top_frame_size, step):
         yield start, min(start + top_frame_size + step, history_samples)
+
+
+def windows_of(chunks: Iterable[np.ndarray], top_frame_size: int,
+               chunk_top_frames: int = PRIME_CHUNK_TOP_FRAMES) -> Iterator[np.ndarray]:
+    """history[start:stop] for each window of prime_windows, as int64, from the history given in chunks of
+    any size: holds one window and one chunk, never the whole history."""
+    size = top_frame_size * (chunk_top_frames + 1)
+    step = top_frame_size * chunk_top_frames
+    held = np.empty(0, np.int64)
+    for chunk in chunks:
+        held = np.concatenate([held, np.asarray(chunk, np.int64)])
+        while len(held) >= size:
+            yield held[:size]
+            held = held[step:]
+    if len(held) > top_frame_size:
+        yield held
+
+
+@dataclass
+class PrimingHistory:
+    """A one-voice history in start_history's layout (one top frame of silence, then the padded seed) that
+    priming reads window by window (prime_windows), states carried: `samples` long, `windows()` each time.
+
+    from_clip reads the seed clip (a file or an array) in blocks as the windows are consumed, so nothing
+    of the clip's length is held; from_levels and from_history wrap levels already in memory. All give the
+    same windows for the same clip.
+    """
+
+    samples: int
+    windows: Callable[[], Iterator[np.ndarray]]
+
+    @classmethod
+    def from_clip(cls, cfg: ModelConfig, clip: Clip) -> PrimingHistory:
+        f_top = cfg.top_frame_size
+        silence = np.full(f_top, zero_level(cfg.q_levels), dtype=np.int64)
+        measured = measure(clip, cfg.sample_rate)  # one pass for the peak and the length; windows() reads again
+
+        def windows() -> Iterator[np.ndarray]:
+            return windows_of(itertools.chain([silence], seed_level_blocks(cfg, clip, measured)), f_top)
+        return cls(f_top + measured[1] + (-measured[1]) % f_top, windows)
+
+    @classmethod
+    def from_levels(cls, cfg: ModelConfig, seed_levels: np.ndarray | None) -> PrimingHistory:
+        return cls.from_history(start_history(cfg, 1, seed_levels)[0], cfg.top_frame_size)
+
+    @classmethod
+    def from_history(cls, history: np.ndarray, top_frame_size: int) -> PrimingHistory:
+        """A one-voice history already in memory (start_history's layout)."""
+        return cls(len(history), lambda: (history[a:b] for a, b in prime_windows(len(history), top_frame_size)))

@@ -158,6 +158,18 @@ def test_a_dial_shows_outside_changes_silently_and_not_while_held(qtbot):
     assert dial.learn_button.isChecked() and dial.learn_button.text() == "learning…"
 
 
+def test_a_seed_slot_holding_the_end_of_a_long_file_says_so(qtbot):
+    from rt_samplernn.gui.widgets import SeedSlot
+
+    slot = SeedSlot(0)
+    qtbot.addWidget(slot)
+    slot.set_clip("long.ogg", np.zeros(100, np.float32), 30.0, 1200.0)
+    assert slot.name_label.text() == "long.ogg · last 30 of 1200 s"
+    assert "last 30 s only" in slot.name_label.toolTip()
+    slot.set_clip("short.wav", np.zeros(100, np.float32), 7.4, 7.4)
+    assert slot.name_label.text() == "short.wav · 7.4 s"
+
+
 def test_settings_are_remembered_between_runs(make_window, bundle, tmp_path):
     ini = tmp_path / "remember.ini"
     w = make_window(bundle, voices=2, settings=ini)

@@ -45,7 +45,7 @@ class FakeEngine:
         self._gain = gain
 
     def prime(self, audio, rate):
-        self.calls.append(("prime", audio.shape, rate, float(audio[0, 0])))
+        self.calls.append(("prime", audio.shape, rate, float(audio[0])))  # a slot holds mono
 
     def reset(self, seed=None):
         self.calls.append(("reset", seed))
@@ -322,7 +322,7 @@ def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path):
         p.select_and_prime(i % 2)
     p.select_and_prime(1)
     control.run_pending()
-    assert engine.calls == [("prime", (11025, 1), 44100, 0.375)]
+    assert engine.calls == [("prime", (11025,), 44100, 0.375)]
     assert control.primes == 1
     control.run_pending()
     assert control.primes == 1
@@ -400,6 +400,21 @@ def test_helper_thread_primes_without_being_asked_twice(tmp_path):
         p.select_and_prime(0)
         wait_until(lambda: control.primes == 1)
     assert [c[0] for c in engine.calls] == ["prime"]
+
+
+def test_a_seed_slot_holds_only_the_last_30_seconds_of_a_long_file():
+    from rt_samplernn.live.params import SEED_SLOT_SECONDS
+    from tests.audio_fixtures import drascula_track
+
+    path = drascula_track(29)  # 32.1 s of 44.1 kHz stereo
+    whole, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    p = Parameters(slot_count=2)
+    slot = p.load_slot(0, path)
+    assert slot.sample_rate == rate and slot.file_seconds == pytest.approx(len(whole) / rate)
+    assert slot.seconds == SEED_SLOT_SECONDS == 30.0
+    assert np.array_equal(slot.audio, whole.mean(axis=1)[-30 * rate :])  # the end of the file, mixed to mono
+    short = p.load_slot(1, drascula_track(28))  # 7.4 s: kept whole
+    assert short.seconds == short.file_seconds
 
 
 def test_load_slot_errors_name_the_file(tmp_path):

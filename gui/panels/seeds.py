@@ -76,7 +76,7 @@ class SeedsPanel(QGroupBox):
         except UserError as e:
             self.host.show_error(str(e))
             return False
-        self.slots[index].set_clip(clip.name, clip.audio, clip.seconds)
+        self.slots[index].set_clip(clip.name, clip.audio, clip.seconds, clip.file_seconds)
         self.host.settings.set_seed_file(index, clip.path)
         self.host.set_status(f"seed {index + 1}: {clip.name}")
         return True
@@ -104,7 +104,7 @@ class SeedsPanel(QGroupBox):
             if clip is None:
                 slot.set_clip(None, None)
             else:
-                slot.set_clip(clip.name, clip.audio, clip.seconds)
+                slot.set_clip(clip.name, clip.audio, clip.seconds, clip.file_seconds)
         self._version = session.seeds_version
 
     def prime(self, index: int) -> None:

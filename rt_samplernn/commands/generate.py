@@ -125,7 +125,7 @@ def audio_blocks(args: argparse.Namespace, model: Path, temps: list[float], seed
         if seed_audio is not None:
             from rt_samplernn.commands.progress import prime_with_progress
 
-            prime_with_progress(engine, *seed_audio)
+            prime_with_progress(engine, seed_audio)
         total = max(1, int(round(args.seconds * engine.sample_rate)))
         from rt_samplernn.progress import progress_bar
 
@@ -140,19 +140,20 @@ def audio_blocks(args: argparse.Namespace, model: Path, temps: list[float], seed
     import torch
 
     from rt_samplernn.checkpoint import load_checkpoint
-    from rt_samplernn.generate import generate_blocks, prime_levels
+    from rt_samplernn.generate import generate_blocks
+    from rt_samplernn.schedule import PrimingHistory
     from rt_samplernn.quantize import dequantize
 
     torch.set_num_threads(args.threads)
     net, cfg, _ = load_checkpoint(model)
-    seed_levels = prime_levels(cfg, *seed_audio) if seed_audio is not None else None
+    seed_levels = PrimingHistory.from_clip(cfg, seed_audio) if seed_audio is not None else None  # read as it primes
     total = max(1, int(round(args.seconds * cfg.sample_rate)))
     levels = generate_blocks(net, total, temps, args.seed, seed_levels, BLOCK_SAMPLES, progress=True)
     return cfg.sample_rate, (dequantize(block, cfg.q_type, cfg.q_levels) for block in levels)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rt_samplernn.audio import read_audio
+    from rt_samplernn.audio import FileClip
     from rt_samplernn.commands._checks import check_output_file
     from rt_samplernn.errors import UserError
     from rt_samplernn.models import DEMO_BUNDLE
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     paths = output_paths(Path(args.out), count, args.channels)
     for path in paths:  # before any work: a bad destination must not cost a whole generation
         check_output_file(path, args.force)
-    seed_audio = read_audio(args.seed_audio) if args.seed_audio else None
+    seed_audio = FileClip(args.seed_audio) if args.seed_audio else None  # checked now, read in blocks later
     model = Path(args.model) if args.model else DEMO_BUNDLE
     rate, blocks = audio_blocks(args, model, temps, seed_audio)
     try:

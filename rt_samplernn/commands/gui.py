@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
                    help="onnxruntime execution provider (auto: CUDA where it works)")
     p.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
                    help="an audio file for the next seed slot, from slot 1 (repeatable); with --start, slot 1 "
-                        "primes first")
+                        "primes first; a slot keeps the last 30 s of a longer file")
     p.add_argument("--start", action="store_true", help="start playing at once")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")

@@ -31,7 +31,7 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
                    help="rtmidi API (auto: CoreMIDI, WinMM, ALSA; JACK where there is no ALSA sequencer)")
     g.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
                    help="an audio file for the next seed slot, from slot 1 (repeatable): pads/notes select "
-                        "and prime")
+                        "and prime; a slot keeps the last 30 s of a longer file")
 
 
 def check_midi_arguments(args: argparse.Namespace) -> None:

@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument("--seed-audio", metavar="FILE", default=None,
-                   help="prime the model with this clip; the watchdog re-primes from it")
+                   help="prime the model with this clip (any length: read in blocks; more than ~30 s buys little); "
+                        "the watchdog re-primes from it, reading it again")
     p.add_argument("--seconds", type=check.play_seconds, default=None, help="stop after this many seconds; None: until Ctrl-C")
     p.add_argument("--record", metavar="OUT.wav", default=None, help="also write what is played to this file")
     p.add_argument("--force", action="store_true", help="overwrite the --record file if it exists")
@@ -140,7 +141,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     import soundfile
     from rt_samplernn.progress import progress_bar
 
-    from rt_samplernn.audio import load_for_model
+    from rt_samplernn.audio import FileClip
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import mix_matrix
     from rt_samplernn.live.engine import Engine
@@ -153,7 +154,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     engine.set_temperature(args.temperature)
     engine.set_gain(args.gain)
     if args.seed_audio:
-        prime_with_progress(engine, load_for_model(args.seed_audio, engine.sample_rate), engine.sample_rate)
+        prime_with_progress(engine, FileClip(args.seed_audio))
     mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import threading
 
-    from rt_samplernn.audio import load_for_model
+    from rt_samplernn.audio import FileClip
     from rt_samplernn.commands.midi_options import check_midi_arguments, start_from_args
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import NoOutputDevice
@@ -200,9 +201,9 @@ def run(args: argparse.Namespace) -> int:
     engine.set_gain(args.gain)
     seed = None
     if args.seed_audio:
-        clip = load_for_model(args.seed_audio, engine.sample_rate)
-        prime_with_progress(engine, clip, engine.sample_rate)
-        seed = (clip, engine.sample_rate)
+        clip = FileClip(args.seed_audio)  # read in blocks, now and at each watchdog re-prime: never held whole
+        prime_with_progress(engine, clip)
+        seed = (clip, clip.rate)
 
     player = Player(engine, device=device, latency_ms=args.latency_ms, seconds=args.seconds,
                     chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,

@@ -22,18 +22,13 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
+from rt_samplernn.audio import Clip, as_clip
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
-from rt_samplernn.schedule import (
-    block_schedule,
-    prime_levels,
-    prime_windows,
-    start_history,
-    tiers_due,
-)
+from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due
 
 PROVIDERS = ("auto", "cpu", "cuda")
 NOISE_CHUNK_BLOCKS = 64  # noise drawn ahead, in sample-graph calls
@@ -277,19 +272,22 @@ class Engine:
         with self._prime_lock:
             self._pending = self._initial_snapshot(self.seed if seed is None else int(seed))
 
-    def prime(self, audio: np.ndarray, rate: int, seed: int | None = None,
+    def prime(self, audio: np.ndarray | Clip | PrimingHistory, rate: int | None = None, seed: int | None = None,
               progress: Callable[[float], None] | None = None) -> None:
-        """Warm every frame tier over a seed clip (any rate, mono or (frames, channels)); restarts the noise
-        stream of seed (or the current one: the same clip then replays the same samples).
+        """Warm every frame tier over a seed clip (an array at `rate`, any rate, mono or (frames, channels);
+        an audio.FileClip/ArrayClip; or levels as a schedule.PrimingHistory); restarts the noise stream of
+        seed (or the current one: the same clip then replays the same samples).
 
-        Runs on the calling thread in bounded chunks (memory does not grow with the clip); `progress`, if
+        Runs on the calling thread; the clip is read, resampled and quantized block by block as the frame
+        tiers consume it (schedule.PrimingHistory), so memory does not grow with the clip; `progress`, if
         given, is called with the fraction done. The new state is swapped in at the next generate() call.
         """
-        history = start_history(self.config, 1, prime_levels(self.config, audio, rate))[0]
+        history = audio if isinstance(audio, PrimingHistory) else PrimingHistory.from_clip(self.config,
+                                                                                          as_clip(audio, rate))
         with self._prime_lock:
-            states = self.states_after(history, progress)
+            states, last = self._states_and_tail(history, progress)
             tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
-            tail = np.ascontiguousarray(np.broadcast_to(history[-self.f_top :], (self.voices, self.f_top)))
+            tail = np.ascontiguousarray(np.broadcast_to(last, (self.voices, self.f_top)))
             self._pending = _Snapshot(tiled, tail, self.seed if seed is None else int(seed))
 
     # -------------------------------------------------------------------------------------------------
@@ -399,38 +397,44 @@ class Engine:
         outs = self._frames[k].run(self._frame_out[k], feeds)
         return outs[0], outs[1:]
 
-    def states_after(self, history: np.ndarray, progress: Callable[[float], None] | None = None) -> States:
-        """States of every frame tier after reading a one-voice history (schedule.start_history's layout) from
-        the initial state, in bounded chunks (schedule.prime_windows) or, for one-frame graphs, step by step."""
+    def states_after(self, history: np.ndarray | PrimingHistory,
+                     progress: Callable[[float], None] | None = None) -> States:
+        """States of every frame tier after reading a one-voice history (schedule.start_history's layout, or a
+        schedule.PrimingHistory) from the initial state, in bounded windows (schedule.prime_windows) with the
+        states carried: each window through whole-chunk graphs (version 1) or one frame per call."""
+        if not isinstance(history, PrimingHistory):
+            history = PrimingHistory.from_history(np.asarray(history), self.f_top)
+        return self._states_and_tail(history, progress)[0]
+
+    def _states_and_tail(self, history: PrimingHistory,
+                         progress: Callable[[float], None] | None) -> tuple[States, np.ndarray]:
+        """(states after the history, its last top frame of levels)."""
         sizes, f_top = self.config.frame_sizes, self.f_top
         states = self.initial_states(1)
-        total = len(history) - f_top
-        if total <= 0:
-            return states
-        if self.bundle.frames_per_call is None:  # version 1: each tier over a whole chunk per call
-            for start, stop in prime_windows(len(history), f_top):
-                window, length = history[start:stop], stop - start - f_top
+        last = np.full(f_top, zero_level(self.q_levels), dtype=np.int64)
+        total, done = history.samples - f_top, 0
+        stepper = None if self.bundle.frames_per_call is None else _Stepper(self, 1, "cpu")
+        if stepper is not None:
+            stepper.set_states(states)
+        for window in history.windows():
+            length = len(window) - f_top
+            if stepper is None:  # version 1: each tier over a whole window per call
                 cond = None
                 for k in reversed(range(len(sizes))):
                     frames = window[f_top - sizes[k] : f_top - sizes[k] + length].reshape(1, length // sizes[k], sizes[k])
                     cond, states[k] = self.run_frame(k, frames, cond, states[k])
-                if progress is not None:
-                    progress((stop - f_top) / total)
-            return states
-        stepper = _Stepper(self, 1, "cpu")
-        stepper.set_states(states)
-        every = max(f_top, (total // 100) // f_top * f_top)
-        for t in range(f_top, len(history), sizes[0]):
-            for k, col in tiers_due(sizes, t):
-                stepper.frames_in[k][0, 0] = history[t - sizes[k] : t]
-                if col >= 0:
-                    stepper.cond_in[k][0, 0] = stepper.cond_out[k + 1][0, col]
-                stepper.run_frame(k)
-            if progress is not None and (t - f_top) % every == 0:
-                progress((t - f_top) / total)
-        if progress is not None:
-            progress(1.0)
-        return stepper.get_states()
+            else:
+                for i in range(f_top, len(window), sizes[0]):
+                    for k, col in tiers_due(sizes, done + i):
+                        stepper.frames_in[k][0, 0] = window[i - sizes[k] : i]
+                        if col >= 0:
+                            stepper.cond_in[k][0, 0] = stepper.cond_out[k + 1][0, col]
+                        stepper.run_frame(k)
+            done += length
+            last = window[-f_top:].copy()
+            if progress is not None:
+                progress(done / total)
+        return (states if stepper is None else stepper.get_states()), last
 
     def _initial_snapshot(self, seed: int) -> _Snapshot:
         tail = np.full((self.voices, self.f_top), zero_level(self.q_levels), dtype=np.int64)

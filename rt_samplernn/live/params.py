@@ -40,7 +40,9 @@ Writers (the MIDI thread, the Qt thread, anything): ``param.set(value)``, ``para
 never blocks; out-of-range values are clamped, NaN is ignored. Observers poll ``version`` (changes on each
 write), ``target`` (asked for), ``value`` (what the engine got at the last block) and ``normalized``.
 Seed slots are audio files, like a sampler's pads: ``load_slot(i, path)`` reads one in the caller's
-thread (never the MIDI or audio thread); ``select_and_prime(i)`` is what a pad does.
+thread (never the MIDI or audio thread); ``select_and_prime(i)`` is what a pad does. A slot holds at most
+the last ``SEED_SLOT_SECONDS`` of its file, mixed to mono (a longer seed buys little and would make a pad
+slow to prime and the window hold the whole file; ``play --seed-audio`` primes from a whole file).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from typing import Iterator
 
 import numpy as np
 
-from rt_samplernn.audio import read_audio
+from rt_samplernn.audio import read_tail
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.declarations import (  # re-exported: the declarations and their types
     CURVES,
@@ -70,6 +72,7 @@ from rt_samplernn.live.declarations import (  # re-exported: the declarations an
 # One counter for every write: next() on an itertools.count is atomic in CPython, so two writers never
 # hand out the same version, and a version also orders writes across parameters.
 _versions = itertools.count(1)
+SEED_SLOT_SECONDS = 30.0  # a seed slot keeps this much of the end of its file (README: longer buys little)
 
 
 def next_version() -> int:
@@ -267,11 +270,12 @@ class Trigger(Param):
 
 @dataclass(frozen=True)
 class SeedSlot:
-    """One pad: the file and its audio as read (float32 (frames, channels) at the file's rate)."""
+    """One pad: the file and the last SEED_SLOT_SECONDS of its audio (float32 mono at the file's rate)."""
 
     path: Path
     audio: np.ndarray
     sample_rate: int
+    file_seconds: float  # the whole file's length; more than `seconds` when the slot holds only its end
 
     @property
     def seconds(self) -> float:
@@ -416,8 +420,8 @@ class Parameters:
         """Read an audio file into slot ``index`` (reads the file: call from the GUI/main thread)."""
         if not 0 <= index < len(self.slots):
             raise UserError(f"seed slot {index + 1}: out of range; slots: 1..{len(self.slots)}")
-        audio, rate = read_audio(path)
-        slot = SeedSlot(Path(path), audio, rate)
+        audio, rate, file_seconds = read_tail(path, SEED_SLOT_SECONDS)
+        slot = SeedSlot(Path(path), audio, rate, file_seconds)
         self.slots[index] = slot
         self.slots_version = next_version()
         return slot
@@ -429,7 +433,7 @@ class Parameters:
 
 
 __all__ = [
-    "CURVES", "SEED_SLOTS", "MAX_VOICE_CONTROLS", "next_version", "as_number", "FloatSpec", "Declaration", "PARAMETERS", "DECLARATIONS",
+    "CURVES", "SEED_SLOTS", "SEED_SLOT_SECONDS", "MAX_VOICE_CONTROLS", "next_version", "as_number", "FloatSpec", "Declaration", "PARAMETERS", "DECLARATIONS",
     "declaration", "is_voice_name", "Param", "FloatParam", "IndexParam", "SwitchParam", "Trigger", "SeedSlot",
     "Parameters",
 ]

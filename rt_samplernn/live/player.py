@@ -86,6 +86,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rt_samplernn.audio import ArrayClip, Clip, FileClip
 from rt_samplernn.audio_stats import MANIFEST_KEY
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.devices import (
@@ -322,9 +323,15 @@ class Player:
         """
         self._block_hooks = self._block_hooks + (hook,)  # one assignment: the worker sees old or new
 
-    def set_seed(self, audio: np.ndarray | None, rate: int | None = None) -> None:
-        """The seed the watchdog (and `reprime`) re-primes from; None: reset the producer instead."""
-        self.reprimer.seed = None if audio is None else (np.asarray(audio, np.float32), int(rate or self.sample_rate))
+    def set_seed(self, audio: np.ndarray | Clip | None, rate: int | None = None) -> None:
+        """The seed the watchdog (and `reprime`) re-primes from (an array at `rate`, or an audio.FileClip, read
+        again at each re-prime, never held whole); None: reset the producer instead."""
+        if audio is None:
+            self.reprimer.seed = None
+        elif isinstance(audio, (ArrayClip, FileClip)):
+            self.reprimer.seed = (audio, audio.rate)
+        else:
+            self.reprimer.seed = (np.asarray(audio, np.float32), int(rate or self.sample_rate))
 
     def prime(self, audio: np.ndarray, rate: int) -> bool:
         """Make ``audio`` the current seed and re-prime from it now (on a helper thread; returns at once)."""

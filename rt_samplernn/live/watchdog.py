@@ -309,7 +309,8 @@ class Watchdog:
 class Reprimer:
     """Re-primes a producer from the current seed, on a background thread, one request at a time.
 
-    ``seed``: ``(audio, rate)`` or None (then `request` resets the producer with a fresh RNG seed).
+    ``seed``: ``(audio, rate)`` (audio: an array, or an audio.FileClip read again at each re-prime) or None
+    (then `request` resets the producer with a fresh RNG seed).
     Settable from any thread. Producers without ``prime``/``reset`` are left alone (``supported`` False).
     Counters: ``recoveries`` (done), ``failures``, ``last_error``; ``busy`` while one runs.
     """
