@@ -71,15 +71,22 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 
 
 def format_status(m: PlayerMetrics) -> str:
-    """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up, what it costs."""
-    wd = f"watchdog {m.watchdog_events}" if m.watchdog_enabled else "watchdog off"
-    rtf = f"{m.worker_rtf:5.2f}x" if m.worker_rtf > 0 else "   --"  # no generate() measured yet
+    """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up, what it costs.
+    The meters read as in the window (rt_samplernn.live.meters)."""
+    from rt_samplernn.live.meters import METERS_BY_NAME
+
+    def meter(name: str) -> str:
+        shown = METERS_BY_NAME[name]
+        return f"{shown.short} {shown.format(m, unmeasured='--')}"  # '--': no RTF measured yet
+
     temps = m.temperatures
     temp = ("T --" if not temps else f"T {temps[0]:.2f}" if min(temps) == max(temps)
             else f"T {min(temps):.2f}-{max(temps):.2f}")
-    return (f"{m.seconds_played:7.1f} s | {temp} | gain {m.gain:.2f} | RTF {rtf} | fill {m.ring_fill_ms:4.0f}/"
-            f"{m.target_latency_ms:.0f} ms | underruns {m.underruns} (host {m.output_underflows}) | "
-            f"latency {m.knob_latency_ms:4.0f} ms | cpu {m.process_cpu * 100:3.0f}% | {wd}")
+    watchdog = meter("watchdog_events") if m.watchdog_enabled else "watchdog off"
+    return " | ".join([
+        f"{m.seconds_played:7.1f} s", temp, f"gain {m.gain:.2f}", meter("realtime_factor"), meter("ring_fill"),
+        f"{meter('underruns')} (host {m.output_underflows})", meter("knob_latency"), meter("process_cpu"), watchdog,
+    ])
 
 
 def _bundle_path(args: argparse.Namespace):

@@ -2,8 +2,8 @@
 
 No torch, no Qt. A meter reads one `rt_samplernn.live.player.PlayerMetrics` snapshot (``Player.metrics()``,
 lock-free, any thread). The window's meters panel draws one bar per entry of `METERS` (through
-`rt_samplernn.gui.session.LiveSession.meters`, never reading PlayerMetrics itself); `play`'s status line may
-use the same `Meter.format`, so both show the same number in the same words. Adding a meter is one
+`rt_samplernn.gui.session.LiveSession.meters`, never reading PlayerMetrics itself); `play`'s status line uses
+the same `Meter.format`, so both show the same number in the same words. Adding a meter is one
 `Meter` here (plus a PlayerMetrics field if the player does not measure it yet).
 
     from rt_samplernn.live.meters import METERS, METERS_BY_NAME
@@ -68,10 +68,11 @@ class Meter:
             return 0.0
         return min(max(self.value(metrics) / full, 0.0), 1.0)
 
-    def format(self, metrics: Any) -> str:
-        """The value as a performer reads it: '1.52x', '48 / 50 ms', '3', '12 %', or '—' before it is measured."""
+    def format(self, metrics: Any, unmeasured: str = "—") -> str:
+        """The value as a performer reads it: '1.52x', '48 / 50 ms', '3', '12 %', or `unmeasured` before it is
+        measured."""
         if not self.measured(metrics):
-            return "—"
+            return unmeasured
         text = format(self.value(metrics) * self.scale, self.fmt)
         if self.of:
             text += " / " + format(self.full(metrics) * self.scale, self.fmt)
@@ -93,7 +94,7 @@ METERS: tuple[Meter, ...] = (
           alarm=0.5, short="watchdog"),
     Meter("callback_cpu", "audio callback CPU", "%", lambda m: m.cpu_load, scale=100.0, warn=0.5, alarm=0.8,
           short="callback"),
-    Meter("process_cpu", "process CPU (cores)", "", lambda m: m.process_cpu, fmt=".2f", full_scale=CORES,
+    Meter("process_cpu", "process CPU", "cores", lambda m: m.process_cpu, fmt=".2f", full_scale=CORES,
           warn=0.7, alarm=0.9, short="cpu"),
 )
 METERS_BY_NAME: dict[str, Meter] = {m.name: m for m in METERS}
