@@ -27,7 +27,7 @@ from onnx import TensorProto, helper
 from rt_samplernn.export.cells import build_cell_frame_graph
 from rt_samplernn.export.common import IR_VERSION, OPSET
 from rt_samplernn.export.common import const as _const
-from rt_samplernn.export.int8 import quantize_frame_graph, quantize_graph
+from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_frame_graph, quantize_graph
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
@@ -363,13 +363,15 @@ def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
 
 
 def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False,
-                  version: int = VERSION) -> Path:
+                  version: int = VERSION, row_scaled_min_weights: int | None = ROW_SCALED_MIN_WEIGHTS) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
     version 2 (the default): one-frame step graphs with explicit RNN cells and an unrolled sample graph;
-    int8 stores every weight matrix of all three graphs as int8 (MatMulNBits). version 1 (the first
-    release's format, kept to bench side by side): GRU/LSTM ops, a Loop sample graph, int8 only in the frame
-    graphs' MatMuls. The fp32 export of either verifies to 1e-4.
+    int8 stores every weight matrix of all three graphs as int8: the frame tiers' matrices of at least
+    row_scaled_min_weights weights as MatMulInteger with per-voice activation scales (None: none, as the first
+    version-2 exports), the rest as MatMulNBits. version 1 (the first release's format, kept to bench side by
+    side): GRU/LSTM ops, a Loop sample graph, int8 only in the frame graphs' MatMuls. The fp32 export of
+    either verifies to 1e-4.
     """
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")
@@ -398,7 +400,7 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
         else:
             graph = build_cell_frame_graph(tier, has_cond)
             if int8:
-                quantize_graph(graph)
+                quantize_graph(graph, row_scaled_min_weights)
             onnx.save(graph, str(path))
         inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
         graphs.append(dict(name=name, file=path.name, kind="frame", tier=k, frame_size=tier.frame_size,
