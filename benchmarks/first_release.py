@@ -77,7 +77,7 @@ def _child(code: str, args: list[str], pythonpath: Path | None) -> str:
     env.pop("PYTHONPATH", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=tempfile.gettempdir(),
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=tempfile.gettempdir(), check=False,
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"child process failed:\n{done.stderr[-2000:]}")

@@ -8,12 +8,17 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-INT8_BLOCK = 32  # weights per quantization block (one fp32 scale each)
+INT8_BLOCK = 32  # the smallest quantization block (one fp32 scale each); K must be a multiple of it
+INT8_BLOCKS = (256, 128, 64, 32)  # the block is the largest of these that divides K: fewer scales, faster kernel
 ROW_SCALED_MIN_WEIGHTS = 512 * 1024  # per-row MatMulInteger from this size (the live preset's frame-tier gates
                                      # and upsamplings; the sample tier's 256x256 stay MatMulNBits)
 
 
-def _quantize_int8(weight: np.ndarray, block: int = INT8_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def _block_size(k: int, blocks: tuple[int, ...] = INT8_BLOCKS) -> int:
+    return next(b for b in blocks if k % b == 0)
+
+
+def _quantize_int8(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
     """(K, N) fp32 -> MatMulNBits layout: uint8 (N, K/block, block) with zero point 128, fp32 scales (N*K/block)."""
     k, n = weight.shape
     blocks = weight.T.reshape(n, k // block, block).astype(np.float64)
@@ -24,17 +29,18 @@ def _quantize_int8(weight: np.ndarray, block: int = INT8_BLOCK) -> tuple[np.ndar
 
 
 def _nbits_node(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out: str, name: str,
-                model: onnx.ModelProto, done: set[str]) -> onnx.NodeProto:
+                model: onnx.ModelProto, done: set[str], blocks: tuple[int, ...] = INT8_BLOCKS) -> onnx.NodeProto:
     """An int8 MatMulNBits computing x @ weight_kn (+ bias); the weight is quantized and stored once per name."""
     qname, sname = f"{wname}_int8", f"{wname}_scales"
+    block = _block_size(weight_kn.shape[0], blocks)
     if wname not in done:
-        q, scales = _quantize_int8(weight_kn)
+        q, scales = _quantize_int8(weight_kn, block)
         model.graph.initializer.extend([numpy_helper.from_array(q, qname), numpy_helper.from_array(scales, sname)])
         done.add(wname)
     inputs = [x, qname, sname] + (["", "", bias] if bias else [])
     return helper.make_node(
         "MatMulNBits", inputs, [out], name=f"{name}_int8", domain="com.microsoft",
-        K=weight_kn.shape[0], N=weight_kn.shape[1], bits=8, block_size=INT8_BLOCK,
+        K=weight_kn.shape[0], N=weight_kn.shape[1], bits=8, block_size=block,
         accuracy_level=4,  # int8 compute: the fast path (accuracy_level 0 is ~20x slower here)
     )
 
@@ -81,13 +87,15 @@ def _row_scaled_nodes(x: str, weight_kn: np.ndarray, wname: str, bias: str | Non
     ]
 
 
-def quantize_graph(model: onnx.ModelProto, row_scaled_min_weights: int | None = None) -> int:
+def quantize_graph(model: onnx.ModelProto, row_scaled_min_weights: int | None = None,
+                   blocks: tuple[int, ...] = INT8_BLOCKS) -> int:
     """Replace every MatMul and Gemm whose weight is a constant 2-D initializer with K a
     multiple of 32 by an int8 MatMulNBits (onnxruntime contrib op); returns how many. In place.
 
     A Gemm's constant 1-D bias becomes MatMulNBits' bias input; any other C is added by an Add node.
     row_scaled_min_weights: matrices of at least this many weights become per-row scaled MatMulInteger
-    instead (`_row_scaled_nodes`); None: none do.
+    instead (`_row_scaled_nodes`); None: none do. blocks: MatMulNBits block sizes, the largest dividing K
+    is used ((32,): the first releases' exports).
     """
     inits = {i.name: i for i in model.graph.initializer}
     nodes: list[onnx.NodeProto] = []
@@ -114,7 +122,7 @@ def quantize_graph(model: onnx.ModelProto, row_scaled_min_weights: int | None = 
         if row_scaled_min_weights is not None and array.size >= row_scaled_min_weights:
             nodes.extend(_row_scaled_nodes(*args))
         else:
-            nodes.append(_nbits_node(*args))
+            nodes.append(_nbits_node(*args, blocks))
         if c is not None and not const_bias:
             nodes.append(helper.make_node("Add", [out, c], [node.output[0]]))
         count += 1
@@ -132,6 +140,6 @@ def quantize_frame_graph(path: Path) -> int:
     """Bundle version 1's int8: every constant-weight MatMul of a frame graph file as MatMulNBits (the GRU/LSTM
     op keeps fp32 weights). About 1% relative error in the conditioning; needs onnxruntime's contrib ops."""
     model = onnx.load(str(path))
-    count = quantize_graph(model)
+    count = quantize_graph(model, blocks=(INT8_BLOCK,))
     onnx.save(model, str(path))
     return count

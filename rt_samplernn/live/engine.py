@@ -56,17 +56,17 @@ def session_options(threads: int) -> ort.SessionOptions:
     return so
 
 
-def _make_session(spec: GraphSpec, provider: str, threads: int) -> ort.InferenceSession:
+def _make_session(spec: GraphSpec, provider: str, threads: int, voices: int = 1) -> ort.InferenceSession:
     providers: list = ["CPUExecutionProvider"]
     if provider == "cuda":
         providers = [("CUDAExecutionProvider", {"do_copy_in_default_stream": "1"}), "CPUExecutionProvider"]
     if provider == "cuda":  # a missing CUDA library is logged at error level; we report it ourselves
         ort.set_default_logger_severity(4)
     try:
-        session = ort.InferenceSession(str(spec.path), session_options(threads), providers=providers)
+        session = ort.InferenceSession(str(spec.path_for(voices)), session_options(threads), providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{spec.path}: onnxruntime cannot load this graph ({first[:200]})") from None
+        raise UserError(f"{spec.path_for(voices)}: onnxruntime cannot load this graph ({first[:200]})") from None
     finally:
         ort.set_default_logger_severity(3)
     check_graph_io(spec, session.get_inputs(), session.get_outputs())
@@ -206,7 +206,7 @@ class Engine:
             raise UserError("provider 'cuda': this onnxruntime has no CUDA provider; use --provider cpu")
         self.provider = "cuda" if (provider == "cuda" or (provider == "auto" and has_cuda)) else "cpu"
         self.threads = int(threads)
-        self._frames = [_make_session(g, self.provider, threads) for g in self.bundle.frame_graphs]
+        self._frames = [_make_session(g, self.provider, threads, voices) for g in self.bundle.frame_graphs]
         self._sample = _make_session(self.bundle.sample, self.provider, threads)
         on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
         if self.provider == "cuda" and not on_cuda:
