@@ -371,6 +371,7 @@ def _batch_variant(graph: onnx.ModelProto, row_scaled_min_weights: int | None) -
         return None
     batch = copy.deepcopy(graph)
     quantize_graph(batch, row_scaled_min_weights)
+    batch.doc_string += "; batch variant: big matrices as MatMulInteger, one activation scale per voice"
     return batch if any(n.op_type == "MatMulInteger" for n in batch.graph.node) else None
 
 
@@ -382,9 +383,8 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
     int8 stores every weight matrix of all three graphs as int8 (MatMulNBits); a frame graph with matrices of
     at least row_scaled_min_weights weights also gets a `batch` variant, those matrices as MatMulInteger with
     per-voice activation scales, for engines of several voices (None: no variants, as the first version-2
-    exports). version 1 (the first release's format, kept to bench side by
-    side): GRU/LSTM ops, a Loop sample graph, int8 only in the frame graphs' MatMuls. The fp32 export of
-    either verifies to 1e-4.
+    exports). version 1 (the first release's format, kept to bench side by side): GRU/LSTM ops, a Loop
+    sample graph, int8 only in the frame graphs' MatMuls. The fp32 export of either verifies to 1e-4.
     """
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")

@@ -206,7 +206,7 @@ class Engine:
             raise UserError("provider 'cuda': this onnxruntime has no CUDA provider; use --provider cpu")
         self.provider = "cuda" if (provider == "cuda" or (provider == "auto" and has_cuda)) else "cpu"
         self.threads = int(threads)
-        self._frames = [_make_session(g, self.provider, threads, voices) for g in self.bundle.frame_graphs]
+        self._frames = self._frame_sessions()
         self._sample = _make_session(self.bundle.sample, self.provider, threads)
         on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
         if self.provider == "cuda" and not on_cuda:
@@ -214,6 +214,8 @@ class Engine:
                 raise UserError("provider 'cuda': onnxruntime could not start CUDA here (CUDA/cuDNN libraries "
                                 "missing or no GPU); use --provider cpu")
             self.provider = "cpu"  # auto: onnxruntime fell back to the CPU
+            if any(g.path_for(self.voices) != g.path for g in self.bundle.frame_graphs):
+                self._frames = self._frame_sessions()  # the CPU's pick of frame graphs
         self._frame_out = [g.output_names() for g in self.bundle.frame_graphs]
         self._state_in = [[s.input for s in g.states] for g in self.bundle.frame_graphs]
         self.f0 = cfg.frame_sizes[0]
@@ -241,6 +243,12 @@ class Engine:
         self._rng = noise_rng(seed)
         self.seed = int(seed)
         self._install(self._initial_snapshot(int(seed)))
+
+    def _frame_sessions(self) -> list[ort.InferenceSession]:
+        """One session per frame graph; on the CPU, the graphs' `batch` variants from their min_voices on
+        (measured on CPUs only, so CUDA runs the plain files)."""
+        voices = self.voices if self.provider == "cpu" else 1
+        return [_make_session(g, self.provider, self.threads, voices) for g in self.bundle.frame_graphs]
 
     # -------------------------------------------------------------------------------------------------
     # Live parameters (any thread)
