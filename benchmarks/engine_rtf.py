@@ -4,6 +4,8 @@
     python benchmarks/engine_rtf.py --presets live prism --voices 1 4 --seconds 10 --rounds 3
     python benchmarks/engine_rtf.py --int8                # also the int8 export (export --int8)
     python benchmarks/engine_rtf.py --int8 --versions 1 2 # the first release's bundle format beside this one
+    python benchmarks/engine_rtf.py --first-release [--checkpoint CKPT]   # the first release's engine and
+                                                          # exporter beside today's (benchmarks/first_release.py)
 
 Weights do not change the speed, so each preset gets a seeded random model, saved as a checkpoint and
 exported to a bundle in a temporary directory. The engine and the reference are timed alternately in
@@ -40,8 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-fp32", action="store_true", help="time only the int8 exports")
     p.add_argument("--versions", nargs="+", type=int, default=[2],
                    help="bundle format versions to export from the same checkpoint (1: the first release's)")
+    p.add_argument("--first-release", action="store_true",
+                   help="time the first release's engine on its own int8 export against today's engine on the "
+                        "version 2 int8 export of the same checkpoint, alternating (benchmarks/first_release.py)")
+    p.add_argument("--checkpoint", type=Path, help="with --first-release: a trained checkpoint (default: a seeded "
+                                                    "random model of the first preset)")
+    p.add_argument("--extra-bundle", nargs="+", type=Path, default=[],
+                   help="with --first-release: also time today's engine on these bundle directories")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.first_release:
+        return _first_release(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
@@ -84,6 +95,26 @@ def main(argv: list[str] | None = None) -> int:
         ref_s = f"{ref:>12.3f} {med / ref:>6.1f}x" if ref else f"{'-':>12} {'-':>7}"
         ref_c = f"{ref_cpu:>12.3f} {cpu / ref_cpu:>6.1f}x" if ref_cpu else f"{'-':>12} {'-':>7}"
         print(f"{preset:<16} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}")
+    return 0
+
+
+def _first_release(args: argparse.Namespace) -> int:
+    from first_release import compare, print_table
+
+    from rt_samplernn.checkpoint import load_checkpoint
+
+    def export_today(checkpoint: Path, out: Path) -> None:
+        export_bundle(load_checkpoint(checkpoint)[0], out, int8=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint
+        if ckpt is None:
+            torch.manual_seed(0)
+            ckpt = save_checkpoint(Path(tmp) / "random.pt", SampleRNN(model_config_from_preset(args.presets[0])))
+        rows = compare(ckpt, Path(tmp), args.voices, args.seconds, args.repeats, args.rounds, args.threads,
+                       export_today, args.extra_bundle)
+    print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; checkpoint {ckpt}")
+    print_table(rows)
     return 0
 
 

@@ -27,7 +27,7 @@ from onnx import TensorProto, helper
 from rt_samplernn.export.cells import build_cell_frame_graph
 from rt_samplernn.export.common import IR_VERSION, OPSET
 from rt_samplernn.export.common import const as _const
-from rt_samplernn.export.int8 import quantize_frame_graph, quantize_graph
+from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_frame_graph, quantize_graph
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
@@ -42,6 +42,8 @@ from rt_samplernn.live.bundle import (
 )
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
+
+BATCH_MIN_VOICES = 3  # engines of this many voices or more run the `batch` frame graphs (at 2 voices: even)
 
 # ----------------------------------------------------------------------------------------------------------
 # Folding the sample tier's first linear layer
@@ -362,14 +364,27 @@ def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def _batch_variant(graph: onnx.ModelProto, row_scaled_min_weights: int | None) -> onnx.ModelProto | None:
+    """An int8 copy of a frame graph with its big matrices per-row scaled (MatMulInteger), or None when it
+    has none: the variant engines of BATCH_MIN_VOICES voices or more run (docs/bundle.md, `batch`)."""
+    if row_scaled_min_weights is None:
+        return None
+    batch = copy.deepcopy(graph)
+    quantize_graph(batch, row_scaled_min_weights)
+    batch.doc_string += "; batch variant: big matrices as MatMulInteger, one activation scale per voice"
+    return batch if any(n.op_type == "MatMulInteger" for n in batch.graph.node) else None
+
+
 def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False,
-                  version: int = VERSION) -> Path:
+                  version: int = VERSION, row_scaled_min_weights: int | None = ROW_SCALED_MIN_WEIGHTS) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
     version 2 (the default): one-frame step graphs with explicit RNN cells and an unrolled sample graph;
-    int8 stores every weight matrix of all three graphs as int8 (MatMulNBits). version 1 (the first
-    release's format, kept to bench side by side): GRU/LSTM ops, a Loop sample graph, int8 only in the frame
-    graphs' MatMuls. The fp32 export of either verifies to 1e-4.
+    int8 stores every weight matrix of all three graphs as int8 (MatMulNBits); a frame graph with matrices of
+    at least row_scaled_min_weights weights also gets a `batch` variant, those matrices as MatMulInteger with
+    per-voice activation scales, for engines of several voices (None: no variants, as the first version-2
+    exports). version 1 (the first release's format, kept to bench side by side): GRU/LSTM ops, a Loop
+    sample graph, int8 only in the frame graphs' MatMuls. The fp32 export of either verifies to 1e-4.
     """
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")
@@ -397,12 +412,17 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
                 quantize_frame_graph(path)
         else:
             graph = build_cell_frame_graph(tier, has_cond)
+            batch = _batch_variant(graph, row_scaled_min_weights) if int8 else None
             if int8:
                 quantize_graph(graph)
             onnx.save(graph, str(path))
+            if batch is not None:
+                onnx.save(batch, str(out_dir / f"{name}.batch.onnx"))
         inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
         graphs.append(dict(name=name, file=path.name, kind="frame", tier=k, frame_size=tier.frame_size,
                            ratio=tier.ratio, inputs=inputs, outputs=outputs, states=states))
+        if version != 1 and batch is not None:
+            graphs[-1]["batch"] = dict(file=f"{name}.batch.onnx", min_voices=BATCH_MIN_VOICES)
     path = out_dir / "sample.onnx"
     if version == 1:
         sample_graph = build_sample_graph(model.sample_tier)
@@ -415,7 +435,9 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
     graphs.append(dict(name="sample", file=path.name, kind="sample", frame_size=cfg.frame_sizes[0],
                        inputs=inputs, outputs=outputs, states=[]))
     for g in graphs:
-        g["sha256"] = sha256_file(out_dir / g["file"])
+        for entry in (g, g.get("batch")):
+            if entry is not None:
+                entry["sha256"] = sha256_file(out_dir / entry["file"])
     weights = "fp32" if not int8 else "int8-frame-matmuls" if version == 1 else "int8"
     manifest = dict(
         format=FORMAT,

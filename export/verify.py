@@ -42,10 +42,11 @@ class Report:
     int8: bool = False  # an int8 bundle: relative tolerance, samples compared for information only
     version: int = 0
     nll: tuple[float, float] | None = None  # (checkpoint, bundle) bits per sample, teacher forced on real audio
+    nll_batch: tuple[float, float] | None = None  # the same through the frame graphs' `batch` variants
 
     @property
     def nll_ok(self) -> bool:
-        return self.nll is None or self.nll[1] - self.nll[0] <= NLL_TOLERANCE_BITS
+        return all(n is None or n[1] - n[0] <= NLL_TOLERANCE_BITS for n in (self.nll, self.nll_batch))
 
     @property
     def ok(self) -> bool:
@@ -63,10 +64,12 @@ class Report:
             out.append(f"(int8 bundle: errors judged relative to each tensor's largest value, <= {INT8_TOLERANCE:g})")
         if self.nll is None:
             out.append("held-out NLL: skipped (name real audio with --verify-audio to measure it)")
-        else:
-            ckpt, ours = self.nll
-            out.append(f"{'held-out NLL, bits/sample: checkpoint ' + f'{ckpt:.4f}' + ', bundle ' + f'{ours:.4f}':<52} "
-                       f"{ours - ckpt:>+12.4f}  {'ok' if self.nll_ok else 'FAIL'} (tolerance {NLL_TOLERANCE_BITS} bits)")
+        for what, nll in (("bundle", self.nll), ("batch", self.nll_batch)):
+            if nll is not None:
+                ckpt, ours = nll
+                ok = ours - ckpt <= NLL_TOLERANCE_BITS
+                out.append(f"{f'held-out NLL, bits/sample: checkpoint {ckpt:.4f}, {what} {ours:.4f}':<52} "
+                           f"{ours - ckpt:>+12.4f}  {'ok' if ok else 'FAIL'} (tolerance {NLL_TOLERANCE_BITS} bits)")
         return out
 
 
@@ -192,12 +195,50 @@ def _torch_tiers(model: SampleRNN, x: torch.Tensor, chunk: int) -> tuple[list[np
     return [torch.cat(o, dim=1)[0].numpy() for o in outs], torch.cat(logits, dim=1)[0].numpy(), states
 
 
+def _frame_and_logit_rows(model: SampleRNN, engine: Engine, x: np.ndarray, tier_out: list[np.ndarray],
+                          logits_ref: np.ndarray, states_ref: list, report: Report,
+                          within: Callable[[float, np.ndarray], bool]) -> tuple[np.ndarray, list]:
+    """The frame graphs `engine` runs, one frame per call, states carried, then the shipped sample graph
+    teacher forced on their conditioning: adds the rows to report; returns (logits, final states)."""
+    cfg = model.cfg
+    sizes, f_top, f0 = cfg.frame_sizes, cfg.top_frame_size, cfg.frame_sizes[0]
+    states = engine.initial_states(1)
+    conds: list[np.ndarray | None] = [None] * len(sizes)
+    got: list[list[np.ndarray]] = [[] for _ in sizes]
+    for t in range(f_top, x.shape[1], f0):
+        for k, col in tiers_due(sizes, t):
+            above = None if col < 0 else conds[k + 1][:, col : col + 1]
+            conds[k], states[k] = engine.run_frame(k, x[:, None, t - sizes[k] : t], above, states[k])
+            got[k].append(conds[k][0])
+    first = model.sample_tier.hidden[0] if len(model.sample_tier.hidden) else model.sample_tier.output
+    with torch.inference_mode():
+        folded_ref = first(torch.from_numpy(tier_out[0])).numpy()  # tier 0's output through the folded layer
+    names = [g.path_for(engine.voices).name for g in engine.bundle.frame_graphs]
+    for k in reversed(range(len(sizes))):
+        ref = folded_ref if k == 0 else tier_out[k]
+        err = float(np.max(np.abs(np.concatenate(got[k]) - ref)))
+        report.rows.append((f"{names[k]} cond_out, T=1 steps{' (first layer folded)' if k == 0 else ''}", err,
+                            within(err, ref)))
+    for k in reversed(range(len(sizes))):
+        err = max(float(np.max(np.abs(a - b.numpy()))) for a, b in zip(states[k], states_ref[k]))
+        scale = np.concatenate([b.numpy().ravel() for b in states_ref[k]])
+        report.rows.append((f"{names[k]} final state vs PyTorch", err, within(err, scale)))
+    n = x.shape[1] - f_top
+    logits = bundle_logits(engine.bundle.sample.path, x[0, f_top - f0 :], np.concatenate(got[0]).reshape(n, -1), f0)
+    err = float(np.max(np.abs(logits - logits_ref)))
+    via = "" if names == [g.path.name for g in engine.bundle.frame_graphs] else ", batch frame graphs"
+    report.rows.append((f"sample.onnx logits, {n / cfg.sample_rate:.2f} s teacher forced{via}", err,
+                        within(err, logits_ref)))
+    return logits, states
+
+
 def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, audio: np.ndarray | None = None,
                   n_generate: int = 4000, seed: int = 0, log: Callable[[str], None] = print) -> Report:
     """Run every parity check; log prints the table. Returns the report (report.ok is the verdict).
 
     With `audio` (real, held-out audio at the model's rate) the report also holds the teacher-forced NLL
-    of the checkpoint and of the bundle (report.nll), judged within NLL_TOLERANCE_BITS.
+    of the checkpoint and of the bundle (report.nll; report.nll_batch through the `batch` frame graphs),
+    judged within NLL_TOLERANCE_BITS.
     """
     model = model.eval()
     cfg = model.cfg
@@ -219,41 +260,25 @@ def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, au
     with parametrize.cached():
         tier_out, logits_ref, states_ref = _torch_tiers(model, torch.from_numpy(x), chunk=16 * cfg.top_frame_size)
 
-
-    # Frame graphs one frame at a time, states carried: the live path.
-    sizes, f_top, f0 = cfg.frame_sizes, cfg.top_frame_size, cfg.frame_sizes[0]
-    states = engine.initial_states(1)
-    conds: list[np.ndarray | None] = [None] * len(sizes)
-    got: list[list[np.ndarray]] = [[] for _ in sizes]
-    for t in range(f_top, x.shape[1], f0):
-        for k, col in tiers_due(sizes, t):
-            above = None if col < 0 else conds[k + 1][:, col : col + 1]
-            conds[k], states[k] = engine.run_frame(k, x[:, None, t - sizes[k] : t], above, states[k])
-            got[k].append(conds[k][0])
-    first = model.sample_tier.hidden[0] if len(model.sample_tier.hidden) else model.sample_tier.output
-    with torch.inference_mode():
-        folded_ref = first(torch.from_numpy(tier_out[0])).numpy()  # tier 0's output through the folded layer
-    for k in reversed(range(len(sizes))):
-        ref = folded_ref if k == 0 else tier_out[k]
-        err = float(np.max(np.abs(np.concatenate(got[k]) - ref)))
-        name = engine.bundle.frame_graphs[k].path.name
-        report.rows.append((f"{name} cond_out, T=1 steps{' (first layer folded)' if k == 0 else ''}", err,
-                            within(err, ref)))
-    for k in reversed(range(len(sizes))):
-        err = max(float(np.max(np.abs(a - b.numpy()))) for a, b in zip(states[k], states_ref[k]))
-        scale = np.concatenate([b.numpy().ravel() for b in states_ref[k]])
-        report.rows.append((f"{engine.bundle.frame_graphs[k].path.name} final state vs PyTorch", err,
-                            within(err, scale)))
-
-    # The shipped sample graph, teacher forced on every sample.
-    n = x.shape[1] - f_top
-    logits = bundle_logits(engine.bundle.sample.path, x[0, f_top - f0 :], np.concatenate(got[0]).reshape(n, -1), f0)
-    err = float(np.max(np.abs(logits - logits_ref)))
-    report.rows.append((f"sample.onnx logits, {n / cfg.sample_rate:.2f} s teacher forced", err,
-                        within(err, logits_ref)))
-    if nll_audio:
-        targets = x[0, f_top:]
-        report.nll = (nll_bits(logits_ref, targets), nll_bits(logits, targets))
+    # Frame graphs one frame at a time, states carried: the live path, then the shipped sample graph teacher
+    # forced on every sample; again through the `batch` frame graphs, if any, as an engine of several voices.
+    sizes, f_top = cfg.frame_sizes, cfg.top_frame_size
+    engines = [engine]
+    batch_voices = [g.batch_min_voices for g in engine.bundle.frame_graphs if g.batch_path is not None]
+    if batch_voices:
+        engines.append(Engine(bundle, voices=max(batch_voices), seed=seed, provider="cpu"))
+    for variant in engines:
+        logits, variant_states = _frame_and_logit_rows(model, variant, x, tier_out, logits_ref, states_ref,
+                                                       report, within)
+        if nll_audio:
+            targets = x[0, f_top:]
+            nlls = (nll_bits(logits_ref, targets), nll_bits(logits, targets))
+            if variant is engine:
+                report.nll = nlls
+            else:
+                report.nll_batch = nlls
+        if variant is engine:
+            states = variant_states
 
     # The priming path (engine.states_after: chunks, or one frame per call) against the T=1 steps above.
     primed = engine.states_after(x[0])

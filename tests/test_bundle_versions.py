@@ -59,8 +59,8 @@ def test_int8_bundle_nll_on_real_audio_is_within_tolerance(tmp_path):
     model = tiny_model(5, dim=64, sample_dim=64, emb_size=32)
     audio = load_for_model(drascula_track(3), 16000)[16000 * 20 : 16000 * 23]
     reports = {}
-    for name, int8 in (("fp32", False), ("int8", True)):
-        export_bundle(model, tmp_path / name, int8=int8)
+    for name, int8 in (("fp32", False), ("int8", True)):  # int8: with batch frame graphs (every matrix row-scaled)
+        export_bundle(model, tmp_path / name, int8=int8, row_scaled_min_weights=0)
         lines: list[str] = []
         reports[name] = verify_bundle(model, tmp_path / name, seconds=3.0, audio=audio, n_generate=0,
                                       log=lines.append)
@@ -71,3 +71,5 @@ def test_int8_bundle_nll_on_real_audio_is_within_tolerance(tmp_path):
     assert 4.0 < ckpt < 8.5  # an untrained model on music: a few bits per sample, not nonsense
     assert abs(fp32 - ckpt) < 1e-4
     assert int8 != fp32 and abs(int8 - ckpt) <= 0.02
+    _, int8_batch = reports["int8"].nll_batch
+    assert int8_batch not in (fp32, int8) and abs(int8_batch - ckpt) <= 0.02

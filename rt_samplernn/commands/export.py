@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle directory")
     p.add_argument("--int8", action="store_true",
                    help="store every weight matrix as int8 (onnxruntime MatMulNBits): about 2x faster on a CPU, "
-                        "about 1%% off the checkpoint; --verify then checks a relative tolerance and, with "
+                        "about 1%% off the checkpoint; big models also get frame graphs for 3+ voices "
+                        "(*.batch.onnx); --verify then checks a relative tolerance and, with "
                         "--verify-audio, that it predicts real audio at most 0.02 bits per sample worse")
     p.add_argument("--verify", action="store_true",
                    help="prove parity with the checkpoint: teacher-forced logits within 1e-4 and the engine "

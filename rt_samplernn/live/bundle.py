@@ -55,6 +55,12 @@ class GraphSpec:
     outputs: tuple[dict[str, Any], ...]
     states: tuple[StateSpec, ...]
     sha256: str
+    batch_path: Path | None = None  # the same graph, faster for several voices (int8 frame graphs, optional)
+    batch_min_voices: int = 0
+
+    def path_for(self, voices: int) -> Path:
+        """The graph file an engine of `voices` voices runs: batch_path from batch_min_voices voices on."""
+        return self.batch_path if self.batch_path is not None and voices >= self.batch_min_voices else self.path
 
     def input_names(self) -> list[str]:
         return [i["name"] for i in self.inputs]
@@ -101,7 +107,8 @@ def _need(cond: bool, where: Path | str, problem: str) -> None:
         raise UserError(f"{where}: {problem}")
 
 
-def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSpec:
+def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
+    """The checked path of a {file, sha256} entry."""
     _need(isinstance(entry, dict) and isinstance(entry.get("file"), str), mpath, "a graph entry has no 'file'")
     path = root / entry["file"]
     _need(Path(entry["file"]).name == entry["file"], mpath, f"graph file {entry['file']!r} must be a plain name")
@@ -113,6 +120,13 @@ def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSp
             f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "
             "the graph was altered or belongs to another export; re-export the bundle",
         )
+    return path
+
+
+def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSpec:
+    path = _graph_file(root, entry, mpath, check_sha)
+    batch = entry.get("batch")
+    batch_path = None if batch is None else _graph_file(root, batch, mpath, check_sha)
     try:
         states = []
         for s in entry.get("states", []):
@@ -126,7 +140,8 @@ def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSp
         return GraphSpec(
             name=str(entry["name"]), path=path, kind=str(entry["kind"]), frame_size=int(entry["frame_size"]),
             ratio=int(entry.get("ratio", 1)), inputs=tuple(entry["inputs"]), outputs=tuple(entry["outputs"]),
-            states=tuple(states), sha256=str(entry.get("sha256")),
+            states=tuple(states), sha256=str(entry.get("sha256")), batch_path=batch_path,
+            batch_min_voices=int(batch["min_voices"]) if batch is not None else 0,
         )
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise UserError(f"{mpath}: graph entry for {entry.get('file')} is malformed ({type(e).__name__}: {e})") from None

@@ -51,17 +51,17 @@ def session_options(threads: int) -> ort.SessionOptions:
     return so
 
 
-def _make_session(spec: GraphSpec, provider: str, threads: int) -> ort.InferenceSession:
+def _make_session(spec: GraphSpec, provider: str, threads: int, voices: int = 1) -> ort.InferenceSession:
     providers: list = ["CPUExecutionProvider"]
     if provider == "cuda":
         providers = [("CUDAExecutionProvider", {"do_copy_in_default_stream": "1"}), "CPUExecutionProvider"]
     if provider == "cuda":  # a missing CUDA library is logged at error level; we report it ourselves
         ort.set_default_logger_severity(4)
     try:
-        session = ort.InferenceSession(str(spec.path), session_options(threads), providers=providers)
+        session = ort.InferenceSession(str(spec.path_for(voices)), session_options(threads), providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{spec.path}: onnxruntime cannot load this graph ({first[:200]})") from None
+        raise UserError(f"{spec.path_for(voices)}: onnxruntime cannot load this graph ({first[:200]})") from None
     finally:
         ort.set_default_logger_severity(3)
     check_graph_io(spec, session.get_inputs(), session.get_outputs())
@@ -201,7 +201,7 @@ class Engine:
             raise UserError("provider 'cuda': this onnxruntime has no CUDA provider; use --provider cpu")
         self.provider = "cuda" if (provider == "cuda" or (provider == "auto" and has_cuda)) else "cpu"
         self.threads = int(threads)
-        self._frames = [_make_session(g, self.provider, threads) for g in self.bundle.frame_graphs]
+        self._frames = self._frame_sessions()
         self._sample = _make_session(self.bundle.sample, self.provider, threads)
         on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
         if self.provider == "cuda" and not on_cuda:
@@ -209,6 +209,8 @@ class Engine:
                 raise UserError("provider 'cuda': onnxruntime could not start CUDA here (CUDA/cuDNN libraries "
                                 "missing or no GPU); use --provider cpu")
             self.provider = "cpu"  # auto: onnxruntime fell back to the CPU
+            if any(g.path_for(self.voices) != g.path for g in self.bundle.frame_graphs):
+                self._frames = self._frame_sessions()  # the CPU's pick of frame graphs
         self._frame_out = [g.output_names() for g in self.bundle.frame_graphs]
         self._state_in = [[s.input for s in g.states] for g in self.bundle.frame_graphs]
         self.f0 = cfg.frame_sizes[0]
@@ -236,6 +238,12 @@ class Engine:
         self._rng = noise_rng(seed)
         self.seed = int(seed)
         self._install(self._initial_snapshot(int(seed)))
+
+    def _frame_sessions(self) -> list[ort.InferenceSession]:
+        """One session per frame graph; on the CPU, the graphs' `batch` variants from their min_voices on
+        (measured on CPUs only, so CUDA runs the plain files)."""
+        voices = self.voices if self.provider == "cpu" else 1
+        return [_make_session(g, self.provider, self.threads, voices) for g in self.bundle.frame_graphs]
 
     # -------------------------------------------------------------------------------------------------
     # Live parameters (any thread)
