@@ -6,6 +6,8 @@
 # NLL than the 3-tier `live` (benchmarks/RESULTS.md) and is cheaper to play. e.g. for the 3-tier model:
 #   bash recipes/demo.sh runs/demo-3tier 150 --frame-sizes 16 64
 # Environment: PRESET (default live), THREADS (default 2), STEPS (the cosine schedule's length, default 6500).
+# A finished run continues with a warm restart of the cosine: MORE_STEPS (the new schedule's total length) and
+# MORE_LR (its peak). The shipped demo: STEPS=5500, then MORE_STEPS=20500 MORE_LR=5e-4 (see its model card).
 # Needs: apt-get install drascula-music.
 set -euo pipefail
 run=${1:-runs/demo}
@@ -20,6 +22,7 @@ for f in "$audio"/track*.ogg; do
 done
 if [ -f "$run/last.pt" ]; then
   args=(--resume "$run" --max-minutes "$minutes")
+  [ -n "${MORE_STEPS:-}" ] && args+=(--max-steps "$MORE_STEPS" --learning-rate "${MORE_LR:-5e-4}" --eval-every 2000)
 else
   args=(--preset "${PRESET:-live}" --frame-sizes 16 "$@" --batch-size 16 --seq-len 1024 --chunk-seconds 8 --learning-rate 0.001
         --lr-schedule cosine --warmup-steps 200 --max-steps "${STEPS:-6500}" --amp

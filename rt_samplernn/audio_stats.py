@@ -32,6 +32,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from rt_samplernn.errors import UserError
+from rt_samplernn.measure import flatness_of_spectra
 
 BLOCK_FRAMES = 1024  # samples per analysis block at the model rate (64 ms at 16 kHz)
 LOW_HZ = 100.0  # "bass" band edge of low_share
@@ -60,8 +61,7 @@ class BlockAnalyser:
         ac = x - x.mean(axis=1, keepdims=True)
         power = np.mean(ac * ac, axis=1)
         spec = np.abs(np.fft.rfft(x * self.window, axis=1)) ** 2 + 1e-12  # DC kept for low_share
-        ac_spec = spec[:, 1:]
-        flatness = np.exp(np.mean(np.log(ac_spec), axis=1)) / np.mean(ac_spec, axis=1)
+        flatness = flatness_of_spectra(spec)
         low_share = spec[:, : self.low_bins].sum(axis=1) / spec.sum(axis=1)
         signs = np.signbit(ac)
         zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)

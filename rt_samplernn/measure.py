@@ -2,8 +2,8 @@
 them against (torch-free; the demo's model card and its test use these same definitions).
 
 - RMS: root mean square per window (silence is near 0).
-- Spectral flatness: geometric over arithmetic mean of the power spectrum, averaged over FFT frames (white
-  noise about 0.56, a pure tone near 0; recorded music mostly 0.0002-0.04).
+- Spectral flatness: geometric over arithmetic mean of the power spectrum above DC, averaged over FFT frames
+  (white noise about 0.56, a pure tone near 0; recorded music mostly 0.0002-0.04).
 - Pitch salience: the height of the normalized autocorrelation's highest peak at a lag of a musical pitch
   (50-1000 Hz), averaged over frames: near 1 for a held note, near 0 for noise.
 """
@@ -31,12 +31,18 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
 
 
+def flatness_of_spectra(power: np.ndarray) -> np.ndarray:
+    """Spectral flatness of power spectra (last axis, DC bin first): geometric over arithmetic mean of the
+    bins above DC. The one definition the model card, its test and the watchdog (audio_stats) share."""
+    ac = power[..., 1:]
+    return np.exp(np.mean(np.log(ac), axis=-1)) / np.mean(ac, axis=-1)
+
+
 def spectral_flatness(x: np.ndarray) -> float:
-    """Mean over Hann-windowed FFT frames of geometric / arithmetic mean of the power spectrum."""
+    """Mean over Hann-windowed FFT frames of `flatness_of_spectra`."""
     n = len(x) // FFT
     frames = np.asarray(x[: n * FFT], dtype=np.float64).reshape(n, FFT) * np.hanning(FFT)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12
-    return float(np.mean(np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)))
+    return float(np.mean(flatness_of_spectra(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12)))
 
 
 def pitch_salience(x: np.ndarray, rate: int) -> float:

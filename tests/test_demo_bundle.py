@@ -73,8 +73,6 @@ def test_demo_is_as_noisy_as_the_music_not_more(generated, training_ranges):
     assert share >= 0.75, (generated["flatness"], training_ranges["flatness"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 open: the 2026-12-01 demo's pitch salience (0.29-0.48 per 5 s "
-                   "window) is below the music's 5th percentile (0.53); when a retrained demo passes, drop this mark")
 def test_demo_has_pitch(generated, training_ranges):
     """Pitched lines: the windows' mean pitch salience reaches at least the 5th percentile of the music's."""
     salience = float(np.mean(generated["pitch_salience"]))
