@@ -129,14 +129,14 @@ def normalized(audio: np.ndarray, peak: float | None) -> np.ndarray:
     return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
 
-def measure(clip: Clip, sample_rate: int, block_frames: int | None = None) -> tuple[float, int]:
+def peak_and_length(clip: Clip, sample_rate: int, block_frames: int | None = None) -> tuple[float, int]:
     """(peak |x|, samples) of the clip as mono at sample_rate: one pass, one block at a time."""
     return peak_of(mono_blocks(clip, sample_rate, block_frames))
 
 
 def model_audio_blocks(clip: Clip, sample_rate: int, peak: float,
                        block_frames: int | None = None) -> Iterator[np.ndarray]:
-    """The clip prepared for a model, block by block: mono, sample_rate, scaled by its peak (from `measure`).
+    """The clip prepared for a model, block by block: mono, sample_rate, scaled by its peak (from `peak_and_length`).
     Joined, the blocks equal to_model_audio(whole clip) exactly, whatever block_frames."""
     return (normalized(x, peak) for x in mono_blocks(clip, sample_rate, block_frames))
 

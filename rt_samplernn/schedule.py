@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from rt_samplernn.audio import ArrayClip, Clip, measure, model_audio_blocks
+from rt_samplernn.audio import ArrayClip, Clip, model_audio_blocks, peak_and_length
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import quantize, zero_level
@@ -53,11 +53,12 @@ def level_dtype(q_levels: int) -> type:
     return np.uint8 if q_levels <= 256 else np.uint16
 
 
-def seed_level_blocks(cfg: ModelConfig, clip: Clip, measured: tuple[float, int] | None = None) -> Iterator[np.ndarray]:
+def seed_level_blocks(cfg: ModelConfig, clip: Clip,
+                      measured: tuple[float, int] | None = None) -> Iterator[np.ndarray]:
     """The seed clip's levels in blocks: downmixed, resampled, peak normalized, quantized, left-padded with
     silence to a whole number of top frames; small integers, one block at a time (bounded memory).
-    `measured`: audio.measure(clip, cfg.sample_rate) if already known (else one more pass over the clip)."""
-    peak, samples = measured or measure(clip, cfg.sample_rate)
+    `measured`: audio.peak_and_length(clip, cfg.sample_rate) if already known (else one more pass over the clip)."""
+    peak, samples = measured or peak_and_length(clip, cfg.sample_rate)
     pad = (-samples) % cfg.top_frame_size
     dtype = level_dtype(cfg.q_levels)
 
@@ -133,7 +134,7 @@ class PrimingHistory:
     def from_clip(cls, cfg: ModelConfig, clip: Clip) -> PrimingHistory:
         f_top = cfg.top_frame_size
         silence = np.full(f_top, zero_level(cfg.q_levels), dtype=np.int64)
-        measured = measure(clip, cfg.sample_rate)  # one pass for the peak and the length; windows() reads again
+        measured = peak_and_length(clip, cfg.sample_rate)  # a first pass (peak, length); windows() reads again
 
         def windows() -> Iterator[np.ndarray]:
             return windows_of(itertools.chain([silence], seed_level_blocks(cfg, clip, measured)), f_top)
