@@ -21,11 +21,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-from rt_samplernn.export.onnx_export import export_bundle
 
 from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.commands.bench import _cpu_name, bench_engine, bench_reference
 from rt_samplernn.config import model_config_from_preset
+from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.model import SampleRNN
 
 
@@ -40,15 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--int8", action="store_true", help="also time an int8 export of each preset (export --int8)")
     p.add_argument("--no-fp32", action="store_true", help="time only the int8 exports")
-    p.add_argument("--versions", nargs="+", type=int, default=[2],
-                   help="bundle format versions to export from the same checkpoint (1: the first release's)")
-    p.add_argument("--first-release", action="store_true",
-                   help="time the first release's engine on its own int8 export against today's engine on the "
-                        "version 2 int8 export of the same checkpoint, alternating (benchmarks/first_release.py)")
-    p.add_argument("--checkpoint", type=Path, help="with --first-release: a trained checkpoint (default: a seeded "
-                                                    "random model of the first preset)")
-    p.add_argument("--extra-bundle", nargs="+", type=Path, default=[],
-                   help="with --first-release: also time today's engine on these bundle directories")
+    p.add_argument(
+        "--versions",
+        nargs="+",
+        type=int,
+        default=[2],
+        help="bundle format versions to export from the same checkpoint (1: the first release's)",
+    )
+    p.add_argument(
+        "--first-release",
+        action="store_true",
+        help="time the first release's engine on its own int8 export against today's engine on the "
+        "version 2 int8 export of the same checkpoint, alternating (benchmarks/first_release.py)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="with --first-release: a trained checkpoint (default: a seeded random model of the first preset)",
+    )
+    p.add_argument(
+        "--extra-bundle",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="with --first-release: also time today's engine on these bundle directories",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.first_release:
@@ -82,19 +98,32 @@ def main(argv: list[str] | None = None) -> int:
                         ref_cpu.append(rr["cpu_rtf"])
                         print(f"  {preset} x{voices}: reference {ref[-1]:.3f}x", file=sys.stderr, flush=True)
                 for kind in bundles:
-                    rows.append((f"{preset} {kind}", voices,
-                                 statistics.median(eng[kind]), min(eng[kind]), max(eng[kind]),
-                                 statistics.median(ref) if ref else None, graphs[kind],
-                                 statistics.median(eng_cpu[kind]), statistics.median(ref_cpu) if ref_cpu else None))
+                    rows.append(
+                        (
+                            f"{preset} {kind}",
+                            voices,
+                            statistics.median(eng[kind]),
+                            min(eng[kind]),
+                            max(eng[kind]),
+                            statistics.median(ref) if ref else None,
+                            graphs[kind],
+                            statistics.median(eng_cpu[kind]),
+                            statistics.median(ref_cpu) if ref_cpu else None,
+                        )
+                    )
     print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; RTF = generated s / wall s, per voice")
     print("(CPU columns: generated s per s of this process's CPU time, less disturbed by other load)")
-    print(f"{'bundle':<16} {'voices':>6} {'engine RTF':>11} {'(min-max)':>13} {'PyTorch RTF':>12} {'ratio':>7} "
-          f"{'engine CPU':>11} {'PyTorch CPU':>12} {'ratio':>7}  us/call p50 (graphs coarse to fine, sample)")
+    print(
+        f"{'bundle':<16} {'voices':>6} {'engine RTF':>11} {'(min-max)':>13} {'PyTorch RTF':>12} {'ratio':>7} "
+        f"{'engine CPU':>11} {'PyTorch CPU':>12} {'ratio':>7}  us/call p50 (graphs coarse to fine, sample)"
+    )
     for preset, voices, med, lo, hi, ref, graphs, cpu, ref_cpu in rows:
         calls = " / ".join(f"{v[0]:.0f}" for v in graphs.values())
         ref_s = f"{ref:>12.3f} {med / ref:>6.1f}x" if ref else f"{'-':>12} {'-':>7}"
         ref_c = f"{ref_cpu:>12.3f} {cpu / ref_cpu:>6.1f}x" if ref_cpu else f"{'-':>12} {'-':>7}"
-        print(f"{preset:<16} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}")
+        print(
+            f"{preset:<16} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}"
+        )
     return 0
 
 
@@ -111,8 +140,17 @@ def _first_release(args: argparse.Namespace) -> int:
         if ckpt is None:
             torch.manual_seed(0)
             ckpt = save_checkpoint(Path(tmp) / "random.pt", SampleRNN(model_config_from_preset(args.presets[0])))
-        rows = compare(ckpt, Path(tmp), args.voices, args.seconds, args.repeats, args.rounds, args.threads,
-                       export_today, args.extra_bundle)
+        rows = compare(
+            ckpt,
+            Path(tmp),
+            args.voices,
+            args.seconds,
+            args.repeats,
+            args.rounds,
+            args.threads,
+            export_today,
+            args.extra_bundle,
+        )
     print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; checkpoint {ckpt}")
     print_table(rows)
     return 0

@@ -62,8 +62,9 @@ def first_release_package(dest: Path, commit: str = FIRST_RELEASE) -> Path:
     """Unpack the first release's `rt_samplernn` (with `export/` as rt_samplernn.export, as its pyproject
     installed it) under dest; returns dest, to put on PYTHONPATH."""
     try:
-        tar = subprocess.run(["git", "-C", str(REPO), "archive", commit, "rt_samplernn", "export"],
-                             check=True, capture_output=True).stdout
+        tar = subprocess.run(
+            ["git", "-C", str(REPO), "archive", commit, "rt_samplernn", "export"], check=True, capture_output=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         raise SystemExit(f"--first-release needs a git checkout of rt-samplernn with commit {commit[:7]} ({e})")
     with tarfile.open(fileobj=BytesIO(tar)) as t:
@@ -77,20 +78,37 @@ def _child(code: str, args: list[str], pythonpath: Path | None) -> str:
     env.pop("PYTHONPATH", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=tempfile.gettempdir(), check=False,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"child process failed:\n{done.stderr[-2000:]}")
     return done.stdout
 
 
-def compare(checkpoint: Path, tmp: Path, voices: list[int], seconds: float, repeats: int, rounds: int,
-            threads: int, export_today, extra: list[Path] = ()) -> list[tuple[str, int, list[float], list[float]]]:
+def compare(
+    checkpoint: Path,
+    tmp: Path,
+    voices: list[int],
+    seconds: float,
+    repeats: int,
+    rounds: int,
+    threads: int,
+    export_today,
+    extra: list[Path] = (),
+) -> list[tuple[str, int, list[float], list[float]]]:
     """[(label, voices, wall RTFs, CPU RTFs)] for the first release and today (and today's engine on the
     `extra` bundle directories), alternating round by round."""
     first_pkg = first_release_package(tmp / "first-release")
-    bundles = {"first release, its int8 export": (tmp / "first-int8", first_pkg),
-               "today, version 2 int8": (tmp / "today-int8", None)}
+    bundles = {
+        "first release, its int8 export": (tmp / "first-int8", first_pkg),
+        "today, version 2 int8": (tmp / "today-int8", None),
+    }
     _child(_EXPORT, [str(checkpoint), str(bundles["first release, its int8 export"][0])], first_pkg)
     export_today(checkpoint, bundles["today, version 2 int8"][0])
     bundles.update({f"today, {Path(b).name}": (Path(b), None) for b in extra})
@@ -112,11 +130,17 @@ def compare(checkpoint: Path, tmp: Path, voices: list[int], seconds: float, repe
 
 
 def print_table(rows: list[tuple[str, int, list[float], list[float]]]) -> None:
-    print("RTF = generated s per wall s, per voice (median of all repeats, min-max); CPU = per s of the child's CPU time")
-    print(f"{'engine, bundle':<32} {'voices':>6} {'RTF':>7} {'(min-max)':>11} {'CPU RTF':>8} {'ratio':>7} {'CPU ratio':>9}")
+    print(
+        "RTF = generated s per wall s, per voice (median of all repeats, min-max); CPU = per s of the child's CPU time"
+    )
+    print(
+        f"{'engine, bundle':<32} {'voices':>6} {'RTF':>7} {'(min-max)':>11} {'CPU RTF':>8} {'ratio':>7} {'CPU ratio':>9}"
+    )
     base: dict[int, tuple[float, float]] = {}
     for label, v, wall, cpu in rows:
         med, cmed = statistics.median(wall), statistics.median(cpu)
         base.setdefault(v, (med, cmed))
-        print(f"{label:<32} {v:>6} {med:>6.2f}x {f'{min(wall):.2f}-{max(wall):.2f}':>11} {cmed:>7.2f}x "
-              f"{med / base[v][0]:>6.2f}x {cmed / base[v][1]:>8.2f}x")
+        print(
+            f"{label:<32} {v:>6} {med:>6.2f}x {f'{min(wall):.2f}-{max(wall):.2f}':>11} {cmed:>7.2f}x "
+            f"{med / base[v][0]:>6.2f}x {cmed / base[v][1]:>8.2f}x"
+        )

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from rt_samplernn.export.onnx_export import export_bundle
 
 from rt_samplernn.config import model_config_from_preset
 from rt_samplernn.errors import UserError
+from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.live.engine import Engine, session_options
 from rt_samplernn.model import SampleRNN
 
@@ -65,14 +65,19 @@ def cuda_graph_sample(bundle: Path, voices: int, calls: int = 300) -> str:
     f0, q = spec.config.frame_sizes[0], spec.config.q_levels
     s_dim = spec.sample.inputs[1]["shape"][2]
     rng = np.random.default_rng(0)
-    feeds = dict(prev=rng.integers(0, q, (voices, f0)), cond=rng.standard_normal((voices, f0, s_dim)).astype(np.float32),
-                 noise=rng.gumbel(size=(voices, f0, q)).astype(np.float32), temperature=np.ones(voices, np.float32))
+    feeds = dict(
+        prev=rng.integers(0, q, (voices, f0)),
+        cond=rng.standard_normal((voices, f0, s_dim)).astype(np.float32),
+        noise=rng.gumbel(size=(voices, f0, q)).astype(np.float32),
+        temperature=np.ones(voices, np.float32),
+    )
     out = {}
     for graphs in (False, True):
         try:
             opts = {"enable_cuda_graph": "1" if graphs else "0"}
-            sess = ort.InferenceSession(str(spec.sample.path), session_options(1),
-                                        providers=[("CUDAExecutionProvider", opts)])
+            sess = ort.InferenceSession(
+                str(spec.sample.path), session_options(1), providers=[("CUDAExecutionProvider", opts)]
+            )
             io = sess.io_binding()
             values = {k: ort.OrtValue.ortvalue_from_numpy(v, "cuda", 0) for k, v in feeds.items()}
             for k, v in values.items():
@@ -100,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 1.0 if args.quick else 3.0
     plan = {"live": [1, 64], "prism": [1, 32]} if not args.quick else {"live": [1, 4]}
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "CPU"
-    lines = [f"GPU check: {device}, provider {provider}, onnxruntime {ort.__version__}, "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             "| preset | voices | RTF each (CUDA) | RTF each (CPU, 1 thread) | parity CUDA vs CPU | sample graph, 1 call |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"GPU check: {device}, provider {provider}, onnxruntime {ort.__version__}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "| preset | voices | RTF each (CUDA) | RTF each (CPU, 1 thread) | parity CUDA vs CPU | sample graph, 1 call |",
+        "|---|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for preset, voice_counts in plan.items():
             torch.manual_seed(0)

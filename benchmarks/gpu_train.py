@@ -33,8 +33,9 @@ def time_steps(preset: str, amp: bool, batch: int, seq_len: int, steps: int, war
     the same process; seconds of training steps as the trainer counts them (rank 0's under DDP)."""
     model_cfg = model_config_from_preset(preset)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    cfg = TrainConfig(batch_size=batch, seq_len=seq_len, chunk_seconds=8.0, amp=amp, early_stopping_patience=0,
-                      val_batches=0)
+    cfg = TrainConfig(
+        batch_size=batch, seq_len=seq_len, chunk_seconds=8.0, amp=amp, early_stopping_patience=0, val_batches=0
+    )
     shape = (batch * world * 2, chunk_length(model_cfg, cfg))
     levels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.int16)
     data = AudioSet(train=levels, val=levels[:0])
@@ -43,13 +44,22 @@ def time_steps(preset: str, amp: bool, batch: int, seq_len: int, steps: int, war
             run_cfg = TrainConfig(**{**vars(cfg), "max_steps": n, "eval_every": n})
             result = train([], f"{out}/{n}", model_cfg, run_cfg, quiet=True, dataset=data)
     seconds = result.history[-1].train_seconds
-    return {"preset": preset, "amp": amp, "gpus": world, "batch": batch, "seconds": seconds,
-            "samples_per_s": steps * batch * seq_len * world / seconds, "steps": steps}
+    return {
+        "preset": preset,
+        "amp": amp,
+        "gpus": world,
+        "batch": batch,
+        "seconds": seconds,
+        "samples_per_s": steps * batch * seq_len * world / seconds,
+        "steps": steps,
+    }
 
 
 def row(r: dict) -> str:
-    return (f"| {r['preset']} | {r['gpus']} | {'bf16' if r['amp'] else 'fp32'} | {r['batch']} x {r['gpus']} | "
-            f"{r['seconds']:.2f} | {r['seconds'] / r['steps'] * 1000:.0f} | {r['samples_per_s']:,.0f} |")
+    return (
+        f"| {r['preset']} | {r['gpus']} | {'bf16' if r['amp'] else 'fp32'} | {r['batch']} x {r['gpus']} | "
+        f"{r['seconds']:.2f} | {r['seconds'] / r['steps'] * 1000:.0f} | {r['samples_per_s']:,.0f} |"
+    )
 
 
 def main() -> None:
@@ -71,17 +81,36 @@ def main() -> None:
         print("gpu_train: no CUDA device here; nothing to time (CPU figures: benchmarks/train_throughput.py)")
         return
     gpus = torch.cuda.device_count()
-    print(f"{torch.cuda.get_device_name(0)} x {gpus}, torch {torch.__version__}, {args.steps} timed steps "
-          f"after {args.warmup}, seq_len {args.seq_len}")
+    print(
+        f"{torch.cuda.get_device_name(0)} x {gpus}, torch {torch.__version__}, {args.steps} timed steps "
+        f"after {args.warmup}, seq_len {args.seq_len}"
+    )
     print("| preset | GPUs | precision | batch | seconds | ms/step | samples/s |")
     print("|---|---|---|---|---|---|---|")
     for preset in args.presets:
         for amp in (False, True):
             print(row(time_steps(preset, amp, args.batch_size, args.seq_len, args.steps, args.warmup)), flush=True)
             if gpus >= 2:
-                cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                       __file__, "--worker", "--presets", preset, "--steps", str(args.steps), "--warmup",
-                       str(args.warmup), "--batch-size", str(args.batch_size), "--seq-len", str(args.seq_len)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    "--nproc-per-node",
+                    "2",
+                    __file__,
+                    "--worker",
+                    "--presets",
+                    preset,
+                    "--steps",
+                    str(args.steps),
+                    "--warmup",
+                    str(args.warmup),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--seq-len",
+                    str(args.seq_len),
+                ]
                 proc = subprocess.run(cmd + (["--amp"] if amp else []), capture_output=True, text=True)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
                 if proc.returncode or not lines:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from play_underruns import jack  # noqa: E402 (the same private JACK server)
+from play_underruns import jack
 
 
 def run(window, seconds: float, busy: bool) -> dict:
@@ -48,9 +48,14 @@ def run(window, seconds: float, busy: bool) -> dict:
             QApplication.processEvents()
             time.sleep(0.002)
     m = player.metrics()
-    return {"events": events, "underruns": m.underruns - start.underruns,
-            "host": m.output_underflows - start.output_underflows, "rtf": m.worker_rtf,
-            "cpu": (time.process_time() - cpu0) / (time.monotonic() - wall0), "played": m.seconds_played}
+    return {
+        "events": events,
+        "underruns": m.underruns - start.underruns,
+        "host": m.output_underflows - start.output_underflows,
+        "rtf": m.worker_rtf,
+        "cpu": (time.process_time() - cpu0) / (time.monotonic() - wall0),
+        "played": m.seconds_played,
+    }
 
 
 def main() -> None:
@@ -71,8 +76,10 @@ def main() -> None:
     from rt_samplernn.gui.session import LiveSession
     from rt_samplernn.gui.settings import open_settings
 
-    print(f"bundle {args.bundle}, {args.voices} voice(s), latency setting {args.latency_ms:g} ms, JACK dummy "
-          f"16000 Hz / 256, {args.seconds:g} s per run, load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"bundle {args.bundle}, {args.voices} voice(s), latency setting {args.latency_ms:g} ms, JACK dummy "
+        f"16000 Hz / 256, {args.seconds:g} s per run, load average {os.getloadavg()[0]:.2f} at start"
+    )
     print(f"{'window':>8} {'events':>7} {'underruns':>9} {'host xruns':>10} {'RTF':>6} {'CPU (cores)':>11}")
     with jack(16000, 256) as server, tempfile.TemporaryDirectory() as tmp:
         os.environ["JACK_DEFAULT_SERVER"] = server
@@ -81,8 +88,13 @@ def main() -> None:
 
         sounddevice._terminate()  # rescan: the server was started after sounddevice was imported
         sounddevice._initialize()
-        window = create_window(args.bundle, open_settings(Path(tmp) / "gui.ini"),
-                               session=LiveSession(provider="cpu"), voices=args.voices, use_default=False)
+        window = create_window(
+            args.bundle,
+            open_settings(Path(tmp) / "gui.ini"),
+            session=LiveSession(provider="cpu"),
+            voices=args.voices,
+            use_default=False,
+        )
         try:
             if not window.transport.select_device("system"):
                 raise SystemExit(window.last_error)
@@ -92,8 +104,11 @@ def main() -> None:
                 raise SystemExit(window.last_error)
             for busy in (False, True):
                 r = run(window, args.seconds, busy)
-                print(f"{'in use' if busy else 'idle':>8} {r['events']:7d} {r['underruns']:9d} {r['host']:10d} "
-                      f"{r['rtf']:5.2f}x {r['cpu']:11.2f}", flush=True)
+                print(
+                    f"{'in use' if busy else 'idle':>8} {r['events']:7d} {r['underruns']:9d} {r['host']:10d} "
+                    f"{r['rtf']:5.2f}x {r['cpu']:11.2f}",
+                    flush=True,
+                )
         finally:
             window.close()
             sounddevice._terminate()  # before jackd goes, or PortAudio aborts at exit

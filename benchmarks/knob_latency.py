@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from play_underruns import ROOT, jack  # noqa: E402  (the private JACK server)
+from play_underruns import ROOT, jack
 
 STATUS_LATENCY = re.compile(r"latency\s+(\d+) ms")
 DEVICE_LATENCY = re.compile(r"device (\d+(?:\.\d+)?) ms")
@@ -51,8 +51,13 @@ class JackProbe:
         lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p]
         lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, PROCESS, ctypes.c_void_p]
         lib.jack_port_register.restype = ctypes.c_void_p
-        lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                                           ctypes.c_ulong]
+        lib.jack_port_register.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+        ]
         lib.jack_port_get_buffer.restype = ctypes.c_void_p
         lib.jack_port_get_buffer.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         lib.jack_midi_clear_buffer.argtypes = [ctypes.c_void_p]
@@ -68,8 +73,9 @@ class JackProbe:
         for name in ("jack_activate", "jack_deactivate", "jack_client_close"):
             getattr(lib, name).argtypes = [ctypes.c_void_p]
         status = ctypes.c_int(0)
-        self.client = lib.jack_client_open(b"knob-probe", NO_START_SERVER | SERVER_NAME, ctypes.byref(status),
-                                           server.encode())
+        self.client = lib.jack_client_open(
+            b"knob-probe", NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()
+        )
         if not self.client:
             raise SystemExit(f"cannot open a JACK client on {server} (status {status.value:#x})")
         self.rate = int(lib.jack_get_sample_rate(self.client))
@@ -97,9 +103,11 @@ class JackProbe:
             self.first_frame = frame
         at = frame - self.first_frame
         if at + nframes <= len(self.recorded):
-            left = np.ctypeslib.as_array(ctypes.cast(lib.jack_port_get_buffer(self.audio_in[0], nframes),
-                                                     ctypes.POINTER(ctypes.c_float)), (nframes,))
-            self.recorded[at:at + nframes] = left
+            left = np.ctypeslib.as_array(
+                ctypes.cast(lib.jack_port_get_buffer(self.audio_in[0], nframes), ctypes.POINTER(ctypes.c_float)),
+                (nframes,),
+            )
+            self.recorded[at : at + nframes] = left
         return 0
 
     def ports(self, pattern: str, kind: bytes, flags: int) -> list[str]:
@@ -146,9 +154,27 @@ class JackProbe:
 def measure(bundle: str | None, server: str, latency_ms: float, trials: int, extra: list[str]) -> dict:
     seconds = 8.0 + trials * 1.2
     env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
-    cmd = [sys.executable, "-m", "rt_samplernn", "play", *([bundle] if bundle else []), "--midi", "virtual",
-           "--midi-api", "jack", "--gain", "0", "--no-watchdog", "--latency-ms", str(latency_ms),
-           "--seconds", str(seconds + 10), "--provider", "cpu", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rt_samplernn",
+        "play",
+        *([bundle] if bundle else []),
+        "--midi",
+        "virtual",
+        "--midi-api",
+        "jack",
+        "--gain",
+        "0",
+        "--no-watchdog",
+        "--latency-ms",
+        str(latency_ms),
+        "--seconds",
+        str(seconds + 10),
+        "--provider",
+        "cpu",
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
@@ -193,16 +219,21 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=12, help="knob turns per setting")
     p.add_argument("--play-args", nargs=argparse.REMAINDER, default=[], help="more `play` flags, last")
     args = p.parse_args()
-    print(f"JACK dummy {args.rate} Hz / {args.period}, {args.trials} knob turns per setting, "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"JACK dummy {args.rate} Hz / {args.period}, {args.trials} knob turns per setting, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     print(f"{'setting':>8} {'measured p50':>12} {'p10-p90':>13} {'shown':>6} {'shown - device':>14}")
     with jack(args.rate, args.period) as server:
         for ms in args.latency_ms:
             r = measure(args.bundle, server, ms, args.trials, args.play_args)
             d = np.array(r["delays"])
             lo, hi = np.percentile(d, [10, 90])
-            print(f"{ms:6.0f}ms {np.median(d):10.1f}ms {lo:6.1f}-{hi:5.1f}ms {r['shown']:4.0f}ms "
-                  f"{r['shown'] - r['device']:12.1f}ms", flush=True)
+            print(
+                f"{ms:6.0f}ms {np.median(d):10.1f}ms {lo:6.1f}-{hi:5.1f}ms {r['shown']:4.0f}ms "
+                f"{r['shown'] - r['device']:12.1f}ms",
+                flush=True,
+            )
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

@@ -30,9 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS = re.compile(r"RTF\s+([\d.]+)x .* underruns (\d+) \(host (\d+)\) .* cpu\s+(\d+)%")
@@ -63,8 +63,14 @@ print(float(sys.argv[3]) / (time.perf_counter() - t), float(sys.argv[3]) / (time
 def engine_alone(bundle: Path, voices: int, seconds: float, cpu: int | None) -> tuple[float, float]:
     """The engine's real-time factor without the play path (wall clock, per CPU-second), on play's CPU."""
     pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-    out = subprocess.run([sys.executable, "-c", ENGINE_ALONE, str(bundle), str(voices), str(seconds)],
-                         capture_output=True, text=True, check=True, cwd=ROOT, preexec_fn=pin).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", ENGINE_ALONE, str(bundle), str(voices), str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        preexec_fn=pin,
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
@@ -80,8 +86,13 @@ def live_bundle(cache: Path, preset: str) -> Path:
 def jack(rate: int, period: int) -> Iterator[str]:
     name = f"rtsrnn-bench-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        ["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     try:
         subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], check=True, capture_output=True, env=env)
         yield name
@@ -98,8 +109,9 @@ def hog(cpu: int | None) -> Iterator[None]:
     if cpu is None:
         yield
         return
-    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"], preexec_fn=lambda: os.sched_setaffinity(0, {cpu})
+    )
     try:
         time.sleep(0.5)
         yield
@@ -108,14 +120,28 @@ def hog(cpu: int | None) -> Iterator[None]:
         proc.wait()
 
 
-def run_play(bundle: Path, server: str, seconds: float, latency_ms: float, voices: int, cpu: int | None,
-             extra: list[str]) -> dict:
+def run_play(
+    bundle: Path, server: str, seconds: float, latency_ms: float, voices: int, cpu: int | None, extra: list[str]
+) -> dict:
     env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
-    cmd = [sys.executable, "-m", "rt_samplernn", "play", str(bundle), "--seconds", str(seconds),
-           "--latency-ms", str(latency_ms), "--voices", str(voices), "--provider", "cpu", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rt_samplernn",
+        "play",
+        str(bundle),
+        "--seconds",
+        str(seconds),
+        "--latency-ms",
+        str(latency_ms),
+        "--voices",
+        str(voices),
+        "--provider",
+        "cpu",
+        *extra,
+    ]
     pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, preexec_fn=pin,
-                          timeout=seconds + 120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, preexec_fn=pin, timeout=seconds + 120)
     rtf, cpu_use = [], []
     first_2s = None  # underruns in the first two seconds played (the status line at 2 s or just after)
     for line in proc.stderr.splitlines():
@@ -130,10 +156,13 @@ def run_play(bundle: Path, server: str, seconds: float, latency_ms: float, voice
     if proc.returncode != 0 or s is None:
         raise SystemExit(f"play failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
     return {
-        "latency_ms": latency_ms, "underruns": int(s.group(1)), "host_underflows": int(s.group(2)),
+        "latency_ms": latency_ms,
+        "underruns": int(s.group(1)),
+        "host_underflows": int(s.group(2)),
         "first_2s": first_2s if first_2s is not None else int(s.group(1)),
         "watchdog_events": int(s.group(3)),
-        "rtf_min": min(rtf[1:] or rtf or [0.0]), "rtf_median": statistics.median(rtf or [0.0]),
+        "rtf_min": min(rtf[1:] or rtf or [0.0]),
+        "rtf_median": statistics.median(rtf or [0.0]),
         "cpu_pct": statistics.median(cpu_use or [0]),
     }
 
@@ -146,10 +175,15 @@ def main() -> None:
     p.add_argument("--random", metavar="PRESET", default=None, help="play a random-weight model of this preset")
     p.add_argument("--seconds", type=float, default=60.0, help="seconds played per case")
     p.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS)
-    p.add_argument("--sweep", type=float, nargs="+", default=None, metavar="MS",
-                   help="latencies to try instead of --latency-ms")
-    p.add_argument("--hog", choices=("none", "other", "both"), default="both",
-                   help="runs without the CPU hog, with it on the other core, or both")
+    p.add_argument(
+        "--sweep", type=float, nargs="+", default=None, metavar="MS", help="latencies to try instead of --latency-ms"
+    )
+    p.add_argument(
+        "--hog",
+        choices=("none", "other", "both"),
+        default="both",
+        help="runs without the CPU hog, with it on the other core, or both",
+    )
     p.add_argument("--voices", type=int, default=1)
     p.add_argument("--rate", type=int, default=16000, help="JACK server rate (resampled when not the model's)")
     p.add_argument("--period", type=int, default=256)
@@ -165,15 +199,22 @@ def main() -> None:
     play_cpu = None if args.no_pin or len(cpus) < 2 else cpus[0]
     hog_cpu = cpus[-1] if len(cpus) >= 2 else cpus[0]
     load = os.getloadavg()[0]
-    print(f"bundle {bundle}, {args.voices} voice(s), JACK dummy {args.rate} Hz / {args.period}, "
-          f"{args.seconds:g} s per run, load average {load:.2f} at start, {os.cpu_count()} CPUs")
-    print(f"{'hog':>10} {'latency':>8} {'underruns':>9} {'first 2 s':>9} {'host xruns':>10} {'watchdog':>8} "
-          f"{'RTF min':>7} {'RTF med':>7} {'cpu':>5}")
+    print(
+        f"bundle {bundle}, {args.voices} voice(s), JACK dummy {args.rate} Hz / {args.period}, "
+        f"{args.seconds:g} s per run, load average {load:.2f} at start, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'hog':>10} {'latency':>8} {'underruns':>9} {'first 2 s':>9} {'host xruns':>10} {'watchdog':>8} "
+        f"{'RTF min':>7} {'RTF med':>7} {'cpu':>5}"
+    )
     for cpu in {"none": [None], "other": [hog_cpu], "both": [None, hog_cpu]}[args.hog]:
         with hog(cpu):
             wall, per_cpu = engine_alone(bundle, args.voices, 5.0, play_cpu)
-        print(f"engine alone ({'hog on CPU %d' % cpu if cpu is not None else 'no hog'}): RTF {wall:.2f}x "
-              f"({per_cpu:.2f}x per CPU-second), 5 s", flush=True)
+        print(
+            f"engine alone ({'hog on CPU %d' % cpu if cpu is not None else 'no hog'}): RTF {wall:.2f}x "
+            f"({per_cpu:.2f}x per CPU-second), 5 s",
+            flush=True,
+        )
     with jack(args.rate, args.period) as server:
         hogs = {"none": [None], "other": [hog_cpu], "both": [None, hog_cpu]}[args.hog]
         cases = [(cpu, ms) for ms in (args.sweep or [args.latency_ms]) for cpu in hogs]
@@ -181,9 +222,11 @@ def main() -> None:
             with hog(cpu):
                 r = run_play(bundle, server, args.seconds, ms, args.voices, play_cpu, args.play_args)
             label = "none" if cpu is None else f"CPU {cpu}"
-            print(f"{label:>10} {ms:6.0f}ms {r['underruns']:9d} {r['first_2s']:9d} {r['host_underflows']:10d} "
-                  f"{r['watchdog_events']:8d} {r['rtf_min']:6.2f}x {r['rtf_median']:6.2f}x {r['cpu_pct']:4.0f}%",
-                  flush=True)
+            print(
+                f"{label:>10} {ms:6.0f}ms {r['underruns']:9d} {r['first_2s']:9d} {r['host_underflows']:10d} "
+                f"{r['watchdog_events']:8d} {r['rtf_min']:6.2f}x {r['rtf_median']:6.2f}x {r['cpu_pct']:4.0f}%",
+                flush=True,
+            )
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

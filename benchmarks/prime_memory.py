@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-CHILD = """
+CHILD = r"""
 import json, re, resource, sys, time
 kind, path, whole = sys.argv[1], sys.argv[2], sys.argv[3] == "whole"
 
@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         bundle, ckpt = args.bundle, None
         if bundle is None:
             import torch
-            from rt_samplernn.export.onnx_export import export_bundle
 
             from rt_samplernn.checkpoint import save_checkpoint
             from rt_samplernn.config import model_config_from_preset
+            from rt_samplernn.export.onnx_export import export_bundle
             from rt_samplernn.model import SampleRNN
 
             torch.manual_seed(0)
@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         kinds = [("engine", bundle)] + ([("reference", ckpt)] if ckpt and not args.no_reference else [])
         how = "read whole, then primed" if args.whole else "read in blocks as it primes"
         print(f"seed file: {args.file_rate} Hz, {args.channels} ch, 16-bit WAV; {how}")
-        print(f"{'priming':<10} {'file min':>8} {'file MB':>8} {'seconds':>8} {'s per file min':>15} "
-              f"{'CPU s per file min':>19} {'load peak MB':>12} {'priming peak MB':>15}")
+        print(
+            f"{'priming':<10} {'file min':>8} {'file MB':>8} {'seconds':>8} {'s per file min':>15} "
+            f"{'CPU s per file min':>19} {'load peak MB':>12} {'priming peak MB':>15}"
+        )
         for minutes in args.minutes:
             seed = Path(tmp) / f"seed-{minutes:g}.wav"
             file_mb = write_seed(seed, minutes, args.file_rate, args.channels)
@@ -130,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
                 if "error" in r:
                     print(f"{kind:<10} {minutes:>8g}  failed: {r['error']}")
                     continue
-                print(f"{kind:<10} {minutes:>8g} {file_mb:>8.1f} {r['seconds']:>8.1f} "
-                      f"{r['seconds'] / minutes:>15.1f} {r['cpu_s'] / minutes:>19.1f} {r['setup_mb']:>12.0f} "
-                      f"{r['priming_mb']:>15.0f}",
-                      flush=True)
+                print(
+                    f"{kind:<10} {minutes:>8g} {file_mb:>8.1f} {r['seconds']:>8.1f} "
+                    f"{r['seconds'] / minutes:>15.1f} {r['cpu_s'] / minutes:>19.1f} {r['setup_mb']:>12.0f} "
+                    f"{r['priming_mb']:>15.0f}",
+                    flush=True,
+                )
             seed.unlink()
-    print("(load peak: ru_maxrss after loading the model; priming peak: the resident high-water mark while priming,\n"
-          " the model included: VmHWM, reset by /proc/self/clear_refs before priming starts)")
+    print(
+        "(load peak: ru_maxrss after loading the model; priming peak: the resident high-water mark while priming,\n"
+        " the model included: VmHWM, reset by /proc/self/clear_refs before priming starts)"
+    )
     return 0
 
 

@@ -19,9 +19,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rt_samplernn.audio import load_for_model  # noqa: E402
-from rt_samplernn.live.engine import Engine  # noqa: E402
-from rt_samplernn.models import DEMO_BUNDLE  # noqa: E402
+from rt_samplernn.audio import load_for_model
+from rt_samplernn.live.engine import Engine
+from rt_samplernn.models import DEMO_BUNDLE
 
 CLIP = "/usr/share/scummvm/drascula/audio/track3.ogg"
 

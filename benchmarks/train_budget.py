@@ -83,8 +83,12 @@ def main() -> None:
     parser.add_argument("--val-chunks", type=int, default=8, help="held-out chunks scored at each evaluation")
     parser.add_argument("--max-steps", type=int, default=0, help="fix the step count instead of timing steps first")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split", choices=["tracks", "chunks"], default="tracks",
-                        help="held-out tracks (tracks), or 16 training and 16 held-out chunks of all tracks (chunks)")
+    parser.add_argument(
+        "--split",
+        choices=["tracks", "chunks"],
+        default="tracks",
+        help="held-out tracks (tracks), or 16 training and 16 held-out chunks of all tracks (chunks)",
+    )
     args = parser.parse_args()
     if not AUDIO.is_dir():
         raise SystemExit(f"{AUDIO} missing: apt-get install drascula-music")
@@ -92,10 +96,20 @@ def main() -> None:
     preset, overrides = SETUPS[args.setup]
     model_cfg = model_config_from_preset(preset, overrides)
     cfg = TrainConfig(
-        batch_size=args.batch_size, seq_len=args.seq_len, chunk_seconds=args.chunk_seconds,
-        learning_rate=args.learning_rate, lr_schedule=args.lr_schedule, warmup_steps=args.warmup_steps,
-        min_lr_fraction=args.min_lr_fraction, grad_clip=args.grad_clip, amp=args.amp, num_threads=args.threads,
-        max_minutes=args.minutes, val_batches=0, early_stopping_patience=0, seed=args.seed,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        chunk_seconds=args.chunk_seconds,
+        learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
+        warmup_steps=args.warmup_steps,
+        min_lr_fraction=args.min_lr_fraction,
+        grad_clip=args.grad_clip,
+        amp=args.amp,
+        num_threads=args.threads,
+        max_minutes=args.minutes,
+        val_batches=0,
+        early_stopping_patience=0,
+        seed=args.seed,
     )
 
     start = time.perf_counter()
@@ -110,11 +124,14 @@ def main() -> None:
     steps = args.max_steps or max(int(args.minutes * 60 / step_s), args.evals)
     cfg = TrainConfig(**{**vars(cfg), "max_steps": steps, "eval_every": max(steps // args.evals, 1)})
     held_out = "other passages of the same tracks" if args.split == "chunks" else ", ".join(HELD_OUT)
-    print(f"{args.setup}: split {args.split}, {len(data.train)} training chunks of {args.chunk_seconds:g} s, "
-          f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of {held_out}; "
-          f"start-up {startup_s:.1f} s; {step_s:.2f} s/step -> {steps} steps; {args.threads} threads, "
-          f"amp {args.amp}; lr {args.learning_rate:g} {args.lr_schedule}, warm-up {args.warmup_steps}, "
-          f"batch {args.batch_size}, seq_len {args.seq_len}, clip {args.grad_clip:g}", flush=True)
+    print(
+        f"{args.setup}: split {args.split}, {len(data.train)} training chunks of {args.chunk_seconds:g} s, "
+        f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of {held_out}; "
+        f"start-up {startup_s:.1f} s; {step_s:.2f} s/step -> {steps} steps; {args.threads} threads, "
+        f"amp {args.amp}; lr {args.learning_rate:g} {args.lr_schedule}, warm-up {args.warmup_steps}, "
+        f"batch {args.batch_size}, seq_len {args.seq_len}, clip {args.grad_clip:g}",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory() as out:
         wall = time.perf_counter()
@@ -125,8 +142,11 @@ def main() -> None:
     for point in result.history:
         print(f"| {point.train_seconds / 60:.2f} | {point.step} | {point.train_bits:.3f} | {point.val_bits:.3f} |")
     spent = result.history[-1].train_seconds if result.history else 0.0
-    print(f"stopped: {result.stopped}; {spent / 60:.2f} min training, {(wall - spent) / 60:.2f} min evaluating "
-          f"and checkpointing; final held-out NLL {result.last_val_bits:.3f} bits/sample", flush=True)
+    print(
+        f"stopped: {result.stopped}; {spent / 60:.2f} min training, {(wall - spent) / 60:.2f} min evaluating "
+        f"and checkpointing; final held-out NLL {result.last_val_bits:.3f} bits/sample",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -100,15 +100,22 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["live", "prism-small"], choices=list(SETUPS))
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--threads", type=int, nargs="+", default=[cpu_threads(0)],
-                        help="CPU thread counts to measure (default: every core, as the trainer uses)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[cpu_threads(0)],
+        help="CPU thread counts to measure (default: every core, as the trainer uses)",
+    )
     parser.add_argument("--batch-size", type=int, default=0, help="override every setup's batch (0: each setup's own)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of the model (slow start)")
     parser.add_argument("--cpu-only", action="store_true")
     args = parser.parse_args()
     cuda = torch.cuda.is_available() and not args.cpu_only
-    print(f"| setup | device | batch | trainer | s/step (median of {args.steps}) | samples/s | samples/CPU-s "
-          "| vs first release |")
+    print(
+        f"| setup | device | batch | trainer | s/step (median of {args.steps}) | samples/s | samples/CPU-s "
+        "| vs first release |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         batch = args.batch_size or SETUPS[name][2]
@@ -122,8 +129,11 @@ def main() -> None:
             for t in runs:
                 wall, cpu = statistics.median(t.wall_s), statistics.median(t.cpu_s)
                 samples = batch * args.seq_len
-                print(f"| {name} | {where} | {batch} | {t.label} | {wall:.3f} | {samples / wall:,.0f} | "
-                      f"{samples / cpu:,.0f} | {base / wall:.2f}x |", flush=True)
+                print(
+                    f"| {name} | {where} | {batch} | {t.label} | {wall:.3f} | {samples / wall:,.0f} | "
+                    f"{samples / cpu:,.0f} | {base / wall:.2f}x |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import MANIFEST
@@ -46,8 +46,10 @@ def check_replaceable(out: Path, force: bool) -> None:
         if not force:
             raise UserError(f"{out}: already exists; pass --force to replace it or choose another -o")
         if not (out / MANIFEST).is_file():
-            raise UserError(f"{out}: holds files but no {MANIFEST}, so it is not a bundle; --force only replaces "
-                            "a bundle: choose another -o")
+            raise UserError(
+                f"{out}: holds files but no {MANIFEST}, so it is not a bundle; --force only replaces "
+                "a bundle: choose another -o"
+            )
 
 
 @contextmanager
@@ -65,8 +67,10 @@ def replacing_dir(out: str | Path) -> Iterator[Path]:
         yield tmp
         _swap_in(tmp, out)
     except OSError as e:
-        raise UserError(f"{out}: cannot write the bundle ({e.strerror or e}); the old one, if any, is "
-                        "unchanged; check the free space or choose another -o") from None
+        raise UserError(
+            f"{out}: cannot write the bundle ({e.strerror or e}); the old one, if any, is "
+            "unchanged; check the free space or choose another -o"
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

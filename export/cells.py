@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper
+
 from rt_samplernn.export.common import IR_VERSION
 from rt_samplernn.export.common import const as _const
-
 from rt_samplernn.model import FrameTier
 
 
@@ -55,14 +55,20 @@ def build_cell_frame_graph(tier: FrameTier, has_cond: bool) -> onnx.ModelProto:
     weights = _cell_weights(tier)
     d, layers, f = tier.dim, tier.layers, tier.frame_size
     inits = [_const(k, v) for k, v in weights.items()]
-    inits += [_const("axis0", np.array([0], dtype=np.int64)), _const("axis1", np.array([1], dtype=np.int64)),
-              _const("up_shape", np.array([0, tier.ratio, tier.out_dim], dtype=np.int64))]
+    inits += [
+        _const("axis0", np.array([0], dtype=np.int64)),
+        _const("axis1", np.array([1], dtype=np.int64)),
+        _const("up_shape", np.array([0, tier.ratio, tier.out_dim], dtype=np.int64)),
+    ]
     n = helper.make_node
     nodes = [n("Squeeze", ["frames", "axis1"], ["frames2"]), n("Cast", ["frames2"], ["xf"], to=TensorProto.FLOAT)]
     states = ["h", "c"] if tier.is_lstm else ["h"]
     for s in states:
-        nodes.append(n("Split", [s], [f"{s}{i}_3d" for i in range(layers)], axis=0, num_outputs=layers)
-                     if layers > 1 else n("Identity", [s], [f"{s}0_3d"]))
+        nodes.append(
+            n("Split", [s], [f"{s}{i}_3d" for i in range(layers)], axis=0, num_outputs=layers)
+            if layers > 1
+            else n("Identity", [s], [f"{s}0_3d"])
+        )
         for i in range(layers):
             nodes.append(n("Squeeze", [f"{s}{i}_3d", "axis0"], [f"{s}{i}"]))
     if has_cond:
@@ -73,9 +79,11 @@ def build_cell_frame_graph(tier: FrameTier, has_cond: bool) -> onnx.ModelProto:
         p = f"l{i}_"
         if i == 0:
             if has_cond:
-                nodes += [n("MatMul", ["xf", f"{p}wf"], [f"{p}gf"]),
-                          n("Gemm", ["cond2", f"{p}wc", f"{p}bi"], [f"{p}gc"]),
-                          n("Add", [f"{p}gf", f"{p}gc"], [f"{p}gi"])]
+                nodes += [
+                    n("MatMul", ["xf", f"{p}wf"], [f"{p}gf"]),
+                    n("Gemm", ["cond2", f"{p}wc", f"{p}bi"], [f"{p}gc"]),
+                    n("Add", [f"{p}gf", f"{p}gc"], [f"{p}gi"]),
+                ]
             else:
                 nodes.append(n("Gemm", ["xf", f"{p}wf", f"{p}bi"], [f"{p}gi"]))
         else:

@@ -11,7 +11,7 @@ from onnx import helper, numpy_helper
 INT8_BLOCK = 32  # the smallest quantization block (one fp32 scale each); K must be a multiple of it
 INT8_BLOCKS = (256, 128, 64, 32)  # the block is the largest of these that divides K: fewer scales, faster kernel
 ROW_SCALED_MIN_WEIGHTS = 512 * 1024  # per-row MatMulInteger from this size (the live preset's frame-tier gates
-                                     # and upsamplings; the sample tier's 256x256 stay MatMulNBits)
+# and upsamplings; the sample tier's 256x256 stay MatMulNBits)
 
 
 def _block_size(k: int, blocks: tuple[int, ...] = INT8_BLOCKS) -> int:
@@ -28,8 +28,17 @@ def _quantize_int8(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarr
     return q.astype(np.uint8), scale.astype(np.float32).reshape(-1)
 
 
-def _nbits_node(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out: str, name: str,
-                model: onnx.ModelProto, done: set[str], blocks: tuple[int, ...] = INT8_BLOCKS) -> onnx.NodeProto:
+def _nbits_node(
+    x: str,
+    weight_kn: np.ndarray,
+    wname: str,
+    bias: str | None,
+    out: str,
+    name: str,
+    model: onnx.ModelProto,
+    done: set[str],
+    blocks: tuple[int, ...] = INT8_BLOCKS,
+) -> onnx.NodeProto:
     """An int8 MatMulNBits computing x @ weight_kn (+ bias); the weight is quantized and stored once per name."""
     qname, sname = f"{wname}_int8", f"{wname}_scales"
     block = _block_size(weight_kn.shape[0], blocks)
@@ -39,14 +48,29 @@ def _nbits_node(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out
         done.add(wname)
     inputs = [x, qname, sname] + (["", "", bias] if bias else [])
     return helper.make_node(
-        "MatMulNBits", inputs, [out], name=f"{name}_int8", domain="com.microsoft",
-        K=weight_kn.shape[0], N=weight_kn.shape[1], bits=8, block_size=block,
+        "MatMulNBits",
+        inputs,
+        [out],
+        name=f"{name}_int8",
+        domain="com.microsoft",
+        K=weight_kn.shape[0],
+        N=weight_kn.shape[1],
+        bits=8,
+        block_size=block,
         accuracy_level=4,  # int8 compute: the fast path (accuracy_level 0 is ~20x slower here)
     )
 
 
-def _row_scaled_nodes(x: str, weight_kn: np.ndarray, wname: str, bias: str | None, out: str, name: str,
-                      model: onnx.ModelProto, done: set[str]) -> list[onnx.NodeProto]:
+def _row_scaled_nodes(
+    x: str,
+    weight_kn: np.ndarray,
+    wname: str,
+    bias: str | None,
+    out: str,
+    name: str,
+    model: onnx.ModelProto,
+    done: set[str],
+) -> list[onnx.NodeProto]:
     """x @ weight_kn (+ bias) as standard ONNX MatMulInteger with one activation scale per row (per voice).
 
     Row r of x is scaled by m_r = max|x_r| into [-1, 1] and quantized to uint8 around 128 (scale 1/127); the
@@ -59,15 +83,19 @@ def _row_scaled_nodes(x: str, weight_kn: np.ndarray, wname: str, bias: str | Non
         col = np.abs(weight_kn.astype(np.float64)).max(axis=0) / 127.0
         col[col == 0] = 1.0
         q = np.clip(np.round(weight_kn / col), -127, 127).astype(np.int8)
-        model.graph.initializer.extend([numpy_helper.from_array(q, qname),
-                                        numpy_helper.from_array((col / 127.0).astype(np.float32), sname)])
+        model.graph.initializer.extend(
+            [numpy_helper.from_array(q, qname), numpy_helper.from_array((col / 127.0).astype(np.float32), sname)]
+        )
         done.add(wname)
     if "rowq_axes" not in done:
-        model.graph.initializer.extend([
-            numpy_helper.from_array(np.array([-1], np.int64), "rowq_axes"),
-            numpy_helper.from_array(np.array(1e-30, np.float32), "rowq_tiny"),
-            numpy_helper.from_array(np.array(1 / 127, np.float32), "rowq_step"),
-            numpy_helper.from_array(np.array(128, np.uint8), "rowq_zero")])
+        model.graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.array([-1], np.int64), "rowq_axes"),
+                numpy_helper.from_array(np.array(1e-30, np.float32), "rowq_tiny"),
+                numpy_helper.from_array(np.array(1 / 127, np.float32), "rowq_step"),
+                numpy_helper.from_array(np.array(128, np.uint8), "rowq_zero"),
+            ]
+        )
         done.add("rowq_axes")
     p = f"{name}_rowq_"
     n = helper.make_node
@@ -87,8 +115,9 @@ def _row_scaled_nodes(x: str, weight_kn: np.ndarray, wname: str, bias: str | Non
     ]
 
 
-def quantize_graph(model: onnx.ModelProto, row_scaled_min_weights: int | None = None,
-                   blocks: tuple[int, ...] = INT8_BLOCKS) -> int:
+def quantize_graph(
+    model: onnx.ModelProto, row_scaled_min_weights: int | None = None, blocks: tuple[int, ...] = INT8_BLOCKS
+) -> int:
     """Replace every MatMul and Gemm whose weight is a constant 2-D initializer with K a
     multiple of 32 by an int8 MatMulNBits (onnxruntime contrib op); returns how many. In place.
 
@@ -104,8 +133,9 @@ def quantize_graph(model: onnx.ModelProto, row_scaled_min_weights: int | None = 
     for node in model.graph.node:
         weight = inits.get(node.input[1]) if node.op_type in ("MatMul", "Gemm") and len(node.input) >= 2 else None
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        gemm_ok = node.op_type == "MatMul" or (not attrs.get("transA") and attrs.get("alpha", 1.0) == 1.0
-                                               and attrs.get("beta", 1.0) == 1.0)
+        gemm_ok = node.op_type == "MatMul" or (
+            not attrs.get("transA") and attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0
+        )
         if weight is None or not gemm_ok or len(weight.dims) != 2:
             nodes.append(node)
             continue
@@ -117,8 +147,16 @@ def quantize_graph(model: onnx.ModelProto, row_scaled_min_weights: int | None = 
         c = node.input[2] if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2] else None
         const_bias = c is not None and c in inits and len(inits[c].dims) == 1
         out = node.output[0] if c is None or const_bias else f"{node.output[0]}_nobias"
-        args = (node.input[0], array, weight.name, c if const_bias else None, out, node.name or node.output[0],
-                model, used)
+        args = (
+            node.input[0],
+            array,
+            weight.name,
+            c if const_bias else None,
+            out,
+            node.name or node.output[0],
+            model,
+            used,
+        )
         if row_scaled_min_weights is not None and array.size >= row_scaled_min_weights:
             nodes.extend(_row_scaled_nodes(*args))
         else:

@@ -24,14 +24,14 @@ import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper
-from rt_samplernn.export.cells import build_cell_frame_graph
-from rt_samplernn.export.common import IR_VERSION, OPSET
-from rt_samplernn.export.common import const as _const
-from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_frame_graph, quantize_graph
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
 from rt_samplernn.config import to_dict
+from rt_samplernn.export.cells import build_cell_frame_graph
+from rt_samplernn.export.common import IR_VERSION, OPSET
+from rt_samplernn.export.common import const as _const
+from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_frame_graph, quantize_graph
 from rt_samplernn.live.bundle import (
     FORMAT,
     MANIFEST,
@@ -107,25 +107,48 @@ class _FrameStep(nn.Module):
         return (out, *state)
 
 
-def frame_io(tier: FrameTier, has_cond: bool, out_dim: int, below: str,
-             steps: str | int = "frames") -> tuple[list[dict], list[dict], list[dict]]:
+def frame_io(
+    tier: FrameTier, has_cond: bool, out_dim: int, below: str, steps: str | int = "frames"
+) -> tuple[list[dict], list[dict], list[dict]]:
     """Manifest entries (inputs, outputs, states) for one frame graph; steps: "frames" (version 1) or 1."""
     L, D, F = tier.layers, tier.dim, tier.frame_size
-    inputs = [dict(name="frames", dtype="int64", shape=["voices", steps, F],
-                   meaning=f"{'T frames' if steps == 'frames' else 'one frame'} of {F} previous int levels each, "
-                           "oldest first")]
+    inputs = [
+        dict(
+            name="frames",
+            dtype="int64",
+            shape=["voices", steps, F],
+            meaning=f"{'T frames' if steps == 'frames' else 'one frame'} of {F} previous int levels each, oldest first",
+        )
+    ]
     if has_cond:
-        inputs.append(dict(name="cond", dtype="float32", shape=["voices", steps, D],
-                           meaning="conditioning from the tier above, one vector per frame"))
+        inputs.append(
+            dict(
+                name="cond",
+                dtype="float32",
+                shape=["voices", steps, D],
+                meaning="conditioning from the tier above, one vector per frame",
+            )
+        )
     state_names = ["h", "c"] if tier.is_lstm else ["h"]
     states = []
     for s in state_names:
-        inputs.append(dict(name=s, dtype="float32", shape=[L, "voices", D],
-                           meaning=f"RNN {'hidden' if s == 'h' else 'cell'} state (layers, voices, dim)"))
-    outputs = [dict(name="cond_out", dtype="float32", shape=["voices", "positions" if steps == "frames" else tier.ratio,
-                                                              out_dim],
-                    meaning=f"conditioning for the {below}: {tier.ratio} vectors per input frame "
-                            f"(positions = frames * {tier.ratio})")]
+        inputs.append(
+            dict(
+                name=s,
+                dtype="float32",
+                shape=[L, "voices", D],
+                meaning=f"RNN {'hidden' if s == 'h' else 'cell'} state (layers, voices, dim)",
+            )
+        )
+    outputs = [
+        dict(
+            name="cond_out",
+            dtype="float32",
+            shape=["voices", "positions" if steps == "frames" else tier.ratio, out_dim],
+            meaning=f"conditioning for the {below}: {tier.ratio} vectors per input frame "
+            f"(positions = frames * {tier.ratio})",
+        )
+    ]
     for i, s in enumerate(state_names):
         outputs.append(dict(name=f"{s}_out", dtype="float32", shape=[L, "voices", D], meaning=f"new {s}"))
         h0 = tier.h0[i].detach().float()
@@ -157,8 +180,15 @@ def export_frame_graph(tier: FrameTier, has_cond: bool, path: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _FrameStep(tier, has_cond), tuple(args), buf, input_names=names, output_names=out_names,
-            dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False,
+            _FrameStep(tier, has_cond),
+            tuple(args),
+            buf,
+            input_names=names,
+            output_names=out_names,
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
         )
     model = onnx.load_from_string(buf.getvalue())
     model.ir_version = min(model.ir_version, IR_VERSION)
@@ -248,12 +278,17 @@ def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         helper.make_node("Identity", ["keep_in"], ["keep_out"]),
         helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
         helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
-        *logits_nodes, *draw,
+        *logits_nodes,
+        *draw,
     ]
     body_graph = helper.make_graph(
-        body, "sample_step",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []), window_in],
+        body,
+        "sample_step",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []),
+            window_in,
+        ],
         [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
     )
     outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
@@ -262,11 +297,14 @@ def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
 
 def _sample_model(nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str) -> onnx.ModelProto:
     graph = helper.make_graph(
-        nodes, "sample",
-        [helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
-         helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
-         helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["voices", f0, q]),
-         helper.make_tensor_value_info("temperature", TensorProto.FLOAT, ["voices"])],
+        nodes,
+        "sample",
+        [
+            helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
+            helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
+            helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["voices", f0, q]),
+            helper.make_tensor_value_info("temperature", TensorProto.FLOAT, ["voices"]),
+        ],
         [helper.make_tensor_value_info("samples", TensorProto.INT64, ["voices", f0])],
         inits,
     )
@@ -349,10 +387,18 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
 def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
     inputs = [
         dict(name="prev", dtype="int64", shape=["voices", f0], meaning=f"the last {f0} int levels, oldest first"),
-        dict(name="cond", dtype="float32", shape=["voices", f0, s_dim],
-             meaning="cond_out of frame.onnx: one vector per sample of this frame"),
-        dict(name="noise", dtype="float32", shape=["voices", f0, q],
-             meaning="Gumbel(0, 1) noise, one row per sample (see docs/bundle.md for the seeded stream)"),
+        dict(
+            name="cond",
+            dtype="float32",
+            shape=["voices", f0, s_dim],
+            meaning="cond_out of frame.onnx: one vector per sample of this frame",
+        ),
+        dict(
+            name="noise",
+            dtype="float32",
+            shape=["voices", f0, q],
+            meaning="Gumbel(0, 1) noise, one row per sample (see docs/bundle.md for the seeded stream)",
+        ),
         dict(name="temperature", dtype="float32", shape=["voices"], meaning="sampling temperature per voice, > 0"),
     ]
     outputs = [dict(name="samples", dtype="int64", shape=["voices", f0], meaning=f"{f0} new int levels, oldest first")]
@@ -375,8 +421,14 @@ def _batch_variant(graph: onnx.ModelProto, row_scaled_min_weights: int | None) -
     return batch if any(n.op_type == "MatMulInteger" for n in batch.graph.node) else None
 
 
-def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = None, int8: bool = False,
-                  version: int = VERSION, row_scaled_min_weights: int | None = ROW_SCALED_MIN_WEIGHTS) -> Path:
+def export_bundle(
+    model: SampleRNN,
+    out_dir: str | Path,
+    source: str | None = None,
+    int8: bool = False,
+    version: int = VERSION,
+    row_scaled_min_weights: int | None = ROW_SCALED_MIN_WEIGHTS,
+) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
     version 2 (the default): one-frame step graphs with explicit RNN cells and an unrolled sample graph;
@@ -419,8 +471,19 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
             if batch is not None:
                 onnx.save(batch, str(out_dir / f"{name}.batch.onnx"))
         inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
-        graphs.append(dict(name=name, file=path.name, kind="frame", tier=k, frame_size=tier.frame_size,
-                           ratio=tier.ratio, inputs=inputs, outputs=outputs, states=states))
+        graphs.append(
+            dict(
+                name=name,
+                file=path.name,
+                kind="frame",
+                tier=k,
+                frame_size=tier.frame_size,
+                ratio=tier.ratio,
+                inputs=inputs,
+                outputs=outputs,
+                states=states,
+            )
+        )
         if version != 1 and batch is not None:
             graphs[-1]["batch"] = dict(file=f"{name}.batch.onnx", min_voices=BATCH_MIN_VOICES)
     path = out_dir / "sample.onnx"
@@ -432,8 +495,17 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
             quantize_graph(sample_graph)
     onnx.save(sample_graph, str(path))
     inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels)
-    graphs.append(dict(name="sample", file=path.name, kind="sample", frame_size=cfg.frame_sizes[0],
-                       inputs=inputs, outputs=outputs, states=[]))
+    graphs.append(
+        dict(
+            name="sample",
+            file=path.name,
+            kind="sample",
+            frame_size=cfg.frame_sizes[0],
+            inputs=inputs,
+            outputs=outputs,
+            states=[],
+        )
+    )
     for g in graphs:
         for entry in (g, g.get("batch")):
             if entry is not None:
@@ -442,8 +514,9 @@ def export_bundle(model: SampleRNN, out_dir: str | Path, source: str | None = No
     manifest = dict(
         format=FORMAT,
         version=version,
-        exporter=dict(name="rt-samplernn", version=__version__, torch=torch.__version__.split("+")[0],
-                      onnx_opset=OPSET),
+        exporter=dict(
+            name="rt-samplernn", version=__version__, torch=torch.__version__.split("+")[0], onnx_opset=OPSET
+        ),
         source=source,
         config=to_dict(cfg),
         sample_rate=cfg.sample_rate,

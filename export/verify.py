@@ -11,18 +11,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
 from onnx import helper
-from rt_samplernn.export.onnx_export import IR_VERSION
 from torch.nn.utils import parametrize
 
+from rt_samplernn.export.onnx_export import IR_VERSION
 from rt_samplernn.generate import generate_levels
 from rt_samplernn.live.engine import Engine, session_options
 from rt_samplernn.model import SampleRNN
@@ -57,9 +57,11 @@ class Report:
         for name, err, ok in self.rows:
             out.append(f"{name:<52} {err:>12.3g}  {'ok' if ok else 'FAIL'}")
         same = self.matched == self.compared
-        out.append(f"{'engine vs reference generator (samples equal)':<52} "
-                   f"{f'{self.matched}/{self.compared}':>12}  "
-                   f"{'ok' if same else 'differs (int8 weights: expected)' if self.int8 else 'FAIL'}")
+        out.append(
+            f"{'engine vs reference generator (samples equal)':<52} "
+            f"{f'{self.matched}/{self.compared}':>12}  "
+            f"{'ok' if same else 'differs (int8 weights: expected)' if self.int8 else 'FAIL'}"
+        )
         if self.int8:
             out.append(f"(int8 bundle: errors judged relative to each tensor's largest value, <= {INT8_TOLERANCE:g})")
         if self.nll is None:
@@ -68,8 +70,10 @@ class Report:
             if nll is not None:
                 ckpt, ours = nll
                 ok = ours - ckpt <= NLL_TOLERANCE_BITS
-                out.append(f"{f'held-out NLL, bits/sample: checkpoint {ckpt:.4f}, {what} {ours:.4f}':<52} "
-                           f"{ours - ckpt:>+12.4f}  {'ok' if ok else 'FAIL'} (tolerance {NLL_TOLERANCE_BITS} bits)")
+                out.append(
+                    f"{f'held-out NLL, bits/sample: checkpoint {ckpt:.4f}, {what} {ours:.4f}':<52} "
+                    f"{ours - ckpt:>+12.4f}  {'ok' if ok else 'FAIL'} (tolerance {NLL_TOLERANCE_BITS} bits)"
+                )
         return out
 
 
@@ -95,20 +99,29 @@ def logits_model_from_sample_graph(path: Path) -> onnx.ModelProto:
     f0 = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value
     q = model.graph.input[2].type.tensor_type.shape.dim[2].dim_value
     drawn = [f"s{j}_d" for j in range(f0)]
-    nodes = [n for n in model.graph.node if not (n.op_type == "ArgMax" and n.output[0] in drawn)
-             and "samples" not in n.output]
+    nodes = [
+        n
+        for n in model.graph.node
+        if not (n.op_type == "ArgMax" and n.output[0] in drawn) and "samples" not in n.output
+    ]
     nodes.insert(0, helper.make_node("Split", ["teacher"], drawn, axis=1))
     for j in range(f0):
         nodes.append(helper.make_node("Unsqueeze", [f"s{j}_perturbed", "axis1_const"], [f"s{j}_logits"]))
     nodes.append(helper.make_node("Concat", [f"s{j}_logits" for j in range(f0)], ["logits"], axis=1))
     inputs = [i for i in model.graph.input if i.name != "noise" and i.name != "temperature"]
     inputs.append(helper.make_tensor_value_info("teacher", onnx.TensorProto.INT64, ["voices", f0]))
-    consts = [helper.make_tensor("axis1_const", onnx.TensorProto.INT64, [1], [1]),
-              helper.make_tensor("noise", onnx.TensorProto.FLOAT, [1, f0, q], np.zeros(f0 * q, np.float32)),
-              helper.make_tensor("temperature", onnx.TensorProto.FLOAT, [1], [1.0])]
-    graph = helper.make_graph(nodes, "sample_logits", inputs,
-                              [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["voices", f0, q])],
-                              list(model.graph.initializer) + consts)
+    consts = [
+        helper.make_tensor("axis1_const", onnx.TensorProto.INT64, [1], [1]),
+        helper.make_tensor("noise", onnx.TensorProto.FLOAT, [1, f0, q], np.zeros(f0 * q, np.float32)),
+        helper.make_tensor("temperature", onnx.TensorProto.FLOAT, [1], [1.0]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "sample_logits",
+        inputs,
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["voices", f0, q])],
+        list(model.graph.initializer) + consts,
+    )
     return helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=IR_VERSION)
 
 
@@ -136,9 +149,12 @@ def _loop_body_logits(model: onnx.ModelProto) -> onnx.ModelProto:
     if logits != "logits":
         order.append(helper.make_node("Identity", [logits], ["logits"]))
     graph = helper.make_graph(
-        order, "sample_logits",
-        [helper.make_tensor_value_info("window", onnx.TensorProto.INT64, ["n", f0]),
-         helper.make_tensor_value_info("cond_i", onnx.TensorProto.FLOAT, ["n", s_dim])],
+        order,
+        "sample_logits",
+        [
+            helper.make_tensor_value_info("window", onnx.TensorProto.INT64, ["n", f0]),
+            helper.make_tensor_value_info("cond_i", onnx.TensorProto.FLOAT, ["n", s_dim]),
+        ],
         [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["n", q])],
         list(model.graph.initializer),
     )
@@ -195,9 +211,16 @@ def _torch_tiers(model: SampleRNN, x: torch.Tensor, chunk: int) -> tuple[list[np
     return [torch.cat(o, dim=1)[0].numpy() for o in outs], torch.cat(logits, dim=1)[0].numpy(), states
 
 
-def _frame_and_logit_rows(model: SampleRNN, engine: Engine, x: np.ndarray, tier_out: list[np.ndarray],
-                          logits_ref: np.ndarray, states_ref: list, report: Report,
-                          within: Callable[[float, np.ndarray], bool]) -> tuple[np.ndarray, list]:
+def _frame_and_logit_rows(
+    model: SampleRNN,
+    engine: Engine,
+    x: np.ndarray,
+    tier_out: list[np.ndarray],
+    logits_ref: np.ndarray,
+    states_ref: list,
+    report: Report,
+    within: Callable[[float, np.ndarray], bool],
+) -> tuple[np.ndarray, list]:
     """The frame graphs `engine` runs, one frame per call, states carried, then the shipped sample graph
     teacher forced on their conditioning: adds the rows to report; returns (logits, final states)."""
     cfg = model.cfg
@@ -217,8 +240,9 @@ def _frame_and_logit_rows(model: SampleRNN, engine: Engine, x: np.ndarray, tier_
     for k in reversed(range(len(sizes))):
         ref = folded_ref if k == 0 else tier_out[k]
         err = float(np.max(np.abs(np.concatenate(got[k]) - ref)))
-        report.rows.append((f"{names[k]} cond_out, T=1 steps{' (first layer folded)' if k == 0 else ''}", err,
-                            within(err, ref)))
+        report.rows.append(
+            (f"{names[k]} cond_out, T=1 steps{' (first layer folded)' if k == 0 else ''}", err, within(err, ref))
+        )
     for k in reversed(range(len(sizes))):
         err = max(float(np.max(np.abs(a - b.numpy()))) for a, b in zip(states[k], states_ref[k]))
         scale = np.concatenate([b.numpy().ravel() for b in states_ref[k]])
@@ -227,13 +251,21 @@ def _frame_and_logit_rows(model: SampleRNN, engine: Engine, x: np.ndarray, tier_
     logits = bundle_logits(engine.bundle.sample.path, x[0, f_top - f0 :], np.concatenate(got[0]).reshape(n, -1), f0)
     err = float(np.max(np.abs(logits - logits_ref)))
     via = "" if names == [g.path.name for g in engine.bundle.frame_graphs] else ", batch frame graphs"
-    report.rows.append((f"sample.onnx logits, {n / cfg.sample_rate:.2f} s teacher forced{via}", err,
-                        within(err, logits_ref)))
+    report.rows.append(
+        (f"sample.onnx logits, {n / cfg.sample_rate:.2f} s teacher forced{via}", err, within(err, logits_ref))
+    )
     return logits, states
 
 
-def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, audio: np.ndarray | None = None,
-                  n_generate: int = 4000, seed: int = 0, log: Callable[[str], None] = print) -> Report:
+def verify_bundle(
+    model: SampleRNN,
+    bundle: str | Path,
+    seconds: float = 2.0,
+    audio: np.ndarray | None = None,
+    n_generate: int = 4000,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> Report:
     """Run every parity check; log prints the table. Returns the report (report.ok is the verdict).
 
     With `audio` (real, held-out audio at the model's rate) the report also holds the teacher-forced NLL
@@ -251,6 +283,7 @@ def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, au
         if report.int8:
             return err <= INT8_TOLERANCE * max(float(np.max(np.abs(ref))), 1e-6)
         return err <= TOLERANCE
+
     nll_audio = audio is not None
     clip = test_signal(seconds, cfg.sample_rate) if audio is None else np.asarray(audio, np.float32)
     clip = clip[: max(int(seconds * cfg.sample_rate), cfg.top_frame_size)]
@@ -268,8 +301,9 @@ def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, au
     if batch_voices:
         engines.append(Engine(bundle, voices=max(batch_voices), seed=seed, provider="cpu"))
     for variant in engines:
-        logits, variant_states = _frame_and_logit_rows(model, variant, x, tier_out, logits_ref, states_ref,
-                                                       report, within)
+        logits, variant_states = _frame_and_logit_rows(
+            model, variant, x, tier_out, logits_ref, states_ref, report, within
+        )
         if nll_audio:
             targets = x[0, f_top:]
             nlls = (nll_bits(logits_ref, targets), nll_bits(logits, targets))
@@ -283,8 +317,13 @@ def verify_bundle(model: SampleRNN, bundle: str | Path, seconds: float = 2.0, au
     # The priming path (engine.states_after: chunks, or one frame per call) against the T=1 steps above.
     primed = engine.states_after(x[0])
     err = max(float(np.max(np.abs(a - b))) for k in range(len(sizes)) for a, b in zip(primed[k], states[k]))
-    report.rows.append(("priming path (Engine.states_after) vs T=1 steps", err,
-                        within(err, np.concatenate([a.ravel() for k in range(len(sizes)) for a in states[k]]))))
+    report.rows.append(
+        (
+            "priming path (Engine.states_after) vs T=1 steps",
+            err,
+            within(err, np.concatenate([a.ravel() for k in range(len(sizes)) for a in states[k]])),
+        )
+    )
 
     # Free running, sample for sample.
     if n_generate > 0:

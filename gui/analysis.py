@@ -54,7 +54,7 @@ class Spectrum:
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         """(size // 2 + 1,) float32 dBFS, clipped below at floor_db; zero-pads clips shorter than size."""
-        x = np.asarray(audio, dtype=np.float32)[-self.size:]
+        x = np.asarray(audio, dtype=np.float32)[-self.size :]
         if x.size < self.size:
             x = np.concatenate([np.zeros(self.size - x.size, np.float32), x])
         mag = np.abs(np.fft.rfft(x * self.window)) * self.norm

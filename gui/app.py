@@ -43,9 +43,13 @@ def application(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def create_window(bundle: str | Path | None = None, settings: Settings | None = None,
-                  session: LiveSession | None = None, voices: int | None = None,
-                  use_default: bool = True) -> PerformanceWindow:
+def create_window(
+    bundle: str | Path | None = None,
+    settings: Settings | None = None,
+    session: LiveSession | None = None,
+    voices: int | None = None,
+    use_default: bool = True,
+) -> PerformanceWindow:
     """A shown window with `bundle` open: else the last bundle used, else the demo, else none (asks)."""
     application()
     settings = settings if settings is not None else open_settings()
@@ -91,10 +95,19 @@ class _Signals:
             signal.signal(s, handler)
 
 
-def main(bundle: str | Path | None = None, settings_path: str | Path | None = None, device: str | None = None,
-         latency_ms: float | None = None, midi: str | None = None, voices: int | None = None,
-         provider: str = "auto", seeds: list[str] | None = None, start: bool = False,
-         screenshot: str | Path | None = None, quit_after_s: float | None = None) -> int:
+def main(
+    bundle: str | Path | None = None,
+    settings_path: str | Path | None = None,
+    device: str | None = None,
+    latency_ms: float | None = None,
+    midi: str | None = None,
+    voices: int | None = None,
+    provider: str = "auto",
+    seeds: list[str] | None = None,
+    start: bool = False,
+    screenshot: str | Path | None = None,
+    quit_after_s: float | None = None,
+) -> int:
     """Run the window until it is closed; with `screenshot`, save a picture of it after `quit_after_s` and exit.
 
     Returns the exit status: 0, or 130 after Ctrl-C.
@@ -102,8 +115,9 @@ def main(bundle: str | Path | None = None, settings_path: str | Path | None = No
     app = application()
     signals = _Signals(app)
     try:
-        window = create_window(bundle, open_settings(settings_path), session=LiveSession(provider=provider),
-                               voices=voices)
+        window = create_window(
+            bundle, open_settings(settings_path), session=LiveSession(provider=provider), voices=voices
+        )
         signals.window = window
         if signals.received is not None:  # a signal came while the model was loading
             window.close()
@@ -124,10 +138,12 @@ def main(bundle: str | Path | None = None, settings_path: str | Path | None = No
                     window.seeds.prime(0)
                 window.transport.toggle_running(True)
         if quit_after_s is not None:
+
             def finish() -> None:
                 if screenshot:
                     window.grab().save(str(screenshot))
                 window.close()
+
             QTimer.singleShot(int(quit_after_s * 1000), finish)
         return signals.exit_code(app.exec())
     finally:

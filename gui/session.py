@@ -101,8 +101,7 @@ class LiveSession(MidiSide):
         from rt_samplernn.live.engine import Engine
         from rt_samplernn.live.params import Parameters
 
-        engine = Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider,
-                        threads=self.threads)
+        engine = Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider, threads=self.threads)
         was_running = self.running
         old = self.params
         self.stop()
@@ -153,8 +152,10 @@ class LiveSession(MidiSide):
         """The dials to draw: each declared float parameter, then its voices' cells when there are several."""
         if self.params is None:
             return []
-        return [Knob(c.name, c.label, f"{c.label}: {c.spec.minimum:g} … {c.spec.maximum:g}. {c.decl.help}")
-                for c in self.params.knobs()]
+        return [
+            Knob(c.name, c.label, f"{c.label}: {c.spec.minimum:g} … {c.spec.maximum:g}. {c.decl.help}")
+            for c in self.params.knobs()
+        ]
 
     def knob(self, name: str) -> KnobState:
         c = self.params[name]
@@ -218,8 +219,9 @@ class LiveSession(MidiSide):
             raise UserError("open a bundle first")
         self.stop()
         tap = OutputTap()
-        player = Player(self.engine, device=device, latency_ms=latency_ms,
-                        watchdog=bool(self.params.watchdog.target), sinks=[tap])
+        player = Player(
+            self.engine, device=device, latency_ms=latency_ms, watchdog=bool(self.params.watchdog.target), sinks=[tap]
+        )
         player.add_block_hook(self.control.tick)  # parameters land at block boundaries, on the worker
         slot = self.params.slots[self.params.slot.target]
         if self.control.primes and slot is not None:

@@ -31,27 +31,44 @@ class Settings:
         self.qsettings.setValue(key, value)
 
     # the model
-    bundle = property(lambda s: s._get("bundle", "", str), lambda s, v: s._set("bundle", str(v)),
-                      doc="the bundle folder opened last")
-    voices = property(lambda s: s._get("voices", 1, int), lambda s, v: s._set("voices", int(v)),
-                      doc="voices of the model")
-    seed = property(lambda s: s._get("seed", 0, int), lambda s, v: s._set("seed", int(v)),
-                    doc="the noise seed Reset uses")
+    bundle = property(
+        lambda s: s._get("bundle", "", str), lambda s, v: s._set("bundle", str(v)), doc="the bundle folder opened last"
+    )
+    voices = property(
+        lambda s: s._get("voices", 1, int), lambda s, v: s._set("voices", int(v)), doc="voices of the model"
+    )
+    seed = property(
+        lambda s: s._get("seed", 0, int), lambda s, v: s._set("seed", int(v)), doc="the noise seed Reset uses"
+    )
     # audio
-    device = property(lambda s: s._get("device", "", str), lambda s, v: s._set("device", str(v)),
-                      doc="the output device's label")
-    latency_ms = property(lambda s: s._get("latency_ms", int(DEFAULT_LATENCY_MS), int),
-                          lambda s, v: s._set("latency_ms", int(v)), doc="the ring's fill target, ms")
-    record_dir = property(lambda s: s._get("record_dir", str(Path.home()), str),
-                          lambda s, v: s._set("record_dir", str(v)), doc="where recordings go")
+    device = property(
+        lambda s: s._get("device", "", str), lambda s, v: s._set("device", str(v)), doc="the output device's label"
+    )
+    latency_ms = property(
+        lambda s: s._get("latency_ms", int(DEFAULT_LATENCY_MS), int),
+        lambda s, v: s._set("latency_ms", int(v)),
+        doc="the ring's fill target, ms",
+    )
+    record_dir = property(
+        lambda s: s._get("record_dir", str(Path.home()), str),
+        lambda s, v: s._set("record_dir", str(v)),
+        doc="where recordings go",
+    )
     # MIDI
-    midi_port = property(lambda s: s._get("midi_port", "", str), lambda s, v: s._set("midi_port", str(v or "")),
-                         doc="the MIDI input used last ('' for none)")
-    map_path = property(lambda s: s._get("map_path", "", str), lambda s, v: s._set("map_path", str(v)),
-                        doc="the MIDI map file saved or loaded last")
+    midi_port = property(
+        lambda s: s._get("midi_port", "", str),
+        lambda s, v: s._set("midi_port", str(v or "")),
+        doc="the MIDI input used last ('' for none)",
+    )
+    map_path = property(
+        lambda s: s._get("map_path", "", str),
+        lambda s, v: s._set("map_path", str(v)),
+        doc="the MIDI map file saved or loaded last",
+    )
     # the look
-    scope_mode = property(lambda s: s._get("scope_mode", "scope", str), lambda s, v: s._set("scope_mode", v),
-                          doc="'scope' or 'spectrum'")
+    scope_mode = property(
+        lambda s: s._get("scope_mode", "scope", str), lambda s, v: s._set("scope_mode", v), doc="'scope' or 'spectrum'"
+    )
 
     @property
     def geometry(self) -> QByteArray | None:

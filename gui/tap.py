@@ -40,7 +40,7 @@ class OutputTap:
     def write(self, frames: np.ndarray) -> None:
         keep = len(self._mono)
         tail = frames[-keep:]
-        mono = self._mono[:len(tail)]
+        mono = self._mono[: len(tail)]
         np.mean(tail, axis=1, keepdims=True, out=mono)
         self._scope.write(mono)
         if self._wav is not None:
@@ -61,7 +61,7 @@ class OutputTap:
             newest[:-got] = newest[got:].copy()
             newest[-got:] = self._drain[:got, 0]
             got = self._scope.read_into(self._drain)
-        return self._newest[-min(n, len(self._newest)):]
+        return self._newest[-min(n, len(self._newest)) :]
 
     @property
     def recording(self) -> bool:

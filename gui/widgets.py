@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
 from rt_samplernn.gui.analysis import Spectrum, envelope, log_bins, trigger_offset
 
 ACCENT = QColor("#f0a030")
@@ -50,7 +51,7 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
 class Knob(QDial):
     """A QDial drawn like a synth knob: a dark cap, a pointer and an accent arc from the minimum to the value."""
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         side = min(self.width(), self.height()) - 8
@@ -73,8 +74,10 @@ class Knob(QDial):
         c = cap.center()
         rad = cap.width() / 2
         p.setPen(QPen(QColor("#f3f3f3"), max(2.0, side * 0.04), cap=Qt.PenCapStyle.RoundCap))
-        p.drawLine(QPointF(c.x() + 0.35 * rad * math.cos(angle), c.y() - 0.35 * rad * math.sin(angle)),
-                   QPointF(c.x() + 0.85 * rad * math.cos(angle), c.y() - 0.85 * rad * math.sin(angle)))
+        p.drawLine(
+            QPointF(c.x() + 0.35 * rad * math.cos(angle), c.y() - 0.35 * rad * math.sin(angle)),
+            QPointF(c.x() + 0.85 * rad * math.cos(angle), c.y() - 0.85 * rad * math.sin(angle)),
+        )
         p.end()
 
 
@@ -90,8 +93,15 @@ class ParamDial(QWidget):
     moved = pyqtSignal(float)
     learnToggled = pyqtSignal(bool)
 
-    def __init__(self, name: str, title: str, position: float = 0.0, text: str = "", steps: int = 1000,
-                 parent: QWidget | None = None):
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        position: float = 0.0,
+        text: str = "",
+        steps: int = 1000,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.name = name
         self.steps = steps
@@ -176,8 +186,9 @@ class LevelMeter(QWidget):
     invert=True for meters where low is bad (ring fill): the bar turns red when the fraction is low.
     """
 
-    def __init__(self, caption: str, warn: float = 0.8, alarm: float = 0.95, invert: bool = False,
-                 parent: QWidget | None = None):
+    def __init__(
+        self, caption: str, warn: float = 0.8, alarm: float = 0.95, invert: bool = False, parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self.caption, self.warn, self.alarm, self.invert = caption, warn, alarm, invert
         self.fraction, self.text = 0.0, "—"
@@ -198,7 +209,7 @@ class LevelMeter(QWidget):
             return QColor("#e8b53a")
         return QColor("#4cc26a")
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         r = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         p.setPen(QPen(GRID))
@@ -248,14 +259,14 @@ class ScopeView(QWidget):
         self.mode = mode
         self.update()
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802
+    def mousePressEvent(self, event) -> None:
         self.set_mode("spectrum" if self.mode == "scope" else "scope")
 
     def show_audio(self, block: np.ndarray) -> None:
         x = np.asarray(block, dtype=np.float32).reshape(-1)
         if self.mode == "scope":
-            start = trigger_offset(x[-2 * self.span:], self.span)
-            seg = x[-2 * self.span:][start:start + self.span]
+            start = trigger_offset(x[-2 * self.span :], self.span)
+            seg = x[-2 * self.span :][start : start + self.span]
             if seg.size < self.span:
                 seg = np.concatenate([np.zeros(self.span - seg.size, np.float32), seg])
             self._trace = seg
@@ -264,7 +275,7 @@ class ScopeView(QWidget):
             self._bars = log_bins(self.spectrum.freqs, db, 64)[1]
         self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         # No antialiasing and a cosmetic 1-px pen: an antialiased wide polyline costs ~15 ms a frame in
         # Qt's raster engine, CPU the generator needs on a small machine; this costs well under 1 ms.
         p = QPainter(self)
@@ -327,11 +338,11 @@ class WaveformThumb(QWidget):
     def has_audio(self) -> bool:
         return self._audio is not None
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         self._cols = None
         super().resizeEvent(event)
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         w, h = self.width(), self.height()
         p.fillRect(self.rect(), BACKGROUND)
@@ -392,8 +403,9 @@ class SeedSlot(QFrame):
         self.load_button.clicked.connect(lambda: self.loadRequested.emit(self.index))
         self.prime_button.clicked.connect(lambda: self.primeRequested.emit(self.index))
 
-    def set_clip(self, name: str | None, audio: np.ndarray | None, seconds: float = 0.0,
-                 file_seconds: float | None = None) -> None:
+    def set_clip(
+        self, name: str | None, audio: np.ndarray | None, seconds: float = 0.0, file_seconds: float | None = None
+    ) -> None:
         """Show a clip; `file_seconds` longer than `seconds`: the slot holds only the end of a longer file."""
         self.thumb.set_audio(audio)
         cut = file_seconds is not None and file_seconds > seconds + 0.05
@@ -408,11 +420,11 @@ class SeedSlot(QFrame):
         self.style().unpolish(self)
         self.style().polish(self)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_paths(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = dropped_paths(event)
         if paths:
             self.fileDropped.emit(self.index, str(paths[0]))

@@ -105,8 +105,10 @@ class PerformanceWindow(QMainWindow):
         page = QWidget()
         lay = QVBoxLayout(page)
         lay.addStretch(1)
-        msg = QLabel("No model loaded.\n\nOpen a bundle (a folder made by `rt-samplernn export`)\n"
-                     "with the button, or drop its folder onto this window.")
+        msg = QLabel(
+            "No model loaded.\n\nOpen a bundle (a folder made by `rt-samplernn export`)\n"
+            "with the button, or drop its folder onto this window."
+        )
         msg.setAlignment(Qt.AlignmentFlag.AlignCenter)
         msg.setObjectName("placeholder")
         lay.addWidget(msg)
@@ -149,8 +151,11 @@ class PerformanceWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         m.addAction(quit_action)
         mm = self.menuBar().addMenu("&MIDI")
-        for text, slot in (("&Save map…", self.midi.save_map), ("&Load map…", self.midi.load_map),
-                           ("&Clear map", self.midi.clear_map)):
+        for text, slot in (
+            ("&Save map…", self.midi.save_map),
+            ("&Load map…", self.midi.load_map),
+            ("&Clear map", self.midi.clear_map),
+        ):
             a = QAction(text, self)
             a.triggered.connect(lambda _=False, f=slot: f())
             mm.addAction(a)
@@ -161,9 +166,11 @@ class PerformanceWindow(QMainWindow):
         A focused text or number field keeps its own keys (Qt lets it override shortcuts it uses).
         """
         t = self.transport
-        keys = [("Space", lambda: t.toggle_running(not self.session.running)),
-                ("Ctrl+R", lambda: t.toggle_recording(not self.session.recording)),
-                ("Escape", lambda: self.learn(None))]
+        keys = [
+            ("Space", lambda: t.toggle_running(not self.session.running)),
+            ("Ctrl+R", lambda: t.toggle_recording(not self.session.recording)),
+            ("Escape", lambda: self.learn(None)),
+        ]
         keys += [(str(i + 1), lambda i=i: self.seeds.prime(i)) for i in range(min(len(self.seeds.slots), 9))]
         # Buttons take no keyboard focus, so Space always means start/stop (not "click the last button").
         for button in self.findChildren(QPushButton):
@@ -283,11 +290,11 @@ class PerformanceWindow(QMainWindow):
         return self._last_error
 
     # ================================================================ drops, settings, closing
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_paths(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         """A bundle folder (or its model.json) opens it; audio files fill the empty seed slots in order."""
         paths = dropped_paths(event)
         if not paths:
@@ -317,7 +324,7 @@ class PerformanceWindow(QMainWindow):
         if self.settings.midi_port:
             self.midi.open_midi(self.settings.midi_port)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Save the settings, then stop audio and MIDI (File > Quit, the close button, Ctrl-C, SIGTERM)."""
         self.draw_timer.stop()
         self.text_timer.stop()

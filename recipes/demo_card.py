@@ -110,14 +110,14 @@ The model `rt-samplernn play`, `generate` and `gui` use when no model is given.
 
 | | |
 |---|---|
-| model | SampleRNN, {tiers} tiers (frame sizes {', '.join(map(str, cfg['frame_sizes']))}), {cfg['rnn_layers']} {cfg['rnn_type'].upper()} layer(s) of {cfg['dim']} per frame tier, sample MLP hidden {cfg['sample_dim']}, {cfg['q_type']} {cfg['q_levels']} levels, {cfg['sample_rate'] // 1000} kHz; {fig['parameters'] / 1e6:.2f} M parameters |
-| data | the soundtrack of *Drascula: The Vampire Strikes Back*, Debian package `drascula-music` (`{AUDIO}/track*.ogg`): {fig['training_tracks']} tracks for training, {', '.join(fig['held_out'])} held out; mono, 16 kHz (soxr), peak-normalised per file, {fig['chunk_seconds']:g} s chunks, mostly-silent chunks dropped |
+| model | SampleRNN, {tiers} tiers (frame sizes {", ".join(map(str, cfg["frame_sizes"]))}), {cfg["rnn_layers"]} {cfg["rnn_type"].upper()} layer(s) of {cfg["dim"]} per frame tier, sample MLP hidden {cfg["sample_dim"]}, {cfg["q_type"]} {cfg["q_levels"]} levels, {cfg["sample_rate"] // 1000} kHz; {fig["parameters"] / 1e6:.2f} M parameters |
+| data | the soundtrack of *Drascula: The Vampire Strikes Back*, Debian package `drascula-music` (`{AUDIO}/track*.ogg`): {fig["training_tracks"]} tracks for training, {", ".join(fig["held_out"])} held out; mono, 16 kHz (soxr), peak-normalised per file, {fig["chunk_seconds"]:g} s chunks, mostly-silent chunks dropped |
 | licence of the data | Drascula-License, BSD-like and DFSG-free: © 1996-2008 Alcachofa Soft S.L. (see `/usr/share/doc/drascula-music/copyright`) |
-| training | {fig['checkpoint_step']:,} steps, {budget} ({fig['train_samples'] / 1e6:.0f} M training samples); {fig['train_recipe']} |
-| held-out NLL | **{fig['val_nll_bits_per_sample']:.3f} bits per sample** on all {fig['val_seconds']:.0f} s of the held-out tracks |
-| generated audio | {fig['generated_seconds']:g} s at temperature {fig['temperature']:g}, seed {fig['seed']}, 5 s windows: RMS {g['rms'][0]:.3f}-{g['rms'][2]:.3f} (training 5th-95th percentile {t['rms'][0]:.3f}-{t['rms'][2]:.3f}; {within['rms']:.0%} of windows inside), spectral flatness {g['flatness'][0]:.4f}-{g['flatness'][2]:.4f} (training {t['flatness'][0]:.4f}-{t['flatness'][2]:.4f}; {within['flatness']:.0%} inside; white noise {fig['white_noise_flatness']:.2f}), pitch salience median {g['pitch_salience'][1]:.2f} (training median {t['pitch_salience'][1]:.2f}, 5th-95th {t['pitch_salience'][0]:.2f}-{t['pitch_salience'][2]:.2f}; {within['pitch_salience']:.0%} inside; white noise {fig['white_noise_pitch_salience']:.2f}) |
-| speed | {fig['generation_real_time_factor']:.2f}x real time for one voice (one onnxruntime thread, this bundle) |
-| date | {fig['date']} |
+| training | {fig["checkpoint_step"]:,} steps, {budget} ({fig["train_samples"] / 1e6:.0f} M training samples); {fig["train_recipe"]} |
+| held-out NLL | **{fig["val_nll_bits_per_sample"]:.3f} bits per sample** on all {fig["val_seconds"]:.0f} s of the held-out tracks |
+| generated audio | {fig["generated_seconds"]:g} s at temperature {fig["temperature"]:g}, seed {fig["seed"]}, 5 s windows: RMS {g["rms"][0]:.3f}-{g["rms"][2]:.3f} (training 5th-95th percentile {t["rms"][0]:.3f}-{t["rms"][2]:.3f}; {within["rms"]:.0%} of windows inside), spectral flatness {g["flatness"][0]:.4f}-{g["flatness"][2]:.4f} (training {t["flatness"][0]:.4f}-{t["flatness"][2]:.4f}; {within["flatness"]:.0%} inside; white noise {fig["white_noise_flatness"]:.2f}), pitch salience median {g["pitch_salience"][1]:.2f} (training median {t["pitch_salience"][1]:.2f}, 5th-95th {t["pitch_salience"][0]:.2f}-{t["pitch_salience"][2]:.2f}; {within["pitch_salience"]:.0%} inside; white noise {fig["white_noise_pitch_salience"]:.2f}) |
+| speed | {fig["generation_real_time_factor"]:.2f}x real time for one voice (one onnxruntime thread, this bundle) |
+| date | {fig["date"]} |
 
 ![10 s generated beside 10 s of held-out music](spectrogram.png)
 
@@ -140,11 +140,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of audio to generate and measure")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--train-minutes", type=float, default=0.0,
-                        help="training minutes for the card when the checkpoint predates its own record of them")
-    parser.add_argument("--recipe",
-                        default="`bash recipes/demo.sh` (Adam, cosine schedule with warm-up, bf16 autocast)",
-                        help="how it was trained, for the card")
+    parser.add_argument(
+        "--train-minutes",
+        type=float,
+        default=0.0,
+        help="training minutes for the card when the checkpoint predates its own record of them",
+    )
+    parser.add_argument(
+        "--recipe",
+        default="`bash recipes/demo.sh` (Adam, cosine schedule with warm-up, bf16 autocast)",
+        help="how it was trained, for the card",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     bundle_dir = Path(args.bundle)
@@ -204,10 +210,14 @@ def main() -> None:
     }
     figure_n = int(FIGURE_SECONDS * cfg.sample_rate)
     music = held_clips[0][int(MUSIC_OFFSET_S * cfg.sample_rate) :][:figure_n]
-    draw_spectrograms([
-        (f"generated (seed {args.seed}, first {FIGURE_SECONDS:g} s)", audio[:figure_n]),
-        (f"held-out music ({args.held_out[0]}, {MUSIC_OFFSET_S:g}-{MUSIC_OFFSET_S + FIGURE_SECONDS:g} s)", music),
-    ], cfg.sample_rate, bundle_dir / "spectrogram.png")
+    draw_spectrograms(
+        [
+            (f"generated (seed {args.seed}, first {FIGURE_SECONDS:g} s)", audio[:figure_n]),
+            (f"held-out music ({args.held_out[0]}, {MUSIC_OFFSET_S:g}-{MUSIC_OFFSET_S + FIGURE_SECONDS:g} s)", music),
+        ],
+        cfg.sample_rate,
+        bundle_dir / "spectrogram.png",
+    )
     (bundle_dir / "measurements.json").write_text(json.dumps(figures, indent=2) + "\n")
     (bundle_dir / "MODEL_CARD.md").write_text(card_text(figures, bundle_dir))
     print(json.dumps(figures, indent=2))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import collections
 import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile
@@ -134,8 +134,9 @@ def peak_and_length(clip: Clip, sample_rate: int, block_frames: int | None = Non
     return peak_of(mono_blocks(clip, sample_rate, block_frames))
 
 
-def model_audio_blocks(clip: Clip, sample_rate: int, peak: float,
-                       block_frames: int | None = None) -> Iterator[np.ndarray]:
+def model_audio_blocks(
+    clip: Clip, sample_rate: int, peak: float, block_frames: int | None = None
+) -> Iterator[np.ndarray]:
     """The clip prepared for a model, block by block: mono, sample_rate, scaled by its peak (from `peak_and_length`).
     Joined, the blocks equal to_model_audio(whole clip) exactly, whatever block_frames."""
     return (normalized(x, peak) for x in mono_blocks(clip, sample_rate, block_frames))

@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,9 @@ class BlockAnalyser:
         return power, flatness, low_share, zcr
 
 
-def window_features(audio: np.ndarray, sample_rate: int, window_s: float = WINDOW_S,
-                    block_frames: int = BLOCK_FRAMES) -> dict[str, np.ndarray]:
+def window_features(
+    audio: np.ndarray, sample_rate: int, window_s: float = WINDOW_S, block_frames: int = BLOCK_FRAMES
+) -> dict[str, np.ndarray]:
     """Per window of mono ``audio``: rms_db (AC), mean flatness, energy-weighted low share; (windows,) each."""
     analyser = BlockAnalyser(sample_rate, block_frames)
     per_window = max(1, round(window_s * sample_rate / block_frames))
@@ -88,8 +90,9 @@ def window_features(audio: np.ndarray, sample_rate: int, window_s: float = WINDO
     }
 
 
-def audio_stats(paths: Iterable[str | Path], sample_rate: int, window_s: float = WINDOW_S,
-                max_seconds_per_file: float = 600.0) -> dict[str, Any]:
+def audio_stats(
+    paths: Iterable[str | Path], sample_rate: int, window_s: float = WINDOW_S, max_seconds_per_file: float = 600.0
+) -> dict[str, Any]:
     """The ``audio_stats`` manifest entry for recordings (files or folders, searched recursively).
 
     Each file is read as the model hears it (mono, ``sample_rate``, peak-normalised), at most
@@ -116,9 +119,13 @@ def audio_stats(paths: Iterable[str | Path], sample_rate: int, window_s: float =
     merged = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
     if len(merged["flatness"]) == 0:
         raise UserError(f"no audible audio of {window_s:g} s or more in {', '.join(map(str, paths))}")
-    stats: dict[str, Any] = {"sample_rate": int(sample_rate), "window_s": float(window_s),
-                             "windows": int(len(merged["rms_db"])), "block_frames": BLOCK_FRAMES,
-                             "low_hz": LOW_HZ}
+    stats: dict[str, Any] = {
+        "sample_rate": int(sample_rate),
+        "window_s": float(window_s),
+        "windows": int(len(merged["rms_db"])),
+        "block_frames": BLOCK_FRAMES,
+        "low_hz": LOW_HZ,
+    }
     for key, values in merged.items():
         stats[key] = {f"p{q}": round(float(np.percentile(values, q)), 5) for q in PERCENTILES}
     return stats

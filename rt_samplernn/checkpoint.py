@@ -83,8 +83,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def _invalid(path: str | Path, what: str, detail: str) -> UserError:
-    return UserError(f"{path}: this checkpoint's {what} is not valid ({detail[:200]}); the file was edited or "
-                     "damaged: use another checkpoint of the run (best.pt, last.pt, step-N.pt)")
+    return UserError(
+        f"{path}: this checkpoint's {what} is not valid ({detail[:200]}); the file was edited or "
+        "damaged: use another checkpoint of the run (best.pt, last.pt, step-N.pt)"
+    )
 
 
 def _config_of(data: dict[str, Any], path: str | Path, key: str, what: str, parse: Any) -> Any:
@@ -117,8 +119,13 @@ def _check_weights_fit(weights: Any, cfg: ModelConfig, path: str | Path) -> None
     unexpected = sorted(weights.keys() - want.keys())
     wrong = [k for k in want if k in weights and tuple(weights[k].shape) != want[k]]
     if missing or unexpected or wrong:
-        detail = (f"{wrong[0]} is {list(weights[wrong[0]].shape)}, the config makes it {list(want[wrong[0]])}"
-                  if wrong else f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}")
+        detail = (
+            f"{wrong[0]} is {list(weights[wrong[0]].shape)}, the config makes it {list(want[wrong[0]])}"
+            if wrong
+            else f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {unexpected[:3]}"
+        )
         raise UserError(f"{path}: weights do not fit the model config ({detail})")
 
 
@@ -170,8 +177,11 @@ def check_training_state(data: dict[str, Any], path: str | Path, cfg: ModelConfi
     if not isinstance(best, (int, float)) or isinstance(best, bool) or best != best:
         raise _invalid(path, "best_val_bits", f"{best!r}, expected a number (inf before the first evaluation)")
     position = data.get("position")
-    if not isinstance(position, dict) or sorted(position) != sorted(POSITION_FIELDS) \
-            or not all(_count(v) for v in position.values()):
+    if (
+        not isinstance(position, dict)
+        or sorted(position) != sorted(POSITION_FIELDS)
+        or not all(_count(v) for v in position.values())
+    ):
         raise _invalid(path, "position", f"{position!r}, expected whole numbers >= 0 for {', '.join(POSITION_FIELDS)}")
     _check_rng_state(data.get("rng_torch"), path)
     model = _meta_model(cfg)
@@ -183,15 +193,20 @@ def _check_rng_state(state: Any, path: str | Path) -> None:
     try:
         torch.Generator().set_state(state)
     except (TypeError, RuntimeError, ValueError) as e:
-        raise _invalid(path, "rng_torch", f"not a torch generator state: {str(e).splitlines()[0] if str(e) else e}") from None
+        raise _invalid(
+            path, "rng_torch", f"not a torch generator state: {str(e).splitlines()[0] if str(e) else e}"
+        ) from None
 
 
 def _check_optimizer_state(state: Any, shapes: list[tuple[int, ...]], path: str | Path) -> None:
     """The optimizer's param_groups cover the model's parameters and its per-parameter tensors have their shapes."""
     groups = state.get("param_groups") if isinstance(state, dict) else None
     per_param = state.get("state") if isinstance(state, dict) else None
-    if not isinstance(groups, list) or not isinstance(per_param, dict) \
-            or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups):
+    if (
+        not isinstance(groups, list)
+        or not isinstance(per_param, dict)
+        or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+    ):
         raise _invalid(path, "optimizer state", "expected {state: {...}, param_groups: [{params: [...]}, ...]}")
     ids = [i for g in groups for i in g["params"]]
     if sorted(ids) != list(range(len(shapes))):
@@ -201,8 +216,11 @@ def _check_optimizer_state(state: Any, shapes: list[tuple[int, ...]], path: str 
             raise _invalid(path, "optimizer state", f"entry {i!r} is not a parameter of the model")
         for name, value in values.items():
             if isinstance(value, torch.Tensor) and value.dim() > 0 and tuple(value.shape) != shapes[i]:
-                raise _invalid(path, "optimizer state",
-                               f"{name} of parameter {i} is {list(value.shape)}, the parameter is {list(shapes[i])}")
+                raise _invalid(
+                    path,
+                    "optimizer state",
+                    f"{name} of parameter {i} is {list(value.shape)}, the parameter is {list(shapes[i])}",
+                )
 
 
 def _check_carried_states(states: Any, cfg: ModelConfig, path: str | Path) -> None:
@@ -211,14 +229,20 @@ def _check_carried_states(states: Any, cfg: ModelConfig, path: str | Path) -> No
         return
     n_state = 2 if cfg.rnn_type == "lstm" else 1
     expected = len(cfg.frame_sizes) * n_state
-    if not isinstance(states, list) or len(states) != expected \
-            or not all(isinstance(s, torch.Tensor) and s.is_floating_point() and s.dim() == 3 for s in states):
+    if (
+        not isinstance(states, list)
+        or len(states) != expected
+        or not all(isinstance(s, torch.Tensor) and s.is_floating_point() and s.dim() == 3 for s in states)
+    ):
         raise _invalid(path, "carried_states", f"expected {expected} float tensors (layers, batch, dim)")
     batch = states[0].shape[1]
     for s in states:
         if tuple(s.shape) != (cfg.rnn_layers, batch, cfg.dim) or batch < 1:
-            raise _invalid(path, "carried_states",
-                           f"a state is {list(s.shape)}, the model needs [{cfg.rnn_layers}, batch, {cfg.dim}]")
+            raise _invalid(
+                path,
+                "carried_states",
+                f"a state is {list(s.shape)}, the model needs [{cfg.rnn_layers}, batch, {cfg.dim}]",
+            )
 
 
 def remove_stale_parts(folder: str | Path) -> list[Path]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import tomllib
 
@@ -100,9 +101,7 @@ class TrainConfig:
     silence_fraction: float = _field(0.8, "drop a chunk when more than this share of its windows is silent")
     optimizer: str = _field("adam", "adam, sgd or rmsprop")
     learning_rate: float = _field(1e-3, "peak learning rate (after warm-up)")
-    lr_schedule: str = _field(
-        "constant", "constant, or cosine: decay to min-lr-fraction x learning-rate at max-steps"
-    )
+    lr_schedule: str = _field("constant", "constant, or cosine: decay to min-lr-fraction x learning-rate at max-steps")
     warmup_steps: int = _field(0, "raise the learning rate linearly from 0 over this many steps")
     min_lr_fraction: float = _field(0.05, "where the cosine schedule ends, as a share of learning-rate")
     momentum: float = _field(0.9, "momentum of sgd and rmsprop")
@@ -114,16 +113,18 @@ class TrainConfig:
     )
     eval_every: int = _field(500, "steps between evaluations on the held-out audio (each writes checkpoints)")
     val_batches: int = _field(
-        8, "held-out batches scored per evaluation: batch-size x this many chunks, chosen once, spread "
-        "evenly over the held-out audio (0: all of it)"
+        8,
+        "held-out batches scored per evaluation: batch-size x this many chunks, chosen once, spread "
+        "evenly over the held-out audio (0: all of it)",
     )
     checkpoint_policy: str = _field("best", "best: last.pt and best.pt; always: also step-N.pt every evaluation")
     keep_checkpoints: int = _field(3, "step-N.pt files kept under checkpoint-policy always")
     early_stopping_patience: int = _field(10, "stop after this many evaluations without improvement (0: never)")
     max_nonfinite: int = _field(20, "stop after this many non-finite losses in a row")
     amp: bool = _field(
-        True, "bf16 mixed precision where the device runs it natively (CUDA, CPUs with AVX512-BF16 or AMX); "
-        "elsewhere fp32. --no-amp: always fp32"
+        True,
+        "bf16 mixed precision where the device runs it natively (CUDA, CPUs with AVX512-BF16 or AMX); "
+        "elsewhere fp32. --no-amp: always fp32",
     )
     seed: int = _field(0, "seed for weights, batch order and validation choice")
     num_threads: int = _field(
@@ -139,9 +140,7 @@ class TrainConfig:
                 f"{', '.join(CHECKPOINT_POLICIES)}"
             )
         if self.lr_schedule not in LR_SCHEDULES:
-            raise UserError(
-                f"train config: lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
-            )
+            raise UserError(f"train config: lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
         if self.batch_size < 1 or self.seq_len < 1 or self.eval_every < 1:
             raise UserError("train config: batch_size, seq_len and eval_every must be positive")
         for f in dataclasses.fields(self):
@@ -157,13 +156,27 @@ PRESETS: dict[str, dict[str, Any]] = {
     "live": dict(frame_sizes=(16, 64), dim=512, sample_dim=256, rnn_type="gru", rnn_layers=1, q_type="mu-law"),
     # PRiSM-SampleRNN's defaults.
     "prism": dict(
-        frame_sizes=(16, 64), dim=1024, sample_dim=1024, rnn_type="gru", rnn_layers=4, q_type="mu-law",
-        skip_connections=True, emb_size=256, mlp_layers=1,
+        frame_sizes=(16, 64),
+        dim=1024,
+        sample_dim=1024,
+        rnn_type="gru",
+        rnn_layers=4,
+        q_type="mu-law",
+        skip_connections=True,
+        emb_size=256,
+        mlp_layers=1,
     ),
     # The paper's best 2-tier model (Mehri et al. 2017).
     "paper-2tier": dict(
-        frame_sizes=(16,), dim=1024, sample_dim=1024, rnn_type="gru", rnn_layers=3, q_type="linear",
-        learn_h0=True, weight_norm=True, mlp_layers=2,
+        frame_sizes=(16,),
+        dim=1024,
+        sample_dim=1024,
+        rnn_type="gru",
+        rnn_layers=3,
+        q_type="linear",
+        learn_h0=True,
+        weight_norm=True,
+        mlp_layers=2,
     ),
 }
 
@@ -195,9 +208,7 @@ def _coerce(cls: type, name: str, value: Any, kind: str) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError):
-        raise UserError(
-            f"{kind} config: {name}={value!r} is not a valid {type(default).__name__}"
-        ) from None
+        raise UserError(f"{kind} config: {name}={value!r} is not a valid {type(default).__name__}") from None
 
 
 def apply_overrides(cls: type, base: Mapping[str, Any], overrides: Mapping[str, Any], kind: str) -> Any:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
-from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.audio import audio_extensions, load_for_model
 from rt_samplernn.config import ModelConfig, TrainConfig
 from rt_samplernn.errors import UserError
+from rt_samplernn.progress import progress_bar
 from rt_samplernn.quantize import quantize
 
 SILENCE_WINDOW = 1024  # samples per RMS window when judging silence
@@ -49,8 +49,14 @@ def load_clips(files: Sequence[Path], sample_rate: int, quiet: bool = False) -> 
     """
     workers = min(len(files), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     with ThreadPoolExecutor(max(workers, 1)) as pool:
-        loaded = progress_bar(pool.map(_load_or_warn, files, [sample_rate] * len(files)), total=len(files),
-                      desc="reading audio", unit="file", disable=quiet or len(files) < 4, leave=False)
+        loaded = progress_bar(
+            pool.map(_load_or_warn, files, [sample_rate] * len(files)),
+            total=len(files),
+            desc="reading audio",
+            unit="file",
+            disable=quiet or len(files) < 4,
+            leave=False,
+        )
         return [clip for clip in loaded if clip is not None]
 
 
@@ -83,13 +89,34 @@ def mostly_silent(chunk: np.ndarray, threshold: float, fraction: float) -> bool:
     return float(np.mean(rms < threshold)) > fraction
 
 
+def trim_silence(clip: np.ndarray, threshold: float) -> np.ndarray:
+    """The clip without its silent lead-in and tail (whole windows of RMS below `threshold`).
+
+    A chunk cut from a track's start begins, like generation, from the all-zero state: were it the track's
+    silent lead-in or fade, the model would learn that silence follows the start state, and voices started
+    cold would stay silent.
+    """
+    n = len(clip) // SILENCE_WINDOW
+    if n == 0:
+        return clip
+    windows = clip[: n * SILENCE_WINDOW].reshape(n, SILENCE_WINDOW).astype(np.float64)
+    loud = np.flatnonzero(np.sqrt(np.mean(windows**2, axis=1)) >= threshold)
+    if len(loud) == 0:
+        return clip[:0]
+    end = len(clip) if loud[-1] == n - 1 else (loud[-1] + 1) * SILENCE_WINDOW
+    return clip[loud[0] * SILENCE_WINDOW : end]
+
+
 def chunks_from_clips(clips: Sequence[np.ndarray], model_cfg: ModelConfig, train_cfg: TrainConfig) -> np.ndarray:
-    """Quantized (n_chunks, chunk_length) int16 levels of every non-silent chunk."""
+    """Quantized (n_chunks, chunk_length) int16 levels of every non-silent chunk, cut from the clips with their
+    silent lead-ins and tails trimmed."""
     length = chunk_length(model_cfg, train_cfg)
     overlap = int(round(train_cfg.chunk_overlap_seconds * model_cfg.sample_rate))
     hop = max(1, length - overlap)
     kept = [
-        c for clip in clips for c in cut_chunks(clip, length, hop)
+        c
+        for clip in clips
+        for c in cut_chunks(trim_silence(clip, train_cfg.silence_threshold), length, hop)
         if not mostly_silent(c, train_cfg.silence_threshold, train_cfg.silence_fraction)
     ]
     if not kept:

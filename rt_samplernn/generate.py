@@ -6,7 +6,7 @@ the same samples. Priming warms every frame tier over the whole seed clip, in bo
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch

@@ -10,7 +10,7 @@ them against (torch-free; the demo's model card and its test use these same defi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -46,7 +46,8 @@ class FrameTier(nn.Module):
         self.rnns = nn.ModuleList(rnn(cfg.dim, cfg.dim, batch_first=True) for _ in range(cfg.rnn_layers))
         self.skips = (
             nn.ModuleList(_linear(cfg, cfg.dim, cfg.dim) for _ in range(cfg.rnn_layers))
-            if cfg.skip_connections else None
+            if cfg.skip_connections
+            else None
         )
         # Learned upsampling: one linear map per output position, i.e. a transposed conv with stride = ratio.
         self.upsample = _linear(cfg, cfg.dim, ratio * out_dim)

@@ -12,8 +12,8 @@ docs/bundle.md all follow this module.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -53,8 +53,7 @@ def level_dtype(q_levels: int) -> type:
     return np.uint8 if q_levels <= 256 else np.uint16
 
 
-def seed_level_blocks(cfg: ModelConfig, clip: Clip,
-                      measured: tuple[float, int] | None = None) -> Iterator[np.ndarray]:
+def seed_level_blocks(cfg: ModelConfig, clip: Clip, measured: tuple[float, int] | None = None) -> Iterator[np.ndarray]:
     """The seed clip's levels in blocks: downmixed, resampled, peak normalized, quantized, left-padded with
     silence to a whole number of top frames; small integers, one block at a time (bounded memory).
     `measured`: audio.peak_and_length(clip, cfg.sample_rate) if already known (else one more pass over the clip)."""
@@ -70,6 +69,7 @@ def seed_level_blocks(cfg: ModelConfig, clip: Clip,
             yield quantize(x, cfg.q_type, cfg.q_levels).astype(dtype)
         if read != samples:  # the padding was set by the first pass: a file rewritten meanwhile cannot prime
             raise UserError(f"{getattr(clip, 'path', 'the seed clip')}: changed while it was being read; prime again")
+
     return levels()
 
 
@@ -89,8 +89,9 @@ def start_history(cfg: ModelConfig, voices: int, seed_levels: np.ndarray | None 
     return np.concatenate([silence, np.broadcast_to(seed_levels, (voices, len(seed_levels)))], axis=1)
 
 
-def prime_windows(history_samples: int, top_frame_size: int,
-                  chunk_top_frames: int = PRIME_CHUNK_TOP_FRAMES) -> Iterator[tuple[int, int]]:
+def prime_windows(
+    history_samples: int, top_frame_size: int, chunk_top_frames: int = PRIME_CHUNK_TOP_FRAMES
+) -> Iterator[tuple[int, int]]:
     """(start, stop) slices of a history that prime it in bounded chunks, states carried from one to the next.
 
     Each window holds one top frame of context before the samples it reads (the windows overlap by that
@@ -101,8 +102,9 @@ def prime_windows(history_samples: int, top_frame_size: int,
         yield start, min(start + top_frame_size + step, history_samples)
 
 
-def windows_of(chunks: Iterable[np.ndarray], top_frame_size: int,
-               chunk_top_frames: int = PRIME_CHUNK_TOP_FRAMES) -> Iterator[np.ndarray]:
+def windows_of(
+    chunks: Iterable[np.ndarray], top_frame_size: int, chunk_top_frames: int = PRIME_CHUNK_TOP_FRAMES
+) -> Iterator[np.ndarray]:
     """history[start:stop] for each window of prime_windows, as int64, from the history given in chunks of
     any size: holds one window and one chunk, never the whole history."""
     size = top_frame_size * (chunk_top_frames + 1)
@@ -138,6 +140,7 @@ class PrimingHistory:
 
         def windows() -> Iterator[np.ndarray]:
             return windows_of(itertools.chain([silence], seed_level_blocks(cfg, clip, measured)), f_top)
+
         return cls(f_top + measured[1] + (-measured[1]) % f_top, windows)
 
     @classmethod

@@ -13,22 +13,23 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from rt_samplernn.progress import progress_bar
 
 from rt_samplernn.checkpoint import model_from_checkpoint, save_checkpoint
 from rt_samplernn.config import ModelConfig, TrainConfig
 from rt_samplernn.data import AudioSet, batch_order, build_dataset, n_segments, segments, validation_chunks
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
+from rt_samplernn.progress import progress_bar
 
 LN2 = math.log(2.0)
 
@@ -128,9 +129,7 @@ def detach(states: list[State]) -> list[State]:
 
 
 @torch.no_grad()
-def evaluate(
-    model: SampleRNN, chunks: np.ndarray, cfg: TrainConfig, device: torch.device, amp: bool = False
-) -> float:
+def evaluate(model: SampleRNN, chunks: np.ndarray, cfg: TrainConfig, device: torch.device, amp: bool = False) -> float:
     """NLL in bits per sample over every one of these whole chunks, states carried across segments."""
     if len(chunks) == 0:
         return float("nan")
@@ -157,7 +156,7 @@ class StopFlag:
         self.set = False
         self._old: dict[int, Any] = {}
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
@@ -226,7 +225,8 @@ def train(
     net: torch.nn.Module = model
     if world > 1:
         net = DistributedDataParallel(
-            model, device_ids=[local_rank] if device.type == "cuda" else None,
+            model,
+            device_ids=[local_rank] if device.type == "cuda" else None,
             find_unused_parameters=model_cfg.learn_h0,  # h0 is used only at the start of each batch
         )
     optimizer = make_optimizer(model.parameters(), train_cfg)
@@ -267,9 +267,14 @@ def train(
     def checkpoint_state(next_pos: Position, states: list[State] | None) -> dict[str, Any]:
         flat = [s.detach().cpu() for st in states for s in st] if states is not None else []
         return dict(
-            step=step, position=vars(next_pos).copy(), carried_states=flat, best_val_bits=best_val,
-            evals_since_best=evals_since_best, nonfinite_total=nonfinite_total,
-            optimizer=optimizer.state_dict(), rng_torch=torch.get_rng_state(),
+            step=step,
+            position=vars(next_pos).copy(),
+            carried_states=flat,
+            best_val_bits=best_val,
+            evals_since_best=evals_since_best,
+            nonfinite_total=nonfinite_total,
+            optimizer=optimizer.state_dict(),
+            rng_torch=torch.get_rng_state(),
             train_seconds=seconds_before + train_seconds,
         )
 
@@ -323,7 +328,8 @@ def train(
                     seconds_since += step_seconds
                     train_seconds += step_seconds
                     next_pos = (
-                        Position(pos.epoch, pos.batch, pos.segment) if pos.segment < seg_per_batch
+                        Position(pos.epoch, pos.batch, pos.segment)
+                        if pos.segment < seg_per_batch
                         else Position(pos.epoch, pos.batch + 1, 0)
                     )
                     bar.update(1)
@@ -350,9 +356,11 @@ def train(
                         samples_since, seconds_since = 0, 0.0
                         if rank == 0:
                             checkpointer.save(
-                                model, improved,
+                                model,
+                                improved,
                                 **checkpoint_state(next_pos, carried if next_pos.segment else None),
-                                val_bits=last_val, train_bits=last_train,
+                                val_bits=last_val,
+                                train_bits=last_train,
                             )
                             writer.add_scalar("val/nll_bits", last_val, step)
                             writer.add_scalar("train/samples_per_s", rate, step)

@@ -26,7 +26,9 @@ def write_excerpt(src: Path, dst: Path, start_s: float, seconds: float, rate: in
     """A mono 16 kHz WAV excerpt of a recording (soundfile reads the OGG, soxr resamples)."""
     info = soundfile.info(str(src))
     start = int(start_s * info.samplerate)
-    data, sr = soundfile.read(str(src), start=start, frames=int(seconds * info.samplerate), dtype="float32", always_2d=True)
+    data, sr = soundfile.read(
+        str(src), start=start, frames=int(seconds * info.samplerate), dtype="float32", always_2d=True
+    )
     mono = soxr.resample(data.mean(axis=1), sr, rate).astype(np.float32)
     soundfile.write(str(dst), mono, rate, subtype="PCM_16")
     return dst

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from rt_samplernn.export.onnx_export import export_bundle
 
 from rt_samplernn.config import ModelConfig
+from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.model import SampleRNN
 
 TINY = dict(frame_sizes=(4, 16), dim=32, sample_dim=32, emb_size=16, sample_rate=16000)

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from tests.jack import jack_available, jack_server  # noqa: E402
+from tests.jack import jack_available, jack_server
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 def jack_available() -> bool:
@@ -29,7 +29,10 @@ def start_jackd(name: str, rate: int, period: int, wait_s: int = 10, check: bool
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     proc = subprocess.Popen(
         ["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
     )
     try:
         subprocess.run(["jack_wait", "-s", name, "-w", "-t", str(wait_s)], check=check, capture_output=True, env=env)

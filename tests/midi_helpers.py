@@ -29,9 +29,8 @@ def midi_bundle(tmp_path_factory) -> Path:
     if "bundle" in _BUNDLES:
         return _BUNDLES["bundle"]
     torch = pytest.importorskip("torch")
-    from rt_samplernn.export.onnx_export import export_bundle
-
     from rt_samplernn.config import ModelConfig
+    from rt_samplernn.export.onnx_export import export_bundle
     from rt_samplernn.model import SampleRNN
 
     torch.manual_seed(0)

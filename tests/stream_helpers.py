@@ -12,9 +12,9 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -26,8 +26,14 @@ _BUNDLES: dict[str, Path] = {}
 class Tone:
     """Sine tones, one frequency per voice (440, 660, 880 Hz, ...), continuous across calls."""
 
-    def __init__(self, sample_rate: int = 16000, voices: int = 1, amplitude: float = 0.3, cost_s: float = 0.0,
-                 base_hz: float = 440.0) -> None:
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        voices: int = 1,
+        amplitude: float = 0.3,
+        cost_s: float = 0.0,
+        base_hz: float = 440.0,
+    ) -> None:
         self.sample_rate = sample_rate
         self.voices = voices
         self.amplitude = amplitude
@@ -115,9 +121,9 @@ def tiny_bundle(root: Path) -> Path:
     if "tiny" in _BUNDLES:
         return _BUNDLES["tiny"]
     import torch
-    from rt_samplernn.export.onnx_export import export_bundle
 
     from rt_samplernn.config import ModelConfig
+    from rt_samplernn.export.onnx_export import export_bundle
     from rt_samplernn.model import SampleRNN
 
     torch.manual_seed(0)

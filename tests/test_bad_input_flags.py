@@ -103,36 +103,61 @@ def test_generate_refuses_bad_destinations(models, tmp_path, capsys, out, words,
     (tmp_path / "afile").write_text("in the way")
     (tmp_path / "folder").mkdir()
     out = out if out.startswith("/") else str(tmp_path / out)
-    rc, line = run_cli(["generate", models[0] if which == "bundle" else models[1], "--seconds", "0.1", "--out", out], capsys)
+    rc, line = run_cli(
+        ["generate", models[0] if which == "bundle" else models[1], "--seconds", "0.1", "--out", out], capsys
+    )
     assert rc == 1
     for word in words:
         assert word in line, line
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder"] and not any((tmp_path / "folder").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder"] and not any(
+        (tmp_path / "folder").iterdir()
+    )
 
 
 def test_generate_refuses_to_overwrite_and_leaves_the_file(models, tmp_path, capsys):
     out = tmp_path / "take-2.wav"
     out.write_bytes(b"precious")
-    rc, line = run_cli(["generate", models[0], "--count", "2", "--seconds", "0.1", "--out", tmp_path / "take.wav"], capsys)
+    rc, line = run_cli(
+        ["generate", models[0], "--count", "2", "--seconds", "0.1", "--out", tmp_path / "take.wav"], capsys
+    )
     assert rc == 1 and "take-2.wav: already exists; use --force" in line
     assert out.read_bytes() == b"precious" and not (tmp_path / "take-1.wav").exists()
 
 
 def test_generate_checks_the_destination_before_generating(models):
     # A day of audio from the PyTorch reference would take hours: the error must come first.
-    proc = subprocess.run([sys.executable, "-m", "rt_samplernn", "generate", str(models[1]), "--seconds", "86400",
-                           "--out", "/proc/day.wav"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rt_samplernn",
+            "generate",
+            str(models[1]),
+            "--seconds",
+            "86400",
+            "--out",
+            "/proc/day.wav",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "rt-samplernn generate: error: /proc/day.wav: cannot write in /proc " \
-                                  "(No such file or directory); choose another --out"
+    assert (
+        proc.stderr.strip() == "rt-samplernn generate: error: /proc/day.wav: cannot write in /proc "
+        "(No such file or directory); choose another --out"
+    )
 
 
-@pytest.mark.parametrize("out,words", [
-    ("/proc/b", ["/proc/b: cannot write in /proc", "choose another --out"]),
-    ("/sys/b", ["/sys/b: cannot write in /sys"]),
-    ("afile/run", ["afile/run:", "is a file, not a folder"]),
-    ("afile", ["afile: is a file, not a folder"]),
-])
+@pytest.mark.parametrize(
+    "out,words",
+    [
+        ("/proc/b", ["/proc/b: cannot write in /proc", "choose another --out"]),
+        ("/sys/b", ["/sys/b: cannot write in /sys"]),
+        ("afile/run", ["afile/run:", "is a file, not a folder"]),
+        ("afile", ["afile: is a file, not a folder"]),
+    ],
+)
 def test_train_refuses_bad_run_folders_before_reading_data(models, tmp_path, capsys, out, words):
     (tmp_path / "afile").write_text("in the way")
     out = out if out.startswith("/") else str(tmp_path / out)
@@ -143,12 +168,15 @@ def test_train_refuses_bad_run_folders_before_reading_data(models, tmp_path, cap
     assert (tmp_path / "afile").read_text() == "in the way"
 
 
-@pytest.mark.parametrize("out,words", [
-    ("/proc/b", ["/proc/b: cannot write in /proc", "choose another -o"]),
-    ("/sys/b", ["/sys/b: cannot write in /sys"]),
-    ("afile/b", ["afile/b:", "afile is a file, not a folder"]),
-    ("afile", ["afile: exists and is not a folder"]),
-])
+@pytest.mark.parametrize(
+    "out,words",
+    [
+        ("/proc/b", ["/proc/b: cannot write in /proc", "choose another -o"]),
+        ("/sys/b", ["/sys/b: cannot write in /sys"]),
+        ("afile/b", ["afile/b:", "afile is a file, not a folder"]),
+        ("afile", ["afile: exists and is not a folder"]),
+    ],
+)
 def test_export_refuses_bad_destinations(models, tmp_path, capsys, out, words):
     (tmp_path / "afile").write_text("in the way")
     out = out if out.startswith("/") else str(tmp_path / out)

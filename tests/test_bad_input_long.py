@@ -30,8 +30,24 @@ def test_generate_across_block_boundaries_matches_between_bundle_and_checkpoint(
     ckpt = save_checkpoint(tmp_path / "tiny.pt", model)
     seconds = (BLOCK_SAMPLES + 1000) / model.cfg.sample_rate
     for source, name in ((bundle, "engine.wav"), (ckpt, "reference.wav")):
-        assert main(["generate", str(source), "--seconds", str(seconds), "--count", "2", "--channels",
-                     "--seed", "7", "--out", str(tmp_path / name)]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    str(source),
+                    "--seconds",
+                    str(seconds),
+                    "--count",
+                    "2",
+                    "--channels",
+                    "--seed",
+                    "7",
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     engine, rate = soundfile.read(tmp_path / "engine.wav", dtype="int16")
     reference, _ = soundfile.read(tmp_path / "reference.wav", dtype="int16")
     assert engine.shape == (BLOCK_SAMPLES + 1000, 2) and rate == model.cfg.sample_rate

@@ -39,9 +39,15 @@ def python_with_file_limit(code: str, kill: bool) -> subprocess.CompletedProcess
     """
     if kill:
         code = "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n" + code
-    return subprocess.run([sys.executable, "-B", "-c", code], capture_output=True, text=True, timeout=300,
-                          preexec_fn=limit_file_size, cwd=Path(__file__).parent.parent,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-B", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size,
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def cli_with_file_limit(*args: object, kill: bool) -> subprocess.CompletedProcess:
@@ -122,8 +128,10 @@ def test_generate_that_cannot_write_keeps_the_old_file(old_bundle_and_new_checkp
 def test_stale_checkpoint_part_is_removed_at_the_next_start(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    code = ("from rt_samplernn.checkpoint import save_checkpoint; from tests.bundle_helpers import tiny_model; "
-            f"save_checkpoint({str(run / 'last.pt')!r}, tiny_model(0, dim=96))")
+    code = (
+        "from rt_samplernn.checkpoint import save_checkpoint; from tests.bundle_helpers import tiny_model; "
+        f"save_checkpoint({str(run / 'last.pt')!r}, tiny_model(0, dim=96))"
+    )
     proc = python_with_file_limit(code, kill=True)
     assert proc.returncode == -signal.SIGXFSZ, proc.stderr  # killed part-way through torch.save
     assert [p.name for p in run.iterdir()] == [".last.pt.part"]
@@ -147,14 +155,18 @@ def test_best_is_written_before_last_records_it(tmp_path):
 def test_checkpoint_write_on_a_full_disk_is_one_error_and_keeps_the_old_files(tmp_path):
     Checkpointer(tmp_path, TrainConfig()).save(tiny_model(0), True, step=10, best_val_bits=2.0)
     before = snapshot(tmp_path)
-    code = ("from rt_samplernn.config import TrainConfig; from rt_samplernn.train import Checkpointer; "
-            "from rt_samplernn.errors import UserError; from tests.bundle_helpers import tiny_model\n"
-            "try:\n"
-            f"    Checkpointer(__import__('pathlib').Path({str(tmp_path)!r}), TrainConfig())"
-            ".save(tiny_model(0, dim=96), True, step=20, best_val_bits=1.5)\n"
-            "except UserError as e:\n    print(e)")
+    code = (
+        "from rt_samplernn.config import TrainConfig; from rt_samplernn.train import Checkpointer; "
+        "from rt_samplernn.errors import UserError; from tests.bundle_helpers import tiny_model\n"
+        "try:\n"
+        f"    Checkpointer(__import__('pathlib').Path({str(tmp_path)!r}), TrainConfig())"
+        ".save(tiny_model(0, dim=96), True, step=20, best_val_bits=1.5)\n"
+        "except UserError as e:\n    print(e)"
+    )
     proc = python_with_file_limit(code, kill=False)  # torch.save's write fails part-way (EFBIG)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stdout.strip() == f"{tmp_path / 'best.pt'}: cannot write checkpoint (the write stopped part-way); " \
-                                  "check the free space"
+    assert (
+        proc.stdout.strip() == f"{tmp_path / 'best.pt'}: cannot write checkpoint (the write stopped part-way); "
+        "check the free space"
+    )
     assert snapshot(tmp_path) == before  # no .part left, best.pt and last.pt as they were

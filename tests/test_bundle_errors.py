@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-from rt_samplernn.export.onnx_export import sha256_file
 
 from rt_samplernn.cli import main
 from rt_samplernn.errors import UserError
+from rt_samplernn.export.onnx_export import sha256_file
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
 from tests.bundle_helpers import tiny_bundle
@@ -139,11 +139,14 @@ def test_non_finite_initial_state_is_refused(bundle):
     assert "initial values of state 'h' of big_frame.onnx hold NaN or inf" in message and "re-export" in message
 
 
-@pytest.mark.parametrize("key,value", [
-    ("sample_rate", 44100),
-    ("quantization", {"type": "linear", "levels": 256, "zero_level": 128}),
-    ("frame_sizes", [4, 32]),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("sample_rate", 44100),
+        ("quantization", {"type": "linear", "levels": 256, "zero_level": 128}),
+        ("frame_sizes", [4, 32]),
+    ],
+)
 def test_top_level_summary_contradicting_config_is_refused(bundle, key, value, capsys):
     edit_manifest(bundle, lambda d: d.update({key: value}))
     message = error_of(bundle)

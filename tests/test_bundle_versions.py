@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.export.verify import verify_bundle
-
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.models import DEMO_BUNDLE
@@ -62,8 +62,7 @@ def test_int8_bundle_nll_on_real_audio_is_within_tolerance(tmp_path):
     for name, int8 in (("fp32", False), ("int8", True)):  # int8: with batch frame graphs (every matrix row-scaled)
         export_bundle(model, tmp_path / name, int8=int8, row_scaled_min_weights=0)
         lines: list[str] = []
-        reports[name] = verify_bundle(model, tmp_path / name, seconds=3.0, audio=audio, n_generate=0,
-                                      log=lines.append)
+        reports[name] = verify_bundle(model, tmp_path / name, seconds=3.0, audio=audio, n_generate=0, log=lines.append)
         assert reports[name].ok, "\n".join(lines)
         assert any("held-out NLL" in line for line in lines)
     ckpt, fp32 = reports["fp32"].nll

@@ -73,8 +73,29 @@ def test_other_files_are_refused(tmp_path):
 
 # Hand-edited checkpoints: every field that generate, export or `train --resume` reads is checked first.
 
-SMALL = ["--frame-sizes", "4", "16", "--dim", "16", "--sample-dim", "16", "--emb-size", "8", "--batch-size", "2",
-         "--seq-len", "64", "--chunk-seconds", "0.25", "--eval-every", "5", "--val-batches", "1", "--num-threads", "1"]
+SMALL = [
+    "--frame-sizes",
+    "4",
+    "16",
+    "--dim",
+    "16",
+    "--sample-dim",
+    "16",
+    "--emb-size",
+    "8",
+    "--batch-size",
+    "2",
+    "--seq-len",
+    "64",
+    "--chunk-seconds",
+    "0.25",
+    "--eval-every",
+    "5",
+    "--val-batches",
+    "1",
+    "--num-threads",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -116,16 +137,25 @@ RESUME_EDITS = [  # (what, change, words)
     ("position", _set("position", {"epoch": 0}), ["position is not valid", "epoch, batch, segment"]),
     ("position type", lambda d: d["position"].update(batch="x"), ["position is not valid"]),
     ("optimizer", _set("optimizer", {}), ["optimizer state is not valid"]),
-    ("optimizer count", lambda d: d["optimizer"]["param_groups"][0]["params"].pop(), ["optimizer state is not valid",
-                                                                                      "the model has"]),
+    (
+        "optimizer count",
+        lambda d: d["optimizer"]["param_groups"][0]["params"].pop(),
+        ["optimizer state is not valid", "the model has"],
+    ),
     ("optimizer shape", _optimizer_exp_avg_transposed, ["optimizer state is not valid", "exp_avg of parameter"]),
     ("rng", _set("rng_torch", torch.zeros(3, dtype=torch.uint8)), ["rng_torch is not valid"]),
     ("carried", _set("carried_states", [torch.zeros(1, 2, 16)]), ["carried_states is not valid", "expected 2"]),
-    ("carried shape", lambda d: d["carried_states"].__setitem__(0, torch.zeros(1, 2, 7)),
-     ["carried_states is not valid", "[1, 2, 7]"]),
+    (
+        "carried shape",
+        lambda d: d["carried_states"].__setitem__(0, torch.zeros(1, 2, 7)),
+        ["carried_states is not valid", "[1, 2, 7]"],
+    ),
     ("train config", _set("train_config", ["adam"]), ["train config is not valid (a list"]),
-    ("train config value", lambda d: d["train_config"].update(learning_rate="fast"),
-     ["train config is not valid (learning_rate='fast' is not a valid float)"]),
+    (
+        "train config value",
+        lambda d: d["train_config"].update(learning_rate="fast"),
+        ["train config is not valid (learning_rate='fast' is not a valid float)"],
+    ),
     ("model config", _set("model_config", "big"), ["model config is not valid (a str"]),
 ]
 
@@ -149,16 +179,22 @@ def test_carried_states_of_a_real_run_pass(trained):
     check_training_state(data, trained, load_checkpoint(trained)[1])
 
 
-@pytest.mark.parametrize("change,words", [
-    (lambda d: d["model_config"].update(dim="wide"), ["model config is not valid (dim='wide' is not a valid int)"]),
-    (lambda d: d["model_config"].update(frame_sizes=[4, 6]), ["model config is not valid", "frame_sizes"]),
-    (lambda d: d["model_config"].update(dim=10**6), ["weights do not fit the model config", "the config makes it"]),
-    (lambda d: d["model_config"].update(dim=10**9), ["model config is not valid (no model of this size"]),
-    (_set("model", [1, 2]), ["weights is not valid (not a table of tensors)"]),
-])
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda d: d["model_config"].update(dim="wide"), ["model config is not valid (dim='wide' is not a valid int)"]),
+        (lambda d: d["model_config"].update(frame_sizes=[4, 6]), ["model config is not valid", "frame_sizes"]),
+        (lambda d: d["model_config"].update(dim=10**6), ["weights do not fit the model config", "the config makes it"]),
+        (lambda d: d["model_config"].update(dim=10**9), ["model config is not valid (no model of this size"]),
+        (_set("model", [1, 2]), ["weights is not valid (not a table of tensors)"]),
+    ],
+)
 def test_generate_and_export_from_a_hand_edited_config_is_one_line(trained, tmp_path, capsys, change, words):
     path = edited(trained, tmp_path, change)
-    for args in (["generate", path, "--seconds", "0.1", "--out", tmp_path / "a.wav"], ["export", path, "-o", tmp_path / "b"]):
+    for args in (
+        ["generate", path, "--seconds", "0.1", "--out", tmp_path / "a.wav"],
+        ["export", path, "-o", tmp_path / "b"],
+    ):
         line = one_line_error(args, capsys)
         for word in words:
             assert word in line, line

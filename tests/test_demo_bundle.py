@@ -86,9 +86,13 @@ def test_demo_generates_deterministically():
 
 
 def test_generate_uses_the_demo_when_no_model_is_given(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rt_samplernn", "generate", "--seconds", "0.25", "--out",
-                           str(tmp_path / "demo.wav")], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "rt_samplernn", "generate", "--seconds", "0.25", "--out", str(tmp_path / "demo.wav")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     audio, rate = soundfile.read(tmp_path / "demo.wav")
     assert rate == 16000 and len(audio) == 4000

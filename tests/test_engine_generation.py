@@ -105,10 +105,17 @@ def test_gain_and_parameter_checks(bundle):
     engine.reset()
     levels = engine.generate_levels(50)
     assert np.all((levels >= 0) & (levels < engine.config.q_levels))
-    assert np.array_equal(Engine(path, seed=3).generate(50), dequantize(Engine(path, seed=3).generate_levels(50),
-                                                                      engine.config.q_type, engine.config.q_levels))
-    for bad in (lambda: engine.set_temperature(0), lambda: engine.set_temperature(1.0, voice=3),
-                lambda: engine.set_gain(-1), lambda: Engine(path, voices=0), lambda: Engine(path, provider="tpu")):
+    assert np.array_equal(
+        Engine(path, seed=3).generate(50),
+        dequantize(Engine(path, seed=3).generate_levels(50), engine.config.q_type, engine.config.q_levels),
+    )
+    for bad in (
+        lambda: engine.set_temperature(0),
+        lambda: engine.set_temperature(1.0, voice=3),
+        lambda: engine.set_gain(-1),
+        lambda: Engine(path, voices=0),
+        lambda: Engine(path, provider="tpu"),
+    ):
         with pytest.raises(UserError):
             bad()
 

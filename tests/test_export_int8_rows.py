@@ -8,10 +8,10 @@ import json
 import numpy as np
 import onnx
 import pytest
-from rt_samplernn.export.onnx_export import BATCH_MIN_VOICES, export_bundle
-from rt_samplernn.export.verify import verify_bundle
 
 from rt_samplernn.errors import UserError
+from rt_samplernn.export.onnx_export import BATCH_MIN_VOICES, export_bundle
+from rt_samplernn.export.verify import verify_bundle
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
 from tests.bundle_helpers import tiny_model
@@ -93,8 +93,10 @@ def test_one_voices_frame_output_does_not_depend_on_another_voice(tmp_path, vari
         frames = rng.integers(0, engine.q_levels, (2, 1, g.frame_size))
         top = k == len(engine.bundle.frame_graphs) - 1
         cond = None if top else rng.standard_normal((2, 1, engine.config.dim)).astype(np.float32)
-        states = [rng.standard_normal((engine.config.rnn_layers, 2, engine.config.dim)).astype(np.float32) * 0.1
-                  for _ in g.states]
+        states = [
+            rng.standard_normal((engine.config.rnn_layers, 2, engine.config.dim)).astype(np.float32) * 0.1
+            for _ in g.states
+        ]
         outs = {}
         for loud in (0.0, 50.0):
             c = None if cond is None else cond.copy()
@@ -109,4 +111,3 @@ def test_one_voices_frame_output_does_not_depend_on_another_voice(tmp_path, vari
             outs[loud] = (cond_out[0], [x[:, 0] for x in new])
         assert np.array_equal(outs[0.0][0], outs[50.0][0]), g.path.name
         assert all(np.array_equal(a, b) for a, b in zip(outs[0.0][1], outs[50.0][1])), g.path.name
-

@@ -6,20 +6,28 @@ import json
 
 import pytest
 import torch
-from rt_samplernn.export.onnx_export import export_bundle
-from rt_samplernn.export.verify import verify_bundle
 
 from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.cli import main
+from rt_samplernn.export.onnx_export import export_bundle
+from rt_samplernn.export.verify import verify_bundle
 from rt_samplernn.live.engine import Engine
 from tests.bundle_helpers import tiny_bundle, tiny_model
 
 VARIANTS = {
     "3tier-gru-mulaw": dict(),
-    "3tier-lstm-linear-skip-2layers-h0-wn": dict(rnn_type="lstm", rnn_layers=2, skip_connections=True, q_type="linear",
-                                                 q_levels=64, learn_h0=True, weight_norm=True),
-    "2tier-gru-linear-skip-2layers": dict(frame_sizes=(8,), rnn_layers=2, skip_connections=True, q_type="linear",
-                                          q_levels=128, mlp_layers=1),
+    "3tier-lstm-linear-skip-2layers-h0-wn": dict(
+        rnn_type="lstm",
+        rnn_layers=2,
+        skip_connections=True,
+        q_type="linear",
+        q_levels=64,
+        learn_h0=True,
+        weight_norm=True,
+    ),
+    "2tier-gru-linear-skip-2layers": dict(
+        frame_sizes=(8,), rnn_layers=2, skip_connections=True, q_type="linear", q_levels=128, mlp_layers=1
+    ),
     "2tier-lstm-alaw-h0": dict(frame_sizes=(4,), rnn_type="lstm", q_type="a-law", learn_h0=True, sample_dim=24),
 }
 
@@ -52,8 +60,12 @@ def test_previous_version_still_exports_and_verifies(tmp_path, variant):
 
 def test_four_tiers_naming_and_parity(tmp_path):
     model, bundle = tiny_bundle(tmp_path / "b", frame_sizes=(2, 4, 16))
-    assert sorted(p.name for p in bundle.glob("*.onnx")) == ["big2_frame.onnx", "big_frame.onnx", "frame.onnx",
-                                                              "sample.onnx"]
+    assert sorted(p.name for p in bundle.glob("*.onnx")) == [
+        "big2_frame.onnx",
+        "big_frame.onnx",
+        "frame.onnx",
+        "sample.onnx",
+    ]
     assert verify_bundle(model, bundle, seconds=2.0, n_generate=300, log=lambda s: None).ok
 
 
@@ -83,8 +95,23 @@ def test_export_command(tmp_path, capsys):
     assert main(["export", str(ckpt), "-o", str(out), "--force"]) == 0
     assert main(["export", str(tmp_path / "missing.pt")]) == 1
     capsys.readouterr()
-    assert main(["bench", str(out), "--seconds", "0.2", "--repeats", "1", "--against", str(ckpt),
-                 "--against-seconds", "0.05"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(out),
+                "--seconds",
+                "0.2",
+                "--repeats",
+                "1",
+                "--against",
+                str(ckpt),
+                "--against-seconds",
+                "0.05",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "PyTorch eager reference" in text and "engine / reference" in text
     assert "voices this machine plays live with a 1.5x margin" in text and "on two threads:" in text

@@ -1,6 +1,7 @@
 """The window's pure-NumPy drawing helpers: envelopes, scope trigger, spectrum levels (no Qt)."""
 
 import numpy as np
+
 from rt_samplernn.gui.analysis import (
     Spectrum,
     envelope,
@@ -59,12 +60,12 @@ def test_output_tap_keeps_the_newest_frames_and_records(tmp_path):
     tap.open(16000, 2)
     ramp = np.arange(250, dtype=np.float32)
     for start in range(0, 250, 30):  # blocks that wrap the ring several times; the window polls in between
-        block = ramp[start:start + 30]
+        block = ramp[start : start + 30]
         tap.write(np.stack([block, -block], axis=1))  # L and -R: the mono mix is silence
         tap.snapshot(10)
     assert np.array_equal(tap.snapshot(40), np.zeros(40, np.float32))
     for start in range(0, 250, 30):
-        block = ramp[start:start + 30]
+        block = ramp[start : start + 30]
         tap.write(np.stack([block, block], axis=1))
         if start % 60 == 0:
             tap.snapshot(10)

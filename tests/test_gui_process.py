@@ -13,9 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -47,8 +47,12 @@ def xvfb() -> Iterator[str]:
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (scripts/setup.sh installs it: apt-get install xvfb xauth)")
     read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     os.close(write)
     try:
         with os.fdopen(read) as f:
@@ -81,13 +85,36 @@ def test_gui_command_runs_without_torch_and_saves_a_screenshot(bundle, tmp_path)
     """`rt-samplernn gui BUNDLE --screenshot` in a fresh process where importing torch fails."""
     shot = tmp_path / "shot.png"
     env = gui_env(tmp_path)
-    proc = subprocess.run([sys.executable, "-c", NO_TORCH, "gui", str(bundle), "--settings", str(tmp_path / "s.ini"),
-                           "--provider", "cpu", "--screenshot", str(shot), "--quit-after", "0.5"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_TORCH,
+            "gui",
+            str(bundle),
+            "--settings",
+            str(tmp_path / "s.ini"),
+            "--provider",
+            "cpu",
+            "--screenshot",
+            str(shot),
+            "--quit-after",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.stat().st_size > 10_000
-    bad = subprocess.run([sys.executable, "-m", "rt_samplernn", "gui", str(tmp_path / "nope")],
-                         capture_output=True, text=True, timeout=60, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "rt_samplernn", "gui", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert bad.returncode == 1 and "model.json" in bad.stderr
 
 
@@ -96,14 +123,38 @@ def test_the_window_starts_on_a_real_x_server(bundle, tmp_path):
     shot = tmp_path / "x11.png"
     with xvfb() as display:
         env = gui_env(tmp_path, display)
-        probe = subprocess.run([sys.executable, "-c", "from rt_samplernn.gui.app import application; "
-                                "print(application().platformName())"],
-                               capture_output=True, text=True, timeout=60, env=env)
+        probe = subprocess.run(
+            [sys.executable, "-c", "from rt_samplernn.gui.app import application; print(application().platformName())"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert probe.returncode == 0 and probe.stdout.strip() == "xcb", (probe.returncode, probe.stderr[-2000:])
-        proc = subprocess.run([sys.executable, "-m", "rt_samplernn", "gui", str(bundle), "--device", "none",
-                               "--settings", str(tmp_path / "s.ini"), "--provider", "cpu", "--start",
-                               "--screenshot", str(shot), "--quit-after", "1.0"],
-                              capture_output=True, text=True, timeout=90, env=env)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rt_samplernn",
+                "gui",
+                str(bundle),
+                "--device",
+                "none",
+                "--settings",
+                str(tmp_path / "s.ini"),
+                "--provider",
+                "cpu",
+                "--start",
+                "--screenshot",
+                str(shot),
+                "--quit-after",
+                "1.0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env=env,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and shot.stat().st_size > 10_000
 
@@ -117,10 +168,28 @@ def test_ctrl_c_and_sigterm_close_the_playing_window_cleanly(bundle, tmp_path, s
     ini = tmp_path / "s.ini"
     with jack_server(16000, 256):
         with xvfb() if shutil.which("Xvfb") else _offscreen() as display:
-            proc = subprocess.Popen([sys.executable, "-m", "rt_samplernn", "gui", str(bundle), "--device", "system",
-                                     "--latency-ms", "200", "--settings", str(ini), "--provider", "cpu", "--start"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=gui_env(tmp_path, display))
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rt_samplernn",
+                    "gui",
+                    str(bundle),
+                    "--device",
+                    "system",
+                    "--latency-ms",
+                    "200",
+                    "--settings",
+                    str(ini),
+                    "--provider",
+                    "cpu",
+                    "--start",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=gui_env(tmp_path, display),
+            )
             try:
                 deadline = time.monotonic() + 60
                 while settings_of(ini).get("General", "device", fallback="") == "":  # written once playing

@@ -14,10 +14,10 @@ import pytest
 import soundfile
 from PyQt6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-from rt_samplernn.gui.app import create_window
-from rt_samplernn.gui.settings import open_settings
-from rt_samplernn.gui.session import VIRTUAL_PORT, LiveSession
 
+from rt_samplernn.gui.app import create_window
+from rt_samplernn.gui.session import VIRTUAL_PORT, LiveSession
+from rt_samplernn.gui.settings import open_settings
 from tests.jack import jack_available, jack_server
 
 rtmidi = pytest.importorskip("rtmidi")
@@ -28,9 +28,8 @@ rtmidi = pytest.importorskip("rtmidi")
 def bundle(tmp_path_factory) -> Path:
     """A tiny 3-tier bundle exported from a seeded random-weight SampleRNN (the exporter needs torch; the GUI not)."""
     torch = pytest.importorskip("torch")
-    from rt_samplernn.export.onnx_export import export_bundle
-
     from rt_samplernn.config import ModelConfig
+    from rt_samplernn.export.onnx_export import export_bundle
     from rt_samplernn.model import SampleRNN
 
     torch.manual_seed(0)
@@ -59,8 +58,9 @@ def make_window(qtbot, tmp_path, monkeypatch):
 
     def make(bundle=None, voices=None, settings: Path | None = None, use_default=False):
         settings_obj = open_settings(settings or tmp_path / "gui.ini")
-        w = create_window(bundle, settings_obj, session=LiveSession(provider="cpu"), voices=voices,
-                          use_default=use_default)
+        w = create_window(
+            bundle, settings_obj, session=LiveSession(provider="cpu"), voices=voices, use_default=use_default
+        )
         qtbot.addWidget(w)
         windows.append(w)
         return w
@@ -79,8 +79,9 @@ def tone(path: Path, rate=22050, seconds=0.6, hz=330.0) -> Path:
 def drop_event(paths: list[Path]) -> QDropEvent:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    ev = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                    Qt.KeyboardModifier.NoModifier)
+    ev = QDropEvent(
+        QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     ev._mime = mime  # keep the mime data alive as long as the event
     return ev
 
@@ -128,12 +129,18 @@ def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bu
     assert w.session.has_model and w.stack.currentIndex() == 1
     assert list(w.voices.dials) == ["temperature", "temperature.1", "temperature.2", "gain"]
     assert w.voices.dials["temperature.2"].title.text() == "Voice 2 temp"  # voices from 1, as in map files
-    rows = {w.model.config_form.itemAt(r, w.model.config_form.ItemRole.LabelRole).widget().text():
-            w.model.config_form.itemAt(r, w.model.config_form.ItemRole.FieldRole).widget().text()
-            for r in range(w.model.config_form.rowCount())}
+    rows = {
+        w.model.config_form.itemAt(r, w.model.config_form.ItemRole.LabelRole)
+        .widget()
+        .text(): w.model.config_form.itemAt(r, w.model.config_form.ItemRole.FieldRole).widget().text()
+        for r in range(w.model.config_form.rowCount())
+    }
     assert rows["sample rate"] == "16000 Hz" and "16, 64" in rows["tiers"] and "dim 24" in rows["frame RNN"]
     assert w.transport.bundle_label.text().startswith(bundle.name)
-    assert w.voices.dials["gain"].value_label.text() == "+0.0 dB" and w.voices.dials["temperature"].value_label.text() == "1.00"
+    assert (
+        w.voices.dials["gain"].value_label.text() == "+0.0 dB"
+        and w.voices.dials["temperature"].value_label.text() == "1.00"
+    )
     assert w.settings.bundle == str(bundle.resolve())
     w.set_voices(1)
     assert list(w.voices.dials) == ["temperature", "gain"] and w.session.engine.voices == 1
@@ -263,7 +270,10 @@ def test_midi_learn_binds_a_knob_and_maps_save_and_load(qtbot, make_window, bund
         sender.cc(74, 64, channel=2)
         qtbot.waitUntil(lambda: not learn.isChecked(), timeout=3000)  # bound: learn disarms itself
         w.poll_slow()
-        rows = [(w.midi.map_table.item(r, 0).text(), w.midi.map_table.item(r, 1).text()) for r in range(w.midi.map_table.rowCount())]
+        rows = [
+            (w.midi.map_table.item(r, 0).text(), w.midi.map_table.item(r, 1).text())
+            for r in range(w.midi.map_table.rowCount())
+        ]
         assert ("Gain", "CC 74 ch 3") in rows and ("Gain", "CC 7") not in rows
         assert w.voices.dials["gain"].mapping_label.text() == "CC 74 ch 3"
         sender.cc(74, 127, channel=2)
@@ -339,8 +349,9 @@ def test_record_to_wav(qtbot, make_window, bundle, jack_module, tmp_path):
     assert not w.session.running and not w.transport.start_button.isChecked()
 
 
-def test_driving_the_widgets_while_streaming_lands_every_change_and_keeps_playing(qtbot, make_window, bundle,
-                                                                                jack_module, tmp_path):
+def test_driving_the_widgets_while_streaming_lands_every_change_and_keeps_playing(
+    qtbot, make_window, bundle, jack_module, tmp_path
+):
     """Dials, the scope mode, pad highlights and full repaints while the stream runs: every dial change reaches
     the engine and playback goes on. (How many underruns that costs is a benchmark: benchmarks/gui_underruns.py.)"""
     w = make_window(bundle, voices=2)
@@ -393,10 +404,15 @@ def test_the_window_reaches_the_live_rig_only_through_the_session():
     files = [root / "window.py", root / "app.py", *sorted((root / "panels").glob("*.py"))]
     for f in files:
         text = f.read_text()
-        for word in ("session.params", "PlayerMetrics", ".metrics()", "session.engine", "session.player",
-                     "session.control", "slots_version"):
+        for word in (
+            "session.params",
+            "PlayerMetrics",
+            ".metrics()",
+            "session.engine",
+            "session.player",
+            "session.control",
+            "slots_version",
+        ):
             assert word not in text, f"{f.name} reaches past LiveSession: {word}"
     session = (root / "session.py").read_text()
     assert "slots_version +=" not in session and "slots_version =" not in session
-
-

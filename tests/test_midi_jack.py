@@ -106,7 +106,7 @@ def test_smoothed_cc_starts_moving_within_one_block_and_lands(jack, bundle):
     temps = [t[0] for seen, t in rows]
     start = next(i for i, t in enumerate(temps) if t != 0.5)
     assert temps[:start] == [0.5] * start
-    assert temps[start:start + 5] == pytest.approx([0.75, 1.0, 1.25, 1.5, 1.5])  # 0.25 per block: no click
+    assert temps[start : start + 5] == pytest.approx([0.75, 1.0, 1.25, 1.5, 1.5])  # 0.25 per block: no click
     assert temps[-1] == pytest.approx(1.5) and ctl.errors == 0
 
 
@@ -152,15 +152,30 @@ def test_a_note_primes_from_its_slot(jack, bundle, tmp_path):
 
 
 def test_odd_messages_over_jack_do_not_disturb(jack):
-    params = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0),
-                        gain=FloatSpec(0.0, 2.0, 1.0, smoothing_ms=0))
+    params = Parameters(
+        temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0), gain=FloatSpec(0.0, 2.0, 1.0, smoothing_ms=0)
+    )
     with listening(params) as ctl, jack_sender("rt-samplernn") as out:
-        odd = [[0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7],  # sysex (identity request)
-               [0xF8], [0xFA], [0xFC], [0xFE], [0xFF],  # clock, start, stop, active sensing, reset
-               [0xF4], [0xF5], [0xFD], [0xF2, 1, 2], [0xF1, 3],  # undefined and system common
-               [0xE0, 0, 64], [0xA0, 60, 3], [0xD0, 5], [0xC0, 7],  # messages nothing maps
-               [0xB0, 7, 127], [64],  # gain to 2.0, then running status: [CC 64, no value yet]
-               [0x90, 200 & 0x7F, 0]]
+        odd = [
+            [0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7],  # sysex (identity request)
+            [0xF8],
+            [0xFA],
+            [0xFC],
+            [0xFE],
+            [0xFF],  # clock, start, stop, active sensing, reset
+            [0xF4],
+            [0xF5],
+            [0xFD],
+            [0xF2, 1, 2],
+            [0xF1, 3],  # undefined and system common
+            [0xE0, 0, 64],
+            [0xA0, 60, 3],
+            [0xD0, 5],
+            [0xC0, 7],  # messages nothing maps
+            [0xB0, 7, 127],
+            [64],  # gain to 2.0, then running status: [CC 64, no value yet]
+            [0x90, 200 & 0x7F, 0],
+        ]
         for m in odd:
             out.send_message(m)
         out.send_message([0xB0, 1, 0])

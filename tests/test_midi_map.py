@@ -36,11 +36,15 @@ def parse(*messages):
 
 def controller(voices=1, midi_map=None, tmp_path=None, **kw):
     params = Parameters(voices=voices, temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0), **kw)
-    return MidiController(params, midi_map or default_map(voices),
-                          map_path=(tmp_path / "map.toml") if tmp_path else "/nonexistent/map.toml")
+    return MidiController(
+        params,
+        midi_map or default_map(voices),
+        map_path=(tmp_path / "map.toml") if tmp_path else "/nonexistent/map.toml",
+    )
 
 
 # -- parser ---------------------------------------------------------------------------------------------
+
 
 def test_parser_complete_messages():
     assert parse([0xB0, 1, 64], [0x91, 36, 100], [0xC2, 5]) == [(0xB0, 1, 64), (0x91, 36, 100), (0xC2, 5, 0)]
@@ -51,13 +55,24 @@ def test_parser_running_status_within_and_across_messages():
 
 
 def test_parser_skips_sysex_common_and_realtime():
-    got = parse([0xB0, 7, 1], [0xF0, 0x7E, 0x7F, 0x06, 0x01], [0x10, 0x20, 0xF7],  # sysex, split
-                [7, 99],  # sysex cancelled running status: stray data
-                [0xF8], [0xFE], [0xFA], [0xFF],  # clock, active sensing, start, reset
-                [0xB0, 0xF8, 7, 0xF8, 2],  # clock in the middle of a message
-                [0xF2, 0x10, 0x20], [0x10],  # song position cancels running status
-                [0xF4], [0xF5, 1], [0xFD],  # undefined status bytes
-                [0x90, 60], [0x80, 60, 0])  # a truncated note-on dropped by the next status
+    got = parse(
+        [0xB0, 7, 1],
+        [0xF0, 0x7E, 0x7F, 0x06, 0x01],
+        [0x10, 0x20, 0xF7],  # sysex, split
+        [7, 99],  # sysex cancelled running status: stray data
+        [0xF8],
+        [0xFE],
+        [0xFA],
+        [0xFF],  # clock, active sensing, start, reset
+        [0xB0, 0xF8, 7, 0xF8, 2],  # clock in the middle of a message
+        [0xF2, 0x10, 0x20],
+        [0x10],  # song position cancels running status
+        [0xF4],
+        [0xF5, 1],
+        [0xFD],  # undefined status bytes
+        [0x90, 60],
+        [0x80, 60, 0],
+    )  # a truncated note-on dropped by the next status
     assert got == [(0xB0, 7, 1), (0xB0, 7, 2), (0x80, 60, 0)]
 
 
@@ -74,6 +89,7 @@ def test_parser_survives_random_junk_and_recovers():
 
 
 # -- mapping ------------------------------------------------------------------------------------------
+
 
 def test_default_map_drives_temperature_gain_voices_and_buttons():
     c = controller(voices=2)
@@ -161,8 +177,23 @@ def test_a_flood_in_one_batch_writes_each_parameter_once_with_the_latest_value()
 
 def test_odd_messages_never_raise():
     c = controller()
-    odd = [[], [0xF0], [0xF7], [0xF8] * 40, [0xB0], [0xB0, 1], [1, 2, 3], [0xE0, 0, 64], [0xA0, 1, 2],
-           [0xD0, 5], [0xC0, 9], [0xB0, 1, 999], [0x90, 200, 1], [0xFF, 0xFF], list(range(256))]
+    odd = [
+        [],
+        [0xF0],
+        [0xF7],
+        [0xF8] * 40,
+        [0xB0],
+        [0xB0, 1],
+        [1, 2, 3],
+        [0xE0, 0, 64],
+        [0xA0, 1, 2],
+        [0xD0, 5],
+        [0xC0, 9],
+        [0xB0, 1, 999],
+        [0x90, 200, 1],
+        [0xFF, 0xFF],
+        list(range(256)),
+    ]
     for m in odd * 10:
         c.feed(m)
     assert c.errors == 0
@@ -184,9 +215,11 @@ def test_the_default_map_binds_every_declared_default_and_voices_from_one():
 
 def test_a_version_1_map_names_voices_from_0_and_is_read_from_1(tmp_path):
     path = tmp_path / "old.toml"
-    path.write_text('version = 1\n[[mapping]]\nparam = "temperature.0"\ncc = 30\n'
-                    '[[mapping]]\nparam = "temperature.3"\ncc = 33\n[[mapping]]\nparam = "gain"\ncc = 7\n'
-                    '[params.temperature]\nminimum = 0.1\nmaximum = 2.0\n')
+    path.write_text(
+        'version = 1\n[[mapping]]\nparam = "temperature.0"\ncc = 30\n'
+        '[[mapping]]\nparam = "temperature.3"\ncc = 33\n[[mapping]]\nparam = "gain"\ncc = 7\n'
+        "[params.temperature]\nminimum = 0.1\nmaximum = 2.0\n"
+    )
     m = load_map(path)
     assert [(x.param, x.number) for x in m.mappings] == [("temperature.1", 30), ("temperature.4", 33), ("gain", 7)]
     assert m.specs["temperature"].minimum == 0.1
@@ -199,17 +232,20 @@ def test_a_version_1_map_names_voices_from_0_and_is_read_from_1(tmp_path):
 
 def test_the_temperature_range_is_settable_in_the_map_file(tmp_path):
     path = tmp_path / "range.toml"
-    path.write_text('[params.temperature]\nminimum = 0.01\nmaximum = 1.2\ndefault = 0.8\n[[mapping]]\nparam = "temperature"\ncc = 1\n')
+    path.write_text(
+        '[params.temperature]\nminimum = 0.01\nmaximum = 1.2\ndefault = 0.8\n[[mapping]]\nparam = "temperature"\ncc = 1\n'
+    )
     params = Parameters(voices=2)
     c = MidiController(params, load_map(path), map_path=tmp_path / "x.toml")
     c.feed([0xB0, 1, 0])
     assert params["temperature"].target == 0.01 and params["temperature.2"].target == 0.01
-    (tmp_path / "zero.toml").write_text('[params.temperature]\nminimum = 0.0\nmaximum = 1.2\n')
+    (tmp_path / "zero.toml").write_text("[params.temperature]\nminimum = 0.0\nmaximum = 1.2\n")
     with pytest.raises(UserError, match="temperature range 0..1.2: the minimum must be > 0"):
         MidiController(Parameters(), load_map(tmp_path / "zero.toml"), map_path=tmp_path / "x.toml")
 
 
 # -- learn ----------------------------------------------------------------------------------------------
+
 
 def test_learn_binds_the_next_cc_and_replaces_the_old_binding():
     c = controller()
@@ -266,15 +302,22 @@ def test_learn_a_note_for_a_trigger_and_pads_for_slot_and_cancel():
 
 # -- files ----------------------------------------------------------------------------------------------
 
+
 def full_map():
     return MidiMap(
-        mappings=(Mapping("temperature", "cc", 1), Mapping("temperature.1", "cc", 22, channel=15),
-                  Mapping("gain", "cc", 7, channel=0, fourteen_bit=True), Mapping("reset", "note", 60, 9),
-                  Mapping("slot", "pads", 36)),
+        mappings=(
+            Mapping("temperature", "cc", 1),
+            Mapping("temperature.1", "cc", 22, channel=15),
+            Mapping("gain", "cc", 7, channel=0, fourteen_bit=True),
+            Mapping("reset", "note", 60, 9),
+            Mapping("slot", "pads", 36),
+        ),
         channel=4,
-        specs={"temperature": FloatSpec(0.25, 4.0, 1.0, curve="log", power=1.5, smoothing_ms=12.5),
-               "gain": FloatSpec(0.0, 2.0, 1.0, power=2.0, smoothing_ms=0.0)},
-        slots=("pads/kick.wav", "/abs/voice \"1\".flac"),
+        specs={
+            "temperature": FloatSpec(0.25, 4.0, 1.0, curve="log", power=1.5, smoothing_ms=12.5),
+            "gain": FloatSpec(0.0, 2.0, 1.0, power=2.0, smoothing_ms=0.0),
+        },
+        slots=("pads/kick.wav", '/abs/voice "1".flac'),
     )
 
 
@@ -290,9 +333,9 @@ def test_a_saved_map_loads_back_identical(tmp_path, name):
 def test_toml_is_readable_and_uses_one_based_channels():
     text = dumps_toml(map_to_dict(full_map()))
     assert text.startswith("# rt-samplernn MIDI map")
-    assert '[params.temperature]\nminimum = 0.25\nmaximum = 4.0' in text
+    assert "[params.temperature]\nminimum = 0.25\nmaximum = 4.0" in text
     assert '[[mapping]]\nparam = "temperature.1"\ncc = 22\nchannel = 16' in text
-    assert 'fourteen_bit = true' in text
+    assert "fourteen_bit = true" in text
 
 
 def test_controller_saves_to_the_config_folder_and_loads_back(tmp_path, monkeypatch):
@@ -312,18 +355,21 @@ def test_controller_saves_to_the_config_folder_and_loads_back(tmp_path, monkeypa
     assert params2["temperature.1"].spec.minimum == 0.6
 
 
-@pytest.mark.parametrize("text,word", [
-    ('version = 3', "version 3 not supported; supported: 1, 2"),
-    ('[[mapping]]\nparam = "gain"\ncc = 300', "must be an integer 0..127"),
-    ('[[mapping]]\nparam = "gain"\ncc = 3\nnote = 4', "exactly one of cc / note / pads"),
-    ('[[mapping]]\nparam = "gain"\ncc = 3\nchannel = 17', "must be 1..16"),
-    ('channel = 0', "must be 1..16"),
-    ('[[mapping]]\nparam = "gain"\ncc = 40\nfourteen_bit = true', "14-bit needs a CC 0..31"),
-    ('[params.temperature]\nminimum = 2.0\nmaximum = 1.0', "minimum must be below maximum"),
-    ('[params.temperature]\ncurve = "exp"\nminimum = 0.5\nmaximum = 1.0', "curves: linear, log"),
-    ('colour = "red"', "unknown key"),
-    ('this is not toml', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text,word",
+    [
+        ("version = 3", "version 3 not supported; supported: 1, 2"),
+        ('[[mapping]]\nparam = "gain"\ncc = 300', "must be an integer 0..127"),
+        ('[[mapping]]\nparam = "gain"\ncc = 3\nnote = 4', "exactly one of cc / note / pads"),
+        ('[[mapping]]\nparam = "gain"\ncc = 3\nchannel = 17', "must be 1..16"),
+        ("channel = 0", "must be 1..16"),
+        ('[[mapping]]\nparam = "gain"\ncc = 40\nfourteen_bit = true', "14-bit needs a CC 0..31"),
+        ("[params.temperature]\nminimum = 2.0\nmaximum = 1.0", "minimum must be below maximum"),
+        ('[params.temperature]\ncurve = "exp"\nminimum = 0.5\nmaximum = 1.0', "curves: linear, log"),
+        ('colour = "red"', "unknown key"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
 def test_bad_map_files_name_the_problem(tmp_path, text, word):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -335,8 +381,11 @@ def test_bad_map_files_name_the_problem(tmp_path, text, word):
 def test_unknown_parameter_in_a_map_is_an_error_but_extra_voices_are_kept(tmp_path):
     with pytest.raises(UserError, match="'volume' unknown; parameters: temperature"):
         controller(midi_map=MidiMap((Mapping("volume", "cc", 3),)))
-    with pytest.raises(UserError, match=r"\[params.temprature\]: no such continuous parameter; ranges exist for: "
-                                         "temperature, gain"):
+    with pytest.raises(
+        UserError,
+        match=r"\[params.temprature\]: no such continuous parameter; ranges exist for: "
+        "temperature, gain",
+    ):
         controller(midi_map=MidiMap(specs={"temprature": FloatSpec(0.5, 1.0, 0.5)}))
     c = controller(midi_map=MidiMap((Mapping("temperature.5", "cc", 3),)))
     c.feed([0xB0, 3, 0])  # a voice this engine does not have: ignored
@@ -350,6 +399,7 @@ def test_unknown_parameter_in_a_map_is_an_error_but_extra_voices_are_kept(tmp_pa
 
 
 # -- ports and CLI ----------------------------------------------------------------------------------------
+
 
 def test_find_port_by_index_exact_name_and_substring():
     ports = ["system:midi_capture_1", "a2j:Launchkey MK3 MIDI 1", "a2j:Launchkey MK3 MIDI 2"]
@@ -369,8 +419,20 @@ def test_midi_arguments():
     add_midi_arguments(parser)
     a = parser.parse_args([])
     assert a.midi is None and a.midi_map is None and a.seed_slot == [] and a.midi_api == "auto"
-    a = parser.parse_args(["--midi", "virtual", "--midi-map", "x.toml", "--midi-channel", "3",
-                           "--seed-slot", "a.wav", "--seed-slot", "b.wav"])
+    a = parser.parse_args(
+        [
+            "--midi",
+            "virtual",
+            "--midi-map",
+            "x.toml",
+            "--midi-channel",
+            "3",
+            "--seed-slot",
+            "a.wav",
+            "--seed-slot",
+            "b.wav",
+        ]
+    )
     assert (a.midi, a.midi_map, a.midi_channel, a.seed_slot) == ("virtual", "x.toml", 3, ["a.wav", "b.wav"])
 
 
@@ -380,12 +442,15 @@ def test_this_machines_python_rtmidi_has_jack():
     assert rtmidi.API_UNIX_JACK in rtmidi.get_compiled_api(), rtmidi.get_compiled_api()
 
 
-@pytest.mark.parametrize("compiled,sequencer,env,want", [
-    (("alsa", "jack"), False, None, "jack"),  # no /dev/snd/seq: JACK
-    (("alsa", "jack"), True, None, "alsa"),  # the sequencer exists: ALSA
-    (("alsa", "jack"), True, "jack", "jack"),  # $RT_SAMPLERNN_MIDI_API wins
-    (("alsa",), False, None, None),  # nothing usable: a clear error
-])
+@pytest.mark.parametrize(
+    "compiled,sequencer,env,want",
+    [
+        (("alsa", "jack"), False, None, "jack"),  # no /dev/snd/seq: JACK
+        (("alsa", "jack"), True, None, "alsa"),  # the sequencer exists: ALSA
+        (("alsa", "jack"), True, "jack", "jack"),  # $RT_SAMPLERNN_MIDI_API wins
+        (("alsa",), False, None, None),  # nothing usable: a clear error
+    ],
+)
 def test_api_choice_falls_back_to_jack_without_an_alsa_sequencer(monkeypatch, compiled, sequencer, env, want):
     rtmidi = pytest.importorskip("rtmidi")
     from rt_samplernn.live.midi import ports as midi
@@ -437,8 +502,7 @@ def test_the_saved_map_remembers_the_seed_slots_in_order(tmp_path, monkeypatch):
         def add_block_hook(self, fn):
             self.hooks.append(fn)
 
-    args = argparse.Namespace(midi="virtual", midi_map=str(path), midi_channel=4, midi_api="jack",
-                              seed_slot=[str(wav)])
+    args = argparse.Namespace(midi="virtual", midi_map=str(path), midi_channel=4, midi_api="jack", seed_slot=[str(wav)])
     with pytest.raises(UserError, match="add_block_hook"):
         start_from_args(args, Engine(), object())
     monkeypatch.setattr(MidiController, "open", lambda self, port, api=None: "a fake port")

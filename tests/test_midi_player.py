@@ -37,15 +37,18 @@ def test_cc_lands_within_one_block_of_the_players_worker(jack, bundle, tmp_path,
     from rt_samplernn.live.player import Player
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    (tmp_path / "m.toml").write_text('[params.temperature]\nminimum = 0.5\nmaximum = 1.5\ndefault = 1.0\n'
-                                     'smoothing_ms = 0\n[[mapping]]\nparam = "temperature"\ncc = 74\n')
+    (tmp_path / "m.toml").write_text(
+        "[params.temperature]\nminimum = 0.5\nmaximum = 1.5\ndefault = 1.0\n"
+        'smoothing_ms = 0\n[[mapping]]\nparam = "temperature"\ncc = 74\n'
+    )
     engine = make_engine(bundle)
     player = Player(engine, device="system", latency_ms=100.0)
     rows = []
     seen = [0]
     player.add_block_hook(lambda frames: seen.__setitem__(0, ctl.params.temperature.version))
-    ctl = start_from_args(midi_args("--midi", "virtual", "--midi-api", "jack", "--midi-map", str(tmp_path / "m.toml")),
-                          engine, player)
+    ctl = start_from_args(
+        midi_args("--midi", "virtual", "--midi-api", "jack", "--midi-map", str(tmp_path / "m.toml")), engine, player
+    )
     player.add_block_hook(lambda frames: rows.append((seen[0], float(engine.temperatures[0]))))
     try:
         player.start()
@@ -131,13 +134,43 @@ def test_play_command_with_midi(jack, bundle, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     map_path = save_map(MidiMap((Mapping("gain", "cc", 9),), slots=("a.wav",)), tmp_path / "live.toml")
     tone(tmp_path / "a.wav")
-    rc = main(["play", str(bundle), "--device", "none", "--seconds", "0.3", "-q", "--midi", "virtual",
-               "--midi-api", "jack", "--midi-map", str(map_path), "--midi-channel", "2"])
+    rc = main(
+        [
+            "play",
+            str(bundle),
+            "--device",
+            "none",
+            "--seconds",
+            "0.3",
+            "-q",
+            "--midi",
+            "virtual",
+            "--midi-api",
+            "jack",
+            "--midi-map",
+            str(map_path),
+            "--midi-channel",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "MIDI: listening on virtual port 'rt-samplernn'" in err and str(map_path) in err
-    rc = main(["play", str(bundle), "--device", "none", "--seconds", "0.3", "-q", "--midi", "nanokontrol",
-               "--midi-api", "jack"])
+    rc = main(
+        [
+            "play",
+            str(bundle),
+            "--device",
+            "none",
+            "--seconds",
+            "0.3",
+            "-q",
+            "--midi",
+            "nanokontrol",
+            "--midi-api",
+            "jack",
+        ]
+    )
     assert rc == 1 and "MIDI port 'nanokontrol' not found" in capsys.readouterr().err
 
 
@@ -158,8 +191,9 @@ def test_playback_goes_on_when_the_midi_port_vanishes(jack, bundle, tmp_path, mo
     try:  # the controller is unplugged
         wait_until(lambda: ctl.status_version != v and not ctl.connected, what="the vanish report")
         played = player.metrics().seconds_played
-        wait_until(lambda: player.metrics().seconds_played > played + 0.3, what="playback going on",
-                   info=player.metrics)
+        wait_until(
+            lambda: player.metrics().seconds_played > played + 0.3, what="playback going on", info=player.metrics
+        )
         with jack_sender(None, client="knobs") as out:  # and plugged back in
             wait_until(lambda: ctl.connected, what="the reconnect")
             out.send_message([0xB0, 7, 127])

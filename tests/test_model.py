@@ -14,7 +14,9 @@ SHAPES = [
     dict(frame_sizes=(4, 16)),
     dict(frame_sizes=(2, 4, 8)),  # N tiers
 ]
-CELLS = [dict(rnn_type=r, skip_connections=s, rnn_layers=2) for r, s in itertools.product(("gru", "lstm"), (False, True))]
+CELLS = [
+    dict(rnn_type=r, skip_connections=s, rnn_layers=2) for r, s in itertools.product(("gru", "lstm"), (False, True))
+]
 EXTRAS = [dict(), dict(learn_h0=True, weight_norm=True, q_type="linear", q_levels=64)]
 
 

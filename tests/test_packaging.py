@@ -1,7 +1,8 @@
 """The wheel holds every package: pyproject.toml's package list matches the folders that hold an __init__.py."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

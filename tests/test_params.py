@@ -65,6 +65,7 @@ class FakePlayer:
 
 # -- ranges and curves ----------------------------------------------------------------------------------
 
+
 def test_default_temperature_range_reaches_the_near_deterministic_end():
     from rt_samplernn.live.engine import MIN_TEMPERATURE
 
@@ -107,12 +108,15 @@ def test_every_declaration_makes_a_cell_and_floats_name_an_engine_method():
     assert [c.label for c in p.voice_temperatures] == ["Voice 1 temp", "Voice 2 temp"]
 
 
-@pytest.mark.parametrize("spec", [
-    FloatSpec(0.5, 1.5, 1.0),
-    FloatSpec(0.25, 4.0, 1.0, curve="log"),
-    FloatSpec(0.0, 2.0, 1.0, power=2.0),
-    FloatSpec(0.1, 10.0, 1.0, curve="log", power=0.5),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FloatSpec(0.5, 1.5, 1.0),
+        FloatSpec(0.25, 4.0, 1.0, curve="log"),
+        FloatSpec(0.0, 2.0, 1.0, power=2.0),
+        FloatSpec(0.1, 10.0, 1.0, curve="log", power=0.5),
+    ],
+)
 def test_curves_are_monotonic_and_invert(spec):
     us = np.linspace(0, 1, 33)
     values = [spec.from_normalized(u) for u in us]
@@ -128,14 +132,17 @@ def test_log_curve_gives_equal_ratios_per_turn():
     assert spec.from_normalized(0.25) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("kw,word", [
-    (dict(minimum=1.0, maximum=1.0, default=1.0), "below"),
-    (dict(minimum=0.0, maximum=2.0, default=1.0, curve="log"), "minimum > 0"),
-    (dict(minimum=0.5, maximum=1.5, default=1.0, curve="cubic"), "linear"),
-    (dict(minimum=0.5, maximum=1.5, default=3.0), "outside"),
-    (dict(minimum=0.5, maximum=1.5, default=1.0, smoothing_ms=-1), "smoothing_ms"),
-    (dict(minimum=float("nan"), maximum=1.5, default=1.0), "finite"),
-])
+@pytest.mark.parametrize(
+    "kw,word",
+    [
+        (dict(minimum=1.0, maximum=1.0, default=1.0), "below"),
+        (dict(minimum=0.0, maximum=2.0, default=1.0, curve="log"), "minimum > 0"),
+        (dict(minimum=0.5, maximum=1.5, default=1.0, curve="cubic"), "linear"),
+        (dict(minimum=0.5, maximum=1.5, default=3.0), "outside"),
+        (dict(minimum=0.5, maximum=1.5, default=1.0, smoothing_ms=-1), "smoothing_ms"),
+        (dict(minimum=float("nan"), maximum=1.5, default=1.0), "finite"),
+    ],
+)
 def test_bad_specs_name_the_problem(kw, word):
     with pytest.raises(UserError, match=word):
         FloatSpec(**kw)
@@ -150,6 +157,7 @@ def test_a_temperature_range_reaching_zero_is_refused():
 
 
 # -- cells ----------------------------------------------------------------------------------------------
+
 
 def test_writes_clamp_ignore_nan_and_bump_versions():
     p = Parameters()
@@ -197,6 +205,7 @@ def test_master_temperature_moves_every_voice_and_a_voice_moves_alone():
 
 
 # -- applying to an engine ------------------------------------------------------------------------------
+
 
 def test_a_write_reaches_the_engine_at_the_next_block_without_smoothing():
     engine = FakeEngine()
@@ -302,6 +311,7 @@ def test_watchdog_switch_reaches_the_player():
 
 
 # -- slots, prime, reset ---------------------------------------------------------------------------------
+
 
 def write_tone(path, rate=22050, seconds=0.25, first=0.25):
     t = np.arange(int(rate * seconds)) / rate

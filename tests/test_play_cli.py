@@ -30,8 +30,7 @@ def no_audio_env() -> dict[str, str]:
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + list(args), capture_output=True, env=env or dict(os.environ), cwd=ROOT,
-                          timeout=timeout)
+    return subprocess.run(CLI + list(args), capture_output=True, env=env or dict(os.environ), cwd=ROOT, timeout=timeout)
 
 
 def last_line(stderr: bytes) -> str:
@@ -40,8 +39,7 @@ def last_line(stderr: bytes) -> str:
 
 @pytest.mark.parametrize("voices,channels", [(1, 1), (2, 2)])
 def test_stdout_gives_exactly_the_expected_bytes(bundle, voices, channels):
-    proc = cli("play", str(bundle), "--stdout", "--seconds", "1.5", "--voices", str(voices), "-q",
-               env=no_audio_env())
+    proc = cli("play", str(bundle), "--stdout", "--seconds", "1.5", "--voices", str(voices), "-q", env=no_audio_env())
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert len(proc.stdout) == 24000 * channels * 2  # 1.5 s at 16 kHz, s16le
     assert f"raw s16le, 16000 Hz, {channels} ch" in proc.stderr.decode()
@@ -49,8 +47,13 @@ def test_stdout_gives_exactly_the_expected_bytes(bundle, voices, channels):
 
 def test_sigint_mid_recording_leaves_a_valid_wav(jack, bundle, tmp_path):
     out = tmp_path / "take.wav"
-    proc = subprocess.Popen(CLI + ["play", str(bundle), "--record", str(out), "--latency-ms", "200"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=dict(os.environ))
+    proc = subprocess.Popen(
+        CLI + ["play", str(bundle), "--record", str(out), "--latency-ms", "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 16000 * 2 * 2):
@@ -73,8 +76,13 @@ def test_sigint_mid_recording_leaves_a_valid_wav(jack, bundle, tmp_path):
 
 
 def test_no_sound_card_writes_a_wav_instead_and_says_where(bundle, tmp_path):
-    proc = subprocess.run(CLI + ["play", str(bundle), "--seconds", "1.5", "--voices", "2", "-q"], capture_output=True,
-                          env=no_audio_env(), cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        CLI + ["play", str(bundle), "--seconds", "1.5", "--voices", "2", "-q"],
+        capture_output=True,
+        env=no_audio_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     err = proc.stderr.decode()
     out = tmp_path / "rt-samplernn-play.wav"
@@ -82,8 +90,13 @@ def test_no_sound_card_writes_a_wav_instead_and_says_where(bundle, tmp_path):
     assert f"wrote {out}" in last_line(proc.stderr)
     audio, rate = soundfile.read(str(out))
     assert rate == 16000 and audio.shape == (24000, 2) and abs(audio).max() > 0
-    again = subprocess.run(CLI + ["play", str(bundle), "--seconds", "0.5", "-q"], capture_output=True,
-                           env=no_audio_env(), cwd=tmp_path, timeout=120)
+    again = subprocess.run(
+        CLI + ["play", str(bundle), "--seconds", "0.5", "-q"],
+        capture_output=True,
+        env=no_audio_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert again.returncode == 0 and (tmp_path / "rt-samplernn-play-1.wav").exists()  # never overwrites
 
 
@@ -132,8 +145,13 @@ def test_audio_server_killed_mid_play_ends_with_a_clear_error(bundle):
 
     with private_jack(16000) as (name, jackd):
         env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-        proc = subprocess.Popen(CLI + ["play", str(bundle), "--latency-ms", "200"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd=ROOT, env=env)
+        proc = subprocess.Popen(
+            CLI + ["play", str(bundle), "--latency-ms", "200"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
         line = b""
         while b"Ctrl-C stops" not in line:  # playing
             line = proc.stderr.readline()

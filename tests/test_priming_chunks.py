@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from rt_samplernn.export.onnx_export import export_bundle
 
+from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.generate import primed_states, start_history
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.schedule import block_schedule, prime_windows, tiers_due

@@ -14,12 +14,12 @@ import pytest
 import soundfile
 import soxr
 import torch
-from rt_samplernn.export.onnx_export import export_bundle
 
 from rt_samplernn import audio
 from rt_samplernn.audio import ArrayClip, FileClip
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
+from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.generate import generate_levels
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.watchdog import Reprimer
@@ -54,10 +54,16 @@ def whole_clip_levels(cfg: ModelConfig, path) -> np.ndarray:
     return np.concatenate([np.full((-len(levels)) % cfg.top_frame_size, zero_level(cfg.q_levels)), levels])
 
 
-@pytest.mark.parametrize("sample_rate, q_type, q_levels", [
-    (16000, "mu-law", 256), (22050, "a-law", 256), (44100, "mu-law", 256), (48000, "mu-law", 256),
-    (16000, "linear", 65536),
-])
+@pytest.mark.parametrize(
+    "sample_rate, q_type, q_levels",
+    [
+        (16000, "mu-law", 256),
+        (22050, "a-law", 256),
+        (44100, "mu-law", 256),
+        (48000, "mu-law", 256),
+        (16000, "linear", 65536),
+    ],
+)
 def test_seed_file_read_in_small_blocks_gives_the_levels_of_the_whole_clip(small_blocks, sample_rate, q_type, q_levels):
     cfg = ModelConfig(**{**TINY, "sample_rate": sample_rate, "q_type": q_type, "q_levels": q_levels})
     path = drascula_track(28)  # 7.4 s, 44.1 kHz stereo: down-, up- and not resampled
@@ -106,7 +112,9 @@ def test_reference_generator_primes_from_a_file_in_blocks_as_from_the_whole_clip
     path = drascula_track(28)
     with torch.inference_mode():
         torch.set_num_threads(1)
-        ours = generate_levels(model, 300, [1.0, 0.7], seed=5, seed_levels=PrimingHistory.from_clip(model.cfg, FileClip(path)))
+        ours = generate_levels(
+            model, 300, [1.0, 0.7], seed=5, seed_levels=PrimingHistory.from_clip(model.cfg, FileClip(path))
+        )
         whole = generate_levels(model, 300, [1.0, 0.7], seed=5, seed_levels=whole_clip_levels(model.cfg, path))
     assert np.array_equal(ours, whole)
 
@@ -144,7 +152,16 @@ def test_ctrl_c_while_generate_primes_a_long_seed_file_stops_with_one_line(tmp_p
     model = tiny_model(3)
     export_bundle(model, tmp_path / "b", version=2)
     err_path, out = tmp_path / "stderr.txt", tmp_path / "out.wav"
-    args = ["generate", str(tmp_path / "b"), "--seed-audio", str(drascula_track(2)), "--seconds", "1", "--out", str(out)]
+    args = [
+        "generate",
+        str(tmp_path / "b"),
+        "--seed-audio",
+        str(drascula_track(2)),
+        "--seconds",
+        "1",
+        "--out",
+        str(out),
+    ]
     with open(err_path, "wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "rt_samplernn", *args], stdout=subprocess.DEVNULL, stderr=err)
         try:

@@ -36,8 +36,25 @@ def test_generate_from_a_bundle_shows_progress_and_matches_one_engine_call(tmp_p
     pytest.importorskip("torch")
     bundle = tiny_bundle(tmp_path)
     out = tmp_path / "g.wav"
-    proc = subprocess.run([sys.executable, "-m", "rt_samplernn", "generate", str(bundle), "--seconds", "1.2",
-                           "--seed", "3", "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rt_samplernn",
+            "generate",
+            str(bundle),
+            "--seconds",
+            "1.2",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "sample" in proc.stderr and "%" in proc.stderr  # the bar (tqdm: "...| 19.2k/19.2k [...sample/s]")
     from rt_samplernn.live.engine import Engine

@@ -26,8 +26,9 @@ def test_numpy_and_torch_agree(q_type, q_levels):
     torch_levels = quantize(torch.from_numpy(x), q_type, q_levels)
     assert torch_levels.dtype == torch.int64
     np.testing.assert_array_equal(np_levels, torch_levels.numpy())
-    np.testing.assert_array_equal(dequantize(np_levels, q_type, q_levels),
-                                  dequantize(torch.from_numpy(np_levels), q_type, q_levels).numpy())
+    np.testing.assert_array_equal(
+        dequantize(np_levels, q_type, q_levels), dequantize(torch.from_numpy(np_levels), q_type, q_levels).numpy()
+    )
 
 
 def test_mu_law_spends_levels_on_quiet_sounds():

@@ -68,8 +68,9 @@ def test_engine_streams_5_seconds_at_16k_without_underruns(jack, bundle, tmp_pat
 
 def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
     out = tmp_path / "take48.wav"
-    player = Player(Tone(16000, voices=1), latency_ms=TEST_LATENCY_MS, seconds=2.0, watchdog=False,
-                    sinks=[WavSink(out)])
+    player = Player(
+        Tone(16000, voices=1), latency_ms=TEST_LATENCY_MS, seconds=2.0, watchdog=False, sinks=[WavSink(out)]
+    )
     assert player.device_rate == 48000
     player.start()
     try:
@@ -108,8 +109,7 @@ def test_slow_producer_underruns_are_counted_and_the_stream_survives(jack, tmp_p
     chunk_s = 256 / 16000
     slow = Tone(16000, voices=1, cost_s=2.0 * chunk_s)  # half real time
     out = tmp_path / "slow.wav"
-    player = Player(slow, latency_ms=50.0, seconds=2.0, watchdog=False, sinks=[WavSink(out)],
-                    prefill_timeout_s=0.5)
+    player = Player(slow, latency_ms=50.0, seconds=2.0, watchdog=False, sinks=[WavSink(out)], prefill_timeout_s=0.5)
     play(player)
     m = player.metrics()
     assert m.error is None
@@ -143,7 +143,7 @@ def test_watchdog_recovers_from_a_forced_collapse(jack, tmp_path):
     audio, _ = soundfile.read(str(out), dtype="float32")
     mono = audio[:, 0]
     assert mono[:16000].std() > 0.1  # the tone
-    stuck = mono[16000 + 4000:16000 + 8000]
+    stuck = mono[16000 + 4000 : 16000 + 8000]
     assert stuck.std() < 1e-3  # the collapse: a constant level
     assert mono[-8000:].std() > 0.1  # and the tone again
 
@@ -186,8 +186,13 @@ def test_a_performer_muting_with_the_gain_is_not_a_collapse(jack, tmp_path):
         else:
             assert m.watchdog_events == 0 and m.recoveries == 0, m
         assert np.abs(soundfile.read(str(out), dtype="float32")[0]).max() == 0.0  # muted all along
-    loud = Player(Recording(audio, gain=0.5), latency_ms=TEST_LATENCY_MS, seconds=1.0, watchdog=cfg,
-                  sinks=[WavSink(tmp_path / "loud.wav")])
+    loud = Player(
+        Recording(audio, gain=0.5),
+        latency_ms=TEST_LATENCY_MS,
+        seconds=1.0,
+        watchdog=cfg,
+        sinks=[WavSink(tmp_path / "loud.wav")],
+    )
     play(loud)
     played, _ = soundfile.read(str(tmp_path / "loud.wav"), dtype="float32")
     np.testing.assert_allclose(played[:, 0], 0.5 * audio[:16000], atol=1e-4)  # the gain, applied once
@@ -212,8 +217,14 @@ def test_a_server_killed_mid_stream_stops_the_player_with_a_message():
     """The player is in a subprocess: PortAudio in a process whose server died can hang at exit."""
     with private_jack(16000) as (name, jackd):
         env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-        proc = subprocess.Popen([sys.executable, "-c", DIES], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DIES],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=os.path.dirname(os.path.dirname(__file__)),
+        )
         assert proc.stdout.readline().strip() == "playing"
         out, err = stop_server_under(proc, jackd)
     assert proc.returncode == 3, (out, err[-2000:])

@@ -92,7 +92,7 @@ def test_two_threads_see_every_frame_once_in_order():
         buf = np.zeros((11, 1), np.float32)
         while got < total:
             n = ring.read_into(buf)
-            received[got:got + n] = buf[:n, 0]
+            received[got : got + n] = buf[:n, 0]
             got += n
             if not n:
                 time.sleep(0)
@@ -146,8 +146,9 @@ def test_callback_stops_exactly_at_the_seconds_limit_and_taps_what_it_played():
         def __init__(self):
             self.frames = 0
 
-    player = Player(Tone(), device=NO_DEVICE, seconds=10 / 16000, sinks=[Sink()], watchdog=False,
-                    switch_interval_s=None)
+    player = Player(
+        Tone(), device=NO_DEVICE, seconds=10 / 16000, sinks=[Sink()], watchdog=False, switch_interval_s=None
+    )
     out = np.zeros((8, 1), np.float32)
     player.ring.write(ramp(1, 16, channels=1))
     player._callback(out, 8, None, _Status())

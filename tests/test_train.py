@@ -23,19 +23,36 @@ TINY = ModelConfig(frame_sizes=(4, 16), dim=64, sample_dim=64, emb_size=32)
 
 
 def small_train_cfg(**kw):
-    base = dict(batch_size=4, seq_len=256, chunk_seconds=0.5, eval_every=50, val_batches=0,
-                early_stopping_patience=0, num_threads=1, seed=0)
+    base = dict(
+        batch_size=4,
+        seq_len=256,
+        chunk_seconds=0.5,
+        eval_every=50,
+        val_batches=0,
+        early_stopping_patience=0,
+        num_threads=1,
+        seed=0,
+    )
     return TrainConfig(**{**base, **kw})
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize("amp", [
-    False,
-    pytest.param(True, marks=pytest.mark.skipif(
-        not CPU_BF16, reason="this CPU has no native bf16 (oneDNN needs AVX512-BF16 or AMX): training runs in fp32")),
-], ids=["fp32", "bf16"])
+@pytest.mark.parametrize(
+    "amp",
+    [
+        False,
+        pytest.param(
+            True,
+            marks=pytest.mark.skipif(
+                not CPU_BF16,
+                reason="this CPU has no native bf16 (oneDNN needs AVX512-BF16 or AMX): training runs in fp32",
+            ),
+        ),
+    ],
+    ids=["fp32", "bf16"],
+)
 def test_nll_drops_clearly_on_real_music(music_dir, tmp_path, amp):
     cfg = small_train_cfg(max_steps=300, eval_every=100, learning_rate=2e-3, amp=amp)
     data = build_dataset([music_dir / "train"], TINY, cfg, [music_dir / "val"], quiet=True)
@@ -50,8 +67,15 @@ def test_nll_drops_clearly_on_real_music(music_dir, tmp_path, amp):
 
 
 def test_resume_equals_an_uninterrupted_run(music_dir, tmp_path, monkeypatch):
-    cfg = small_train_cfg(max_steps=20, eval_every=7, checkpoint_policy="always", keep_checkpoints=2,
-                          lr_schedule="cosine", warmup_steps=5, min_lr_fraction=0.1)
+    cfg = small_train_cfg(
+        max_steps=20,
+        eval_every=7,
+        checkpoint_policy="always",
+        keep_checkpoints=2,
+        lr_schedule="cosine",
+        warmup_steps=5,
+        min_lr_fraction=0.1,
+    )
     data = build_dataset([music_dir / "train"], TINY, cfg, quiet=True)
     train([], tmp_path / "straight", TINY, cfg, quiet=True, dataset=data)
     # Interrupted by its time budget after step 15, mid-batch, as recipes/demo.sh sessions end; the clock
@@ -88,11 +112,44 @@ def test_repeated_non_finite_losses_stop_with_a_clear_message(music_dir, tmp_pat
 
 def test_two_process_ddp_on_cpu_trains(music_dir, tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "rt_samplernn", "train", str(music_dir / "train"), "--out", str(out),
-           "--frame-sizes", "4", "16", "--dim", "32", "--sample-dim", "32", "--emb-size", "16",
-           "--batch-size", "2", "--seq-len", "128", "--chunk-seconds", "0.5", "--max-steps", "12",
-           "--eval-every", "6", "--val-batches", "1", "--num-threads", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "rt_samplernn",
+        "train",
+        str(music_dir / "train"),
+        "--out",
+        str(out),
+        "--frame-sizes",
+        "4",
+        "16",
+        "--dim",
+        "32",
+        "--sample-dim",
+        "32",
+        "--emb-size",
+        "16",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "128",
+        "--chunk-seconds",
+        "0.5",
+        "--max-steps",
+        "12",
+        "--eval-every",
+        "6",
+        "--val-batches",
+        "1",
+        "--num-threads",
+        "1",
+        "--quiet",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     ckpt = read_checkpoint(out / "last.pt")

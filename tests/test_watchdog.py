@@ -34,8 +34,13 @@ def music(track: int, start_s: float, seconds: float) -> np.ndarray:
 
         path = drascula_track(track)
         info = soundfile.info(str(path))
-        data, rate = soundfile.read(str(path), start=int(start_s * info.samplerate),
-                                    frames=int(seconds * info.samplerate), dtype="float32", always_2d=True)
+        data, rate = soundfile.read(
+            str(path),
+            start=int(start_s * info.samplerate),
+            frames=int(seconds * info.samplerate),
+            dtype="float32",
+            always_2d=True,
+        )
         from rt_samplernn.audio import to_model_audio
 
         _CLIPS[key] = to_model_audio(data, rate, RATE)
@@ -54,7 +59,7 @@ def feed(wd: Watchdog, audio: np.ndarray, chunk: int = 256) -> list:
     audio = np.atleast_2d(audio)
     events = []
     for i in range(0, audio.shape[1], chunk):
-        e = wd.process(audio[:, i:i + chunk])
+        e = wd.process(audio[:, i : i + chunk])
         if e is not None:
             events.append(e)
     return events
@@ -121,7 +126,7 @@ def test_a_blow_up_is_noise_and_a_crash_in_music_is_not():
     events = feed(wd, np.concatenate([music(5, 20.0, 3.0), blow_up]))
     assert kinds(events) == [NOISE] and wd.noise_events == 1  # before the slower hiss check
     crash = music(5, 20.0, 6.0)
-    crash[RATE:RATE + RATE // 4] += 0.8 * rng.standard_normal(RATE // 4).astype(np.float32)
+    crash[RATE : RATE + RATE // 4] += 0.8 * rng.standard_normal(RATE // 4).astype(np.float32)
     assert feed(Watchdog(RATE, 1), crash) == []
 
 
@@ -224,9 +229,22 @@ def test_export_audio_stats_writes_the_training_audio_into_the_bundle(tmp_path):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "a.pt", SampleRNN(ModelConfig(frame_sizes=(16,), dim=16, sample_dim=16, emb_size=8)))
     soundfile.write(str(tmp_path / "music.wav"), music(22, 20.0, 5.0), RATE)
-    proc = subprocess.run([sys.executable, "-m", "rt_samplernn", "export", str(tmp_path / "a.pt"), "-o",
-                           str(tmp_path / "b"), "--audio-stats", str(tmp_path / "music.wav")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rt_samplernn",
+            "export",
+            str(tmp_path / "a.pt"),
+            "-o",
+            str(tmp_path / "b"),
+            "--audio-stats",
+            str(tmp_path / "music.wav"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "audio_stats: 4 one-second windows" in proc.stdout
     bundle = load_bundle(tmp_path / "b")

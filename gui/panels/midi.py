@@ -39,8 +39,7 @@ class MidiPanel(QGroupBox):
         row = QHBoxLayout()
         self.midi_combo = QComboBox()
         self.midi_combo.setToolTip("MIDI input: a controller's port, or a virtual port other programs connect to")
-        self.midi_combo.activated.connect(
-            lambda i: self.open_midi(None if i <= 0 else self.midi_combo.itemText(i)))
+        self.midi_combo.activated.connect(lambda i: self.open_midi(None if i <= 0 else self.midi_combo.itemText(i)))
         refresh = QPushButton("↻")
         refresh.setFixedWidth(30)
         refresh.setToolTip("rescan MIDI ports")
@@ -63,8 +62,14 @@ class MidiPanel(QGroupBox):
         lay.addWidget(self.map_table, 1)
         grid = QGridLayout()
         grid.setSpacing(4)
-        for i, (text, slot) in enumerate((("Save map…", self.save_map), ("Load map…", self.load_map),
-                                          ("Remove", self.remove_selected_mapping), ("Clear", self.clear_map))):
+        for i, (text, slot) in enumerate(
+            (
+                ("Save map…", self.save_map),
+                ("Load map…", self.load_map),
+                ("Remove", self.remove_selected_mapping),
+                ("Clear", self.clear_map),
+            )
+        ):
             b = QPushButton(text)
             b.clicked.connect(lambda _=False, f=slot: f())
             grid.addWidget(b, i // 2, i % 2)

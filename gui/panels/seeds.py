@@ -55,8 +55,9 @@ class SeedsPanel(QGroupBox):
         self.pads_label.setToolTip("learn a note: that note and the ones above it select and prime slots 1, 2, …")
         side.addWidget(self.seed_spin, 0, 0, 1, 2)
         self.learn_buttons = {}
-        for r, (name, widget) in enumerate((("reset", self.reset_button), ("prime", self.reprime_button),
-                                            ("slot", self.pads_label)), start=1):
+        for r, (name, widget) in enumerate(
+            (("reset", self.reset_button), ("prime", self.reprime_button), ("slot", self.pads_label)), start=1
+        ):
             side.addWidget(widget, r, 0)
             self.learn_buttons[name] = learn_button(host, name)
             side.addWidget(self.learn_buttons[name], r, 1)

@@ -37,9 +37,11 @@ class TransportBar(QFrame):
         self.latency_spin.setSingleStep(10)
         self.latency_spin.setSuffix(" ms")
         self.latency_spin.setValue(host.settings.latency_ms)
-        self.latency_spin.setToolTip("ring fill target: how far generation runs ahead of the speaker; a knob is "
-                                     "heard about this plus half a chunk plus the device's latency later (the "
-                                     "meters show that figure); applied at the next start")
+        self.latency_spin.setToolTip(
+            "ring fill target: how far generation runs ahead of the speaker; a knob is "
+            "heard about this plus half a chunk plus the device's latency later (the "
+            "meters show that figure); applied at the next start"
+        )
         self.start_button = QPushButton("▶  Start")
         self.start_button.setObjectName("startButton")
         self.start_button.setToolTip("start or stop the audio (Space)")
@@ -76,8 +78,10 @@ class TransportBar(QFrame):
     def select_device(self, device: str | int) -> bool:
         """Pick the output by index or name substring; False and a message naming the choices if none matches."""
         combo = self.device_combo
-        for match in (lambda i: str(device) == str(combo.itemData(i)),
-                      lambda i: str(device).lower() in combo.itemText(i).lower()):
+        for match in (
+            lambda i: str(device) == str(combo.itemData(i)),
+            lambda i: str(device).lower() in combo.itemText(i).lower(),
+        ):
             for i in range(1, combo.count()):
                 if match(i):
                     combo.setCurrentIndex(i)
@@ -130,8 +134,11 @@ class TransportBar(QFrame):
             if not session.running:
                 self.host.show_error("start the audio first, then record")
             else:
-                path = Path(path) if path else (Path(self.host.settings.record_dir)
-                                                / time.strftime("rt-samplernn-%Y%m%d-%H%M%S.wav"))
+                path = (
+                    Path(path)
+                    if path
+                    else (Path(self.host.settings.record_dir) / time.strftime("rt-samplernn-%Y%m%d-%H%M%S.wav"))
+                )
                 try:
                     session.start_recording(path)
                     self.host.set_status(f"recording to {path}")

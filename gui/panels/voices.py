@@ -36,8 +36,10 @@ class ModelBox(QGroupBox):
         self.voices_spin.setToolTip("voices generated at once, batched in one engine (one temperature dial each)")
         self.voices_spin.setValue(host.session.voices_wanted)
         self.voices_spin.editingFinished.connect(
-            lambda: on_voices(self.voices_spin.value()) if self.voices_spin.value() != host.session.voices_wanted
-            else None)
+            lambda: (
+                on_voices(self.voices_spin.value()) if self.voices_spin.value() != host.session.voices_wanted else None
+            )
+        )
         row.addWidget(self.voices_spin)
         row.addStretch(1)
         lay.addLayout(row)

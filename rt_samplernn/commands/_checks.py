@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rt_samplernn.errors import UserError
 
@@ -87,8 +87,9 @@ def _probe(folder: Path, what: Path, flag: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".rt-samplernn-probe-"):
             pass
     except OSError as e:
-        raise UserError(f"{what}: cannot write in {folder} ({e.strerror or type(e).__name__}); "
-                        f"choose another {flag}") from None
+        raise UserError(
+            f"{what}: cannot write in {folder} ({e.strerror or type(e).__name__}); choose another {flag}"
+        ) from None
 
 
 def check_output_file(path: Path, force: bool, flag: str = "--out") -> None:

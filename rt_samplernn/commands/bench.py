@@ -15,23 +15,35 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     from rt_samplernn.commands import _checks as check
 
     p = sub.add_parser(
-        "bench", help="measure the engine's real-time factor", formatter_class=formatter,
+        "bench",
+        help="measure the engine's real-time factor",
+        formatter_class=formatter,
         description="Real-time factor (generated seconds per wall second, median of repeats) and microseconds "
-                    "per graph call (p50, p99); with --against, the PyTorch eager reference generator too.",
+        "per graph call (p50, p99); with --against, the PyTorch eager reference generator too.",
         epilog="examples:\n  rt-samplernn bench my-bundle\n  rt-samplernn bench my-bundle --voices 4\n"
-               "  rt-samplernn bench my-bundle --against runs/a/best.pt",
+        "  rt-samplernn bench my-bundle --against runs/a/best.pt",
     )
     p.add_argument("bundle", metavar="BUNDLE", help="bundle directory (rt-samplernn export)")
     p.add_argument("--seconds", type=check.seconds, default=10.0, metavar="S", help="audio generated per repeat")
     p.add_argument("--voices", type=check.voices, default=1, metavar="N", help="voices generated together")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime provider")
     p.add_argument("--threads", type=check.threads, default=1, metavar="K", help="intra-op threads (and torch threads)")
-    p.add_argument("--repeats", type=check.int_in(1, 1000), default=5, metavar="R", help="timed repeats (median reported)")
+    p.add_argument(
+        "--repeats", type=check.int_in(1, 1000), default=5, metavar="R", help="timed repeats (median reported)"
+    )
     p.add_argument("--against", metavar="CKPT", help="also time the PyTorch eager reference on this checkpoint")
-    p.add_argument("--against-seconds", type=check.seconds, default=1.0, metavar="S",
-                   help="audio per repeat for the (slow) reference generator")
-    p.add_argument("--no-capacity", action="store_true",
-                   help="skip the closing answer: how many voices this machine plays live (takes ~30 s)")
+    p.add_argument(
+        "--against-seconds",
+        type=check.seconds,
+        default=1.0,
+        metavar="S",
+        help="audio per repeat for the (slow) reference generator",
+    )
+    p.add_argument(
+        "--no-capacity",
+        action="store_true",
+        help="skip the closing answer: how many voices this machine plays live (takes ~30 s)",
+    )
     p.set_defaults(func=run)
 
 
@@ -62,8 +74,9 @@ class _Timed:
         return self.session.io_binding()
 
 
-def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str, threads: int,
-                 repeats: int) -> dict[str, Any]:
+def bench_engine(
+    bundle: str | Path, seconds: float, voices: int, provider: str, threads: int, repeats: int
+) -> dict[str, Any]:
     """{'rtf': median generated seconds per wall second (per voice), 'rtfs': all, 'graphs': {file: (p50, p99, calls/s)}}."""
     from rt_samplernn.live.engine import Engine
 
@@ -82,11 +95,20 @@ def bench_engine(bundle: str | Path, seconds: float, voices: int, provider: str,
     engine.generate(n)
     undo()
     order = [g.path.name for g in reversed(engine.bundle.frame_graphs)] + [engine.bundle.sample.path.name]
-    graphs = {name: (_percentile(times[name], 0.5) * 1e6, _percentile(times[name], 0.99) * 1e6,
-                     len(times[name]) / seconds) for name in order if times[name]}  # coarse to fine, sample
-    return dict(rtf=statistics.median(rtfs), rtfs=rtfs, cpu_rtf=statistics.median(cpu_rtfs), graphs=graphs,
-                provider=engine.provider, config=engine.config,
-                weights=engine.bundle.manifest.get("weights", "fp32"))
+    graphs = {
+        name: (_percentile(times[name], 0.5) * 1e6, _percentile(times[name], 0.99) * 1e6, len(times[name]) / seconds)
+        for name in order
+        if times[name]
+    }  # coarse to fine, sample
+    return dict(
+        rtf=statistics.median(rtfs),
+        rtfs=rtfs,
+        cpu_rtf=statistics.median(cpu_rtfs),
+        graphs=graphs,
+        provider=engine.provider,
+        config=engine.config,
+        weights=engine.bundle.manifest.get("weights", "fp32"),
+    )
 
 
 def bench_reference(checkpoint: str | Path, seconds: float, voices: int, threads: int, repeats: int) -> dict[str, Any]:
@@ -138,8 +160,9 @@ def _rtf_workers(bundle: Any, voices: int, workers: int, threads: int, seconds: 
     return seconds / max(walls)
 
 
-def voice_capacity(bundle: Any, workers: int, threads: int, margin: float = 1.5, seconds: float = 0.5,
-                   max_voices: int = 64) -> tuple[int, float]:
+def voice_capacity(
+    bundle: Any, workers: int, threads: int, margin: float = 1.5, seconds: float = 0.5, max_voices: int = 64
+) -> tuple[int, float]:
     """The most voices that run at `margin` x real time or better (each), and the RTF measured there.
 
     Doubles the voice count until it falls short, then bisects; each point is one short run.
@@ -174,13 +197,13 @@ def capacity_lines(bundle: Any, margin: float = 1.5) -> list[str]:
         "",
         f"voices this machine plays live with a {margin}x margin (each voice at >= {margin}x real time):",
         f"  on one thread: {one}" + (f"  ({one_rtf:.2f}x each)" if one else "  (not even one: use a smaller model)"),
-        f"  on two threads: {two}  ({two_rtf:.2f}x each; {best}; "
-        f"the other way: {min(split, intra)})",
+        f"  on two threads: {two}  ({two_rtf:.2f}x each; {best}; the other way: {min(split, intra)})",
     ]
 
 
-def format_table(bundle: str, result: dict[str, Any], voices: int, threads: int,
-                 reference: dict[str, Any] | None = None) -> list[str]:
+def format_table(
+    bundle: str, result: dict[str, Any], voices: int, threads: int, reference: dict[str, Any] | None = None
+) -> list[str]:
     cfg = result["config"]
     lines = [
         f"bundle {bundle}: {cfg.n_tiers} tiers, frame sizes {list(cfg.frame_sizes)}, dim {cfg.dim}, "
@@ -194,12 +217,18 @@ def format_table(bundle: str, result: dict[str, Any], voices: int, threads: int,
         f"(repeats: {', '.join(f'{r:.2f}' for r in result['rtfs'])})",
     ]
     if reference is not None:
-        lines.append(f"{'PyTorch eager reference, each voice':<36} {reference['rtf']:>15.3f}x "
-                     f"{reference['cpu_rtf']:>14.3f}x   (repeats: {', '.join(f'{r:.3f}' for r in reference['rtfs'])})")
-        lines.append(f"{'engine / reference':<36} {result['rtf'] / reference['rtf']:>15.1f}x "
-                     f"{result['cpu_rtf'] / reference['cpu_rtf']:>14.1f}x")
-    lines.append("(real-time factor: generated s per wall s, median; per CPU second: per s of this process's CPU "
-                 "time, which other load on a shared machine disturbs less)")
+        lines.append(
+            f"{'PyTorch eager reference, each voice':<36} {reference['rtf']:>15.3f}x "
+            f"{reference['cpu_rtf']:>14.3f}x   (repeats: {', '.join(f'{r:.3f}' for r in reference['rtfs'])})"
+        )
+        lines.append(
+            f"{'engine / reference':<36} {result['rtf'] / reference['rtf']:>15.1f}x "
+            f"{result['cpu_rtf'] / reference['cpu_rtf']:>14.1f}x"
+        )
+    lines.append(
+        "(real-time factor: generated s per wall s, median; per CPU second: per s of this process's CPU "
+        "time, which other load on a shared machine disturbs less)"
+    )
     lines += ["", f"{'graph':<18} {'calls/s of audio':>16} {'p50 us':>9} {'p99 us':>9} {'us/sample (p50)':>16}"]
     for name, (p50, p99, rate) in result["graphs"].items():
         lines.append(f"{name:<18} {rate:>16.0f} {p50:>9.0f} {p99:>9.0f} {p50 * rate / cfg.sample_rate:>16.1f}")
@@ -220,8 +249,9 @@ def run(args: argparse.Namespace) -> int:
     result = bench_engine(args.bundle, args.seconds, args.voices, args.provider, args.threads, args.repeats)
     reference = None
     if args.against:
-        reference = bench_reference(args.against, args.against_seconds, args.voices, args.threads,
-                                    max(1, min(args.repeats, 3)))
+        reference = bench_reference(
+            args.against, args.against_seconds, args.voices, args.threads, max(1, min(args.repeats, 3))
+        )
     for line in format_table(args.bundle, result, args.voices, args.threads, reference):
         print(line)
     if not args.no_capacity and args.provider != "cuda":

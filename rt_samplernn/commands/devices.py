@@ -14,10 +14,19 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
-    p = sub.add_parser("devices", help="list audio outputs and MIDI inputs",
-                       description=__doc__, epilog=EPILOG, formatter_class=formatter)
-    p.add_argument("--midi-api", choices=("auto", "alsa", "jack", "coremidi", "winmm"), default="auto",
-                   help="rtmidi API for the MIDI list (auto: the platform's; JACK where there is no ALSA sequencer)")
+    p = sub.add_parser(
+        "devices",
+        help="list audio outputs and MIDI inputs",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "--midi-api",
+        choices=("auto", "alsa", "jack", "coremidi", "winmm"),
+        default="auto",
+        help="rtmidi API for the MIDI list (auto: the platform's; JACK where there is no ALSA sequencer)",
+    )
     p.set_defaults(func=run)
 
 
@@ -41,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  none: {e}")
     else:
         if not outputs:
-            print("  none (no sound card or audio server): `rt-samplernn play --record OUT.wav` or "
-                  "`--stdout` (piped into ffmpeg) play without one")
+            print(
+                "  none (no sound card or audio server): `rt-samplernn play --record OUT.wav` or "
+                "`--stdout` (piped into ffmpeg) play without one"
+            )
     for d in outputs:
         mark = "*" if d.is_default else " "
         print(f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.sample_rate} Hz)")

@@ -10,36 +10,69 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     from rt_samplernn.commands import _checks as check
 
     p = sub.add_parser(
-        "export", help="export a checkpoint to an ONNX bundle for live play", formatter_class=formatter,
+        "export",
+        help="export a checkpoint to an ONNX bundle for live play",
+        formatter_class=formatter,
         description="Write model.json plus one ONNX step graph per tier (docs/bundle.md).",
         epilog="examples:\n  rt-samplernn export runs/a/best.pt -o my-bundle --verify\n"
-               "  rt-samplernn export runs/a/best.pt --verify --verify-audio seed.wav\n"
-               "  rt-samplernn export runs/a/best.pt -o live-int8 --int8   # faster on a CPU, not bit-exact",
+        "  rt-samplernn export runs/a/best.pt --verify --verify-audio seed.wav\n"
+        "  rt-samplernn export runs/a/best.pt -o live-int8 --int8   # faster on a CPU, not bit-exact",
     )
     p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file written by `rt-samplernn train`")
     p.add_argument("-o", "--out", metavar="BUNDLE_DIR", help="output directory (default: CKPT's name + '-bundle')")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle directory")
-    p.add_argument("--int8", action="store_true",
-                   help="store every weight matrix as int8 (onnxruntime MatMulNBits): about 2x faster on a CPU, "
-                        "about 1%% off the checkpoint; big models also get frame graphs for 3+ voices "
-                        "(*.batch.onnx); --verify then checks a relative tolerance and, with "
-                        "--verify-audio, that it predicts real audio at most 0.02 bits per sample worse")
-    p.add_argument("--verify", action="store_true",
-                   help="prove parity with the checkpoint: teacher-forced logits within 1e-4 and the engine "
-                        "matching the PyTorch reference generator sample for sample")
-    p.add_argument("--verify-seconds", type=check.float_in(0.0, 3600.0), default=2.0, metavar="S",
-                   help="seconds of audio the parity check and the NLL comparison read")
-    p.add_argument("--verify-audio", nargs="+", metavar="FILE",
-                   help="real audio the model did not train on (joined in order): the check then also reports "
-                        "the bundle's and the checkpoint's NLL on it, in bits per sample; without it the NLL "
-                        "comparison is skipped and a test signal is used")
-    p.add_argument("--bundle-version", type=int, choices=(1, 2), default=2, metavar="N",
-                   help="bundle format to write: 2 (default, fastest) or 1 (the first release's, for older hosts)")
-    p.add_argument("--verify-samples", type=check.int_in(1, 10_000_000), default=4000, metavar="N",
-                   help="samples compared between the engine and the reference generator")
-    p.add_argument("--audio-stats", nargs="+", metavar="FILE|DIR", default=None,
-                   help="training audio (files or folders): store its level, flatness and bass share in the bundle, "
-                        "so the live watchdog knows a drone or hiss from this music (docs/bundle.md, audio_stats)")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="store every weight matrix as int8 (onnxruntime MatMulNBits): about 2x faster on a CPU, "
+        "about 1%% off the checkpoint; big models also get frame graphs for 3+ voices "
+        "(*.batch.onnx); --verify then checks a relative tolerance and, with "
+        "--verify-audio, that it predicts real audio at most 0.02 bits per sample worse",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="prove parity with the checkpoint: teacher-forced logits within 1e-4 and the engine "
+        "matching the PyTorch reference generator sample for sample",
+    )
+    p.add_argument(
+        "--verify-seconds",
+        type=check.float_in(0.0, 3600.0),
+        default=2.0,
+        metavar="S",
+        help="seconds of audio the parity check and the NLL comparison read",
+    )
+    p.add_argument(
+        "--verify-audio",
+        nargs="+",
+        metavar="FILE",
+        help="real audio the model did not train on (joined in order): the check then also reports "
+        "the bundle's and the checkpoint's NLL on it, in bits per sample; without it the NLL "
+        "comparison is skipped and a test signal is used",
+    )
+    p.add_argument(
+        "--bundle-version",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        metavar="N",
+        help="bundle format to write: 2 (default, fastest) or 1 (the first release's, for older hosts)",
+    )
+    p.add_argument(
+        "--verify-samples",
+        type=check.int_in(1, 10_000_000),
+        default=4000,
+        metavar="N",
+        help="samples compared between the engine and the reference generator",
+    )
+    p.add_argument(
+        "--audio-stats",
+        nargs="+",
+        metavar="FILE|DIR",
+        default=None,
+        help="training audio (files or folders): store its level, flatness and bass share in the bundle, "
+        "so the live watchdog knows a drone or hiss from this music (docs/bundle.md, audio_stats)",
+    )
     p.set_defaults(func=run)
 
 
@@ -65,23 +98,28 @@ def run(args: argparse.Namespace) -> int:
     if args.verify and args.verify_audio:
         audio = np.concatenate([load_for_model(f, cfg.sample_rate) for f in args.verify_audio])
     with replacing_dir(out) as tmp:  # a kill or failure before the end leaves the old bundle as it was
-        manifest = export_bundle(model, tmp, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8,
-                                 version=args.bundle_version)
+        manifest = export_bundle(
+            model, tmp, source=f"{ckpt.name} sha256:{sha256_file(ckpt)}", int8=args.int8, version=args.bundle_version
+        )
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
         if args.audio_stats:
             from rt_samplernn.audio_stats import audio_stats, write_bundle_audio_stats
 
             stats = audio_stats(args.audio_stats, cfg.sample_rate)
             write_bundle_audio_stats(tmp, stats)
-            print(f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
-                  f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})")
+            print(
+                f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
+                f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})"
+            )
         if args.verify:
             from rt_samplernn.export.verify import verify_bundle
 
             report = verify_bundle(model, tmp, seconds=args.verify_seconds, audio=audio, n_generate=args.verify_samples)
             if not report.ok:
-                raise UserError(f"{out}: parity check failed (table above), so the bundle was not written; "
-                                "please report this with the checkpoint")
+                raise UserError(
+                    f"{out}: parity check failed (table above), so the bundle was not written; "
+                    "please report this with the checkpoint"
+                )
             print("parity: ok")
     print(f"wrote {out}/: {manifest.name}, {sizes}")
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 EPILOG = """examples:
   rt-samplernn generate --seconds 10 --out demo.wav                      # the bundled demo model
@@ -18,24 +19,49 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     from rt_samplernn.commands import _checks as check
 
     p = sub.add_parser(
-        "generate", help="generate audio to WAV from a checkpoint or a bundle",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        "generate",
+        help="generate audio to WAV from a checkpoint or a bundle",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
         description="Generate audio: a .pt checkpoint runs the PyTorch reference generator, a bundle folder "
         "runs the onnxruntime engine. Same seed, same samples. Output is written as it is generated, "
         "so memory stays flat however long it is.",
     )
-    p.add_argument("model", nargs="?", metavar="CKPT|BUNDLE", help="checkpoint file or bundle folder (default: the demo bundle)")
-    p.add_argument("--seconds", type=check.seconds, default=5.0,
-                   help=f"length of each sequence, up to {check.MAX_SECONDS:g} (default: 5)")
-    p.add_argument("--temperature", type=check.temperature, nargs="+", default=[1.0], metavar="T",
-                   help="one for all sequences or one per sequence (default: 1.0)")
-    p.add_argument("--count", type=check.voices, default=None, metavar="N",
-                   help=f"sequences, generated in one batch, 1..{check.MAX_VOICES} (default: number of temperatures)")
-    p.add_argument("--seed-audio", metavar="FILE", help="prime every tier over this clip first (any rate, any channels)")
+    p.add_argument(
+        "model", nargs="?", metavar="CKPT|BUNDLE", help="checkpoint file or bundle folder (default: the demo bundle)"
+    )
+    p.add_argument(
+        "--seconds",
+        type=check.seconds,
+        default=5.0,
+        help=f"length of each sequence, up to {check.MAX_SECONDS:g} (default: 5)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=check.temperature,
+        nargs="+",
+        default=[1.0],
+        metavar="T",
+        help="one for all sequences or one per sequence (default: 1.0)",
+    )
+    p.add_argument(
+        "--count",
+        type=check.voices,
+        default=None,
+        metavar="N",
+        help=f"sequences, generated in one batch, 1..{check.MAX_VOICES} (default: number of temperatures)",
+    )
+    p.add_argument(
+        "--seed-audio", metavar="FILE", help="prime every tier over this clip first (any rate, any channels)"
+    )
     p.add_argument("--seed", type=check.seed, default=0, help="random seed: same seed, same samples (default: 0)")
     p.add_argument("--out", default="generated.wav", metavar="OUT.wav", help="output WAV (default: generated.wav)")
-    p.add_argument("--channels", action="store_true", help="N > 1: one N-channel file instead of OUT-1.wav ... OUT-N.wav")
-    p.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto", help="bundle only: onnxruntime provider")
+    p.add_argument(
+        "--channels", action="store_true", help="N > 1: one N-channel file instead of OUT-1.wav ... OUT-N.wav"
+    )
+    p.add_argument(
+        "--provider", choices=["auto", "cpu", "cuda"], default="auto", help="bundle only: onnxruntime provider"
+    )
     p.add_argument("--threads", type=check.threads, default=1, help="intra-op threads (default: 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)
@@ -64,14 +90,19 @@ class WavOutputs:
         self.rate, self.voices = rate, voices
         self.files: list[Any] = []
 
-    def __enter__(self) -> "WavOutputs":
+    def __enter__(self) -> WavOutputs:
         import soundfile
 
         try:
             for path, part in zip(self.paths, self.parts):
-                self._guard(path, lambda: self.files.append(
-                    soundfile.SoundFile(str(part), "w", self.rate, self.voices if self.channels else 1, "PCM_16",
-                                        format="WAV")))
+                self._guard(
+                    path,
+                    lambda: self.files.append(
+                        soundfile.SoundFile(
+                            str(part), "w", self.rate, self.voices if self.channels else 1, "PCM_16", format="WAV"
+                        )
+                    ),
+                )
         except BaseException:
             self._remove_parts()
             raise
@@ -114,7 +145,9 @@ class WavOutputs:
             raise UserError(f"{path}: cannot write ({detail}); check the free space or choose another --out") from None
 
 
-def audio_blocks(args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any) -> tuple[int, Iterator[Any]]:
+def audio_blocks(
+    args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any
+) -> tuple[int, Iterator[Any]]:
     """(sample rate, an iterator of (voices, <= BLOCK_SAMPLES) float audio) for a bundle or a checkpoint."""
     if model.is_dir():
         from rt_samplernn.live.engine import Engine
@@ -130,7 +163,9 @@ def audio_blocks(args: argparse.Namespace, model: Path, temps: list[float], seed
         from rt_samplernn.progress import progress_bar
 
         def engine_blocks() -> Iterator[Any]:
-            with progress_bar(total=total, unit="sample", unit_scale=True, leave=False, disable=total < BLOCK_SAMPLES) as bar:
+            with progress_bar(
+                total=total, unit="sample", unit_scale=True, leave=False, disable=total < BLOCK_SAMPLES
+            ) as bar:
                 for start in range(0, total, BLOCK_SAMPLES):
                     n = min(BLOCK_SAMPLES, total - start)
                     yield engine.generate(n)
@@ -141,8 +176,8 @@ def audio_blocks(args: argparse.Namespace, model: Path, temps: list[float], seed
 
     from rt_samplernn.checkpoint import load_checkpoint
     from rt_samplernn.generate import generate_blocks
-    from rt_samplernn.schedule import PrimingHistory
     from rt_samplernn.quantize import dequantize
+    from rt_samplernn.schedule import PrimingHistory
 
     torch.set_num_threads(args.threads)
     net, cfg, _ = load_checkpoint(model)

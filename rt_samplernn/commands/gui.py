@@ -9,9 +9,10 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     from rt_samplernn.commands import _checks as check
 
     p = sub.add_parser(
-        "gui", help="the performance window: dials, seeds, MIDI learn, meters, recording",
+        "gui",
+        help="the performance window: dials, seeds, MIDI learn, meters, recording",
         description="Open the performance window. Without BUNDLE it opens the bundle used last time, "
-                    "else the demo bundle, else asks for one.",
+        "else the demo bundle, else asks for one.",
         formatter_class=formatter,
         epilog=(
             "examples:\n"
@@ -22,23 +23,42 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
         ),
     )
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
-    p.add_argument("--device", help="audio output: index, name substring, or 'none' (no sound card: a software "
-                                    "clock paces playback; record to WAV)")
-    p.add_argument("--latency-ms", type=check.latency_ms,
-                   help="audio generated ahead of the speaker, ms (the ring's fill target; the meters show the "
-                        "knob-to-sound latency it gives); default: the last setting, else the same as `play`")
+    p.add_argument(
+        "--device",
+        help="audio output: index, name substring, or 'none' (no sound card: a software "
+        "clock paces playback; record to WAV)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=check.latency_ms,
+        help="audio generated ahead of the speaker, ms (the ring's fill target; the meters show the "
+        "knob-to-sound latency it gives); default: the last setting, else the same as `play`",
+    )
     p.add_argument("--midi", help="MIDI input port name substring, or 'virtual' for a virtual port")
     p.add_argument("--voices", type=check.voices, help="voices generated at once (one temperature dial each)")
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="onnxruntime execution provider (auto: CUDA where it works)")
-    p.add_argument("--seed-slot", metavar="FILE", action="append", default=[],
-                   help="an audio file for the next seed slot, from slot 1 (repeatable); with --start, slot 1 "
-                        "primes first; a slot keeps the last 30 s of a longer file")
+    p.add_argument(
+        "--provider",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="onnxruntime execution provider (auto: CUDA where it works)",
+    )
+    p.add_argument(
+        "--seed-slot",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="an audio file for the next seed slot, from slot 1 (repeatable); with --start, slot 1 "
+        "primes first; a slot keeps the last 30 s of a longer file",
+    )
     p.add_argument("--start", action="store_true", help="start playing at once")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
-    p.add_argument("--quit-after", type=check.play_seconds, metavar="SECONDS", help="close the window after this long "
-                   "(Ctrl-C or SIGTERM also close it cleanly, settings saved)")
+    p.add_argument(
+        "--quit-after",
+        type=check.play_seconds,
+        metavar="SECONDS",
+        help="close the window after this long (Ctrl-C or SIGTERM also close it cleanly, settings saved)",
+    )
     p.set_defaults(func=run)
 
 
@@ -60,18 +80,36 @@ def run(args: argparse.Namespace) -> int:
         try:
             find_output_device(args.device)  # a UserError naming the outputs, before any window opens
         except NoOutputDevice:
-            raise UserError(f"--device {args.device}: there is no audio output here; use --device none "
-                            "(a software clock paces playback) and record to WAV") from None
-    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
-        raise UserError("no display (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, "
-                        "or set QT_QPA_PLATFORM=offscreen (e.g. with --screenshot)")
+            raise UserError(
+                f"--device {args.device}: there is no audio output here; use --device none "
+                "(a software clock paces playback) and record to WAV"
+            ) from None
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise UserError(
+            "no display (DISPLAY and WAYLAND_DISPLAY are unset); run it in a desktop session, "
+            "or set QT_QPA_PLATFORM=offscreen (e.g. with --screenshot)"
+        )
     if args.screenshot and args.quit_after is None:
         args.quit_after = 3.0
     from rt_samplernn.gui.app import main
     from rt_samplernn.gui.session import VIRTUAL_PORT
 
     midi = VIRTUAL_PORT if args.midi == "virtual" else args.midi
-    return main(args.bundle, settings_path=args.settings, device=args.device, latency_ms=args.latency_ms,
-                midi=midi, voices=args.voices, provider=args.provider, seeds=args.seed_slot, start=args.start,
-                screenshot=args.screenshot, quit_after_s=args.quit_after)
+    return main(
+        args.bundle,
+        settings_path=args.settings,
+        device=args.device,
+        latency_ms=args.latency_ms,
+        midi=midi,
+        voices=args.voices,
+        provider=args.provider,
+        seeds=args.seed_slot,
+        start=args.start,
+        screenshot=args.screenshot,
+        quit_after_s=args.quit_after,
+    )

@@ -26,41 +26,77 @@ Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     from rt_samplernn.commands import _checks as check
-
     from rt_samplernn.live.player import (
         DEFAULT_LATENCY_MS,  # numpy only: no torch, no onnxruntime
     )
 
-    p = sub.add_parser("play", help="play a bundle live (sound card, WAV file or raw PCM on stdout)",
-                       description=__doc__, epilog=EPILOG, formatter_class=formatter)
-    p.add_argument("bundle", nargs="?", default=None,
-                   help="bundle folder made by `rt-samplernn export`; None: the bundled demo model")
-    p.add_argument("--device", metavar="NAME|INDEX", default=None,
-                   help="audio output: an index or a name substring (`rt-samplernn devices` lists them); "
-                        "'none' for no sound card (software clock); None: the system's default output")
-    p.add_argument("--latency-ms", "--ring-ms", dest="latency_ms", metavar="MS", type=check.latency_ms,
-                   default=DEFAULT_LATENCY_MS,
-                   help="ring fill target: how much audio is generated ahead of the playhead (more: safer "
-                        "against underruns). A knob is heard about this plus half a chunk plus the device's own "
-                        "latency later; the status line shows that knob-to-sound figure, from the worker's "
-                        "timings")
-    p.add_argument("--temperature", type=check.temperature, default=1.0, help="sampling temperature (lower: more conservative)")
+    p = sub.add_parser(
+        "play",
+        help="play a bundle live (sound card, WAV file or raw PCM on stdout)",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "bundle",
+        nargs="?",
+        default=None,
+        help="bundle folder made by `rt-samplernn export`; None: the bundled demo model",
+    )
+    p.add_argument(
+        "--device",
+        metavar="NAME|INDEX",
+        default=None,
+        help="audio output: an index or a name substring (`rt-samplernn devices` lists them); "
+        "'none' for no sound card (software clock); None: the system's default output",
+    )
+    p.add_argument(
+        "--latency-ms",
+        "--ring-ms",
+        dest="latency_ms",
+        metavar="MS",
+        type=check.latency_ms,
+        default=DEFAULT_LATENCY_MS,
+        help="ring fill target: how much audio is generated ahead of the playhead (more: safer "
+        "against underruns). A knob is heard about this plus half a chunk plus the device's own "
+        "latency later; the status line shows that knob-to-sound figure, from the worker's "
+        "timings",
+    )
+    p.add_argument(
+        "--temperature", type=check.temperature, default=1.0, help="sampling temperature (lower: more conservative)"
+    )
     p.add_argument("--gain", type=check.gain, default=1.0, help="output gain")
     p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
-    p.add_argument("--seed-audio", metavar="FILE", default=None,
-                   help="prime the model with this clip (any length: read in blocks; more than ~30 s buys little); "
-                        "the watchdog re-primes from it, reading it again")
-    p.add_argument("--seconds", type=check.play_seconds, default=None, help="stop after this many seconds; None: until Ctrl-C")
+    p.add_argument(
+        "--seed-audio",
+        metavar="FILE",
+        default=None,
+        help="prime the model with this clip (any length: read in blocks; more than ~30 s buys little); "
+        "the watchdog re-primes from it, reading it again",
+    )
+    p.add_argument(
+        "--seconds", type=check.play_seconds, default=None, help="stop after this many seconds; None: until Ctrl-C"
+    )
     p.add_argument("--record", metavar="OUT.wav", default=None, help="also write what is played to this file")
     p.add_argument("--force", action="store_true", help="overwrite the --record file if it exists")
-    p.add_argument("--stdout", action="store_true",
-                   help="write raw s16le PCM to stdout (for ffmpeg); rate and channels are printed on stderr")
-    p.add_argument("--no-watchdog", action="store_true",
-                   help="do not re-prime when the output collapses into silence or blows up into noise")
+    p.add_argument(
+        "--stdout",
+        action="store_true",
+        help="write raw s16le PCM to stdout (for ffmpeg); rate and channels are printed on stderr",
+    )
+    p.add_argument(
+        "--no-watchdog",
+        action="store_true",
+        help="do not re-prime when the output collapses into silence or blows up into noise",
+    )
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime provider")
-    p.add_argument("--chunk-frames", type=check.int_in(1, 65536), default=None,
-                   help="samples per engine call; None: 256. Smaller lowers latency and costs overhead")
+    p.add_argument(
+        "--chunk-frames",
+        type=check.int_in(1, 65536),
+        default=None,
+        help="samples per engine call; None: 256. Smaller lowers latency and costs overhead",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     from rt_samplernn.commands.midi_options import (
         add_midi_arguments,  # rtmidi loads when a port opens
@@ -80,13 +116,27 @@ def format_status(m: PlayerMetrics) -> str:
         return f"{shown.short} {shown.format(m, unmeasured='--')}"  # '--': no RTF measured yet
 
     temps = m.temperatures
-    temp = ("T --" if not temps else f"T {temps[0]:.2f}" if min(temps) == max(temps)
-            else f"T {min(temps):.2f}-{max(temps):.2f}")
+    temp = (
+        "T --"
+        if not temps
+        else f"T {temps[0]:.2f}"
+        if min(temps) == max(temps)
+        else f"T {min(temps):.2f}-{max(temps):.2f}"
+    )
     watchdog = meter("watchdog_events") if m.watchdog_enabled else "watchdog off"
-    return " | ".join([
-        f"{m.seconds_played:7.1f} s", temp, f"gain {m.gain:.2f}", meter("realtime_factor"), meter("ring_fill"),
-        f"{meter('underruns')} (host {m.output_underflows})", meter("knob_latency"), meter("process_cpu"), watchdog,
-    ])
+    return " | ".join(
+        [
+            f"{m.seconds_played:7.1f} s",
+            temp,
+            f"gain {m.gain:.2f}",
+            meter("realtime_factor"),
+            meter("ring_fill"),
+            f"{meter('underruns')} (host {m.output_underflows})",
+            meter("knob_latency"),
+            meter("process_cpu"),
+            watchdog,
+        ]
+    )
 
 
 def _bundle_path(args: argparse.Namespace):
@@ -97,8 +147,10 @@ def _bundle_path(args: argparse.Namespace):
 
     if args.bundle is None:
         if not (DEMO_BUNDLE / "model.json").exists():
-            raise UserError(f"the demo bundle is not installed ({DEMO_BUNDLE} has no model.json); "
-                            "give a bundle made by `rt-samplernn export`")
+            raise UserError(
+                f"the demo bundle is not installed ({DEMO_BUNDLE} has no model.json); "
+                "give a bundle made by `rt-samplernn export`"
+            )
         return DEMO_BUNDLE
     path = Path(args.bundle)
     if not path.exists():
@@ -146,17 +198,20 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
 
     import numpy as np
     import soundfile
-    from rt_samplernn.progress import progress_bar
 
     from rt_samplernn.audio import FileClip
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import mix_matrix
     from rt_samplernn.live.engine import Engine
+    from rt_samplernn.progress import progress_bar
 
     path = _unused_path(NO_CARD_WAV)
     seconds = args.seconds or NO_CARD_SECONDS
-    print(f"rt-samplernn play: no sound card here; writing {seconds:g} s to {path.resolve()} instead "
-          "(--record OUT.wav or --stdout play in real time)", file=sys.stderr)
+    print(
+        f"rt-samplernn play: no sound card here; writing {seconds:g} s to {path.resolve()} instead "
+        "(--record OUT.wav or --stdout play in real time)",
+        file=sys.stderr,
+    )
     engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
     engine.set_temperature(args.temperature)
     engine.set_gain(args.gain)
@@ -165,8 +220,10 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
-    with soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out, \
-            progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar:
+    with (
+        soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out,
+        progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar,
+    ):
         for start in range(0, total, block):
             n = min(block, total - start)
             out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
@@ -212,9 +269,16 @@ def run(args: argparse.Namespace) -> int:
         prime_with_progress(engine, clip)
         seed = (clip, clip.rate)
 
-    player = Player(engine, device=device, latency_ms=args.latency_ms, seconds=args.seconds,
-                    chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
-                    watchdog=not args.no_watchdog, seed=seed, sinks=sinks)
+    player = Player(
+        engine,
+        device=device,
+        latency_ms=args.latency_ms,
+        seconds=args.seconds,
+        chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
+        watchdog=not args.no_watchdog,
+        seed=seed,
+        sinks=sinks,
+    )
     controller = None
 
     def on_term(signum: int, frame: object) -> None:
@@ -229,13 +293,19 @@ def run(args: argparse.Namespace) -> int:
         player.start()
         m = player.metrics()
         where = player.device.label
-        print(f"rt-samplernn play: {bundle} ({engine.sample_rate} Hz, {engine.voices} voice"
-              f"{'s' if engine.voices > 1 else ''}, {engine.provider}) -> {where}, {m.device_rate} Hz, "
-              f"{m.channels} ch; knob-to-sound latency {m.knob_latency_ms:.0f} ms (ring fill target "
-              f"{m.target_latency_ms:.0f} ms, device {m.output_latency_ms:.1f} ms); Ctrl-C stops", file=sys.stderr)
+        print(
+            f"rt-samplernn play: {bundle} ({engine.sample_rate} Hz, {engine.voices} voice"
+            f"{'s' if engine.voices > 1 else ''}, {engine.provider}) -> {where}, {m.device_rate} Hz, "
+            f"{m.channels} ch; knob-to-sound latency {m.knob_latency_ms:.0f} ms (ring fill target "
+            f"{m.target_latency_ms:.0f} ms, device {m.output_latency_ms:.1f} ms); Ctrl-C stops",
+            file=sys.stderr,
+        )
         if args.stdout:
-            print(f"rt-samplernn play: stdout: raw s16le, {m.device_rate} Hz, {m.channels} ch "
-                  f"(ffmpeg -f s16le -ar {m.device_rate} -ac {m.channels} -i -)", file=sys.stderr)
+            print(
+                f"rt-samplernn play: stdout: raw s16le, {m.device_rate} Hz, {m.channels} ch "
+                f"(ffmpeg -f s16le -ar {m.device_rate} -ac {m.channels} -i -)",
+                file=sys.stderr,
+            )
         while not player.wait(1.0):
             if not args.quiet:
                 line = format_status(player.metrics())
@@ -257,12 +327,15 @@ def run(args: argparse.Namespace) -> int:
     m = player.metrics()
     if tty and not args.quiet:
         print(file=sys.stderr)
-    summary = (f"rt-samplernn play: {'stopped' if interrupted else 'done'} after {m.seconds_played:.1f} s; "
-               f"underruns {m.underruns}, host underflows {m.output_underflows}, watchdog events "
-               f"{m.watchdog_events}")
+    summary = (
+        f"rt-samplernn play: {'stopped' if interrupted else 'done'} after {m.seconds_played:.1f} s; "
+        f"underruns {m.underruns}, host underflows {m.output_underflows}, watchdog events "
+        f"{m.watchdog_events}"
+    )
     if m.watchdog_events:
-        summary += (f" (silence {m.silence_events}, drone {m.drone_events}, hiss {m.hiss_events}, "
-                    f"blow-up {m.noise_events})")
+        summary += (
+            f" (silence {m.silence_events}, drone {m.drone_events}, hiss {m.hiss_events}, blow-up {m.noise_events})"
+        )
     if args.record:
         summary += f"; recorded {m.recorded_seconds:.1f} s to {args.record}"
     print(summary, file=sys.stderr)

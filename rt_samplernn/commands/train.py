@@ -35,21 +35,33 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
         elif isinstance(default, tuple):
             group.add_argument(flag, type=check.frame_size, nargs="+", default=None, metavar="N", help=help_text)
         else:
-            group.add_argument(flag, type=checked.get(type(default), str), default=None,
-                               metavar=type(default).__name__.upper(), help=help_text)
+            group.add_argument(
+                flag,
+                type=checked.get(type(default), str),
+                default=None,
+                metavar=type(default).__name__.upper(),
+                help=help_text,
+            )
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p = sub.add_parser(
-        "train", help="train a SampleRNN on audio files", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train a SampleRNN on a folder (recursive) or list of audio files.", epilog=EPILOG,
+        "train",
+        help="train a SampleRNN on audio files",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a SampleRNN on a folder (recursive) or list of audio files.",
+        epilog=EPILOG,
     )
     p.add_argument("data", nargs="+", metavar="DATA", help="audio files or folders (anything soundfile reads)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="where checkpoints and TensorBoard events go")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="live", help="model shape to start from (default: live)")
+    p.add_argument(
+        "--preset", choices=sorted(PRESETS), default="live", help="model shape to start from (default: live)"
+    )
     p.add_argument("--config", metavar="FILE", help="TOML or JSON file with [model] and [train] tables")
     p.add_argument("--val-data", nargs="+", default=(), metavar="PATH", help="held-out files or folders for validation")
-    p.add_argument("--resume", metavar="CKPT|RUN_DIR", help="continue exactly from a checkpoint (a run dir means its last.pt)")
+    p.add_argument(
+        "--resume", metavar="CKPT|RUN_DIR", help="continue exactly from a checkpoint (a run dir means its last.pt)"
+    )
     p.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when present)")
     p.add_argument("--force", action="store_true", help="train into a RUN_DIR that already holds checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -96,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         base = to_dict(train_config_of(resume, ckpt) or TrainConfig())
     else:
         if out.is_dir() and any(out.glob("*.pt")) and not args.force:
-            raise UserError(f"{out}: already holds checkpoints; use --resume {out} to continue or --force to start over")
+            raise UserError(
+                f"{out}: already holds checkpoints; use --resume {out} to continue or --force to start over"
+            )
         model_cfg = model_config_from_preset(file.get("preset", args.preset), {**file.get("model", {}), **model_flags})
         base = to_dict(TrainConfig())
     train_cfg = apply_overrides(TrainConfig, base, {**file.get("train", {}), **train_flags}, "train")

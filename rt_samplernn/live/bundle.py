@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,8 @@ def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
     if check_sha:
         digest = sha256_file(path)
         _need(
-            digest == entry.get("sha256"), path,
+            digest == entry.get("sha256"),
+            path,
             f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "
             "the graph was altered or belongs to another export; re-export the bundle",
         )
@@ -133,18 +135,30 @@ def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSp
             layers, dim = int(s["shape"][0]), int(s["shape"][2])
             init = s["initial"]
             values = np.zeros((layers, dim), np.float32) if init == "zeros" else np.asarray(init, np.float32)
-            _need(values.shape == (layers, dim), mpath,
-                  f"state {s['input']!r} of {entry['file']}: initial values have shape {list(values.shape)}, "
-                  f"expected [{layers}, {dim}]")
+            _need(
+                values.shape == (layers, dim),
+                mpath,
+                f"state {s['input']!r} of {entry['file']}: initial values have shape {list(values.shape)}, "
+                f"expected [{layers}, {dim}]",
+            )
             states.append(StateSpec(s["input"], s["output"], tuple(s["shape"]), values))
         return GraphSpec(
-            name=str(entry["name"]), path=path, kind=str(entry["kind"]), frame_size=int(entry["frame_size"]),
-            ratio=int(entry.get("ratio", 1)), inputs=tuple(entry["inputs"]), outputs=tuple(entry["outputs"]),
-            states=tuple(states), sha256=str(entry.get("sha256")), batch_path=batch_path,
+            name=str(entry["name"]),
+            path=path,
+            kind=str(entry["kind"]),
+            frame_size=int(entry["frame_size"]),
+            ratio=int(entry.get("ratio", 1)),
+            inputs=tuple(entry["inputs"]),
+            outputs=tuple(entry["outputs"]),
+            states=tuple(states),
+            sha256=str(entry.get("sha256")),
+            batch_path=batch_path,
             batch_min_voices=int(batch["min_voices"]) if batch is not None else 0,
         )
     except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise UserError(f"{mpath}: graph entry for {entry.get('file')} is malformed ({type(e).__name__}: {e})") from None
+        raise UserError(
+            f"{mpath}: graph entry for {entry.get('file')} is malformed ({type(e).__name__}: {e})"
+        ) from None
 
 
 def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
@@ -159,14 +173,23 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
         manifest = json.loads(mpath.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"{mpath}: not readable JSON ({str(e).splitlines()[0][:120]})") from None
-    _need(isinstance(manifest, dict) and manifest.get("format") == FORMAT, mpath,
-          f"not an rt-samplernn bundle manifest (no \"format\": \"{FORMAT}\")")
+    _need(
+        isinstance(manifest, dict) and manifest.get("format") == FORMAT,
+        mpath,
+        f'not an rt-samplernn bundle manifest (no "format": "{FORMAT}")',
+    )
     version = manifest.get("version")
-    _need(version in SUPPORTED_VERSIONS, mpath,
-          f"bundle version {version!r} is not supported (this rt-samplernn reads version "
-          f"{', '.join(map(str, SUPPORTED_VERSIONS))}); re-export it with this version")
-    _need(manifest.get("weights", "fp32") in WEIGHTS, mpath,
-          f"weights {manifest.get('weights')!r} are not one of {', '.join(WEIGHTS)}")
+    _need(
+        version in SUPPORTED_VERSIONS,
+        mpath,
+        f"bundle version {version!r} is not supported (this rt-samplernn reads version "
+        f"{', '.join(map(str, SUPPORTED_VERSIONS))}); re-export it with this version",
+    )
+    _need(
+        manifest.get("weights", "fp32") in WEIGHTS,
+        mpath,
+        f"weights {manifest.get('weights')!r} are not one of {', '.join(WEIGHTS)}",
+    )
     try:
         cfg = model_config_from_dict(manifest["config"])
     except (KeyError, TypeError, AttributeError) as e:
@@ -180,9 +203,12 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     samples = [g for g in specs if g.kind == "sample"]
     n_frame = len(cfg.frame_sizes)
     expected = [frame_graph_name(k) for k in range(n_frame)]
-    _need(sorted(frames) == sorted(expected) and len(samples) == 1, mpath,
-          f"graphs {[g.name for g in specs]} do not match a {cfg.n_tiers}-tier model "
-          f"(expected {list(reversed(expected)) + ['sample']})")
+    _need(
+        sorted(frames) == sorted(expected) and len(samples) == 1,
+        mpath,
+        f"graphs {[g.name for g in specs]} do not match a {cfg.n_tiers}-tier model "
+        f"(expected {list(reversed(expected)) + ['sample']})",
+    )
     ordered = tuple(frames[frame_graph_name(k)] for k in range(n_frame))
     bundle = Bundle(root, manifest, cfg, ordered, samples[0])
     _check_manifest_shapes(bundle, mpath)
@@ -200,18 +226,24 @@ def _check_summary_agrees(manifest: dict[str, Any], cfg: ModelConfig, mpath: Pat
     }
     for key, want in summary.items():
         if key in manifest:
-            _need(manifest[key] == want, mpath,
-                  f"top-level {key} {manifest[key]!r} contradicts config ({want!r}); the file was edited: "
-                  "re-export the bundle (or make the two agree)")
+            _need(
+                manifest[key] == want,
+                mpath,
+                f"top-level {key} {manifest[key]!r} contradicts config ({want!r}); the file was edited: "
+                "re-export the bundle (or make the two agree)",
+            )
 
 
 def _check_initial_states_finite(b: Bundle, mpath: Path) -> None:
     """Learned initial states hold numbers: NaN or inf would silence or blow up every voice from the first sample."""
     for g in b.frame_graphs:
         for s in g.states:
-            _need(bool(np.isfinite(s.initial).all()), mpath,
-                  f"initial values of state {s.input!r} of {g.path.name} hold NaN or inf; re-export the bundle "
-                  "from a checkpoint with finite weights")
+            _need(
+                bool(np.isfinite(s.initial).all()),
+                mpath,
+                f"initial values of state {s.input!r} of {g.path.name} hold NaN or inf; re-export the bundle "
+                "from a checkpoint with finite weights",
+            )
 
 
 def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
@@ -220,22 +252,37 @@ def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
     n_state = 2 if cfg.rnn_type == "lstm" else 1
     for k, g in enumerate(b.frame_graphs):
         where = f"{mpath} ({g.path.name})"
-        _need(g.frame_size == cfg.frame_sizes[k], where,
-              f"frame size {g.frame_size} but config frame_sizes {list(cfg.frame_sizes)}")
+        _need(
+            g.frame_size == cfg.frame_sizes[k],
+            where,
+            f"frame size {g.frame_size} but config frame_sizes {list(cfg.frame_sizes)}",
+        )
         _need(len(g.states) == n_state, where, f"{len(g.states)} states listed, a {cfg.rnn_type} tier has {n_state}")
         for s in g.states:
-            _need(list(s.shape) == [cfg.rnn_layers, "voices", cfg.dim], where,
-                  f"state {s.input!r} has shape {list(s.shape)}, config says [{cfg.rnn_layers}, 'voices', {cfg.dim}]")
+            _need(
+                list(s.shape) == [cfg.rnn_layers, "voices", cfg.dim],
+                where,
+                f"state {s.input!r} has shape {list(s.shape)}, config says [{cfg.rnn_layers}, 'voices', {cfg.dim}]",
+            )
         first = g.inputs[0] if g.inputs else {}
         steps = "frames" if b.version == 1 else 1  # version 2 frame graphs take one frame per call
-        _need(first.get("shape") == ["voices", steps, cfg.frame_sizes[k]], where,
-              f"input 'frames' has shape {first.get('shape')}, expected ['voices', {steps!r}, {cfg.frame_sizes[k]}]")
+        _need(
+            first.get("shape") == ["voices", steps, cfg.frame_sizes[k]],
+            where,
+            f"input 'frames' has shape {first.get('shape')}, expected ['voices', {steps!r}, {cfg.frame_sizes[k]}]",
+        )
     s = b.sample
     shapes = {i["name"]: i.get("shape") for i in s.inputs}
-    _need(shapes.get("prev") == ["voices", cfg.frame_sizes[0]], f"{mpath} ({s.path.name})",
-          f"input 'prev' has shape {shapes.get('prev')}, expected ['voices', {cfg.frame_sizes[0]}]")
-    _need(shapes.get("noise") == ["voices", cfg.frame_sizes[0], cfg.q_levels], f"{mpath} ({s.path.name})",
-          f"input 'noise' has shape {shapes.get('noise')}, expected ['voices', {cfg.frame_sizes[0]}, {cfg.q_levels}]")
+    _need(
+        shapes.get("prev") == ["voices", cfg.frame_sizes[0]],
+        f"{mpath} ({s.path.name})",
+        f"input 'prev' has shape {shapes.get('prev')}, expected ['voices', {cfg.frame_sizes[0]}]",
+    )
+    _need(
+        shapes.get("noise") == ["voices", cfg.frame_sizes[0], cfg.q_levels],
+        f"{mpath} ({s.path.name})",
+        f"input 'noise' has shape {shapes.get('noise')}, expected ['voices', {cfg.frame_sizes[0]}, {cfg.q_levels}]",
+    )
 
 
 def check_graph_io(spec: GraphSpec, inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
@@ -243,12 +290,18 @@ def check_graph_io(spec: GraphSpec, inputs: Sequence[Any], outputs: Sequence[Any
     for kind, declared, actual in (("input", spec.inputs, inputs), ("output", spec.outputs, outputs)):
         found = {a.name: a for a in actual}
         want_names = [d["name"] for d in declared]
-        _need(sorted(found) == sorted(want_names), spec.path,
-              f"graph {kind}s {sorted(found)} do not match model.json {sorted(want_names)}")
+        _need(
+            sorted(found) == sorted(want_names),
+            spec.path,
+            f"graph {kind}s {sorted(found)} do not match model.json {sorted(want_names)}",
+        )
         for d in declared:
             a = found[d["name"]]
-            _need(a.type == DTYPES.get(d["dtype"]), spec.path,
-                  f"{kind} {d['name']!r} is {a.type}, model.json says {d['dtype']}")
+            _need(
+                a.type == DTYPES.get(d["dtype"]),
+                spec.path,
+                f"{kind} {d['name']!r} is {a.type}, model.json says {d['dtype']}",
+            )
             want, got = list(d["shape"]), list(a.shape)
             ok = len(want) == len(got) and all(
                 (isinstance(w, str) and not isinstance(g, int)) or (isinstance(w, int) and g == w)

@@ -73,8 +73,13 @@ class Notices:
         now = time.monotonic()
         if self.suppressed and now - self._last_log_s >= self.quiet_s:
             n, self.suppressed = self.suppressed, 0
-            self._emit(f"{self._latest_suppressed} (and {n - 1} more notice{'s' if n > 2 else ''} in the last "
-                       f"{self.quiet_s:g} s)" if n > 1 else self._latest_suppressed, now)
+            self._emit(
+                f"{self._latest_suppressed} (and {n - 1} more notice{'s' if n > 2 else ''} in the last "
+                f"{self.quiet_s:g} s)"
+                if n > 1
+                else self._latest_suppressed,
+                now,
+            )
 
     def _emit(self, text: str, now: float) -> None:
         self._last_log_s = now
@@ -126,8 +131,16 @@ class LiveControl:
     looks for prime/reset requests. ``quiet_s``: at most one logged notice per this many seconds.
     """
 
-    def __init__(self, params: Parameters, engine: Any, player: Any = None, poll_ms: float = 5.0,
-                 start: bool = True, adopt_engine: bool = True, quiet_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        params: Parameters,
+        engine: Any,
+        player: Any = None,
+        poll_ms: float = 5.0,
+        start: bool = True,
+        adopt_engine: bool = True,
+        quiet_s: float = 1.0,
+    ) -> None:
         self.params = params
         self.engine = engine
         self._player = player

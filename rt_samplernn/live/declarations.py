@@ -135,17 +135,47 @@ class Declaration:
 
 
 PARAMETERS: tuple[Declaration, ...] = (
-    Declaration("temperature", "Temperature", "float", FloatSpec(0.05, 1.5, 1.0), positive=True,
-                midi=("cc", 1), per_voice=True, voice_cc=21, engine="set_temperature", short="temp",
-                help="sampling temperature: low is near-deterministic, high is noisier"),
-    Declaration("gain", "Gain", "float", FloatSpec(0.0, 2.0, 1.0, power=2.0), unit="dB", midi=("cc", 7),
-                engine="set_gain", help="output gain (a fader: finer near silence)"),
-    Declaration("slot", "Pads", "index", midi=("pads", 36),
-                help="a note and the ones above it select and prime seed slots 1, 2, ..."),
+    Declaration(
+        "temperature",
+        "Temperature",
+        "float",
+        FloatSpec(0.05, 1.5, 1.0),
+        positive=True,
+        midi=("cc", 1),
+        per_voice=True,
+        voice_cc=21,
+        engine="set_temperature",
+        short="temp",
+        help="sampling temperature: low is near-deterministic, high is noisier",
+    ),
+    Declaration(
+        "gain",
+        "Gain",
+        "float",
+        FloatSpec(0.0, 2.0, 1.0, power=2.0),
+        unit="dB",
+        midi=("cc", 7),
+        engine="set_gain",
+        help="output gain (a fader: finer near silence)",
+    ),
+    Declaration(
+        "slot",
+        "Pads",
+        "index",
+        midi=("pads", 36),
+        help="a note and the ones above it select and prime seed slots 1, 2, ...",
+    ),
     Declaration("prime", "Re-prime", "trigger", midi=("cc", 102), help="prime again from the selected seed slot"),
     Declaration("reset", "Reset", "trigger", midi=("cc", 103), help="back to the model's initial state"),
-    Declaration("watchdog", "Watchdog", "switch", default=True, midi=("cc", 104), player="set_watchdog",
-                help="re-prime when the output collapses"),
+    Declaration(
+        "watchdog",
+        "Watchdog",
+        "switch",
+        default=True,
+        midi=("cc", 104),
+        player="set_watchdog",
+        help="re-prime when the output collapses",
+    ),
 )
 DECLARATIONS: dict[str, Declaration] = {d.name: d for d in PARAMETERS}
 

@@ -61,7 +61,6 @@ def _name_jack_client(sd: Any) -> None:
         sd._initialize()
 
 
-
 # -- devices ------------------------------------------------------------------------------------------
 
 
@@ -102,17 +101,24 @@ def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
     out = []
     for d in devices:
         if d["max_output_channels"] > 0:
-            out.append(OutputDevice(
-                index=int(d["index"]), name=str(d["name"]), hostapi=str(apis[d["hostapi"]]["name"]),
-                channels=int(d["max_output_channels"]), sample_rate=int(round(d["default_samplerate"])),
-                is_default=int(d["index"]) == default,
-            ))
+            out.append(
+                OutputDevice(
+                    index=int(d["index"]),
+                    name=str(d["name"]),
+                    hostapi=str(apis[d["hostapi"]]["name"]),
+                    channels=int(d["max_output_channels"]),
+                    sample_rate=int(round(d["default_samplerate"])),
+                    is_default=int(d["index"]) == default,
+                )
+            )
     return out
 
 
 def _no_device_message() -> str:
-    return ("no audio output device found (no sound card or audio server); "
-            "play into a file with --record OUT.wav or pipe raw PCM with --stdout (e.g. into ffmpeg)")
+    return (
+        "no audio output device found (no sound card or audio server); "
+        "play into a file with --record OUT.wav or pipe raw PCM with --stdout (e.g. into ffmpeg)"
+    )
 
 
 def find_output_device(spec: int | str | None = None) -> OutputDevice:
@@ -139,8 +145,10 @@ def find_output_device(spec: int | str | None = None) -> OutputDevice:
         return (exact or matches)[0]
     if not matches:
         raise UserError(f"device {spec!r} not found; outputs: {names} (`rt-samplernn devices` lists them)")
-    raise UserError(f"device {spec!r} matches several outputs: {'; '.join(d.label for d in matches)}; "
-                    "give its index or a longer name")
+    raise UserError(
+        f"device {spec!r} matches several outputs: {'; '.join(d.label for d in matches)}; "
+        "give its index or a longer name"
+    )
 
 
 def clock_device(sample_rate: int, voices: int) -> OutputDevice:
@@ -170,5 +178,3 @@ def mix_matrix(voices: int, channels: int) -> np.ndarray:
 def channel_map(mix_channels: int, device_channels: int) -> np.ndarray:
     """Which mix channel feeds each device channel: L, R, L, R, ... (all 0 for a mono mix)."""
     return np.arange(device_channels) % mix_channels
-
-

@@ -15,9 +15,9 @@ assignment; `generate()` picks them up at its next call. Nothing here takes a lo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
@@ -77,7 +77,7 @@ class _Stepper:
     finest conditioning live on the device; everything here is allocated once.
     """
 
-    def __init__(self, engine: "Engine", voices: int, device: str):
+    def __init__(self, engine: Engine, voices: int, device: str):
         bundle, cfg = engine.bundle, engine.config
         self.frames_sessions, self.sample_session = engine._frames, engine._sample
         v = voices
@@ -96,9 +96,14 @@ class _Stepper:
             self.cond_out.append(np.zeros((v, g.ratio, out_dim), np.float32))
             pair = []
             for _ in range(2):
-                pair.append([ort.OrtValue.ortvalue_from_shape_and_type((cfg.rnn_layers, v, cfg.dim), np.float32,
-                                                                        device if on_device else "cpu", 0)
-                             for _ in g.states])
+                pair.append(
+                    [
+                        ort.OrtValue.ortvalue_from_shape_and_type(
+                            (cfg.rnn_layers, v, cfg.dim), np.float32, device if on_device else "cpu", 0
+                        )
+                        for _ in g.states
+                    ]
+                )
             self.states.append(pair)
             bindings = []
             for parity in range(2):
@@ -185,8 +190,9 @@ class Engine:
     threads : onnxruntime intra-op threads (CPU)
     """
 
-    def __init__(self, bundle: str | Path | Bundle, voices: int = 1, seed: int = 0, provider: str = "auto",
-                 threads: int = 1):
+    def __init__(
+        self, bundle: str | Path | Bundle, voices: int = 1, seed: int = 0, provider: str = "auto", threads: int = 1
+    ):
         if voices < 1:
             raise UserError(f"voices must be at least 1, got {voices}")
         if provider not in PROVIDERS:
@@ -206,8 +212,10 @@ class Engine:
         on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
         if self.provider == "cuda" and not on_cuda:
             if provider == "cuda":
-                raise UserError("provider 'cuda': onnxruntime could not start CUDA here (CUDA/cuDNN libraries "
-                                "missing or no GPU); use --provider cpu")
+                raise UserError(
+                    "provider 'cuda': onnxruntime could not start CUDA here (CUDA/cuDNN libraries "
+                    "missing or no GPU); use --provider cpu"
+                )
             self.provider = "cpu"  # auto: onnxruntime fell back to the CPU
             if any(g.path_for(self.voices) != g.path for g in self.bundle.frame_graphs):
                 self._frames = self._frame_sessions()  # the CPU's pick of frame graphs
@@ -280,8 +288,13 @@ class Engine:
         with self._prime_lock:
             self._pending = self._initial_snapshot(self.seed if seed is None else int(seed))
 
-    def prime(self, audio: np.ndarray | Clip | PrimingHistory, rate: int | None = None, seed: int | None = None,
-              progress: Callable[[float], None] | None = None) -> None:
+    def prime(
+        self,
+        audio: np.ndarray | Clip | PrimingHistory,
+        rate: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
         """Warm every frame tier over a seed clip (an array at `rate`, any rate, mono or (frames, channels);
         an audio.FileClip/ArrayClip; or levels as a schedule.PrimingHistory); restarts the noise stream of
         seed (or the current one: the same clip then replays the same samples).
@@ -290,8 +303,9 @@ class Engine:
         tiers consume it (schedule.PrimingHistory), so memory does not grow with the clip; `progress`, if
         given, is called with the fraction done. The new state is swapped in at the next generate() call.
         """
-        history = audio if isinstance(audio, PrimingHistory) else PrimingHistory.from_clip(self.config,
-                                                                                          as_clip(audio, rate))
+        history = (
+            audio if isinstance(audio, PrimingHistory) else PrimingHistory.from_clip(self.config, as_clip(audio, rate))
+        )
         with self._prime_lock:
             states, last = self._states_and_tail(history, progress)
             tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
@@ -380,6 +394,7 @@ class Engine:
 
         def undo() -> None:
             run.frames_sessions, run.sample_session = frames, sample
+
         return undo
 
     # -------------------------------------------------------------------------------------------------
@@ -390,8 +405,9 @@ class Engine:
         """The bundle's initial RNN states for `voices` voices."""
         return [[s.initial_for(voices) for s in g.states] for g in self.bundle.frame_graphs]
 
-    def run_frame(self, k: int, frames: np.ndarray, cond: np.ndarray | None,
-                  states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def run_frame(
+        self, k: int, frames: np.ndarray, cond: np.ndarray | None, states: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         """One call of frame graph k: frames (voices, T, F) int64 (T = 1 for version 2 bundles), cond
         (voices, T, D) or None for the top tier, its states -> (cond_out (voices, T * ratio, out), new states).
 
@@ -405,8 +421,9 @@ class Engine:
         outs = self._frames[k].run(self._frame_out[k], feeds)
         return outs[0], outs[1:]
 
-    def states_after(self, history: np.ndarray | PrimingHistory,
-                     progress: Callable[[float], None] | None = None) -> States:
+    def states_after(
+        self, history: np.ndarray | PrimingHistory, progress: Callable[[float], None] | None = None
+    ) -> States:
         """States of every frame tier after reading a one-voice history (schedule.start_history's layout, or a
         schedule.PrimingHistory) from the initial state, in bounded windows (schedule.prime_windows) with the
         states carried: each window through whole-chunk graphs (version 1) or one frame per call."""
@@ -414,8 +431,9 @@ class Engine:
             history = PrimingHistory.from_history(np.asarray(history), self.f_top)
         return self._states_and_tail(history, progress)[0]
 
-    def _states_and_tail(self, history: PrimingHistory,
-                         progress: Callable[[float], None] | None) -> tuple[States, np.ndarray]:
+    def _states_and_tail(
+        self, history: PrimingHistory, progress: Callable[[float], None] | None
+    ) -> tuple[States, np.ndarray]:
         """(states after the history, its last top frame of levels)."""
         sizes, f_top = self.config.frame_sizes, self.f_top
         states = self.initial_states(1)
@@ -429,7 +447,9 @@ class Engine:
             if stepper is None:  # version 1: each tier over a whole window per call
                 cond = None
                 for k in reversed(range(len(sizes))):
-                    frames = window[f_top - sizes[k] : f_top - sizes[k] + length].reshape(1, length // sizes[k], sizes[k])
+                    frames = window[f_top - sizes[k] : f_top - sizes[k] + length].reshape(
+                        1, length // sizes[k], sizes[k]
+                    )
                     cond, states[k] = self.run_frame(k, frames, cond, states[k])
             else:
                 for i in range(f_top, len(window), sizes[0]):

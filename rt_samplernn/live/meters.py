@@ -16,8 +16,9 @@ the same `Meter.format`, so both show the same number in the same words. Adding 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 Reader = Callable[[Any], float]  # PlayerMetrics -> a number
 
@@ -82,20 +83,76 @@ class Meter:
 CORES = float(os.cpu_count() or 1)
 
 METERS: tuple[Meter, ...] = (
-    Meter("realtime_factor", "real-time factor", "x", lambda m: m.worker_rtf, fmt=".2f", full_scale=4.0,
-          unmeasured_below=1e-9, warn=0.6, alarm=0.75, low_is_bad=True, short="RTF"),
-    Meter("ring_fill", "ring fill / target", "ms", lambda m: m.ring_fill_ms, full_scale=lambda m: m.target_latency_ms,
-          of=True, warn=0.5, alarm=0.8, low_is_bad=True, fast=True, short="fill"),
-    Meter("knob_latency", "knob-to-sound latency", "ms", lambda m: m.knob_latency_ms, full_scale=250.0,
-          warn=0.5, alarm=0.8, short="latency"),
-    Meter("underruns", "underruns", "", lambda m: m.underruns, full_scale=10.0, warn=0.01, alarm=0.5,
-          short="underruns"),
-    Meter("watchdog_events", "watchdog events", "", lambda m: m.watchdog_events, full_scale=10.0, warn=0.01,
-          alarm=0.5, short="watchdog"),
-    Meter("callback_cpu", "audio callback CPU", "%", lambda m: m.cpu_load, scale=100.0, warn=0.5, alarm=0.8,
-          short="callback"),
-    Meter("process_cpu", "process CPU", "cores", lambda m: m.process_cpu, fmt=".2f", full_scale=CORES,
-          warn=0.7, alarm=0.9, short="cpu"),
+    Meter(
+        "realtime_factor",
+        "real-time factor",
+        "x",
+        lambda m: m.worker_rtf,
+        fmt=".2f",
+        full_scale=4.0,
+        unmeasured_below=1e-9,
+        warn=0.6,
+        alarm=0.75,
+        low_is_bad=True,
+        short="RTF",
+    ),
+    Meter(
+        "ring_fill",
+        "ring fill / target",
+        "ms",
+        lambda m: m.ring_fill_ms,
+        full_scale=lambda m: m.target_latency_ms,
+        of=True,
+        warn=0.5,
+        alarm=0.8,
+        low_is_bad=True,
+        fast=True,
+        short="fill",
+    ),
+    Meter(
+        "knob_latency",
+        "knob-to-sound latency",
+        "ms",
+        lambda m: m.knob_latency_ms,
+        full_scale=250.0,
+        warn=0.5,
+        alarm=0.8,
+        short="latency",
+    ),
+    Meter(
+        "underruns", "underruns", "", lambda m: m.underruns, full_scale=10.0, warn=0.01, alarm=0.5, short="underruns"
+    ),
+    Meter(
+        "watchdog_events",
+        "watchdog events",
+        "",
+        lambda m: m.watchdog_events,
+        full_scale=10.0,
+        warn=0.01,
+        alarm=0.5,
+        short="watchdog",
+    ),
+    Meter(
+        "callback_cpu",
+        "audio callback CPU",
+        "%",
+        lambda m: m.cpu_load,
+        scale=100.0,
+        warn=0.5,
+        alarm=0.8,
+        short="callback",
+    ),
+    Meter(
+        "process_cpu",
+        "process CPU",
+        "cores",
+        lambda m: m.process_cpu,
+        fmt=".2f",
+        full_scale=CORES,
+        warn=0.7,
+        alarm=0.9,
+        short="cpu",
+    ),
 )
 METERS_BY_NAME: dict[str, Meter] = {m.name: m for m in METERS}
 

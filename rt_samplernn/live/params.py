@@ -49,9 +49,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -119,8 +119,14 @@ class FloatParam(Param):
 
     kind = "float"
 
-    def __init__(self, decl: Declaration, spec: FloatSpec, name: str | None = None, label: str | None = None,
-                 voice: int | None = None) -> None:
+    def __init__(
+        self,
+        decl: Declaration,
+        spec: FloatSpec,
+        name: str | None = None,
+        label: str | None = None,
+        voice: int | None = None,
+    ) -> None:
         super().__init__(decl, name, label)
         self.spec = spec
         self.voice = voice  # the engine's voice index (from 0) for a per-voice cell, else None
@@ -309,8 +315,11 @@ class Parameters:
                 spec = specs.get(d.name, d.spec)
                 d.check_spec(spec)
                 cell = FloatParam(d, spec)
-                voice_cells = [FloatParam(d, spec, d.voice_name(v + 1), d.voice_label(v + 1), voice=v)
-                               for v in range(voices)] if d.per_voice and voices > 1 else []
+                voice_cells = (
+                    [FloatParam(d, spec, d.voice_name(v + 1), d.voice_label(v + 1), voice=v) for v in range(voices)]
+                    if d.per_voice and voices > 1
+                    else []
+                )
                 cell.followers = tuple(voice_cells)
                 self._voice_cells[d.name] = voice_cells
                 self._add(cell, *voice_cells)
@@ -407,7 +416,7 @@ class Parameters:
 
     def take_settings(self, old: Parameters) -> None:
         """Carry over what a performer set up in ``old`` (a model reopened): slots, ranges, values, switches."""
-        self.slots = list(old.slots)[:len(self.slots)] + [None] * max(0, len(self.slots) - len(old.slots))
+        self.slots = list(old.slots)[: len(self.slots)] + [None] * max(0, len(self.slots) - len(old.slots))
         self.slots_version = next_version()
         self.set_specs(old.specs())
         for cell in old:
@@ -433,7 +442,23 @@ class Parameters:
 
 
 __all__ = [
-    "CURVES", "SEED_SLOTS", "SEED_SLOT_SECONDS", "MAX_VOICE_CONTROLS", "next_version", "as_number", "FloatSpec", "Declaration", "PARAMETERS", "DECLARATIONS",
-    "declaration", "is_voice_name", "Param", "FloatParam", "IndexParam", "SwitchParam", "Trigger", "SeedSlot",
+    "CURVES",
+    "SEED_SLOTS",
+    "SEED_SLOT_SECONDS",
+    "MAX_VOICE_CONTROLS",
+    "next_version",
+    "as_number",
+    "FloatSpec",
+    "Declaration",
+    "PARAMETERS",
+    "DECLARATIONS",
+    "declaration",
+    "is_voice_name",
+    "Param",
+    "FloatParam",
+    "IndexParam",
+    "SwitchParam",
+    "Trigger",
+    "SeedSlot",
     "Parameters",
 ]

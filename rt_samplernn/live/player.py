@@ -81,8 +81,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -148,7 +149,6 @@ class PlayerMetrics:
     record_dropped_frames: int  # frames the recorder could not keep up with
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
-
 
 
 def _raise_priority() -> None:
@@ -247,8 +247,9 @@ class Player:
         self.startup_cushion_frames = round(STARTUP_CUSHION_MS / 1000.0 * self.device_rate)
         self._max_chunk_out = math.ceil(self.chunk_frames * self._ratio) + 256
         block = self.block_frames or CLOCK_BLOCK_FRAMES
-        self.ring = RingBuffer(self.target_frames + self.startup_cushion_frames + 2 * self._max_chunk_out
-                               + 4 * block + 1024, self.channels)
+        self.ring = RingBuffer(
+            self.target_frames + self.startup_cushion_frames + 2 * self._max_chunk_out + 4 * block + 1024, self.channels
+        )
 
         # recording: the callback copies what it played into the tap; the recorder thread drains it
         self.sinks = list(sinks)
@@ -408,8 +409,9 @@ class Player:
         if self._ratio != 1.0:
             import soxr
 
-            self._resampler = soxr.ResampleStream(self.sample_rate, self.device_rate, self._mix_channels,
-                                                  dtype="float32", quality=self._resample_quality)
+            self._resampler = soxr.ResampleStream(
+                self.sample_rate, self.device_rate, self._mix_channels, dtype="float32", quality=self._resample_quality
+            )
         for sink in self.sinks:
             sink.open(self.device_rate, self.channels)
         if self.switch_interval_s is not None:
@@ -446,8 +448,13 @@ class Player:
         stream = None
         try:
             stream = sd.OutputStream(
-                samplerate=self.device_rate, blocksize=self.block_frames, device=self.device.index,
-                channels=self.channels, dtype="float32", latency="low", callback=self._callback,
+                samplerate=self.device_rate,
+                blocksize=self.block_frames,
+                device=self.device.index,
+                channels=self.channels,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
             )
             self._output_latency_s = float(stream.latency)
             stream.start()
@@ -456,8 +463,10 @@ class Player:
         except sd.PortAudioError as e:
             if stream is not None:
                 stream.close(ignore_errors=True)
-            raise UserError(f"cannot open audio device {self.device.label} at {self.device_rate} Hz, "
-                            f"{self.channels} channels: {e}; `rt-samplernn devices` lists the outputs") from None
+            raise UserError(
+                f"cannot open audio device {self.device.label} at {self.device_rate} Hz, "
+                f"{self.channels} channels: {e}; `rt-samplernn devices` lists the outputs"
+            ) from None
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the player finished by itself (--seconds reached, device lost, error); True if it did.
@@ -681,8 +690,10 @@ class Player:
 
     def _lose_device(self) -> None:
         self._device_lost = True
-        self.error = (f"audio device {self.device.label} stopped (the audio server went away or the device "
-                      "was unplugged); playback stopped")
+        self.error = (
+            f"audio device {self.device.label} stopped (the audio server went away or the device "
+            "was unplugged); playback stopped"
+        )
         self._abandon_portaudio()
         self._done.set()
 

@@ -32,8 +32,9 @@ class RingBuffer:
 
     def __init__(self, capacity_frames: int, channels: int = 1, dtype: np.dtype | type = np.float32) -> None:
         if capacity_frames < 1 or channels < 1:
-            raise ValueError(f"ring buffer needs capacity_frames >= 1 and channels >= 1, "
-                             f"got {capacity_frames} and {channels}")
+            raise ValueError(
+                f"ring buffer needs capacity_frames >= 1 and channels >= 1, got {capacity_frames} and {channels}"
+            )
         self._buf = np.zeros((int(capacity_frames), int(channels)), dtype=dtype)
         self._capacity = int(capacity_frames)
         self._written = 0  # frames ever written; only the producer stores to it
@@ -84,9 +85,9 @@ class RingBuffer:
             return 0
         start = written % self._capacity
         first = min(n, self._capacity - start)
-        self._buf[start:start + first] = data[:first]
+        self._buf[start : start + first] = data[:first]
         if n > first:
-            self._buf[:n - first] = data[first:n]
+            self._buf[: n - first] = data[first:n]
         self._written = written + n  # publish only after the frames are in place
         return n
 
@@ -101,9 +102,9 @@ class RingBuffer:
             return 0
         start = read % self._capacity
         first = min(n, self._capacity - start)
-        np.copyto(out[:first], self._buf[start:start + first])
+        np.copyto(out[:first], self._buf[start : start + first])
         if n > first:
-            np.copyto(out[first:n], self._buf[:n - first])
+            np.copyto(out[first:n], self._buf[: n - first])
         self._read = read + n  # free the space only after the frames are copied out
         return n
 

@@ -40,8 +40,10 @@ class WavSink:
         self.path = Path(path)
         fmt = self.path.suffix.lstrip(".").upper()
         if fmt not in soundfile.available_formats():
-            raise UserError(f"{self.path}: cannot record to {self.path.suffix or 'a file without extension'}; "
-                            "use .wav (or .flac, .aiff)")
+            raise UserError(
+                f"{self.path}: cannot record to {self.path.suffix or 'a file without extension'}; "
+                "use .wav (or .flac, .aiff)"
+            )
         if self.path.exists() and not force:
             raise UserError(f"{self.path}: exists; pass --force to overwrite it")
         if not self.path.parent.is_dir():
@@ -55,8 +57,9 @@ class WavSink:
         import soundfile
 
         try:
-            self._file = soundfile.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=channels,
-                                             subtype="PCM_16")
+            self._file = soundfile.SoundFile(
+                str(self.path), "w", samplerate=sample_rate, channels=channels, subtype="PCM_16"
+            )
         except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
             raise UserError(f"{self.path}: cannot write ({e})") from None
         self.sample_rate = sample_rate
@@ -99,7 +102,6 @@ class PcmSink:
             self.stream.flush()
         except (BrokenPipeError, ValueError, OSError):
             pass
-
 
 
 def stdout_sink() -> PcmSink:

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -97,9 +98,12 @@ class WatchdogConfig:
             rms1 = float(stats["rms_db"]["p1"])
         except (KeyError, TypeError, ValueError):
             return base  # an older or foreign entry: keep the defaults
-        return replace(base, hiss_flatness=min(max(2.8 * flat99, 0.15), 0.4),
-                       drone_low_share=min(max(low99 + 0.08, 0.6), 0.95),
-                       silence_db=min(base.silence_db, rms1 - 15.0))
+        return replace(
+            base,
+            hiss_flatness=min(max(2.8 * flat99, 0.15), 0.4),
+            drone_low_share=min(max(low99 + 0.08, 0.6), 0.95),
+            silence_db=min(base.silence_db, rms1 - 15.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def loop_similarity(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[float, i
     n = len(x)
     size = 1 << (2 * n - 1).bit_length()
     spec = np.fft.rfft(x, size)
-    corr = np.fft.irfft(spec * np.conj(spec), size)[min_lag:max_lag + 1]
+    corr = np.fft.irfft(spec * np.conj(spec), size)[min_lag : max_lag + 1]
     energy = np.concatenate([[0.0], np.cumsum(x * x)])
     lags = np.arange(min_lag, max_lag + 1)
     head = energy[n - lags]  # x[:n-lag]
@@ -206,7 +210,7 @@ class Watchdog:
         pos, n = 0, audio.shape[1]
         while pos < n:
             take = min(block - self._pending_frames, n - pos)
-            self._pending[:, self._pending_frames:self._pending_frames + take] = audio[:, pos:pos + take]
+            self._pending[:, self._pending_frames : self._pending_frames + take] = audio[:, pos : pos + take]
             self._pending_frames += take
             pos += take
             self._frames_seen += take
@@ -256,8 +260,9 @@ class Watchdog:
         share = noisy.mean(axis=0)
         for v in range(self.voices):
             if share[v] >= cfg.noise_fraction:
-                return Event(NOISE, v, _db(float(power[:, v].mean())), float(flat[:, v].mean()),
-                             float(zcr[:, v].mean()), at)
+                return Event(
+                    NOISE, v, _db(float(power[:, v].mean())), float(flat[:, v].mean()), float(zcr[:, v].mean()), at
+                )
         return None
 
     def _hiss(self, at: float) -> Event | None:
@@ -279,8 +284,15 @@ class Watchdog:
         low = (self._low[rows] * power).sum(axis=0) / energy  # energy-weighted, as audio_stats does
         for v in range(self.voices):
             if low[v] > self.config.drone_low_share and energy[v] / len(rows) >= self._silence_power:
-                return Event(DRONE, v, _db(energy[v] / len(rows)), float(self._flatness[rows, v].mean()),
-                             float(self._zcr[rows, v].mean()), at, low_share=float(low[v]))
+                return Event(
+                    DRONE,
+                    v,
+                    _db(energy[v] / len(rows)),
+                    float(self._flatness[rows, v].mean()),
+                    float(self._zcr[rows, v].mean()),
+                    at,
+                    low_share=float(low[v]),
+                )
         return None
 
     def _loop(self, at: float) -> Event | None:
@@ -294,8 +306,15 @@ class Watchdog:
             similarity, _ = loop_similarity(self._loop_audio[order, v].reshape(-1), *self._loop_lags)
             if similarity >= self.config.loop_similarity:
                 rows = self._rows(self.loop_blocks)
-                return Event(DRONE, v, _db(power[v]), float(self._flatness[rows, v].mean()),
-                             float(self._zcr[rows, v].mean()), at, similarity=similarity)
+                return Event(
+                    DRONE,
+                    v,
+                    _db(power[v]),
+                    float(self._flatness[rows, v].mean()),
+                    float(self._zcr[rows, v].mean()),
+                    at,
+                    similarity=similarity,
+                )
         return None
 
     def _count(self, event: Event) -> Event:

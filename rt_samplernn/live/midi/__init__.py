@@ -82,7 +82,20 @@ from rt_samplernn.live.midi.ports import (
 )
 
 __all__ = [
-    "API_NAMES", "CLIENT_NAME", "VIRTUAL_PORT", "choose_api", "list_input_ports", "find_port", "MidiParser",
-    "Mapping", "MidiMap", "default_map", "default_map_path", "map_to_dict", "map_from_dict", "save_map",
-    "load_map", "MidiController",
+    "API_NAMES",
+    "CLIENT_NAME",
+    "VIRTUAL_PORT",
+    "choose_api",
+    "list_input_ports",
+    "find_port",
+    "MidiParser",
+    "Mapping",
+    "MidiMap",
+    "default_map",
+    "default_map_path",
+    "map_to_dict",
+    "map_from_dict",
+    "save_map",
+    "load_map",
+    "MidiController",
 ]

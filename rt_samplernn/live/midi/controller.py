@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rt_samplernn.errors import UserError
+from rt_samplernn.live.control import LiveControl
 from rt_samplernn.live.midi.mapfile import (
     Mapping,
     MidiMap,
@@ -27,7 +29,6 @@ from rt_samplernn.live.midi.ports import (
     choose_api,
     find_port,
 )
-from rt_samplernn.live.control import LiveControl
 from rt_samplernn.live.params import (
     FloatParam,
     IndexParam,
@@ -80,8 +81,15 @@ class MidiController:
     that the opened port still exists.
     """
 
-    def __init__(self, params: Parameters, midi_map: MidiMap | None = None, control: LiveControl | None = None,
-                 map_path: str | Path | None = None, poll_ms: float = 2.0, port_check_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        params: Parameters,
+        midi_map: MidiMap | None = None,
+        control: LiveControl | None = None,
+        map_path: str | Path | None = None,
+        poll_ms: float = 2.0,
+        port_check_s: float = 0.5,
+    ) -> None:
         self.params = params
         self.control = control
         self.map_path = Path(map_path) if map_path else default_map_path()
@@ -120,8 +128,9 @@ class MidiController:
     def _check_names(self, mappings: Iterable[Mapping]) -> None:
         for m in mappings:
             if m.param not in self.params and not is_voice_name(m.param):
-                raise UserError(f"MIDI map: parameter {m.param!r} unknown; parameters: "
-                                f"{', '.join(self.params.names())}")
+                raise UserError(
+                    f"MIDI map: parameter {m.param!r} unknown; parameters: {', '.join(self.params.names())}"
+                )
 
     def _swap(self, mappings: Sequence[Mapping]) -> None:
         self._mappings = tuple(mappings)
@@ -138,8 +147,9 @@ class MidiController:
         floats = [f.name for f in self.params.float_params()]
         for name in midi_map.specs:
             if name not in floats and not is_voice_name(name):
-                raise UserError(f"MIDI map: [params.{name}]: no such continuous parameter; "
-                                f"ranges exist for: {', '.join(floats)}")
+                raise UserError(
+                    f"MIDI map: [params.{name}]: no such continuous parameter; ranges exist for: {', '.join(floats)}"
+                )
         specs = {k: v for k, v in midi_map.specs.items() if k in self.params}
         if apply_specs and specs:
             self.params.set_specs(specs)
@@ -181,8 +191,7 @@ class MidiController:
             channels_meet = m.channel is None or new.channel is None or m.channel == new.channel
             return channels_meet and bool(m.controls() & new.controls())
 
-        kept = [m for m in self._mappings
-                if not same_control(m) and not (m.param == new.param and m.kind == new.kind)]
+        kept = [m for m in self._mappings if not same_control(m) and not (m.param == new.param and m.kind == new.kind)]
         return kept + [new]
 
     def save_map(self, path: str | Path | None = None) -> Path:
@@ -337,8 +346,10 @@ class MidiController:
             midi_in.set_error_callback(self._rtmidi_error)
             if isinstance(port, str) and port.strip().lower() == "virtual":
                 if api_id == _api_ids()["winmm"]:
-                    raise UserError("virtual MIDI ports are not supported on Windows (WinMM); install "
-                                    "loopMIDI and pass its port name")
+                    raise UserError(
+                        "virtual MIDI ports are not supported on Windows (WinMM); install "
+                        "loopMIDI and pass its port name"
+                    )
                 midi_in.open_virtual_port(VIRTUAL_PORT)
                 self.port_name = None
                 opened = f"virtual port {VIRTUAL_PORT!r}"
@@ -404,8 +415,9 @@ class MidiController:
                 self._midi_in.close_port()
             except Exception:
                 pass
-            self._set_status(f"MIDI port {self.port_name!r} vanished; playback goes on; it reconnects "
-                             "when the port comes back")
+            self._set_status(
+                f"MIDI port {self.port_name!r} vanished; playback goes on; it reconnects when the port comes back"
+            )
         elif not self.connected and self.port_name in ports:
             try:
                 self._midi_in.open_port(ports.index(self.port_name), "midi_in")

@@ -89,8 +89,10 @@ def default_map(voices: int = 1) -> MidiMap:
         if d.midi is not None:
             m.append(Mapping(d.name, *d.midi))
         if d.per_voice and d.voice_cc is not None and voices > 1:
-            m += [Mapping(d.voice_name(v), "cc", d.voice_cc + v - 1)
-                  for v in range(1, min(voices, MAX_VOICE_CONTROLS) + 1)]
+            m += [
+                Mapping(d.voice_name(v), "cc", d.voice_cc + v - 1)
+                for v in range(1, min(voices, MAX_VOICE_CONTROLS) + 1)
+            ]
     return MidiMap(tuple(m))
 
 
@@ -142,13 +144,23 @@ def map_to_dict(m: MidiMap) -> dict[str, Any]:
         out["slots"] = list(m.slots)
     if m.specs:
         out["params"] = {
-            name: {"minimum": s.minimum, "maximum": s.maximum, "default": s.default, "curve": s.curve,
-                   "power": s.power, "smoothing_ms": s.smoothing_ms}
+            name: {
+                "minimum": s.minimum,
+                "maximum": s.maximum,
+                "default": s.default,
+                "curve": s.curve,
+                "power": s.power,
+                "smoothing_ms": s.smoothing_ms,
+            }
             for name, s in m.specs.items()
         }
     out["mapping"] = [
-        {"param": x.param, x.kind: x.number, "channel": _channel_out(x.channel, "any"),
-         **({"fourteen_bit": True} if x.fourteen_bit else {})}
+        {
+            "param": x.param,
+            x.kind: x.number,
+            "channel": _channel_out(x.channel, "any"),
+            **({"fourteen_bit": True} if x.fourteen_bit else {}),
+        }
         for x in m.mappings
     ]
     return out
@@ -160,8 +172,9 @@ def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
         raise UserError(f"{where}: expected a table of settings")
     version = d.get("version", MAP_VERSION)
     if version not in SUPPORTED_VERSIONS:
-        raise UserError(f"{where}: version {version!r} not supported; supported: "
-                        f"{', '.join(map(str, SUPPORTED_VERSIONS))}")
+        raise UserError(
+            f"{where}: version {version!r} not supported; supported: {', '.join(map(str, SUPPORTED_VERSIONS))}"
+        )
     rename = _voices_from_one if version == 1 else (lambda name: name)
     known = {"version", "channel", "slots", "params", "mapping"}
     extra = set(d) - known
@@ -200,14 +213,22 @@ def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
         kinds = [k for k in KINDS if k in e]
         allowed = {"param", "channel", "fourteen_bit", *KINDS}
         if len(kinds) != 1 or set(e) - allowed or not isinstance(e.get("param"), str):
-            raise UserError(f"{here}: needs param = \"name\" and exactly one of cc / note / pads "
-                            f"(optional: channel, fourteen_bit)")
+            raise UserError(
+                f'{here}: needs param = "name" and exactly one of cc / note / pads (optional: channel, fourteen_bit)'
+            )
         fourteen = e.get("fourteen_bit", False)
         if not isinstance(fourteen, bool):
             raise UserError(f"{here}: fourteen_bit must be true or false")
         try:
-            mappings.append(Mapping(rename(e["param"]), kinds[0], e[kinds[0]],
-                                    _channel_in(e.get("channel", "any"), here, ("any", "omni")), fourteen))
+            mappings.append(
+                Mapping(
+                    rename(e["param"]),
+                    kinds[0],
+                    e[kinds[0]],
+                    _channel_in(e.get("channel", "any"), here, ("any", "omni")),
+                    fourteen,
+                )
+            )
         except UserError as err:
             raise UserError(f"{here}: {err}") from None
     return MidiMap(tuple(mappings), channel, specs, tuple(slots))
@@ -313,5 +334,3 @@ def load_map(path: str | Path) -> MidiMap:
         except tomllib.TOMLDecodeError as e:
             raise UserError(f"{path}: not valid TOML ({e})") from None
     return map_from_dict(d, str(path))
-
-

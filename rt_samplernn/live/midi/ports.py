@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from rt_samplernn.errors import UserError
 
@@ -27,8 +27,12 @@ def _rtmidi():
 
 def _api_ids() -> dict[str, int]:
     rtmidi = _rtmidi()
-    return {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
-            "coremidi": rtmidi.API_MACOSX_CORE, "winmm": rtmidi.API_WINDOWS_MM}
+    return {
+        "alsa": rtmidi.API_LINUX_ALSA,
+        "jack": rtmidi.API_UNIX_JACK,
+        "coremidi": rtmidi.API_MACOSX_CORE,
+        "winmm": rtmidi.API_WINDOWS_MM,
+    }
 
 
 def api_name(api: int) -> str:
@@ -61,8 +65,9 @@ def choose_api(name: str | None = None) -> int:
         return ids["alsa"]
     if ids["jack"] in compiled:
         return ids["jack"]
-    raise UserError("no MIDI API: no ALSA sequencer (/dev/snd/seq; `modprobe snd-seq`) and python-rtmidi "
-                    "has no JACK support here")
+    raise UserError(
+        "no MIDI API: no ALSA sequencer (/dev/snd/seq; `modprobe snd-seq`) and python-rtmidi has no JACK support here"
+    )
 
 
 def _make_input(api: int, client_name: str = CLIENT_NAME):
@@ -72,8 +77,9 @@ def _make_input(api: int, client_name: str = CLIENT_NAME):
     except (rtmidi.RtMidiError, RuntimeError) as e:
         hint = ""
         if api == rtmidi.API_UNIX_JACK:
-            hint = ("; MIDI goes through JACK here (no ALSA sequencer): start jackd first, e.g. "
-                    "`jackd -d dummy -r 16000 &`")
+            hint = (
+                "; MIDI goes through JACK here (no ALSA sequencer): start jackd first, e.g. `jackd -d dummy -r 16000 &`"
+            )
         raise UserError(f"cannot open MIDI ({api_name(api)}): {e}{hint}") from None
 
 
@@ -101,5 +107,3 @@ def find_port(spec: str | int, ports: Sequence[str]) -> int:
     if not matches:
         raise UserError(f"MIDI port {spec!r} not found; ports: {listing}; or use --midi virtual")
     return matches[0]
-
-
