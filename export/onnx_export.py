@@ -27,6 +27,7 @@ from onnx import TensorProto, helper
 from torch import Tensor, nn
 
 from rt_samplernn import __version__
+from rt_samplernn.atomic import write_atomically
 from rt_samplernn.config import to_dict
 from rt_samplernn.export.cells import build_cell_frame_graph
 from rt_samplernn.export.common import IR_VERSION, OPSET
@@ -526,7 +527,5 @@ def export_bundle(
         graphs=graphs,
     )
     manifest_path = out_dir / MANIFEST
-    tmp = manifest_path.with_name(f".{MANIFEST}.part")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    tmp.replace(manifest_path)
+    write_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
     return manifest_path

@@ -15,6 +15,18 @@ from rt_samplernn.errors import UserError
 
 PEAK = 0.95  # training clips and seed clips are scaled so their peak is this
 BLOCK_FRAMES = 65536  # frames read and resampled at a time when preparing a clip (any size gives the same result)
+MIN_FILE_RATE = 1_000  # Hz: audio files whose header claims a rate outside [MIN_FILE_RATE, MAX_FILE_RATE]
+MAX_FILE_RATE = 384_000  # are refused (a lying header would otherwise be resampled by a huge factor)
+# What `generate --out` and `play --record` write, by extension: (libsndfile format, subtype).
+OUTPUT_FORMATS = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".aiff": ("AIFF", "PCM_16"),
+    ".aif": ("AIFF", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".oga": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
 
 
 def audio_extensions() -> set[str]:
@@ -23,12 +35,35 @@ def audio_extensions() -> set[str]:
     return exts | {".aif", ".oga", ".opus"}
 
 
+def output_format(path: Path) -> tuple[str, str]:
+    """(format, subtype) that the file's extension names, if this libsndfile writes it; else a UserError."""
+    supported = {ext: fs for ext, fs in OUTPUT_FORMATS.items() if soundfile.check_format(*fs)}
+    found = supported.get(path.suffix.lower())
+    if found is None:
+        raise UserError(
+            f"{path}: cannot write {path.suffix or 'a file without extension'}; "
+            f"use one of {', '.join(sorted(supported))}"
+        )
+    return found
+
+
+def checked_rate(path: Path, rate: int) -> int:
+    """The rate a file's header claims, if it is in [MIN_FILE_RATE, MAX_FILE_RATE]; else a UserError."""
+    if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
+        raise UserError(
+            f"{path}: its header claims {rate} Hz; audio files from {MIN_FILE_RATE} to {MAX_FILE_RATE} Hz are "
+            "read (the file is damaged or not what its header says)"
+        )
+    return int(rate)
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """float32 (frames, channels) and the file's rate; a UserError naming the file if it cannot be read."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     try:
+        checked_rate(path, soundfile.info(str(path)).samplerate)
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
@@ -65,7 +100,7 @@ class FileClip:
             raise UserError(f"{self.path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
         if info.frames == 0:
             raise UserError(f"{self.path}: the file holds no audio")
-        self.rate = int(info.samplerate)
+        self.rate = checked_rate(self.path, info.samplerate)
         self.seconds = info.frames / float(self.rate)
 
     def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
@@ -167,15 +202,3 @@ def load_for_model(path: str | Path, sample_rate: int) -> np.ndarray:
     """Read a file and prepare it for a model (mono, sample_rate, peak-normalized)."""
     data, rate = read_audio(path)
     return to_model_audio(data, rate, sample_rate)
-
-
-def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Write float audio (frames,) or (frames, channels) as 16-bit PCM WAV, atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write ({e.strerror})") from None

@@ -24,14 +24,13 @@ dBFS of AC power; flatness and low share over the windows that are not silent): 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rt_samplernn.atomic import write_atomically
 from rt_samplernn.errors import UserError
 from rt_samplernn.measure import flatness_of_spectra
 
@@ -135,8 +134,10 @@ def _read_start(path: Path, seconds: float) -> tuple[np.ndarray, int]:
     """The first ``seconds`` of an audio file, float32 (frames, channels); a UserError naming it if unreadable."""
     import soundfile
 
+    from rt_samplernn.audio import checked_rate
+
     try:
-        rate = soundfile.info(str(path)).samplerate
+        rate = checked_rate(path, soundfile.info(str(path)).samplerate)
         data, rate = soundfile.read(str(path), frames=int(seconds * rate), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
@@ -151,14 +152,6 @@ def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> P
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read the bundle manifest ({e})") from None
     manifest[MANIFEST_KEY] = stats
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model.json.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(manifest, f, indent=1)  # as the exporter writes it
-            f.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is read by others (a wheel, a shared folder)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(manifest, indent=1) + "\n"  # as the exporter writes it
+    write_atomically(path, text.encode(), "the bundle manifest")
     return path

@@ -8,13 +8,13 @@ model, the training state `train --resume` reads) and refused with "this checkpo
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rt_samplernn.atomic import leftover_temporaries, replacing
 from rt_samplernn.config import (
     ModelConfig,
     TrainConfig,
@@ -41,18 +41,8 @@ def save_checkpoint(path: str | Path, model: SampleRNN, train_cfg: TrainConfig |
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **state,
     }
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except (OSError, RuntimeError) as e:  # torch's zip writer reports a short write as a RuntimeError
-        if tmp.is_file():
-            tmp.unlink()
-        detail = e.strerror if isinstance(e, OSError) and e.strerror else "the write stopped part-way"
-        raise UserError(f"{path}: cannot write checkpoint ({detail}); check the free space") from None
+    with replacing(path, "checkpoint", "check the free space") as f:
+        torch.save(payload, f)
     return path
 
 
@@ -246,8 +236,8 @@ def _check_carried_states(states: Any, cfg: ModelConfig, path: str | Path) -> No
 
 
 def remove_stale_parts(folder: str | Path) -> list[Path]:
-    """Delete the temporary checkpoint files (.NAME.pt.part) a killed save left in folder; returns them."""
-    stale = [p for p in sorted(Path(folder).glob(".*.pt.part")) if p.is_file()] if Path(folder).is_dir() else []
+    """Delete the temporary checkpoint files (.NAME.pt.*.part) a killed save left in folder; returns them."""
+    stale = leftover_temporaries(Path(folder), "*.pt")
     for part in stale:
         part.unlink(missing_ok=True)
     return stale

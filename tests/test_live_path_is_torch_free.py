@@ -22,6 +22,7 @@ SHARED_CORE = [
     "rt_samplernn.sampling",
     "rt_samplernn.schedule",
     "rt_samplernn.errors",
+    "rt_samplernn.atomic",
     "rt_samplernn.cli",
 ]
 LIVE_COMMANDS = [

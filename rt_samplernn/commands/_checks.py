@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from rt_samplernn.atomic import check_replaceable
 from rt_samplernn.errors import UserError
 
 MAX_SECONDS = 86_400.0  # 24 h: the longest `generate` / `bench` output; memory stays bounded, time does not
@@ -99,6 +100,7 @@ def check_output_file(path: Path, force: bool, flag: str = "--out") -> None:
         raise UserError(f"{path}: is a folder; give a file name, e.g. {flag} {path / 'out.wav'}")
     if path.exists() and not force:
         raise UserError(f"{path}: already exists; use --force to overwrite it")
+    check_replaceable(path)  # --force replaces a regular file, never a device, a pipe or a folder
     if not folder.exists():
         raise UserError(f"{path}: folder {folder} does not exist; create it or choose another {flag}")
     if not folder.is_dir():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +57,12 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
         "--seed-audio", metavar="FILE", help="prime every tier over this clip first (any rate, any channels)"
     )
     p.add_argument("--seed", type=check.seed, default=0, help="random seed: same seed, same samples (default: 0)")
-    p.add_argument("--out", default="generated.wav", metavar="OUT.wav", help="output WAV (default: generated.wav)")
+    p.add_argument(
+        "--out",
+        default="generated.wav",
+        metavar="OUT.wav",
+        help="output file; the extension names the format: .wav, .flac, .ogg, .aiff, .mp3 (default: generated.wav)",
+    )
     p.add_argument(
         "--channels", action="store_true", help="N > 1: one N-channel file instead of OUT-1.wav ... OUT-N.wav"
     )
@@ -67,6 +74,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.set_defaults(func=run)
 
 
+FIX = "check the free space or choose another --out"
 BLOCK_SAMPLES = 16384  # generated and written per step: memory is this, not the whole output
 
 
@@ -76,36 +84,38 @@ def output_paths(out: Path, count: int, channels: bool) -> list[Path]:
     return [out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.wav'}") for i in range(count)]
 
 
-class WavOutputs:
-    """16-bit WAV files written as they come, beside their paths as .part, renamed into place only when complete.
+class AudioOutputs:
+    """Audio files written as they come (format by extension: WAV, FLAC, OGG, ...), each under a unique
+    temporary name beside its path and renamed into place only when complete (rt_samplernn.atomic).
 
     One file per voice, or one file with a channel per voice. A failure to write (disk full, ...) is a
-    one-line UserError; on any failure or interruption the .part files are removed and nothing is replaced.
+    one-line UserError; on any failure or interruption the temporaries are removed and nothing is replaced.
     """
 
     def __init__(self, paths: list[Path], rate: int, voices: int, channels: bool) -> None:
+        from rt_samplernn.audio import output_format
+
         self.paths = paths
-        self.parts = [p.with_name(f".{p.name}.part") for p in paths]
+        self.formats = [output_format(p) for p in paths]
         self.channels = channels
         self.rate, self.voices = rate, voices
         self.files: list[Any] = []
+        self.stack = contextlib.ExitStack()
 
-    def __enter__(self) -> WavOutputs:
+    def __enter__(self) -> AudioOutputs:
         import soundfile
 
-        try:
-            for path, part in zip(self.paths, self.parts):
-                self._guard(
-                    path,
-                    lambda: self.files.append(
-                        soundfile.SoundFile(
-                            str(part), "w", self.rate, self.voices if self.channels else 1, "PCM_16", format="WAV"
-                        )
-                    ),
+        from rt_samplernn.atomic import replacing
+
+        with self.stack:
+            for path, (fmt, subtype) in zip(self.paths, self.formats):
+                f = self.stack.enter_context(replacing(path, fix=FIX))
+                channels = self.voices if self.channels else 1
+                sf = self._guard(  # by descriptor: libsndfile writes itself, and reports a failed write as one error
+                    path, soundfile.SoundFile, f.fileno(), "w", self.rate, channels, subtype, format=fmt, closefd=False
                 )
-        except BaseException:
-            self._remove_parts()
-            raise
+                self.files.append(sf)
+            self.stack = self.stack.pop_all()
         return self
 
     def write(self, audio: Any) -> None:
@@ -114,35 +124,33 @@ class WavOutputs:
 
         audio = np.clip(audio, -1.0, 1.0)
         if self.channels:
-            self._guard(self.paths[0], lambda: self.files[0].write(np.ascontiguousarray(audio.T)))
+            self._guard(self.paths[0], self.files[0].write, np.ascontiguousarray(audio.T))
             return
         for path, f, voice in zip(self.paths, self.files, audio):
-            self._guard(path, lambda: f.write(voice))
+            self._guard(path, f.write, voice)
 
     def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
         try:
-            if kind is None:
-                for path, part, f in zip(self.paths, self.parts, self.files):
-                    self._guard(path, f.close)
-                    self._guard(path, lambda: part.replace(path))
-        finally:
-            self._remove_parts()
-
-    def _remove_parts(self) -> None:
-        for f in self.files:
-            f.close()
-        for part in self.parts:
-            part.unlink(missing_ok=True)
+            for path, f in zip(self.paths, self.files):
+                if kind is None:
+                    self._guard(path, f.close)  # completes the header
+                else:
+                    with contextlib.suppress(OSError, RuntimeError):
+                        f.close()
+        except BaseException:
+            if not self.stack.__exit__(*sys.exc_info()):
+                raise
+        # on a clean exit each temporary replaces its path; after an exception each is removed
+        self.stack.__exit__(kind, value, tb)
 
     @staticmethod
-    def _guard(path: Path, action: Any) -> None:
-        from rt_samplernn.errors import UserError
+    def _guard(path: Path, action: Any, *args: Any, **kwargs: Any) -> Any:
+        from rt_samplernn.atomic import write_error
 
         try:
-            action()
+            return action(*args, **kwargs)
         except (OSError, RuntimeError, AssertionError) as e:  # LibsndfileError is a RuntimeError; a short write asserts
-            detail = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-            raise UserError(f"{path}: cannot write ({detail}); check the free space or choose another --out") from None
+            raise write_error(path, "", e, FIX) from None
 
 
 def audio_blocks(
@@ -188,7 +196,7 @@ def audio_blocks(
 
 
 def run(args: argparse.Namespace) -> int:
-    from rt_samplernn.audio import FileClip
+    from rt_samplernn.audio import FileClip, output_format
     from rt_samplernn.commands._checks import check_output_file
     from rt_samplernn.errors import UserError
     from rt_samplernn.models import DEMO_BUNDLE
@@ -200,11 +208,12 @@ def run(args: argparse.Namespace) -> int:
     paths = output_paths(Path(args.out), count, args.channels)
     for path in paths:  # before any work: a bad destination must not cost a whole generation
         check_output_file(path, args.force)
+        output_format(path)
     seed_audio = FileClip(args.seed_audio) if args.seed_audio else None  # checked now, read in blocks later
     model = Path(args.model) if args.model else DEMO_BUNDLE
     rate, blocks = audio_blocks(args, model, temps, seed_audio)
     try:
-        with WavOutputs(paths, rate, count, args.channels) as out:
+        with AudioOutputs(paths, rate, count, args.channels) as out:
             for audio in blocks:
                 out.write(audio)
     finally:

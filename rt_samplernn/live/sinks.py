@@ -9,7 +9,10 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
+from rt_samplernn.atomic import write_error
 from rt_samplernn.errors import UserError
+
+FIX = "check the free space or choose another --record file"
 
 # -- sinks (recording, pipes) -------------------------------------------------------------------------
 
@@ -27,27 +30,24 @@ class SinkClosed(Exception):
 
 
 class WavSink:
-    """Streams what was played into a 16-bit PCM file (WAV; FLAC/AIFF by extension), valid at every flush.
+    """Streams what was played into an audio file (format by extension: WAV, FLAC, OGG, AIFF, MP3).
 
-    Refuses to overwrite an existing file unless ``force``. The header is rewritten once a second of
-    audio, so even a killed process leaves a readable file; `close` (on any clean stop, Ctrl-C included)
-    makes it complete.
+    Refuses to overwrite an existing file unless ``force`` (and then only a regular file). The file is
+    claimed when the sink is made: created exclusively and locked (rt_samplernn.atomic.open_exclusive), so
+    of two recordings to one file the second is refused. The header is rewritten once a second of audio,
+    so even a killed process leaves a readable file; `close` (on any clean stop, Ctrl-C included) makes it
+    complete. A sink closed before any audio came removes the file it created.
     """
 
     def __init__(self, path: str | Path, force: bool = False) -> None:
-        import soundfile
+        from rt_samplernn.atomic import open_exclusive
+        from rt_samplernn.audio import output_format
 
         self.path = Path(path)
-        fmt = self.path.suffix.lstrip(".").upper()
-        if fmt not in soundfile.available_formats():
-            raise UserError(
-                f"{self.path}: cannot record to {self.path.suffix or 'a file without extension'}; "
-                "use .wav (or .flac, .aiff)"
-            )
-        if self.path.exists() and not force:
-            raise UserError(f"{self.path}: exists; pass --force to overwrite it")
+        self.format, self.subtype = output_format(self.path)
         if not self.path.parent.is_dir():
             raise UserError(f"{self.path}: folder {self.path.parent} does not exist")
+        self._target: BinaryIO | None = open_exclusive(self.path, replace=force, fix=FIX)
         self.frames = 0
         self.sample_rate = 0
         self._file: Any = None
@@ -58,10 +58,17 @@ class WavSink:
 
         try:
             self._file = soundfile.SoundFile(
-                str(self.path), "w", samplerate=sample_rate, channels=channels, subtype="PCM_16"
+                self._target.fileno(),  # by descriptor: libsndfile writes itself; the lock stays with _target
+                "w",
+                samplerate=sample_rate,
+                channels=channels,
+                subtype=self.subtype,
+                format=self.format,
+                closefd=False,
             )
         except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-            raise UserError(f"{self.path}: cannot write ({e})") from None
+            self.close()
+            raise write_error(self.path, "", e, FIX) from None
         self.sample_rate = sample_rate
 
     def write(self, frames: np.ndarray) -> None:
@@ -76,6 +83,11 @@ class WavSink:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._target is not None:
+            if self.frames == 0 and os.fstat(self._target.fileno()).st_size == 0:
+                self.path.unlink(missing_ok=True)  # nothing was recorded: leave nothing behind
+            self._target.close()  # releases the lock
+            self._target = None
 
 
 class PcmSink:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rt_samplernn.atomic import write_atomically, write_error
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.params import MAX_VOICE_CONTROLS, PARAMETERS, FloatSpec, is_voice_name
 
@@ -299,14 +300,11 @@ def save_map(m: MidiMap, path: str | Path) -> Path:
     path = Path(path)
     d = map_to_dict(m)
     text = json.dumps(d, indent=2) + "\n" if path.suffix.lower() == ".json" else dumps_toml(d)
-    tmp = path.with_name(f".{path.name}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write the MIDI map ({e.strerror or e})") from None
+        raise write_error(path, "the MIDI map", e) from None
+    write_atomically(path, text.encode("utf-8"), "the MIDI map")
     return path
 
 
