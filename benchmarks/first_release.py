@@ -66,7 +66,7 @@ def first_release_package(dest: Path, commit: str = FIRST_RELEASE) -> Path:
             ["git", "-C", str(REPO), "archive", commit, "rt_samplernn", "export"], check=True, capture_output=True
         ).stdout
     except (OSError, subprocess.CalledProcessError) as e:
-        raise SystemExit(f"--first-release needs a git checkout of rt-samplernn with commit {commit[:7]} ({e})")
+        raise SystemExit(f"--first-release needs a git checkout of rt-samplernn with commit {commit[:7]} ({e})") from e
     with tarfile.open(fileobj=BytesIO(tar)) as t:
         t.extractall(dest, filter="data")
     (dest / "export").rename(dest / "rt_samplernn" / "export")

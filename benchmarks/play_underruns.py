@@ -211,7 +211,7 @@ def main() -> None:
         with hog(cpu):
             wall, per_cpu = engine_alone(bundle, args.voices, 5.0, play_cpu)
         print(
-            f"engine alone ({'hog on CPU %d' % cpu if cpu is not None else 'no hog'}): RTF {wall:.2f}x "
+            f"engine alone ({f'hog on CPU {cpu}' if cpu is not None else 'no hog'}): RTF {wall:.2f}x "
             f"({per_cpu:.2f}x per CPU-second), 5 s",
             flush=True,
         )

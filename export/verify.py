@@ -226,7 +226,7 @@ def _frame_and_logit_rows(
     cfg = model.cfg
     sizes, f_top, f0 = cfg.frame_sizes, cfg.top_frame_size, cfg.frame_sizes[0]
     states = engine.initial_states(1)
-    conds: list[np.ndarray | None] = [None] * len(sizes)
+    conds = [np.empty(0)] * len(sizes)  # each set by its tier's first step, before it is read
     got: list[list[np.ndarray]] = [[] for _ in sizes]
     for t in range(f_top, x.shape[1], f0):
         for k, col in tiers_due(sizes, t):

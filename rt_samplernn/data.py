@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -16,6 +17,11 @@ from rt_samplernn.config import ModelConfig, TrainConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.progress import progress_bar
 from rt_samplernn.quantize import quantize
+
+if TYPE_CHECKING:
+    import torch
+
+Batch = TypeVar("Batch", np.ndarray, "torch.Tensor")
 
 SILENCE_WINDOW = 1024  # samples per RMS window when judging silence
 
@@ -182,7 +188,7 @@ def batch_order(n_chunks: int, batch_size: int, seed: int, epoch: int, world: in
     return order[: n_batches * batch_size].reshape(n_batches, batch_size)[rank::world]
 
 
-def segments(batch: np.ndarray, overlap: int, seq_len: int) -> Iterator[np.ndarray]:
+def segments(batch: Batch, overlap: int, seq_len: int) -> Iterator[Batch]:
     """TBPTT segments (B, overlap + seq_len) of a batch of chunks, each overlapping the last by `overlap`."""
     for start in range(overlap, batch.shape[1] - seq_len + 1, seq_len):
         yield batch[:, start - overlap : start + seq_len]

@@ -90,8 +90,8 @@ def generate_blocks(
     buf[:, :f_top] = last
     temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]
     rng = noise_rng(seed)
-    conds: list[torch.Tensor | None] = [None] * len(sizes)
-    noise = None
+    conds = [torch.empty(0)] * len(sizes)  # each set by its tier's first step, before it is read
+    noise = torch.empty(0)
     base = t0 - f_top  # absolute t of buf[:, 0]
     with progress_bar(total=n_samples, disable=not progress, unit="sample", unit_scale=True, leave=False) as bar:
         for t in range(t0, t0 + n_samples):

@@ -89,5 +89,5 @@ def percentile_range(values: Sequence[float], low: float = 5.0, high: float = 95
 
 def share_within(values: Sequence[float], bounds: tuple[float, float]) -> float:
     """Share of values inside [low, high] (NaN counts as outside)."""
-    values = np.asarray(values, dtype=np.float64)
-    return float(np.mean((values >= bounds[0]) & (values <= bounds[1]))) if len(values) else 0.0
+    array = np.asarray(values, dtype=np.float64)
+    return float(np.mean((array >= bounds[0]) & (array <= bounds[1]))) if len(array) else 0.0

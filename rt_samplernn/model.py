@@ -12,6 +12,9 @@ Shapes: B batch (voices), T frames, F frame size, L samples, D = cfg.dim, S = cf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -137,7 +140,8 @@ class SampleRNN(nn.Module):
             below = cfg.frame_sizes[k - 1] if k > 0 else 1
             out_dim = cfg.dim if k > 0 else cfg.sample_dim
             tiers.append(FrameTier(cfg, frame_size, frame_size // below, out_dim))
-        self.frame_tiers = nn.ModuleList(tiers)
+        # a ModuleList (so the tiers' parameters register), typed as the tiers it holds
+        self.frame_tiers = cast("Sequence[FrameTier]", nn.ModuleList(tiers))
         self.sample_tier = SampleTier(cfg)
 
     @property
@@ -152,7 +156,7 @@ class SampleRNN(nn.Module):
         """Run the frame tiers coarse to fine. x (B, overlap + L) levels -> cond (B, L, S) for samples x[:, overlap:]."""
         length = x.shape[1] - self.overlap
         batch = x.shape[0]
-        cond = None
+        cond: Tensor | None = None
         new_states = list(states)
         for k in reversed(range(len(self.frame_tiers))):
             tier = self.frame_tiers[k]
@@ -160,6 +164,7 @@ class SampleRNN(nn.Module):
             start = self.overlap - size  # frame j covers [start + j*size, start + (j+1)*size)
             frames = x[:, start : start + length].reshape(batch, length // size, size)
             cond, new_states[k] = tier(frames, cond, states[k])
+        assert cond is not None  # there is at least one frame tier
         return cond, new_states
 
     def forward(self, x: Tensor, states: list[State]) -> tuple[Tensor, list[State]]:

@@ -355,6 +355,7 @@ def train(
                         rate = samples_since / max(seconds_since, 1e-9)
                         samples_since, seconds_since = 0, 0.0
                         if rank == 0:
+                            assert writer is not None  # rank 0 always has one
                             checkpointer.save(
                                 model,
                                 improved,

@@ -1,8 +1,7 @@
 """The wheel holds every package: pyproject.toml's package list matches the folders that hold an __init__.py."""
 
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ def test_wraparound_keeps_order_and_content():
     ring = RingBuffer(10, 2)
     out = np.zeros((10, 2), np.float32)
     pos = 0
-    for step in range(25):  # write 7, read 7: the write and read positions wrap many times
+    for _ in range(25):  # write 7, read 7: the write and read positions wrap many times
         assert ring.write(ramp(pos, 7)) == 7
         assert ring.fill_frames == 7 and ring.free_frames == 3
         assert ring.read_into(out[:7]) == 7

@@ -52,7 +52,7 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 
 def _make_session(spec: GraphSpec, provider: str, threads: int, voices: int = 1) -> ort.InferenceSession:
-    providers: list = ["CPUExecutionProvider"]
+    providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
     if provider == "cuda":
         providers = [("CUDAExecutionProvider", {"do_copy_in_default_stream": "1"}), "CPUExecutionProvider"]
     if provider == "cuda":  # a missing CUDA library is logged at error level; we report it ourselves
@@ -82,7 +82,7 @@ class _Stepper:
         self.frames_sessions, self.sample_session = engine._frames, engine._sample
         v = voices
         self.frames_in = [np.zeros((v, 1, g.frame_size), np.int64) for g in bundle.frame_graphs]
-        self.cond_in: list[np.ndarray | None] = []
+        self.cond_in: list[np.ndarray] = []  # empty for the top tier, which has no conditioning input
         self.cond_out: list[np.ndarray] = []
         self.states: list[list[list[ort.OrtValue]]] = []  # [tier][parity][state]
         self.bindings: list[list[ort.IOBinding]] = []  # [tier][parity]
@@ -91,7 +91,7 @@ class _Stepper:
         for k, g in enumerate(bundle.frame_graphs):
             shapes = {i["name"]: i["shape"] for i in g.inputs}
             has_cond = "cond" in shapes
-            self.cond_in.append(np.zeros((v, 1, cfg.dim), np.float32) if has_cond else None)
+            self.cond_in.append(np.zeros((v, 1, cfg.dim if has_cond else 0), np.float32))
             out_dim = g.outputs[0]["shape"][2]
             self.cond_out.append(np.zeros((v, g.ratio, out_dim), np.float32))
             pair = []
