@@ -21,7 +21,8 @@ import torch
 from rt_samplernn.config import model_config_from_preset
 from rt_samplernn.errors import UserError
 from rt_samplernn.export.onnx_export import export_bundle
-from rt_samplernn.live.engine import Engine, session_options
+from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.stepper import session_options
 from rt_samplernn.model import SampleRNN
 
 

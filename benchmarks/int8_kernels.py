@@ -23,7 +23,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from rt_samplernn.export.int8 import INT8_BLOCK, _nbits_node, _row_scaled_nodes
-from rt_samplernn.live.engine import session_options
+from rt_samplernn.live.stepper import session_options
 
 FORMS = ("fp32", "nbits-32", "nbits", "rows", "batch-scale")
 

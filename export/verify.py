@@ -24,10 +24,11 @@ from torch.nn.utils import parametrize
 
 from rt_samplernn.export.onnx_export import IR_VERSION
 from rt_samplernn.generate import generate_levels
-from rt_samplernn.live.engine import Engine, session_options
+from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.stepper import session_options
 from rt_samplernn.model import SampleRNN
 from rt_samplernn.quantize import quantize, zero_level
-from rt_samplernn.schedule import tiers_due
+from rt_samplernn.schedule import tiers_due, window_frames
 
 TOLERANCE = 1e-4
 INT8_TOLERANCE = 5e-2  # int8 bundles: max |diff| relative to the largest |value| of the compared tensor
@@ -195,13 +196,9 @@ def _torch_tiers(model: SampleRNN, x: torch.Tensor, chunk: int) -> tuple[list[np
     total = x.shape[1] - model.overlap
     for start in range(0, total, chunk):
         seg = x[:, start : start + model.overlap + min(chunk, total - start)]
-        length = seg.shape[1] - model.overlap
         cond = None
-        for k in reversed(range(n_frame)):  # SampleRNN.condition, keeping every tier's output
-            tier = model.frame_tiers[k]
-            s = model.overlap - tier.frame_size
-            frames = seg[:, s : s + length].reshape(1, length // tier.frame_size, tier.frame_size)
-            cond, states[k] = tier(frames, cond, states[k])
+        for k, frames in window_frames(model.cfg.frame_sizes, seg):  # SampleRNN.condition, keeping each output
+            cond, states[k] = model.frame_tiers[k](frames, cond, states[k])
             outs[k].append(cond)
         f0 = model.sample_tier.frame_size
         logits.append(model.sample_tier(seg[:, model.overlap - f0 : -1], cond))

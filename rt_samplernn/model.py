@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from rt_samplernn.config import ModelConfig
+from rt_samplernn.schedule import window_frames
 
 FOLD_MAX_LEVELS = 1024  # the folded sample-tier input (training only) holds F * Q * S weights: up to this Q
 State = tuple[Tensor, ...]  # (h,) for GRU, (h, c) for LSTM; each (layers, B, D)
@@ -154,16 +155,10 @@ class SampleRNN(nn.Module):
 
     def condition(self, x: Tensor, states: list[State]) -> tuple[Tensor, list[State]]:
         """Run the frame tiers coarse to fine. x (B, overlap + L) levels -> cond (B, L, S) for samples x[:, overlap:]."""
-        length = x.shape[1] - self.overlap
-        batch = x.shape[0]
         cond: Tensor | None = None
         new_states = list(states)
-        for k in reversed(range(len(self.frame_tiers))):
-            tier = self.frame_tiers[k]
-            size = tier.frame_size
-            start = self.overlap - size  # frame j covers [start + j*size, start + (j+1)*size)
-            frames = x[:, start : start + length].reshape(batch, length // size, size)
-            cond, new_states[k] = tier(frames, cond, states[k])
+        for k, frames in window_frames(self.cfg.frame_sizes, x):
+            cond, new_states[k] = self.frame_tiers[k](frames, cond, states[k])
         assert cond is not None  # there is at least one frame tier
         return cond, new_states
 

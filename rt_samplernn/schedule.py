@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -35,6 +36,35 @@ def tiers_due(frame_sizes: Sequence[int], t: int) -> list[Due]:
         if t % frame_sizes[k] == 0:
             due.append((k, -1 if k == top else (t % frame_sizes[k + 1]) // frame_sizes[k]))
     return due
+
+
+class Levels(Protocol):
+    """(B, samples) levels: a numpy array or a torch tensor. window_frames only slices and reshapes them, so
+    the results are the caller's type again (L in, L out); the Protocol leaves their own types to them."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, key: tuple[slice, slice], /) -> Any: ...
+
+    def reshape(self, batch: int, frames: int, frame_size: int, /) -> Any: ...
+
+
+L = TypeVar("L", bound=Levels)
+
+
+def window_frames(frame_sizes: Sequence[int], x: L) -> Iterator[tuple[int, L]]:
+    """The whole-window conditioning pass's inputs: for x (B, F_top + n) levels (one top frame of context,
+    n a multiple of F_top), each frame tier k coarse to fine with its frames (B, n / F_k, F_k), frame j
+    covering x[:, F_top - F_k + j F_k : F_top + j F_k]. Run tier k on them with the conditioning the tier
+    above returned (None for the top tier): the training forward, the exporter's check and version-1
+    priming all do this, each with its own math."""
+    f_top = frame_sizes[-1]
+    batch, length = x.shape[0], x.shape[1] - f_top
+    for k in reversed(range(len(frame_sizes))):
+        size = frame_sizes[k]
+        frames: L = x[:, f_top - size : f_top - size + length].reshape(batch, length // size, size)
+        yield k, frames
 
 
 def block_schedule(frame_sizes: Sequence[int]) -> list[list[Due]]:

@@ -7,9 +7,13 @@ runs on buffers allocated once (onnxruntime IO binding, on the CPU too): the RNN
 two bound buffers, each tier's conditioning stays in its bound output, and the Gumbel noise is drawn from
 one seeded numpy stream in chunks into a preallocated buffer.
 
-Threads: `generate()` runs on one producer thread. `set_temperature`, `set_gain`, `prime` and `reset` may
-be called from any other thread: they build new values off to the side and publish them with one reference
-assignment; `generate()` picks them up at its next call. Nothing here takes a lock the producer could wait on.
+Bookmarks: `snapshot()` returns the exact state as a plain value (rt_samplernn/live/snapshot.py, which
+also saves it to a file); `restore(state)` puts it back and generation continues bit for bit.
+
+Threads: `generate()` and `snapshot()` run on one producer thread. `set_temperature`, `set_gain`, `prime`,
+`reset` and `restore` may be called from any other thread: they build new values off to the side and
+publish them with one reference assignment; `generate()` picks them up at its next call. Nothing here
+takes a lock the producer could wait on. The bound buffers and sessions are rt_samplernn/live/stepper.py's.
 """
 
 from __future__ import annotations
@@ -25,147 +29,32 @@ import onnxruntime as ort
 from rt_samplernn.audio import Clip, as_clip
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io, load_bundle
+from rt_samplernn.live.bundle import Bundle, load_bundle
+from rt_samplernn.live.snapshot import EngineState, bundle_identity
+from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import gumbel_noise, noise_rng
-from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due
+from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames
 
 PROVIDERS = ("auto", "cpu", "cuda")
-NOISE_CHUNK_BLOCKS = 64  # noise drawn ahead, in sample-graph calls
 MIN_TEMPERATURE = 1e-3
-
-ort.set_default_logger_severity(3)  # onnxruntime-gpu on a machine without CUDA logs an error per session
-
-States = list[list[np.ndarray]]  # per frame tier, per state: (layers, voices, dim) float32
-
-
-def session_options(threads: int) -> ort.SessionOptions:
-    """CPU session options for a small-batch recurrent loop: no thread pools to wake, every optimization on."""
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = max(1, int(threads))
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if threads > 1 else "0")
-    so.log_severity_level = 3
-    return so
-
-
-def _make_session(spec: GraphSpec, provider: str, threads: int, voices: int = 1) -> ort.InferenceSession:
-    providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
-    if provider == "cuda":
-        providers = [("CUDAExecutionProvider", {"do_copy_in_default_stream": "1"}), "CPUExecutionProvider"]
-    if provider == "cuda":  # a missing CUDA library is logged at error level; we report it ourselves
-        ort.set_default_logger_severity(4)
-    try:
-        session = ort.InferenceSession(str(spec.path_for(voices)), session_options(threads), providers=providers)
-    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{spec.path_for(voices)}: onnxruntime cannot load this graph ({first[:200]})") from None
-    finally:
-        ort.set_default_logger_severity(3)
-    check_graph_io(spec, session.get_inputs(), session.get_outputs())
-    return session
-
-
-class _Stepper:
-    """Bound buffers and IO bindings for one frame (T = 1) per call of every graph, for `voices` voices.
-
-    Frame tier k reads frames_in[k] (and cond_in[k]), its state from one of two buffers and writes the
-    other (`parity` says which holds the current state), and writes cond_out[k]. The sample graph reads
-    prev_in, cond_out[0], a noise block and temps_in, and writes samples_out. On CUDA the states and the
-    finest conditioning live on the device; everything here is allocated once.
-    """
-
-    def __init__(self, engine: Engine, voices: int, device: str):
-        bundle, cfg = engine.bundle, engine.config
-        self.frames_sessions, self.sample_session = engine._frames, engine._sample
-        v = voices
-        self.frames_in = [np.zeros((v, 1, g.frame_size), np.int64) for g in bundle.frame_graphs]
-        self.cond_in: list[np.ndarray] = []  # empty for the top tier, which has no conditioning input
-        self.cond_out: list[np.ndarray] = []
-        self.states: list[list[list[ort.OrtValue]]] = []  # [tier][parity][state]
-        self.bindings: list[list[ort.IOBinding]] = []  # [tier][parity]
-        self.parity = [0] * len(bundle.frame_graphs)
-        on_device = device != "cpu"
-        for k, g in enumerate(bundle.frame_graphs):
-            shapes = {i["name"]: i["shape"] for i in g.inputs}
-            has_cond = "cond" in shapes
-            self.cond_in.append(np.zeros((v, 1, cfg.dim if has_cond else 0), np.float32))
-            out_dim = g.outputs[0]["shape"][2]
-            self.cond_out.append(np.zeros((v, g.ratio, out_dim), np.float32))
-            pair = []
-            for _ in range(2):
-                pair.append(
-                    [
-                        ort.OrtValue.ortvalue_from_shape_and_type(
-                            (cfg.rnn_layers, v, cfg.dim), np.float32, device if on_device else "cpu", 0
-                        )
-                        for _ in g.states
-                    ]
-                )
-            self.states.append(pair)
-            bindings = []
-            for parity in range(2):
-                io = self.frames_sessions[k].io_binding()
-                io.bind_ortvalue_input("frames", ort.OrtValue.ortvalue_from_numpy(self.frames_in[k]))
-                if has_cond:
-                    io.bind_ortvalue_input("cond", ort.OrtValue.ortvalue_from_numpy(self.cond_in[k]))
-                for spec, cur, new in zip(g.states, pair[parity], pair[1 - parity]):
-                    io.bind_ortvalue_input(spec.input, cur)
-                    io.bind_ortvalue_output(spec.output, new)
-                if k == 0 and on_device:
-                    io.bind_output("cond_out", device)  # stays on the device for the sample graph
-                else:
-                    io.bind_ortvalue_output("cond_out", ort.OrtValue.ortvalue_from_numpy(self.cond_out[k]))
-                bindings.append(io)
-            self.bindings.append(bindings)
-        f0, q = cfg.frame_sizes[0], cfg.q_levels
-        self.prev_in = np.zeros((v, f0), np.int64)
-        self.temps_in = np.ones(v, np.float32)
-        self.samples_out = np.zeros((v, f0), np.int64)
-        self.noise = np.empty((NOISE_CHUNK_BLOCKS, v, f0, q), np.float32)
-        self._noise_values = [ort.OrtValue.ortvalue_from_numpy(self.noise[i]) for i in range(NOISE_CHUNK_BLOCKS)]
-        io = self.sample_session.io_binding()
-        io.bind_ortvalue_input("prev", ort.OrtValue.ortvalue_from_numpy(self.prev_in))
-        if not on_device:
-            io.bind_ortvalue_input("cond", ort.OrtValue.ortvalue_from_numpy(self.cond_out[0]))
-        io.bind_ortvalue_input("temperature", ort.OrtValue.ortvalue_from_numpy(self.temps_in))
-        io.bind_ortvalue_output("samples", ort.OrtValue.ortvalue_from_numpy(self.samples_out))
-        self.sample_binding = io
-        self.on_device = on_device
-
-    def set_states(self, states: States) -> None:
-        """Load host states (per tier, per state: (layers, voices, dim)) as the current ones."""
-        for k, tier in enumerate(states):
-            self.parity[k] = 0
-            for value, x in zip(self.states[k][0], tier):
-                value.update_inplace(np.ascontiguousarray(x, np.float32))
-
-    def get_states(self) -> States:
-        return [[v.numpy() for v in self.states[k][self.parity[k]]] for k in range(len(self.states))]
-
-    def run_frame(self, k: int) -> None:
-        """One step of frame tier k on frames_in[k] (and cond_in[k]); flips its state buffers."""
-        parity = self.parity[k]
-        self.frames_sessions[k].run_with_iobinding(self.bindings[k][parity])
-        self.parity[k] = 1 - parity
-
-    def run_sample(self, noise_block: int) -> None:
-        io = self.sample_binding
-        io.bind_ortvalue_input("noise", self._noise_values[noise_block])
-        if self.on_device:  # the finest conditioning, on the device, from tier 0's binding that just ran
-            io.bind_ortvalue_input("cond", self.bindings[0][1 - self.parity[0]].get_outputs()[0])
-        self.sample_session.run_with_iobinding(io)
 
 
 @dataclass
-class _Snapshot:
-    """Everything that changes on reset/prime: published to the producer with one assignment."""
+class _Restart:
+    """A reset's or a prime's new start: published to the producer with one assignment."""
 
     states: States  # per frame tier, per state: (layers, voices, dim)
     history: np.ndarray  # (voices, F_top) int64, the last top frame of levels
     seed: int
+
+
+@dataclass
+class _Recall:
+    """A restore: published to the producer with one assignment (a new object each time, so a bookmark
+    recalled twice is installed twice)."""
+
+    state: EngineState
 
 
 class Engine:
@@ -178,6 +67,7 @@ class Engine:
         engine.prime(audio, rate, seed=None) # thread-safe: new states computed off to the side, swapped in before
                                              # the next block; restarts the noise stream (default: the engine's seed)
         engine.reset(seed=None)              # back to the initial state, same swap-in rule
+        state = engine.snapshot(); engine.restore(state)   # a bookmark of the exact state, and its recall
         engine.initial_states(voices), engine.run_frame(k, ...), engine.states_after(history)
                                              # one tier step / priming states, for hosts and the parity check
 
@@ -208,7 +98,7 @@ class Engine:
         self.provider = "cuda" if (provider == "cuda" or (provider == "auto" and has_cuda)) else "cpu"
         self.threads = int(threads)
         self._frames = self._frame_sessions()
-        self._sample = _make_session(self.bundle.sample, self.provider, threads)
+        self._sample = make_session(self.bundle.sample, self.provider, threads)
         on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
         if self.provider == "cuda" and not on_cuda:
             if provider == "cuda":
@@ -227,7 +117,7 @@ class Engine:
         self._dequant = dequantize_table(cfg.q_type, cfg.q_levels)
         self._schedule = block_schedule(cfg.frame_sizes)
         self._device = "cuda" if self.provider == "cuda" else "cpu"
-        self._run = _Stepper(self, self.voices, self._device)
+        self._run = Stepper(self.bundle, self._frames, self._sample, self.voices, self._device)
         v, f_top = self.voices, self.f_top
         # Levels of the previous and the current top frame; drawn but not yet returned levels.
         self._buf = np.full((v, 2 * f_top), zero_level(self.q_levels), dtype=np.int64)
@@ -241,17 +131,17 @@ class Engine:
         self._gain = 1.0
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
         self._param_lock = threading.Lock()  # serializes parameter writers; generate() never takes it
-        self._pending: _Snapshot | None = None
-        self._applied: _Snapshot | None = None
+        self._pending: _Restart | _Recall | None = None
+        self._applied: _Restart | _Recall | None = None
         self._rng = noise_rng(seed)
         self.seed = int(seed)
-        self._install(self._initial_snapshot(int(seed)))
+        self._install(self._initial_restart(int(seed)))
 
     def _frame_sessions(self) -> list[ort.InferenceSession]:
         """One session per frame graph; on the CPU, the graphs' `batch` variants from their min_voices on
         (measured on CPUs only, so CUDA runs the plain files)."""
         voices = self.voices if self.provider == "cpu" else 1
-        return [_make_session(g, self.provider, self.threads, voices) for g in self.bundle.frame_graphs]
+        return [make_session(g, self.provider, self.threads, voices) for g in self.bundle.frame_graphs]
 
     # -------------------------------------------------------------------------------------------------
     # Live parameters (any thread)
@@ -286,7 +176,7 @@ class Engine:
     def reset(self, seed: int | None = None) -> None:
         """Back to the initial state (silence history) and the start of the noise stream of seed (or the current one)."""
         with self._prime_lock:
-            self._pending = self._initial_snapshot(self.seed if seed is None else int(seed))
+            self._pending = self._initial_restart(self.seed if seed is None else int(seed))
 
     def prime(
         self,
@@ -310,7 +200,88 @@ class Engine:
             states, last = self._states_and_tail(history, progress)
             tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
             tail = np.ascontiguousarray(np.broadcast_to(last, (self.voices, self.f_top)))
-            self._pending = _Snapshot(tiled, tail, self.seed if seed is None else int(seed))
+            self._pending = _Restart(tiled, tail, self.seed if seed is None else int(seed))
+
+    # -------------------------------------------------------------------------------------------------
+    # Exact state: bookmarks (rt_samplernn/live/snapshot.py)
+    # -------------------------------------------------------------------------------------------------
+
+    @property
+    def bundle_id(self) -> str:
+        """Which graphs this engine runs (snapshot.bundle_identity): a state restores only into the same."""
+        return bundle_identity([g.sha256 for g in (*self.bundle.frame_graphs, self.bundle.sample)])
+
+    def knob_values(self) -> dict[str, np.ndarray]:
+        """The knobs a snapshot keeps, by parameter name: per voice (voices,) or one value ()."""
+        return {"temperature": self._temps.copy(), "gain": np.array(self._gain, np.float64)}
+
+    def snapshot(self) -> EngineState:
+        """Everything that decides what comes next, as a plain value (snapshot.EngineState): restore() it
+        and generation continues bit for bit as it did after this call. Call it on the producer thread (or
+        while nothing generates): a reset or prime not yet picked up is taken in first."""
+        pending = self._pending
+        if pending is not None and pending is not self._applied:
+            self._install(pending)
+        run = self._run
+        full = self._noise_used == NOISE_CHUNK_BLOCKS
+        return EngineState(
+            bundle_id=self.bundle_id,
+            voices=self.voices,
+            states=tuple(tuple(x.copy() for x in tier) for tier in run.get_states()),
+            conds=tuple(c.copy() for c in run.cond_out),
+            levels=self._buf.copy(),
+            position=self._pos,
+            spare=self._spare.copy(),
+            spare_start=self._spare_start,
+            noise_state=dict(self._rng.bit_generator.state) if full else self._noise_state,
+            noise_used=self._noise_used,
+            seed=self.seed,
+            knobs=self.knob_values(),
+        )
+
+    def restore(self, state: EngineState) -> None:
+        """Put back a snapshot (this engine's bundle and voice count, else a UserError): its knobs now, its
+        state at the next generate() call (any thread, as prime)."""
+        self.check_state(state)
+        with self._param_lock:
+            self._temps = np.array(state.knobs["temperature"], np.float32)
+            self._gain = float(state.knobs["gain"])
+        with self._prime_lock:
+            self._pending = _Recall(state)
+
+    def check_state(self, state: EngineState, where: str = "this bookmark") -> None:
+        """UserError unless `state` fits this engine: the same graphs, voices and shapes."""
+        if state.bundle_id != self.bundle_id:
+            raise UserError(f"{where} was made with another bundle; open that bundle to recall it")
+        if state.voices != self.voices:
+            raise UserError(f"{where} has {state.voices} voices, this engine {self.voices}; set voices to match")
+        want = [[x.shape for x in tier] for tier in self._run.get_states()]
+        shapes_ok = [[x.shape for x in tier] for tier in state.states] == want and all(
+            a.shape == b.shape for a, b in zip(state.conds, self._run.cond_out, strict=True)
+        )
+        if not shapes_ok or state.levels.shape != self._buf.shape or state.spare.shape != self._spare.shape:
+            raise UserError(f"{where} does not fit this model's state shapes; it is damaged")
+        missing = set(self.knob_values()) - set(state.knobs)
+        if missing:
+            raise UserError(f"{where} lacks the knob(s) {', '.join(sorted(missing))}; save it again")
+
+    def _adopt(self, state: EngineState) -> None:
+        """Producer side of restore(): the state's arrays into the bound buffers, the noise chunk redrawn."""
+        run = self._run
+        run.set_states([list(tier) for tier in state.states])
+        for out, c in zip(run.cond_out, state.conds):
+            out[:] = c
+        self._buf[:] = state.levels
+        self._pos = state.position
+        self._spare[:] = state.spare
+        self._spare_start = state.spare_start
+        self.seed = state.seed
+        self._rng = noise_rng(0)
+        self._rng.bit_generator.state = state.noise_state
+        self._noise_state = state.noise_state
+        self._noise_used = state.noise_used
+        if self._noise_used < NOISE_CHUNK_BLOCKS:  # the same chunk as when the snapshot was taken
+            gumbel_noise(self._rng, run.noise.shape, out=run.noise)
 
     # -------------------------------------------------------------------------------------------------
     # Generation (the producer thread)
@@ -363,13 +334,9 @@ class Engine:
         """Generate the next F0 samples of every voice; returns the bound (voices, F0) output (valid until the next call)."""
         f_top, pos, f0 = self.f_top, self._pos, self.f0
         buf, run = self._buf, self._run
-        for k, col in self._schedule[pos // f0]:
-            size = self.config.frame_sizes[k]
-            run.frames_in[k][:, 0] = buf[:, f_top + pos - size : f_top + pos]
-            if col >= 0:
-                run.cond_in[k][:, 0] = run.cond_out[k + 1][:, col]
-            run.run_frame(k)
+        run.step_tiers(self._schedule[pos // f0], buf, f_top + pos)
         if self._noise_used == NOISE_CHUNK_BLOCKS:
+            self._noise_state = dict(self._rng.bit_generator.state)  # where this chunk starts: for snapshot()
             gumbel_noise(self._rng, run.noise.shape, out=run.noise)  # the same values as one draw per block
             self._noise_used = 0
         run.prev_in[:] = buf[:, f_top + pos - f0 : f_top + pos]
@@ -439,42 +406,42 @@ class Engine:
         states = self.initial_states(1)
         last = np.full(f_top, zero_level(self.q_levels), dtype=np.int64)
         total, done = history.samples - f_top, 0
-        stepper = None if self.bundle.frames_per_call is None else _Stepper(self, 1, "cpu")
+        stepper = (
+            None if self.bundle.frames_per_call is None else Stepper(self.bundle, self._frames, self._sample, 1, "cpu")
+        )
         if stepper is not None:
             stepper.set_states(states)
         for window in history.windows():
             length = len(window) - f_top
             if stepper is None:  # version 1: each tier over a whole window per call
                 cond = None
-                for k in reversed(range(len(sizes))):
-                    frames = window[f_top - sizes[k] : f_top - sizes[k] + length].reshape(
-                        1, length // sizes[k], sizes[k]
-                    )
+                for k, frames in window_frames(sizes, window[None]):
                     cond, states[k] = self.run_frame(k, frames, cond, states[k])
             else:
                 for i in range(f_top, len(window), sizes[0]):
-                    for k, col in tiers_due(sizes, done + i):
-                        stepper.frames_in[k][0, 0] = window[i - sizes[k] : i]
-                        if col >= 0:
-                            stepper.cond_in[k][0, 0] = stepper.cond_out[k + 1][0, col]
-                        stepper.run_frame(k)
+                    stepper.step_tiers(tiers_due(sizes, done + i), window[None], i)
             done += length
             last = window[-f_top:].copy()
             if progress is not None:
                 progress(done / total)
         return (states if stepper is None else stepper.get_states()), last
 
-    def _initial_snapshot(self, seed: int) -> _Snapshot:
+    def _initial_restart(self, seed: int) -> _Restart:
         tail = np.full((self.voices, self.f_top), zero_level(self.q_levels), dtype=np.int64)
-        return _Snapshot(self.initial_states(self.voices), tail, seed)
+        return _Restart(self.initial_states(self.voices), tail, seed)
 
-    def _install(self, snap: _Snapshot) -> None:
-        """Producer side: adopt a reset/primed state at a top-frame boundary, restart the noise stream."""
-        self._applied = snap
-        self._run.set_states(snap.states)
-        self._buf[:, : self.f_top] = snap.history
+    def _install(self, change: _Restart | _Recall) -> None:
+        """Producer side: adopt a reset/primed start (at a top-frame boundary, the noise stream restarted) or
+        a recalled state."""
+        self._applied = change
+        if isinstance(change, _Recall):
+            self._adopt(change.state)
+            return
+        self._run.set_states(change.states)
+        self._buf[:, : self.f_top] = change.history
         self._pos = 0
         self._spare_start = self.f0
-        self.seed = snap.seed
-        self._rng = noise_rng(snap.seed)
+        self.seed = change.seed
+        self._rng = noise_rng(change.seed)
         self._noise_used = NOISE_CHUNK_BLOCKS
+        self._noise_state = dict(self._rng.bit_generator.state)
