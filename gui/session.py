@@ -120,11 +120,16 @@ class LiveSession(MidiSide):
         self.start(*self._last_start)
 
     def bundle_name(self) -> str:
+        """The header's name: the bundle folder's, plain ("demo", "my-bundle")."""
+        return "no model" if self.bundle is None else self.bundle.name
+
+    def bundle_details(self) -> str:
+        """The header's tooltip: where the bundle is and the checkpoint it was exported from."""
         if self.bundle is None:
-            return "no model"
+            return ""
         source = (self.info.manifest.get("source") or "") if self.info is not None else ""
         checkpoint = Path(source.split(" sha256:")[0]).name  # the manifest's source: "NAME sha256:HEX"
-        return self.bundle.name + (f"  ·  {checkpoint}" if checkpoint else "")
+        return str(self.bundle) + (f"\nexported from {checkpoint}" if checkpoint else "")
 
     def config_items(self) -> list[tuple[str, str]]:
         """(label, text) rows describing the open model, for the Model panel."""

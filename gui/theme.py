@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication
+
+ICONS = Path(__file__).parent / "icons"  # the spin boxes' arrows (a styled spin box draws none of its own)
 
 STYLE_SHEET = """
 QWidget { font-size: 10pt; }
@@ -45,6 +49,22 @@ QFrame[active="true"] { border: 1px solid #f0a030; }
 QComboBox, QSpinBox, QDoubleSpinBox {
     background: #12161c; color: #e6e6e6; border: 1px solid #3b4552; border-radius: 3px; padding: 2px 6px;
 }
+QSpinBox, QDoubleSpinBox { padding-right: 18px; }
+QSpinBox::up-button, QDoubleSpinBox::up-button, QSpinBox::down-button, QDoubleSpinBox::down-button {
+    subcontrol-origin: border; width: 16px; background: #2b333e; border-left: 1px solid #3b4552;
+}
+QSpinBox::up-button, QDoubleSpinBox::up-button { subcontrol-position: top right; border-top-right-radius: 3px; }
+QSpinBox::down-button, QDoubleSpinBox::down-button {
+    subcontrol-position: bottom right; border-bottom-right-radius: 3px;
+}
+QSpinBox::up-button:hover, QDoubleSpinBox::up-button:hover,
+QSpinBox::down-button:hover, QDoubleSpinBox::down-button:hover { background: #3b4552; }
+QSpinBox::up-arrow, QDoubleSpinBox::up-arrow { image: url(ICONS/up-light.svg); width: 8px; height: 5px; }
+QSpinBox::down-arrow, QDoubleSpinBox::down-arrow { image: url(ICONS/down-light.svg); width: 8px; height: 5px; }
+QSpinBox::up-arrow:disabled, QDoubleSpinBox::up-arrow:disabled,
+QSpinBox::up-arrow:off, QDoubleSpinBox::up-arrow:off { image: url(ICONS/up-dim.svg); }
+QSpinBox::down-arrow:disabled, QDoubleSpinBox::down-arrow:disabled,
+QSpinBox::down-arrow:off, QDoubleSpinBox::down-arrow:off { image: url(ICONS/down-dim.svg); }
 QTableWidget { background: #12161c; color: #d8dee6; gridline-color: #2c3440; border: 1px solid #2c3440; }
 QHeaderView::section { background: #20262e; color: #8a96a8; border: 0; padding: 3px; }
 QStatusBar { background: #151a20; color: #b8c0cc; }
@@ -79,4 +99,4 @@ def apply_theme(app: QApplication) -> None:
     for role, color in roles.items():
         pal.setColor(role, QColor(color))
     app.setPalette(pal)
-    app.setStyleSheet(STYLE_SHEET)
+    app.setStyleSheet(STYLE_SHEET.replace("ICONS", ICONS.as_posix()))

@@ -205,7 +205,7 @@ class PerformanceWindow(QMainWindow):
         self.settings.bundle = Path(path).resolve()
         self.model.show_model()
         self.transport.bundle_label.setText(self.session.bundle_name())
-        self.transport.bundle_label.setToolTip(str(self.session.bundle))
+        self.transport.bundle_label.setToolTip(self.session.bundle_details())
         self.setWindowTitle(f"rt-samplernn · {self.session.bundle.name}")
         self.voices.build()
         self.scope.set_sample_rate(self.session.sample_rate)

@@ -83,16 +83,32 @@ def test_manifest_contents(tmp_path):
     assert m["exporter"]["name"] == "rt-samplernn"
 
 
+def _weights(bundle) -> str:
+    return json.loads((bundle / "model.json").read_text()).get("weights", "fp32")
+
+
 def test_export_command(tmp_path, capsys):
+    """With no flags the command writes int8 (the bundle that plays on a CPU) and --verify checks it as int8;
+    --fp32 writes the exact graphs and --verify holds them to sample-for-sample parity; --int8 is the default."""
     ckpt = tmp_path / "tiny.pt"
     save_checkpoint(ckpt, tiny_model(1))
     out = tmp_path / "bundle"
     assert main(["export", str(ckpt), "-o", str(out), "--verify", "--verify-samples", "200"]) == 0
     text = capsys.readouterr().out
-    assert "parity: ok" in text and "sample.onnx logits" in text
+    assert _weights(out) == "int8"
+    assert "parity: ok" in text and "sample.onnx logits" in text and "(int8 bundle:" in text
+    assert "weights int8" in text
     assert main(["export", str(ckpt), "-o", str(out)]) == 1  # exists: needs --force
     assert "--force" in capsys.readouterr().err
-    assert main(["export", str(ckpt), "-o", str(out), "--force"]) == 0
+    assert main(["export", str(ckpt), "-o", str(out), "--force", "--fp32", "--verify", "--verify-samples", "200"]) == 0
+    text = capsys.readouterr().out
+    assert _weights(out) == "fp32"
+    assert "parity: ok" in text and "(int8 bundle:" not in text and "200/200" in text
+    assert main(["export", str(ckpt), "-o", str(out), "--force", "--int8"]) == 0
+    assert _weights(out) == "int8"
+    with pytest.raises(SystemExit) as refused:  # one or the other
+        main(["export", str(ckpt), "-o", str(out), "--force", "--int8", "--fp32"])
+    assert refused.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing.pt")]) == 1
     capsys.readouterr()
     assert (
@@ -114,7 +130,10 @@ def test_export_command(tmp_path, capsys):
     )
     text = capsys.readouterr().out
     assert "PyTorch eager reference" in text and "engine / reference" in text
-    assert "voices this machine plays live with a 1.5x margin" in text and "on two threads:" in text
+    assert "voices this machine plays live (the p99 block time at most 1/1.2" in text and "on two threads:" in text
+    table = text[text.index("worker time per block of 256 samples") :].splitlines()
+    assert "real-time budget 16.0 ms" in table[0] and "p99 ms" in table[1]
+    assert [row.split()[0] for row in table[2:4]] == ["1", "4"]  # p99 for 1 and 4 voices, always
 
 
 def test_int8_export_is_smaller_runs_and_verifies_relatively(tmp_path):

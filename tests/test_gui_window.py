@@ -136,7 +136,8 @@ def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bu
         for r in range(w.model.config_form.rowCount())
     }
     assert rows["sample rate"] == "16000 Hz" and "16, 64" in rows["tiers"] and "dim 24" in rows["frame RNN"]
-    assert w.transport.bundle_label.text().startswith(bundle.name)
+    assert w.transport.bundle_label.text() == bundle.name  # plain: the checkpoint's name is in the tooltip
+    assert str(bundle) in w.transport.bundle_label.toolTip()
     assert (
         w.voices.dials["gain"].value_label.text() == "+0.0 dB"
         and w.voices.dials["temperature"].value_label.text() == "1.00"
@@ -391,9 +392,32 @@ def test_the_meters_panel_shows_every_declared_meter_from_the_session(qtbot, mak
     readings = w.session.meters()
     for m in METERS:
         assert w.meters.bars[m.name].caption == m.label
-        assert w.meters.bars[m.name].text == readings[m.name].text or m.fast or m.name.endswith("cpu")
+        assert w.meters.bars[m.name].toolTip() == m.tip
+        moves = m.fast or m.name.endswith("cpu") or m.name.startswith("block_")  # may change between the reads
+        assert w.meters.bars[m.name].text == readings[m.name].text or moves
     assert w.meters.bars["realtime_factor"].text.endswith("x") and w.meters.bars["ring_fill"].text.endswith(" ms")
+    assert w.meters.bars["block_p99"].text.endswith(" ms") and "(total " in w.meters.bars["underruns"].text
+    assert "xrun" in w.meters.bars["host_underflows"].toolTip()  # what a host underflow is, where it is shown
     assert "/ 300 ms" in w.meters.bars["ring_fill"].text  # the fill against the latency setting
+
+
+def _light_pixels(widget, columns: int) -> int:
+    """Pixels drawn in a light color in the rightmost `columns` of the widget (the spin box's arrow buttons)."""
+    image = widget.grab().toImage()
+    return sum(
+        image.pixelColor(x, y).lightness() > 180
+        for x in range(image.width() - columns, image.width())
+        for y in range(image.height())
+    )
+
+
+def test_spin_boxes_show_arrows_the_noise_seed_is_labelled_and_the_header_names_the_bundle(make_window, bundle):
+    w = make_window(bundle)
+    for spin in (w.transport.latency_spin, w.model.voices_spin, w.seeds.seed_spin):
+        assert _light_pixels(spin, 16) >= 8, spin  # two arrows drawn in the theme's light color
+    assert w.seeds.seed_label.text() == "Noise seed" and w.seeds.seed_label.buddy() is w.seeds.seed_spin
+    assert w.seeds.seed_spin.prefix() == ""
+    assert w.transport.bundle_label.text() == bundle.name
 
 
 def test_the_window_reaches_the_live_rig_only_through_the_session():

@@ -23,6 +23,7 @@ class MetersPanel(QGroupBox):
         self.bars: dict[str, LevelMeter] = {}
         for m in METERS:
             bar = LevelMeter(m.label, warn=m.warn, alarm=m.alarm, invert=m.low_is_bad)
+            bar.setToolTip(m.tip)
             self.bars[m.name] = bar
             lay.addWidget(bar)
         row = QHBoxLayout()

@@ -39,11 +39,13 @@ class SeedsPanel(QGroupBox):
         lay.addLayout(pads, 1)
         side = QGridLayout()
         side.setVerticalSpacing(4)
+        self.seed_label = QLabel("Noise seed")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setPrefix("seed ")
         self.seed_spin.setToolTip("noise seed used by Reset: same seed, same priming -> the same audio")
         self.seed_spin.setValue(host.settings.seed)
+        self.seed_label.setBuddy(self.seed_spin)
+        self.seed_label.setToolTip(self.seed_spin.toolTip())
         self.reset_button = QPushButton("Reset")
         self.reset_button.setObjectName("resetButton")
         self.reset_button.setToolTip("back to the model's initial state, noise restarted from this seed")
@@ -53,7 +55,8 @@ class SeedsPanel(QGroupBox):
         self.reprime_button.clicked.connect(lambda: self.prime(host.session.selected_slot))
         self.pads_label = QLabel("Pads")
         self.pads_label.setToolTip("learn a note: that note and the ones above it select and prime slots 1, 2, …")
-        side.addWidget(self.seed_spin, 0, 0, 1, 2)
+        side.addWidget(self.seed_label, 0, 0)
+        side.addWidget(self.seed_spin, 0, 1)
         self.learn_buttons = {}
         for r, (name, widget) in enumerate(
             (("reset", self.reset_button), ("prime", self.reprime_button), ("slot", self.pads_label)), start=1

@@ -107,8 +107,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
 
 
 def format_status(m: PlayerMetrics) -> str:
-    """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up, what it costs.
-    The meters read as in the window (rt_samplernn.live.meters)."""
+    """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up (the worker's
+    time per block, p50/p99/worst of the last 10 s, against the block's real-time budget), what it costs. The
+    meters read as in the window (rt_samplernn.live.meters); counts are of the last 10 s, totals beside."""
     from rt_samplernn.live.meters import METERS_BY_NAME
 
     def meter(name: str) -> str:
@@ -124,14 +125,22 @@ def format_status(m: PlayerMetrics) -> str:
         else f"T {min(temps):.2f}-{max(temps):.2f}"
     )
     watchdog = meter("watchdog_events") if m.watchdog_enabled else "watchdog off"
+    blocks = [METERS_BY_NAME[name] for name in ("block_p50", "block_p99", "block_worst")]
+    block = (
+        f"block p50/p99/worst {'/'.join(format(b.value(m), '.1f') for b in blocks)} of {m.deadlines.budget_ms:.1f} ms"
+        if blocks[1].measured(m)
+        else "block --"
+    )
     return " | ".join(
         [
             f"{m.seconds_played:7.1f} s",
             temp,
             f"gain {m.gain:.2f}",
             meter("realtime_factor"),
+            block,
             meter("ring_fill"),
-            f"{meter('underruns')} (host {m.output_underflows})",
+            meter("underruns"),
+            meter("host_underflows"),
             meter("knob_latency"),
             meter("process_cpu"),
             watchdog,

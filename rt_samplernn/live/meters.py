@@ -10,7 +10,8 @@ the same `Meter.format`, so both show the same number in the same words. Adding 
     m = player.metrics()
     for meter in METERS:
         print(meter.label, meter.format(m))            # 'real-time factor 1.52x', 'ring fill 48 / 50 ms'
-    METERS_BY_NAME["underruns"].value(m)               # 3.0
+    METERS_BY_NAME["underruns"].value(m)               # 1.0: underruns in the last 10 s
+    METERS_BY_NAME["underruns"].format(m)              # '1 (total 3)'
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from rt_samplernn.live.deadlines import WINDOW_S
 
 Reader = Callable[[Any], float]  # PlayerMetrics -> a number
 
@@ -35,7 +38,8 @@ class Meter:
     under this is "not measured yet" and shows as '—' (the real-time factor before the first chunk).
     ``warn``/``alarm``: bar fractions where the bar turns amber/red; ``low_is_bad``: for meters where a
     low bar is the problem (ring fill, real-time factor). ``fast``: redrawn at the scope's rate (else
-    once a second). ``short``: the word in a one-line status ("RTF", "fill").
+    once a second). ``short``: the word in a one-line status ("RTF", "fill"). ``total``: a running total
+    shown beside a windowed count ("2 (total 14)"). ``tip``: what the meter means, for the window's tooltip.
     """
 
     name: str
@@ -52,6 +56,8 @@ class Meter:
     low_is_bad: bool = False
     fast: bool = False
     short: str = ""
+    total: Reader | None = None
+    tip: str = ""
 
     def value(self, metrics: Any) -> float:
         return float(self.read(metrics))
@@ -77,10 +83,40 @@ class Meter:
         text = format(self.value(metrics) * self.scale, self.fmt)
         if self.of:
             text += " / " + format(self.full(metrics) * self.scale, self.fmt)
-        return text + (f" {self.unit}" if self.unit and self.unit != "x" else self.unit)
+        text += f" {self.unit}" if self.unit and self.unit != "x" else self.unit
+        if self.total is not None:
+            text += f" (total {self.total(metrics):.0f})"
+        return text
 
 
 CORES = float(os.cpu_count() or 1)
+WINDOW = f"{WINDOW_S:.0f} s"
+
+HOST_UNDERFLOWS_TIP = (
+    "PortAudio's output-underflow flag: the audio host says a period of output was not delivered in time "
+    "(on JACK an xrun: the graph's period was not filled before its deadline, e.g. because the callback "
+    "thread waited for Python's interpreter lock, or another client was late). The ring still had audio "
+    "then, so these are not underruns; many of them mean a loaded machine, and each may be a click."
+)
+
+
+def _block_meter(name: str, label: str, read: Reader, short: str, warn: float, alarm: float, tip: str) -> Meter:
+    """A block-time meter: worker ms per block against the block's real-time budget ('—' before the first)."""
+    return Meter(
+        name,
+        label,
+        "ms",
+        read,
+        fmt=".1f",
+        full_scale=lambda m: m.deadlines.budget_ms,
+        of=True,
+        unmeasured_below=1e-9,
+        warn=warn,
+        alarm=alarm,
+        short=short,
+        tip=tip,
+    )
+
 
 METERS: tuple[Meter, ...] = (
     Meter(
@@ -119,8 +155,58 @@ METERS: tuple[Meter, ...] = (
         alarm=0.8,
         short="latency",
     ),
+    _block_meter(
+        "block_p50",
+        "block time p50 / budget",
+        lambda m: m.deadlines.p50_ms,
+        "p50",
+        warn=0.6,
+        alarm=0.8,
+        tip=f"the median worker time per block over the last {WINDOW}, against the audio one block makes",
+    ),
+    _block_meter(
+        "block_p99",
+        "block time p99 / budget",
+        lambda m: m.deadlines.p99_ms,
+        "p99",
+        warn=0.7,
+        alarm=0.9,
+        tip=f"99% of the blocks of the last {WINDOW} took at most this long: over the budget, the worker "
+        "falls behind and the ring drains",
+    ),
+    _block_meter(
+        "block_worst",
+        f"worst block, last {WINDOW} / budget",
+        lambda m: m.deadlines.worst_ms,
+        "worst",
+        warn=0.9,
+        alarm=0.999,
+        tip=f"the slowest block of the last {WINDOW}; over the budget, the ring covered for it",
+    ),
     Meter(
-        "underruns", "underruns", "", lambda m: m.underruns, full_scale=10.0, warn=0.01, alarm=0.5, short="underruns"
+        "underruns",
+        f"underruns, last {WINDOW}",
+        "",
+        lambda m: m.deadlines.underruns_recent,
+        full_scale=10.0,
+        warn=0.01,
+        alarm=0.5,
+        short="underruns",
+        total=lambda m: m.underruns,
+        tip=f"times the ring ran dry and the output played silence (a gap), in the last {WINDOW}; the total "
+        "since start beside it",
+    ),
+    Meter(
+        "host_underflows",
+        f"host underflows, last {WINDOW}",
+        "",
+        lambda m: m.deadlines.host_underflows_recent,
+        full_scale=50.0,
+        warn=0.2,
+        alarm=0.6,
+        short="host",
+        total=lambda m: m.output_underflows,
+        tip=HOST_UNDERFLOWS_TIP,
     ),
     Meter(
         "watchdog_events",
@@ -157,4 +243,4 @@ METERS: tuple[Meter, ...] = (
 METERS_BY_NAME: dict[str, Meter] = {m.name: m for m in METERS}
 
 
-__all__ = ["Meter", "METERS", "METERS_BY_NAME"]
+__all__ = ["HOST_UNDERFLOWS_TIP", "Meter", "METERS", "METERS_BY_NAME"]

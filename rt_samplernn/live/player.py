@@ -60,7 +60,8 @@ Public API
 
 ``Player`` attributes fixed at construction: ``device`` (`OutputDevice`), ``sample_rate`` (the
 producer's), ``device_rate``, ``channels``, ``target_frames`` (device frames), ``watchdog``
-(`Watchdog`), ``reprimer`` (`Reprimer`), ``ring`` (`RingBuffer`). `format_status` renders a
+(`Watchdog`), ``reprimer`` (`Reprimer`), ``ring`` (`RingBuffer`), ``deadlines`` (`Deadlines`: each
+block's worker time against its real-time budget, rt_samplernn/live/deadlines.py). `format_status` renders a
 `PlayerMetrics` as the one-line status `rt-samplernn play` prints. `list_output_devices(rescan=True)`
 sees devices that appeared after sounddevice was imported (only while no stream is open).
 
@@ -90,6 +91,7 @@ import numpy as np
 from rt_samplernn.audio import ArrayClip, Clip, FileClip
 from rt_samplernn.audio_stats import MANIFEST_KEY
 from rt_samplernn.errors import UserError
+from rt_samplernn.live.deadlines import Deadlines, DeadlineStats
 from rt_samplernn.live.devices import (
     MAX_DEVICE_CHANNELS,
     NO_DEVICE,
@@ -135,6 +137,7 @@ class PlayerMetrics:
     underruns: int  # callbacks that found the ring short and played zeros
     underrun_frames: int  # zero frames played because of them
     output_underflows: int  # callbacks PortAudio flagged output_underflow (the host missed a deadline)
+    deadlines: DeadlineStats  # worker time per block against its budget, and the counts above, last 10 s
     cpu_load: float  # PortAudio's callback CPU load, share of the real-time budget (0..1)
     process_cpu: float  # this process's CPU use, in cores (1.0 = one core busy)
     seconds_played: float
@@ -274,6 +277,8 @@ class Player:
         self._underrun_frames = 0  # callback
         self._pa_underflows = 0  # callback
         self._tap_dropped = 0  # callback
+        # worker: each block's time (hooks, generate, watchdog, mix, resample, write) against its real-time budget
+        self.deadlines = Deadlines(budget_s=self.chunk_frames / self.sample_rate)
         self._finished = False  # callback: the --seconds limit was reached
         self._rtf = 0.0  # worker
         self._cpu_load = 0.0  # worker
@@ -383,6 +388,7 @@ class Player:
             underruns=self._underruns,
             underrun_frames=self._underrun_frames,
             output_underflows=self._pa_underflows,
+            deadlines=self.deadlines.stats(None, self._underruns, self._pa_underflows),
             cpu_load=self._cpu_load,
             process_cpu=self._process_cpu,
             seconds_played=self._frames_played / self.device_rate,
@@ -616,6 +622,7 @@ class Player:
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 0.1
+                self.deadlines.count(time.perf_counter(), self._underruns, self._pa_underflows)
                 if self._stream is not None and not self._stop_output:
                     played = self._frames_played
                     if played != last_played:
@@ -637,6 +644,7 @@ class Player:
                 wait_s = (fill - target + 1) / self.device_rate
                 time.sleep(min(max(wait_s, 0.0005), 0.01))
                 continue
+            block_start = time.perf_counter()
             for hook in self._block_hooks:
                 hook(self.chunk_frames)
             t0 = time.perf_counter()
@@ -650,6 +658,8 @@ class Player:
             work_s = time.perf_counter() - t0
             self._gen_work_s += AVERAGE * (work_s - self._gen_work_s)
             self._push(audio)
+            block_end = time.perf_counter()
+            self.deadlines.block_done(block_end - block_start, block_end)
             gen_audio_s += self.chunk_frames / self.sample_rate
             gen_work_s += work_s
             if gen_audio_s >= 0.5:
