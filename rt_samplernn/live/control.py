@@ -9,6 +9,10 @@ Threads (who may call what)
   float toward its target and calls the engine method its declaration names (``set_temperature``,
   ``set_gain``) only when a value changed, so a write lands in the very next block; a switch goes to the
   player method its declaration names (``set_watchdog``).
+* Bookmarks (the picks ``bookmark_save`` / ``bookmark_recall``) are done by the puller too, in ``tick``:
+  a save takes ``engine.snapshot()`` into ``params.bookmarks[i]`` between two blocks, a recall hands the
+  state to ``engine.restore`` and moves the knobs' cells to its values, so it lands in the very next
+  block. (While nothing generates, `apply_picks` does the same from the caller's thread.)
 * ``prime`` and ``reset`` run on `LiveControl`'s own helper thread (priming runs the frame tiers over the
   whole clip; generation must not wait for it). Repeated fires coalesce: only the latest request runs.
   The helper thread also says what changed that a performer should hear about ("watchdog off") and
@@ -146,6 +150,7 @@ class LiveControl:
         self._player = player
         self.sample_rate = int(getattr(engine, "sample_rate", 16000))
         self.blocks = 0
+        self.recalls = 0
         self.primes = 0
         self.resets = 0
         self.notices = Notices(quiet_s)
@@ -154,7 +159,12 @@ class LiveControl:
             self._adopt_engine_state()
         else:
             self._push_all()
-        self._seen = {p.name: p.version for p in params}  # trigger versions already acted on
+        self._seen = {p.name: p.version for p in params}  # trigger and pick versions already acted on
+        self._pick_actions = {"bookmark_save": self.save_bookmark, "bookmark_recall": self.recall_bookmark}
+        self._picks = params.picks()
+        unknown = [p.name for p in self._picks if p.name not in self._pick_actions]
+        if unknown:
+            raise ValueError(f"pick parameter(s) {', '.join(unknown)} declared without an action in LiveControl")
         self._switches = [p for p in params if isinstance(p, SwitchParam) and p.decl.player]
         self._applied: dict[str, bool | None] = {s.name: None for s in self._switches}
         wd = _player_watchdog(player)
@@ -230,6 +240,7 @@ class LiveControl:
         """Apply the parameters for the next block of ``frames`` samples (producer thread, per block)."""
         seconds = frames / float(self.sample_rate)
         try:
+            self.apply_picks()
             for cell in self.params.float_params():
                 if cell.step(seconds) and not (cell.voice is None and self.params.voice_cells(cell.name)):
                     self._send(cell)
@@ -240,12 +251,41 @@ class LiveControl:
                     if on != self._applied[switch.name]:
                         self._applied[switch.name] = on
                         if not _set_player_switch(player, switch.decl.player, on):
-                            self._failed = f"this player has no {switch.label.lower()} switch; it is ignored"
+                            self._say = f"this player has no {switch.label.lower()} switch; it is ignored"
         except Exception as e:  # generation goes on with the previous values
-            self._failed = f"applying parameters failed: {type(e).__name__}: {e}"
+            self._say = f"applying parameters failed: {type(e).__name__}: {e}"
         self.blocks += 1
 
-    _failed = ""  # set by the producer thread, said by the helper thread (no logging on the producer)
+    _say = ""  # a notice set by the producer thread, said by the helper thread (no logging on the producer)
+
+    def apply_picks(self) -> None:
+        """Save or recall the bookmarks asked for since the last call (the producer thread, between blocks;
+        or any one thread while nothing generates). Each write of a pick counts, oldest first."""
+        pending = [(p.version, p) for p in self._picks if p.version != self._seen[p.name]]
+        for version, pick in sorted(pending, key=lambda vp: vp[0]):
+            self._seen[pick.name] = version
+            try:
+                self._pick_actions[pick.name](pick.target)
+            except UserError as e:
+                self._say = str(e)
+
+    def save_bookmark(self, index: int) -> None:
+        """The engine's exact state now into bookmark ``index`` (from 0): call between blocks (`apply_picks`)."""
+        self.params.bookmarks[index] = self.engine.snapshot()
+        self.params.bookmarks_version = next_version()
+        self._say = f"bookmark {index + 1} saved"
+
+    def recall_bookmark(self, index: int) -> None:
+        """Back to bookmark ``index`` (from 0) at the next block, knobs included: call between blocks."""
+        state = self.params.bookmarks[index]
+        if state is None:
+            raise UserError(f"bookmark {index + 1} is empty; save one first")
+        self.engine.restore(state, where=f"bookmark {index + 1}")
+        self._adopt_engine_state()  # the knobs' cells take the bookmark's values: nothing ramps back
+        reset = getattr(getattr(self._player, "watchdog", None), "reset", None)
+        if callable(reset):  # judge only what follows the recall
+            reset()
+        self.recalls += 1
 
     # -- the helper thread -----------------------------------------------------------------------------
     def _actions(self) -> None:
@@ -255,9 +295,9 @@ class LiveControl:
     def run_pending(self) -> None:
         """Do pending prime/reset requests, oldest first, and say what changed (the helper thread; or tests
         with start=False). Only the latest fire of each trigger counts; a failure becomes a notice."""
-        failed, self._failed = self._failed, ""
-        if failed:
-            self.notice(failed)
+        said, self._say = self._say, ""
+        if said:
+            self.notice(said)
         for switch in self._switches:
             if switch.target != self._announced[switch.name]:
                 self._announced[switch.name] = switch.target

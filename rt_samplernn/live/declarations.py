@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from rt_samplernn.errors import UserError
 
 CURVES = ("linear", "log")
-KINDS = ("float", "index", "switch", "trigger")
+KINDS = ("float", "index", "pick", "switch", "trigger")
 SEED_SLOTS = 8  # seed slots (pads) in the window and the default map; play --seed-slot may add more
+BOOKMARKS = 8  # bookmark slots: the exact state saved and recalled (rt_samplernn/live/snapshot.py)
 MAX_VOICE_CONTROLS = 8  # per-voice knobs the default MIDI map binds (CC 21..28)
 
 
@@ -79,7 +80,10 @@ class Declaration:
     """One live parameter, declared once; `Parameters`, the default MIDI map, the session and the window read it.
 
     ``name``: the parameter's name (in map files and code). ``label``: what the window and messages call
-    it. ``kind``: "float" (a knob), "index" (the seed slot), "switch" (on/off) or "trigger" (a button).
+    it. ``kind``: "float" (a knob), "index" (the seed slot), "pick" (an index whose every write is an
+    action: save or recall bookmark N), "switch" (on/off) or "trigger" (a button). ``count``: choices of an
+    index or pick (0: the seed slots). ``fires``: the trigger a pad of an index fires once it has chosen
+    (the seed slot's pads prime). ``osc``: the OSC address when it is not derived from the name (`osc_address`).
     ``spec``: a float's range, default, curve and smoothing. ``unit``/``digits``: how a float's value is
     shown ("dB": the linear factor as decibels). ``positive``: the range must stay above 0 (the engine
     divides by it). ``default``: a switch's starting state. ``midi``: the default binding, ("cc", N) or
@@ -105,6 +109,9 @@ class Declaration:
     player: str = ""
     short: str = ""
     help: str = ""
+    count: int = 0
+    fires: str = ""
+    osc: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -124,6 +131,11 @@ class Declaration:
         if self.unit == "dB":
             return "-inf dB" if value <= 1e-5 else f"{20 * math.log10(value):+.1f} dB"
         return f"{value:.{self.digits}f}{' ' + self.unit if self.unit else ''}"
+
+    @property
+    def osc_address(self) -> str:
+        """Where OSC reaches it: ``osc``, else the name as a path ('/gain', 'bookmark_save' -> '/bookmark/save')."""
+        return self.osc or "/" + self.name.replace("_", "/")
 
     def voice_name(self, voice: int) -> str:
         """The name of voice ``voice``'s cell (voices from 1), e.g. 'temperature.2'."""
@@ -163,6 +175,8 @@ PARAMETERS: tuple[Declaration, ...] = (
         "Pads",
         "index",
         midi=("pads", 36),
+        fires="prime",
+        osc="/prime",
         help="a note and the ones above it select and prime seed slots 1, 2, ...",
     ),
     Declaration("prime", "Re-prime", "trigger", midi=("cc", 102), help="prime again from the selected seed slot"),
@@ -175,6 +189,22 @@ PARAMETERS: tuple[Declaration, ...] = (
         midi=("cc", 104),
         player="set_watchdog",
         help="re-prime when the output collapses",
+    ),
+    Declaration(
+        "bookmark_save",
+        "Save bookmark",
+        "pick",
+        count=BOOKMARKS,
+        midi=("pads", 60),
+        help="a note and the ones above it save the exact state into bookmarks 1, 2, ...",
+    ),
+    Declaration(
+        "bookmark_recall",
+        "Recall bookmark",
+        "pick",
+        count=BOOKMARKS,
+        midi=("pads", 48),
+        help="a note and the ones above it go back to bookmarks 1, 2, ... exactly as saved",
     ),
 )
 DECLARATIONS: dict[str, Declaration] = {d.name: d for d in PARAMETERS}

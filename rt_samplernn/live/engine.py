@@ -239,10 +239,10 @@ class Engine:
             knobs=self.knob_values(),
         )
 
-    def restore(self, state: EngineState) -> None:
-        """Put back a snapshot (this engine's bundle and voice count, else a UserError): its knobs now, its
-        state at the next generate() call (any thread, as prime)."""
-        self.check_state(state)
+    def restore(self, state: EngineState, where: str = "this bookmark") -> None:
+        """Put back a snapshot (this engine's bundle and voice count, else a UserError that calls it `where`):
+        its knobs now, its state at the next generate() call (any thread, as prime)."""
+        self.check_state(state, where)
         with self._param_lock:
             self._temps = np.array(state.knobs["temperature"], np.float32)
             self._gain = float(state.knobs["gain"])

@@ -17,6 +17,8 @@ name                 kind      meaning                                          
 ``prime``            trigger   re-prime the engine from the selected slot's audio          CC 102
 ``reset``            trigger   reset the engine to its initial state                      CC 103
 ``watchdog``         switch    the Player's watchdog on/off                               CC 104
+``bookmark_save``    pick      save the exact state into bookmark N (1..8)                pads from 60
+``bookmark_recall``  pick      go back to bookmark N exactly as saved, at the next block  pads from 48
 ===================  ========  =========================================================  ==============
 
 Voices and seed slots are numbered from 1 wherever a performer reads or writes them (parameter names,
@@ -58,6 +60,7 @@ import numpy as np
 from rt_samplernn.audio import read_tail
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.declarations import (  # re-exported: the declarations and their types
+    BOOKMARKS,
     CURVES,
     DECLARATIONS,
     MAX_VOICE_CONTROLS,
@@ -68,6 +71,7 @@ from rt_samplernn.live.declarations import (  # re-exported: the declarations an
     declaration,
     is_voice_name,
 )
+from rt_samplernn.live.snapshot import EngineState
 
 # One counter for every write: next() on an itertools.count is atomic in CPython, so two writers never
 # hand out the same version, and a version also orders writes across parameters.
@@ -223,6 +227,13 @@ class IndexParam(Param):
         return self.target / (self.count - 1) if self.count > 1 else 0.0
 
 
+class PickParam(IndexParam):
+    """An index whose every write is an action (save / recall bookmark N): the puller acts on each new
+    ``version`` with the ``target`` of that moment, even when it is the same index as before."""
+
+    kind = "pick"
+
+
 class SwitchParam(Param):
     """On/off (the watchdog). ``set_normalized(u)``: on when u >= 0.5."""
 
@@ -324,13 +335,17 @@ class Parameters:
                 self._voice_cells[d.name] = voice_cells
                 self._add(cell, *voice_cells)
             elif d.kind == "index":
-                self._add(IndexParam(d, slot_count))
+                self._add(IndexParam(d, d.count or slot_count))
+            elif d.kind == "pick":
+                self._add(PickParam(d, d.count or slot_count))
             elif d.kind == "switch":
                 self._add(SwitchParam(d))
             else:
                 self._add(Trigger(d))
         self.slots: list[SeedSlot | None] = [None] * slot_count
         self.slots_version = next_version()
+        self.bookmarks: list[EngineState | None] = [None] * BOOKMARKS  # written by the puller (LiveControl)
+        self.bookmarks_version = next_version()
 
     def _add(self, *cells: Param) -> None:
         for c in cells:
@@ -365,6 +380,20 @@ class Parameters:
     def watchdog(self) -> SwitchParam:
         return self._params["watchdog"]  # type: ignore[return-value]
 
+    def picks(self) -> list[PickParam]:
+        return [p for p in self._params.values() if isinstance(p, PickParam)]
+
+    def pad(self, name: str, index: int) -> bool:
+        """What pad ``index`` (from 0) of an index or pick parameter does (any thread): choose it, then fire
+        its declared trigger (the seed slots' pads prime). False if there is no such pad."""
+        cell = self._params.get(name)
+        if not isinstance(cell, IndexParam) or not 0 <= index < cell.count:
+            return False
+        cell.set(index)
+        if cell.decl.fires:
+            self[cell.decl.fires].set_normalized(1.0)
+        return True
+
     # -- lookup --------------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
         try:
@@ -387,7 +416,7 @@ class Parameters:
     @property
     def version(self) -> int:
         """Changes whenever any parameter's target or the slots change (poll this from a QTimer)."""
-        return max(self.slots_version, max(p.version for p in self._params.values()))
+        return max(self.slots_version, self.bookmarks_version, max(p.version for p in self._params.values()))
 
     def float_params(self) -> list[FloatParam]:
         return [p for p in self._params.values() if isinstance(p, FloatParam)]
@@ -418,6 +447,8 @@ class Parameters:
         """Carry over what a performer set up in ``old`` (a model reopened): slots, ranges, values, switches."""
         self.slots = list(old.slots)[: len(self.slots)] + [None] * max(0, len(self.slots) - len(old.slots))
         self.slots_version = next_version()
+        self.bookmarks = list(old.bookmarks)  # another bundle's refuse to recall, with a notice
+        self.bookmarks_version = next_version()
         self.set_specs(old.specs())
         for cell in old:
             mine = self.get(cell.name)
@@ -437,13 +468,13 @@ class Parameters:
 
     def select_and_prime(self, index: int) -> None:
         """Select slot ``index`` and fire ``prime`` (what a pad does; any thread)."""
-        self.slot.set(index)
-        self.prime.fire()
+        self.pad("slot", index)
 
 
 __all__ = [
     "CURVES",
     "SEED_SLOTS",
+    "BOOKMARKS",
     "SEED_SLOT_SECONDS",
     "MAX_VOICE_CONTROLS",
     "next_version",
@@ -457,6 +488,7 @@ __all__ = [
     "Param",
     "FloatParam",
     "IndexParam",
+    "PickParam",
     "SwitchParam",
     "Trigger",
     "SeedSlot",

@@ -15,8 +15,6 @@ array ``meta``; a file of another bundle, voice count or format is a one-line Us
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rt_samplernn.atomic import replacing
 from rt_samplernn.errors import UserError
 
 FORMAT = "rt-samplernn-engine-state"
@@ -92,25 +91,10 @@ def _arrays(state: EngineState, prefix: str = "") -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez to a temporary file beside `path`, then renamed over it (UserError if it cannot be written)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise UserError(f"{path}: cannot write here ({e.strerror}); choose another folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub takes ** for allow_pickle too
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write ({e.strerror}); free some space or choose another folder") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_npz(path: Path, arrays: dict[str, np.ndarray], what: str = "engine state") -> None:
+    """np.savez to `path`, all or nothing (rt_samplernn.atomic.replacing; UserError if it cannot be written)."""
+    with replacing(path, what) as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub takes ** for allow_pickle too
 
 
 def read_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:

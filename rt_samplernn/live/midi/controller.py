@@ -13,6 +13,7 @@ from typing import Any
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import LiveControl
 from rt_samplernn.live.midi.mapfile import (
+    PAD_PARAMS,
     Mapping,
     MidiMap,
     default_map,
@@ -227,7 +228,7 @@ class MidiController:
         param, fourteen = learn
         if kind == 0xB0:
             mapping = Mapping(param, "cc", number, channel, fourteen and number < 32)
-        elif param == "slot":
+        elif param in PAD_PARAMS:
             mapping = Mapping(param, "pads", number, channel)
         else:
             mapping = Mapping(param, "note", number, channel)
@@ -289,9 +290,8 @@ class MidiController:
                     hit = True
                     self._note(m.param, d2)
             for m in index.pads:
-                if (m.channel is None or m.channel == ch) and 0 <= d1 - m.number < len(self.params.slots):
+                if (m.channel is None or m.channel == ch) and self.params.pad(m.param, d1 - m.number):
                     hit = True
-                    self.params.select_and_prime(d1 - m.number)
         if not hit:
             self.ignored += 1
 

@@ -13,11 +13,12 @@ from typing import Any
 
 from rt_samplernn.atomic import write_atomically, write_error
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.params import MAX_VOICE_CONTROLS, PARAMETERS, FloatSpec, is_voice_name
+from rt_samplernn.live.params import DECLARATIONS, MAX_VOICE_CONTROLS, PARAMETERS, FloatSpec, is_voice_name
 
 MAP_VERSION = 2  # 2: voices named from 1 (temperature.1 is the first voice); 1: from 0 (still read)
 SUPPORTED_VERSIONS = (1, 2)
 KINDS = ("cc", "note", "pads")
+PAD_PARAMS = tuple(d.name for d in PARAMETERS if d.kind in ("index", "pick"))  # what a row of pads can choose
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ class Mapping:
             raise UserError(f"channel {self.channel!r}: must be 0..15 (None = any)")
         if self.fourteen_bit and (self.kind != "cc" or self.number > 31):
             raise UserError(f"14-bit needs a CC 0..31 (its LSB is CC+32), got {self.kind} {self.number}")
-        if self.kind == "pads" and self.param != "slot":
-            raise UserError(f"pads select seed slots: param must be 'slot', got {self.param!r}")
+        if self.kind == "pads" and self.param not in PAD_PARAMS:
+            raise UserError(
+                f"pads choose seed slots or bookmarks: param must be one of {', '.join(PAD_PARAMS)}, got {self.param!r}"
+            )
 
     @property
     def lsb(self) -> int | None:
@@ -57,7 +60,8 @@ class Mapping:
             return f"CC {self.number}/{self.lsb} (14-bit){ch}" if self.fourteen_bit else f"CC {self.number}{ch}"
         if self.kind == "note":
             return f"note {self.number}{ch}"
-        return f"pads from note {self.number}{ch}"
+        what = "" if self.param == "slot" else f" ({DECLARATIONS[self.param].label.lower()})"
+        return f"pads from note {self.number}{ch}{what}"
 
     def controls(self) -> set[tuple[str, int]]:
         """The (kind, number) controls this mapping listens to."""
@@ -103,7 +107,8 @@ def describe_default_map() -> str:
     for d in PARAMETERS:
         if d.midi is not None:
             kind, number = d.midi
-            words.append(f"pads from note {number}" if kind == "pads" else f"{kind.upper()} {number} {d.name}")
+            pads = f"pads from note {number}" + ("" if d.name == "slot" else f" {d.name}")
+            words.append(pads if kind == "pads" else f"{kind.upper()} {number} {d.name}")
         if d.per_voice and d.voice_cc is not None:
             words.append(f"CC {d.voice_cc}.. {d.name} of voice 1..")
     return ", ".join(words)
