@@ -140,19 +140,19 @@ class FloatParam(Param):
 
     def set(self, value: float) -> None:
         """Ask for ``value`` (clamped to the range; NaN ignored). Any thread; never blocks."""
-        value = as_number(value)
-        if value is None:
+        number = as_number(value)
+        if number is None:
             return
-        self.target = self.spec.clamp(value)
+        self.target = self.spec.clamp(number)
         self._touch()
         for f in self.followers:
             f.set(self.target)
 
     def set_normalized(self, u: float) -> None:
         """Ask for the value at knob position u in [0, 1] (clamped; NaN ignored)."""
-        u = as_number(u)
-        if u is not None:
-            self.set(self.spec.from_normalized(u))
+        knob = as_number(u)
+        if knob is not None:
+            self.set(self.spec.from_normalized(knob))
 
     def adopt(self, value: float) -> None:
         """Take ``value`` as both target and applied value (the engine already has it; nothing ramps)."""
@@ -218,9 +218,9 @@ class IndexParam(Param):
         self._touch()
 
     def set_normalized(self, u: float) -> None:
-        u = as_number(u)
-        if u is not None:
-            self.set(round(min(max(u, 0.0), 1.0) * (self.count - 1)))
+        knob = as_number(u)
+        if knob is not None:
+            self.set(round(min(max(knob, 0.0), 1.0) * (self.count - 1)))
 
     @property
     def normalized(self) -> float:
@@ -255,9 +255,9 @@ class SwitchParam(Param):
         self.set(not self.target)
 
     def set_normalized(self, u: float) -> None:
-        u = as_number(u)
-        if u is not None:
-            self.set(u >= 0.5)
+        knob = as_number(u)
+        if knob is not None:
+            self.set(knob >= 0.5)
 
     @property
     def normalized(self) -> float:
@@ -276,8 +276,8 @@ class Trigger(Param):
         self._touch()
 
     def set_normalized(self, u: float) -> None:
-        u = as_number(u)
-        if u is not None and u >= 0.5:
+        knob = as_number(u)
+        if knob is not None and knob >= 0.5:
             self.fire()
 
     @property
@@ -296,7 +296,7 @@ class SeedSlot:
 
     @property
     def seconds(self) -> float:
-        return self.audio.shape[0] / float(self.sample_rate)
+        return len(self.audio) / float(self.sample_rate)
 
     @property
     def name(self) -> str:
@@ -452,7 +452,9 @@ class Parameters:
         self.set_specs(old.specs())
         for cell in old:
             mine = self.get(cell.name)
-            if isinstance(mine, (FloatParam, SwitchParam)) and type(mine) is type(cell):
+            if isinstance(mine, FloatParam) and isinstance(cell, FloatParam):
+                mine.set(cell.target)
+            elif isinstance(mine, SwitchParam) and isinstance(cell, SwitchParam):
                 mine.set(cell.target)
 
     # -- seed slots (index from 0; seed slot 1 is index 0) -------------------------------------------
