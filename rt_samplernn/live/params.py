@@ -54,6 +54,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def next_version() -> int:
 def as_number(value: object) -> float | None:
     """float(value), or None for anything that is not a number (NaN included): odd input is ignored, never raised."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any object: what float() refuses is caught below
     except (TypeError, ValueError, OverflowError):
         return None
     return None if math.isnan(number) else number
@@ -116,6 +117,9 @@ class Param:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+P = TypeVar("P", bound=Param)
 
 
 class FloatParam(Param):
@@ -354,7 +358,7 @@ class Parameters:
     # -- the cells the engine-side code uses by name ----------------------------------------------------
     @property
     def temperature(self) -> FloatParam:
-        return self._params["temperature"]  # type: ignore[return-value]
+        return self.cell("temperature", FloatParam)
 
     @property
     def voice_temperatures(self) -> list[FloatParam]:
@@ -362,23 +366,23 @@ class Parameters:
 
     @property
     def gain(self) -> FloatParam:
-        return self._params["gain"]  # type: ignore[return-value]
+        return self.cell("gain", FloatParam)
 
     @property
     def slot(self) -> IndexParam:
-        return self._params["slot"]  # type: ignore[return-value]
+        return self.cell("slot", IndexParam)
 
     @property
     def prime(self) -> Trigger:
-        return self._params["prime"]  # type: ignore[return-value]
+        return self.cell("prime", Trigger)
 
     @property
     def reset(self) -> Trigger:
-        return self._params["reset"]  # type: ignore[return-value]
+        return self.cell("reset", Trigger)
 
     @property
     def watchdog(self) -> SwitchParam:
-        return self._params["watchdog"]  # type: ignore[return-value]
+        return self.cell("watchdog", SwitchParam)
 
     def picks(self) -> list[PickParam]:
         return [p for p in self._params.values() if isinstance(p, PickParam)]
@@ -400,6 +404,13 @@ class Parameters:
             return self._params[name]
         except KeyError:
             raise UserError(f"parameter {name!r}: unknown; parameters: {', '.join(self._params)}") from None
+
+    def cell(self, name: str, kind: type[P]) -> P:
+        """The cell called ``name``, checked to be a ``kind`` (FloatParam, SwitchParam, ...)."""
+        cell = self[name]
+        if not isinstance(cell, kind):
+            raise UserError(f"parameter {name!r} is a {cell.kind}, not a {kind.kind}")
+        return cell
 
     def __contains__(self, name: object) -> bool:
         return name in self._params
