@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from rt_samplernn.checkpoint import save_checkpoint
-from rt_samplernn.commands.bench import _cpu_name, bench_engine, bench_reference
+from rt_samplernn.commands.bench import bench_engine, bench_reference, cpu_name
 from rt_samplernn.config import model_config_from_preset
 from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.model import SampleRNN
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if args.first_release:
         return _first_release(args)
-    rows = []
+    rows: list[tuple[str, int, float, float, float, float | None, dict[str, list[float]], float, float | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             torch.manual_seed(0)
@@ -111,16 +111,16 @@ def main(argv: list[str] | None = None) -> int:
                             statistics.median(ref_cpu) if ref_cpu else None,
                         )
                     )
-    print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; RTF = generated s / wall s, per voice")
+    print(f"machine: {cpu_name()}, {args.threads} thread(s), CPU provider; RTF = generated s / wall s, per voice")
     print("(CPU columns: generated s per s of this process's CPU time, less disturbed by other load)")
     print(
         f"{'bundle':<16} {'voices':>6} {'engine RTF':>11} {'(min-max)':>13} {'PyTorch RTF':>12} {'ratio':>7} "
         f"{'engine CPU':>11} {'PyTorch CPU':>12} {'ratio':>7}  us/call p50 (graphs coarse to fine, sample)"
     )
-    for preset, voices, med, lo, hi, ref, graphs, cpu, ref_cpu in rows:
-        calls = " / ".join(f"{v[0]:.0f}" for v in graphs.values())
-        ref_s = f"{ref:>12.3f} {med / ref:>6.1f}x" if ref else f"{'-':>12} {'-':>7}"
-        ref_c = f"{ref_cpu:>12.3f} {cpu / ref_cpu:>6.1f}x" if ref_cpu else f"{'-':>12} {'-':>7}"
+    for preset, voices, med, lo, hi, ref_rtf, graph_us, cpu, ref_cpu_rtf in rows:
+        calls = " / ".join(f"{v[0]:.0f}" for v in graph_us.values())
+        ref_s = f"{ref_rtf:>12.3f} {med / ref_rtf:>6.1f}x" if ref_rtf else f"{'-':>12} {'-':>7}"
+        ref_c = f"{ref_cpu_rtf:>12.3f} {cpu / ref_cpu_rtf:>6.1f}x" if ref_cpu_rtf else f"{'-':>12} {'-':>7}"
         print(
             f"{preset:<16} {voices:>6} {med:>10.2f}x {f'{lo:.2f}-{hi:.2f}':>13} {ref_s} {cpu:>10.2f}x {ref_c}  {calls}"
         )
@@ -151,7 +151,7 @@ def _first_release(args: argparse.Namespace) -> int:
             export_today,
             args.extra_bundle,
         )
-    print(f"machine: {_cpu_name()}, {args.threads} thread(s), CPU provider; checkpoint {ckpt}")
+    print(f"machine: {cpu_name()}, {args.threads} thread(s), CPU provider; checkpoint {ckpt}")
     print_table(rows)
     return 0
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 
@@ -50,6 +51,7 @@ print(json.dumps(dict(rtfs=rtfs, cpu=cpu, package=rt_samplernn.__file__)))
 
 _EXPORT = """
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from rt_samplernn.checkpoint import load_checkpoint
 from rt_samplernn.export.onnx_export import export_bundle
@@ -100,7 +102,7 @@ def compare(
     rounds: int,
     threads: int,
     export_today,
-    extra: list[Path] = (),
+    extra: Sequence[Path] = (),
 ) -> list[tuple[str, int, list[float], list[float]]]:
     """[(label, voices, wall RTFs, CPU RTFs)] for the first release and today (and today's engine on the
     `extra` bundle directories), alternating round by round."""

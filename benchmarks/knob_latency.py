@@ -177,7 +177,9 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
     ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    stderr = proc.stderr
+    assert stderr is not None  # stderr=PIPE
+    threading.Thread(target=lambda: lines.extend(stderr), daemon=True).start()
     probe = JackProbe(server, seconds + 20)
     delays = []
     try:
@@ -192,7 +194,7 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
         for _ in range(trials):
             probe.send(bytes([0xB0, 7, 0]))
             time.sleep(0.35 + latency_ms / 1000.0 * 2 + rng.random() * 0.05)  # muted, at a random phase
-            sent = probe.send(bytes([0xB0, 7, 127])) - probe.first_frame
+            sent = probe.send(bytes([0xB0, 7, 127])) - (probe.first_frame or 0)
             time.sleep(0.25 + latency_ms / 1000.0 * 2)
             loud = np.flatnonzero(np.abs(probe.recorded[sent:]) > 1e-6)
             if len(loud):

@@ -207,7 +207,8 @@ def main() -> None:
         f"{'hog':>10} {'latency':>8} {'underruns':>9} {'first 2 s':>9} {'host xruns':>10} {'watchdog':>8} "
         f"{'RTF min':>7} {'RTF med':>7} {'cpu':>5}"
     )
-    for cpu in {"none": [None], "other": [hog_cpu], "both": [None, hog_cpu]}[args.hog]:
+    hog_cpus: dict[str, list[int | None]] = {"none": [None], "other": [hog_cpu], "both": [None, hog_cpu]}
+    for cpu in hog_cpus[args.hog]:
         with hog(cpu):
             wall, per_cpu = engine_alone(bundle, args.voices, 5.0, play_cpu)
         print(
@@ -216,7 +217,7 @@ def main() -> None:
             flush=True,
         )
     with jack(args.rate, args.period) as server:
-        hogs = {"none": [None], "other": [hog_cpu], "both": [None, hog_cpu]}[args.hog]
+        hogs = hog_cpus[args.hog]
         cases = [(cpu, ms) for ms in (args.sweep or [args.latency_ms]) for cpu in hogs]
         for cpu, ms in cases:
             with hog(cpu):

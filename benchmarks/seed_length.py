@@ -29,7 +29,7 @@ CLIP = "/usr/share/scummvm/drascula/audio/track3.ogg"
 def primed(engine: Engine, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(all primed states flattened, the next samples' levels) after priming on clip."""
     engine.prime(clip, engine.sample_rate, seed=0)
-    states = np.concatenate([s.ravel() for tier in engine._pending.states for s in tier])
+    states = np.concatenate([s.ravel() for tier in engine.snapshot().states for s in tier])
     return states, engine.generate_levels(engine.sample_rate)[0]
 
 

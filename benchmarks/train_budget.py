@@ -32,7 +32,9 @@ from rt_samplernn.train import bf16_autocast_supported, cpu_threads, detach, nll
 
 AUDIO = Path("/usr/share/scummvm/drascula/audio")
 HELD_OUT = ("track10.ogg", "track20.ogg", "track30.ogg")
-SETUPS = {  # name: (preset, model overrides); prism-small as in benchmarks/train_throughput.py
+SETUPS: dict[
+    str, tuple[str, dict[str, object]]
+] = {  # name: (preset, model overrides); prism-small as in benchmarks/train_throughput.py
     "prism-small": ("prism", {"dim": 512, "sample_dim": 512, "rnn_layers": 1}),
     "live": ("live", {}),
     "live-2tier": ("live", {"frame_sizes": (16,)}),

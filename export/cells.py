@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import onnx
 import torch
@@ -20,11 +22,14 @@ def _cell_weights(tier: FrameTier) -> dict[str, np.ndarray]:
     skip projections and the upsampling fold into one matrix over the concatenated layer outputs.
     """
     q = tier.q_levels
-    w: dict[str, np.ndarray] = {}
+    w: dict[str, torch.Tensor] = {}
     expand_w, expand_b = tier.expand.weight.double(), tier.expand.bias.double()  # (D, F), (D,)
     for i, rnn in enumerate(tier.rnns):
-        w_ih, w_hh = rnn.weight_ih_l0.double(), rnn.weight_hh_l0.double()  # (G*D, in), (G*D, D)
-        b_ih, b_hh = rnn.bias_ih_l0.double(), rnn.bias_hh_l0.double()
+        # (G*D, in), (G*D, D), (G*D,), (G*D,); torch types these generated names as Tensor | Module
+        w_ih, w_hh, b_ih, b_hh = (
+            cast(torch.Tensor, getattr(rnn, f"{name}_l0")).double()
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
         if i == 0:  # x = expand(frames * 4/Q - 2) + cond
             w[f"l{i}_wf"] = (w_ih @ expand_w * (4.0 / q)).T
             w[f"l{i}_wc"] = w_ih.T
@@ -74,7 +79,7 @@ def build_cell_frame_graph(tier: FrameTier, has_cond: bool) -> onnx.ModelProto:
     if has_cond:
         nodes.append(n("Squeeze", ["cond", "axis1"], ["cond2"]))
     outs: list[str] = []
-    x = None
+    x = "xf"  # the previous layer's output: layer 0 reads the frames (and cond) instead
     for i in range(layers):
         p = f"l{i}_"
         if i == 0:

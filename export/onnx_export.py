@@ -51,7 +51,7 @@ BATCH_MIN_VOICES = 3  # engines of this many voices or more run the `batch` fram
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _first_layer(sample: SampleTier) -> nn.Module:
+def _first_layer(sample: SampleTier) -> nn.Linear:
     """The linear layer right after the input conv + cond (no nonlinearity between them): foldable."""
     return sample.hidden[0] if len(sample.hidden) else sample.output
 
@@ -183,7 +183,7 @@ def export_frame_graph(tier: FrameTier, has_cond: bool, path: Path) -> None:
         torch.onnx.export(
             _FrameStep(tier, has_cond),
             tuple(args),
-            buf,
+            buf,  # type: ignore[arg-type]  # torch annotates paths only; the TorchScript exporter takes files too
             input_names=names,
             output_names=out_names,
             dynamic_axes=axes,
@@ -350,7 +350,7 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         n("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
         n("Mul", ["noise", "temp3"], ["scaled_noise"]),
     ]
-    last_w, last_b = gemms[-1] if gemms else (None, None)
+    last_w, last_b = gemms[-1] if gemms else ("", "")  # read only when there are gemms
     if gemms:  # the last Gemm adds bias + noise in one go
         nodes.append(n("Add", ["scaled_noise", last_b], ["bias_noise"]))
     drawn: list[str] = []
@@ -385,8 +385,8 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
     return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled")
 
 
-def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
-    inputs = [
+def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    inputs: list[dict[str, Any]] = [
         dict(name="prev", dtype="int64", shape=["voices", f0], meaning=f"the last {f0} int levels, oldest first"),
         dict(
             name="cond",
@@ -402,7 +402,9 @@ def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict], list[dict]]:
         ),
         dict(name="temperature", dtype="float32", shape=["voices"], meaning="sampling temperature per voice, > 0"),
     ]
-    outputs = [dict(name="samples", dtype="int64", shape=["voices", f0], meaning=f"{f0} new int levels, oldest first")]
+    outputs: list[dict[str, Any]] = [
+        dict(name="samples", dtype="int64", shape=["voices", f0], meaning=f"{f0} new int levels, oldest first")
+    ]
     return inputs, outputs
 
 

@@ -39,8 +39,10 @@ def application(argv: list[str] | None = None) -> QApplication:
         app = _app = QApplication(argv if argv is not None else sys.argv[:1])
         app.setOrganizationName(ORGANIZATION)
         app.setApplicationName("rt-samplernn")
+    if not isinstance(app, QApplication):
+        raise RuntimeError("a QCoreApplication without widgets is running; the window needs a QApplication")
     apply_theme(app)
-    return app  # type: ignore[return-value]
+    return app
 
 
 def create_window(
@@ -87,7 +89,8 @@ class _Signals:
             QTimer.singleShot(0, self.app.quit)
 
     def exit_code(self, rc: int) -> int:
-        return {signal.SIGINT: 130, signal.SIGTERM: 0}.get(self.received, rc)  # type: ignore[arg-type]
+        codes: dict[int | None, int] = {signal.SIGINT: 130, signal.SIGTERM: 0}
+        return codes.get(self.received, rc)
 
     def restore(self) -> None:
         self.timer.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,8 +20,24 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.gui.session_midi import MidiSide
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
-from rt_samplernn.live.params import DECLARATIONS, SEED_SLOTS, declaration
+from rt_samplernn.live.params import (
+    DECLARATIONS,
+    SEED_SLOTS,
+    FloatParam,
+    Parameters,
+    SeedSlot,
+    SwitchParam,
+    declaration,
+)
 from rt_samplernn.live.player import DEFAULT_LATENCY_MS
+
+Device = int | str | None  # an output: an index, a name substring, NO_DEVICE ("none"), or None (the default)
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.bundle import Bundle
+    from rt_samplernn.live.control import LiveControl
+    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.player import Player
 
 VIRTUAL_PORT = MidiSide.VIRTUAL_PORT
 
@@ -69,13 +85,13 @@ class LiveSession(MidiSide):
         self.provider, self.threads, self.seed = provider, threads, seed
         self.voices_wanted = 1
         self.bundle: Path | None = None
-        self.info: Any = None  # rt_samplernn.live.bundle.Bundle
-        self.engine: Any = None
-        self.control: Any = None  # rt_samplernn.live.control.LiveControl
-        self.player: Any = None
+        self.info: Bundle | None = None
+        self.engine: Engine | None = None
+        self.control: LiveControl | None = None
+        self.player: Player | None = None
         self._errors: list[str] = []
         self._player_error: str | None = None
-        self._last_start: tuple[Any, float] = (None, DEFAULT_LATENCY_MS)
+        self._last_start: tuple[Device, float] = (None, DEFAULT_LATENCY_MS)
         self.tap: OutputTap | None = None
         self._message_seen = 0
 
@@ -162,24 +178,29 @@ class LiveSession(MidiSide):
             for c in self.params.knobs()
         ]
 
+    def _params(self) -> Parameters:
+        if self.params is None:
+            raise UserError("open a bundle first")
+        return self.params
+
     def knob(self, name: str) -> KnobState:
-        c = self.params[name]
+        c = self._params().cell(name, FloatParam)
         return KnobState(c.version, c.normalized, c.format())
 
     def turn(self, name: str, position: float) -> KnobState:
         """Set a knob by its position in [0, 1]: the same write a MIDI knob makes; returns the new state."""
-        self.params[name].set_normalized(position)
+        self._params()[name].set_normalized(position)
         return self.knob(name)
 
     def switch(self, name: str) -> bool:
         """A switch's state (e.g. 'watchdog'); its declared default before a model is open."""
         if self.params is None:
             return bool(DECLARATIONS[name].default)
-        return bool(self.params[name].target)
+        return self.params.cell(name, SwitchParam).target
 
     def set_switch(self, name: str, on: bool) -> None:
-        if self.params is not None and self.params[name].target != on:
-            self.params[name].set(on)
+        if self.params is not None and self.params.cell(name, SwitchParam).target != on:
+            self.params.cell(name, SwitchParam).set(on)
 
     @staticmethod
     def label(name: str) -> str:
@@ -203,7 +224,7 @@ class LiveSession(MidiSide):
     def recording_seconds(self) -> float:
         return self.tap.recorded_seconds if self.recording and self.tap is not None else 0.0
 
-    def audio_devices(self, rescan: bool = False) -> list[tuple[Any, str]]:
+    def audio_devices(self, rescan: bool = False) -> list[tuple[Device, str]]:
         """(device, label) of every output, plus the software clock (no sound card).
 
         ``rescan``: ask PortAudio again (a device plugged in, a JACK server started); only while stopped.
@@ -216,22 +237,21 @@ class LiveSession(MidiSide):
             devices = []
         return devices + [(NO_DEVICE, "no sound card (software clock)")]
 
-    def start(self, device: Any, latency_ms: float = DEFAULT_LATENCY_MS) -> None:
+    def start(self, device: Device, latency_ms: float = DEFAULT_LATENCY_MS) -> None:
         """Stream the engine to `device` (index, name, NO_DEVICE or None: the default) with this fill target."""
         from rt_samplernn.live.player import Player
 
-        if self.engine is None:
+        engine, params, control = self.engine, self.params, self.control
+        if engine is None or params is None or control is None:
             raise UserError("open a bundle first")
         self.stop()
         tap = OutputTap()
-        player = Player(
-            self.engine, device=device, latency_ms=latency_ms, watchdog=bool(self.params.watchdog.target), sinks=[tap]
-        )
-        player.add_block_hook(self.control.tick)  # parameters land at block boundaries, on the worker
-        slot = self.params.slots[self.params.slot.target]
-        if self.control.primes and slot is not None:
+        player = Player(engine, device=device, latency_ms=latency_ms, watchdog=params.watchdog.target, sinks=[tap])
+        player.add_block_hook(control.tick)  # parameters land at block boundaries, on the worker
+        slot = params.slots[params.slot.target]
+        if control.primes and slot is not None:
             player.set_seed(slot.audio, slot.sample_rate)  # the watchdog re-primes from the current seed
-        self.control.player = player  # the switches and pad primes now reach this player
+        control.player = player  # the switches and pad primes now reach this player
         player.start()  # UserError (device busy or gone) leaves nothing running
         self.player, self.tap = player, tap
         self._last_start = (device, latency_ms)
@@ -269,7 +289,7 @@ class LiveSession(MidiSide):
 
     def start_recording(self, path: Path) -> None:
         """Record what is played from now on into a 16-bit WAV at `path` (UserError: exists, cannot write)."""
-        if not self.running or self.tap is None:
+        if not self.running or self.tap is None or self.player is None:
             raise UserError("start the audio first, then record")
         self.tap.start_recording(Path(path), self.player.device_rate, self.player.channels)
 
@@ -284,7 +304,7 @@ class LiveSession(MidiSide):
     def seeds_version(self) -> int:
         return self.params.slots_version if self.params is not None else 0
 
-    def seed_clip(self, index: int) -> Any:
+    def seed_clip(self, index: int) -> SeedSlot | None:
         """The clip in slot `index` (rt_samplernn.live.params.SeedSlot), or None."""
         slots = self.params.slots if self.params is not None else []
         return slots[index] if 0 <= index < len(slots) else None
@@ -293,7 +313,7 @@ class LiveSession(MidiSide):
     def selected_slot(self) -> int:
         return self.params.slot.target if self.params is not None else 0
 
-    def load_seed(self, index: int, path: Path) -> Any:
+    def load_seed(self, index: int, path: Path) -> SeedSlot:
         """Read an audio file into seed slot `index` (UserError if unreadable); returns the params SeedSlot."""
         if self.params is None:
             raise UserError("open a bundle first, then load seeds")
@@ -315,7 +335,7 @@ class LiveSession(MidiSide):
             self.seed = int(seed)
             self.engine.reset(self.seed)
         else:
-            self.params.reset.fire()
+            self._params().reset.fire()
 
     # ------------------------------------------------------------------ notices
     def take_error(self) -> str:

@@ -7,9 +7,13 @@ across bundles, so its port stays open when the model is reopened.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rt_samplernn.errors import UserError
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.midi import MidiController
+    from rt_samplernn.live.params import Parameters
 
 
 class MidiSide:
@@ -17,13 +21,11 @@ class MidiSide:
 
     VIRTUAL_PORT = "virtual port (rt-samplernn)"
 
-    params: Any
-    voices: int
     _errors: list[str]
 
     def __init__(self) -> None:
-        self.params: Any = None  # rt_samplernn.live.params.Parameters
-        self.midi: Any = None  # rt_samplernn.live.midi.MidiController
+        self.params: Parameters | None = None
+        self.midi: MidiController | None = None
         self._midi_port: str | None = None
         self.map_path: Path | None = None  # the map file to start from (the window passes the remembered one)
 
@@ -36,7 +38,11 @@ class MidiSide:
         except UserError:
             return []
 
-    def _controller(self) -> Any:
+    @property
+    def voices(self) -> int:
+        raise NotImplementedError  # the session's
+
+    def _controller(self) -> MidiController | None:
         """The MidiController, made on first use and kept across bundles, so its port stays open."""
         from rt_samplernn.live.midi import MidiController, default_map, default_map_path, load_map
 

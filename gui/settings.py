@@ -72,7 +72,8 @@ class Settings:
 
     @property
     def geometry(self) -> QByteArray | None:
-        return self.qsettings.value("geometry")
+        value = self.qsettings.value("geometry")
+        return value if isinstance(value, QByteArray) else None
 
     @geometry.setter
     def geometry(self, value: QByteArray) -> None:
@@ -80,7 +81,7 @@ class Settings:
 
     def seed_file(self, index: int) -> str:
         """The audio file seed slot ``index`` (from 0) held last time, or ''."""
-        return self._get(f"seeds/{index}", "", str)
+        return str(self._get(f"seeds/{index}", "", str))
 
     def set_seed_file(self, index: int, path: str | Path) -> None:
         self._set(f"seeds/{index}", str(path))

@@ -17,9 +17,12 @@ from PyQt6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QFont,
+    QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPen,
     QPolygonF,
+    QResizeEvent,
 )
 from PyQt6.QtWidgets import (
     QDial,
@@ -51,7 +54,7 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
 class Knob(QDial):
     """A QDial drawn like a synth knob: a dark cap, a pointer and an accent arc from the minimum to the value."""
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         side = min(self.width(), self.height()) - 8
@@ -209,7 +212,7 @@ class LevelMeter(QWidget):
             return QColor("#e8b53a")
         return QColor("#4cc26a")
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         p = QPainter(self)
         r = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         p.setPen(QPen(GRID))
@@ -259,7 +262,7 @@ class ScopeView(QWidget):
         self.mode = mode
         self.update()
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent | None) -> None:
         self.set_mode("spectrum" if self.mode == "scope" else "scope")
 
     def show_audio(self, block: np.ndarray) -> None:
@@ -275,7 +278,7 @@ class ScopeView(QWidget):
             self._bars = log_bins(self.spectrum.freqs, db, 64)[1]
         self.update()
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         # No antialiasing and a cosmetic 1-px pen: an antialiased wide polyline costs ~15 ms a frame in
         # Qt's raster engine, CPU the generator needs on a small machine; this costs well under 1 ms.
         p = QPainter(self)
@@ -338,11 +341,11 @@ class WaveformThumb(QWidget):
     def has_audio(self) -> bool:
         return self._audio is not None
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
         self._cols = None
         super().resizeEvent(event)
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         p = QPainter(self)
         w, h = self.width(), self.height()
         p.fillRect(self.rect(), BACKGROUND)
@@ -417,15 +420,17 @@ class SeedSlot(QFrame):
 
     def set_active(self, on: bool) -> None:
         self.setProperty("active", on)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        style = self.style()
+        if style is not None:  # re-read the style sheet's [active=...] rules
+            style.unpolish(self)
+            style.polish(self)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event):
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
+        if event is not None and dropped_paths(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event)
-        if paths:
+    def dropEvent(self, event: QDropEvent | None) -> None:
+        paths = dropped_paths(event) if event is not None else []
+        if event is not None and paths:
             self.fileDropped.emit(self.index, str(paths[0]))
             event.acceptProposedAction()

@@ -10,6 +10,7 @@ rt_samplernn.gui.settings.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer
@@ -21,8 +22,11 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMenuBar,
     QPushButton,
     QStackedWidget,
+    QStatusBar,
     QVBoxLayout,
     QWidget,
 )
@@ -99,7 +103,9 @@ class PerformanceWindow(QMainWindow):
         outer.addLayout(body, 1)
         self.setCentralWidget(root)
         self.status = QLabel()
-        self.statusBar().addWidget(self.status, 1)
+        status_bar = QStatusBar()
+        self.setStatusBar(status_bar)
+        status_bar.addWidget(self.status, 1)
 
     def _build_placeholder(self) -> QWidget:
         page = QWidget()
@@ -137,7 +143,10 @@ class PerformanceWindow(QMainWindow):
         return page
 
     def _build_menu(self) -> None:
-        m = self.menuBar().addMenu("&File")
+        menu_bar = QMenuBar()
+        self.setMenuBar(menu_bar)
+        m = QMenu("&File", self)
+        menu_bar.addMenu(m)
         self.open_action = QAction("&Open bundle…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.triggered.connect(self.choose_bundle)
@@ -150,7 +159,8 @@ class PerformanceWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         m.addAction(quit_action)
-        mm = self.menuBar().addMenu("&MIDI")
+        mm = QMenu("&MIDI", self)
+        menu_bar.addMenu(mm)
         for text, slot in (
             ("&Save map…", self.midi.save_map),
             ("&Load map…", self.midi.load_map),
@@ -171,7 +181,7 @@ class PerformanceWindow(QMainWindow):
             ("Ctrl+R", lambda: t.toggle_recording(not self.session.recording)),
             ("Escape", lambda: self.learn(None)),
         ]
-        keys += [(str(i + 1), lambda i=i: self.seeds.prime(i)) for i in range(min(len(self.seeds.slots), 9))]
+        keys += [(str(i + 1), functools.partial(self.seeds.prime, i)) for i in range(min(len(self.seeds.slots), 9))]
         # Buttons take no keyboard focus, so Space always means start/stop (not "click the last button").
         for button in self.findChildren(QPushButton):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -206,7 +216,7 @@ class PerformanceWindow(QMainWindow):
         self.model.show_model()
         self.transport.bundle_label.setText(self.session.bundle_name())
         self.transport.bundle_label.setToolTip(self.session.bundle_details())
-        self.setWindowTitle(f"rt-samplernn · {self.session.bundle.name}")
+        self.setWindowTitle(f"rt-samplernn · {Path(path).name}")
         self.voices.build()
         self.scope.set_sample_rate(self.session.sample_rate)
         self.stack.setCurrentIndex(1)
@@ -226,7 +236,7 @@ class PerformanceWindow(QMainWindow):
         self.session.voices_wanted = n
         self.model.voices_spin.setValue(n)
         self.settings.voices = n
-        if self.session.has_model:
+        if self.session.bundle is not None:  # a model is open: reopen it with n voices
             self.open_bundle(self.session.bundle)
 
     # ================================================================ MIDI learn
@@ -290,14 +300,14 @@ class PerformanceWindow(QMainWindow):
         return self._last_error
 
     # ================================================================ drops, settings, closing
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event):
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
+        if event is not None and dropped_paths(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:
+    def dropEvent(self, event: QDropEvent | None) -> None:
         """A bundle folder (or its model.json) opens it; audio files fill the empty seed slots in order."""
-        paths = dropped_paths(event)
-        if not paths:
+        paths = dropped_paths(event) if event is not None else []
+        if event is None or not paths:
             return
         event.acceptProposedAction()
         first = paths[0]
@@ -324,7 +334,7 @@ class PerformanceWindow(QMainWindow):
         if self.settings.midi_port:
             self.midi.open_midi(self.settings.midi_port)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         """Save the settings, then stop audio and MIDI (File > Quit, the close button, Ctrl-C, SIGTERM)."""
         self.draw_timer.stop()
         self.text_timer.stop()

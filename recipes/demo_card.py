@@ -72,7 +72,8 @@ def draw_spectrograms(panels: list[tuple[str, np.ndarray]], rate: int, path: Pat
         level = (spec[::-1] - (top_db - 80.0)) / 80.0  # 80 dB of range, low frequencies at the bottom
         rows = np.linspace(0, level.shape[0] - 1, height).round().astype(int)
         rgb = np.ascontiguousarray(colormap(level[rows]))
-        image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
+        pixels = rgb.tobytes()  # held while the image is drawn: QImage does not copy it
+        image = QImage(pixels, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
         painter.drawImage(x0, top, image)
         painter.setPen(QColor("black"))
         painter.drawText(QRect(x0, 6, spec.shape[1], 22), Qt.AlignmentFlag.AlignCenter, title)
@@ -157,6 +158,8 @@ def main() -> None:
 
     model, cfg, ckpt = load_checkpoint(args.checkpoint)
     train_cfg = train_config_of(ckpt)
+    if train_cfg is None:
+        raise SystemExit(f"{args.checkpoint}: no training config in the checkpoint; the card needs the demo's own")
     held = [AUDIO / f"{name}.ogg" for name in args.held_out]
     train_files = sorted(set(AUDIO.glob("track*.ogg")) - set(held))
     held_clips = load_clips(held, cfg.sample_rate, quiet=True)

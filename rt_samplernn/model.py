@@ -27,9 +27,9 @@ FOLD_MAX_LEVELS = 1024  # the folded sample-tier input (training only) holds F *
 State = tuple[Tensor, ...]  # (h,) for GRU, (h, c) for LSTM; each (layers, B, D)
 
 
-def _linear(cfg: ModelConfig, n_in: int, n_out: int, bias: bool = True) -> nn.Module:
+def _linear(cfg: ModelConfig, n_in: int, n_out: int, bias: bool = True) -> nn.Linear:
     layer = nn.Linear(n_in, n_out, bias=bias)
-    return weight_norm(layer) if cfg.weight_norm else layer
+    return cast(nn.Linear, weight_norm(layer)) if cfg.weight_norm else layer  # the same module, parametrized
 
 
 class FrameTier(nn.Module):
@@ -47,9 +47,13 @@ class FrameTier(nn.Module):
         rnn = nn.LSTM if self.is_lstm else nn.GRU
         self.expand = _linear(cfg, frame_size, cfg.dim)
         # One module per layer, so skip connections can read every layer's output.
-        self.rnns = nn.ModuleList(rnn(cfg.dim, cfg.dim, batch_first=True) for _ in range(cfg.rnn_layers))
+        # (ModuleLists, so parameters register; typed as what they hold)
+        self.rnns = cast(
+            "Sequence[nn.RNNBase]",
+            nn.ModuleList(rnn(cfg.dim, cfg.dim, batch_first=True) for _ in range(cfg.rnn_layers)),
+        )
         self.skips = (
-            nn.ModuleList(_linear(cfg, cfg.dim, cfg.dim) for _ in range(cfg.rnn_layers))
+            cast("Sequence[nn.Linear]", nn.ModuleList(_linear(cfg, cfg.dim, cfg.dim) for _ in range(cfg.rnn_layers)))
             if cfg.skip_connections
             else None
         )
@@ -101,7 +105,10 @@ class SampleTier(nn.Module):
         self.embedding = nn.Embedding(cfg.q_levels, cfg.emb_size)
         conv = nn.Conv1d(cfg.emb_size, cfg.sample_dim, kernel_size=self.frame_size, bias=False)
         self.input_conv = weight_norm(conv) if cfg.weight_norm else conv
-        self.hidden = nn.ModuleList(_linear(cfg, cfg.sample_dim, cfg.sample_dim) for _ in range(cfg.mlp_layers))
+        self.hidden = cast(
+            "Sequence[nn.Linear]",
+            nn.ModuleList(_linear(cfg, cfg.sample_dim, cfg.sample_dim) for _ in range(cfg.mlp_layers)),
+        )
         self.output = _linear(cfg, cfg.sample_dim, cfg.q_levels)
         self.fold_when_training = cfg.q_levels <= FOLD_MAX_LEVELS  # see folded_input
 

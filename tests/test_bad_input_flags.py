@@ -25,7 +25,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str]:
     try:
         rc = main([str(a) for a in args])
     except SystemExit as e:  # argparse refuses a flag's value itself
-        rc = e.code
+        rc = e.code if isinstance(e.code, int) else 1
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in err, err

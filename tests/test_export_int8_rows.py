@@ -4,6 +4,7 @@ voice count, and voices that stay independent."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import onnx
@@ -45,8 +46,13 @@ def test_batch_variants_export_and_verify(tmp_path, variant):
 
 def _loaded_batch_graphs(engine: Engine) -> list[bool]:
     """Per frame session of the engine: did it load a batch variant (its doc string says so)?"""
-    sessions: list = []
-    engine.wrap_sessions(lambda session, name: sessions.append(session) or session)()
+    sessions: list[Any] = []
+
+    def keep(session: object, name: str) -> object:
+        sessions.append(session)
+        return session
+
+    engine.wrap_sessions(keep)()
     return ["batch variant" in s.get_modelmeta().description for s in sessions[:-1]]
 
 

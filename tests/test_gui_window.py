@@ -76,13 +76,16 @@ def tone(path: Path, rate=22050, seconds=0.6, hz=330.0) -> Path:
     return path
 
 
+_KEEP_ALIVE: list[QMimeData] = []
+
+
 def drop_event(paths: list[Path]) -> QDropEvent:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     ev = QDropEvent(
         QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
     )
-    ev._mime = mime  # keep the mime data alive as long as the event
+    _KEEP_ALIVE.append(mime)  # the event does not own its mime data
     return ev
 
 

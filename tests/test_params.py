@@ -170,7 +170,7 @@ def test_writes_clamp_ignore_nan_and_bump_versions():
     v1 = t.version
     t.set(float("nan"))
     t.set_normalized(float("nan"))
-    t.set("garbage")  # type: ignore[arg-type]
+    t.set("garbage")
     assert t.target == 0.05 and t.version == v1
     p["slot"].set(99)
     assert p["slot"].target == p["slot"].count - 1

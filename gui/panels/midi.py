@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6.QtWidgets import (
@@ -29,7 +30,7 @@ MAP_FILTER = "MIDI maps (*.toml *.json);;All files (*)"
 class MidiPanel(QGroupBox):
     """``on_mappings(by_name)`` is told each parameter's controls whenever the map changes (for the dials)."""
 
-    def __init__(self, host: Host, on_mappings=None) -> None:
+    def __init__(self, host: Host, on_mappings: Callable[[dict[str, list[str]]], None] | None = None) -> None:
         super().__init__("MIDI")
         self.host = host
         self.on_mappings = on_mappings or (lambda by_name: None)
@@ -53,10 +54,12 @@ class MidiPanel(QGroupBox):
         lay.addWidget(self.midi_activity)
         self.map_table = QTableWidget(0, 2)
         self.map_table.setHorizontalHeaderLabels(["Control", "MIDI"])
-        self.map_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.map_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.map_table.verticalHeader().setVisible(False)
-        self.map_table.verticalHeader().setDefaultSectionSize(22)
+        columns, rows = self.map_table.horizontalHeader(), self.map_table.verticalHeader()
+        assert columns is not None and rows is not None  # a QTableWidget always has both
+        columns.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        columns.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        rows.setVisible(False)
+        rows.setDefaultSectionSize(22)
         self.map_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.map_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         lay.addWidget(self.map_table, 1)

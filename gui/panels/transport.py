@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +79,11 @@ class TransportBar(QFrame):
     def select_device(self, device: str | int) -> bool:
         """Pick the output by index or name substring; False and a message naming the choices if none matches."""
         combo = self.device_combo
-        for match in (
+        matchers: tuple[Callable[[int], bool], ...] = (
             lambda i: str(device) == str(combo.itemData(i)),
             lambda i: str(device).lower() in combo.itemText(i).lower(),
-        ):
+        )
+        for match in matchers:
             for i in range(1, combo.count()):
                 if match(i):
                     combo.setCurrentIndex(i)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
-def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
 
     p = sub.add_parser(
@@ -278,7 +278,7 @@ def format_table(
         f"bundle {bundle}: {cfg.n_tiers} tiers, frame sizes {list(cfg.frame_sizes)}, dim {cfg.dim}, "
         f"sample_dim {cfg.sample_dim}, {cfg.rnn_layers}x{cfg.rnn_type}, {cfg.sample_rate} Hz, "
         f"weights {result['weights']}",
-        f"machine: {platform.machine()} {platform.processor() or ''} ({_cpu_name()}), "
+        f"machine: {platform.machine()} {platform.processor() or ''} ({cpu_name()}), "
         f"provider {result['provider']}, {threads} thread(s), {voices} voice(s)",
         "",
         f"{'':<36} {'real-time factor':>16} {'per CPU second':>15}",
@@ -304,7 +304,7 @@ def format_table(
     return lines
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

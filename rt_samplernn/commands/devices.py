@@ -13,7 +13,7 @@ examples:
 """
 
 
-def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser(
         "devices",
         help="list audio outputs and MIDI inputs",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ EPILOG = """examples:
 """
 
 
-def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
 
     p = sub.add_parser(
@@ -155,7 +155,7 @@ class AudioOutputs:
 
 def audio_blocks(
     args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any
-) -> tuple[int, Iterator[Any]]:
+) -> tuple[int, Generator[Any, None, None]]:
     """(sample rate, an iterator of (voices, <= BLOCK_SAMPLES) float audio) for a bundle or a checkpoint."""
     if model.is_dir():
         from rt_samplernn.live.engine import Engine
@@ -170,7 +170,7 @@ def audio_blocks(
         total = max(1, int(round(args.seconds * engine.sample_rate)))
         from rt_samplernn.progress import progress_bar
 
-        def engine_blocks() -> Iterator[Any]:
+        def engine_blocks() -> Generator[Any, None, None]:
             with progress_bar(
                 total=total, unit="sample", unit_scale=True, leave=False, disable=total < BLOCK_SAMPLES
             ) as bar:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rt_samplernn.live.player import PlayerMetrics
+    from rt_samplernn.live.sinks import Sink
 
 EPILOG = """\
 examples:
@@ -24,7 +25,7 @@ Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 """
 
 
-def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
     from rt_samplernn.live.player import (
         DEFAULT_LATENCY_MS,  # numpy only: no torch, no onnxruntime
@@ -259,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         device = _choose_device(args)
     except NoOutputDevice:
         return render_without_card(args, bundle)
-    sinks = []
+    sinks: list[Sink] = []
     if args.record:
         sinks.append(WavSink(args.record, force=args.force))
     if args.stdout:

@@ -44,7 +44,7 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
             )
 
 
-def register(sub: argparse._SubParsersAction, formatter: type) -> None:
+def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser(
         "train",
         help="train a SampleRNN on audio files",

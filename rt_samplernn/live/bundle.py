@@ -111,7 +111,7 @@ def _need(cond: bool, where: Path | str, problem: str) -> None:
 def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
     """The checked path of a {file, sha256} entry."""
     _need(isinstance(entry, dict) and isinstance(entry.get("file"), str), mpath, "a graph entry has no 'file'")
-    path = root / entry["file"]
+    path: Path = root / entry["file"]
     _need(Path(entry["file"]).name == entry["file"], mpath, f"graph file {entry['file']!r} must be a plain name")
     _need(path.is_file(), path, "graph file missing from the bundle; re-export it with `rt-samplernn export`")
     if check_sha:
@@ -271,16 +271,16 @@ def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
             where,
             f"input 'frames' has shape {first.get('shape')}, expected ['voices', {steps!r}, {cfg.frame_sizes[k]}]",
         )
-    s = b.sample
-    shapes = {i["name"]: i.get("shape") for i in s.inputs}
+    sample = b.sample
+    shapes = {i["name"]: i.get("shape") for i in sample.inputs}
     _need(
         shapes.get("prev") == ["voices", cfg.frame_sizes[0]],
-        f"{mpath} ({s.path.name})",
+        f"{mpath} ({sample.path.name})",
         f"input 'prev' has shape {shapes.get('prev')}, expected ['voices', {cfg.frame_sizes[0]}]",
     )
     _need(
         shapes.get("noise") == ["voices", cfg.frame_sizes[0], cfg.q_levels],
-        f"{mpath} ({s.path.name})",
+        f"{mpath} ({sample.path.name})",
         f"input 'noise' has shape {shapes.get('noise')}, expected ['voices', {cfg.frame_sizes[0]}, {cfg.q_levels}]",
     )
 

@@ -72,7 +72,7 @@ class FloatSpec:
             u = math.log(value / self.minimum) / math.log(self.maximum / self.minimum)
         else:
             u = (value - self.minimum) / (self.maximum - self.minimum)
-        return min(max(u, 0.0), 1.0) ** (1.0 / self.power)
+        return float(min(max(u, 0.0), 1.0) ** (1.0 / self.power))
 
 
 @dataclass(frozen=True)

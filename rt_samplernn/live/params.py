@@ -54,6 +54,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def next_version() -> int:
 def as_number(value: object) -> float | None:
     """float(value), or None for anything that is not a number (NaN included): odd input is ignored, never raised."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any object: what float() refuses is caught below
     except (TypeError, ValueError, OverflowError):
         return None
     return None if math.isnan(number) else number
@@ -118,6 +119,9 @@ class Param:
         return f"{type(self).__name__}({self.name!r})"
 
 
+P = TypeVar("P", bound=Param)
+
+
 class FloatParam(Param):
     """A continuous parameter: ``target`` (asked for), ``value`` (applied at the last block)."""
 
@@ -140,19 +144,19 @@ class FloatParam(Param):
 
     def set(self, value: float) -> None:
         """Ask for ``value`` (clamped to the range; NaN ignored). Any thread; never blocks."""
-        value = as_number(value)
-        if value is None:
+        number = as_number(value)
+        if number is None:
             return
-        self.target = self.spec.clamp(value)
+        self.target = self.spec.clamp(number)
         self._touch()
         for f in self.followers:
             f.set(self.target)
 
     def set_normalized(self, u: float) -> None:
         """Ask for the value at knob position u in [0, 1] (clamped; NaN ignored)."""
-        u = as_number(u)
-        if u is not None:
-            self.set(self.spec.from_normalized(u))
+        knob = as_number(u)
+        if knob is not None:
+            self.set(self.spec.from_normalized(knob))
 
     def adopt(self, value: float) -> None:
         """Take ``value`` as both target and applied value (the engine already has it; nothing ramps)."""
@@ -218,9 +222,9 @@ class IndexParam(Param):
         self._touch()
 
     def set_normalized(self, u: float) -> None:
-        u = as_number(u)
-        if u is not None:
-            self.set(round(min(max(u, 0.0), 1.0) * (self.count - 1)))
+        knob = as_number(u)
+        if knob is not None:
+            self.set(round(min(max(knob, 0.0), 1.0) * (self.count - 1)))
 
     @property
     def normalized(self) -> float:
@@ -255,9 +259,9 @@ class SwitchParam(Param):
         self.set(not self.target)
 
     def set_normalized(self, u: float) -> None:
-        u = as_number(u)
-        if u is not None:
-            self.set(u >= 0.5)
+        knob = as_number(u)
+        if knob is not None:
+            self.set(knob >= 0.5)
 
     @property
     def normalized(self) -> float:
@@ -276,8 +280,8 @@ class Trigger(Param):
         self._touch()
 
     def set_normalized(self, u: float) -> None:
-        u = as_number(u)
-        if u is not None and u >= 0.5:
+        knob = as_number(u)
+        if knob is not None and knob >= 0.5:
             self.fire()
 
     @property
@@ -296,7 +300,7 @@ class SeedSlot:
 
     @property
     def seconds(self) -> float:
-        return self.audio.shape[0] / float(self.sample_rate)
+        return len(self.audio) / float(self.sample_rate)
 
     @property
     def name(self) -> str:
@@ -354,7 +358,7 @@ class Parameters:
     # -- the cells the engine-side code uses by name ----------------------------------------------------
     @property
     def temperature(self) -> FloatParam:
-        return self._params["temperature"]  # type: ignore[return-value]
+        return self.cell("temperature", FloatParam)
 
     @property
     def voice_temperatures(self) -> list[FloatParam]:
@@ -362,23 +366,23 @@ class Parameters:
 
     @property
     def gain(self) -> FloatParam:
-        return self._params["gain"]  # type: ignore[return-value]
+        return self.cell("gain", FloatParam)
 
     @property
     def slot(self) -> IndexParam:
-        return self._params["slot"]  # type: ignore[return-value]
+        return self.cell("slot", IndexParam)
 
     @property
     def prime(self) -> Trigger:
-        return self._params["prime"]  # type: ignore[return-value]
+        return self.cell("prime", Trigger)
 
     @property
     def reset(self) -> Trigger:
-        return self._params["reset"]  # type: ignore[return-value]
+        return self.cell("reset", Trigger)
 
     @property
     def watchdog(self) -> SwitchParam:
-        return self._params["watchdog"]  # type: ignore[return-value]
+        return self.cell("watchdog", SwitchParam)
 
     def picks(self) -> list[PickParam]:
         return [p for p in self._params.values() if isinstance(p, PickParam)]
@@ -400,6 +404,13 @@ class Parameters:
             return self._params[name]
         except KeyError:
             raise UserError(f"parameter {name!r}: unknown; parameters: {', '.join(self._params)}") from None
+
+    def cell(self, name: str, kind: type[P]) -> P:
+        """The cell called ``name``, checked to be a ``kind`` (FloatParam, SwitchParam, ...)."""
+        cell = self[name]
+        if not isinstance(cell, kind):
+            raise UserError(f"parameter {name!r} is a {cell.kind}, not a {kind.kind}")
+        return cell
 
     def __contains__(self, name: object) -> bool:
         return name in self._params
@@ -452,7 +463,9 @@ class Parameters:
         self.set_specs(old.specs())
         for cell in old:
             mine = self.get(cell.name)
-            if isinstance(mine, (FloatParam, SwitchParam)) and type(mine) is type(cell):
+            if isinstance(mine, FloatParam) and isinstance(cell, FloatParam):
+                mine.set(cell.target)
+            elif isinstance(mine, SwitchParam) and isinstance(cell, SwitchParam):
                 mine.set(cell.target)
 
     # -- seed slots (index from 0; seed slot 1 is index 0) -------------------------------------------

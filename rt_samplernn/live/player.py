@@ -204,7 +204,7 @@ class Player:
         block_frames: int = 0,
         seconds: float | None = None,
         watchdog: bool | WatchdogConfig | Watchdog = True,
-        seed: tuple[np.ndarray, int] | None = None,
+        seed: tuple[np.ndarray | Clip, int] | None = None,
         sinks: Sequence[Sink] = (),
         resample_quality: str = "HQ",
         stall_timeout_s: float = 2.0,

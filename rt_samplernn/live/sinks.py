@@ -56,6 +56,7 @@ class WavSink:
     def open(self, sample_rate: int, channels: int) -> None:
         import soundfile
 
+        assert self._target is not None, "WavSink.open after close"
         try:
             self._file = soundfile.SoundFile(
                 self._target.fileno(),  # by descriptor: libsndfile writes itself; the lock stays with _target

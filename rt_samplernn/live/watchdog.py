@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from rt_samplernn.audio import Clip
 from rt_samplernn.audio_stats import BLOCK_FRAMES, BlockAnalyser
 
 SILENCE = "silence"
@@ -334,7 +335,9 @@ class Reprimer:
     Counters: ``recoveries`` (done), ``failures``, ``last_error``; ``busy`` while one runs.
     """
 
-    def __init__(self, producer: Any, seed: tuple[np.ndarray, int] | None = None, reset_seed_base: int = 1) -> None:
+    def __init__(
+        self, producer: Any, seed: tuple[np.ndarray | Clip, int] | None = None, reset_seed_base: int = 1
+    ) -> None:
         self.producer = producer
         self.seed = seed
         self.recoveries = 0

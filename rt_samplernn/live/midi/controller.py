@@ -24,11 +24,12 @@ from rt_samplernn.live.midi.mapfile import (
 from rt_samplernn.live.midi.parser import MidiParser
 from rt_samplernn.live.midi.ports import (
     VIRTUAL_PORT,
-    _api_ids,
-    _make_input,
+    MidiInput,
+    api_ids,
     api_name,
     choose_api,
     find_port,
+    open_input,
 )
 from rt_samplernn.live.params import (
     FloatParam,
@@ -68,7 +69,10 @@ class _Index:
                 note.setdefault(m.number, []).append(m)
             else:
                 pads.append(m)
-        freeze = lambda d: {k: tuple(v) for k, v in d.items()}  # noqa: E731
+
+        def freeze(by_number: dict[int, list[Mapping]]) -> dict[int, tuple[Mapping, ...]]:
+            return {k: tuple(v) for k, v in by_number.items()}
+
         return _Index(freeze(cc), freeze(lsb), freeze(note), tuple(pads))
 
 
@@ -120,7 +124,7 @@ class MidiController:
         self._cc_last = bytearray(16 * 128)  # last 7-bit value per (channel, cc): button edges
         self._msb = bytearray(16 * 32)  # last MSB per (channel, cc 0..31) for 14-bit pairs
         self._pending: dict[str, float] = {}  # coalesced knob writes of the current batch
-        self._midi_in = None
+        self._midi_in: MidiInput | None = None
         self._thread: threading.Thread | None = None
         self._stop = False
         self.set_map(midi_map)
@@ -340,12 +344,12 @@ class MidiController:
         """
         self.close_port()
         api_id = api if isinstance(api, int) else choose_api(api)
-        midi_in = _make_input(api_id)
+        midi_in = open_input(api_id)
         try:
             midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
             midi_in.set_error_callback(self._rtmidi_error)
             if isinstance(port, str) and port.strip().lower() == "virtual":
-                if api_id == _api_ids()["winmm"]:
+                if api_id == api_ids()["winmm"]:
                     raise UserError(
                         "virtual MIDI ports are not supported on Windows (WinMM); install "
                         "loopMIDI and pass its port name"
@@ -368,7 +372,7 @@ class MidiController:
         self._midi_in, self.api, self.connected = midi_in, api_id, True
         self._parser = MidiParser()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="rt-samplernn-midi", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(midi_in,), name="rt-samplernn-midi", daemon=True)
         self._thread.start()
         self._set_status(f"MIDI: listening on {opened} ({api_name(api_id)})", warn=False)
         return opened
@@ -376,8 +380,7 @@ class MidiController:
     def _rtmidi_error(self, etype: int, text: str, data: Any = None) -> None:
         self._set_status(f"MIDI ({api_name(self.api or 0)}): {text}")
 
-    def _run(self) -> None:
-        midi_in = self._midi_in
+    def _run(self, midi_in: MidiInput) -> None:
         get = midi_in.get_message
         next_check = time.monotonic() + self.port_check_s
         while not self._stop:
@@ -397,13 +400,13 @@ class MidiController:
                 time.sleep(0.05)
             if self.port_name is not None and time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.port_check_s
-                self._check_port()
+                self._check_port(midi_in)
             if n == 0:
                 time.sleep(self.poll_s)
 
-    def _check_port(self) -> None:
+    def _check_port(self, midi_in: MidiInput) -> None:
         try:
-            ports = list(self._midi_in.get_ports())
+            ports = list(midi_in.get_ports())
         except Exception as e:
             if self.connected:
                 self.connected = False
@@ -412,7 +415,7 @@ class MidiController:
         if self.connected and self.port_name not in ports:
             self.connected = False
             try:
-                self._midi_in.close_port()
+                midi_in.close_port()
             except Exception:
                 pass
             self._set_status(
@@ -420,7 +423,7 @@ class MidiController:
             )
         elif not self.connected and self.port_name in ports:
             try:
-                self._midi_in.open_port(ports.index(self.port_name), "midi_in")
+                midi_in.open_port(ports.index(self.port_name), "midi_in")
             except Exception as e:
                 self._set_status(f"MIDI port {self.port_name!r}: cannot reopen ({e})")
                 return

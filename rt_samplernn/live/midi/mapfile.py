@@ -199,15 +199,17 @@ def map_from_dict(d: Any, where: str = "MIDI map") -> MidiMap:
         if not isinstance(s, dict) or set(s) - set(spec_keys):
             raise UserError(f"{where}: params.{name}: keys: {', '.join(spec_keys)}")
         try:
-            vals = {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in s.items()}
+            vals: dict[str, Any] = {
+                k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in s.items()
+            }
             if "default" not in vals and "minimum" in vals and "maximum" in vals:
                 lo, hi = vals["minimum"], vals["maximum"]
                 vals["default"] = (lo + hi) / 2 if isinstance(lo, float) and isinstance(hi, float) else lo
             specs[rename(name)] = FloatSpec(**vals)
-        except TypeError as e:
-            raise UserError(f"{where}: params.{name}: {e}; keys: {', '.join(spec_keys)}") from None
-        except UserError as e:
-            raise UserError(f"{where}: params.{name}: {e}") from None
+        except TypeError as err:
+            raise UserError(f"{where}: params.{name}: {err}; keys: {', '.join(spec_keys)}") from None
+        except UserError as err:
+            raise UserError(f"{where}: params.{name}: {err}") from None
     entries = d.get("mapping", [])
     if not isinstance(entries, list):
         raise UserError(f"{where}: mapping must be a list of tables")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Protocol
 
 from rt_samplernn.errors import UserError
 
@@ -17,15 +19,30 @@ API_NAMES = ("auto", "alsa", "jack", "coremidi", "winmm")
 QUEUE_MESSAGES = 16384  # rtmidi's input queue (messages); a 10k/s flood never fills it while we drain
 
 
-def _rtmidi():
+class MidiInput(Protocol):
+    """The part of rtmidi.MidiIn this package uses (python-rtmidi ships no type information)."""
+
+    def get_ports(self) -> list[str]: ...
+    def get_message(self) -> tuple[list[int], float] | None: ...
+    def open_port(self, port: int = 0, name: str | None = None) -> object: ...
+    def open_virtual_port(self, name: str | None = None) -> object: ...
+    def close_port(self) -> None: ...
+    def delete(self) -> None: ...
+    def ignore_types(self, sysex: bool = True, timing: bool = True, active_sense: bool = True) -> None: ...
+    def set_error_callback(self, func: Callable[[int, str, object], None], data: object = None) -> None: ...
+
+
+def _rtmidi() -> ModuleType:
     try:
         import rtmidi
     except ImportError as e:  # pragma: no cover - a dependency
         raise UserError(f"python-rtmidi is not installed ({e}); pip install python-rtmidi") from None
-    return rtmidi
+    module: ModuleType = rtmidi
+    return module
 
 
-def _api_ids() -> dict[str, int]:
+def api_ids() -> dict[str, int]:
+    """rtmidi's API id of each API name."""
     rtmidi = _rtmidi()
     return {
         "alsa": rtmidi.API_LINUX_ALSA,
@@ -36,7 +53,7 @@ def _api_ids() -> dict[str, int]:
 
 
 def api_name(api: int) -> str:
-    return {v: k for k, v in _api_ids().items()}.get(api, f"api {api}")
+    return {v: k for k, v in api_ids().items()}.get(api, f"api {api}")
 
 
 def alsa_sequencer_present() -> bool:
@@ -47,7 +64,7 @@ def choose_api(name: str | None = None) -> int:
     """The rtmidi API to use: ``name`` (alsa/jack/coremidi/winmm/auto), else $RT_SAMPLERNN_MIDI_API, else
     the platform's own (ALSA only where the sequencer exists; JACK otherwise)."""
     rtmidi = _rtmidi()
-    ids = _api_ids()
+    ids = api_ids()
     compiled = set(rtmidi.get_compiled_api())
     name = (name or os.environ.get("RT_SAMPLERNN_MIDI_API") or "auto").lower()
     if name != "auto":
@@ -70,10 +87,12 @@ def choose_api(name: str | None = None) -> int:
     )
 
 
-def _make_input(api: int, client_name: str = CLIENT_NAME):
+def open_input(api: int, client_name: str = CLIENT_NAME) -> MidiInput:
+    """A new rtmidi input on ``api``, its queue sized for floods; a UserError (with the JACK hint) if it cannot open."""
     rtmidi = _rtmidi()
     try:
-        return rtmidi.MidiIn(api, client_name, queue_size_limit=QUEUE_MESSAGES)
+        midi_in: MidiInput = rtmidi.MidiIn(api, client_name, queue_size_limit=QUEUE_MESSAGES)
+        return midi_in
     except (rtmidi.RtMidiError, RuntimeError) as e:
         hint = ""
         if api == rtmidi.API_UNIX_JACK:
@@ -86,7 +105,7 @@ def _make_input(api: int, client_name: str = CLIENT_NAME):
 def list_input_ports(api: int | str | None = None) -> list[str]:
     """Names of the MIDI ports we can listen to, in index order."""
     api_id = api if isinstance(api, int) else choose_api(api)
-    midi_in = _make_input(api_id, f"{CLIENT_NAME}-list")
+    midi_in = open_input(api_id, f"{CLIENT_NAME}-list")
     try:
         return list(midi_in.get_ports())
     finally:
