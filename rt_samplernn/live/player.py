@@ -14,8 +14,8 @@ Threads
 audio callback (PortAudio's thread; or ``rt-samplernn-clock`` when there is no device)
     Copies from the ring to the device, and into the tap ring when recording. See the contract below.
 ``rt-samplernn-recorder`` (only with sinks)
-    Drains the tap ring into the sinks: a WAV file (`WavSink`, flushed once a second so the header is
-    always valid) and/or raw s16le PCM on a pipe (`PcmSink`, e.g. stdout into ffmpeg).
+    Drains the tap ring into the sinks (rt_samplernn/live/sinks.py): a WAV file (`WavSink`, flushed once a
+    second so the header is always valid) and/or raw s16le PCM on a pipe (`PcmSink`, e.g. stdout into ffmpeg).
 ``rt-samplernn-reprime`` (short-lived)
     Re-primes the producer after a watchdog event or `Player.reprime` (see rt_samplernn/live/watchdog.py).
 any thread
@@ -56,13 +56,14 @@ Public API
 ``device``: None (the default output), an index, a case-insensitive name substring, or ``NO_DEVICE``
 ("none": no sound card; a software clock paces the callback at the model rate, which is how
 ``--record``/``--stdout`` run on a machine without audio hardware). `list_output_devices` and
-`find_output_device` resolve them; a missing device raises `NoOutputDevice` (a UserError).
+`find_output_device` (rt_samplernn/live/devices.py) resolve them; a missing device raises `NoOutputDevice`
+(a UserError).
 
 ``Player`` attributes fixed at construction: ``device`` (`OutputDevice`), ``sample_rate`` (the
 producer's), ``device_rate``, ``channels``, ``target_frames`` (device frames), ``watchdog``
 (`Watchdog`), ``reprimer`` (`Reprimer`), ``ring`` (`RingBuffer`), ``deadlines`` (`Deadlines`: each
-block's worker time against its real-time budget, rt_samplernn/live/deadlines.py). `format_status` renders a
-`PlayerMetrics` as the one-line status `rt-samplernn play` prints. `list_output_devices(rescan=True)`
+block's worker time against its real-time budget, rt_samplernn/live/deadlines.py). `format_status`
+(rt_samplernn/commands/play.py) renders a `PlayerMetrics` as the one-line status `rt-samplernn play` prints. `list_output_devices(rescan=True)`
 sees devices that appeared after sounddevice was imported (only while no stream is open).
 
 A device that disappears (jackd stopped, USB unplugged) stops the stream with a clear ``error`` and
@@ -324,7 +325,7 @@ class Player:
     def add_block_hook(self, hook: Callable[[int], None]) -> None:
         """Call ``hook(frames)`` on the worker thread before every ``producer.generate(frames)``.
 
-        For parameter smoothing at block boundaries (rt_samplernn.live.params.LiveControl.tick). Hooks must be
+        For parameter smoothing at block boundaries (rt_samplernn.live.control.LiveControl.tick). Hooks must be
         quick and must not block; an exception stops the player like a producer error.
         """
         self._block_hooks = self._block_hooks + (hook,)  # one assignment: the worker sees old or new
