@@ -14,18 +14,25 @@ from rt_samplernn.export.onnx_export import build_unrolled_sample_graph, export_
 from rt_samplernn.export.verify import bundle_logits
 from rt_samplernn.generate import generate_levels
 from rt_samplernn.live.engine import Engine
+from rt_samplernn.model import SampleRNN
 from rt_samplernn.sampling import gumbel_noise, noise_rng
 from tests.bundle_helpers import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def peaked_model(seed: int = 3):
+def peaked_model(seed: int = 3) -> SampleRNN:
     """A tiny model whose logits spread over tens of nats, as a trained one's do (a random one's are flat)."""
     model = tiny_model(seed)
     with torch.no_grad():
-        model.sample_tier.output.weight.mul_(40.0)
+        output_layer(model).weight.mul_(40.0)
     return model
+
+
+def output_layer(model: SampleRNN) -> torch.nn.Linear:
+    layer = model.sample_tier.output
+    assert isinstance(layer, torch.nn.Linear)
+    return layer
 
 
 def without_cut(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -53,10 +60,10 @@ def session(model: onnx.ModelProto) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def random_feeds(model, frames: int, seed: int, temperature: float) -> dict[str, np.ndarray]:
+def random_feeds(model: SampleRNN, frames: int, seed: int, temperature: float) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     f0, q = model.cfg.frame_sizes[0], model.cfg.q_levels
-    s_dim = model.sample_tier.output.weight.shape[1]
+    s_dim = output_layer(model).weight.shape[1]
     return {
         "prev": rng.integers(0, q, (frames, f0)).astype(np.int64),
         "cond": rng.standard_normal((frames, f0, s_dim)).astype(np.float32),
