@@ -296,16 +296,21 @@ def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
     return _sample_model(outer, inits, f0, s_dim, q, "Loop over the frame")
 
 
-def _sample_model(nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str) -> onnx.ModelProto:
+def _sample_model(
+    nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str, min_p: bool = False
+) -> onnx.ModelProto:
+    inputs = [
+        helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
+        helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
+        helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["voices", f0, q]),
+        helper.make_tensor_value_info("temperature", TensorProto.FLOAT, ["voices"]),
+    ]
+    if min_p:
+        inputs.append(helper.make_tensor_value_info("min_p", TensorProto.FLOAT, ["voices"]))
     graph = helper.make_graph(
         nodes,
         "sample",
-        [
-            helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
-            helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
-            helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["voices", f0, q]),
-            helper.make_tensor_value_info("temperature", TensorProto.FLOAT, ["voices"]),
-        ],
+        inputs,
         [helper.make_tensor_value_info("samples", TensorProto.INT64, ["voices", f0])],
         inits,
     )
@@ -322,7 +327,13 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
     the table rows of the previous frame's samples in its window), one Gather + ReduceSum; and noise *
     temperature + the output bias. Step j: ReLU MLP on acc[:, j], ArgMax, then the drawn sample's table rows
     for every later step of the frame (a Gather of F0 rows, zero rows for the steps before) added to acc.
-    About ten nodes per sample, no Loop, no window copies.
+    About fifteen nodes per sample, no Loop, no window copies.
+
+    The tail cut `min_p` (voices,): before the ArgMax, the levels whose logit is below the step's largest
+    logit + log(min_p) (probability under min_p times the most likely level's, at temperature 1) are set
+    to -inf. The logits are read back as perturbed - noise * T (float32 rounding only at the cut's edge);
+    at min_p = 0 the cut is -inf, nothing is masked and the samples are bit for bit those of the graph
+    without the cut.
     """
     f0, q = sample.frame_size, sample.embedding.num_embeddings
     table = sample_table(sample)
@@ -338,6 +349,8 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         _const("prev_offsets", np.where(valid == 1, p * q, zero_row).astype(np.int64)),
         _const("axis2", np.array([2], dtype=np.int64)),
         _const("temp_axes", np.array([1, 2], dtype=np.int64)),
+        _const("axis1", np.array([1], dtype=np.int64)),
+        _const("minus_inf", np.array(-np.inf, dtype=np.float32)),
     ]
     n = helper.make_node
     nodes = [
@@ -349,6 +362,8 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
         n("Add", ["prev_sum", "cond"], ["acc0"]),  # (B, F0, S')
         n("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
         n("Mul", ["noise", "temp3"], ["scaled_noise"]),
+        n("Log", ["min_p"], ["log_min_p"]),  # log(0) = -inf: no cut
+        n("Unsqueeze", ["log_min_p", "axis1"], ["log_min_p2"]),  # (B, 1)
     ]
     last_w, last_b = gemms[-1] if gemms else ("", "")  # read only when there are gemms
     if gemms:  # the last Gemm adds bias + noise in one go
@@ -367,10 +382,17 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
                 x = f"{s}act{i + 1}"
             nodes.append(n("Gather", ["bias_noise", f"{s}i"], [f"{s}bn"], axis=1))
             nodes.append(n("Gemm", [x, last_w, f"{s}bn"], [f"{s}perturbed"], transB=1))
-        else:
-            nodes.append(n("Gather", ["scaled_noise", f"{s}i"], [f"{s}noise"], axis=1))
+        nodes.append(n("Gather", ["scaled_noise", f"{s}i"], [f"{s}noise"], axis=1))
+        if kind != "mlp":
             nodes.append(n("Add", [f"{s}pre0", f"{s}noise"], [f"{s}perturbed"]))
-        nodes.append(n("ArgMax", [f"{s}perturbed"], [f"{s}d"], axis=1, keepdims=1))  # (B, 1)
+        nodes += [  # the tail cut: logits under max + log(min_p) are never drawn
+            n("Sub", [f"{s}perturbed", f"{s}noise"], [f"{s}logit"]),
+            n("ReduceMax", [f"{s}logit"], [f"{s}max"], axes=[1], keepdims=1),
+            n("Add", [f"{s}max", "log_min_p2"], [f"{s}cut"]),
+            n("Less", [f"{s}logit", f"{s}cut"], [f"{s}below"]),
+            n("Where", [f"{s}below", "minus_inf", f"{s}perturbed"], [f"{s}kept"]),
+            n("ArgMax", [f"{s}kept"], [f"{s}d"], axis=1, keepdims=1),  # (B, 1)
+        ]
         drawn.append(f"{s}d")
         if step < f0 - 1:  # sample `step` sits at window position F0 - j + step of each later step j
             later = np.arange(f0)
@@ -382,10 +404,11 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
                 n("Add", [f"acc{step}", f"{s}rows"], [f"acc{step + 1}"]),
             ]
     nodes.append(n("Concat", drawn, ["samples"], axis=1))
-    return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled")
+    return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled, with the tail cut", min_p=True)
 
 
-def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def sample_io(f0: int, s_dim: int, q: int, min_p: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Manifest entries (inputs, outputs) of the sample graph; `min_p`: it takes the tail cut (version 2)."""
     inputs: list[dict[str, Any]] = [
         dict(name="prev", dtype="int64", shape=["voices", f0], meaning=f"the last {f0} int levels, oldest first"),
         dict(
@@ -402,6 +425,16 @@ def sample_io(f0: int, s_dim: int, q: int) -> tuple[list[dict[str, Any]], list[d
         ),
         dict(name="temperature", dtype="float32", shape=["voices"], meaning="sampling temperature per voice, > 0"),
     ]
+    if min_p:
+        inputs.append(
+            dict(
+                name="min_p",
+                dtype="float32",
+                shape=["voices"],
+                meaning="tail cut per voice, 0 (off) to 1: levels less likely than min_p times the most "
+                "likely one (at temperature 1) are never drawn",
+            )
+        )
     outputs: list[dict[str, Any]] = [
         dict(name="samples", dtype="int64", shape=["voices", f0], meaning=f"{f0} new int levels, oldest first")
     ]
@@ -497,7 +530,7 @@ def export_bundle(
         if int8:
             quantize_graph(sample_graph)
     onnx.save(sample_graph, str(path))
-    inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels)
+    inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels, min_p=version != 1)
     graphs.append(
         dict(
             name="sample",

@@ -109,13 +109,15 @@ def logits_model_from_sample_graph(path: Path) -> onnx.ModelProto:
     for j in range(f0):
         nodes.append(helper.make_node("Unsqueeze", [f"s{j}_perturbed", "axis1_const"], [f"s{j}_logits"]))
     nodes.append(helper.make_node("Concat", [f"s{j}_logits" for j in range(f0)], ["logits"], axis=1))
-    inputs = [i for i in model.graph.input if i.name != "noise" and i.name != "temperature"]
+    inputs = [i for i in model.graph.input if i.name not in ("noise", "temperature", "min_p")]
     inputs.append(helper.make_tensor_value_info("teacher", onnx.TensorProto.INT64, ["voices", f0]))
     consts = [
         helper.make_tensor("axis1_const", onnx.TensorProto.INT64, [1], [1]),
         helper.make_tensor("noise", onnx.TensorProto.FLOAT, [1, f0, q], np.zeros(f0 * q, np.float32)),
         helper.make_tensor("temperature", onnx.TensorProto.FLOAT, [1], [1.0]),
     ]
+    if any(i.name == "min_p" for i in model.graph.input):  # the cut off: its nodes are left without a reader
+        consts.append(helper.make_tensor("min_p", onnx.TensorProto.FLOAT, [1], [0.0]))
     graph = helper.make_graph(
         nodes,
         "sample_logits",

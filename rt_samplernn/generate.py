@@ -15,7 +15,7 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN, State
 from rt_samplernn.progress import progress_bar
 from rt_samplernn.quantize import zero_level
-from rt_samplernn.sampling import gumbel_noise, noise_rng
+from rt_samplernn.sampling import voice_noise, voice_rngs
 from rt_samplernn.schedule import (
     PrimingHistory,
     prime_levels,
@@ -56,9 +56,12 @@ def generate_levels(
     seed: int = 0,
     seed_levels: np.ndarray | None = None,
     progress: bool = False,
+    min_p: Sequence[float] | None = None,
 ) -> np.ndarray:
     """(len(temperatures), n_samples) int levels, one sequence per temperature, all in one batch."""
-    blocks = generate_blocks(model, n_samples, temperatures, seed, seed_levels, max(n_samples, 1), progress)
+    blocks = generate_blocks(
+        model, n_samples, temperatures, seed, seed_levels, max(n_samples, 1), progress, min_p=min_p
+    )
     return np.concatenate(list(blocks), axis=1)
 
 
@@ -71,11 +74,14 @@ def generate_blocks(
     seed_levels: np.ndarray | PrimingHistory | None = None,
     block_samples: int = 16384,
     progress: bool = False,
+    min_p: Sequence[float] | None = None,
 ) -> Iterator[np.ndarray]:
     """generate_levels in pieces: (voices, <= block_samples) int levels at a time, the same samples in order.
 
     Only the last top frame of the history is kept between pieces, so memory does not grow with n_samples;
-    `seed_levels` from schedule.prime_levels, or a PrimingHistory.from_clip read as priming goes.
+    `seed_levels` from schedule.prime_levels, or a PrimingHistory.from_clip read as priming goes. `min_p`:
+    the tail cut per sequence (None or 0: off), as the sample graph computes it: levels whose logit is under
+    the largest + log(min_p) are never drawn. Each sequence draws its own noise stream (sampling.voice_rngs).
     """
     cfg = model.cfg
     voices = len(temperatures)
@@ -89,7 +95,11 @@ def generate_blocks(
     buf = torch.empty(voices, f_top + block, dtype=torch.int64)  # last top frame, then this block
     buf[:, :f_top] = last
     temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]
-    rng = noise_rng(seed)
+    cuts = [0.0] * voices if min_p is None else [float(c) for c in min_p]
+    if len(cuts) != voices or not all(0.0 <= c <= 1.0 for c in cuts):
+        raise UserError(f"min_p: one value from 0 to 1 per sequence ({voices}), got {list(cuts)}")
+    log_cut = torch.log(torch.tensor(cuts, dtype=torch.float32))[:, None] if any(cuts) else None
+    rngs = voice_rngs(seed, voices)
     conds = [torch.empty(0)] * len(sizes)  # each set by its tier's first step, before it is read
     noise = torch.empty(0)
     base = t0 - f_top  # absolute t of buf[:, 0]
@@ -101,10 +111,14 @@ def generate_blocks(
                 conds[k], states[k] = model.frame_tiers[k].step(buf[:, i - sizes[k] : i], above, states[k])
             j = sample_column(sizes, t)
             if j == 0:
-                noise = torch.from_numpy(gumbel_noise(rng, (voices, f0, cfg.q_levels)))
-            logits = model.sample_tier.step(buf[:, i - f0 : i], conds[0][:, j])
+                noise = torch.from_numpy(voice_noise(rngs, f0, cfg.q_levels))
+            logits = model.sample_tier.step(buf[:, i - f0 : i], conds[0][:, j]).float()
             # argmax(logits / T + g) == argmax(logits + T * g); this form is the engine's, bit for bit.
-            buf[:, i] = torch.argmax(logits.float() + temps * noise[:, j], dim=-1)
+            perturbed = logits + temps * noise[:, j]
+            if log_cut is not None:
+                below = logits < logits.amax(dim=-1, keepdim=True) + log_cut
+                perturbed = perturbed.masked_fill(below, float("-inf"))
+            buf[:, i] = torch.argmax(perturbed, dim=-1)
             if i + 1 == f_top + block or t + 1 == t0 + n_samples:
                 yield buf[:, f_top : i + 1].numpy().copy()
                 bar.update(i + 1 - f_top)

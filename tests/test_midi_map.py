@@ -384,7 +384,7 @@ def test_unknown_parameter_in_a_map_is_an_error_but_extra_voices_are_kept(tmp_pa
     with pytest.raises(
         UserError,
         match=r"\[params.temprature\]: no such continuous parameter; ranges exist for: "
-        "temperature, gain",
+        "temperature, min_p, gain",
     ):
         controller(midi_map=MidiMap(specs={"temprature": FloatSpec(0.5, 1.0, 0.5)}))
     c = controller(midi_map=MidiMap((Mapping("temperature.5", "cc", 3),)))

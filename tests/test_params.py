@@ -20,6 +20,7 @@ class FakeEngine:
     def __init__(self, voices: int = 1, sample_rate: int = 16000):
         self.voices, self.sample_rate = voices, sample_rate
         self._temps = np.ones(voices, np.float32)
+        self._min_p = np.zeros(voices, np.float32)
         self._gain = 1.0
         self.calls: list[tuple] = []
 
@@ -30,6 +31,14 @@ class FakeEngine:
     @property
     def gain(self):
         return self._gain
+
+    @property
+    def min_p(self):
+        return self._min_p.copy()
+
+    def set_min_p(self, value, voice=None):
+        self.calls.append(("min_p", value, voice))
+        self._min_p[slice(None) if voice is None else voice] = value
 
     def set_temperature(self, value, voice=None):
         if not value > 0:
@@ -190,7 +199,7 @@ def test_versions_are_unique_across_parameters():
 
 
 def test_unknown_parameter_lists_the_names():
-    with pytest.raises(UserError, match="temperature, gain, slot, prime, reset, watchdog"):
+    with pytest.raises(UserError, match="temperature, min_p, gain, slot, prime, reset, watchdog"):
         Parameters()["temprature"]
 
 

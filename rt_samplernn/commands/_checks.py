@@ -72,6 +72,7 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
 seconds = float_in(0.0, MAX_SECONDS)
 play_seconds = float_in(0.0, MAX_PLAY_SECONDS)
 temperature = float_in(0.0, MAX_TEMPERATURE)
+min_p = float_in(0.0, 1.0, low_open=False)
 gain = float_in(0.0, MAX_GAIN, low_open=False)
 latency_ms = float_in(0.0, MAX_LATENCY_MS)
 voices = int_in(1, MAX_VOICES)

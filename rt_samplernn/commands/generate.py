@@ -13,6 +13,7 @@ EPILOG = """examples:
   rt-samplernn generate --seconds 10 --out demo.wav                      # the bundled demo model
   rt-samplernn generate runs/live/best.pt --seconds 5 --seed 1 --out a.wav
   rt-samplernn generate my-bundle --count 4 --temperature 0.8 0.9 1.0 1.1 --out take.wav   # take-1.wav ... take-4.wav
+  rt-samplernn generate --temperature 1.3 --min-p 0.05 --seconds 20 --out hot.wav       # hotter, hiss cut off
   rt-samplernn generate my-bundle --seed-audio intro.flac --seconds 30 --channels --out primed.wav
 """
 
@@ -45,6 +46,16 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         default=[1.0],
         metavar="T",
         help="one for all sequences or one per sequence (default: 1.0)",
+    )
+    p.add_argument(
+        "--min-p",
+        type=check.min_p,
+        nargs="+",
+        default=None,
+        metavar="P",
+        help="tail cut (min-p), 0 to 1, one for all sequences or one per sequence: never draw a level "
+        "less likely than this fraction of the most likely one (default: the bundle's usable default, "
+        "else 0 = off)",
     )
     p.add_argument(
         "--count",
@@ -154,15 +165,16 @@ class AudioOutputs:
 
 
 def audio_blocks(
-    args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any
+    args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any, cuts: list[float]
 ) -> tuple[int, Generator[Any, None, None]]:
     """(sample rate, an iterator of (voices, <= BLOCK_SAMPLES) float audio) for a bundle or a checkpoint."""
     if model.is_dir():
         from rt_samplernn.live.engine import Engine
 
         engine = Engine(model, voices=len(temps), seed=args.seed, provider=args.provider, threads=args.threads)
-        for voice, t in enumerate(temps):
+        for voice, (t, cut) in enumerate(zip(temps, cuts)):
             engine.set_temperature(t, voice=voice)
+            engine.set_min_p(cut, voice=voice)
         if seed_audio is not None:
             from rt_samplernn.commands.progress import prime_with_progress
 
@@ -191,7 +203,7 @@ def audio_blocks(
     net, cfg, _ = load_checkpoint(model)
     seed_levels = PrimingHistory.from_clip(cfg, seed_audio) if seed_audio is not None else None  # read as it primes
     total = max(1, int(round(args.seconds * cfg.sample_rate)))
-    levels = generate_blocks(net, total, temps, args.seed, seed_levels, BLOCK_SAMPLES, progress=True)
+    levels = generate_blocks(net, total, temps, args.seed, seed_levels, BLOCK_SAMPLES, progress=True, min_p=cuts)
     return cfg.sample_rate, (dequantize(block, cfg.q_type, cfg.q_levels) for block in levels)
 
 
@@ -205,13 +217,17 @@ def run(args: argparse.Namespace) -> int:
     if len(args.temperature) not in (1, count):
         raise UserError(f"--temperature: give 1 value or {count} (one per sequence), not {len(args.temperature)}")
     temps = args.temperature * count if len(args.temperature) == 1 else args.temperature
+    cut_args = args.min_p or [0.0]
+    if len(cut_args) not in (1, count):
+        raise UserError(f"--min-p: give 1 value or {count} (one per sequence), not {len(cut_args)}")
+    cuts = cut_args * count if len(cut_args) == 1 else cut_args
     paths = output_paths(Path(args.out), count, args.channels)
     for path in paths:  # before any work: a bad destination must not cost a whole generation
         check_output_file(path, args.force)
         output_format(path)
     seed_audio = FileClip(args.seed_audio) if args.seed_audio else None  # checked now, read in blocks later
     model = Path(args.model) if args.model else DEMO_BUNDLE
-    rate, blocks = audio_blocks(args, model, temps, seed_audio)
+    rate, blocks = audio_blocks(args, model, temps, seed_audio, cuts)
     try:
         with AudioOutputs(paths, rate, count, args.channels) as out:
             for audio in blocks:

@@ -13,6 +13,7 @@ EPILOG = """\
 examples:
   rt-samplernn play                                   # the bundled demo model on the default output
   rt-samplernn play my-bundle --voices 4 --temperature 0.9 --seed-audio intro.wav
+  rt-samplernn play --temperature 1.3 --min-p 0.05                # hotter, with the hiss cut off
   rt-samplernn play my-bundle --device "USB Audio" --latency-ms 80 --record take1.wav
   rt-samplernn play my-bundle --midi virtual          # knobs from a MIDI controller
   rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
@@ -65,6 +66,14 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     )
     p.add_argument(
         "--temperature", type=check.temperature, default=1.0, help="sampling temperature (lower: more conservative)"
+    )
+    p.add_argument(
+        "--min-p",
+        type=check.min_p,
+        default=None,
+        metavar="P",
+        help="tail cut (min-p), 0 to 1: never draw a level less likely than this fraction of the most likely "
+        "one; 0.02-0.1 keeps a high temperature from hissing (default: the bundle's usable default, else 0 = off; bundles exported before the cut play with it off)",
     )
     p.add_argument("--gain", type=check.gain, default=1.0, help="output gain")
     p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
@@ -224,6 +233,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     )
     engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
     engine.set_temperature(args.temperature)
+    engine.set_min_p(args.min_p or 0.0)
     engine.set_gain(args.gain)
     if args.seed_audio:
         prime_with_progress(engine, FileClip(args.seed_audio))
@@ -272,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
     engine.set_temperature(args.temperature)
+    engine.set_min_p(args.min_p or 0.0)
     engine.set_gain(args.gain)
     seed = None
     if args.seed_audio:

@@ -196,18 +196,20 @@ class LiveControl:
         self._player = player
 
     def _adopt_engine_state(self) -> None:
-        """Start from the engine's temperatures and gain, so attaching changes nothing audible."""
+        """Start from the engine's values (each float's declared ``reads``: temperatures, min_p, gain), so
+        attaching changes nothing audible."""
         p = self.params
-        temps = getattr(self.engine, "temperatures", None)
-        if temps is not None:
-            temps = np.asarray(temps, dtype=np.float64).reshape(-1)
-            if temps.size:
-                p.temperature.adopt(float(temps.mean()))
-                for cell, t in zip(p.voice_temperatures, temps):
-                    cell.adopt(float(t))
-        gain = getattr(self.engine, "gain", None)
-        if isinstance(gain, (int, float)) and not isinstance(gain, bool):
-            p.gain.adopt(float(gain))
+        for cell in p.float_params():
+            if cell.voice is not None or not cell.decl.reads:
+                continue
+            current = getattr(self.engine, cell.decl.reads, None)
+            if current is None or isinstance(current, bool):
+                continue
+            values = np.asarray(current, dtype=np.float64).reshape(-1)
+            if values.size:
+                cell.adopt(float(values.mean()))
+                for voice_cell, v in zip(p.voice_cells(cell.name), values):
+                    voice_cell.adopt(float(v))
 
     def _push_all(self) -> None:
         """Send every float's target to the engine now (no ramp)."""

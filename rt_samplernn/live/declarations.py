@@ -90,7 +90,8 @@ class Declaration:
     ("pads", first note). ``per_voice``: a float that also has one cell per voice, NAME.1 .. NAME.V,
     following NAME; ``voice_cc``: the CC of voice 1's cell in the default map (voice N: voice_cc + N - 1).
     ``engine``: the engine method a float goes to (``engine.<engine>(value)``, per voice ``voice=i``);
-    ``player``: the player method a switch goes to. ``short``: the word in a voice cell's caption.
+    ``reads``: the engine attribute that holds its current value (per voice: one value a voice), so a control
+    surface attached to a running engine, or a snapshot of it, starts from what the engine plays; ``player``: the player method a switch goes to. ``short``: the word in a voice cell's caption.
     ``help``: one line for tooltips.
     """
 
@@ -106,6 +107,7 @@ class Declaration:
     per_voice: bool = False
     voice_cc: int | None = None
     engine: str = ""
+    reads: str = ""
     player: str = ""
     short: str = ""
     help: str = ""
@@ -157,8 +159,23 @@ PARAMETERS: tuple[Declaration, ...] = (
         per_voice=True,
         voice_cc=21,
         engine="set_temperature",
+        reads="temperatures",
         short="temp",
         help="sampling temperature: low is near-deterministic, high is noisier",
+    ),
+    Declaration(
+        "min_p",
+        "Tail cut",
+        "float",
+        FloatSpec(0.0, 0.5, 0.0, power=2.0),
+        midi=("cc", 74),
+        per_voice=True,
+        voice_cc=41,
+        engine="set_min_p",
+        reads="min_p",
+        short="cut",
+        help="min-p: never draw a level less likely than this fraction of the most likely one (0 = off); "
+        "cuts the hiss that a high temperature brings",
     ),
     Declaration(
         "gain",
@@ -168,6 +185,7 @@ PARAMETERS: tuple[Declaration, ...] = (
         unit="dB",
         midi=("cc", 7),
         engine="set_gain",
+        reads="gain",
         help="output gain (a fader: finer near silence)",
     ),
     Declaration(

@@ -5,12 +5,12 @@ the same samples as the PyTorch reference generator (rt_samplernn.generate). Per
 sample-graph call plus the frame-tier calls due at that position; the voices are the batch. Every call
 runs on buffers allocated once (onnxruntime IO binding, on the CPU too): the RNN states ping-pong between
 two bound buffers, each tier's conditioning stays in its bound output, and the Gumbel noise is drawn from
-one seeded numpy stream in chunks into a preallocated buffer.
+one seeded numpy stream per voice in chunks into a preallocated buffer.
 
 Bookmarks: `snapshot()` returns the exact state as a plain value (rt_samplernn/live/snapshot.py, which
 also saves it to a file); `restore(state)` puts it back and generation continues bit for bit.
 
-Threads: `generate()` and `snapshot()` run on one producer thread. `set_temperature`, `set_gain`, `prime`,
+Threads: `generate()` and `snapshot()` run on one producer thread. `set_temperature`, `set_min_p`, `set_gain`, `prime`,
 `reset` and `restore` may be called from any other thread: they build new values off to the side and
 publish them with one reference assignment; `generate()` picks them up at its next call. Nothing here
 takes a lock the producer could wait on. The bound buffers and sessions are rt_samplernn/live/stepper.py's.
@@ -19,9 +19,10 @@ takes a lock the producer could wait on. The bound buffers and sessions are rt_s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -33,11 +34,12 @@ from rt_samplernn.live.bundle import Bundle, load_bundle
 from rt_samplernn.live.snapshot import EngineState, bundle_identity
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
 from rt_samplernn.quantize import dequantize_table, zero_level
-from rt_samplernn.sampling import gumbel_noise, noise_rng
+from rt_samplernn.sampling import voice_rngs
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames
 
 PROVIDERS = ("auto", "cpu", "cuda")
 MIN_TEMPERATURE = 1e-3
+MAX_MIN_P = 1.0  # a cut of 1 keeps only the most likely level
 
 
 @dataclass
@@ -63,9 +65,11 @@ class Engine:
         engine = Engine("my-bundle", voices=2, seed=1)
         engine.generate(n)                   # (voices, n) float32 in [-1, 1], gain applied; continues across calls
         engine.set_temperature(0.9, voice=None); engine.temperatures    # thread-safe; None = every voice
+        engine.set_min_p(0.02, voice=None); engine.min_p                # the tail cut, the same way (0 = off)
         engine.set_gain(0.5); engine.gain                               # thread-safe
         engine.prime(audio, rate, seed=None) # thread-safe: new states computed off to the side, swapped in before
                                              # the next block; restarts the noise stream (default: the engine's seed)
+        engine.prime_voices(clips, rate)     # the same, voice v primed from clips[v] (different music per voice)
         engine.reset(seed=None)              # back to the initial state, same swap-in rule
         state = engine.snapshot(); engine.restore(state)   # a bookmark of the exact state, and its recall
         engine.initial_states(voices), engine.run_frame(k, ...), engine.states_after(history)
@@ -75,7 +79,7 @@ class Engine:
     ----------
     bundle : bundle directory (model.json + graphs) or a loaded Bundle
     voices : independent streams, batched in every graph call
-    seed : seed of the Gumbel noise stream (rt_samplernn.sampling.noise_rng)
+    seed : seed of the Gumbel noise streams, one per voice (rt_samplernn.sampling.voice_rngs)
     provider : "auto" (CUDA where it works, else CPU), "cpu" or "cuda"
     threads : onnxruntime intra-op threads (CPU)
     """
@@ -128,12 +132,14 @@ class Engine:
         self._spare_start = self.f0
         self._temps = np.ones(v, dtype=np.float32)
         self._temps_bound: np.ndarray | None = None
+        self._min_p = np.zeros(v, dtype=np.float32)
+        self._min_p_bound: np.ndarray | None = None
         self._gain = 1.0
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
         self._param_lock = threading.Lock()  # serializes parameter writers; generate() never takes it
         self._pending: _Restart | _Recall | None = None
         self._applied: _Restart | _Recall | None = None
-        self._rng = noise_rng(seed)
+        self._rngs = voice_rngs(int(seed), v)
         self.seed = int(seed)
         self._install(self._initial_restart(int(seed)))
 
@@ -162,6 +168,30 @@ class Engine:
             temps = self._temps.copy()
             temps[slice(None) if voice is None else voice] = max(value, MIN_TEMPERATURE)
             self._temps = temps  # one reference assignment: the producer sees the old or the new array
+
+    @property
+    def has_min_p(self) -> bool:
+        """Whether the bundle's sample graph takes the tail cut (bundles exported before it play with it off)."""
+        return "min_p" in self.bundle.sample.input_names()
+
+    @property
+    def min_p(self) -> np.ndarray:
+        """The tail cut of every voice (a copy): levels less likely than min_p times the most likely are never drawn."""
+        return self._min_p.copy()
+
+    def set_min_p(self, value: float, voice: int | None = None) -> None:
+        """Tail cut (0 = off, up to 1 = only the most likely level) of one voice, or of all when voice is None.
+
+        A bundle whose sample graph has no `min_p` input keeps the value and plays with the cut off."""
+        value = float(value)
+        if not np.isfinite(value) or not 0.0 <= value <= MAX_MIN_P:
+            raise UserError(f"min_p must be a number from 0 (off) to {MAX_MIN_P:g}, got {value}")
+        if voice is not None and not 0 <= voice < self.voices:
+            raise UserError(f"voice {voice} does not exist; this engine has voices 0..{self.voices - 1}")
+        with self._param_lock:
+            cuts = self._min_p.copy()
+            cuts[slice(None) if voice is None else voice] = value
+            self._min_p = cuts  # one reference assignment, as set_temperature
 
     @property
     def gain(self) -> float:
@@ -202,6 +232,33 @@ class Engine:
             tail = np.ascontiguousarray(np.broadcast_to(last, (self.voices, self.f_top)))
             self._pending = _Restart(tiled, tail, self.seed if seed is None else int(seed))
 
+    def prime_voices(
+        self,
+        clips: Sequence[np.ndarray | Clip | PrimingHistory],
+        rate: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """`prime`, but voice v from clips[v] (one clip per voice): the voices start from different music.
+        Priming is not generated audio: generate() still returns only what the model draws after it."""
+        if len(clips) != self.voices:
+            raise UserError(f"prime_voices: {len(clips)} clips for {self.voices} voices; give one per voice")
+        histories = [
+            c if isinstance(c, PrimingHistory) else PrimingHistory.from_clip(self.config, as_clip(c, rate))
+            for c in clips
+        ]
+        with self._prime_lock:
+            primed = []
+            for v, history in enumerate(histories):
+                done = None if progress is None else (lambda f, v=v: progress((v + f) / len(histories)))
+                primed.append(self._states_and_tail(history, done))
+            states = [
+                [np.ascontiguousarray(np.concatenate([p[0][k][i] for p in primed], axis=1)) for i in range(len(tier))]
+                for k, tier in enumerate(primed[0][0])
+            ]
+            tail = np.ascontiguousarray(np.stack([p[1] for p in primed]))
+            self._pending = _Restart(states, tail, self.seed if seed is None else int(seed))
+
     # -------------------------------------------------------------------------------------------------
     # Exact state: bookmarks (rt_samplernn/live/snapshot.py)
     # -------------------------------------------------------------------------------------------------
@@ -213,7 +270,11 @@ class Engine:
 
     def knob_values(self) -> dict[str, np.ndarray]:
         """The knobs a snapshot keeps, by parameter name: per voice (voices,) or one value ()."""
-        return {"temperature": self._temps.copy(), "gain": np.array(self._gain, np.float64)}
+        return {
+            "temperature": self._temps.copy(),
+            "min_p": self._min_p.copy(),
+            "gain": np.array(self._gain, np.float64),
+        }
 
     def snapshot(self) -> EngineState:
         """Everything that decides what comes next, as a plain value (snapshot.EngineState): restore() it
@@ -233,7 +294,7 @@ class Engine:
             position=self._pos,
             spare=self._spare.copy(),
             spare_start=self._spare_start,
-            noise_state=dict(self._rng.bit_generator.state) if full else self._noise_state,
+            noise_state=self._rng_states() if full else self._noise_state,
             noise_used=self._noise_used,
             seed=self.seed,
             knobs=self.knob_values(),
@@ -245,6 +306,7 @@ class Engine:
         self.check_state(state, where)
         with self._param_lock:
             self._temps = np.array(state.knobs["temperature"], np.float32)
+            self._min_p = np.array(state.knobs["min_p"], np.float32)
             self._gain = float(state.knobs["gain"])
         with self._prime_lock:
             self._pending = _Recall(state)
@@ -276,12 +338,13 @@ class Engine:
         self._spare[:] = state.spare
         self._spare_start = state.spare_start
         self.seed = state.seed
-        self._rng = noise_rng(0)
-        self._rng.bit_generator.state = state.noise_state
+        self._rngs = voice_rngs(0, self.voices)
+        for rng, bit_state in zip(self._rngs, state.noise_state, strict=True):
+            rng.bit_generator.state = dict(bit_state)
         self._noise_state = state.noise_state
         self._noise_used = state.noise_used
         if self._noise_used < NOISE_CHUNK_BLOCKS:  # the same chunk as when the snapshot was taken
-            gumbel_noise(self._rng, run.noise.shape, out=run.noise)
+            run.draw_noise(self._rngs)
 
     # -------------------------------------------------------------------------------------------------
     # Generation (the producer thread)
@@ -309,10 +372,13 @@ class Engine:
         pending = self._pending
         if pending is not None and pending is not self._applied:
             self._install(pending)
-        temps = self._temps
+        temps, min_p = self._temps, self._min_p
         if temps is not self._temps_bound:
             self._run.temps_in[:] = temps
             self._temps_bound = temps
+        if min_p is not self._min_p_bound:
+            self._run.min_p_in[:] = min_p
+            self._min_p_bound = min_p
         done = 0
         if self._spare_start < self.f0:
             take = min(n, self.f0 - self._spare_start)
@@ -336,8 +402,8 @@ class Engine:
         buf, run = self._buf, self._run
         run.step_tiers(self._schedule[pos // f0], buf, f_top + pos)
         if self._noise_used == NOISE_CHUNK_BLOCKS:
-            self._noise_state = dict(self._rng.bit_generator.state)  # where this chunk starts: for snapshot()
-            gumbel_noise(self._rng, run.noise.shape, out=run.noise)  # the same values as one draw per block
+            self._noise_state = self._rng_states()  # where this chunk starts: for snapshot()
+            run.draw_noise(self._rngs)  # the same values as one draw per block
             self._noise_used = 0
         run.prev_in[:] = buf[:, f_top + pos - f0 : f_top + pos]
         run.run_sample(self._noise_used)
@@ -442,6 +508,10 @@ class Engine:
         self._pos = 0
         self._spare_start = self.f0
         self.seed = change.seed
-        self._rng = noise_rng(change.seed)
+        self._rngs = voice_rngs(change.seed, self.voices)
         self._noise_used = NOISE_CHUNK_BLOCKS
-        self._noise_state = dict(self._rng.bit_generator.state)
+        self._noise_state = self._rng_states()
+
+    def _rng_states(self) -> tuple[dict[str, Any], ...]:
+        """Every voice's noise generator state (JSON-able), for snapshot()."""
+        return tuple(dict(rng.bit_generator.state) for rng in self._rngs)

@@ -12,6 +12,8 @@ name                 kind      meaning                                          
 ===================  ========  =========================================================  ==============
 ``temperature``      float     sampling temperature of every voice (0.05..1.5, 1.0)       CC 1
 ``temperature.N``    float     voice N's temperature, N = 1..voices (only when voices>1)  CC 20+N
+``min_p``            float     tail cut of every voice (0..0.5, 0 = off; knob curve u**2)  CC 74
+``min_p.N``          float     voice N's tail cut, N = 1..voices (only when voices>1)     CC 40+N
 ``gain``             float     output gain, linear factor (0..2, 1.0; knob curve u**2)     CC 7
 ``slot``             index     selected seed slot; priming uses it                        pads from 36
 ``prime``            trigger   re-prime the engine from the selected slot's audio          CC 102

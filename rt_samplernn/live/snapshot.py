@@ -2,9 +2,9 @@
 
 A state holds everything that decides what the engine generates next: each frame tier's RNN state and
 the conditioning it last made, the levels of the previous and current top frame, the sample tier's
-position in the top frame (and the samples of its last block not yet returned), the noise stream (the
-numpy bit generator's state where the current chunk of noise was drawn, and how much of it is used),
-the noise seed, and the knobs (temperature per voice, gain, any other per-voice or engine value the
+position in the top frame (and the samples of its last block not yet returned), the noise streams (each
+voice's numpy bit generator state where the current chunk of noise was drawn, and how much of it is used),
+the noise seed, and the knobs (temperature and tail cut per voice, gain, any other per-voice or engine value the
 engine reports in `Engine.knob_values`). `Engine.snapshot()` makes one; `Engine.restore(state)` puts it
 back, after which generation continues bit for bit as it did after the snapshot.
 
@@ -41,7 +41,7 @@ class EngineState:
     position: int  # samples of the current top frame generated, a multiple of F0
     spare: np.ndarray  # (voices, F0) int64: the last block's samples
     spare_start: int  # the first of them not yet returned (F0: none left)
-    noise_state: dict[str, Any]  # numpy bit generator state (JSON-able) the current noise chunk was drawn from
+    noise_state: tuple[dict[str, Any], ...]  # per voice: numpy bit generator state (JSON-able) of the current chunk
     noise_used: int  # blocks of that chunk used (the chunk's size: draw a new one next)
     seed: int  # the noise seed reset and prime restart from
     knobs: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. temperature (voices,), gain ()
@@ -70,7 +70,7 @@ def save_state(state: EngineState, path: str | Path, bundle_name: str = "") -> N
         "tiers": [len(t) for t in state.states],
         "position": state.position,
         "spare_start": state.spare_start,
-        "noise_state": state.noise_state,
+        "noise_state": list(state.noise_state),
         "noise_used": state.noise_used,
         "seed": state.seed,
         "knobs": sorted(state.knobs),
@@ -149,7 +149,7 @@ def state_from_arrays(arrays: dict[str, np.ndarray], where: Path | str, prefix: 
             position=int(meta["position"]),
             spare=get("spare"),
             spare_start=int(meta["spare_start"]),
-            noise_state=dict(meta["noise_state"]),
+            noise_state=tuple(dict(s) for s in meta["noise_state"]),
             noise_used=int(meta["noise_used"]),
             seed=int(meta["seed"]),
             knobs={str(name): get(f"knob.{name}") for name in meta["knobs"]},

@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, check_graph_io
+from rt_samplernn.sampling import gumbel_noise
 from rt_samplernn.schedule import Due
 
 NOISE_CHUNK_BLOCKS = 64  # noise drawn ahead, in sample-graph calls
@@ -56,7 +57,8 @@ class Stepper:
 
     Frame tier k reads frames_in[k] (and cond_in[k]), its state from one of two buffers and writes the
     other (`parity` says which holds the current state), and writes cond_out[k]. The sample graph reads
-    prev_in, cond_out[0], a noise block and temps_in, and writes samples_out. On CUDA the states and the
+    prev_in, cond_out[0], a noise block, temps_in and min_p_in (where the graph has the cut), and writes
+    samples_out. On CUDA the states and the
     finest conditioning live on the device; everything here is allocated once.
     """
 
@@ -114,14 +116,18 @@ class Stepper:
         f0, q = cfg.frame_sizes[0], cfg.q_levels
         self.prev_in = np.zeros((v, f0), np.int64)
         self.temps_in = np.ones(v, np.float32)
+        self.min_p_in = np.zeros(v, np.float32)
         self.samples_out = np.zeros((v, f0), np.int64)
         self.noise = np.empty((NOISE_CHUNK_BLOCKS, v, f0, q), np.float32)
+        self.voice_noise = np.empty((NOISE_CHUNK_BLOCKS, f0, q), np.float32)  # one voice's chunk, then copied
         self._noise_values = [ort.OrtValue.ortvalue_from_numpy(self.noise[i]) for i in range(NOISE_CHUNK_BLOCKS)]
         io = self.sample_session.io_binding()
         io.bind_ortvalue_input("prev", ort.OrtValue.ortvalue_from_numpy(self.prev_in))
         if not on_device:
             io.bind_ortvalue_input("cond", ort.OrtValue.ortvalue_from_numpy(self.cond_out[0]))
         io.bind_ortvalue_input("temperature", ort.OrtValue.ortvalue_from_numpy(self.temps_in))
+        if "min_p" in bundle.sample.input_names():  # bundles exported before the tail cut have none
+            io.bind_ortvalue_input("min_p", ort.OrtValue.ortvalue_from_numpy(self.min_p_in))
         io.bind_ortvalue_output("samples", ort.OrtValue.ortvalue_from_numpy(self.samples_out))
         self.sample_binding = io
         self.on_device = on_device
@@ -150,6 +156,15 @@ class Stepper:
         parity = self.parity[k]
         self.frames_sessions[k].run_with_iobinding(self.bindings[k][parity])
         self.parity[k] = 1 - parity
+
+    def draw_noise(self, rngs: list[np.random.Generator]) -> None:
+        """The next NOISE_CHUNK_BLOCKS blocks of noise, voice v's rows from rngs[v] (allocating nothing)."""
+        if len(rngs) == 1:
+            gumbel_noise(rngs[0], self.noise.shape, out=self.noise)
+            return
+        for v, rng in enumerate(rngs):
+            gumbel_noise(rng, self.voice_noise.shape, out=self.voice_noise)
+            self.noise[:, v] = self.voice_noise
 
     def run_sample(self, noise_block: int) -> None:
         io = self.sample_binding
