@@ -216,7 +216,7 @@ def main() -> None:
     held_clips = load_clips(held, cfg.sample_rate, quiet=True)
     val_chunks = chunks_from_clips(held_clips, cfg, train_cfg)
     val_bits = evaluate(model, val_chunks, train_cfg, torch.device("cpu"))  # fp32, every held-out chunk
-    music = measure.music_windows(train_files, cfg.sample_rate, max_minutes=120.0)  # all of it
+    training_music = measure.music_windows(train_files, cfg.sample_rate, max_minutes=120.0)  # all of it
 
     bundle = load_bundle(bundle_dir)
     voices: dict[str, list[dict]] = {}
@@ -228,7 +228,7 @@ def main() -> None:
         if count == 1:
             wall = time.perf_counter() - start
             audio = generated[0]
-        comparisons = measure.compare_voices(measure.measure_voices(generated, engine.sample_rate), music)
+        comparisons = measure.compare_voices(measure.measure_voices(generated, engine.sample_rate), training_music)
         voices[str(count)] = [c.to_dict() | {"floor": c.floor()} for c in comparisons]
 
     figures = {
@@ -249,10 +249,10 @@ def main() -> None:
         "temperature": args.temperature,
         "generation_real_time_factor": round(args.seconds / wall, 2),
         "measure_window_s": measure.WINDOW_S,
-        "music_windows": len(music),
-        "music_summary_p5_p50_p95": music_summary(music),
-        "music_silent_share": round(music.silent_share(), 4),
-        "music_auc": round(measure.music_auc(music), 4),
+        "music_windows": len(training_music),
+        "music_summary_p5_p50_p95": music_summary(training_music),
+        "music_silent_share": round(training_music.silent_share(), 4),
+        "music_auc": round(measure.music_auc(training_music), 4),
         "voices": voices,
         "date": datetime.date.today().isoformat(),
     }
