@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,20 @@ def checked_rate(path: Path, rate: int) -> int:
     return int(rate)
 
 
+def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Files given, plus every audio file under folders given (recursive, sorted)."""
+    exts = audio_extensions()
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise UserError(f"{p}: no such file or folder")
+    return found
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """float32 (frames, channels) and the file's rate; a UserError naming the file if it cannot be read."""
     path = Path(path)
@@ -101,6 +115,7 @@ class FileClip:
         if info.frames == 0:
             raise UserError(f"{self.path}: the file holds no audio")
         self.rate = checked_rate(self.path, info.samplerate)
+        self.channels = int(info.channels)
         self.seconds = info.frames / float(self.rate)
 
     def blocks(self, block_frames: int) -> Iterator[np.ndarray]:

@@ -13,7 +13,7 @@ from typing import NoReturn
 from rt_samplernn import __version__
 from rt_samplernn.errors import UserError
 
-COMMANDS = ("train", "generate", "export", "bench", "play", "devices", "gui")
+COMMANDS = ("train", "generate", "export", "bench", "play", "devices", "gui", "measure")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from rt_samplernn.audio import audio_extensions, load_for_model
+from rt_samplernn.audio import find_audio_files, load_for_model
 from rt_samplernn.config import ModelConfig, TrainConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.progress import progress_bar
@@ -24,20 +24,6 @@ if TYPE_CHECKING:
 Batch = TypeVar("Batch", np.ndarray, "torch.Tensor")
 
 SILENCE_WINDOW = 1024  # samples per RMS window when judging silence
-
-
-def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
-    """Files given, plus every audio file under folders given (recursive, sorted)."""
-    exts = audio_extensions()
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts))
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise UserError(f"{p}: no such file or folder")
-    return found
 
 
 def _load_or_warn(path: Path, sample_rate: int) -> np.ndarray | None:

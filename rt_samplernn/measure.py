@@ -1,93 +1,742 @@
-"""Does it sound like music? Per-window loudness, noisiness and pitchedness of audio, and ranges to compare
-them against (torch-free; the demo's model card and its test use these same definitions).
+"""Does it sound like this music? Every measure of audio the project uses, defined once (torch-free, NumPy).
 
-- RMS: root mean square per window (silence is near 0).
-- Spectral flatness: geometric over arithmetic mean of the power spectrum above DC, averaged over FFT frames
-  (white noise about 0.56, a pure tone near 0; recorded music mostly 0.0002-0.04).
-- Pitch salience: the height of the normalized autocorrelation's highest peak at a lag of a musical pitch
-  (50-1000 Hz), averaged over frames: near 1 for a held note, near 0 for noise.
+Two families share the definitions below:
+
+* **Block features** (the live watchdog's, and the bundle's ``audio_stats``): per block of ``BLOCK_FRAMES``
+  samples (Hann window) `BlockAnalyser.features` gives the AC power (the block's mean removed: a stuck DC level
+  has none), spectral flatness (geometric over arithmetic mean of the power spectrum above DC: white noise about
+  0.56, a pure tone near 0, recorded music mostly 0.0002-0.04), the share of the energy below ``LOW_HZ`` and the
+  zero-crossing rate. `audio_stats` summarises training audio as percentiles of one-second windows:
+
+      {"sample_rate": 16000, "window_s": 1.0, "windows": 2817, "block_frames": 1024, "low_hz": 100.0,
+       "rms_db": {"p1": -38.2, "p5": ..., "p50": ..., "p95": ..., "p99": ...}, "flatness": {...}, "low_share": {...}}
+
+* **Music measures** per window of ``WINDOW_S`` seconds of mono audio at its own rate (`Windows`):
+
+  - ``loudness_db``: dBFS of the mean AC power of the window's blocks (the level above);
+  - ``flatness``: the mean block flatness (above);
+  - ``pitch_salience``: the highest normalized autocorrelation at a lag of a 50-1000 Hz pitch, window-corrected
+    (Boersma), averaged over frames of ``PITCH_FRAME_S``: near 1 for a held note, near 0 for noise;
+  - ``rhythmicity``: the onset-strength envelope (positive spectral flux of log-mel frames at ``HOP_S`` hops,
+    averaged over bands), its highest normalized autocorrelation peak at lags of 0.2-1.0 s: how strongly the
+    window repeats at a beat's period (Drascula's rhythmic tracks about 0.4; a held note or noise near 0);
+  - ``spectral_dynamics``: the spread (standard deviation) over time of each mel band's log energy, averaged
+    over the bands: how much the sound moves (natural log of power);
+  - the share of silent one-second windows (under ``SILENT_DB``).
+
+  Timbre measures of a window under ``NO_SOUND_DB`` are NaN (nothing to judge); NaN counts as outside a range.
+  The classifier two-sample test (`classifier_auc`) tells two sets of windows apart by their log-mel statistics
+  (mean and spread of each of ``MEL_BANDS`` bands), standardized, with a logistic regression, as a 5-fold
+  cross-validated AUC: 0.5 cannot tell them apart, 1.0 always can.
+
+`music_windows` reads music as a model hears it (mono, resampled with soxr to the generated audio's rate,
+peak-normalised per file), in blocks, sampling at most ``max_minutes`` of windows evenly; `compare` sets one
+voice against it, and `verdict` says in words what that comparison means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-WINDOW_S = 5.0  # seconds per measured window
-FFT = 1024  # samples per spectral-flatness frame
-PITCH_FRAME = 2048  # samples per autocorrelation frame (128 ms at 16 kHz: six periods of 50 Hz)
+from rt_samplernn.atomic import write_atomically
+from rt_samplernn.audio import FileClip, checked_rate, find_audio_files, model_audio_blocks, peak_and_length
+from rt_samplernn.errors import UserError
+
+# Block features (watchdog, audio_stats)
+BLOCK_FRAMES = 1024  # samples per analysis block at the audio's rate (64 ms at 16 kHz)
+LOW_HZ = 100.0  # "bass" band edge of low_share
+STATS_WINDOW_S = 1.0  # audio_stats are over windows this long
+PERCENTILES = (1, 5, 50, 95, 99)
+STATS_SILENT_DB = -60.0  # audio_stats: windows quieter than this carry no flatness / low-share information
+MANIFEST_KEY = "audio_stats"
+
+# Music measures
+WINDOW_S = 2.0  # seconds per window of the music measures
+SILENCE_WINDOW_S = 1.0  # the silent share counts windows this long (each music window's two halves)
+SILENT_DB = -40.0  # a one-second window under this is silent
+NO_SOUND_DB = -60.0  # a window under this has no flatness, pitch, rhythm or dynamics
+PITCH_FRAME_S = 0.128  # seconds per autocorrelation frame of pitch salience (six periods of 50 Hz)
 PITCH_HZ = (50.0, 1000.0)  # the pitches pitch salience looks for
-QUIET_RMS = 1e-3  # frames quieter than this are left out of pitch salience
+QUIET_RMS = 1e-3  # pitch frames quieter than this are left out
+MEL_FRAME_S = 0.05  # log-mel frame (rounded to a power of two in samples)
+HOP_S = 0.01  # log-mel hop: the onset envelope's time step
+MEL_BANDS = 32
+MEL_LOW_HZ = 30.0
+MEL_FLOOR = 1e-8  # power floor of the log-mel bands (-80 dB): silence reads as a constant, not as noise
+BEAT_LAGS_S = (0.2, 1.0)  # rhythmicity looks for periods in this range
+ONSET_FLOOR = 0.01  # an onset envelope varying less than this (log units per frame) has no rhythm
+MAX_MINUTES = 20.0  # default cap on the audio analysed per voice and for the music
+FOLDS = 5
+MEASURES = ("loudness_db", "flatness", "pitch_salience", "rhythmicity", "spectral_dynamics")
+UNITS = {"loudness_db": "dBFS", "flatness": "", "pitch_salience": "", "rhythmicity": "", "spectral_dynamics": ""}
+
+# The issue's floor (benchmarks/sound_floor.py, the demo's test)
+FLOOR_SOUNDING_SHARE = 0.95  # one-second windows above SILENT_DB
+FLOOR_RHYTHM_RATIO = 0.75  # rhythmicity median against the music's
+FLOOR_DYNAMICS_RATIO = 0.90  # spectral dynamics median against the music's
+FLOOR_AUC = 0.95  # classifier AUC at most
+FLOOR_INSIDE_SHARE = 0.80  # windows inside the music's loudness and flatness ranges
 
 
-def windows(x: np.ndarray, rate: int, window_s: float = WINDOW_S) -> list[np.ndarray]:
-    """Consecutive whole windows of window_s seconds (a shorter tail is dropped)."""
-    size = int(window_s * rate)
-    return [x[i : i + size] for i in range(0, len(x) - size + 1, size)]
-
-
-def rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
+def db(power: np.ndarray | float) -> np.ndarray:
+    """Power -> dB (floored at -200 dB)."""
+    return 10.0 * np.log10(np.maximum(power, 1e-20))
 
 
 def flatness_of_spectra(power: np.ndarray) -> np.ndarray:
     """Spectral flatness of power spectra (last axis, DC bin first): geometric over arithmetic mean of the
-    bins above DC. The one definition the model card, its test and the watchdog (audio_stats) share."""
+    bins above DC."""
     ac = power[..., 1:]
     return np.exp(np.mean(np.log(ac), axis=-1)) / np.mean(ac, axis=-1)
 
 
-def spectral_flatness(x: np.ndarray) -> float:
-    """Mean over Hann-windowed FFT frames of `flatness_of_spectra`."""
-    n = len(x) // FFT
-    frames = np.asarray(x[: n * FFT], dtype=np.float64).reshape(n, FFT) * np.hanning(FFT)
-    return float(np.mean(flatness_of_spectra(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12)))
+class BlockAnalyser:
+    """Per-block AC power, flatness, low share and zero-crossing rate, for one rate and block size."""
+
+    def __init__(self, sample_rate: int, block_frames: int = BLOCK_FRAMES, low_hz: float = LOW_HZ) -> None:
+        self.block_frames = int(block_frames)
+        self.window = np.hanning(self.block_frames).astype(np.float32)
+        freqs = np.fft.rfftfreq(self.block_frames, 1.0 / sample_rate)
+        self.low_bins = int(np.searchsorted(freqs, low_hz, side="right"))  # bins 0 .. low_bins-1 (DC included)
+
+    def features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """x: (rows, block_frames) float32 -> (power, flatness, low_share, zcr), each (rows,) float64."""
+        x = x.astype(np.float64)
+        ac = x - x.mean(axis=1, keepdims=True)
+        power = np.mean(ac * ac, axis=1)
+        spec = np.abs(np.fft.rfft(x * self.window, axis=1)) ** 2 + 1e-12  # DC kept for low_share
+        flatness = flatness_of_spectra(spec)
+        low_share = spec[:, : self.low_bins].sum(axis=1) / spec.sum(axis=1)
+        signs = np.signbit(ac)
+        zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
+        return power, flatness, low_share, zcr
+
+    def blocks(self, x: np.ndarray) -> np.ndarray:
+        """The whole blocks of mono x, (rows, block_frames) (a shorter tail is left out)."""
+        n = len(x) // self.block_frames
+        return np.asarray(x[: n * self.block_frames], np.float32).reshape(n, self.block_frames)
+
+    def loudness_db(self, x: np.ndarray) -> float:
+        """dBFS of the mean AC power of x's whole blocks (-200 when x holds no whole block)."""
+        blocks = self.blocks(x)
+        return float(db(self.features(blocks)[0].mean())) if len(blocks) else -200.0
 
 
-def pitch_salience(x: np.ndarray, rate: int) -> float:
-    """Mean over frames of the highest normalized autocorrelation at a pitch lag (Boersma's window-corrected
-    autocorrelation: the Hann window's own autocorrelation is divided out). NaN when every frame is quiet."""
-    n = len(x) // PITCH_FRAME
-    frames = np.asarray(x[: n * PITCH_FRAME], dtype=np.float64).reshape(n, PITCH_FRAME)
-    frames = frames[np.sqrt(np.mean(frames**2, axis=1)) > QUIET_RMS]
-    if len(frames) == 0:
-        return float("nan")
-    window = np.hanning(PITCH_FRAME)
-    frames = (frames - frames.mean(axis=1, keepdims=True)) * window
-
-    def autocorrelation(a: np.ndarray) -> np.ndarray:
-        spectrum = np.fft.rfft(a, 2 * PITCH_FRAME, axis=-1)
-        r = np.fft.irfft(np.abs(spectrum) ** 2, axis=-1)[..., :PITCH_FRAME]
-        return r / np.maximum(r[..., :1], 1e-20)
-
-    corrected = autocorrelation(frames) / np.maximum(autocorrelation(window), 1e-6)
-    lo, hi = int(rate / PITCH_HZ[1]), min(int(rate / PITCH_HZ[0]), PITCH_FRAME // 2)
-    return float(np.mean(np.clip(corrected[:, lo : hi + 1].max(axis=1), 0.0, 1.0)))
-
-
-def window_stats(x: np.ndarray, rate: int, window_s: float = WINDOW_S) -> dict[str, list[float]]:
-    """{"rms", "flatness", "pitch_salience"}: one value per whole window of x."""
-    ws = windows(x, rate, window_s)
+def window_features(
+    audio: np.ndarray, sample_rate: int, window_s: float = STATS_WINDOW_S, block_frames: int = BLOCK_FRAMES
+) -> dict[str, np.ndarray]:
+    """Per window of whole blocks of mono ``audio``: rms_db (AC), mean flatness, energy-weighted low share."""
+    analyser = BlockAnalyser(sample_rate, block_frames)
+    per_window = max(1, round(window_s * sample_rate / block_frames))
+    windows = len(audio) // block_frames // per_window
+    if windows == 0:
+        return {"rms_db": np.zeros(0), "flatness": np.zeros(0), "low_share": np.zeros(0)}
+    x = np.asarray(audio[: windows * per_window * block_frames], np.float32).reshape(-1, block_frames)
+    power, flatness, low_share, _ = analyser.features(x)
+    energy = power + 1e-20
+    shape = (windows, per_window)
     return {
-        "rms": [rms(w) for w in ws],
-        "flatness": [spectral_flatness(w) for w in ws],
-        "pitch_salience": [pitch_salience(w, rate) for w in ws],
+        "rms_db": db(power.reshape(shape).mean(axis=1)),
+        "flatness": flatness.reshape(shape).mean(axis=1),
+        "low_share": (low_share * energy).reshape(shape).sum(axis=1) / energy.reshape(shape).sum(axis=1),
     }
 
 
-def merge_stats(parts: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
-    """The window stats of several clips as one set."""
-    return {key: [v for part in parts for v in part[key]] for key in ("rms", "flatness", "pitch_salience")}
+def audio_stats(
+    paths: Iterable[str | Path],
+    sample_rate: int,
+    window_s: float = STATS_WINDOW_S,
+    max_seconds_per_file: float = 600.0,
+) -> dict[str, Any]:
+    """The ``audio_stats`` manifest entry for recordings (files or folders, searched recursively).
+
+    Each file is read as the model hears it (mono, ``sample_rate``, peak-normalised), at most
+    ``max_seconds_per_file`` of it, so memory stays bounded. Raises UserError for no audio at all.
+    """
+    from rt_samplernn.audio import to_model_audio
+
+    paths = list(paths)
+    parts: dict[str, list[np.ndarray]] = {"rms_db": [], "flatness": [], "low_share": []}
+    for f in find_audio_files(paths):
+        audio, rate = _read_start(f, max_seconds_per_file)
+        feats = window_features(to_model_audio(audio, rate, sample_rate), sample_rate, window_s)
+        loud = feats["rms_db"] > STATS_SILENT_DB
+        parts["rms_db"].append(feats["rms_db"])
+        parts["flatness"].append(feats["flatness"][loud])
+        parts["low_share"].append(feats["low_share"][loud])
+    merged = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    if len(merged["flatness"]) == 0:
+        raise UserError(f"no audible audio of {window_s:g} s or more in {', '.join(map(str, paths))}")
+    stats: dict[str, Any] = {
+        "sample_rate": int(sample_rate),
+        "window_s": float(window_s),
+        "windows": int(len(merged["rms_db"])),
+        "block_frames": BLOCK_FRAMES,
+        "low_hz": LOW_HZ,
+    }
+    for key, values in merged.items():
+        stats[key] = {f"p{q}": round(float(np.percentile(values, q)), 5) for q in PERCENTILES}
+    return stats
 
 
-def percentile_range(values: Sequence[float], low: float = 5.0, high: float = 95.0) -> tuple[float, float]:
-    """(low-th, high-th) percentile of the finite values."""
-    finite = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
+def _read_start(path: Path, seconds: float) -> tuple[np.ndarray, int]:
+    """The first ``seconds`` of an audio file, float32 (frames, channels); a UserError naming it if unreadable."""
+    import soundfile
+
+    try:
+        rate = checked_rate(path, soundfile.info(str(path)).samplerate)
+        data, rate = soundfile.read(str(path), frames=int(seconds * rate), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
+    return data, int(rate)
+
+
+def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> Path:
+    """Store ``stats`` under ``audio_stats`` in a bundle's model.json, atomically (the graphs are untouched)."""
+    path = Path(bundle_dir) / "model.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read the bundle manifest ({e})") from None
+    manifest[MANIFEST_KEY] = stats
+    text = json.dumps(manifest, indent=1) + "\n"  # as the exporter writes it
+    write_atomically(path, text.encode(), "the bundle manifest")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- music measures
+
+
+def mel_filters(sample_rate: int, n_fft: int, bands: int = MEL_BANDS, low_hz: float = MEL_LOW_HZ) -> np.ndarray:
+    """(bands, n_fft // 2 + 1) triangular filters evenly spaced on the mel scale from low_hz to Nyquist; a band
+    narrower than a bin takes the bin nearest its centre."""
+
+    def mel(hz: np.ndarray | float) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(mel(low_hz), mel(sample_rate / 2.0), bands + 2))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    weights = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+    for b in np.flatnonzero(weights.sum(axis=1) == 0):
+        weights[b, np.argmin(np.abs(freqs - edges[b + 1]))] = 1.0
+    return weights
+
+
+class WindowAnalyser:
+    """The music measures of one window of mono audio at one rate (filters and windows precomputed)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = int(sample_rate)
+        self.window_frames = int(round(WINDOW_S * sample_rate))
+        self.blocks = BlockAnalyser(sample_rate)
+        self.n_fft = 2 ** int(round(math.log2(MEL_FRAME_S * sample_rate)))
+        self.hop = max(1, int(round(HOP_S * sample_rate)))
+        self.mel_window = np.hanning(self.n_fft)
+        self.mel = mel_filters(sample_rate, self.n_fft) / np.sum(self.mel_window) ** 2
+        hop_s = self.hop / sample_rate
+        self.lags = (int(math.ceil(BEAT_LAGS_S[0] / hop_s)), int(BEAT_LAGS_S[1] / hop_s))
+        self.pitch_frame = int(round(PITCH_FRAME_S * sample_rate))
+        self.pitch_window = np.hanning(self.pitch_frame)
+        self.pitch_window_ac = self._autocorrelation(self.pitch_window)
+        self.pitch_lags = (int(sample_rate / PITCH_HZ[1]), min(int(sample_rate / PITCH_HZ[0]), self.pitch_frame // 2))
+
+    def log_mel(self, x: np.ndarray) -> np.ndarray:
+        """(frames, MEL_BANDS) natural log of mel-band power, frames of n_fft at hop samples."""
+        frames = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float64), self.n_fft)[:: self.hop]
+        power = np.abs(np.fft.rfft(frames * self.mel_window, axis=1)) ** 2
+        return np.log(power @ self.mel.T + MEL_FLOOR)
+
+    def rhythmicity(self, log_mel: np.ndarray) -> float:
+        """Highest normalized autocorrelation peak of the onset envelope at BEAT_LAGS_S (0: none)."""
+        onset = np.maximum(np.diff(log_mel, axis=0), 0.0).mean(axis=1)
+        onset = onset - onset.mean()
+        n = len(onset)
+        lo, hi = self.lags
+        if n <= hi + 1:
+            return float("nan")
+        r = np.correlate(onset, onset, mode="full")[n - 1 : n - 1 + hi + 2]
+        r = r / max(r[0], n * ONSET_FLOOR**2)
+        inner = r[lo : hi + 1]
+        peaks = inner[(inner >= r[lo - 1 : hi]) & (inner >= r[lo + 1 : hi + 2])]
+        return float(max(0.0, peaks.max())) if len(peaks) else 0.0
+
+    @staticmethod
+    def _autocorrelation(a: np.ndarray) -> np.ndarray:
+        frame = a.shape[-1]
+        spectrum = np.fft.rfft(a, 2 * frame, axis=-1)
+        r = np.fft.irfft(np.abs(spectrum) ** 2, axis=-1)[..., :frame]
+        return r / np.maximum(r[..., :1], 1e-20)
+
+    def pitch_salience(self, x: np.ndarray) -> float:
+        """Mean over frames of the highest window-corrected normalized autocorrelation at a pitch lag
+        (NaN when every frame is quiet)."""
+        n = len(x) // self.pitch_frame
+        frames = np.asarray(x[: n * self.pitch_frame], np.float64).reshape(n, self.pitch_frame)
+        frames = frames[np.sqrt(np.mean(frames**2, axis=1)) > QUIET_RMS]
+        if len(frames) == 0:
+            return float("nan")
+        frames = (frames - frames.mean(axis=1, keepdims=True)) * self.pitch_window
+        corrected = self._autocorrelation(frames) / np.maximum(self.pitch_window_ac, 1e-6)
+        lo, hi = self.pitch_lags
+        return float(np.mean(np.clip(corrected[:, lo : hi + 1].max(axis=1), 0.0, 1.0)))
+
+    def measure(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One window -> (measures in MEASURES order, loudness of its two halves, classifier features)."""
+        half = len(x) // 2
+        halves = np.array([self.blocks.loudness_db(x[:half]), self.blocks.loudness_db(x[half:])])
+        blocks = self.blocks.blocks(x)
+        power, flatness, _, _ = self.blocks.features(blocks)
+        loudness = float(db(power.mean()))
+        log_mel = self.log_mel(x)
+        features = np.concatenate([log_mel.mean(axis=0), log_mel.std(axis=0)])
+        if loudness < NO_SOUND_DB:
+            values = [loudness, math.nan, math.nan, math.nan, math.nan]
+        else:
+            values = [
+                loudness,
+                float(flatness.mean()),
+                self.pitch_salience(x),
+                self.rhythmicity(log_mel),
+                float(log_mel.std(axis=0).mean()),
+            ]
+        return np.array(values), halves, features
+
+
+@dataclass
+class Windows:
+    """Per-window music measures of one voice, or of a set of music files (``group``: which file)."""
+
+    sample_rate: int
+    values: np.ndarray  # (windows, len(MEASURES))
+    halves_db: np.ndarray  # (windows, 2): loudness of each window's one-second halves
+    features: np.ndarray  # (windows, 2 * MEL_BANDS): the classifier's log-mel statistics
+    group: np.ndarray  # (windows,) int: the file each window came from
+    seconds: float = 0.0  # audio length read (before sampling windows)
+    names: list[str] = field(default_factory=list)  # the files, by group
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def measure(self, name: str) -> np.ndarray:
+        """(windows,) values of one of MEASURES."""
+        return self.values[:, MEASURES.index(name)]
+
+    def silent_share(self) -> float:
+        """Share of one-second windows under SILENT_DB (NaN without windows)."""
+        return float(np.mean(self.halves_db < SILENT_DB)) if len(self) else math.nan
+
+    def select(self, rows: np.ndarray) -> Windows:
+        return Windows(
+            self.sample_rate,
+            self.values[rows],
+            self.halves_db[rows],
+            self.features[rows],
+            self.group[rows],
+            self.seconds,
+            self.names,
+        )
+
+    @staticmethod
+    def join(parts: Sequence[Windows], sample_rate: int) -> Windows:
+        """Several clips' windows as one set, each clip its own group."""
+        if not parts:
+            empty = np.zeros((0, len(MEASURES)))
+            return Windows(sample_rate, empty, np.zeros((0, 2)), np.zeros((0, 2 * MEL_BANDS)), np.zeros(0, int))
+        return Windows(
+            sample_rate,
+            np.concatenate([p.values for p in parts]),
+            np.concatenate([p.halves_db for p in parts]),
+            np.concatenate([p.features for p in parts]),
+            np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)]),
+            sum(p.seconds for p in parts),
+            [n for p in parts for n in p.names],
+        )
+
+
+def _collect(analyser: WindowAnalyser, windows: Iterable[np.ndarray], name: str, seconds: float) -> Windows:
+    measured = [analyser.measure(w) for w in windows]
+    if not measured:
+        return Windows.join([], analyser.sample_rate)
+    return Windows(
+        analyser.sample_rate,
+        np.array([m[0] for m in measured]),
+        np.array([m[1] for m in measured]),
+        np.array([m[2] for m in measured]),
+        np.zeros(len(measured), int),
+        seconds,
+        [name],
+    )
+
+
+def _sampled(count: int, keep: int) -> set[int]:
+    """Indices of at most `keep` of `count` windows, evenly spread."""
+    if count <= keep:
+        return set(range(count))
+    return {int(i) for i in np.linspace(0, count - 1, max(keep, 1)).round()}
+
+
+def _windows_of(blocks: Iterable[np.ndarray], window_frames: int, wanted: set[int]) -> Iterator[np.ndarray]:
+    """The wanted whole windows of a stream of blocks ((frames,) or (frames, channels)); one window held."""
+    pending: list[np.ndarray] = []
+    held = 0
+    index = 0
+    for block in blocks:
+        pending.append(block)
+        held += len(block)
+        while held >= window_frames:
+            joined = np.concatenate(pending)
+            if index in wanted:
+                yield joined[:window_frames]
+            index += 1
+            rest = joined[window_frames:]
+            pending, held = [rest], len(rest)
+        if index > max(wanted, default=-1):
+            return
+
+
+def measure_voices(audio: np.ndarray, sample_rate: int, name: str = "audio") -> list[Windows]:
+    """Per-window measures of each voice: audio (frames,) is one voice, (voices, frames) several."""
+    audio = np.asarray(audio, np.float32)
+    rows = audio[None] if audio.ndim == 1 else audio
+    analyser = WindowAnalyser(sample_rate)
+    count = rows.shape[1] // analyser.window_frames
+    return [
+        _collect(
+            analyser,
+            (row[i * analyser.window_frames : (i + 1) * analyser.window_frames] for i in range(count)),
+            name if len(rows) == 1 else f"{name} voice {v + 1}",
+            rows.shape[1] / sample_rate,
+        )
+        for v, row in enumerate(rows)
+    ]
+
+
+def measure_file_voices(path: str | Path, max_minutes: float = MAX_MINUTES) -> list[Windows]:
+    """Per-window measures of each channel of a generated file (each channel one voice), at the file's rate,
+    read in blocks, at most max_minutes of windows sampled evenly."""
+    clip = FileClip(path)
+    analyser = WindowAnalyser(clip.rate)
+    count = int(clip.seconds * clip.rate) // analyser.window_frames
+    wanted = _sampled(count, int(max_minutes * 60 / WINDOW_S))
+    windows = list(_windows_of(clip.blocks(1 << 16), analyser.window_frames, wanted))
+    channels = clip.channels
+    name = Path(path).name
+    return [
+        _collect(
+            analyser,
+            (w[:, c] for w in windows),
+            name if channels == 1 else f"{name} channel {c + 1}",
+            clip.seconds,
+        )
+        for c in range(channels)
+    ]
+
+
+def music_windows(paths: Sequence[str | Path], sample_rate: int, max_minutes: float = MAX_MINUTES) -> Windows:
+    """Per-window measures of music (files or folders) as a model at sample_rate hears it: mono, resampled with
+    soxr, peak-normalised per file; read in blocks (two passes: the peak, then the windows), at most
+    max_minutes of windows sampled evenly over all the files. Raises UserError when nothing is long enough."""
+    files = find_audio_files(paths)
+    if not files:
+        raise UserError(f"no audio files in {', '.join(map(str, paths))}")
+    analyser = WindowAnalyser(sample_rate)
+    clips = [FileClip(f) for f in files]
+    peaks = [peak_and_length(c, sample_rate) for c in clips]
+    counts = [n // analyser.window_frames for _, n in peaks]
+    if sum(counts) == 0:
+        raise UserError(f"no music of {WINDOW_S:g} s or more in {', '.join(map(str, paths))}")
+    wanted = _sampled(sum(counts), int(max_minutes * 60 / WINDOW_S))
+    parts = []
+    start = 0
+    for clip, (peak, n), count in zip(clips, peaks, counts):
+        local = {i - start for i in wanted if start <= i < start + count}
+        start += count
+        if not local:
+            continue
+        windows = _windows_of(model_audio_blocks(clip, sample_rate, peak), analyser.window_frames, local)
+        parts.append(_collect(analyser, windows, clip.path.name, n / sample_rate))
+    return Windows.join(parts, sample_rate)
+
+
+def music_halves(music: Windows) -> tuple[Windows, Windows]:
+    """Two halves of the music: by file (alternate files) when there are several, else by time."""
+    if len(np.unique(music.group)) > 1:
+        odd = music.group % 2 == 1
+    else:
+        odd = np.arange(len(music)) >= len(music) // 2
+    return music.select(np.flatnonzero(~odd)), music.select(np.flatnonzero(odd))
+
+
+# ------------------------------------------------------------------------------------------------- classifier
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
+    """Weights (features + 1, bias last) of an L2-regularised logistic regression, classes weighted to balance,
+    by Newton's method."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    weight = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    penalty = np.full(xb.shape[1], l2)
+    penalty[-1] = 0.0
+    w = np.zeros(xb.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
+        grad = xb.T @ (weight * (p - y)) + penalty * w
+        hessian = (xb * (weight * p * (1 - p))[:, None]).T @ xb + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return w
+
+
+def auc(scores: np.ndarray, y: np.ndarray) -> float:
+    """Area under the ROC curve: the chance a positive scores above a negative (ties count half)."""
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):  # average ranks of ties
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    pos = y == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def classifier_auc(a: np.ndarray, b: np.ndarray, folds: int = FOLDS, seed: int = 0) -> float:
+    """Cross-validated AUC of a logistic regression telling feature rows a (n, d) from b (m, d): folds
+    stratified and shuffled with `seed`, features standardized on each training part, the folds' AUCs
+    averaged. NaN when either side has fewer than 2 rows."""
+    folds = min(folds, len(a), len(b))
+    if folds < 2:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    x = np.vstack([a, b]).astype(np.float64)
+    y = np.concatenate([np.ones(len(a)), np.zeros(len(b))])
+    fold = np.empty(len(x), int)
+    for cls in (1.0, 0.0):
+        rows = rng.permutation(np.flatnonzero(y == cls))
+        fold[rows] = np.arange(len(rows)) % folds
+    aucs = []
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
+        w = _logistic_fit((x[train] - mean) / std, y[train])
+        scores = np.hstack([(x[test] - mean) / std, np.ones((int(test.sum()), 1))]) @ w
+        aucs.append(auc(scores, y[test]))
+    return float(np.mean(aucs))
+
+
+# ------------------------------------------------------------------------------------------------- comparison
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measure of one voice against the music."""
+
+    name: str
+    generated_median: float
+    music_median: float
+    music_range: tuple[float, float]  # 5th-95th percentile
+    inside: float  # share of the voice's windows inside music_range (NaN counts as outside)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One voice against the music: a row per measure, silent shares, the two AUCs, and the verdict."""
+
+    voice: str
+    windows: int
+    music_windows: int
+    rows: dict[str, Row]
+    silent_share: float  # of the voice's one-second windows
+    music_silent_share: float
+    auc: float  # generated vs music
+    auc_music: float  # two halves of the music
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "voice": self.voice,
+            "windows": self.windows,
+            "music_windows": self.music_windows,
+            "measures": {
+                name: {
+                    "generated_median": _num(r.generated_median),
+                    "music_median": _num(r.music_median),
+                    "music_p5": _num(r.music_range[0]),
+                    "music_p95": _num(r.music_range[1]),
+                    "inside": _num(r.inside),
+                }
+                for name, r in self.rows.items()
+            },
+            "silent_share": _num(self.silent_share),
+            "music_silent_share": _num(self.music_silent_share),
+            "auc": _num(self.auc),
+            "auc_music": _num(self.auc_music),
+            "verdict": self.verdict,
+        }
+
+    def floor(self) -> dict[str, bool]:
+        """The issue's floor, measure by measure (the sounding share on one-second windows)."""
+        r = self.rows
+        return {
+            "sounding": 1.0 - self.silent_share >= FLOOR_SOUNDING_SHARE,
+            "rhythmicity": r["rhythmicity"].generated_median >= FLOOR_RHYTHM_RATIO * r["rhythmicity"].music_median,
+            "spectral_dynamics": r["spectral_dynamics"].generated_median
+            >= FLOOR_DYNAMICS_RATIO * r["spectral_dynamics"].music_median,
+            "auc": self.auc <= FLOOR_AUC,
+            "loudness_inside": r["loudness_db"].inside >= FLOOR_INSIDE_SHARE,
+            "flatness_inside": r["flatness"].inside >= FLOOR_INSIDE_SHARE,
+        }
+
+
+def _num(v: float) -> float | None:
+    """JSON-safe: NaN -> None, else rounded to 5 significant places."""
+    return None if not np.isfinite(v) else float(f"{v:.5g}")
+
+
+def median(values: np.ndarray) -> float:
+    """Median of the finite values (NaN when none)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if len(finite) else math.nan
+
+
+def percentile_range(values: np.ndarray, low: float = 5.0, high: float = 95.0) -> tuple[float, float]:
+    """(low-th, high-th) percentile of the finite values (NaNs when none)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return math.nan, math.nan
     return float(np.percentile(finite, low)), float(np.percentile(finite, high))
 
 
-def share_within(values: Sequence[float], bounds: tuple[float, float]) -> float:
-    """Share of values inside [low, high] (NaN counts as outside)."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(np.mean((array >= bounds[0]) & (array <= bounds[1]))) if len(array) else 0.0
+def share_within(values: np.ndarray, bounds: tuple[float, float]) -> float:
+    """Share of values inside [low, high] (NaN counts as outside; NaN when there are no values)."""
+    if not len(values):
+        return math.nan
+    with np.errstate(invalid="ignore"):
+        return float(np.mean((values >= bounds[0]) & (values <= bounds[1])))
+
+
+def music_auc(music: Windows, seed: int = 0) -> float:
+    """The classifier's AUC between the two halves of the music (`music_halves`): its own baseline."""
+    first, second = music_halves(music)
+    return classifier_auc(first.features, second.features, seed=seed)
+
+
+def compare(voice: Windows, music: Windows, auc_music: float | None = None, seed: int = 0) -> Comparison:
+    """One voice's windows against the music's (the same rate); auc_music from `music_auc` when not given."""
+    if voice.sample_rate != music.sample_rate:
+        raise ValueError(f"voice at {voice.sample_rate} Hz against music at {music.sample_rate} Hz")
+    rows = {}
+    for name in MEASURES:
+        g, m = voice.measure(name), music.measure(name)
+        bounds = percentile_range(m)
+        rows[name] = Row(name, median(g), median(m), bounds, share_within(g, bounds))
+    auc_music = music_auc(music, seed) if auc_music is None else auc_music
+    partial = Comparison(
+        voice=voice.names[0] if voice.names else "audio",
+        windows=len(voice),
+        music_windows=len(music),
+        rows=rows,
+        silent_share=voice.silent_share(),
+        music_silent_share=music.silent_share(),
+        auc=classifier_auc(voice.features, music.features, seed=seed),
+        auc_music=auc_music,
+        verdict="",
+    )
+    return Comparison(**{**partial.__dict__, "verdict": verdict(partial)})
+
+
+def compare_voices(voices: Sequence[Windows], music: Windows, seed: int = 0) -> list[Comparison]:
+    """Each voice against the music (the music's own AUC computed once)."""
+    baseline = music_auc(music, seed)
+    return [compare(v, music, baseline, seed) for v in voices]
+
+
+def measure_against(
+    audio: np.ndarray, sample_rate: int, music: Windows | Sequence[str | Path], seed: int = 0
+) -> list[Comparison]:
+    """Generated audio ((frames,) or (voices, frames) at sample_rate) against music: `Windows` from
+    `music_windows` (reuse them for many clips) or music files and folders. Each Comparison has a verdict."""
+    if not isinstance(music, Windows):
+        music = music_windows(music, sample_rate)
+    return compare_voices(measure_voices(audio, sample_rate), music, seed)
+
+
+def verdict(c: Comparison) -> str:
+    """What a comparison means, in words, from the first thing that is off:
+    "too short to judge", "silent", "noise-like", "too quiet", "too loud", "no pitch yet",
+    "pitched, no beat yet", "a beat, but static", "outside the music's flatness range",
+    else "inside the music's ranges"."""
+    r = c.rows
+
+    def off(name: str, low: bool) -> bool:
+        row = r[name]
+        value, bound = row.generated_median, row.music_range[0 if low else 1]
+        return not np.isfinite(value) or (value < bound if low else value > bound)
+
+    if c.windows == 0:
+        return "too short to judge"
+    if c.silent_share >= 0.5:
+        return "silent"
+    if off("flatness", low=False):
+        return "noise-like"
+    if off("loudness_db", low=True):
+        return "too quiet"
+    if off("loudness_db", low=False):
+        return "too loud"
+    if off("pitch_salience", low=True):
+        return "no pitch yet"
+    if not r["rhythmicity"].generated_median >= FLOOR_RHYTHM_RATIO * r["rhythmicity"].music_median:
+        return "pitched, no beat yet"
+    if not r["spectral_dynamics"].generated_median >= FLOOR_DYNAMICS_RATIO * r["spectral_dynamics"].music_median:
+        return "a beat, but static"
+    if r["flatness"].inside < FLOOR_INSIDE_SHARE or r["loudness_db"].inside < FLOOR_INSIDE_SHARE:
+        return "outside the music's loudness or flatness range"
+    return "inside the music's ranges"
+
+
+def measure_files(
+    generated: Sequence[str | Path],
+    against: Sequence[str | Path],
+    max_minutes: float = MAX_MINUTES,
+    seed: int = 0,
+    on_file: Callable[[str], None] | None = None,
+) -> list[Comparison]:
+    """Every voice (each channel of each file) of the generated files against the music, the music resampled
+    to the generated audio's rate (measured once per rate). on_file(name) is called as each file is read."""
+    files = find_audio_files(generated)
+    if not files:
+        raise UserError(f"no audio files in {', '.join(map(str, generated))}")
+    music: dict[int, tuple[Windows, float]] = {}
+    out = []
+    for f in files:
+        if on_file:
+            on_file(str(f))
+        voices = measure_file_voices(f, max_minutes)
+        if not len(voices[0]):
+            raise UserError(f"{f}: shorter than one {WINDOW_S:g}-s window; measure at least {WINDOW_S:g} s of audio")
+        rate = voices[0].sample_rate
+        if rate not in music:
+            if on_file:
+                on_file(f"the music at {rate} Hz")
+            m = music_windows(against, rate, max_minutes)
+            music[rate] = (m, music_auc(m, seed))
+        m, baseline = music[rate]
+        out += [compare(v, m, baseline, seed) for v in voices]
+    return out

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         )
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
         if args.audio_stats:
-            from rt_samplernn.audio_stats import audio_stats, write_bundle_audio_stats
+            from rt_samplernn.measure import audio_stats, write_bundle_audio_stats
 
             stats = audio_stats(args.audio_stats, cfg.sample_rate)
             write_bundle_audio_stats(tmp, stats)

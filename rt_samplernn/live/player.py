@@ -90,7 +90,6 @@ from typing import Any
 import numpy as np
 
 from rt_samplernn.audio import ArrayClip, Clip, FileClip
-from rt_samplernn.audio_stats import MANIFEST_KEY
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.deadlines import Deadlines, DeadlineStats
 from rt_samplernn.live.devices import (
@@ -105,6 +104,7 @@ from rt_samplernn.live.devices import (
 from rt_samplernn.live.ring import RingBuffer
 from rt_samplernn.live.sinks import Sink, SinkClosed
 from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
+from rt_samplernn.measure import MANIFEST_KEY
 
 DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call

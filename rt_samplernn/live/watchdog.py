@@ -16,7 +16,7 @@ never mistaken for a collapse) over sliding windows, and reports an `Event` when
   autocorrelation of the last ``loop_ms`` reaches ``loop_similarity`` at some lag up to
   ``loop_max_period_ms`` (a short loop played over and over; sustained notes in music reach about 0.99).
 
-The measurements (flatness, low-band share, level) are those of `rt_samplernn.audio_stats`, which
+The measurements (flatness, low-band share, level) are those of `rt_samplernn.measure`, which
 summarises training audio; `WatchdogConfig.from_audio_stats` sets the thresholds from a bundle's
 ``audio_stats`` (docs/bundle.md) and keeps the defaults where the bundle carries none.
 
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from rt_samplernn.audio import Clip
-from rt_samplernn.audio_stats import BLOCK_FRAMES, BlockAnalyser
+from rt_samplernn.measure import BLOCK_FRAMES, BlockAnalyser
 
 SILENCE = "silence"
 NOISE = "noise"
@@ -84,7 +84,7 @@ class WatchdogConfig:
 
     @classmethod
     def from_audio_stats(cls, stats: Mapping[str, Any] | None, base: WatchdogConfig | None = None) -> WatchdogConfig:
-        """Thresholds set from training audio (`rt_samplernn.audio_stats`); ``base`` (defaults) where absent.
+        """Thresholds set from training audio (`rt_samplernn.measure`); ``base`` (defaults) where absent.
 
         Hiss: 2.8x the flatness the training audio reaches in its flattest 1% of seconds (0.09 for the
         Drascula soundtrack: 0.24), within 0.15..0.4. Drone: 0.08 above its 99th percentile of low-band

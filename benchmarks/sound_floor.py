@@ -1,0 +1,150 @@
+"""The sound floor (issue 18): does each voice of a bundle, as `rt-samplernn play` starts it, sound like its music?
+
+    python benchmarks/sound_floor.py                                   # the shipped demo, the issue's setting
+    python benchmarks/sound_floor.py --seconds 10 --seeds 0 1          # a few minutes
+    python benchmarks/sound_floor.py --git 75517dd --git 7ac1969 --seconds 10   # earlier demos side by side
+    python benchmarks/sound_floor.py my-bundle --against music/ --voices 1 4
+
+For each bundle, each voice count (1, 2, 4) and each noise seed (0-4), the engine generates --seconds of audio
+(rt_samplernn.live.engine.Engine at play's default temperature, from play's start; no watchdog), and
+rt_samplernn.measure sets every voice against the music (default: the Drascula tracks recipes/demo.sh trains
+on, resampled to the bundle's rate). One row per voice, then one line per bundle, against the issue's floor:
+
+* sounding: the share of one-second windows above -40 dBFS (floor: 95%);
+* rhythmicity and spectral dynamics: the voice's median and the music's (floor: 75% and 90% of the music's);
+* AUC: a classifier telling the voice's 2-s windows from the music's (floor: at most 0.95; the music's own
+  halves in the bundle's line);
+* loud / flat inside: the share of windows inside the music's 5th-95th percentile of loudness and flatness
+  (floor: 80% each);
+* floor: "pass", or the criteria missed.
+
+`--git REV` adds the demo bundle as it was at a commit (rt_samplernn/models/demo, read with `git show` into a
+temporary folder), e.g. 75517dd (the first release's demo) and 7ac1969. Run through benchmarks/quiet.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rt_samplernn import measure
+from rt_samplernn.cli import get_parser
+from rt_samplernn.live.bundle import load_bundle
+from rt_samplernn.live.engine import Engine
+from rt_samplernn.models import DEMO_BUNDLE
+
+DRASCULA = Path("/usr/share/scummvm/drascula/audio")
+RHYTHMIC = [1, 2, 3, 4, 5, 8, 12, 15, 16, 17, 18, 19, 21, 22, 23, 24, 27]  # recipes/demo.sh's training tracks
+DEMO_PATH = "rt_samplernn/models/demo"
+CRITERIA = ("sounding", "rhythmicity", "spectral_dynamics", "auc", "loudness_inside", "flatness_inside")
+
+
+def bundle_at(rev: str, root: Path) -> Path:
+    """The demo bundle of commit `rev`, written into root/rev (files from `git show`)."""
+    out = root / rev
+    out.mkdir(parents=True)
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{rev}:{DEMO_PATH}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in names:
+        data = subprocess.run(["git", "show", f"{rev}:{DEMO_PATH}/{name}"], capture_output=True, check=True).stdout
+        (out / name).write_bytes(data)
+    return out
+
+
+def play_defaults() -> argparse.Namespace:
+    """`rt-samplernn play`'s defaults, so the engine here starts as play starts it."""
+    return get_parser().parse_args(["play"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundles", nargs="*", type=Path, help="bundle folders (default: the shipped demo)")
+    p.add_argument("--git", action="append", default=[], metavar="REV", help="also the demo bundle at commit REV")
+    p.add_argument(
+        "--against",
+        nargs="+",
+        type=Path,
+        default=[DRASCULA / f"track{n}.ogg" for n in RHYTHMIC],
+        help="the training music (files or folders; default: recipes/demo.sh's Drascula tracks)",
+    )
+    p.add_argument("--voices", nargs="+", type=int, default=[1, 2, 4])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--seconds", type=float, default=60.0, help="audio per voice and seed (the issue's: 60)")
+    p.add_argument("--music-minutes", type=float, default=20.0, help="music analysed, windows spread evenly")
+    args = p.parse_args(argv)
+
+    defaults = play_defaults()
+    with tempfile.TemporaryDirectory() as tmp:
+        bundles = [(str(b), b) for b in args.bundles] or ([("shipped demo", DEMO_BUNDLE)] if not args.git else [])
+        bundles += [(f"demo @{rev}", bundle_at(rev, Path(tmp))) for rev in args.git]
+        music_by_rate: dict[int, tuple[measure.Windows, float]] = {}
+        header = (
+            f"| bundle | voices | seed | voice | sounding | rhythmicity (music) | dynamics (music) | AUC | "
+            f"loud inside | flat inside | floor |\n|{'---|' * 11}"
+        )
+        rows, summaries = [], []
+        for label, path in bundles:
+            bundle = load_bundle(path)
+            rate = bundle.sample_rate
+            if rate not in music_by_rate:
+                music = measure.music_windows(args.against, rate, args.music_minutes)
+                music_by_rate[rate] = (music, measure.music_auc(music))
+            music, music_auc = music_by_rate[rate]
+            passed = {c: 0 for c in CRITERIA}
+            total, all_pass, wall, generated_s = 0, 0, 0.0, 0.0
+            for voices in args.voices:
+                for seed in args.seeds:
+                    engine = Engine(bundle, voices=voices, seed=seed)
+                    engine.set_temperature(defaults.temperature)
+                    start = time.perf_counter()
+                    audio = engine.generate(int(args.seconds * rate), apply_gain=False)
+                    wall += time.perf_counter() - start
+                    generated_s += args.seconds * voices
+                    comparisons = measure.compare_voices(measure.measure_voices(audio, rate), music)
+                    for v, c in enumerate(comparisons):
+                        floor = c.floor()
+                        missed = [k for k in CRITERIA if not floor[k]]
+                        total += 1
+                        all_pass += not missed
+                        for k in CRITERIA:
+                            passed[k] += floor[k]
+                        r = c.rows
+                        rows.append(
+                            f"| {label} | {voices} | {seed} | {v + 1} | {1 - c.silent_share:.0%} | "
+                            f"{fmt(r['rhythmicity'].generated_median)} ({fmt(r['rhythmicity'].music_median)}) | "
+                            f"{fmt(r['spectral_dynamics'].generated_median)} "
+                            f"({fmt(r['spectral_dynamics'].music_median)}) | {fmt(c.auc, 2)} | "
+                            f"{r['loudness_db'].inside:.0%} | {r['flatness'].inside:.0%} | "
+                            f"{'pass' if not missed else 'miss: ' + ', '.join(missed)} |"
+                        )
+                        print(rows[-1], file=sys.stderr, flush=True)
+            summaries.append(
+                f"- {label} ({rate} Hz): {all_pass} of {total} voices meet the whole floor; per criterion "
+                + ", ".join(f"{k} {passed[k]}/{total}" for k in CRITERIA)
+                + f"; music: {len(music)} windows, halves AUC {fmt(music_auc, 2)}, silent "
+                f"{music.silent_share():.0%}; generation {generated_s / wall:.2f}x real time (voice-seconds)"
+            )
+    print(
+        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, temperature "
+        f"{defaults.temperature:g} (play's default), no watchdog; against {len(args.against)} music path(s)\n"
+    )
+    print(header)
+    print("\n".join(rows))
+    print()
+    print("\n".join(summaries))
+    return 0
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
