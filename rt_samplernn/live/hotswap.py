@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,12 @@ class HotSwap:
             if not self.loading:
                 self._thread = threading.Thread(target=self._load_wanted, name="rt-samplernn-swap", daemon=True)
                 self._thread.start()
+
+    def request_from_osc(self, args: Sequence[object]) -> None:
+        """``/bundle s``: the bundle folder's path as the one string argument."""
+        if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+            raise UserError(f"/bundle takes the bundle folder's path, got {list(args)!r}")
+        self.request(args[0])
 
     def wait(self, timeout_s: float = 60.0) -> bool:
         """Block until no load is running and the last swap's fade is over (tests, benchmarks); True if so."""
