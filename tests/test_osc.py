@@ -131,3 +131,58 @@ def test_a_taken_port_is_a_one_line_error():
         assert "\n" not in str(e.value)
     finally:
         first.close()
+
+
+@pytest.mark.jack
+def test_play_takes_osc_and_swaps_bundles_on_jack(jack, bundle, tmp_path):
+    """`rt-samplernn play --osc PORT` as a user runs it: knobs, junk and /bundle from a real client."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.stream_helpers import tiny_bundle as other_bundle
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    other = other_bundle(tmp_path)
+    root = Path(__file__).resolve().parent.parent
+    args = [
+        "play",
+        str(bundle),
+        "--osc",
+        str(port),
+        "--seconds",
+        "8",
+        "--latency-ms",
+        "250",
+        "--record",
+        str(tmp_path / "t.wav"),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rt_samplernn", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        cwd=root,
+        env=dict(os.environ),
+    )
+    try:
+        client = SimpleUDPClient("127.0.0.1", port)
+        assert proc.stderr is not None
+        first = proc.stderr.readline().decode()  # play prints it once the socket listens
+        assert f"OSC: listening on udp 127.0.0.1:{port}" in first, first
+        client.send_message("/temperature", 0.5)
+        client.send_message("/gain", 0.8)
+        client.send_message("/nope", [])
+        client.send_message("/bundle", str(other))
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = err.decode(errors="replace")
+    assert proc.returncode == 0, text[-2000:]
+    assert "T 0.50" in text and "gain 0.80" in text
+    assert "OSC 3 ok, 1 ignored" in text
+    assert f"now playing {other.name}" in text

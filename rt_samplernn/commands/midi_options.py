@@ -1,9 +1,11 @@
-"""The MIDI flags shared by `play` (and the window's command): --midi, --midi-map, ... and opening MIDI from them."""
+"""The control flags shared by `play` (and the window's command): --midi, --midi-map, ..., --osc, and opening them."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from rt_samplernn.live.control import LiveControl
 from rt_samplernn.live.midi.controller import MidiController
 from rt_samplernn.live.midi.mapfile import default_map, default_map_path, describe_default_map, load_map
 from rt_samplernn.live.midi.ports import API_NAMES, VIRTUAL_PORT
+from rt_samplernn.live.osc import DEFAULT_HOST, OscServer, Route
 from rt_samplernn.live.params import SEED_SLOTS, Parameters
 
 
@@ -56,6 +59,26 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_osc_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --osc and --osc-host to a command's parser."""
+    g = parser.add_argument_group("OSC control")
+    g.add_argument(
+        "--osc",
+        metavar="PORT",
+        type=int_in(1, 65535),
+        default=None,
+        help="listen for OSC on this UDP port, e.g. --osc 9000: /temperature f, /gain f, /voice/N/temperature f, "
+        "/prime i (seed slot i), /reset, /bookmark/save i, /bookmark/recall i, /bundle s (open another "
+        "bundle while playing); every live parameter has its address",
+    )
+    g.add_argument(
+        "--osc-host",
+        metavar="ADDRESS",
+        default=DEFAULT_HOST,
+        help=f"the address --osc listens on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every network)",
+    )
+
+
 def check_midi_arguments(args: argparse.Namespace) -> None:
     """Flags that only configure MIDI need --midi: refused rather than silently unused."""
     if getattr(args, "midi", None) is not None:
@@ -80,40 +103,73 @@ def attach(control: LiveControl, player: Any) -> None:
     hook(control.tick)
 
 
-def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiController | None:
-    """Open MIDI as asked by `add_midi_arguments`'s flags; None when --midi was not given.
+@dataclass
+class Controls:
+    """What `start_controls` opened: the parameters' `LiveControl`, and MIDI and OSC where asked for."""
+
+    control: LiveControl
+    midi: MidiController | None
+    osc: OscServer | None
+
+    def close(self) -> None:
+        if self.osc is not None:
+            self.osc.close()
+        if self.midi is not None:
+            self.midi.close()  # closes the control too
+        else:
+            self.control.close()
+
+
+def start_controls(
+    args: argparse.Namespace, engine: Any, player: Any, osc_routes: Sequence[Route] = ()
+) -> Controls | None:
+    """Open MIDI and OSC as asked by `add_midi_arguments`'s and `add_osc_arguments`'s flags; None with neither.
 
     Builds `Parameters` for the engine's voices, a `LiveControl` that applies them to ``engine`` at
-    each of ``player``'s blocks (and its watchdog switch), loads the map and the seed slots, and opens
-    the port. ``close()`` on the result stops it all. Errors are UserErrors (one line for the CLI).
+    each of ``player``'s blocks (and its watchdog switch), loads the map and the seed slots, opens the
+    MIDI port and the OSC socket (with ``osc_routes`` added, e.g. /bundle). ``close()`` on the result
+    stops it all. Errors are UserErrors (one line for the CLI).
     """
-    if getattr(args, "midi", None) is None:
+    midi_port, osc_port = getattr(args, "midi", None), getattr(args, "osc", None)
+    if midi_port is None and osc_port is None:
         return None
     map_arg = getattr(args, "midi_map", None)
     map_path = Path(map_arg) if map_arg else default_map_path()
     voices = int(getattr(engine, "voices", 1))
-    midi_map = load_map(map_path) if (map_arg or map_path.exists()) else default_map(voices)
+    midi_map = load_map(map_path) if midi_port is not None and (map_arg or map_path.exists()) else default_map(voices)
     slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
     params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files)))
     for i, f in enumerate(slot_files):
         if f:
             params.load_slot(i, f)
-    controller = MidiController(params, midi_map, map_path=map_path)
-    channel = getattr(args, "midi_channel", None)
-    if channel is not None:
-        if not 1 <= channel <= 16:
-            raise UserError(f"--midi-channel {channel}: must be 1..16")
-        controller.set_channel(channel - 1)
     control = LiveControl(params, engine, player)
-    controller.control = control
+    controls = Controls(control, None, None)
     try:
         attach(control, player)
-        opened = controller.open(args.midi, getattr(args, "midi_api", None))
+        if midi_port is not None:
+            controls.midi = MidiController(params, midi_map, map_path=map_path)
+            controls.midi.control = control
+            channel = getattr(args, "midi_channel", None)
+            if channel is not None:
+                controls.midi.set_channel(channel - 1)
+            opened = controls.midi.open(midi_port, getattr(args, "midi_api", None))
+            where = map_path if map_arg or map_path.exists() else "default"
+            print(f"MIDI: listening on {opened}; map: {where}", file=sys.stderr)
+        if osc_port is not None:
+            controls.osc = OscServer(params, osc_port, getattr(args, "osc_host", DEFAULT_HOST), extra=osc_routes)
+            controls.osc.start()
+            print(f"OSC: listening on udp {controls.osc.host}:{controls.osc.port}", file=sys.stderr)
     except BaseException:
-        controller.close()
+        controls.close()
         raise
-    print(
-        f"MIDI: listening on {opened}; map: {map_path if map_arg or map_path.exists() else 'default'}", file=sys.stderr
-    )
-    return controller
+    return controls
+
+
+def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiController | None:
+    """MIDI alone (`start_controls` without OSC): the `MidiController`, whose ``close()`` stops it all; None
+    without --midi."""
+    if getattr(args, "midi", None) is None:
+        return None
+    controls = start_controls(argparse.Namespace(**{**vars(args), "osc": None}), engine, player)
+    return None if controls is None else controls.midi

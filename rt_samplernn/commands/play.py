@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.player import PlayerMetrics
     from rt_samplernn.live.sinks import Sink
 
@@ -16,6 +17,7 @@ examples:
   rt-samplernn play --temperature 1.3 --min-p 0.05                # hotter, with the hiss cut off
   rt-samplernn play my-bundle --device "USB Audio" --latency-ms 80 --record take1.wav
   rt-samplernn play my-bundle --midi virtual          # knobs from a MIDI controller
+  rt-samplernn play my-bundle --osc 9000              # OSC on udp 127.0.0.1:9000 (/temperature 0.8, /bundle s, ...)
   rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
 
 Without a sound card, --record OUT.wav or --stdout play in real time with a software clock
@@ -110,16 +112,19 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     from rt_samplernn.commands.midi_options import (
         add_midi_arguments,  # rtmidi loads when a port opens
+        add_osc_arguments,
     )
 
     add_midi_arguments(p)  # --midi, --midi-map, --midi-channel, --midi-api, --seed-slot
+    add_osc_arguments(p)  # --osc, --osc-host
     p.set_defaults(func=run)
 
 
-def format_status(m: PlayerMetrics) -> str:
+def format_status(m: PlayerMetrics, osc: OscServer | None = None) -> str:
     """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up (the worker's
     time per block, p50/p99/worst of the last 10 s, against the block's real-time budget), what it costs. The
-    meters read as in the window (rt_samplernn.live.meters); counts are of the last 10 s, totals beside."""
+    meters read as in the window (rt_samplernn.live.meters); counts are of the last 10 s, totals beside. With
+    OSC: its messages applied and ignored (malformed, unknown)."""
     from rt_samplernn.live.meters import METERS_BY_NAME
 
     def meter(name: str) -> str:
@@ -155,6 +160,7 @@ def format_status(m: PlayerMetrics) -> str:
             meter("process_cpu"),
             watchdog,
         ]
+        + ([f"OSC {osc.messages} ok, {osc.ignored} ignored"] if osc is not None else [])
     )
 
 
@@ -258,9 +264,11 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from rt_samplernn.audio import FileClip
-    from rt_samplernn.commands.midi_options import check_midi_arguments, start_from_args
+    from rt_samplernn.commands.midi_options import check_midi_arguments, start_controls
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import NoOutputDevice
+    from rt_samplernn.live.hotswap import HotSwap
+    from rt_samplernn.live.osc import Route
     from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
     from rt_samplernn.live.sinks import WavSink, stdout_sink
 
@@ -290,8 +298,10 @@ def run(args: argparse.Namespace) -> int:
         prime_with_progress(engine, clip)
         seed = (clip, clip.rate)
 
+    swap = HotSwap(engine, path=bundle) if args.osc is not None else None  # /bundle s: another bundle, playing
+    producer = engine if swap is None else swap
     player = Player(
-        engine,
+        producer,
         device=device,
         latency_ms=args.latency_ms,
         seconds=args.seconds,
@@ -300,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
         seed=seed,
         sinks=sinks,
     )
-    controller = None
+    controls = None
+    swap_said = 0
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -310,7 +321,8 @@ def run(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     interrupted = False
     try:
-        controller = start_from_args(args, engine, player)  # None without --midi
+        routes = [] if swap is None else [Route("/bundle", "s", swap.request_from_osc, "open another bundle")]
+        controls = start_controls(args, producer, player, routes)  # None without --midi and --osc
         player.start()
         m = player.metrics()
         where = player.device.label
@@ -329,7 +341,10 @@ def run(args: argparse.Namespace) -> int:
             )
         while not player.wait(1.0):
             if not args.quiet:
-                line = format_status(player.metrics())
+                line = format_status(player.metrics(), None if controls is None else controls.osc)
+                if swap is not None and swap.message_version != swap_said:
+                    swap_said = swap.message_version
+                    print(("\n" if tty else "") + f"rt-samplernn play: {swap.message}", file=sys.stderr)
                 print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
@@ -337,8 +352,10 @@ def run(args: argparse.Namespace) -> int:
         if main_thread:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the WAV short
         try:
-            if controller is not None:
-                controller.close()
+            if controls is not None:
+                controls.close()
+            if swap is not None:
+                swap.close()
         finally:
             player.stop()
             if main_thread:
