@@ -6,10 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import numpy as np
 
 
 def jack_available() -> bool:
@@ -74,3 +77,104 @@ def jack_server(rate: int = 16000, period: int = 256) -> Iterator[str]:
         stop_jackd(proc)
         time.sleep(0.2)
         sounddevice._initialize()
+
+
+class JackClipPlayer:
+    """A real JACK client (libjack through ctypes) that plays a mono clip, once, out of its port ``out``.
+
+    The clip is at the server's rate; `connect` wires ``out`` to other clients' input ports; `play` starts it at
+    the next period and `wait` returns once it has all gone out (zeros after). Closed with `close` (or `with`).
+    """
+
+    AUDIO = b"32 bit float mono audio"
+    IS_OUTPUT = 0x2
+    NO_START_SERVER, SERVER_NAME = 0x01, 0x04
+
+    def __init__(self, server: str, clip: np.ndarray, name: str = "clip-player") -> None:
+        import ctypes
+
+        self._ctypes = ctypes
+        self.PROCESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
+        lib = self.lib = ctypes.CDLL("libjack.so.0")
+        lib.jack_client_open.restype = ctypes.c_void_p
+        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p]
+        lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, self.PROCESS, ctypes.c_void_p]
+        lib.jack_port_register.restype = ctypes.c_void_p
+        lib.jack_port_register.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+        ]
+        lib.jack_port_get_buffer.restype = ctypes.c_void_p
+        lib.jack_port_get_buffer.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.jack_port_name.restype = ctypes.c_char_p
+        lib.jack_port_name.argtypes = [ctypes.c_void_p]
+        lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+        lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
+        for fn in ("jack_activate", "jack_deactivate", "jack_client_close"):
+            getattr(lib, fn).argtypes = [ctypes.c_void_p]
+        status = ctypes.c_int(0)
+        self.client = lib.jack_client_open(
+            name.encode(), self.NO_START_SERVER | self.SERVER_NAME, ctypes.byref(status), server.encode()
+        )
+        if not self.client:
+            raise RuntimeError(f"cannot open a JACK client on {server} (status {status.value:#x})")
+        self.rate = int(lib.jack_get_sample_rate(self.client))
+        self.port = lib.jack_port_register(self.client, b"out", self.AUDIO, self.IS_OUTPUT, 0)
+        self.clip = np.ascontiguousarray(clip, np.float32)
+        self.position = -1  # -1: not playing yet; then frames sent
+        self.finished = threading.Event()
+        self._process = self.PROCESS(self._cycle)  # kept alive: libjack calls it
+        lib.jack_set_process_callback(self.client, self._process, None)
+        if lib.jack_activate(self.client):
+            raise RuntimeError("cannot activate the JACK clip player")
+
+    def _cycle(self, nframes: int, _arg: object) -> int:
+        ctypes = self._ctypes
+        buf = np.ctypeslib.as_array(
+            ctypes.cast(self.lib.jack_port_get_buffer(self.port, nframes), ctypes.POINTER(ctypes.c_float)), (nframes,)
+        )
+        buf[:] = 0.0
+        at = self.position
+        if at >= 0:
+            part = self.clip[at : at + nframes]
+            buf[: len(part)] = part
+            self.position = at + nframes
+            if self.position >= len(self.clip):
+                self.finished.set()
+        return 0
+
+    def ports(self, pattern: str, flags: int) -> list[str]:
+        """JACK audio ports whose names match the regular expression ``pattern`` (flags: 1 inputs, 2 outputs)."""
+        found = self.lib.jack_get_ports(self.client, pattern.encode(), self.AUDIO, flags)
+        names: list[str] = []
+        while found and found[len(names)]:
+            names.append(found[len(names)].decode())
+        return names
+
+    def connect(self, dest: str) -> None:
+        source = self.lib.jack_port_name(self.port)
+        if self.lib.jack_connect(self.client, source, dest.encode()) not in (0, 17):  # 17: EEXIST
+            raise RuntimeError(f"cannot connect {source.decode()} -> {dest}")
+
+    def play(self) -> None:
+        self.position = 0
+
+    def wait(self, timeout_s: float) -> bool:
+        return self.finished.wait(timeout_s)
+
+    def close(self) -> None:
+        if self.client:
+            self.lib.jack_deactivate(self.client)
+            self.lib.jack_client_close(self.client)
+            self.client = None
+
+    def __enter__(self) -> JackClipPlayer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

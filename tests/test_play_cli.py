@@ -130,7 +130,29 @@ def test_devices_lists_jack_output_and_midi_inputs(jack):
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     out = proc.stdout.decode()
     assert "audio outputs:" in out and "system" in out and "JACK Audio Connection Kit" in out
-    assert "MIDI inputs:" in out
+    inputs = out[out.index("audio inputs:") : out.index("MIDI inputs:")]
+    assert "system" in inputs and "play --input" in inputs  # the dummy server's capture ports
+
+
+def test_input_needs_a_control_and_an_existing_device(jack, bundle):
+    proc = cli("play", str(bundle), "--input", "system", "--seconds", "1")
+    assert proc.returncode == 1
+    line = last_line(proc.stderr)
+    assert "--input system:" in line and "--midi" in line and "--osc" in line
+    proc = cli("play", str(bundle), "--input", "no-such-input", "--midi", "virtual", "--seconds", "1")
+    assert proc.returncode == 1
+    line = last_line(proc.stderr)
+    assert "device 'no-such-input' not found; inputs:" in line and "system" in line
+
+
+def test_input_becomes_the_seed_slot_after_the_files(jack, bundle, tmp_path):
+    seed = tmp_path / "seed.wav"
+    soundfile.write(str(seed), [0.1, -0.1] * 8000, 16000)
+    proc = cli(
+        "play", str(bundle), "--midi", "virtual", "--seed-slot", str(seed), "--input", "system", "--seconds", "1.5"
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert "input: system: its last 8 s are seed slot 2 (its pad: note 37; /prime 2)" in proc.stderr.decode()
 
 
 def test_devices_without_any_output_says_so():

@@ -1,4 +1,4 @@
-"""`rt-samplernn devices`: list audio outputs (PortAudio) and MIDI inputs (python-rtmidi)."""
+"""`rt-samplernn devices`: list audio outputs and inputs (PortAudio) and MIDI inputs (python-rtmidi)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ examples:
   rt-samplernn play my-bundle --device 3          # by index
   rt-samplernn play my-bundle --device "USB"      # by name substring
   rt-samplernn play my-bundle --midi "nanoKONTROL"
+  rt-samplernn play my-bundle --midi virtual --input 2   # a live input as a seed slot, by index
 """
 
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser(
         "devices",
-        help="list audio outputs and MIDI inputs",
+        help="list audio outputs, audio inputs and MIDI inputs",
         description=__doc__,
         epilog=EPILOG,
         formatter_class=formatter,
@@ -40,7 +41,7 @@ def _midi_inputs(api_name: str) -> tuple[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from rt_samplernn.errors import UserError
-    from rt_samplernn.live.devices import NoOutputDevice, list_output_devices
+    from rt_samplernn.live.devices import NoOutputDevice, list_input_devices, list_output_devices
 
     print("audio outputs:")
     try:
@@ -59,6 +60,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.sample_rate} Hz)")
     if outputs:
         print("  (* default; --device takes the index or a part of the name)")
+    print("audio inputs:")
+    try:
+        inputs = list_input_devices()
+    except NoOutputDevice:  # PortAudio is missing: said above
+        inputs = []
+    if not inputs:
+        print("  none (`rt-samplernn play --input` needs one)")
+    for d in inputs:
+        mark = "*" if d.is_default else " "
+        print(f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.sample_rate} Hz)")
+    if inputs:
+        print("  (* default; play --input takes the index or a part of the name)")
 
     print("MIDI inputs:")
     try:

@@ -12,6 +12,7 @@ from typing import Any
 from rt_samplernn.commands._checks import int_in
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import LiveControl
+from rt_samplernn.live.input import LiveInput
 from rt_samplernn.live.midi.controller import MidiController
 from rt_samplernn.live.midi.mapfile import default_map, default_map_path, describe_default_map, load_map
 from rt_samplernn.live.midi.ports import API_NAMES, VIRTUAL_PORT
@@ -121,13 +122,18 @@ class Controls:
 
 
 def start_controls(
-    args: argparse.Namespace, engine: Any, player: Any, osc_routes: Sequence[Route] = ()
+    args: argparse.Namespace,
+    engine: Any,
+    player: Any,
+    osc_routes: Sequence[Route] = (),
+    live_input: LiveInput | None = None,
 ) -> Controls | None:
     """Open MIDI and OSC as asked by `add_midi_arguments`'s and `add_osc_arguments`'s flags; None with neither.
 
     Builds `Parameters` for the engine's voices, a `LiveControl` that applies them to ``engine`` at
     each of ``player``'s blocks (and its watchdog switch), loads the map and the seed slots, opens the
-    MIDI port and the OSC socket (with ``osc_routes`` added, e.g. /bundle). ``close()`` on the result
+    MIDI port and the OSC socket (with ``osc_routes`` added, e.g. /bundle); ``live_input`` (play --input)
+    becomes the seed slot after the files. ``close()`` on the result
     stops it all. Errors are UserErrors (one line for the CLI).
     """
     midi_port, osc_port = getattr(args, "midi", None), getattr(args, "osc", None)
@@ -139,10 +145,19 @@ def start_controls(
     midi_map = load_map(map_path) if midi_port is not None and (map_arg or map_path.exists()) else default_map(voices)
     slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
-    params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files)))
+    params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files) + (live_input is not None)))
     for i, f in enumerate(slot_files):
         if f:
             params.load_slot(i, f)
+    if live_input is not None:
+        index = len(slot_files)
+        params.set_live_slot(index, live_input.name, live_input.sample_rate, live_input.take, live_input.seconds)
+        first = next((m.number for m in midi_map.mappings if m.kind == "pads" and m.param == "slot"), None)
+        pad = f"its pad: note {first + index}; " if first is not None and midi_port is not None else ""
+        print(
+            f"{live_input.name}: its last {live_input.seconds:g} s are seed slot {index + 1} ({pad}/prime {index + 1})",
+            file=sys.stderr,
+        )
     control = LiveControl(params, engine, player)
     controls = Controls(control, None, None)
     try:

@@ -18,6 +18,7 @@ examples:
   rt-samplernn play my-bundle --device "USB Audio" --latency-ms 80 --record take1.wav
   rt-samplernn play my-bundle --midi virtual          # knobs from a MIDI controller
   rt-samplernn play my-bundle --osc 9000              # OSC on udp 127.0.0.1:9000 (/temperature 0.8, /bundle s, ...)
+  rt-samplernn play my-bundle --midi virtual --input system   # call and response: a pad primes from the input
   rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
 
 Without a sound card, --record OUT.wav or --stdout play in real time with a software clock
@@ -30,6 +31,7 @@ Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
+    from rt_samplernn.live.input import DEFAULT_INPUT_SECONDS
     from rt_samplernn.live.player import (
         DEFAULT_LATENCY_MS,  # numpy only: no torch, no onnxruntime
     )
@@ -117,6 +119,23 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
 
     add_midi_arguments(p)  # --midi, --midi-map, --midi-channel, --midi-api, --seed-slot
     add_osc_arguments(p)  # --osc, --osc-host
+    g = p.add_argument_group("call and response")
+    g.add_argument(
+        "--input",
+        metavar="NAME|INDEX",
+        default=None,
+        help="an audio input (index or name substring; `rt-samplernn devices` lists them): its last "
+        "--input-seconds, mono at the model's rate, are the seed slot after the --seed-slot files, so "
+        "its pad (or /prime over OSC) primes the model from what was just played into it, while audio "
+        "goes on; e.g. --input system --midi virtual",
+    )
+    g.add_argument(
+        "--input-seconds",
+        metavar="S",
+        type=check.float_in(0.1, 600.0),
+        default=DEFAULT_INPUT_SECONDS,
+        help="how much of the live input its seed slot keeps (a phrase: a few seconds; longer buys little)",
+    )
     p.set_defaults(func=run)
 
 
@@ -266,13 +285,20 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.audio import FileClip
     from rt_samplernn.commands.midi_options import check_midi_arguments, start_controls
     from rt_samplernn.commands.progress import prime_with_progress
+    from rt_samplernn.errors import UserError
     from rt_samplernn.live.devices import NoOutputDevice
     from rt_samplernn.live.hotswap import HotSwap
+    from rt_samplernn.live.input import LiveInput
     from rt_samplernn.live.osc import Route
     from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
     from rt_samplernn.live.sinks import WavSink, stdout_sink
 
     check_midi_arguments(args)
+    if args.input is not None and args.midi is None and getattr(args, "osc", None) is None:
+        raise UserError(
+            f"--input {args.input}: its seed slot is primed from a pad or /prime; add --midi PORT (e.g. --midi "
+            "virtual) or --osc PORT to prime from it"
+        )
     bundle = _bundle_path(args)
     try:
         device = _choose_device(args)
@@ -312,6 +338,7 @@ def run(args: argparse.Namespace) -> int:
     )
     controls = None
     swap_said = 0
+    live_input = None if args.input is None else LiveInput(args.input, engine.sample_rate, args.input_seconds)
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -322,7 +349,9 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         routes = [] if swap is None else [Route("/bundle", "s", swap.request_from_osc, "open another bundle")]
-        controls = start_controls(args, producer, player, routes)  # None without --midi and --osc
+        controls = start_controls(args, producer, player, routes, live_input)  # None without --midi and --osc
+        if live_input is not None:
+            live_input.start()
         player.start()
         m = player.metrics()
         where = player.device.label
@@ -356,6 +385,8 @@ def run(args: argparse.Namespace) -> int:
                 controls.close()
             if swap is not None:
                 swap.close()
+            if live_input is not None:
+                live_input.stop()
         finally:
             player.stop()
             if main_thread:

@@ -325,10 +325,13 @@ class LiveControl:
         slot = self.params.slots[index] if index < len(self.params.slots) else None
         if slot is None:
             raise UserError(f"seed slot {index + 1} is empty; load an audio file into it first")
-        self.engine.prime(slot.audio, slot.sample_rate)
+        audio = slot.take()  # a live input: what it holds now
+        if len(audio) == 0:
+            raise UserError(f"seed slot {index + 1} ({slot.name}) has heard nothing yet; play into it first")
+        self.engine.prime(audio, slot.sample_rate)
         set_seed = getattr(self.player, "set_seed", None)
         if callable(set_seed):  # the Player's watchdog re-primes from the slot played last
-            set_seed(slot.audio, slot.sample_rate)
+            set_seed(audio, slot.sample_rate)
         self.primes += 1
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""Audio outputs: listing and finding devices (sounddevice), the software clock, and voice-to-channel mixing."""
+"""Audio devices: listing and finding outputs and inputs (sounddevice), the software clock, and voice-to-channel
+mixing."""
 
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def _name_jack_client(sd: Any) -> None:
 
 
 @dataclass(frozen=True)
-class OutputDevice:
-    """An output: ``index`` None is the software clock (no sound card)."""
+class AudioDevice:
+    """An output or an input: ``index`` None is the software clock (no sound card); ``channels`` in the
+    direction it was listed for."""
 
     index: int | None
     name: str
@@ -80,12 +82,11 @@ class OutputDevice:
         return self.name if self.index is None else f"[{self.index}] {self.name} ({self.hostapi})"
 
 
-def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
-    """PortAudio's outputs (devices with at least one output channel); empty when there are none.
+OutputDevice = AudioDevice  # the name the player and the window use for outputs
 
-    PortAudio lists devices once, when sounddevice is imported; ``rescan`` re-initializes it to see
-    devices (or a JACK server) that appeared since. Only while no stream of this process is open.
-    """
+
+def _list_devices(direction: str, rescan: bool) -> list[AudioDevice]:
+    """PortAudio's devices with at least one channel in ``direction`` ("output" or "input")."""
     sd = _sounddevice()
     if rescan:
         sd._terminate()
@@ -93,20 +94,20 @@ def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
     try:
         devices = sd.query_devices()
         apis = sd.query_hostapis()
-        default = sd.default.device[1]
+        default = sd.default.device[1 if direction == "output" else 0]
     except sd.PortAudioError:
         return []
     if default is None or default < 0:
-        default = next((a["default_output_device"] for a in apis if a["default_output_device"] >= 0), -1)
+        default = next((a[f"default_{direction}_device"] for a in apis if a[f"default_{direction}_device"] >= 0), -1)
     out = []
     for d in devices:
-        if d["max_output_channels"] > 0:
+        if d[f"max_{direction}_channels"] > 0:
             out.append(
-                OutputDevice(
+                AudioDevice(
                     index=int(d["index"]),
                     name=str(d["name"]),
                     hostapi=str(apis[d["hostapi"]]["name"]),
-                    channels=int(d["max_output_channels"]),
+                    channels=int(d[f"max_{direction}_channels"]),
                     sample_rate=int(round(d["default_samplerate"])),
                     is_default=int(d["index"]) == default,
                 )
@@ -114,10 +115,48 @@ def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
     return out
 
 
+def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
+    """PortAudio's outputs (devices with at least one output channel); empty when there are none.
+
+    PortAudio lists devices once, when sounddevice is imported; ``rescan`` re-initializes it to see
+    devices (or a JACK server) that appeared since. Only while no stream of this process is open.
+    """
+    return _list_devices("output", rescan)
+
+
+def list_input_devices(rescan: bool = False) -> list[AudioDevice]:
+    """PortAudio's inputs (devices with at least one input channel), as `list_output_devices` lists outputs."""
+    return _list_devices("input", rescan)
+
+
 def _no_device_message() -> str:
     return (
         "no audio output device found (no sound card or audio server); "
         "play into a file with --record OUT.wav or pipe raw PCM with --stdout (e.g. into ffmpeg)"
+    )
+
+
+def _pick(spec: int | str | None, devices: list[AudioDevice], what: str) -> AudioDevice:
+    """``spec`` (None: the default; an index; a name substring) among ``devices`` (not empty); UserError when it
+    matches none or several, naming them. ``what``: "output" or "input", for the messages."""
+    names = "; ".join(d.label for d in devices)
+    if spec is None or spec == "":
+        return next((d for d in devices if d.is_default), devices[0])
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().lstrip("-").isdigit()):
+        index = int(spec)
+        for d in devices:
+            if d.index == index:
+                return d
+        raise UserError(f"device {index} is not an audio {what}; {what}s: {names} (`rt-samplernn devices` lists them)")
+    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == spec.lower()]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise UserError(f"device {spec!r} not found; {what}s: {names} (`rt-samplernn devices` lists them)")
+    raise UserError(
+        f"device {spec!r} matches several {what}s: {'; '.join(d.label for d in matches)}; "
+        "give its index or a longer name"
     )
 
 
@@ -130,25 +169,19 @@ def find_output_device(spec: int | str | None = None) -> OutputDevice:
     devices = list_output_devices()
     if not devices:
         raise NoOutputDevice(_no_device_message())
-    names = "; ".join(d.label for d in devices)
-    if spec is None or spec == "":
-        return next((d for d in devices if d.is_default), devices[0])
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().lstrip("-").isdigit()):
-        index = int(spec)
-        for d in devices:
-            if d.index == index:
-                return d
-        raise UserError(f"device {index} is not an audio output; outputs: {names} (`rt-samplernn devices` lists them)")
-    matches = [d for d in devices if spec.lower() in d.name.lower()]
-    exact = [d for d in matches if d.name.lower() == spec.lower()]
-    if len(exact) == 1 or len(matches) == 1:
-        return (exact or matches)[0]
-    if not matches:
-        raise UserError(f"device {spec!r} not found; outputs: {names} (`rt-samplernn devices` lists them)")
-    raise UserError(
-        f"device {spec!r} matches several outputs: {'; '.join(d.label for d in matches)}; "
-        "give its index or a longer name"
-    )
+    return _pick(spec, devices, "output")
+
+
+def find_input_device(spec: int | str | None = None) -> AudioDevice:
+    """Resolve ``spec`` (None: the default input; an index; a name substring) to an input `AudioDevice`;
+    UserError when there is no input or ``spec`` matches none or several (the message lists them)."""
+    devices = list_input_devices()
+    if not devices:
+        raise UserError(
+            f"--input {spec}: no audio input found (no sound card with an input, no audio server); "
+            "`rt-samplernn devices` lists the inputs"
+        )
+    return _pick(spec, devices, "input")
 
 
 def clock_device(sample_rate: int, voices: int) -> OutputDevice:

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -293,12 +293,21 @@ class Trigger(Param):
 
 @dataclass(frozen=True)
 class SeedSlot:
-    """One pad: the file and the last SEED_SLOT_SECONDS of its audio (float32 mono at the file's rate)."""
+    """One pad: the file and the last SEED_SLOT_SECONDS of its audio (float32 mono at the file's rate).
+
+    Or a live input (``live`` set, rt_samplernn.live.input.LiveInput.take): ``path`` is then its name
+    ("input: system"), ``audio`` empty, ``file_seconds`` how much it keeps, and `take` what it holds now.
+    """
 
     path: Path
     audio: np.ndarray
     sample_rate: int
     file_seconds: float  # the whole file's length; more than `seconds` when the slot holds only its end
+    live: Callable[[], np.ndarray] | None = None
+
+    def take(self) -> np.ndarray:
+        """The audio to prime from: the file's, or what the live input holds at this moment."""
+        return self.audio if self.live is None else self.live()
 
     @property
     def seconds(self) -> float:
@@ -477,6 +486,18 @@ class Parameters:
             raise UserError(f"seed slot {index + 1}: out of range; slots: 1..{len(self.slots)}")
         audio, rate, file_seconds = read_tail(path, SEED_SLOT_SECONDS)
         slot = SeedSlot(Path(path), audio, rate, file_seconds)
+        self.slots[index] = slot
+        self.slots_version = next_version()
+        return slot
+
+    def set_live_slot(
+        self, index: int, name: str, sample_rate: int, take: Callable[[], np.ndarray], seconds: float
+    ) -> SeedSlot:
+        """Make slot ``index`` a live input: priming takes what ``take()`` returns then (mono at ``sample_rate``,
+        at most ``seconds`` long), e.g. rt_samplernn.live.input.LiveInput.take. Any thread."""
+        if not 0 <= index < len(self.slots):
+            raise UserError(f"seed slot {index + 1}: out of range; slots: 1..{len(self.slots)}")
+        slot = SeedSlot(Path(name), np.zeros(0, np.float32), int(sample_rate), float(seconds), live=take)
         self.slots[index] = slot
         self.slots_version = next_version()
         return slot
