@@ -297,4 +297,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def _kind_of(value: Any) -> str:
-    return "null" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
+    """What a value from a file is, in the user's words: null, a number (3), a string ('fast'), a list (...)."""
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}
+    return f"{kind.get(type(value), 'a ' + type(value).__name__)} ({str(value)[:40] if not isinstance(value, str) else repr(value[:40])})"
