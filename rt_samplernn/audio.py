@@ -11,12 +11,13 @@ import numpy as np
 import soundfile
 import soxr
 
+from rt_samplernn.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from rt_samplernn.errors import UserError
 
 PEAK = 0.95  # training clips and seed clips are scaled so their peak is this
 BLOCK_FRAMES = 65536  # frames read and resampled at a time when preparing a clip (any size gives the same result)
-MIN_FILE_RATE = 1_000  # Hz: audio files whose header claims a rate outside [MIN_FILE_RATE, MAX_FILE_RATE]
-MAX_FILE_RATE = 384_000  # are refused (a lying header would otherwise be resampled by a huge factor)
+# Audio files whose header claims a rate outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] are refused (a lying
+# header would otherwise be resampled by a huge factor); models' rates have the same range (config.py).
 # What `generate --out` and `play --record` write, by extension: (libsndfile format, subtype).
 OUTPUT_FORMATS = {
     ".wav": ("WAV", "PCM_16"),
@@ -48,10 +49,10 @@ def output_format(path: Path) -> tuple[str, str]:
 
 
 def checked_rate(path: Path, rate: int) -> int:
-    """The rate a file's header claims, if it is in [MIN_FILE_RATE, MAX_FILE_RATE]; else a UserError."""
-    if not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
+    """The rate a file's header claims, if it is in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]; else a UserError."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise UserError(
-            f"{path}: its header claims {rate} Hz; audio files from {MIN_FILE_RATE} to {MAX_FILE_RATE} Hz are "
+            f"{path}: its header claims {rate} Hz; audio files from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz are "
             "read (the file is damaged or not what its header says)"
         )
     return int(rate)

@@ -119,10 +119,25 @@ def _check_weights_fit(weights: Any, cfg: ModelConfig, path: str | Path) -> None
         raise UserError(f"{path}: weights do not fit the model config ({detail})")
 
 
+def check_finite(tensors: dict[str, Any], path: str | Path, what: str) -> None:
+    """Every floating tensor holds numbers only; else a UserError naming the file and the tensor.
+
+    The one finiteness check where weights, optimizer state and carried RNN states are loaded: NaN weights
+    would generate a full-scale DC signal, be reported as a best loss of 0 and saved again as best.pt.
+    """
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise UserError(
+                f"{path}: {what} {name} holds NaN or infinite values (the training diverged, or the file is "
+                "damaged); use an earlier checkpoint of the run (best.pt, step-N.pt)"
+            )
+
+
 def model_from_checkpoint(data: dict[str, Any], path: str | Path) -> SampleRNN:
-    """Rebuild the model from the checkpoint's own config and load its weights."""
+    """Rebuild the model from the checkpoint's own config and load its weights (checked: fit, finite)."""
     cfg = _config_of(data, path, "model_config", "model config", model_config_from_dict)
     _check_weights_fit(data.get("model"), cfg, path)
+    check_finite(data["model"], path, "weight")
     model = SampleRNN(cfg)
     try:
         model.load_state_dict(data["model"])
@@ -177,6 +192,9 @@ def check_training_state(data: dict[str, Any], path: str | Path, cfg: ModelConfi
     model = _meta_model(cfg)
     _check_optimizer_state(data.get("optimizer"), [tuple(p.shape) for p in model.parameters()], path)
     _check_carried_states(data.get("carried_states"), cfg, path)
+    optimizer = data["optimizer"]["state"]
+    check_finite({f"{k}/{i}": v for i, values in optimizer.items() for k, v in values.items()}, path, "optimizer state")
+    check_finite({str(i): s for i, s in enumerate(data.get("carried_states") or [])}, path, "carried RNN state")
 
 
 def _check_rng_state(state: Any, path: str | Path) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +18,38 @@ CHECKPOINT_POLICIES = ("best", "always")
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def _field(default: Any, help_text: str) -> Any:
-    """A dataclass field with its --help text in the user's words (rt-samplernn train reads it)."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
+MIN_SAMPLE_RATE = 1_000  # Hz: a model's rate, and the rates of the audio files read (rt_samplernn.audio)
+MAX_SAMPLE_RATE = 384_000
+MAX_FRAME_SIZE = 65_536  # samples per frame of a frame tier
+MAX_FRAME_TIERS = 8
+
+
+def _field(default: Any, help_text: str, low: float | None = None, high: float | None = None) -> Any:
+    """A dataclass field with its --help text in the user's words and its limits [low, high], which the
+    config files, checkpoints, bundles and `rt-samplernn train`'s flags all check (one place for each limit)."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "low": low, "high": high})
+
+
+def field_limits(cls: type, name: str) -> tuple[float | None, float | None]:
+    """(low, high) of a config field; None where it has no bound."""
+    meta = {f.name: f.metadata for f in dataclasses.fields(cls)}[name]
+    return meta.get("low"), meta.get("high")
+
+
+def _check_limits(cfg: Any, kind: str) -> None:
+    """Every bounded number of a config within its field's limits; else a UserError naming the field and range."""
+    for f in dataclasses.fields(cfg):
+        low, high = f.metadata.get("low"), f.metadata.get("high")
+        value = getattr(cfg, f.name)
+        if low is None or isinstance(value, (bool, str, tuple)):
+            continue
+        if (
+            isinstance(value, float)
+            and not math.isfinite(value)
+            or not low <= value <= (math.inf if high is None else high)
+        ):
+            bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
+            raise UserError(f"{kind} config: {f.name} {value} is outside {bounds}")
 
 
 def field_help(cls: type, name: str) -> str:
@@ -37,18 +64,23 @@ class ModelConfig:
     frame_sizes: tuple[int, ...] = _field(
         (16, 64), "samples per frame of each frame tier, fine to coarse: '16 64' is 3 tiers, '16' is 2"
     )
-    dim: int = _field(512, "width of every frame tier's RNN (bigger learns more, plays slower)")
-    sample_dim: int = _field(256, "hidden width of the sample-level MLP that predicts each sample")
+    dim: int = _field(512, "width of every frame tier's RNN (bigger learns more, plays slower)", 1, 8192)
+    sample_dim: int = _field(256, "hidden width of the sample-level MLP that predicts each sample", 1, 8192)
     rnn_type: str = _field("gru", "recurrent cell of the frame tiers: gru or lstm")
-    rnn_layers: int = _field(1, "stacked RNN layers per frame tier")
+    rnn_layers: int = _field(1, "stacked RNN layers per frame tier", 1, 64)
     skip_connections: bool = _field(False, "a frame tier's output sums every RNN layer's projection")
     learn_h0: bool = _field(False, "learn the RNNs' initial state instead of starting from zeros")
     weight_norm: bool = _field(False, "weight normalization on the linear layers (as in the paper)")
-    q_levels: int = _field(256, "quantization levels per sample (256 for mu-law and a-law)")
+    q_levels: int = _field(256, "quantization levels per sample (256 for mu-law and a-law)", 2, 65536)
     q_type: str = _field("mu-law", "how samples are quantized: linear, mu-law or a-law")
-    emb_size: int = _field(256, "size of the learned embedding of each quantized sample")
-    mlp_layers: int = _field(2, "ReLU hidden layers of the sample MLP after its input layer")
-    sample_rate: int = _field(16000, "audio rate the model hears and plays, Hz (training audio is resampled)")
+    emb_size: int = _field(256, "size of the learned embedding of each quantized sample", 1, 8192)
+    mlp_layers: int = _field(2, "ReLU hidden layers of the sample MLP after its input layer", 1, 64)
+    sample_rate: int = _field(
+        16000,
+        "audio rate the model hears and plays, Hz (training audio is resampled)",
+        MIN_SAMPLE_RATE,
+        MAX_SAMPLE_RATE,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frame_sizes", tuple(int(f) for f in self.frame_sizes))
@@ -66,6 +98,11 @@ class ModelConfig:
 def check_model_config(cfg: ModelConfig) -> None:
     if not cfg.frame_sizes:
         raise UserError("model config: frame_sizes needs at least one frame size, e.g. [16] or [16, 64]")
+    if len(cfg.frame_sizes) > MAX_FRAME_TIERS or max(cfg.frame_sizes) > MAX_FRAME_SIZE:
+        raise UserError(
+            f"model config: frame_sizes {list(cfg.frame_sizes)}: at most {MAX_FRAME_TIERS} frame tiers of at most "
+            f"{MAX_FRAME_SIZE} samples"
+        )
     below = 1
     for size in cfg.frame_sizes:
         if size <= below or size % below:
@@ -80,20 +117,16 @@ def check_model_config(cfg: ModelConfig) -> None:
         raise UserError(f"model config: q_type {cfg.q_type!r} is not one of {', '.join(Q_TYPES)}")
     if cfg.q_type != "linear" and cfg.q_levels != 256:
         raise UserError(f"model config: {cfg.q_type} quantization uses 256 levels, not {cfg.q_levels}")
-    if not 2 <= cfg.q_levels <= 65536:
-        raise UserError(f"model config: q_levels {cfg.q_levels} must be between 2 and 65536")
-    for name in ("dim", "sample_dim", "rnn_layers", "emb_size", "mlp_layers", "sample_rate"):
-        if getattr(cfg, name) < 1:
-            raise UserError(f"model config: {name} must be positive, got {getattr(cfg, name)}")
+    _check_limits(cfg, "model")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: batching, TBPTT, optimizer, checkpoints, stopping."""
 
-    batch_size: int = _field(16, "chunks trained on at once")
-    seq_len: int = _field(1024, "samples per truncated-backprop segment; a multiple of the top frame size")
-    chunk_seconds: float = _field(8.0, "seconds per training chunk; RNN states carry across its segments")
+    batch_size: int = _field(16, "chunks trained on at once", 1, 65536)
+    seq_len: int = _field(1024, "samples per truncated-backprop segment; a multiple of the top frame size", 1, 1 << 20)
+    chunk_seconds: float = _field(8.0, "seconds per training chunk; RNN states carry across its segments", 0.0, 3600.0)
     chunk_overlap_seconds: float = _field(0.0, "seconds consecutive chunks of a file share")
     val_fraction: float = _field(0.1, "share of chunks held out for validation when --val-data is not given")
     silence_threshold: float = _field(0.01, "RMS under which a 1024-sample window counts as silent")
@@ -127,7 +160,7 @@ class TrainConfig:
     )
     seed: int = _field(0, "seed for weights, batch order and validation choice")
     num_threads: int = _field(
-        0, "CPU threads for training (0: every core this process may use, shared among DDP ranks)"
+        0, "CPU threads for training (0: every core this process may use, shared among DDP ranks)", 0, 1024
     )
 
     def __post_init__(self) -> None:
@@ -146,6 +179,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise UserError(f"train config: {f.name} {value} is not a finite number")
+        _check_limits(self, "train")
         if not 0.0 <= self.val_fraction < 1.0:
             raise UserError(f"train config: val_fraction {self.val_fraction} must be in [0, 1)")
 
@@ -195,6 +229,8 @@ def _coerce(cls: type, name: str, value: Any, kind: str) -> Any:
             if isinstance(value, bool):
                 return value
             raise ValueError(value)
+        if isinstance(value, str) and not isinstance(default, str) and not value.isascii():
+            raise ValueError(value)  # int() takes Arabic-Indic or full-width digits; a config file should not
         if isinstance(default, tuple):
             if isinstance(value, str):
                 value = [v for v in value.replace(",", " ").split() if v]
@@ -206,8 +242,8 @@ def _coerce(cls: type, name: str, value: Any, kind: str) -> Any:
         if isinstance(default, float):
             return float(value)
         return str(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{kind} config: {name}={value!r} is not a valid {type(default).__name__}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{kind} config: {name}={str(value)[:40]!r} is not a valid {type(default).__name__}") from None
 
 
 def apply_overrides(cls: type, base: Mapping[str, Any], overrides: Mapping[str, Any], kind: str) -> Any:
@@ -241,18 +277,28 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
 
 
-def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
+def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML or JSON file with optional [model] and [train] tables (and an optional preset key)."""
+    from rt_samplernn.structured import read_structured
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise UserError(f"{path}: cannot read config file ({e.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise UserError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({e})") from None
+    data = read_structured(path, "config file")
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: holds {_kind_of(data)}, not a table; write [model] and [train] tables")
     unknown = set(data) - {"model", "train", "preset"}
     if unknown:
         raise UserError(f"{path}: unknown section(s) {sorted(unknown)}; valid: model, train, preset")
+    for key in ("model", "train"):
+        if key in data and not isinstance(data[key], dict):
+            raise UserError(f"{path}: {key} holds {_kind_of(data[key])}, not a table of fields, e.g. [{key}]")
+    if "preset" in data and not isinstance(data["preset"], str):
+        raise UserError(f'{path}: preset holds {_kind_of(data["preset"])}, not a name, e.g. preset = "live"')
     return data
+
+
+def _kind_of(value: Any) -> str:
+    """What a value from a file is, in the user's words: null, a number (3), a string ('fast'), a list (...)."""
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}
+    return f"{kind.get(type(value), 'a ' + type(value).__name__)} ({str(value)[:40] if not isinstance(value, str) else repr(value[:40])})"

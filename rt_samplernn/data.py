@@ -17,6 +17,7 @@ from rt_samplernn.config import ModelConfig, TrainConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.progress import progress_bar
 from rt_samplernn.quantize import quantize
+from rt_samplernn.schedule import level_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -100,28 +101,32 @@ def trim_silence(clip: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def chunks_from_clips(clips: Sequence[np.ndarray], model_cfg: ModelConfig, train_cfg: TrainConfig) -> np.ndarray:
-    """Quantized (n_chunks, chunk_length) int16 levels of every non-silent chunk, cut from the clips with their
+    """Quantized (n_chunks, chunk_length) levels (uint8, or uint16 above 256 levels) of every non-silent chunk, cut from the clips with their
     silent lead-ins and tails trimmed."""
     length = chunk_length(model_cfg, train_cfg)
     overlap = int(round(train_cfg.chunk_overlap_seconds * model_cfg.sample_rate))
     hop = max(1, length - overlap)
-    kept = [
-        c
-        for clip in clips
-        for c in cut_chunks(trim_silence(clip, train_cfg.silence_threshold), length, hop)
-        if not mostly_silent(c, train_cfg.silence_threshold, train_cfg.silence_fraction)
-    ]
+    dtype = level_dtype(model_cfg.q_levels)
+    kept: list[np.ndarray] = []
+    for clip in clips:  # quantized clip by clip: memory holds levels (1-2 bytes a sample), not float copies
+        trimmed = trim_silence(clip, train_cfg.silence_threshold)
+        levels = quantize(trimmed, model_cfg.q_type, model_cfg.q_levels).astype(dtype)
+        kept += [
+            levels[start : start + length]
+            for start, c in zip(range(0, len(trimmed), hop), cut_chunks(trimmed, length, hop))
+            if not mostly_silent(c, train_cfg.silence_threshold, train_cfg.silence_fraction)
+        ]
     if not kept:
-        return np.zeros((0, length), dtype=np.int16)
-    return quantize(np.stack(kept), model_cfg.q_type, model_cfg.q_levels).astype(np.int16)
+        return np.zeros((0, length), dtype=dtype)
+    return np.stack(kept)
 
 
 @dataclass
 class AudioSet:
     """Quantized chunks for training and validation."""
 
-    train: np.ndarray  # (n, chunk_length) int16 levels
-    val: np.ndarray  # (m, chunk_length) int16 levels
+    train: np.ndarray  # (n, chunk_length) levels, schedule.level_dtype
+    val: np.ndarray  # (m, chunk_length) levels
 
 
 def build_dataset(
@@ -136,27 +141,48 @@ def build_dataset(
     if not files:
         raise UserError(f"no audio files found in {', '.join(map(str, paths))}")
     chunks = chunks_from_clips(load_clips(files, model_cfg.sample_rate, quiet), model_cfg, train_cfg)
+    val_fraction = train_cfg.val_fraction
     if val_paths:
         val_files = find_audio_files(val_paths)
         val = chunks_from_clips(load_clips(val_files, model_cfg.sample_rate, quiet), model_cfg, train_cfg)
-        train = chunks
-    else:
-        order = np.random.default_rng(train_cfg.seed).permutation(len(chunks))
-        n_val = int(round(len(chunks) * train_cfg.val_fraction))
-        if train_cfg.val_fraction > 0 and len(chunks) >= 2:
-            n_val = max(1, n_val)
-        val, train = chunks[order[:n_val]], chunks[order[n_val:]]
+        if len(val):
+            return _checked(AudioSet(train=chunks, val=val), paths, model_cfg, train_cfg)
+        val_fraction = val_fraction or 0.1
+        print(
+            f"warning: the held-out audio ({', '.join(map(str, val_paths))}) gives no chunk to score (silent, "
+            f"unreadable or shorter than one chunk); holding out {val_fraction:.0%} of the training chunks instead",
+            file=sys.stderr,
+        )
+    order = np.random.default_rng(train_cfg.seed).permutation(len(chunks))
+    n_val = int(round(len(chunks) * val_fraction))
+    if val_fraction > 0 and len(chunks) >= 2:
+        n_val = max(1, n_val)
+    data = AudioSet(train=chunks[order[n_val:]], val=chunks[order[:n_val]])
+    if len(data.val) == 0 and len(data.train):
+        print(
+            "warning: no held-out audio (--val-fraction 0, or a single chunk): best.pt is chosen by the training "
+            "loss; give --val-data or a --val-fraction for a fair choice",
+            file=sys.stderr,
+        )
+    return _checked(data, paths, model_cfg, train_cfg)
+
+
+def _checked(data: AudioSet, paths: Sequence[str | Path], model_cfg: ModelConfig, train_cfg: TrainConfig) -> AudioSet:
+    """data, if it holds at least one batch of training chunks; else a UserError saying what to change."""
+    train = data.train
     if len(train) == 0:
         raise UserError(
             f"no usable audio in {', '.join(map(str, paths))}: every file was unreadable, shorter than one "
             f"chunk ({chunk_length(model_cfg, train_cfg)} samples), or mostly silent"
         )
-    if len(train) < train_cfg.batch_size:
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)  # torchrun's processes: each takes whole batches
+    if len(train) < train_cfg.batch_size * world:
+        per = f" x {world} processes" if world > 1 else ""
         raise UserError(
-            f"only {len(train)} training chunks for batch_size {train_cfg.batch_size}: "
+            f"only {len(train)} training chunks for batch_size {train_cfg.batch_size}{per}: "
             "lower --batch-size or --chunk-seconds, or add audio"
         )
-    return AudioSet(train=train, val=val)
+    return data
 
 
 def validation_chunks(val: np.ndarray, n: int) -> np.ndarray:

@@ -48,6 +48,7 @@ import numpy as np
 from rt_samplernn.atomic import write_atomically
 from rt_samplernn.audio import FileClip, checked_rate, find_audio_files, model_audio_blocks, peak_and_length
 from rt_samplernn.errors import UserError
+from rt_samplernn.structured import read_structured
 
 # Block features (watchdog, audio_stats)
 BLOCK_FRAMES = 1024  # samples per analysis block at the audio's rate (64 ms at 16 kHz)
@@ -201,10 +202,9 @@ def _read_start(path: Path, seconds: float) -> tuple[np.ndarray, int]:
 def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> Path:
     """Store ``stats`` under ``audio_stats`` in a bundle's model.json, atomically (the graphs are untouched)."""
     path = Path(bundle_dir) / "model.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read the bundle manifest ({e})") from None
+    manifest = read_structured(path, "bundle manifest", "json")
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: not a bundle manifest (a {type(manifest).__name__}, not a table)")
     manifest[MANIFEST_KEY] = stats
     text = json.dumps(manifest, indent=1) + "\n"  # as the exporter writes it
     write_atomically(path, text.encode(), "the bundle manifest")

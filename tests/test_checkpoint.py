@@ -184,8 +184,11 @@ def test_carried_states_of_a_real_run_pass(trained):
     [
         (lambda d: d["model_config"].update(dim="wide"), ["model config is not valid (dim='wide' is not a valid int)"]),
         (lambda d: d["model_config"].update(frame_sizes=[4, 6]), ["model config is not valid", "frame_sizes"]),
-        (lambda d: d["model_config"].update(dim=10**6), ["weights do not fit the model config", "the config makes it"]),
-        (lambda d: d["model_config"].update(dim=10**9), ["model config is not valid (no model of this size"]),
+        (lambda d: d["model_config"].update(dim=4096), ["weights do not fit the model config", "the config makes it"]),
+        (
+            lambda d: d["model_config"].update(dim=10**9),
+            ["model config is not valid (dim 1000000000 is outside [1, 8192]"],
+        ),
         (_set("model", [1, 2]), ["weights is not valid (not a table of tensors)"]),
     ],
 )

@@ -32,7 +32,7 @@ def test_folders_are_read_recursively_in_any_format(music_dir, tmp_path):
     assert sorted(f.name for f in files) == ["a.wav", "b.flac", "broken.wav"]
     data = build_dataset([root], CFG, TRAIN, quiet=True)
     assert data.train.shape[1] == chunk_length(CFG, TRAIN) == 16 + 31 * 256
-    assert data.train.dtype == np.int16 and data.train.max() < 256
+    assert data.train.dtype == np.uint8 and data.train.max() < 256  # schedule.level_dtype: 256 levels fit a byte
 
 
 def test_unreadable_file_warning_names_it(tmp_path, music_dir, capsys):

@@ -23,6 +23,7 @@ SHARED_CORE = [
     "rt_samplernn.schedule",
     "rt_samplernn.errors",
     "rt_samplernn.atomic",
+    "rt_samplernn.structured",
     "rt_samplernn.cli",
 ]
 LIVE_COMMANDS = [

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rt_samplernn.atomic import check_replaceable
+from rt_samplernn.config import MAX_FRAME_SIZE
 from rt_samplernn.errors import UserError
 
 MAX_SECONDS = 86_400.0  # 24 h: the longest `generate` / `bench` output; memory stays bounded, time does not
@@ -80,7 +81,7 @@ threads = int_in(1, MAX_THREADS)
 seed = int_in(0, MAX_SEED)
 config_float = float_in(0.0, 1e9, low_open=False)  # `train` flags: range checks proper live in the config
 config_int = int_in(0, 2**31 - 1)
-frame_size = int_in(1, 1 << 20)
+frame_size = int_in(1, MAX_FRAME_SIZE)
 
 
 def _probe(folder: Path, what: Path, flag: str) -> None:
@@ -101,11 +102,11 @@ def check_output_file(path: Path, force: bool, flag: str = "--out") -> None:
         raise UserError(f"{path}: is a folder; give a file name, e.g. {flag} {path / 'out.wav'}")
     if path.exists() and not force:
         raise UserError(f"{path}: already exists; use --force to overwrite it")
-    check_replaceable(path)  # --force replaces a regular file, never a device, a pipe or a folder
     if not folder.exists():
         raise UserError(f"{path}: folder {folder} does not exist; create it or choose another {flag}")
     if not folder.is_dir():
         raise UserError(f"{path}: {folder} is a file, not a folder; choose another {flag}")
+    check_replaceable(path)  # --force replaces a regular file, never a device, a pipe or a folder
     _probe(folder, path, flag)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rt_samplernn.config import PRESETS, ModelConfig, TrainConfig
+from rt_samplernn.errors import UserError
 
 EPILOG = """examples:
   rt-samplernn train music/ --preset live --out runs/live
@@ -21,27 +22,32 @@ config file (TOML or JSON): optional `preset = "live"`, and [model] / [train] ta
 """
 
 
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _add_fields(group: argparse._ArgumentGroup, cls: type) -> None:
     from rt_samplernn.commands import _checks as check
+    from rt_samplernn.config import field_limits
 
-    checked = {int: check.config_int, float: check.config_float}
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(cls(), f.name)
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-        help_text = f"{f.metadata['help']} (default: {shown})"
+        low, high = field_limits(cls, f.name)
+        limits = f"{_number(low)}..{_number(high)}, " if low is not None and high is not None else ""
+        help_text = f"{f.metadata['help']} ({limits}default: {shown})"
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
             group.add_argument(flag, type=check.frame_size, nargs="+", default=None, metavar="N", help=help_text)
         else:
-            group.add_argument(
-                flag,
-                type=checked.get(type(default), str),
-                default=None,
-                metavar=type(default).__name__.upper(),
-                help=help_text,
-            )
+            kind: Any = str
+            if isinstance(default, int):  # the field's own limits (config.py), else the general ones
+                kind = check.int_in(int(low), int(high)) if low is not None and high is not None else check.config_int
+            elif isinstance(default, float):
+                kind = check.config_float
+            group.add_argument(flag, type=kind, default=None, metavar=type(default).__name__.upper(), help=help_text)
 
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
@@ -70,6 +76,39 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.set_defaults(func=run)
 
 
+# What --resume's position (epoch, batch, segment) and carried RNN states are counted in: changing one of
+# these would resume somewhere else, with states of the wrong batch size. Decided: refused, not reinterpreted.
+BATCH_FIELDS = ("batch_size", "seq_len", "chunk_seconds", "chunk_overlap_seconds")
+
+
+def _check_same_batches(cfg: TrainConfig, saved: dict[str, Any], resume: str) -> None:
+    for name in BATCH_FIELDS:
+        if getattr(cfg, name) != saved.get(name, getattr(cfg, name)):
+            flag = "--" + name.replace("_", "-")
+            raise UserError(
+                f"{flag} {getattr(cfg, name)}: {resume} was trained with {saved[name]}, and --resume continues "
+                f"exactly where it stopped; drop {flag} (or start a new run with --force)"
+            )
+
+
+def check_device(name: str) -> None:
+    """--device names a torch device this machine has; else a one-line UserError saying what there is."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"--device {name!r}: not a torch device; use cpu, cuda or cuda:N") from None
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError, ValueError) as e:  # torch built without CUDA raises AssertionError
+        have = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA device"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise UserError(
+            f"--device {name}: not usable here ({first}); this machine has {have}: try --device cpu"
+        ) from None
+
+
 def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name) is not None}
 
@@ -89,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
         read_config_file,
         to_dict,
     )
-    from rt_samplernn.errors import UserError
     from rt_samplernn.train import train
 
     out = Path(args.out)
@@ -116,5 +154,8 @@ def run(args: argparse.Namespace) -> int:
     train_cfg = apply_overrides(TrainConfig, base, {**file.get("train", {}), **train_flags}, "train")
     if resume is not None:
         check_training_state(resume, ckpt, model_cfg)
+        _check_same_batches(train_cfg, base, args.resume)
+    if args.device:
+        check_device(args.device)
     result = train(args.data, out, model_cfg, train_cfg, args.val_data, resume, args.device, args.quiet)
     return 0 if result.stopped != "interrupted" else 130

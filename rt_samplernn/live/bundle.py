@@ -8,7 +8,6 @@ graph), and graph inputs/outputs that do not match the manifest (checked against
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from rt_samplernn.config import ModelConfig, model_config_from_dict
 from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import zero_level
+from rt_samplernn.structured import read_structured
 
 FORMAT = "rt-samplernn-bundle"
 VERSION = 2  # written by this exporter; docs/bundle.md lists what changed from version 1
@@ -122,17 +122,51 @@ def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
             f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "
             "the graph was altered or belongs to another export; re-export the bundle",
         )
+        external = external_tensors(path)
+        if external:
+            raise UserError(
+                f"{path}: tensor {external[0]!r} keeps its data in another file, which the checksums do not "
+                "cover; bundles hold their weights inside the .onnx files: re-export the bundle"
+            )
     return path
 
 
-def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool) -> GraphSpec:
+def external_tensors(path: Path) -> list[str]:
+    """Names of the tensors of an ONNX file (subgraphs included) whose data lies outside it (data_location
+    EXTERNAL); the file is parsed without following them."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # a damaged protobuf raises DecodeError or worse: the user's file, not our bug
+        raise UserError(f"{path}: not a readable ONNX graph ({type(e).__name__}); re-export the bundle") from None
+    names: list[str] = []
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        tensors = list(graph.initializer)
+        for node in graph.node:
+            for attr in node.attribute:
+                tensors += ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
+                graphs += ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+        names += [t.name for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
+    return names
+
+
+def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool, cfg: ModelConfig) -> GraphSpec:
     path = _graph_file(root, entry, mpath, check_sha)
     batch = entry.get("batch")
     batch_path = None if batch is None else _graph_file(root, batch, mpath, check_sha)
     try:
         states = []
         for s in entry.get("states", []):
-            layers, dim = int(s["shape"][0]), int(s["shape"][2])
+            _need(  # before anything of the state's size is allocated: the config's sizes are bounded
+                list(s["shape"]) == [cfg.rnn_layers, "voices", cfg.dim],
+                mpath,
+                f"state {s.get('input')!r} of {entry['file']} has shape {str(s['shape'])[:60]}, config says "
+                f"[{cfg.rnn_layers}, 'voices', {cfg.dim}]",
+            )
+            layers, dim = cfg.rnn_layers, cfg.dim
             init = s["initial"]
             values = np.zeros((layers, dim), np.float32) if init == "zeros" else np.asarray(init, np.float32)
             _need(
@@ -169,10 +203,7 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     _need(root.is_dir(), root, "no such bundle directory; `rt-samplernn export CKPT -o DIR` makes one")
     mpath = root / MANIFEST
     _need(mpath.is_file(), mpath, "missing: not a bundle directory (export one with `rt-samplernn export CKPT`)")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{mpath}: not readable JSON ({str(e).splitlines()[0][:120]})") from None
+    manifest = read_structured(mpath, "bundle manifest", "json")
     _need(
         isinstance(manifest, dict) and manifest.get("format") == FORMAT,
         mpath,
@@ -198,7 +229,7 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
         raise UserError(f"{mpath}: {e}") from None
     entries = manifest.get("graphs")
     _need(isinstance(entries, list), mpath, "no 'graphs' list")
-    specs = [_graph_spec(root, e, mpath, check_sha) for e in entries]
+    specs = [_graph_spec(root, e, mpath, check_sha, cfg) for e in entries]
     frames = {g.name: g for g in specs if g.kind == "frame"}
     samples = [g for g in specs if g.kind == "sample"]
     n_frame = len(cfg.frame_sizes)
@@ -214,7 +245,24 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     _check_manifest_shapes(bundle, mpath)
     _check_summary_agrees(manifest, cfg, mpath)
     _check_initial_states_finite(bundle, mpath)
+    _check_audio_stats_finite(manifest.get("audio_stats"), mpath)
     return bundle
+
+
+def _check_audio_stats_finite(stats: Any, mpath: Path) -> None:
+    """The watchdog's thresholds come from these numbers: NaN would switch its hiss and drone detectors off."""
+    pending: list[tuple[str, Any]] = [("audio_stats", stats)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, dict):
+            pending += [(f"{where}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, float):
+            _need(
+                np.isfinite(value),
+                mpath,
+                f"{where} is {value}; the watchdog's thresholds need numbers: run `rt-samplernn export "
+                "--audio-stats` again or delete the audio_stats entry",
+            )
 
 
 def _check_summary_agrees(manifest: dict[str, Any], cfg: ModelConfig, mpath: Path) -> None:
@@ -247,7 +295,7 @@ def _check_initial_states_finite(b: Bundle, mpath: Path) -> None:
 
 
 def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
-    """The manifest's own shapes agree with its config (frame sizes, dims, layers, state count)."""
+    """The manifest's own shapes agree with its config (frame sizes, state count; state shapes: `_graph_spec`)."""
     cfg = b.config
     n_state = 2 if cfg.rnn_type == "lstm" else 1
     for k, g in enumerate(b.frame_graphs):
@@ -258,12 +306,6 @@ def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
             f"frame size {g.frame_size} but config frame_sizes {list(cfg.frame_sizes)}",
         )
         _need(len(g.states) == n_state, where, f"{len(g.states)} states listed, a {cfg.rnn_type} tier has {n_state}")
-        for s in g.states:
-            _need(
-                list(s.shape) == [cfg.rnn_layers, "voices", cfg.dim],
-                where,
-                f"state {s.input!r} has shape {list(s.shape)}, config says [{cfg.rnn_layers}, 'voices', {cfg.dim}]",
-            )
         first = g.inputs[0] if g.inputs else {}
         steps = "frames" if b.version == 1 else 1  # version 2 frame graphs take one frame per call
         _need(

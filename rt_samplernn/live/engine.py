@@ -408,6 +408,12 @@ class Engine:
         run.prev_in[:] = buf[:, f_top + pos - f0 : f_top + pos]
         run.run_sample(self._noise_used)
         self._noise_used += 1
+        samples = run.samples_out
+        if samples.min() < 0 or samples.max() >= self.q_levels:  # would index (or wrap) the dequantize table
+            raise UserError(
+                f"{self.bundle.sample.path}: returned level {int(samples.min() if samples.min() < 0 else samples.max())}"
+                f" outside 0..{self.q_levels - 1}; the graph does not match model.json: re-export the bundle"
+            )
         end = pos + f0
         buf[:, f_top + pos : f_top + end] = run.samples_out
         if end == f_top:

@@ -118,8 +118,19 @@ class PcmSink:
 
 
 def stdout_sink() -> PcmSink:
-    """A `PcmSink` on this process's stdout (binary). After a closed pipe, later writes go to /dev/null."""
-    return _StdoutSink(sys.stdout.buffer)
+    """A `PcmSink` on this process's stdout (binary). After a closed pipe, later writes go to /dev/null.
+
+    A UserError when there is no standard output to write to (started with it closed, `>&-`).
+    """
+    try:
+        os.fstat(1)
+        stream = sys.stdout.buffer
+    except (OSError, AttributeError, ValueError):  # fd 1 closed: Python sets sys.stdout to None
+        raise UserError(
+            "--stdout: standard output is closed; pipe it into a program, e.g. `| ffmpeg -f s16le ...`, "
+            "or use --record FILE"
+        ) from None
+    return _StdoutSink(stream)
 
 
 class _StdoutSink(PcmSink):

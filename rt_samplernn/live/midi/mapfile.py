@@ -14,6 +14,7 @@ from typing import Any
 from rt_samplernn.atomic import write_atomically, write_error
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.params import DECLARATIONS, MAX_VOICE_CONTROLS, PARAMETERS, FloatSpec, is_voice_name
+from rt_samplernn.structured import read_structured
 
 MAP_VERSION = 2  # 2: voices named from 1 (temperature.1 is the first voice); 1: from 0 (still read)
 SUPPORTED_VERSIONS = (1, 2)
@@ -317,25 +318,5 @@ def save_map(m: MidiMap, path: str | Path) -> Path:
 
 def load_map(path: str | Path) -> MidiMap:
     """Read a map file (TOML, or JSON for .json); a UserError names the file and the problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such MIDI map file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read ({e})") from None
-    if path.suffix.lower() == ".json":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}: not valid JSON ({e})") from None
-    else:
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            raise UserError(f"{path}: reading TOML needs Python 3.11+; save the map as .json") from None
-        try:
-            d = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise UserError(f"{path}: not valid TOML ({e})") from None
+    d = read_structured(path, "MIDI map file")
     return map_from_dict(d, str(path))
