@@ -213,6 +213,10 @@ class HotSwap:
         return self.engine.config
 
     @property
+    def provider(self) -> str:
+        return self.engine.provider
+
+    @property
     def temperatures(self) -> np.ndarray:
         return self.engine.temperatures
 
