@@ -15,6 +15,7 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
+from rt_samplernn.errors import UserError
 from rt_samplernn.gui.session import LiveSession
 from rt_samplernn.gui.settings import ORGANIZATION, Settings, open_settings
 from rt_samplernn.gui.theme import apply_theme
@@ -108,10 +109,12 @@ def main(
     provider: str = "auto",
     seeds: list[str] | None = None,
     start: bool = False,
+    osc: tuple[int, str] | None = None,
     screenshot: str | Path | None = None,
     quit_after_s: float | None = None,
 ) -> int:
     """Run the window until it is closed; with `screenshot`, save a picture of it after `quit_after_s` and exit.
+    ``osc``: (port, host) to listen for OSC on.
 
     Returns the exit status: 0, or 130 after Ctrl-C.
     """
@@ -133,6 +136,12 @@ def main(
             window.midi.open_midi(midi)
         else:
             window.restore_midi()
+        if osc is not None:
+            try:
+                window.session.open_osc(*osc)
+                window.set_status(f"OSC: listening on udp {osc[1]}:{window.session.osc_port}")
+            except UserError as e:
+                window.show_error(str(e))
         if window.session.has_model:
             for i, path in enumerate(seeds or []):
                 window.seeds.load_seed(i, path)

@@ -10,6 +10,7 @@ rt_samplernn.live.meters.METERS. Seed slots are indexed from 0 here and shown fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from rt_samplernn.gui.session_midi import MidiSide
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
 from rt_samplernn.live.params import (
+    BOOKMARKS,
     DECLARATIONS,
     SEED_SLOTS,
     FloatParam,
@@ -36,7 +38,8 @@ Device = int | str | None  # an output: an index, a name substring, NO_DEVICE ("
 if TYPE_CHECKING:
     from rt_samplernn.live.bundle import Bundle
     from rt_samplernn.live.control import LiveControl
-    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.hotswap import HotSwap
+    from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.player import Player
 
 VIRTUAL_PORT = MidiSide.VIRTUAL_PORT
@@ -86,7 +89,7 @@ class LiveSession(MidiSide):
         self.voices_wanted = 1
         self.bundle: Path | None = None
         self.info: Bundle | None = None
-        self.engine: Engine | None = None
+        self.engine: HotSwap | None = None  # the engine, behind the producer that swaps bundles while playing
         self.control: LiveControl | None = None
         self.player: Player | None = None
         self._errors: list[str] = []
@@ -94,6 +97,9 @@ class LiveSession(MidiSide):
         self._last_start: tuple[Device, float] = (None, DEFAULT_LATENCY_MS)
         self.tap: OutputTap | None = None
         self._message_seen = 0
+        self._swap_seen = (0, 0)  # (swaps, message version) of the engine's hot-swaps already reported
+        self.osc: OscServer | None = None
+        self._bundle_request: Path | None = None  # /bundle over OSC, for the window to open on its thread
 
     # ------------------------------------------------------------------ model
     @property
@@ -115,21 +121,129 @@ class LiveSession(MidiSide):
         """
         from rt_samplernn.live.control import LiveControl
         from rt_samplernn.live.engine import Engine
+        from rt_samplernn.live.hotswap import HotSwap
         from rt_samplernn.live.params import Parameters
 
-        engine = Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider, threads=self.threads)
+        engine = HotSwap(
+            Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider, threads=self.threads),
+            path=Path(path),
+        )
         was_running = self.running
         old = self.params
         self.stop()
         if self.control is not None:
             self.control.close()
+        if self.engine is not None:
+            self.engine.close()  # a swap still waiting for a block is dropped
         params = Parameters(voices=engine.voices, slot_count=self.slot_count)
         if old is not None:
             params.take_settings(old)  # seeds, ranges from a loaded map, knob values, switches
         self.bundle, self.info, self.engine, self.params = Path(path), engine.bundle, engine, params
         self.control = LiveControl(params, engine, adopt_engine=old is None)
         self._attach_midi()
+        if self.osc is not None:
+            self.osc.set_params(params)
         return was_running
+
+    def can_swap(self, path: Path) -> bool:
+        """True when `path` can be crossfaded in while playing (`swap_bundle`) instead of a stop and reopen:
+        the audio runs and the voice count stays."""
+        return self.running and self.engine is not None and self.engine.voices == self.voices_wanted
+
+    def swap_bundle(self, path: Path) -> None:
+        """Load `path` in the background and crossfade to it at a block boundary; audio goes on (a bundle
+        that fails leaves the current one playing, with a notice). `swapped` says when it is in."""
+        if self.engine is None:
+            raise UserError("open a bundle first")
+        self.engine.request(Path(path))
+
+    def swapped(self) -> bool:
+        """True once after each hot-swap that went in (the window then shows the new model); failures
+        and successes alike become notices (`take_error`)."""
+        engine = self.engine
+        if engine is None:
+            return False
+        swaps, version = engine.swaps, engine.message_version
+        if (swaps, version) == self._swap_seen:
+            return False
+        done = swaps != self._swap_seen[0]
+        self._swap_seen = (swaps, version)
+        if engine.message:
+            self._errors.append(engine.message)
+        if done:
+            self.bundle, self.info = engine.path, engine.bundle
+        return done
+
+    # ------------------------------------------------------------------ bookmarks (index from 0, shown from 1)
+    def save_bookmark(self, index: int) -> None:
+        """The exact state now into bookmark `index`: between two blocks while playing, at once when stopped."""
+        self._pick("bookmark_save", index)
+
+    def recall_bookmark(self, index: int) -> None:
+        """Back to bookmark `index` exactly: at the next block while playing, at once when stopped."""
+        self._pick("bookmark_recall", index)
+
+    def _pick(self, name: str, index: int) -> None:
+        if self.params is None or self.control is None:
+            raise UserError("open a bundle first")
+        self.params.pad(name, index)
+        if not self.running:  # nothing generates: apply it from here
+            self.control.apply_picks()
+
+    @property
+    def bookmark_count(self) -> int:
+        return BOOKMARKS
+
+    def bookmark_filled(self, index: int) -> bool:
+        return self.params is not None and self.params.bookmarks[index] is not None
+
+    @property
+    def bookmarks_version(self) -> int:
+        return self.params.bookmarks_version if self.params is not None else 0
+
+    def save_bookmarks(self, path: Path) -> None:
+        """Write the bookmark slots to `path` (.npz; UserError if it cannot be written)."""
+        from rt_samplernn.live.snapshot import save_states
+
+        if self.params is not None:
+            save_states(self.params.bookmarks, path, self.bundle.name if self.bundle is not None else "")
+
+    def load_bookmarks(self, path: Path) -> None:
+        """Read the bookmark slots from `path` (UserError if damaged); a bookmark of another bundle stays in
+        its slot and refuses to recall with a notice."""
+        from rt_samplernn.live.params import next_version
+        from rt_samplernn.live.snapshot import load_states
+
+        if self.params is None:
+            raise UserError("open a bundle first")
+        states = load_states(path)
+        count = len(self.params.bookmarks)
+        self.params.bookmarks = (states + [None] * count)[:count]
+        self.params.bookmarks_version = next_version()
+
+    # ------------------------------------------------------------------ OSC
+    def open_osc(self, port: int, host: str) -> None:
+        """Listen for OSC on udp host:port (UserError if taken): the parameters' addresses, and /bundle s."""
+        from rt_samplernn.live.osc import OscServer, Route
+
+        params = self.params if self.params is not None else Parameters()  # a model opened later brings its own
+        server = OscServer(params, port, host, extra=[Route("/bundle", "s", self._osc_bundle, "open a bundle")])
+        server.start()
+        self.osc = server
+
+    @property
+    def osc_port(self) -> int | None:
+        return None if self.osc is None else self.osc.port
+
+    def _osc_bundle(self, args: Sequence[object]) -> None:
+        if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+            raise UserError(f"/bundle takes the bundle folder's path, got {list(args)!r}")
+        self._bundle_request = Path(args[0])  # the window opens it on its own thread
+
+    def take_bundle_request(self) -> Path | None:
+        """A bundle asked for over OSC since the last call, or None (the window polls this)."""
+        path, self._bundle_request = self._bundle_request, None
+        return path
 
     def restart(self) -> None:
         """Start again on the device and latency of the last start."""
@@ -160,7 +274,7 @@ class LiveSession(MidiSide):
             ("sample MLP", f"{cfg.mlp_layers} × {cfg.sample_dim}"),
             ("quantization", f"{cfg.q_type}, {cfg.q_levels} levels"),
             ("sample rate", f"{cfg.sample_rate} Hz"),
-            ("engine", f"onnxruntime {getattr(self.engine, 'provider', 'cpu')}"),
+            ("engine", f"onnxruntime {self.engine.provider}"),
         ]
         exporter = m.get("exporter") or {}
         if exporter:
@@ -347,9 +461,14 @@ class LiveSession(MidiSide):
         return self._errors.pop(0) if self._errors else ""
 
     def close(self) -> None:
-        """Stop audio and MIDI, close the helper thread (the window calls this when it closes)."""
+        """Stop audio, MIDI and OSC, close the helper thread (the window calls this when it closes)."""
         self.stop()
         self.open_midi(None)
+        if self.osc is not None:
+            self.osc.close()
+            self.osc = None
+        if self.engine is not None:
+            self.engine.close()
         if self.control is not None:
             self.control.close()
             self.control = None

@@ -86,6 +86,12 @@ class Settings:
     def set_seed_file(self, index: int, path: str | Path) -> None:
         self._set(f"seeds/{index}", str(path))
 
+    @property
+    def bookmarks_path(self) -> Path:
+        """The session's bookmark slots, beside the settings file: gui.conf -> gui-bookmarks.npz."""
+        where = Path(self.qsettings.fileName())
+        return where.with_name(f"{where.stem}-bookmarks.npz")
+
     def sync(self) -> None:
         self.qsettings.sync()
 

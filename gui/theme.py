@@ -44,6 +44,9 @@ QPushButton#startButton:checked { background: #2e7d4a; border-color: #4cc26a; }
 QPushButton#recordButton { min-width: 110px; }
 QPushButton#recordButton:checked { background: #a3302a; border-color: #e0483e; }
 QPushButton#primeButton { color: #f0a030; }
+QPushButton#bookmarkRecall { min-width: 28px; color: #5c6675; }
+QPushButton#bookmarkRecall[filled="true"] { color: #15191f; background: #4aa3df; border-color: #4aa3df; }
+QPushButton#bookmarkSave { padding: 2px 4px; font-size: 9pt; }
 QPushButton#primeButton:disabled { color: #5c6675; }
 QFrame[active="true"] { border: 1px solid #f0a030; }
 QComboBox, QSpinBox, QDoubleSpinBox {

@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from rt_samplernn.errors import UserError
+from rt_samplernn.gui.panels.bookmarks import BookmarksPanel
 from rt_samplernn.gui.panels.meters import MetersPanel
 from rt_samplernn.gui.panels.midi import MidiPanel
 from rt_samplernn.gui.panels.seeds import SeedsPanel
@@ -65,6 +66,7 @@ class PerformanceWindow(QMainWindow):
         self.model = ModelBox(self, self.set_voices)
         self.voices = VoicesPanel(self)
         self.seeds = SeedsPanel(self)
+        self.bookmarks = BookmarksPanel(self)
         self.midi = MidiPanel(self, on_mappings=lambda by_name: self.voices.show_mappings(by_name))
         self.meters = MetersPanel(self)
         self.scope = ScopeView()
@@ -135,6 +137,7 @@ class PerformanceWindow(QMainWindow):
         QVBoxLayout(scope_box).addWidget(self.scope)
         grid.addWidget(scope_box, 1, 0, 1, 2)
         grid.addWidget(self.seeds, 2, 0, 1, 2)
+        grid.addWidget(self.bookmarks, 3, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(0, 4)
@@ -196,6 +199,7 @@ class PerformanceWindow(QMainWindow):
         """Every learn button, by parameter name: the dials', the seeds panel's and the meters panel's."""
         buttons = {name: d.learn_button for name, d in self.voices.dials.items()}
         buttons.update(self.seeds.learn_buttons)
+        buttons.update(self.bookmarks.learn_buttons)
         buttons.update(self.meters.learn_buttons)
         return buttons
 
@@ -206,20 +210,24 @@ class PerformanceWindow(QMainWindow):
             self.open_bundle(path)
 
     def open_bundle(self, path: str | Path) -> bool:
-        """Load a bundle and build the dials for its voices; False (and a message) if it cannot be opened."""
+        """Load a bundle and build the dials for its voices; False (and a message) if it cannot be opened.
+        While playing, another bundle is loaded in the background and crossfaded in (`session.swap_bundle`):
+        the audio goes on, and the window shows the new model once it is in (`poll_slow`)."""
+        if self.session.bundle is not None and Path(path).resolve() != self.session.bundle.resolve():
+            if self.session.can_swap(Path(path)):
+                self.session.swap_bundle(Path(path))
+                self.set_status(f"loading {Path(path).name} while playing…")
+                return True
+        first = not self.session.has_model
         try:
             was_running = self.session.open_bundle(Path(path))
         except UserError as e:
             self.show_error(str(e))
             return False
-        self.settings.bundle = Path(path).resolve()
-        self.model.show_model()
-        self.transport.bundle_label.setText(self.session.bundle_name())
-        self.transport.bundle_label.setToolTip(self.session.bundle_details())
-        self.setWindowTitle(f"rt-samplernn · {Path(path).name}")
+        if first:
+            self.bookmarks.load()
+        self.show_model()
         self.voices.build()
-        self.scope.set_sample_rate(self.session.sample_rate)
-        self.stack.setCurrentIndex(1)
         self.seeds.restore()
         self.midi.refresh_mappings(force=True)
         self.set_status(f"opened {Path(path).name}")
@@ -230,6 +238,19 @@ class PerformanceWindow(QMainWindow):
                 self.show_error(str(e))
         self.transport.sync_running()
         return True
+
+    def show_model(self) -> None:
+        """The open model in the header, the Model box and the title (after an open or a hot-swap)."""
+        path = self.session.bundle
+        if path is None:
+            return
+        self.settings.bundle = path.resolve()
+        self.model.show_model()
+        self.transport.bundle_label.setText(self.session.bundle_name())
+        self.transport.bundle_label.setToolTip(self.session.bundle_details())
+        self.setWindowTitle(f"rt-samplernn · {path.name}")
+        self.scope.set_sample_rate(self.session.sample_rate)
+        self.stack.setCurrentIndex(1)
 
     def set_voices(self, n: int) -> None:
         """Reopen the model with n voices (the audio restarts if it was running)."""
@@ -282,6 +303,12 @@ class PerformanceWindow(QMainWindow):
         self.meters.poll_slow()
         self.midi.poll_slow()
         self.transport.poll_slow()
+        self.bookmarks.poll_slow()
+        if self.session.swapped():  # a bundle crossfaded in while playing
+            self.show_model()
+        wanted = self.session.take_bundle_request()  # /bundle over OSC
+        if wanted is not None:
+            self.open_bundle(wanted)
         err = self.session.take_error()
         if err:
             self.show_error(err)
@@ -343,5 +370,6 @@ class PerformanceWindow(QMainWindow):
         self.settings.latency_ms = self.transport.latency_spin.value()
         self.settings.voices = self.session.voices_wanted
         self.settings.sync()
+        self.bookmarks.poll_slow()  # a bookmark saved in the last moment is written too
         self.session.close()
         super().closeEvent(event)

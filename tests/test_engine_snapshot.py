@@ -38,6 +38,7 @@ def _engine(path, voices: int = 3, seed: int = 5) -> Engine:
     engine = Engine(path, voices=voices, seed=seed)
     for v, t in enumerate((1.0, 0.05, 0.2)[:voices]):  # low ones follow the states, high ones the noise
         engine.set_temperature(t, voice=v)
+    engine.set_min_p(0.05, voice=0)
     engine.set_gain(0.8)
     return engine
 
@@ -50,10 +51,12 @@ def test_restore_continues_bit_for_bit_across_a_temperature_change(bundles, kind
     state = engine.snapshot()
     after = engine.generate(523)  # crosses top frames and a noise chunk
     engine.set_temperature(0.2, voice=1)  # the knobs move, the model goes on elsewhere
+    engine.set_min_p(0.3)
     engine.set_gain(1.5)
     engine.generate(301)
     engine.restore(state)
     assert np.allclose(engine.temperatures, [1.0, 0.05, 0.2]) and engine.gain == pytest.approx(0.8)
+    assert np.allclose(engine.min_p, [0.05, 0.0, 0.0])
     again = engine.generate(523)
     assert np.array_equal(again, after)
 

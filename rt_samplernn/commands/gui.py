@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
             "  rt-samplernn gui my-bundle --midi virtual --start\n"
             "  rt-samplernn gui my-bundle --voices 2 --device system --latency-ms 100\n"
             "  rt-samplernn gui my-bundle --device none --seed-slot a.wav --start   # no sound card\n"
+            "  rt-samplernn gui my-bundle --osc 9000       # OSC on udp 127.0.0.1:9000 (/bookmark/recall 1, ...)\n"
         ),
     )
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
@@ -51,6 +52,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "primes first; a slot keeps the last 30 s of a longer file",
     )
     p.add_argument("--start", action="store_true", help="start playing at once")
+    from rt_samplernn.commands.midi_options import add_osc_arguments
+
+    add_osc_arguments(p)  # --osc, --osc-host
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
     p.add_argument(
@@ -110,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         provider=args.provider,
         seeds=args.seed_slot,
         start=args.start,
+        osc=None if args.osc is None else (args.osc, args.osc_host),
         screenshot=args.screenshot,
         quit_after_s=args.quit_after,
     )

@@ -180,8 +180,9 @@ class HotSwap:
 
     @staticmethod
     def _copy_knobs(old: Engine, new: Engine) -> None:
-        for v, t in enumerate(old.temperatures):
+        for v, (t, cut) in enumerate(zip(old.temperatures, old.min_p)):
             new.set_temperature(float(t), voice=v)
+            new.set_min_p(float(cut), voice=v)
         new.set_gain(old.gain)
 
     def _targets(self) -> list[Engine]:
@@ -213,8 +214,20 @@ class HotSwap:
         return self.engine.config
 
     @property
+    def provider(self) -> str:
+        return self.engine.provider
+
+    @property
     def temperatures(self) -> np.ndarray:
         return self.engine.temperatures
+
+    @property
+    def min_p(self) -> np.ndarray:
+        return self.engine.min_p
+
+    @property
+    def has_min_p(self) -> bool:
+        return self.engine.has_min_p
 
     @property
     def gain(self) -> float:
@@ -223,6 +236,10 @@ class HotSwap:
     def set_temperature(self, value: float, voice: int | None = None) -> None:
         for e in self._targets():
             e.set_temperature(value, voice=voice)
+
+    def set_min_p(self, value: float, voice: int | None = None) -> None:
+        for e in self._targets():
+            e.set_min_p(value, voice=voice)
 
     def set_gain(self, gain: float) -> None:
         for e in self._targets():

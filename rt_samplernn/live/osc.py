@@ -134,16 +134,22 @@ class OscServer:
         logger: logging.Logger = log,
     ) -> None:
         self.host, self.port = host, int(port)
-        routes: dict[str, dict[int, Route]] = {}
-        for route in [*routes_for(params), *extra]:
-            routes.setdefault(route.address, {})[len(route.args)] = route
-        self._routes = routes
+        self._extra = tuple(extra)
+        self._routes: dict[str, dict[int, Route]] = {}
+        self.set_params(params)
         self.messages = 0
         self.ignored = 0
         self.notices = Notices(quiet_s, logger)
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+
+    def set_params(self, params: Parameters) -> None:
+        """Route to these parameter cells from now on (a model reopened with new cells; any thread)."""
+        routes: dict[str, dict[int, Route]] = {}
+        for route in [*routes_for(params), *self._extra]:
+            routes.setdefault(route.address, {})[len(route.args)] = route
+        self._routes = routes  # one assignment: the receive thread sees the old table or the new one
 
     @property
     def addresses(self) -> list[str]:

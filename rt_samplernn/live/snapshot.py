@@ -8,7 +8,7 @@ the noise seed, and the knobs (temperature and tail cut per voice, gain, any oth
 engine reports in `Engine.knob_values`). `Engine.snapshot()` makes one; `Engine.restore(state)` puts it
 back, after which generation continues bit for bit as it did after the snapshot.
 
-On disk (`save_state` / `load_state`): one .npz of plain arrays (no pickle) plus a JSON header in the
+On disk (`save_state` / `load_state`; several, e.g. the bookmark slots, with `save_states` / `load_states`): one .npz of plain arrays (no pickle) plus a JSON header in the
 array ``meta``; a file of another bundle, voice count or format is a one-line UserError.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,32 @@ def bundle_identity(graph_sha256: list[str]) -> str:
 
 
 def save_state(state: EngineState, path: str | Path, bundle_name: str = "") -> None:
-    """Write `state` to `path` (.npz, replaced atomically: a crash leaves the old file or the new one)."""
-    path = Path(path)
-    arrays = _arrays(state)
+    """Write `state` to `path` (.npz, all or nothing: a crash leaves the old file or the new one)."""
+    write_npz(Path(path), _arrays(state, bundle_name))
+
+
+def save_states(states: Sequence[EngineState | None], path: str | Path, bundle_name: str = "") -> None:
+    """Several states (bookmark slots; None: an empty slot) in one .npz, slot i under the prefix "i/"."""
+    arrays = {"slots": np.array(len(states))}
+    for i, state in enumerate(states):
+        if state is not None:
+            arrays.update(_arrays(state, bundle_name, f"{i}/"))
+    write_npz(Path(path), arrays)
+
+
+def load_states(path: str | Path) -> list[EngineState | None]:
+    """The slots `save_states` wrote (None for an empty one); a one-line UserError for a damaged file."""
+    arrays = read_npz(path, "bookmarks (.npz)")
+    slots = arrays.get("slots")
+    if slots is None or slots.shape != () or slots.dtype.kind not in "iu":
+        raise UserError(f"{path}: not an rt-samplernn bookmarks file (no slot count)")
+    return [
+        state_from_arrays(arrays, Path(path), f"{i}/") if f"{i}/meta" in arrays else None for i in range(int(slots))
+    ]
+
+
+def _arrays(state: EngineState, bundle_name: str = "", prefix: str = "") -> dict[str, np.ndarray]:
+    """The state as plain arrays under `prefix`, with its JSON header in `prefix`meta."""
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -70,17 +94,16 @@ def save_state(state: EngineState, path: str | Path, bundle_name: str = "") -> N
         "tiers": [len(t) for t in state.states],
         "position": state.position,
         "spare_start": state.spare_start,
-        "noise_state": list(state.noise_state),
+        "noise_state": state.noise_state,
         "noise_used": state.noise_used,
         "seed": state.seed,
         "knobs": sorted(state.knobs),
     }
-    arrays["meta"] = np.array(json.dumps(meta))
-    write_npz(path, arrays)
-
-
-def _arrays(state: EngineState, prefix: str = "") -> dict[str, np.ndarray]:
-    arrays = {f"{prefix}levels": state.levels, f"{prefix}spare": state.spare}
+    arrays = {
+        f"{prefix}meta": np.array(json.dumps(meta)),
+        f"{prefix}levels": state.levels,
+        f"{prefix}spare": state.spare,
+    }
     for k, tier in enumerate(state.states):
         for i, s in enumerate(tier):
             arrays[f"{prefix}state.{k}.{i}"] = s
