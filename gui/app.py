@@ -64,6 +64,8 @@ def create_window(
         bundle = last if last and (Path(last) / "model.json").is_file() else default_bundle()
     if bundle is not None:
         window.open_bundle(bundle)
+    for notice in settings.notices:  # values dropped from the settings file: shown after "opened ..."
+        session.post_notice(notice)
     window.show()
     return window
 
@@ -121,9 +123,10 @@ def main(
     app = application()
     signals = _Signals(app)
     try:
-        window = create_window(
-            bundle, open_settings(settings_path), session=LiveSession(provider=provider), voices=voices
-        )
+        settings = open_settings(settings_path)
+        for notice in settings.notices:
+            print(f"rt-samplernn gui: {notice}", file=sys.stderr)
+        window = create_window(bundle, settings, session=LiveSession(provider=provider), voices=voices)
         signals.window = window
         if signals.received is not None:  # a signal came while the model was loading
             window.close()

@@ -452,6 +452,10 @@ class LiveSession(MidiSide):
             self._params().reset.fire()
 
     # ------------------------------------------------------------------ notices
+    def post_notice(self, text: str) -> None:
+        """Queue a notice for the status line (e.g. a settings value dropped at start)."""
+        self._errors.append(text)
+
     def take_error(self) -> str:
         """The oldest notice not yet shown (LiveControl's, the player's, MIDI's), or ''."""
         c = self.control

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QL
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels import Host, learn_button
+from rt_samplernn.gui.settings import SEED_RANGE
 from rt_samplernn.gui.widgets import SeedSlot
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.oga *.opus);;All files (*)"
@@ -41,7 +42,7 @@ class SeedsPanel(QGroupBox):
         side.setVerticalSpacing(4)
         self.seed_label = QLabel("Noise seed")
         self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setRange(*SEED_RANGE)
         self.seed_spin.setToolTip("noise seed used by Reset: same seed, same priming -> the same audio")
         self.seed_spin.setValue(host.settings.seed)
         self.seed_label.setBuddy(self.seed_spin)

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel,
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels import Host
+from rt_samplernn.gui.settings import LATENCY_MS_RANGE
 
 
 class TransportBar(QFrame):
@@ -34,7 +35,7 @@ class TransportBar(QFrame):
         refresh.setToolTip("rescan audio devices (while stopped)")
         refresh.clicked.connect(lambda: self.refresh_devices(rescan=True))
         self.latency_spin = QSpinBox()
-        self.latency_spin.setRange(10, 2000)
+        self.latency_spin.setRange(*LATENCY_MS_RANGE)
         self.latency_spin.setSingleStep(10)
         self.latency_spin.setSuffix(" ms")
         self.latency_spin.setValue(host.settings.latency_ms)

@@ -12,9 +12,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from rt_samplernn.gui.panels import Host
+from rt_samplernn.gui.settings import MAX_VOICES
 from rt_samplernn.gui.widgets import ParamDial
-
-MAX_VOICES = 8  # the voice count's spin box
 
 
 class ModelBox(QGroupBox):
