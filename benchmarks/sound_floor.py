@@ -6,7 +6,7 @@
     python benchmarks/sound_floor.py my-bundle --against music/ --voices 1 4
 
 For each bundle, each voice count (1, 2, 4) and each noise seed (0-4), the engine generates --seconds of audio
-(rt_samplernn.live.engine.Engine at play's default temperature, from play's start; no watchdog), and
+(rt_samplernn.live.engine.Engine at play's default temperature and min-p, from play's start; no watchdog), and
 rt_samplernn.measure sets every voice against the music (default: the Drascula tracks recipes/demo.sh trains
 on, resampled to the bundle's rate). One row per voice, then one line per bundle, against the issue's floor:
 
@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             total, all_pass, wall, generated_s = 0, 0, 0.0, 0.0
             for voices in args.voices:
                 for seed in args.seeds:
-                    engine = Engine(bundle, voices=voices, seed=seed)
+                    engine = Engine(bundle, voices=voices, seed=seed)  # as play makes it (commands/play.py)
                     engine.set_temperature(defaults.temperature)
+                    engine.set_min_p(defaults.min_p or 0.0)
                     start = time.perf_counter()
                     audio = engine.generate(int(args.seconds * rate), apply_gain=False)
                     wall += time.perf_counter() - start
@@ -132,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{music.silent_share():.0%}; generation {generated_s / wall:.2f}x real time (voice-seconds)"
             )
     print(
-        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, temperature "
-        f"{defaults.temperature:g} (play's default), no watchdog; against {len(args.against)} music path(s)\n"
+        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, play's defaults (temperature "
+        f"{defaults.temperature:g}, min-p {defaults.min_p or 0.0:g}), no watchdog; against {len(args.against)} "
+        "music path(s)\n"
     )
     print(header)
     print("\n".join(rows))
