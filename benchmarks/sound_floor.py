@@ -6,7 +6,7 @@
     python benchmarks/sound_floor.py my-bundle --against music/ --voices 1 4
 
 For each bundle, each voice count (1, 2, 4) and each noise seed (0-4), the engine generates --seconds of audio
-(rt_samplernn.live.engine.Engine at play's default temperature, from play's start; no watchdog), and
+(rt_samplernn.live.engine.Engine at play's default temperature and min-p, from play's start; no watchdog), and
 rt_samplernn.measure sets every voice against the music (default: the Drascula tracks recipes/demo.sh trains
 on, resampled to the bundle's rate). One row per voice, then one line per bundle, against the issue's floor:
 
@@ -42,7 +42,6 @@ from rt_samplernn.models import DEMO_BUNDLE
 DRASCULA = Path("/usr/share/scummvm/drascula/audio")
 RHYTHMIC = [1, 2, 3, 4, 5, 8, 12, 15, 16, 17, 18, 19, 21, 22, 23, 24, 27]  # recipes/demo.sh's training tracks
 DEMO_PATH = "rt_samplernn/models/demo"
-CRITERIA = ("sounding", "rhythmicity", "spectral_dynamics", "auc", "loudness_inside", "flatness_inside")
 
 
 def bundle_at(rev: str, root: Path) -> Path:
@@ -85,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         bundles = [(str(b), b) for b in args.bundles] or ([("shipped demo", DEMO_BUNDLE)] if not args.git else [])
         bundles += [(f"demo @{rev}", bundle_at(rev, Path(tmp))) for rev in args.git]
         music_by_rate: dict[int, tuple[measure.Windows, float]] = {}
-        header = (
-            f"| bundle | voices | seed | voice | sounding | rhythmicity (music) | dynamics (music) | AUC | "
-            f"loud inside | flat inside | floor |\n|{'---|' * 11}"
-        )
-        rows, summaries = [], []
+        rows, summary, notes = [], [], []
         for label, path in bundles:
             bundle = load_bundle(path)
             rate = bundle.sample_rate
@@ -97,49 +92,74 @@ def main(argv: list[str] | None = None) -> int:
                 music = measure.music_windows(args.against, rate, args.music_minutes)
                 music_by_rate[rate] = (music, measure.music_auc(music))
             music, music_auc = music_by_rate[rate]
-            passed = {c: 0 for c in CRITERIA}
-            total, all_pass, wall, generated_s = 0, 0, 0.0, 0.0
+            wall, generated_s = 0.0, 0.0
             for voices in args.voices:
+                group: list[measure.Comparison] = []
                 for seed in args.seeds:
-                    engine = Engine(bundle, voices=voices, seed=seed)
+                    engine = Engine(bundle, voices=voices, seed=seed)  # as play makes it (commands/play.py)
                     engine.set_temperature(defaults.temperature)
+                    engine.set_min_p(defaults.min_p or 0.0)
                     start = time.perf_counter()
                     audio = engine.generate(int(args.seconds * rate), apply_gain=False)
                     wall += time.perf_counter() - start
                     generated_s += args.seconds * voices
                     comparisons = measure.compare_voices(measure.measure_voices(audio, rate), music)
+                    group += comparisons
                     for v, c in enumerate(comparisons):
-                        floor = c.floor()
-                        missed = [k for k in CRITERIA if not floor[k]]
-                        total += 1
-                        all_pass += not missed
-                        for k in CRITERIA:
-                            passed[k] += floor[k]
-                        r = c.rows
-                        rows.append(
-                            f"| {label} | {voices} | {seed} | {v + 1} | {1 - c.silent_share:.0%} | "
-                            f"{fmt(r['rhythmicity'].generated_median)} ({fmt(r['rhythmicity'].music_median)}) | "
-                            f"{fmt(r['spectral_dynamics'].generated_median)} "
-                            f"({fmt(r['spectral_dynamics'].music_median)}) | {fmt(c.auc, 2)} | "
-                            f"{r['loudness_db'].inside:.0%} | {r['flatness'].inside:.0%} | "
-                            f"{'pass' if not missed else 'miss: ' + ', '.join(missed)} |"
-                        )
+                        rows.append(f"| {label} | {voices} | {seed} | {v + 1} | " + voice_cells(c))
                         print(rows[-1], file=sys.stderr, flush=True)
-            summaries.append(
-                f"- {label} ({rate} Hz): {all_pass} of {total} voices meet the whole floor; per criterion "
-                + ", ".join(f"{k} {passed[k]}/{total}" for k in CRITERIA)
-                + f"; music: {len(music)} windows, halves AUC {fmt(music_auc, 2)}, silent "
-                f"{music.silent_share():.0%}; generation {generated_s / wall:.2f}x real time (voice-seconds)"
+                summary.append(f"| {label} | {voices} | " + group_cells(group))
+            notes.append(
+                f"- {label}: {rate} Hz; the music: {len(music)} windows, median rhythmicity "
+                f"{fmt(measure.median(music.measure('rhythmicity')))}, spectral dynamics {fmt(measure.median(music.measure('spectral_dynamics')))}"
+                f", halves AUC {fmt(music_auc, 2)}, silent {music.silent_share():.0%}; generation "
+                f"{generated_s / wall:.2f}x real time (voice-seconds per second; depends on the machine's load)"
             )
     print(
-        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, temperature "
-        f"{defaults.temperature:g} (play's default), no watchdog; against {len(args.against)} music path(s)\n"
+        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, play's defaults (temperature "
+        f"{defaults.temperature:g}, min-p {defaults.min_p or 0.0:g}), no watchdog; against {len(args.against)} "
+        "music path(s)\n"
     )
-    print(header)
-    print("\n".join(rows))
+    print(
+        "| bundle | voices | voices at the floor | sounding >= 95% | rhythmicity >= 75% of music's | dynamics >= 90% "
+        f"| AUC <= 0.95 | loud inside >= 80% | flat inside >= 80% | median rhythmicity | median dynamics "
+        f"| median AUC |\n|{'---|' * 12}"
+    )
+    print("\n".join(summary))
     print()
-    print("\n".join(summaries))
+    print("\n".join(notes))
+    print()
+    print(
+        "| bundle | voices | seed | voice | sounding | rhythmicity (music) | dynamics (music) | AUC | loud inside "
+        f"| flat inside | floor |\n|{'---|' * 11}"
+    )
+    print("\n".join(rows))
     return 0
+
+
+def voice_cells(c: measure.Comparison) -> str:
+    """One voice's row: sounding share, rhythmicity and dynamics against the music's, AUC, shares inside, floor."""
+    r = c.rows
+    missed = [k for k, ok in c.floor().items() if not ok]
+    return (
+        f"{1 - c.silent_share:.0%} | {fmt(r['rhythmicity'].generated_median)} ({fmt(r['rhythmicity'].music_median)})"
+        f" | {fmt(r['spectral_dynamics'].generated_median)} ({fmt(r['spectral_dynamics'].music_median)}) | "
+        f"{fmt(c.auc, 2)} | {r['loudness_db'].inside:.0%} | {r['flatness'].inside:.0%} | "
+        f"{'pass' if not missed else 'miss: ' + ', '.join(missed)} |"
+    )
+
+
+def group_cells(group: list[measure.Comparison]) -> str:
+    """Voices meeting the floor and each criterion (of all voices at one voice count), and median figures."""
+    floors = [c.floor() for c in group]
+    n = len(group)
+    counts = " | ".join(f"{sum(f[k] for f in floors)}/{n}" for k in floors[0])  # Comparison.floor's order
+    return (
+        f"{sum(all(f.values()) for f in floors)}/{n} | {counts} | "
+        f"{fmt(float(np.nanmedian([c.rows['rhythmicity'].generated_median for c in group])))} | "
+        f"{fmt(float(np.nanmedian([c.rows['spectral_dynamics'].generated_median for c in group])))} | "
+        f"{fmt(float(np.nanmedian([c.auc for c in group])), 2)} |"
+    )
 
 
 def fmt(value: float, digits: int = 3) -> str:

@@ -407,7 +407,7 @@ def _windows_of(blocks: Iterable[np.ndarray], window_frames: int, wanted: set[in
 
 def measure_voices(audio: np.ndarray, sample_rate: int, name: str = "audio") -> list[Windows]:
     """Per-window measures of each voice: audio (frames,) is one voice, (voices, frames) several."""
-    audio = np.asarray(audio, np.float32)
+    audio = np.nan_to_num(np.asarray(audio, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     rows = audio[None] if audio.ndim == 1 else audio
     analyser = WindowAnalyser(sample_rate)
     count = rows.shape[1] // analyser.window_frames
@@ -435,7 +435,7 @@ def measure_file_voices(path: str | Path, max_minutes: float = MAX_MINUTES) -> l
     return [
         _collect(
             analyser,
-            (w[:, c] for w in windows),
+            (np.nan_to_num(w[:, c], nan=0.0, posinf=0.0, neginf=0.0) for w in windows),
             name if channels == 1 else f"{name} channel {c + 1}",
             clip.seconds,
         )
