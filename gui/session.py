@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from rt_samplernn.live.bundle import Bundle
     from rt_samplernn.live.control import LiveControl
     from rt_samplernn.live.hotswap import HotSwap
+    from rt_samplernn.live.input import LiveInput
     from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.player import Player
 
@@ -100,6 +101,8 @@ class LiveSession(MidiSide):
         self._swap_seen = (0, 0)  # (swaps, message version) of the engine's hot-swaps already reported
         self.osc: OscServer | None = None
         self._bundle_request: Path | None = None  # /bundle over OSC, for the window to open on its thread
+        self.live_input: LiveInput | None = None  # call and response: the input kept in the last seed slot
+        self._input_device: int | str | None = None
 
     # ------------------------------------------------------------------ model
     @property
@@ -143,6 +146,12 @@ class LiveSession(MidiSide):
         self._attach_midi()
         if self.osc is not None:
             self.osc.set_params(params)
+        live = self.live_input
+        if self._input_device is not None and (live is None or live.sample_rate != engine.sample_rate):
+            try:  # chosen before a model was open, or kept at the old model's rate
+                self.set_input(self._input_device)
+            except UserError as e:
+                self._errors.append(str(e))
         return was_running
 
     def can_swap(self, path: Path) -> bool:
@@ -363,8 +372,9 @@ class LiveSession(MidiSide):
         player = Player(engine, device=device, latency_ms=latency_ms, watchdog=params.watchdog.target, sinks=[tap])
         player.add_block_hook(control.tick)  # parameters land at block boundaries, on the worker
         slot = params.slots[params.slot.target]
-        if control.primes and slot is not None:
-            player.set_seed(slot.audio, slot.sample_rate)  # the watchdog re-primes from the current seed
+        audio = slot.take() if control.primes and slot is not None else None
+        if slot is not None and audio is not None and len(audio):
+            player.set_seed(audio, slot.sample_rate)  # the watchdog re-primes from the current seed
         control.player = player  # the switches and pad primes now reach this player
         player.start()  # UserError (device busy or gone) leaves nothing running
         self.player, self.tap = player, tap
@@ -433,6 +443,42 @@ class LiveSession(MidiSide):
             raise UserError("open a bundle first, then load seeds")
         return self.params.load_slot(index, path)
 
+    # ------------------------------------------------------------------ call and response
+    @property
+    def input_slot(self) -> int:
+        """The seed slot a live input takes: the last one (key 8 with eight slots)."""
+        return self.slot_count - 1
+
+    def input_devices(self) -> list[tuple[int | str | None, str]]:
+        """(device, label) of every audio input, after (None, 'no live input')."""
+        from rt_samplernn.live.devices import list_input_devices
+
+        try:
+            devices = [(d.index, d.label) for d in list_input_devices()]
+        except UserError:
+            devices = []
+        return [(None, "no live input"), *devices]
+
+    def set_input(self, device: int | str | None, seconds: float | None = None) -> None:
+        """Keep the last ``seconds`` of an audio input (None: none) in the last seed slot; its pad, key or /prime
+        primes from what it holds then, while audio goes on. UserError if the input cannot be opened."""
+        from rt_samplernn.live.input import DEFAULT_INPUT_SECONDS, LiveInput
+
+        old, self.live_input = self.live_input, None
+        if old is not None:
+            old.stop()
+        params = self.params
+        slot = params.slots[self.input_slot] if params is not None else None
+        if params is not None and slot is not None and slot.live is not None:
+            params.clear_slot(self.input_slot)  # the old input's slot goes with it
+        self._input_device = device
+        if device is None or params is None:
+            return
+        live = LiveInput(device, self.sample_rate, seconds or (old.seconds if old else DEFAULT_INPUT_SECONDS))
+        live.start()
+        self.live_input = live
+        params.set_live_slot(self.input_slot, live.name, live.sample_rate, live.take, live.seconds)
+
     def prime(self, index: int) -> None:
         """Select slot `index` and prime the engine from it (runs on LiveControl's helper thread)."""
         if self.params is None:
@@ -465,8 +511,11 @@ class LiveSession(MidiSide):
         return self._errors.pop(0) if self._errors else ""
 
     def close(self) -> None:
-        """Stop audio, MIDI and OSC, close the helper thread (the window calls this when it closes)."""
+        """Stop audio, the live input, MIDI and OSC, close the helper thread (the window calls this when it closes)."""
         self.stop()
+        if self.live_input is not None:
+            self.live_input.stop()
+            self.live_input = None
         self.open_midi(None)
         if self.osc is not None:
             self.osc.close()

@@ -418,6 +418,14 @@ class SeedSlot(QFrame):
         self.name_label.setToolTip(tip or "")
         self.prime_button.setEnabled(audio is not None)
 
+    def set_live(self, name: str, audio: np.ndarray, held_s: float, seconds: float) -> None:
+        """Show a live input: what it holds now (``audio``, ``held_s`` long, oldest first) of the ``seconds`` it
+        keeps."""
+        self.thumb.set_audio(audio if len(audio) else None)
+        self.name_label.setText(f"{name} · live {held_s:.0f}/{seconds:.0f} s")
+        self.name_label.setToolTip(f"{name}: Prime (its key, pad or /prime) primes from the last {seconds:g} s heard")
+        self.prime_button.setEnabled(True)
+
     def set_active(self, on: bool) -> None:
         self.setProperty("active", on)
         style = self.style()

@@ -301,6 +301,7 @@ class PerformanceWindow(QMainWindow):
     def poll_slow(self) -> None:
         """Every TEXT_MS: the other meters, MIDI status and mappings, the transport, notices."""
         self.meters.poll_slow()
+        self.seeds.poll_slow()
         self.midi.poll_slow()
         self.transport.poll_slow()
         self.bookmarks.poll_slow()

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+)
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels import Host, learn_button
@@ -65,8 +74,47 @@ class SeedsPanel(QGroupBox):
             side.addWidget(widget, r, 0)
             self.learn_buttons[name] = learn_button(host, name)
             side.addWidget(self.learn_buttons[name], r, 1)
-        side.setRowStretch(4, 1)
+        self.input_label = QLabel("Live input")
+        self.input_combo = QComboBox()
+        self.input_combo.setToolTip(
+            f"call and response: keep the last seconds of this input in seed slot {host.session.slot_count}; "
+            "its Prime, key, pad or /prime primes the model from what was just played into it"
+        )
+        self.input_label.setBuddy(self.input_combo)
+        self.input_combo.activated.connect(lambda i: self.choose_input(self.input_combo.itemData(i)))
+        side.addWidget(self.input_label, 4, 0)
+        side.addWidget(self.input_combo, 4, 1)
+        side.setRowStretch(5, 1)
         lay.addLayout(side)
+        self.refresh_inputs()
+
+    def refresh_inputs(self) -> None:
+        """List the audio inputs in the picker, the one in use selected."""
+        session = self.host.session
+        current = session.live_input.device.index if session.live_input is not None else None
+        self.input_combo.clear()
+        for device, label in session.input_devices():
+            self.input_combo.addItem(label, device)
+            if device == current:
+                self.input_combo.setCurrentIndex(self.input_combo.count() - 1)
+
+    def choose_input(self, device: int | str | None) -> bool:
+        """Keep this input (None: none) in the last seed slot; False (and a message) if it cannot be opened."""
+        session = self.host.session
+        try:
+            session.set_input(device)
+        except UserError as e:
+            self.host.show_error(str(e))
+            self.refresh_inputs()
+            return False
+        live = session.live_input
+        self.host.set_status(
+            f"{live.name}: seed slot {session.input_slot + 1} keeps its last {live.seconds:g} s"
+            if live is not None
+            else "no live input"
+        )
+        self.restore()
+        return True
 
     def choose_seed(self, index: int) -> None:
         start = self.host.settings.seed_file(index)
@@ -108,9 +156,23 @@ class SeedsPanel(QGroupBox):
                     clip = None
             if clip is None:
                 slot.set_clip(None, None)
+            elif clip.live is not None:
+                self.show_live(i)
             else:
                 slot.set_clip(clip.name, clip.audio, clip.seconds, clip.file_seconds)
         self._version = session.seeds_version
+
+    def show_live(self, index: int) -> None:
+        """Redraw a live-input slot with what its input holds now."""
+        clip = self.host.session.seed_clip(index)
+        if clip is not None and clip.live is not None:
+            audio = clip.take()
+            self.slots[index].set_live(clip.name, audio, len(audio) / clip.sample_rate, clip.file_seconds)
+
+    def poll_slow(self) -> None:
+        """Once a second: the live input's slot shows what it has heard."""
+        for i in range(len(self.slots)):
+            self.show_live(i)
 
     def prime(self, index: int) -> None:
         """Select seed slot `index` and prime the engine from it (in the background; audio goes on)."""

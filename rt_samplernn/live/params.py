@@ -502,6 +502,12 @@ class Parameters:
         self.slots_version = next_version()
         return slot
 
+    def clear_slot(self, index: int) -> None:
+        """Empty slot ``index`` (a live input that was closed, say)."""
+        if 0 <= index < len(self.slots) and self.slots[index] is not None:
+            self.slots[index] = None
+            self.slots_version = next_version()
+
     def select_and_prime(self, index: int) -> None:
         """Select slot ``index`` and fire ``prime`` (what a pad does; any thread)."""
         self.pad("slot", index)
