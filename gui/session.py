@@ -94,6 +94,7 @@ class LiveSession(MidiSide):
         self.control: LiveControl | None = None
         self.player: Player | None = None
         self._errors: list[str] = []
+        self._reprime_failures_seen = 0  # the player's count the window has told of
         self._player_error: str | None = None
         self._last_start: tuple[Device, float] = (None, DEFAULT_LATENCY_MS)
         self.tap: OutputTap | None = None
@@ -370,6 +371,7 @@ class LiveSession(MidiSide):
         self.stop()
         tap = OutputTap()
         player = Player(engine, device=device, latency_ms=latency_ms, watchdog=params.watchdog.target, sinks=[tap])
+        self._reprime_failures_seen = 0  # a new player counts from 0
         player.add_block_hook(control.tick)  # parameters land at block boundaries, on the worker
         slot = params.slots[params.slot.target]
         audio = slot.take() if control.primes and slot is not None else None
@@ -400,6 +402,9 @@ class LiveSession(MidiSide):
         if metrics.error and metrics.error != self._player_error:
             self._player_error = metrics.error
             self._errors.append(metrics.error)
+        if metrics.reprime_failures > self._reprime_failures_seen and metrics.reprime_error:
+            self._reprime_failures_seen = metrics.reprime_failures
+            self._errors.append(f"watchdog: {metrics.reprime_error}")
         return {m.name: Reading(m.fraction(metrics), m.format(metrics)) for m in chosen}
 
     @property

@@ -159,6 +159,8 @@ def format_status(m: PlayerMetrics, osc: OscServer | None = None) -> str:
         else f"T {min(temps):.2f}-{max(temps):.2f}"
     )
     watchdog = meter("watchdog_events") if m.watchdog_enabled else "watchdog off"
+    if m.reprime_failures:  # never shown as recoveries: the seed could not be read, the model was reset
+        watchdog += f" ({m.reprime_failures} re-prime{'s' * (m.reprime_failures > 1)} failed: reset instead)"
     blocks = [METERS_BY_NAME[name] for name in ("block_p50", "block_p99", "block_worst")]
     block = (
         f"block p50/p99/worst {'/'.join(format(b.value(m), '.1f') for b in blocks)} of {m.deadlines.budget_ms:.1f} ms"
@@ -405,6 +407,8 @@ def run(args: argparse.Namespace) -> int:
         summary += (
             f" (silence {m.silence_events}, drone {m.drone_events}, hiss {m.hiss_events}, blow-up {m.noise_events})"
         )
+    if m.reprime_failures:
+        summary += f"; {m.reprime_failures} re-prime(s) failed, last: {m.reprime_error}"
     if args.record:
         summary += f"; recorded {m.recorded_seconds:.1f} s to {args.record}"
     print(summary, file=sys.stderr)

@@ -148,7 +148,9 @@ class PlayerMetrics:
     noise_events: int  # blow-ups: loud broadband noise
     hiss_events: int  # output as flat as noise, at any level
     drone_events: int  # stuck low-frequency / DC-like output, or a short loop over and over
-    recoveries: int  # re-primes done (watchdog or `Player.reprime`)
+    recoveries: int  # re-primes done (watchdog or `Player.reprime`), a reset after a failed re-prime included
+    reprime_failures: int  # re-primes from the seed that failed (each followed by a reset), and failed resets
+    reprime_error: str | None  # why the last one failed, in words
     recorded_seconds: float  # seconds written to the sinks
     record_dropped_frames: int  # frames the recorder could not keep up with
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
@@ -400,6 +402,8 @@ class Player:
             hiss_events=wd.hiss_events,
             drone_events=wd.drone_events,
             recoveries=self.reprimer.recoveries,
+            reprime_failures=self.reprimer.fallbacks + self.reprimer.failures,
+            reprime_error=self.reprimer.last_error,
             recorded_seconds=self._recorded_frames / self.device_rate,
             record_dropped_frames=self._tap_dropped,
             device_lost=self._device_lost,

@@ -332,7 +332,8 @@ class Reprimer:
     ``seed``: ``(audio, rate)`` (audio: an array, or an audio.FileClip read again at each re-prime) or None
     (then `request` resets the producer with a fresh RNG seed).
     Settable from any thread. Producers without ``prime``/``reset`` are left alone (``supported`` False).
-    Counters: ``recoveries`` (done), ``failures``, ``last_error``; ``busy`` while one runs.
+    Counters: ``recoveries`` (done), ``fallbacks`` (seed failed, reset instead), ``failures``, ``last_error``;
+    ``busy`` while one runs.
     """
 
     def __init__(
@@ -341,7 +342,8 @@ class Reprimer:
         self.producer = producer
         self.seed = seed
         self.recoveries = 0
-        self.failures = 0
+        self.fallbacks = 0  # re-primes from the seed that failed and were replaced by a reset
+        self.failures = 0  # recoveries where even the reset failed
         self.last_error: str | None = None
         self._resets = 0
         self._reset_seed_base = int(reset_seed_base)
@@ -370,22 +372,32 @@ class Reprimer:
         return True
 
     def run(self) -> None:
-        """Re-prime now, in the calling thread; errors are counted and kept in ``last_error``, never raised."""
+        """Re-prime now, in the calling thread; never raises.
+
+        A re-prime from the seed that fails (the seed file was moved or deleted, ...) falls back to a reset,
+        counted in ``fallbacks`` with the reason in ``last_error``: the model is never left as it was. Only
+        a reset that fails too counts in ``failures``. ``recoveries`` counts the producer restarted either way.
+        """
         seed = self.seed
         self._resets += 1
         # A fresh noise seed per recovery: priming or resetting with the same one would replay the same
         # samples, and with them the same collapse.
         noise_seed = self._reset_seed_base * 1_000_003 + self._resets
-        try:
-            prime = getattr(self.producer, "prime", None)
-            if seed is not None and callable(prime):
+        prime = getattr(self.producer, "prime", None)
+        if seed is not None and callable(prime):
+            try:
                 prime(seed[0], int(seed[1]), seed=noise_seed)
-            else:
-                self.producer.reset(noise_seed)
+                self.recoveries += 1
+                return
+            except Exception as e:  # the stream goes on: reset instead, and say why
+                self.fallbacks += 1
+                self.last_error = f"re-prime from the seed failed ({str(e)[:160] or type(e).__name__}); reset instead"
+        try:
+            self.producer.reset(noise_seed)
             self.recoveries += 1
         except Exception as e:  # the stream goes on; the error is reported in the metrics
             self.failures += 1
-            self.last_error = f"{type(e).__name__}: {e}"
+            self.last_error = f"re-prime failed, and so did the reset ({type(e).__name__}: {e})"
 
     def join(self, timeout: float | None = None) -> None:
         t = self._thread
