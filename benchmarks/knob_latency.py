@@ -3,6 +3,7 @@
     python benchmarks/knob_latency.py                                  # demo, 48 kHz, --latency-ms 20 50 100 200
     python benchmarks/knob_latency.py --rate 16000 --latency-ms 50 --trials 20
     python benchmarks/knob_latency.py --bundle my-bundle --play-args --chunk-frames 128
+    python benchmarks/knob_latency.py --latency-ms 50 --via midi osc   # the gain over MIDI, then over OSC
 
 A private `jackd -d dummy` server (paced like a sound card), `rt-samplernn play BUNDLE --midi virtual
 --gain 0` in a child process, and this script as a real JACK client (libjack through ctypes): a MIDI
@@ -12,6 +13,9 @@ of a process cycle) and finds the first frame of play's output after it that is 
 is frames / rate, on the one clock both sides share. This client runs after play in each cycle, so the
 figure leaves out the device's own output buffer; play's shown figure includes it (PortAudio's output
 latency), so the table prints both the shown figure and the shown figure less the device's latency.
+With ``--via osc`` play listens with ``--osc PORT`` instead, and the probe sends ``/gain 0`` and ``/gain 2``
+(the range's ends, as CC 7 = 0 and 127) as UDP datagrams from its process callback, at the first frame of
+a cycle as the MIDI events are: the two figures share their reference.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import ctypes
 import os
 import random
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pythonosc.osc_message_builder import OscMessageBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from play_underruns import ROOT, jack
@@ -84,6 +90,9 @@ class JackProbe:
         self.recorded = np.zeros(int(seconds * self.rate), np.float32)  # frame f at f - first_frame
         self.first_frame: int | None = None
         self.pending: bytes | None = None  # a MIDI message for the next cycle
+        self.pending_osc: bytes | None = None  # an OSC datagram for the next cycle, sent to osc_to
+        self.osc_to: tuple[str, int] | None = None
+        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sent_at: int | None = None  # the JACK frame it went out at
         self._process = PROCESS(self._cycle)  # kept alive: libjack calls it
         lib.jack_set_process_callback(self.client, self._process, None)
@@ -98,6 +107,11 @@ class JackProbe:
         if msg is not None:
             lib.jack_midi_event_write(midi, 0, msg, len(msg))
             self.pending = None
+            self.sent_at = frame
+        datagram = self.pending_osc
+        if datagram is not None and self.osc_to is not None:
+            self._udp.sendto(datagram, self.osc_to)
+            self.pending_osc = None
             self.sent_at = frame
         if self.first_frame is None:
             self.first_frame = frame
@@ -123,14 +137,15 @@ class JackProbe:
         if self.lib.jack_connect(self.client, source.encode(), dest.encode()) not in (0, 17):  # 17: EEXIST
             raise SystemExit(f"cannot connect {source} -> {dest}")
 
-    def wire(self, play: subprocess.Popen, timeout_s: float = 60.0) -> None:
-        """Connect our MIDI out to play's MIDI input and play's outputs to our audio inputs."""
+    def wire(self, play: subprocess.Popen, timeout_s: float = 60.0, midi: bool = True) -> None:
+        """Connect our MIDI out to play's MIDI input (``midi``) and play's outputs to our audio inputs."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and play.poll() is None:
             midi_in = [p for p in self.ports("", MIDI, IS_INPUT) if not p.startswith(("knob-probe:", "system:"))]
             outs = [p for p in self.ports("", AUDIO, IS_OUTPUT) if not p.startswith(("knob-probe:", "system:"))]
-            if midi_in and outs:
-                self.connect(self.lib.jack_port_name(self.midi_out).decode(), midi_in[0])
+            if (midi_in or not midi) and outs:
+                if midi:
+                    self.connect(self.lib.jack_port_name(self.midi_out).decode(), midi_in[0])
                 for out, port in zip(outs, self.audio_in):
                     self.connect(out, self.lib.jack_port_name(port).decode())
                 return
@@ -146,13 +161,34 @@ class JackProbe:
             time.sleep(0.0005)
         return self.sent_at
 
+    def send_osc(self, address: str, value: float) -> int:
+        """Send an OSC message (one float) at the start of the next cycle; return the JACK frame it went out at."""
+        builder = OscMessageBuilder(address)
+        builder.add_arg(float(value), "f")
+        self.sent_at = None
+        self.pending_osc = builder.build().dgram
+        while self.sent_at is None:
+            time.sleep(0.0005)
+        return self.sent_at
+
     def close(self) -> None:
         self.lib.jack_deactivate(self.client)
         self.lib.jack_client_close(self.client)
+        self._udp.close()
 
 
-def measure(bundle: str | None, server: str, latency_ms: float, trials: int, extra: list[str]) -> dict:
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure(
+    bundle: str | None, server: str, latency_ms: float, trials: int, extra: list[str], via: str = "midi"
+) -> dict:
     seconds = 8.0 + trials * 1.2
+    osc_port = free_udp_port()
+    control = ["--midi", "virtual", "--midi-api", "jack"] if via == "midi" else ["--osc", str(osc_port)]
     env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
     cmd = [
         sys.executable,
@@ -160,10 +196,7 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
         "rt_samplernn",
         "play",
         *([bundle] if bundle else []),
-        "--midi",
-        "virtual",
-        "--midi-api",
-        "jack",
+        *control,
         "--gain",
         "0",
         "--no-watchdog",
@@ -181,10 +214,17 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
     assert stderr is not None  # stderr=PIPE
     threading.Thread(target=lambda: lines.extend(stderr), daemon=True).start()
     probe = JackProbe(server, seconds + 20)
+    probe.osc_to = ("127.0.0.1", osc_port)
     delays = []
+
+    def turn(up: bool) -> int:
+        if via == "midi":
+            return probe.send(bytes([0xB0, 7, 127 if up else 0]))
+        return probe.send_osc("/gain", 2.0 if up else 0.0)
+
     try:
         try:
-            probe.wire(proc)
+            probe.wire(proc, midi=via == "midi")
         except SystemExit:
             time.sleep(0.5)
             print("".join(lines[-10:]), file=sys.stderr)
@@ -192,9 +232,9 @@ def measure(bundle: str | None, server: str, latency_ms: float, trials: int, ext
         time.sleep(2.0)  # past the start
         rng = random.Random(0)
         for _ in range(trials):
-            probe.send(bytes([0xB0, 7, 0]))
+            turn(False)
             time.sleep(0.35 + latency_ms / 1000.0 * 2 + rng.random() * 0.05)  # muted, at a random phase
-            sent = probe.send(bytes([0xB0, 7, 127])) - (probe.first_frame or 0)
+            sent = turn(True) - (probe.first_frame or 0)
             time.sleep(0.25 + latency_ms / 1000.0 * 2)
             loud = np.flatnonzero(np.abs(probe.recorded[sent:]) > 1e-6)
             if len(loud):
@@ -219,23 +259,25 @@ def main() -> None:
     p.add_argument("--period", type=int, default=256, help="JACK period, frames")
     p.add_argument("--latency-ms", type=float, nargs="+", default=[20, 50, 100, 200], help="settings to measure")
     p.add_argument("--trials", type=int, default=12, help="knob turns per setting")
+    p.add_argument("--via", nargs="+", choices=("midi", "osc"), default=["midi"], help="how the knob is turned")
     p.add_argument("--play-args", nargs=argparse.REMAINDER, default=[], help="more `play` flags, last")
     args = p.parse_args()
     print(
         f"JACK dummy {args.rate} Hz / {args.period}, {args.trials} knob turns per setting, "
         f"load average {os.getloadavg()[0]:.2f} at start"
     )
-    print(f"{'setting':>8} {'measured p50':>12} {'p10-p90':>13} {'shown':>6} {'shown - device':>14}")
+    print(f"{'via':>4} {'setting':>8} {'measured p50':>12} {'p10-p90':>13} {'shown':>6} {'shown - device':>14}")
     with jack(args.rate, args.period) as server:
         for ms in args.latency_ms:
-            r = measure(args.bundle, server, ms, args.trials, args.play_args)
-            d = np.array(r["delays"])
-            lo, hi = np.percentile(d, [10, 90])
-            print(
-                f"{ms:6.0f}ms {np.median(d):10.1f}ms {lo:6.1f}-{hi:5.1f}ms {r['shown']:4.0f}ms "
-                f"{r['shown'] - r['device']:12.1f}ms",
-                flush=True,
-            )
+            for via in args.via:
+                r = measure(args.bundle, server, ms, args.trials, args.play_args, via)
+                d = np.array(r["delays"])
+                lo, hi = np.percentile(d, [10, 90])
+                print(
+                    f"{via:>4} {ms:6.0f}ms {np.median(d):10.1f}ms {lo:6.1f}-{hi:5.1f}ms {r['shown']:4.0f}ms "
+                    f"{r['shown'] - r['device']:12.1f}ms",
+                    flush=True,
+                )
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
