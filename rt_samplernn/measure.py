@@ -364,12 +364,18 @@ class Windows:
         )
 
 
+Measured = tuple[np.ndarray, np.ndarray, np.ndarray]  # WindowAnalyser.measure of one window
+
+
 def _collect(analyser: WindowAnalyser, windows: Iterable[np.ndarray], name: str, seconds: float) -> Windows:
-    measured = [analyser.measure(w) for w in windows]
+    return _windows_from(analyser.sample_rate, [analyser.measure(w) for w in windows], name, seconds)
+
+
+def _windows_from(sample_rate: int, measured: Sequence[Measured], name: str, seconds: float) -> Windows:
     if not measured:
-        return Windows.join([], analyser.sample_rate)
+        return Windows.join([], sample_rate)
     return Windows(
-        analyser.sample_rate,
+        sample_rate,
         np.array([m[0] for m in measured]),
         np.array([m[1] for m in measured]),
         np.array([m[2] for m in measured]),
@@ -429,16 +435,15 @@ def measure_file_voices(path: str | Path, max_minutes: float = MAX_MINUTES) -> l
     analyser = WindowAnalyser(clip.rate)
     count = int(clip.seconds * clip.rate) // analyser.window_frames
     wanted = _sampled(count, int(max_minutes * 60 / WINDOW_S))
-    windows = list(_windows_of(clip.blocks(1 << 16), analyser.window_frames, wanted))
     channels = clip.channels
+    measured: list[list[Measured]] = [[] for _ in range(channels)]
+    for window in _windows_of(clip.blocks(1 << 16), analyser.window_frames, wanted):  # one window held
+        window = np.nan_to_num(window, nan=0.0, posinf=0.0, neginf=0.0)
+        for c in range(channels):
+            measured[c].append(analyser.measure(window[:, c]))
     name = Path(path).name
     return [
-        _collect(
-            analyser,
-            (np.nan_to_num(w[:, c], nan=0.0, posinf=0.0, neginf=0.0) for w in windows),
-            name if channels == 1 else f"{name} channel {c + 1}",
-            clip.seconds,
-        )
+        _windows_from(clip.rate, measured[c], name if channels == 1 else f"{name} channel {c + 1}", clip.seconds)
         for c in range(channels)
     ]
 
