@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     weights.add_argument(
         "--int8",
         action="store_true",
+        default=argparse.SUPPRESS,  # the default already: nothing reads it
         help="the default, accepted for old scripts: every weight matrix as int8 (onnxruntime MatMulNBits), "
         "about 2x faster on a CPU, about 1%% off the checkpoint; big models also get frame graphs for 3+ "
         "voices (*.batch.onnx)",
