@@ -174,7 +174,8 @@ class PerformanceWindow(QMainWindow):
             mm.addAction(a)
 
     def _build_shortcuts(self) -> None:
-        """Stage keys: Space start/stop, Ctrl+R record, 1-9 prime that seed slot, Esc cancel MIDI learn.
+        """Stage keys: Space start/stop, Ctrl+R record, 1-9 prime that seed slot, F1-F8 recall that bookmark
+        (Shift+F1-F8 save it), Esc cancel MIDI learn.
 
         A focused text or number field keeps its own keys (Qt lets it override shortcuts it uses).
         """
@@ -185,6 +186,9 @@ class PerformanceWindow(QMainWindow):
             ("Escape", lambda: self.learn(None)),
         ]
         keys += [(str(i + 1), functools.partial(self.seeds.prime, i)) for i in range(min(len(self.seeds.slots), 9))]
+        for i in range(min(len(self.bookmarks.recall_buttons), 12)):
+            keys += [(f"F{i + 1}", functools.partial(self.bookmarks.recall, i))]
+            keys += [(f"Shift+F{i + 1}", functools.partial(self.bookmarks.save, i))]
         # Buttons take no keyboard focus, so Space always means start/stop (not "click the last button").
         for button in self.findChildren(QPushButton):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)

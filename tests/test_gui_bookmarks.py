@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PyQt6.QtCore import Qt
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.test_gui_window import bundle, jack_module, make_window, start  # noqa: F401  (fixtures)
@@ -20,7 +21,7 @@ def other_bundle(tmp_path_factory) -> Path:
     return tiny_bundle(tmp_path_factory.mktemp("other") / "other", seed=5, frame_sizes=(16, 64))[1]
 
 
-def test_bookmarks_survive_a_save_and_load_of_the_session_file(make_window, bundle, tmp_path):  # noqa: F811
+def test_bookmarks_survive_a_save_and_load_of_the_session_file(qtbot, make_window, bundle, tmp_path):  # noqa: F811
     ini = tmp_path / "rig.ini"
     w = make_window(bundle, voices=2, settings=ini)
     assert not any(b.property("filled") for b in w.bookmarks.recall_buttons)
@@ -35,7 +36,9 @@ def test_bookmarks_survive_a_save_and_load_of_the_session_file(make_window, bund
     loaded = w2.session.params.bookmarks[2]
     assert loaded is not None and loaded.bundle_id == saved.bundle_id and loaded.voices == 2
     assert all(np.array_equal(a, b) for a, b in zip(loaded.states[0], saved.states[0]))
-    w2.bookmarks.recall_buttons[2].click()
+    w2.activateWindow()
+    qtbot.waitUntil(w2.isActiveWindow, timeout=2000)  # window shortcuts need the active window
+    qtbot.keyClick(w2, Qt.Key.Key_F3)  # the stage key of bookmark 3
     assert "back to bookmark 3" in w2.status.text()
     w2.bookmarks.recall_buttons[0].click()
     assert "bookmark 1 is empty" in w2.last_error
