@@ -343,8 +343,8 @@ class Engine:
             rng.bit_generator.state = dict(bit_state)
         self._noise_state = state.noise_state
         self._noise_used = state.noise_used
-        if self._noise_used < NOISE_CHUNK_BLOCKS:  # the same chunk as when the snapshot was taken
-            run.draw_noise(self._rngs)
+        if self._noise_used < NOISE_CHUNK_BLOCKS:  # the rest of the chunk the snapshot was taken in
+            run.draw_noise(self._rngs, first_block=self._noise_used)
 
     # -------------------------------------------------------------------------------------------------
     # Generation (the producer thread)

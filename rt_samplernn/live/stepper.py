@@ -52,6 +52,14 @@ def make_session(spec: GraphSpec, provider: str, threads: int, voices: int = 1) 
     return session
 
 
+def can_skip_floats(rng: np.random.Generator, count: int) -> bool:
+    """Whether ``rng`` can skip ``count`` float32 draws exactly with ``bit_generator.advance(count // 2)``:
+    numpy draws a float32 from 32 bits, two per 64-bit output of PCG64, so an even count from a state with no
+    half-used output is ``count / 2`` steps."""
+    bit_generator = rng.bit_generator
+    return isinstance(bit_generator, np.random.PCG64) and count % 2 == 0 and not bit_generator.state["has_uint32"]
+
+
 class Stepper:
     """Bound buffers and IO bindings for one frame (T = 1) per call of every graph, for `voices` voices.
 
@@ -157,14 +165,26 @@ class Stepper:
         self.frames_sessions[k].run_with_iobinding(self.bindings[k][parity])
         self.parity[k] = 1 - parity
 
-    def draw_noise(self, rngs: list[np.random.Generator]) -> None:
-        """The next NOISE_CHUNK_BLOCKS blocks of noise, voice v's rows from rngs[v] (allocating nothing)."""
+    def draw_noise(self, rngs: list[np.random.Generator], first_block: int = 0) -> None:
+        """The next NOISE_CHUNK_BLOCKS blocks of noise, voice v's rows from rngs[v] (allocating nothing).
+
+        ``first_block``: a restore into the middle of a chunk (Engine.restore) needs only the blocks from it
+        on: each stream skips the blocks before it (`can_skip_floats`) and draws the rest, the same values."""
+        skipped = first_block * self.voice_noise[0].size
+        if first_block and all(can_skip_floats(rng, skipped) for rng in rngs):
+            for rng in rngs:
+                bit_generator = rng.bit_generator
+                assert isinstance(bit_generator, np.random.PCG64)  # can_skip_floats checked it
+                bit_generator.advance(skipped // 2)
+        else:
+            first_block = 0  # a stream that cannot skip exactly: draw the whole chunk
         if len(rngs) == 1:
-            gumbel_noise(rngs[0], self.noise.shape, out=self.noise)
+            gumbel_noise(rngs[0], self.noise[first_block:].shape, out=self.noise[first_block:])
             return
         for v, rng in enumerate(rngs):
-            gumbel_noise(rng, self.voice_noise.shape, out=self.voice_noise)
-            self.noise[:, v] = self.voice_noise
+            rest = self.voice_noise[first_block:]
+            gumbel_noise(rng, rest.shape, out=rest)
+            self.noise[first_block:, v] = rest
 
     def run_sample(self, noise_block: int) -> None:
         io = self.sample_binding
