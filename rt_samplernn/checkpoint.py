@@ -179,7 +179,7 @@ def check_training_state(data: dict[str, Any], path: str | Path, cfg: ModelConfi
         if not _count(data.get(key)):
             raise _invalid(path, key, f"{data.get(key)!r}, expected a whole number >= 0")
     best = data.get("best_val_bits")
-    if not isinstance(best, (int, float)) or isinstance(best, bool) or best != best:
+    if not isinstance(best, (int, float)) or isinstance(best, bool) or not best >= 0:  # NaN and -inf fail too
         raise _invalid(path, "best_val_bits", f"{best!r}, expected a number (inf before the first evaluation)")
     position = data.get("position")
     if (

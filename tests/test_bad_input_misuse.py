@@ -118,6 +118,16 @@ def test_model_flags_past_their_limits_are_refused_by_argparse(tmp_path, capsys,
     assert e.value.code == 2 and f"argument {flag}: '{value}' is not a whole number in [" in err.splitlines()[-1]
 
 
+@pytest.mark.parametrize("value", ["١٢٨", "１２８"])  # Arabic-Indic and full-width digits
+def test_flags_take_ascii_digits_only(tmp_path, capsys, value):
+    with pytest.raises(SystemExit):
+        main(["generate", "--seconds", value, "--out", str(tmp_path / "a.wav")])
+    assert f"argument --seconds: '{value}' is not a number in" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", str(tmp_path), "--out", str(tmp_path / "r"), "--dim", value])
+    assert f"argument --dim: '{value}' is not a whole number in [1, 8192]" in capsys.readouterr().err
+
+
 def test_config_files_share_the_flags_limits(tmp_path, capsys):
     low, high = field_limits(ModelConfig, "dim")
     (tmp_path / "c.toml").write_text(f"[model]\ndim = {int(high) + 1}\n")

@@ -14,7 +14,6 @@ from rt_samplernn.audio import FileClip
 from rt_samplernn.commands.play import format_status
 from rt_samplernn.live.devices import NO_DEVICE
 from rt_samplernn.live.engine import Engine
-from rt_samplernn.live.player import Player
 from rt_samplernn.live.watchdog import Reprimer
 from tests.stream_helpers import tiny_bundle
 
@@ -48,7 +47,7 @@ def test_the_status_line_and_the_window_tell_of_failed_reprimes(tmp_path, qtbot)
     session.open_bundle(bundle)
     session.start(NO_DEVICE, latency_ms=100.0)
     try:
-        player: Player = session.player
+        player = session.player
         player.set_seed(clip)
         (tmp_path / "seed.wav").unlink()
         assert player.reprime(wait=True)

@@ -171,3 +171,17 @@ def test_sample_graph_levels_out_of_range_are_an_error_not_a_wrap(bundle):
     with pytest.raises(UserError) as e:
         engine.generate(64)
     assert "sample.onnx: returned level -" in one_line(e) and "outside 0..255" in str(e.value)
+
+
+def test_nan_weights_inside_a_graph_are_refused_even_with_matching_checksums(bundle):
+    path = bundle / "frame.onnx"
+    model = onnx.load(str(path))
+    init = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    values = onnx.numpy_helper.to_array(init).copy()
+    values.flat[0] = np.nan
+    init.CopyFrom(onnx.numpy_helper.from_array(values, init.name))
+    onnx.save(model, str(path))
+    edit_manifest(bundle, lambda d: [g.update(sha256=sha256_file(path)) for g in d["graphs"] if g["file"] == path.name])
+    with pytest.raises(UserError) as e:
+        load_bundle(bundle)
+    assert f"frame.onnx: tensor {init.name!r} holds NaN values" in one_line(e)

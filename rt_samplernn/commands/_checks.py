@@ -41,7 +41,7 @@ def float_in(low: float, high: float, low_open: bool = True) -> Callable[[str], 
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value = float(text) if text.isascii() else math.nan  # float() takes Arabic-Indic or full-width digits
         except ValueError:
             value = math.nan
         inside = (value > low if low_open else value >= low) and value <= high
@@ -58,6 +58,8 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
+            if not text.isascii():  # int() takes Arabic-Indic or full-width digits: a flag should not
+                raise ValueError(text)
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in [{low}, {high}]") from None

@@ -26,6 +26,7 @@ SUPPORTED_VERSIONS = (1, 2)
 MANIFEST = "model.json"
 WEIGHTS = ("fp32", "int8-frame-matmuls", "int8")
 DTYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
+FLOAT_TYPES = (1, 10, 11, 16)  # onnx.TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16: checked for NaN
 
 
 def frame_graph_name(k: int) -> str:
@@ -122,25 +123,21 @@ def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
             f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "
             "the graph was altered or belongs to another export; re-export the bundle",
         )
-        external = external_tensors(path)
-        if external:
-            raise UserError(
-                f"{path}: tensor {external[0]!r} keeps its data in another file, which the checksums do not "
-                "cover; bundles hold their weights inside the .onnx files: re-export the bundle"
-            )
+        _check_graph_tensors(path)
     return path
 
 
-def external_tensors(path: Path) -> list[str]:
-    """Names of the tensors of an ONNX file (subgraphs included) whose data lies outside it (data_location
-    EXTERNAL); the file is parsed without following them."""
+def _check_graph_tensors(path: Path) -> None:
+    """Every tensor of an ONNX file (subgraphs included) holds its data inside the file (the checksums cover
+    only the .onnx files: data_location EXTERNAL is refused) and, when it is a float, no NaN (infinities are
+    allowed: the sample graph's tail cut masks with a -inf constant)."""
     import onnx
+    from onnx import numpy_helper
 
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # a damaged protobuf raises DecodeError or worse: the user's file, not our bug
         raise UserError(f"{path}: not a readable ONNX graph ({type(e).__name__}); re-export the bundle") from None
-    names: list[str] = []
     graphs = [model.graph]
     while graphs:
         graph = graphs.pop()
@@ -149,8 +146,18 @@ def external_tensors(path: Path) -> list[str]:
             for attr in node.attribute:
                 tensors += ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
                 graphs += ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
-        names += [t.name for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
-    return names
+        for t in tensors:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                raise UserError(
+                    f"{path}: tensor {t.name!r} keeps its data in another file, which the checksums do not "
+                    "cover; bundles hold their weights inside the .onnx files: re-export the bundle"
+                )
+            values = numpy_helper.to_array(t) if t.data_type in FLOAT_TYPES else None
+            if values is not None and np.isnan(values).any():
+                raise UserError(
+                    f"{path}: tensor {t.name!r} holds NaN values; re-export the bundle from a checkpoint with "
+                    "finite weights"
+                )
 
 
 def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool, cfg: ModelConfig) -> GraphSpec:
