@@ -115,3 +115,29 @@ def test_bad_state_files_are_one_line_errors(bundles, tmp_path):
         load_state(tmp_path / "cut.npz")
     with pytest.raises(UserError, match="no such file"):
         load_state(tmp_path / "missing.npz")
+
+
+def test_bookmark_slots_round_trip_through_one_file(bundles, tmp_path):
+    from rt_samplernn.live.snapshot import load_states, save_states
+
+    engine = _engine(bundles["3 tiers, LSTM"])
+    engine.generate(41)
+    first = engine.snapshot()
+    engine.generate(100)
+    second = engine.snapshot()
+    after = engine.generate_levels(300)
+    save_states([None, first, None, second], tmp_path / "marks.npz", bundle_name="tiny")
+    slots = load_states(tmp_path / "marks.npz")
+    assert [s is None for s in slots] == [True, False, True, False]
+    fresh = Engine(bundles["3 tiers, LSTM"], voices=3, seed=0)
+    assert slots[3] is not None
+    fresh.restore(slots[3])
+    assert np.array_equal(fresh.generate_levels(300), after)
+    with pytest.raises(UserError, match="not an rt-samplernn bookmarks file"):
+        load_states(_plain(tmp_path))
+
+
+def _plain(tmp_path):
+    path = tmp_path / "plain-slots.npz"
+    np.savez(path, x=np.zeros(2))
+    return path
