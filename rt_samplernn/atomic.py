@@ -18,6 +18,7 @@ import errno
 import fcntl
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,16 @@ def check_replaceable(target: Path) -> None:
         raise UserError(f"{target}: is {_kind(mode)}; only a regular file is replaced: choose another file name")
 
 
+FULL_BYTES = 1 << 20  # a write that failed without saying why, on a disk with less free than this: a full disk
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < FULL_BYTES
+    except OSError:
+        return False
+
+
 def write_error(target: Path, what: str, error: BaseException, fix: str = DEFAULT_FIX) -> UserError:
     """The one-line error for a failed write of target: disk full, permission, size limit, or the system's words."""
     code = getattr(error, "errno", None)
@@ -77,6 +88,8 @@ def write_error(target: Path, what: str, error: BaseException, fix: str = DEFAUL
         detail = "file too large"
     elif isinstance(error, OSError) and error.strerror:
         detail = error.strerror
+    elif _nearly_full(target.parent):  # libsndfile ("System error.") and torch lose the errno: look
+        detail = "the disk is full"
     else:  # libsndfile names what went wrong; torch's zip writer only that the write failed
         words = str(getattr(error, "error_string", "")).strip().splitlines()
         detail = words[0][:160] if words else "the write stopped part-way"

@@ -178,3 +178,47 @@ def test_two_play_record_on_one_file_do_not_both_say_recorded(tmp_path):
     assert second.returncode == 1 and b"recorded" not in second.stderr
     assert b"set.wav: another process is writing to it" in second.stderr
     assert soundfile.info(str(out)).duration == pytest.approx(4.0, abs=0.1)
+
+
+FULL_DISK_SCRIPT = r"""
+import sys
+import numpy as np
+from pathlib import Path
+from rt_samplernn.errors import UserError
+from rt_samplernn.live.sinks import SinkClosed, WavSink
+from rt_samplernn.cli import main
+
+disk = Path(sys.argv[1])
+print("generate", main(["generate", "--seconds", "30", "--out", str(disk / "take.wav")]), flush=True)
+from rt_samplernn.checkpoint import save_checkpoint
+from tests.bundle_helpers import tiny_model
+try:
+    save_checkpoint(disk / "best.pt", tiny_model(0, dim=256))
+except UserError as e:
+    print("checkpoint", e, flush=True)
+sink = WavSink(disk / "set.wav")
+sink.open(16000, 1)
+try:
+    for _ in range(20):
+        sink.write(np.full((16000, 1), 0.1, np.float32))
+except SinkClosed as e:
+    print("record", e, flush=True)
+sink.close()
+"""
+
+
+def test_a_full_disk_is_one_line_for_every_writer(tmp_path):
+    """A real full disk: a 256 kB tmpfs, mounted in a private mount namespace (unshare; no root needed)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = f"mount -t tmpfs -o size=256k tmpfs {disk} && exec {sys.executable} -c '{FULL_DISK_SCRIPT}' {disk}"
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount -t tmpfs tmpfs {disk}"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({probe.stderr.decode().strip()[:80]})")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert "generate 1" in lines
+    assert f"rt-samplernn generate: error: {disk / 'take.wav'}: cannot write (the disk is full); " in proc.stderr
+    assert f"checkpoint {disk / 'best.pt'}: cannot write checkpoint (the disk is full); check the free space" in lines
+    assert any(line.startswith(f"record {disk / 'set.wav'}: cannot write (the disk is full)") for line in lines)

@@ -73,12 +73,15 @@ class WavSink:
         self.sample_rate = sample_rate
 
     def write(self, frames: np.ndarray) -> None:
-        self._file.write(frames)
-        self.frames += len(frames)
-        self._unflushed += len(frames)
-        if self._unflushed >= self.sample_rate:
-            self._file.flush()  # libsndfile rewrites the header: the file is valid up to here
-            self._unflushed = 0
+        try:
+            self._file.write(frames)
+            self.frames += len(frames)
+            self._unflushed += len(frames)
+            if self._unflushed >= self.sample_rate:
+                self._file.flush()  # libsndfile rewrites the header: the file is valid up to here
+                self._unflushed = 0
+        except (OSError, RuntimeError, AssertionError) as e:  # a full disk: the player stops with this line
+            raise SinkClosed(str(write_error(self.path, "", e, FIX))) from None
 
     def close(self) -> None:
         if self._file is not None:
