@@ -34,13 +34,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.params import FloatParam, Parameters, SwitchParam, next_version
+from rt_samplernn.live.producer import Producer
 
 if TYPE_CHECKING:
     from rt_samplernn.audio import Clip
@@ -97,26 +97,10 @@ class Notices:
         self.log.warning("%s", text)
 
 
-class ControlledEngine(Protocol):
-    """What `LiveControl` drives (the `Engine`, or a `HotSwap` playing one): besides these, the engine methods
-    the float declarations name (``Declaration.engine``: set_temperature, set_min_p, set_gain) and the values
-    they read back (``Declaration.reads``)."""
-
-    @property
-    def sample_rate(self) -> int: ...
-
-    @property
-    def voices(self) -> int: ...
-
-    def prime(
-        self,
-        audio: np.ndarray | Clip,
-        rate: int | None = None,
-        seed: int | None = None,
-        progress: Callable[[float], None] | None = None,
-    ) -> None: ...
-
-    def reset(self, seed: int | None = None) -> None: ...
+class ControlledEngine(Producer, Protocol):
+    """What `LiveControl` drives (the `Engine`, or a `HotSwap` playing one): a producer that also takes and
+    puts back snapshots (bookmarks), and has the methods the float declarations name (``Declaration.engine``:
+    set_temperature, set_min_p, set_gain) and the values they read back (``Declaration.reads``)."""
 
     def snapshot(self) -> EngineState: ...
 
