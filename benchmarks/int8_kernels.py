@@ -5,7 +5,7 @@
 
 Forms: fp32 Gemm; MatMulNBits (onnxruntime contrib, int8, accuracy_level 4) with 32-weight blocks (the
 first version-2 exports) and with the block the exporter now picks (export/int8._block_size); per-row scaled
-MatMulInteger (export/int8._row_scaled_nodes, what int8 bundles use for big frame-tier matrices); and
+MatMulInteger (export/int8.row_scaled_nodes, what int8 bundles use for big frame-tier matrices); and
 DynamicQuantizeLinear + MatMulInteger, one activation scale for the whole batch (for comparison only: it
 makes one voice depend on another). Prints p50 us per call, the relative error against fp32 and whether
 row 1's output stays bit-identical when row 0 (another voice) gets 3x louder.
@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from rt_samplernn.export.int8 import INT8_BLOCK, _nbits_node, _row_scaled_nodes
+from rt_samplernn.export.int8 import INT8_BLOCK, nbits_node, row_scaled_nodes
 from rt_samplernn.live.stepper import session_options
 
 FORMS = ("fp32", "nbits-32", "nbits", "rows", "batch-scale")
@@ -47,9 +47,9 @@ def build(form: str, w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
         nodes = [node("Gemm", ["x", "W", "b"], ["y"])]
     elif form.startswith("nbits"):
         blocks = (INT8_BLOCK,) if form == "nbits-32" else None
-        nodes = [_nbits_node("x", w, "W", "b", "y", "mm", model, set(), *([blocks] if blocks else []))]
+        nodes = [nbits_node("x", w, "W", "b", "y", "mm", model, set(), *([blocks] if blocks else []))]
     elif form == "rows":
-        nodes = _row_scaled_nodes("x", w, "W", "b", "y", "mm", model, set())
+        nodes = row_scaled_nodes("x", w, "W", "b", "y", "mm", model, set())
     else:  # batch-scale
         col = np.abs(w).max(axis=0) / 127.0
         model.graph.initializer.extend(

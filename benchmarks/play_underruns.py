@@ -16,7 +16,7 @@ The bundle is the demo unless --bundle or --random PRESET (a model of that prese
 exported once into --cache: the compute per sample is a trained model's; an untrained model sounds like
 noise, so the watchdog fires every few seconds and resets it, which is cheap: the events are reported too).
 "first 2 s" counts the underruns of the first two seconds played (startup). Run one case per invocation
-under /work/bin/quiet-like conditions to keep each under a few minutes.
+through `bash benchmarks/quiet.sh` (background jobs paused) to keep each under a few minutes.
 """
 
 from __future__ import annotations
@@ -84,24 +84,16 @@ def live_bundle(cache: Path, preset: str) -> Path:
 
 @contextmanager
 def jack(rate: int, period: int) -> Iterator[str]:
+    """A private `jackd -d dummy` (the tests' own starter); yields its name for JACK_DEFAULT_SERVER."""
+    sys.path.insert(0, str(ROOT))
+    from tests.jack import start_jackd, stop_jackd
+
     name = f"rtsrnn-bench-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    proc = subprocess.Popen(
-        ["jackd", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+    proc = start_jackd(name, rate, period)
     try:
-        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], check=True, capture_output=True, env=env)
         yield name
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_jackd(proc)
 
 
 @contextmanager

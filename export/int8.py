@@ -28,7 +28,7 @@ def _quantize_int8(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarr
     return q.astype(np.uint8), scale.astype(np.float32).reshape(-1)
 
 
-def _nbits_node(
+def nbits_node(
     x: str,
     weight_kn: np.ndarray,
     wname: str,
@@ -61,7 +61,7 @@ def _nbits_node(
     )
 
 
-def _row_scaled_nodes(
+def row_scaled_nodes(
     x: str,
     weight_kn: np.ndarray,
     wname: str,
@@ -123,7 +123,7 @@ def quantize_graph(
 
     A Gemm's constant 1-D bias becomes MatMulNBits' bias input; any other C is added by an Add node.
     row_scaled_min_weights: matrices of at least this many weights become per-row scaled MatMulInteger
-    instead (`_row_scaled_nodes`); None: none do. blocks: MatMulNBits block sizes, the largest dividing K
+    instead (`row_scaled_nodes`); None: none do. blocks: MatMulNBits block sizes, the largest dividing K
     is used ((32,): the first releases' exports).
     """
     inits = {i.name: i for i in model.graph.initializer}
@@ -158,9 +158,9 @@ def quantize_graph(
             used,
         )
         if row_scaled_min_weights is not None and array.size >= row_scaled_min_weights:
-            nodes.extend(_row_scaled_nodes(*args))
+            nodes.extend(row_scaled_nodes(*args))
         else:
-            nodes.append(_nbits_node(*args, blocks))
+            nodes.append(nbits_node(*args, blocks))
         if c is not None and not const_bias:
             nodes.append(helper.make_node("Add", [out, c], [node.output[0]]))
         count += 1

@@ -14,9 +14,7 @@ proves the folds; export/int8.py turns the weight matrices into int8.
 from __future__ import annotations
 
 import copy
-import io
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper
-from torch import Tensor, nn
+from torch import nn
 
 from rt_samplernn import __version__
 from rt_samplernn.atomic import write_atomically
@@ -32,7 +30,7 @@ from rt_samplernn.config import to_dict
 from rt_samplernn.export.cells import build_cell_frame_graph
 from rt_samplernn.export.common import IR_VERSION, OPSET
 from rt_samplernn.export.common import const as _const
-from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_frame_graph, quantize_graph
+from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_graph
 from rt_samplernn.live.bundle import (
     FORMAT,
     MANIFEST,
@@ -93,21 +91,6 @@ def fold_upsample(tier: FrameTier, sample: SampleTier) -> FrameTier:
 # ----------------------------------------------------------------------------------------------------------
 
 
-class _FrameStep(nn.Module):
-    """forward(frames, [cond], h, [c]) -> (cond_out, h_out, [c_out]) over FrameTier.forward."""
-
-    def __init__(self, tier: FrameTier, has_cond: bool):
-        super().__init__()
-        self.tier = tier
-        self.has_cond = has_cond
-
-    def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
-        frames, rest = inputs[0], list(inputs[1:])
-        cond = rest.pop(0) if self.has_cond else None
-        out, state = self.tier(frames, cond, tuple(rest))
-        return (out, *state)
-
-
 def frame_io(
     tier: FrameTier, has_cond: bool, out_dim: int, below: str, steps: str | int = "frames"
 ) -> tuple[list[dict], list[dict], list[dict]]:
@@ -158,51 +141,12 @@ def frame_io(
     return inputs, outputs, states
 
 
-def export_frame_graph(tier: FrameTier, has_cond: bool, path: Path) -> None:
-    tier = tier.eval()
-    batch, steps = 2, 3
-    args: list[Tensor] = [torch.randint(0, tier.q_levels, (batch, steps, tier.frame_size))]
-    names = ["frames"]
-    axes: dict[str, dict[int, str]] = {"frames": {0: "voices", 1: "frames"}}
-    if has_cond:
-        args.append(torch.randn(batch, steps, tier.dim))
-        names.append("cond")
-        axes["cond"] = {0: "voices", 1: "frames"}
-    state_names = ["h", "c"] if tier.is_lstm else ["h"]
-    for s in state_names:
-        args.append(torch.randn(tier.layers, batch, tier.dim))
-        names.append(s)
-        axes[s] = {1: "voices"}
-    out_names = ["cond_out"] + [f"{s}_out" for s in state_names]
-    axes["cond_out"] = {0: "voices", 1: "positions"}
-    for s in state_names:
-        axes[f"{s}_out"] = {1: "voices"}
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _FrameStep(tier, has_cond),
-            tuple(args),
-            buf,  # type: ignore[arg-type]  # torch annotates paths only; the TorchScript exporter takes files too
-            input_names=names,
-            output_names=out_names,
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-    model = onnx.load_from_string(buf.getvalue())
-    model.ir_version = min(model.ir_version, IR_VERSION)
-    model.doc_string = f"rt-samplernn frame tier, frame size {tier.frame_size}"
-    onnx.save(model, str(path))
-
-
 # ----------------------------------------------------------------------------------------------------------
 # The sample graph: Loop over one frame with in-graph Gumbel-max sampling
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[str, str]], str]:
+def sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[str, str]], str]:
     """Initializers shared by the sample graph and the logits check graph.
 
     Returns (initializers, [(W, b) of the Gemm layers after the folded first layer], output layer kind).
@@ -222,83 +166,10 @@ def _sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[s
     return inits, gemms, "mlp" if len(sample.hidden) else "direct"
 
 
-def _logits_nodes(window: str, cond: str, gemms: list[tuple[str, str]], has_hidden: bool, p: str) -> tuple[list, str]:
-    """Nodes: window (B, F0) int64 levels, cond (B, S') -> logits (B, Q). p prefixes the value names."""
-    nodes = [
-        helper.make_node("Add", [window, "offsets"], [f"{p}idx"]),
-        helper.make_node("Gather", ["table", f"{p}idx"], [f"{p}rows"]),  # (B, F0, S')
-        helper.make_node("ReduceSum", [f"{p}rows", "sum_axes"], [f"{p}conv"], keepdims=0),
-        helper.make_node("Add", [f"{p}conv", cond], [f"{p}pre0"]),
-    ]
-    x = f"{p}pre0"
-    if not has_hidden:
-        return nodes, x
-    nodes.append(helper.make_node("Relu", [x], [f"{p}act0"]))
-    x = f"{p}act0"
-    for i, (w, b) in enumerate(gemms):
-        last = i == len(gemms) - 1
-        y = f"{p}logits" if last else f"{p}pre{i + 1}"
-        nodes.append(helper.make_node("Gemm", [x, w, b], [y], transB=1))
-        if not last:
-            nodes.append(helper.make_node("Relu", [y], [f"{p}act{i + 1}"]))
-            y = f"{p}act{i + 1}"
-        x = y
-    return nodes, x
-
-
-def build_sample_graph(sample: SampleTier) -> onnx.ModelProto:
-    """Bundle version 1: prev (B, F0) int64, cond (B, F0, S') float, noise (B, F0, Q) float, temperature (B,)
-    -> samples (B, F0), an ONNX Loop over the frame. Kept so the previous format can be benched side by side.
-    """
-    f0, q = sample.frame_size, sample.embedding.num_embeddings
-    s_dim = sample_table(sample).shape[1]
-    inits, gemms, kind = _sample_weights(sample)
-    inits += [
-        _const("slice_start", np.array([1], dtype=np.int64)),
-        _const("slice_end", np.array([f0], dtype=np.int64)),
-        _const("slice_axes", np.array([1], dtype=np.int64)),
-        _const("temp_axes", np.array([1, 2], dtype=np.int64)),
-        _const("n_steps", np.array(f0, dtype=np.int64)),
-    ]
-    logits_nodes, logits = _logits_nodes("window", "cond_i", gemms, kind == "mlp", "")
-    draw = [
-        # Gumbel-max: argmax(logits / T + g) == argmax(logits + T * g) for T > 0 (equal bit for bit at T = 2^k)
-        helper.make_node("Add", [logits, "noise_i"], ["perturbed"]),
-        helper.make_node("ArgMax", ["perturbed"], ["drawn"], axis=1, keepdims=1),  # (B, 1) int64
-        helper.make_node("Slice", ["window", "slice_start", "slice_end", "slice_axes"], ["older"]),
-        helper.make_node("Concat", ["older", "drawn"], ["window_out"], axis=1),
-    ]
-    window_in = helper.make_tensor_value_info("window", TensorProto.INT64, ["voices", f0])
-    window_out = helper.make_tensor_value_info("window_out", TensorProto.INT64, ["voices", f0])
-    outer = [
-        helper.make_node("Unsqueeze", ["temperature", "temp_axes"], ["temp3"]),
-        helper.make_node("Mul", ["noise", "temp3"], ["scaled_noise"]),
-    ]
-    # After F0 steps the sliding window holds exactly the F0 samples drawn: it is the output.
-    body = [
-        helper.make_node("Identity", ["keep_in"], ["keep_out"]),
-        helper.make_node("Gather", ["cond", "i"], ["cond_i"], axis=1),  # (B, S')
-        helper.make_node("Gather", ["scaled_noise", "i"], ["noise_i"], axis=1),  # (B, Q)
-        *logits_nodes,
-        *draw,
-    ]
-    body_graph = helper.make_graph(
-        body,
-        "sample_step",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("keep_in", TensorProto.BOOL, []),
-            window_in,
-        ],
-        [helper.make_tensor_value_info("keep_out", TensorProto.BOOL, []), window_out],
-    )
-    outer.append(helper.make_node("Loop", ["n_steps", "", "prev"], ["samples"], body=body_graph))
-    return _sample_model(outer, inits, f0, s_dim, q, "Loop over the frame")
-
-
-def _sample_model(
+def sample_model(
     nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str, min_p: bool = False
 ) -> onnx.ModelProto:
+    """The sample graph around ``nodes`` (either bundle version; ``min_p``: with that input), checked."""
     inputs = [
         helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
         helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
@@ -339,7 +210,7 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
     table = sample_table(sample)
     s_dim = table.shape[1]
     zero_row = f0 * q
-    inits, gemms, kind = _sample_weights(sample)
+    inits, gemms, kind = sample_weights(sample)
     inits[0] = _const("table", np.concatenate([table, np.zeros((q, s_dim), np.float32)]))  # + Q zero rows
     j, p = np.meshgrid(np.arange(f0), np.arange(f0), indexing="ij")
     valid = (j + p < f0).astype(np.int64)  # step j, window position p reads prev[j + p] while j + p < F0
@@ -404,7 +275,7 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
                 n("Add", [f"acc{step}", f"{s}rows"], [f"acc{step + 1}"]),
             ]
     nodes.append(n("Concat", drawn, ["samples"], axis=1))
-    return _sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled, with the tail cut", min_p=True)
+    return sample_model(nodes, inits, f0, s_dim, q, "the frame unrolled, with the tail cut", min_p=True)
 
 
 def sample_io(f0: int, s_dim: int, q: int, min_p: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -476,6 +347,8 @@ def export_bundle(
     """
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")
+    from rt_samplernn.export.onnx_v1 import build_v1_sample_graph, write_v1_frame_graph  # (it imports this module)
+
     model = model.eval()
     cfg = model.cfg
     out_dir = Path(out_dir)
@@ -495,9 +368,7 @@ def export_bundle(
             below = f"{frame_graph_name(k - 1)} graph"
         path = out_dir / f"{name}.onnx"
         if version == 1:
-            export_frame_graph(tier, has_cond, path)
-            if int8:
-                quantize_frame_graph(path)
+            write_v1_frame_graph(tier, has_cond, path, int8)
         else:
             graph = build_cell_frame_graph(tier, has_cond)
             batch = _batch_variant(graph, row_scaled_min_weights) if int8 else None
@@ -524,7 +395,7 @@ def export_bundle(
             graphs[-1]["batch"] = dict(file=f"{name}.batch.onnx", min_voices=BATCH_MIN_VOICES)
     path = out_dir / "sample.onnx"
     if version == 1:
-        sample_graph = build_sample_graph(model.sample_tier)
+        sample_graph = build_v1_sample_graph(model.sample_tier)
     else:
         sample_graph = build_unrolled_sample_graph(model.sample_tier)
         if int8:

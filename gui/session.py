@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.gui.session_midi import MidiSide
+from rt_samplernn.gui.session_midi import SessionMidi
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
 from rt_samplernn.live.params import (
@@ -43,11 +43,9 @@ if TYPE_CHECKING:
     from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.player import Player
 
-VIRTUAL_PORT = MidiSide.VIRTUAL_PORT
-
 
 @dataclass(frozen=True)
-class Knob:
+class KnobInfo:
     """A float parameter the window draws as a dial: its name, caption and tooltip."""
 
     name: str
@@ -75,16 +73,15 @@ class Reading:
 IDLE = Reading(0.0, "—")
 
 
-class LiveSession(MidiSide):
+class LiveSession:
     """One performer's rig: the open bundle and everything live around it (see the module docstring).
 
     ``voices_wanted``: voices of the next opened engine. ``slot_count``: seed slots. ``provider``,
     ``threads``: passed to the engine. Nothing is running until `open_bundle` and `start`. The MIDI side
-    (ports, learn, maps) is `rt_samplernn.gui.session_midi.MidiSide`.
+    (ports, learn, maps) is ``midi``, a `rt_samplernn.gui.session_midi.SessionMidi`.
     """
 
     def __init__(self, slot_count: int = SEED_SLOTS, provider: str = "auto", threads: int = 1, seed: int = 0):
-        super().__init__()
         self.slot_count = slot_count
         self.provider, self.threads, self.seed = provider, threads, seed
         self.voices_wanted = 1
@@ -95,6 +92,8 @@ class LiveSession(MidiSide):
         self.player: Player | None = None
         self._errors: list[str] = []
         self._reprime_failures_seen = 0  # the player's count the window has told of
+        self.params: Parameters | None = None
+        self.midi = SessionMidi(self._errors)
         self._player_error: str | None = None
         self._last_start: tuple[Device, float] = (None, DEFAULT_LATENCY_MS)
         self.tap: OutputTap | None = None
@@ -144,7 +143,7 @@ class LiveSession(MidiSide):
             params.take_settings(old)  # seeds, ranges from a loaded map, knob values, switches
         self.bundle, self.info, self.engine, self.params = Path(path), engine.bundle, engine, params
         self.control = LiveControl(params, engine, adopt_engine=old is None)
-        self._attach_midi()
+        self.midi.attach(params, engine.voices)
         if self.osc is not None:
             self.osc.set_params(params)
         live = self.live_input
@@ -293,12 +292,12 @@ class LiveSession(MidiSide):
         return rows
 
     # ------------------------------------------------------------------ parameters
-    def knobs(self) -> list[Knob]:
+    def knobs(self) -> list[KnobInfo]:
         """The dials to draw: each declared float parameter, then its voices' cells when there are several."""
         if self.params is None:
             return []
         return [
-            Knob(c.name, c.label, f"{c.label}: {c.spec.minimum:g} … {c.spec.maximum:g}. {c.decl.help}")
+            KnobInfo(c.name, c.label, f"{c.label}: {c.spec.minimum:g} … {c.spec.maximum:g}. {c.decl.help}")
             for c in self.params.knobs()
         ]
 
@@ -521,7 +520,7 @@ class LiveSession(MidiSide):
         if self.live_input is not None:
             self.live_input.stop()
             self.live_input = None
-        self.open_midi(None)
+        self.midi.open(None)
         if self.osc is not None:
             self.osc.close()
             self.osc = None

@@ -1,7 +1,8 @@
-"""The MIDI side of the live session (no Qt): the input port, MIDI learn, and the map's files and rows.
+"""The MIDI part of the live session (no Qt): the input port, MIDI learn, and the map's files and rows.
 
-`rt_samplernn.gui.session.LiveSession` inherits it; one `MidiController` is made on first use and kept
-across bundles, so its port stays open when the model is reopened.
+`rt_samplernn.gui.session.LiveSession` owns one `SessionMidi` (``session.midi``) and points it at each
+bundle's parameter cells (`attach`); one `MidiController` is made on first use and kept across bundles, so
+its port stays open when the model is reopened.
 """
 
 from __future__ import annotations
@@ -15,21 +16,21 @@ if TYPE_CHECKING:
     from rt_samplernn.live.midi import MidiController
     from rt_samplernn.live.params import Parameters
 
+VIRTUAL_PORT_CHOICE = "virtual port (rt-samplernn)"  # the MIDI menu's entry for our own virtual input port
 
-class MidiSide:
-    """MIDI for `LiveSession`: expects ``params`` (the cells), ``voices`` and ``_errors`` from it."""
 
-    VIRTUAL_PORT = "virtual port (rt-samplernn)"
+class SessionMidi:
+    """MIDI for the window: ports, learn and maps. ``errors``: the session's notice list, appended to."""
 
-    _errors: list[str]
-
-    def __init__(self) -> None:
-        self.params: Parameters | None = None
-        self.midi: MidiController | None = None
-        self._midi_port: str | None = None
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        self.params: Parameters | None = None  # the open bundle's cells (None: no bundle yet)
+        self.voices = 1  # the open engine's voices
+        self.controller: MidiController | None = None
+        self._port: str | None = None
         self.map_path: Path | None = None  # the map file to start from (the window passes the remembered one)
 
-    def midi_ports(self) -> list[str]:
+    def ports(self) -> list[str]:
         """MIDI input ports there are now ([] when MIDI is unavailable, e.g. no JACK server here)."""
         from rt_samplernn.live.midi import CLIENT_NAME, list_input_ports
 
@@ -38,21 +39,17 @@ class MidiSide:
         except UserError:
             return []
 
-    @property
-    def voices(self) -> int:
-        raise NotImplementedError  # the session's
-
     def _controller(self) -> MidiController | None:
         """The MidiController, made on first use and kept across bundles, so its port stays open."""
         from rt_samplernn.live.midi import MidiController, default_map, default_map_path, load_map
 
         if self.params is None:
             return None
-        ctl = self.midi
+        ctl = self.controller
         if ctl is None:
             map_path = self.map_path
             midi_map = load_map(map_path) if map_path is not None and map_path.is_file() else default_map(self.voices)
-            self.midi = MidiController(self.params, midi_map, map_path=map_path or default_map_path())
+            ctl = self.controller = MidiController(self.params, midi_map, map_path=map_path or default_map_path())
         elif ctl.params is not self.params:
             # A new bundle or voice count: point the open controller at the new parameter cells (one
             # reference store; the MIDI thread looks cells up by name per message). A default map is
@@ -61,37 +58,39 @@ class MidiSide:
             ctl.params = self.params
             if still_default:
                 ctl.set_map(default_map(self.voices), apply_specs=False)
-        return self.midi
+        return ctl
 
-    def _attach_midi(self) -> None:
+    def attach(self, params: Parameters, voices: int) -> None:
         """After a bundle (re)opens: the controller writes the new parameters; its port stays open."""
-        if self.midi is not None:
+        self.params, self.voices = params, voices
+        if self.controller is not None:
             self._controller()
-        elif self._midi_port is not None:  # a port was asked for before any bundle was open
-            port, self._midi_port = self._midi_port, None
+        elif self._port is not None:  # a port was asked for before any bundle was open
+            port, self._port = self._port, None
             try:
-                self.open_midi(port)
+                self.open(port)
             except UserError as e:
-                self._errors.append(str(e))
+                self.errors.append(str(e))
 
-    def open_midi(self, port: str | None) -> None:
-        """Listen on a port (a name, or VIRTUAL_PORT), or stop listening (None); UserError if it cannot."""
+    def open(self, port: str | None) -> None:
+        """Listen on a port (a name, or VIRTUAL_PORT_CHOICE), or stop listening (None); UserError if it cannot."""
         if port is None:
-            if self.midi is not None:
-                self.midi.close_port()
-            self._midi_port = None
+            if self.controller is not None:
+                self.controller.close_port()
+            self._port = None
             return
         ctl = self._controller()
         if ctl is None:
-            self._midi_port = port  # opened once a bundle is loaded
+            self._port = port  # opened once a bundle is loaded
             return
-        virtual = port == self.VIRTUAL_PORT
+        virtual = port == VIRTUAL_PORT_CHOICE
         ctl.open("virtual" if virtual else port)
-        self._midi_port = self.VIRTUAL_PORT if virtual else (ctl.port_name or port)  # the full name
+        self._port = VIRTUAL_PORT_CHOICE if virtual else (ctl.port_name or port)  # the full name
 
     @property
-    def midi_port(self) -> str | None:
-        return self._midi_port
+    def port(self) -> str | None:
+        """The port listened to (its full name, or VIRTUAL_PORT_CHOICE), or None."""
+        return self._port
 
     def learn(self, name: str | None) -> None:
         """Arm MIDI learn for a parameter (the next CC or note binds to it), or cancel it (None)."""
@@ -104,18 +103,18 @@ class MidiSide:
             ctl.arm_learn(name)
 
     def learning(self) -> str | None:
-        return self.midi.learning if self.midi is not None else None
+        return self.controller.learning if self.controller is not None else None
 
     def mappings(self) -> list[tuple[str, str]]:
         """(parameter name, 'CC 74 ch 1') for every mapping, in map order."""
-        ctl = self.midi if self.midi is not None else self._controller()
+        ctl = self.controller if self.controller is not None else self._controller()
         return [(m.param, m.describe()) for m in ctl.mappings] if ctl is not None else []
 
     def save_map(self, path: Path) -> Path:
         ctl = self._controller()
         if ctl is None:
             raise UserError("open a bundle first: a MIDI map belongs to its parameters")
-        return ctl.save_map(path)
+        return Path(ctl.save_map(path))
 
     def load_map(self, path: Path) -> None:
         self.map_path = Path(path)
@@ -134,8 +133,8 @@ class MidiSide:
         if ctl is not None and 0 <= row < len(ctl.mappings):
             ctl.remove_mapping(ctl.mappings[row])
 
-    def midi_status(self) -> str:
-        ctl = self.midi
-        if ctl is None or self._midi_port is None:
+    def status(self) -> str:
+        ctl = self.controller
+        if ctl is None or self._port is None:
             return "MIDI input off"
         return f"{ctl.status} · {ctl.messages} messages"

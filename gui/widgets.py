@@ -51,7 +51,13 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
 
 
-class Knob(QDial):
+def accept_file_drag(event: QDragEnterEvent | None) -> None:
+    """Take a drag that carries local files (a seed slot and the window take dropped files)."""
+    if event is not None and dropped_paths(event):
+        event.acceptProposedAction()
+
+
+class KnobDial(QDial):
     """A QDial drawn like a synth knob: a dark cap, a pointer and an accent arc from the minimum to the value."""
 
     def paintEvent(self, event: QPaintEvent | None) -> None:
@@ -112,7 +118,7 @@ class ParamDial(QWidget):
         self.title = QLabel(title)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setObjectName("dialTitle")
-        self.dial = Knob()
+        self.dial = KnobDial()
         self.dial.setRange(0, steps)
         self.dial.setPageStep(max(1, steps // 20))
         self.dial.setWrapping(False)
@@ -364,7 +370,7 @@ class WaveformThumb(QWidget):
         p.end()
 
 
-class SeedSlot(QFrame):
+class SeedSlotWidget(QFrame):
     """One seed slot: a waveform thumbnail, the file's name, Load and Prime buttons; accepts dropped files.
 
     Signals carry the slot's index: loadRequested(i) for the file dialog, fileDropped(i, path) for a drop,
@@ -434,8 +440,7 @@ class SeedSlot(QFrame):
             style.polish(self)
 
     def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
-        if event is not None and dropped_paths(event):
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent | None) -> None:
         paths = dropped_paths(event) if event is not None else []

@@ -40,7 +40,7 @@ from rt_samplernn.gui.panels.transport import TransportBar
 from rt_samplernn.gui.panels.voices import ModelBox, VoicesPanel
 from rt_samplernn.gui.session import LiveSession
 from rt_samplernn.gui.settings import Settings
-from rt_samplernn.gui.widgets import ScopeView, dropped_paths
+from rt_samplernn.gui.widgets import ScopeView, accept_file_drag, dropped_paths
 
 DRAW_MS = 16  # dials, learn state, fast meters, scope
 TEXT_MS = 1000  # other meters, mapping list, status line
@@ -60,8 +60,8 @@ class PerformanceWindow(QMainWindow):
         self._last_error = ""
         self.setWindowTitle("rt-samplernn")
         self.setAcceptDrops(True)
-        if settings.map_path and Path(settings.map_path).is_file() and session.map_path is None:
-            session.map_path = Path(settings.map_path)
+        if settings.map_path and Path(settings.map_path).is_file() and session.midi.map_path is None:
+            session.midi.map_path = Path(settings.map_path)
         self.transport = TransportBar(self, self.choose_bundle)
         self.model = ModelBox(self, self.set_voices)
         self.voices = VoicesPanel(self)
@@ -270,10 +270,10 @@ class PerformanceWindow(QMainWindow):
         if name is not None and not self.session.has_model:
             self.show_error("open a bundle first")
             name = None
-        self.session.learn(name)
+        self.session.midi.learn(name)
         self._show_learning(name)
         if name:
-            hint = "" if self.session.midi_port else " (choose a MIDI input first)"
+            hint = "" if self.session.midi.port else " (choose a MIDI input first)"
             self.set_status(f"MIDI learn: move a knob or press a key for “{self.session.label(name)}”{hint}")
 
     def _show_learning(self, name: str | None) -> None:
@@ -290,7 +290,7 @@ class PerformanceWindow(QMainWindow):
         if not self.session.has_model:
             return
         self.voices.poll_fast()
-        learning = self.session.learning()
+        learning = self.session.midi.learning()
         if any(b.isChecked() != (n == learning) for n, b in self.learn_buttons.items()):
             self._show_learning(learning)
             self.midi.refresh_mappings()
@@ -333,8 +333,7 @@ class PerformanceWindow(QMainWindow):
 
     # ================================================================ drops, settings, closing
     def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
-        if event is not None and dropped_paths(event):
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent | None) -> None:
         """A bundle folder (or its model.json) opens it; audio files fill the empty seed slots in order."""

@@ -1,7 +1,6 @@
 """Small real producers for the streaming tests, a tiny exported bundle, and a private JACK server.
 
-The producers follow the streaming protocol (``sample_rate``, ``voices``, ``generate(n)``) and really
-generate audio; ``cost_s`` makes each call take that long (sleeping, so the 2-core test machine is not
+The producers follow rt_samplernn.live.producer.Producer and really generate audio; ``cost_s`` makes each call take that long (sleeping, so the 2-core test machine is not
 burned), to stand in for a model slower than real time.
 """
 
@@ -15,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +23,38 @@ from tests.jack import start_jackd, stop_jackd
 _BUNDLES: dict[str, Path] = {}
 
 
-class Tone:
+class Source:
+    """What the test sources share of the `Producer` protocol (rt_samplernn/live/producer.py): an output gain
+    the player applies (``generate(n, apply_gain=False)``), no temperature, no training statistics, and
+    `prime`/`reset` that only restart; subclasses make the audio in `make(n)`."""
+
+    seed = 0
+    audio_stats: dict[str, Any] | None = None
+
+    def __init__(self, sample_rate: int, voices: int, gain: float = 1.0) -> None:
+        self.sample_rate = sample_rate
+        self.voices = voices
+        self.gain = gain
+        self.temperatures = np.ones(voices, np.float32)
+        self.frames = 0
+
+    def make(self, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def generate(self, n: int, out: np.ndarray | None = None, apply_gain: bool = True) -> np.ndarray:
+        audio = self.make(n)
+        if apply_gain and self.gain != 1.0:
+            audio *= np.float32(self.gain)
+        return audio
+
+    def prime(self, audio: Any, rate: int | None = None, seed: int | None = None, progress: Any = None) -> None:
+        self.frames = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        self.frames = 0
+
+
+class Tone(Source):
     """Sine tones, one frequency per voice (440, 660, 880 Hz, ...), continuous across calls."""
 
     def __init__(
@@ -34,15 +65,13 @@ class Tone:
         cost_s: float = 0.0,
         base_hz: float = 440.0,
     ) -> None:
-        self.sample_rate = sample_rate
-        self.voices = voices
+        super().__init__(sample_rate, voices)
         self.amplitude = amplitude
         self.cost_s = cost_s
         self.freqs = base_hz * (1.0 + 0.5 * np.arange(voices))
-        self.frames = 0
         self.calls = 0
 
-    def generate(self, n: int) -> np.ndarray:
+    def make(self, n: int) -> np.ndarray:
         if self.cost_s:
             time.sleep(self.cost_s)
         t = (self.frames + np.arange(n)) / self.sample_rate
@@ -55,7 +84,7 @@ class Collapsing(Tone):
     """A tone that collapses into a constant level after ``collapse_after_frames`` (or on `collapse`),
     and comes back when primed or reset, the way the engine's `prime`/`reset` bring a model back."""
 
-    def __init__(self, *args, collapse_after_frames: int | None = None, level: float = 0.25, **kw) -> None:
+    def __init__(self, *args: Any, collapse_after_frames: int | None = None, level: float = 0.25, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.collapse_after_frames = collapse_after_frames
         self.level = level
@@ -67,8 +96,8 @@ class Collapsing(Tone):
     def collapse(self) -> None:
         self.collapsed = True
 
-    def generate(self, n: int) -> np.ndarray:
-        out = super().generate(n)
+    def make(self, n: int) -> np.ndarray:
+        out = super().make(n)
         if self.collapse_after_frames is not None and self.frames >= self.collapse_after_frames:
             self.collapse_after_frames = None
             self.collapsed = True
@@ -76,7 +105,7 @@ class Collapsing(Tone):
             out[:] = self.level  # a stuck level: silent to the ear (and to the watchdog)
         return out
 
-    def prime(self, audio: np.ndarray, rate: int, seed: int | None = None) -> None:
+    def prime(self, audio: Any, rate: int | None = None, seed: int | None = None, progress: Any = None) -> None:
         with self._lock:
             self.primes.append((len(audio), seed))
             self.collapsed = False
@@ -87,33 +116,17 @@ class Collapsing(Tone):
             self.collapsed = False
 
 
-class Recording:
-    """Plays a recorded clip over and over, with an output gain applied the way the engine applies it
-    (``generate(n, apply_gain=False)`` leaves it to the player). ``gain_inside``: a producer that only
-    knows ``generate(n)`` (the gain always applied), as producers did before the watchdog moved."""
+class Recording(Source):
+    """Plays a recorded clip over and over (one voice), with an output gain."""
 
     def __init__(self, clip: np.ndarray, sample_rate: int = 16000, gain: float = 1.0) -> None:
+        super().__init__(sample_rate, 1, gain)
         self.clip = np.asarray(clip, np.float32)
-        self.sample_rate = sample_rate
-        self.voices = 1
-        self.gain = gain
-        self.frames = 0
 
-    def generate(self, n: int, apply_gain: bool = True) -> np.ndarray:
+    def make(self, n: int) -> np.ndarray:
         idx = (self.frames + np.arange(n)) % len(self.clip)
         self.frames += n
-        out = self.clip[idx][None, :].copy()
-        if apply_gain:
-            out *= np.float32(self.gain)
-        return out
-
-    def reset(self, seed: int | None = None) -> None:
-        self.frames = 0
-
-
-class GainInside(Recording):
-    def generate(self, n: int) -> np.ndarray:  # type: ignore[override]
-        return super().generate(n, apply_gain=True)
+        return self.clip[idx][None, :].copy()
 
 
 def tiny_bundle(root: Path) -> Path:

@@ -74,7 +74,7 @@ def test_a_remembered_map_that_cannot_be_parsed_is_dropped(window_from, tmp_path
     ini = tmp_path / "gui.ini"
     ini.write_text(GOOD + f"map_path={bad_map}\n")
     w = window_from(ini)
-    assert w.isVisible() and w.session.map_path is None
+    assert w.isVisible() and w.session.midi.map_path is None
     [notice] = w.settings.notices
     assert notice.startswith(f"{ini}: map_path: the MIDI map does not load ({bad_map}: not valid TOML")
     assert open_settings(ini).map_path == ""

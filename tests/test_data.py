@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import soundfile
 
+from rt_samplernn.audio import find_audio_files
 from rt_samplernn.config import ModelConfig, TrainConfig
 from rt_samplernn.data import (
     batch_order,
     build_dataset,
     chunk_length,
-    find_audio_files,
     mostly_silent,
     segments,
     validation_chunks,

@@ -16,7 +16,8 @@ from PyQt6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
 from rt_samplernn.gui.app import create_window
-from rt_samplernn.gui.session import VIRTUAL_PORT, LiveSession
+from rt_samplernn.gui.session import LiveSession
+from rt_samplernn.gui.session_midi import VIRTUAL_PORT_CHOICE
 from rt_samplernn.gui.settings import open_settings
 from tests.jack import JackClipPlayer, jack_available, jack_server
 
@@ -170,9 +171,9 @@ def test_a_dial_shows_outside_changes_silently_and_not_while_held(qtbot):
 
 
 def test_a_seed_slot_holding_the_end_of_a_long_file_says_so(qtbot):
-    from rt_samplernn.gui.widgets import SeedSlot
+    from rt_samplernn.gui.widgets import SeedSlotWidget
 
-    slot = SeedSlot(0)
+    slot = SeedSlotWidget(0)
     qtbot.addWidget(slot)
     slot.set_clip("long.ogg", np.zeros(100, np.float32), 30.0, 1200.0)
     assert slot.name_label.text() == "long.ogg · last 30 of 1200 s"
@@ -220,8 +221,8 @@ def test_turning_a_dial_moves_the_engine(qtbot, make_window, bundle, jack_module
 def test_a_midi_cc_moves_the_dial_and_the_engine(qtbot, make_window, bundle, jack_module):
     w = make_window(bundle)
     start(qtbot, w)
-    assert w.midi.open_midi(VIRTUAL_PORT), w.last_error
-    assert w.midi.midi_combo.currentText() == VIRTUAL_PORT
+    assert w.midi.open_midi(VIRTUAL_PORT_CHOICE), w.last_error
+    assert w.midi.midi_combo.currentText() == VIRTUAL_PORT_CHOICE
     sender = Sender()
     try:
         sender.cc(1, 127)  # the default map: CC 1 is temperature
@@ -265,10 +266,10 @@ def test_listening_to_another_programs_port_chosen_by_name(qtbot, make_window, b
 def test_midi_learn_binds_a_knob_and_maps_save_and_load(qtbot, make_window, bundle, jack_module, tmp_path):
     w = make_window(bundle)
     start(qtbot, w)
-    assert w.midi.open_midi(VIRTUAL_PORT), w.last_error
+    assert w.midi.open_midi(VIRTUAL_PORT_CHOICE), w.last_error
     learn = w.voices.dials["gain"].learn_button
     qtbot.mouseClick(learn, Qt.MouseButton.LeftButton)
-    assert w.session.learning() == "gain" and learn.isChecked() and learn.text() == "learning…"
+    assert w.session.midi.learning() == "gain" and learn.isChecked() and learn.text() == "learning…"
     sender = Sender()
     try:
         sender.cc(74, 64, channel=2)
@@ -392,7 +393,7 @@ def test_driving_the_widgets_while_streaming_lands_every_change_and_keeps_playin
     w = make_window(bundle, voices=2)
     assert w.seeds.load_seed(0, tone(tmp_path / "s.wav"))
     start(qtbot, w, latency_ms=250)
-    assert w.midi.open_midi(VIRTUAL_PORT)
+    assert w.midi.open_midi(VIRTUAL_PORT_CHOICE)
     w.seeds.prime(0)
     keys = [Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Up, Qt.Key.Key_Down]
     names = list(w.voices.dials)

@@ -175,6 +175,17 @@ def test_a_flood_in_one_batch_writes_each_parameter_once_with_the_latest_value()
     assert c.messages == 10_000
 
 
+def test_a_master_knob_after_a_voice_knob_in_one_batch_still_sets_that_voice():
+    """The batch applies each parameter's latest value in the order the latest values came."""
+    c = controller(voices=2)
+    voice2 = c.params["temperature.2"]
+    c._receive([0xB0, 1, 64])  # the master first ...
+    c._receive([0xB0, 22, 10])  # ... then voice 2's knob ...
+    c._receive([0xB0, 1, 0])  # ... then the master to the bottom: the voices follow it
+    c._flush()
+    assert voice2.target == pytest.approx(0.5) and c.params["temperature"].target == pytest.approx(0.5)
+
+
 def test_odd_messages_never_raise():
     c = controller()
     odd = [
@@ -490,26 +501,18 @@ def test_the_saved_map_remembers_the_seed_slots_in_order(tmp_path, monkeypatch):
     path = c.save_map()
     assert load_map(path).slots == ("", "", str(wav))
 
-    class Engine:
-        voices, sample_rate = 1, 16000
+    from rt_samplernn.live.devices import NO_DEVICE
+    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.player import Player
+    from tests.stream_helpers import tiny_bundle
 
-        def set_temperature(self, value, voice=None):
-            pass
-
-    class Player:
-        hooks = []
-
-        def add_block_hook(self, fn):
-            self.hooks.append(fn)
-
+    engine = Engine(tiny_bundle(tmp_path / "tiny"), provider="cpu")
+    player = Player(engine, device=NO_DEVICE)  # never started
     args = argparse.Namespace(midi="virtual", midi_map=str(path), midi_channel=4, midi_api="jack", seed_slot=[str(wav)])
-    with pytest.raises(UserError, match="add_block_hook"):
-        start_from_args(args, Engine(), object())
-    monkeypatch.setattr(MidiController, "open", lambda self, port, api=None: "a fake port")
-    player = Player()
-    ctl = start_from_args(args, Engine(), player)
+    monkeypatch.setattr(MidiController, "open", lambda self, port, api=None: "no port: this test is about the map")
+    ctl = start_from_args(args, engine, player)
     try:
         assert [s and s.path for s in ctl.params.slots[:4]] == [None, None, wav, wav]
-        assert ctl.channel == 3 and player.hooks == [ctl.control.tick]
+        assert ctl.channel == 3 and player._block_hooks == (ctl.control.tick,)
     finally:
         ctl.close()

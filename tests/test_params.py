@@ -1,9 +1,11 @@
 """Live parameters: the declarations, ranges and curves, lock-free cells with versions, per-block smoothing,
-and LiveControl applying them to an engine (a recording fake here; the real Engine in tests/test_midi_jack.py)."""
+and LiveControl applying them to a real engine (tiny bundle) and a real, unstarted player."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,65 +13,49 @@ import soundfile
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import LiveControl, Notices
+from rt_samplernn.live.devices import NO_DEVICE
+from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.params import PARAMETERS, FloatSpec, Parameters
+from rt_samplernn.live.player import Player
+from tests.stream_helpers import tiny_bundle
 
 
-class FakeEngine:
-    """Records the calls LiveControl makes; the Engine API (rt_samplernn.live.engine.Engine)."""
+class RecordingEngine(Engine):
+    """The real engine on a tiny bundle, noting the calls LiveControl makes (after they succeed)."""
 
-    def __init__(self, voices: int = 1, sample_rate: int = 16000):
-        self.voices, self.sample_rate = voices, sample_rate
-        self._temps = np.ones(voices, np.float32)
-        self._min_p = np.zeros(voices, np.float32)
-        self._gain = 1.0
-        self.calls: list[tuple] = []
+    def __init__(self, bundle: Path, voices: int = 1) -> None:
+        super().__init__(bundle, voices=voices, provider="cpu")
+        self.calls: list[tuple[Any, ...]] = []
 
-    @property
-    def temperatures(self):
-        return self._temps.copy()
-
-    @property
-    def gain(self):
-        return self._gain
-
-    @property
-    def min_p(self):
-        return self._min_p.copy()
-
-    def set_min_p(self, value, voice=None):
+    def set_min_p(self, value: float, voice: int | None = None) -> None:
+        super().set_min_p(value, voice)
         self.calls.append(("min_p", value, voice))
-        self._min_p[slice(None) if voice is None else voice] = value
 
-    def set_temperature(self, value, voice=None):
-        if not value > 0:
-            raise UserError(f"temperature must be a positive number, got {value}")
+    def set_temperature(self, value: float, voice: int | None = None) -> None:
+        super().set_temperature(value, voice)
         self.calls.append(("temperature", value, voice))
-        if voice is None:
-            self._temps[:] = value
-        else:
-            self._temps[voice] = value
 
-    def set_gain(self, gain):
+    def set_gain(self, gain: float) -> None:
+        super().set_gain(gain)
         self.calls.append(("gain", gain))
-        self._gain = gain
 
-    def prime(self, audio, rate):
-        self.calls.append(("prime", audio.shape, rate, float(audio[0])))  # a slot holds mono
+    def prime(self, audio: Any, rate: int | None = None, seed: int | None = None, progress: Any = None) -> None:
+        super().prime(audio, rate, seed, progress)
+        self.calls.append(("prime", np.shape(audio), rate, float(audio[0])))  # a slot holds mono
 
-    def reset(self, seed=None):
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
         self.calls.append(("reset", seed))
 
-    def generate(self, n):
-        return np.zeros((self.voices, n), np.float32)
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_bundle(tmp_path_factory.mktemp("tiny"))
 
 
-class FakeWatchdog:
-    enabled = True
-
-
-class FakePlayer:
-    def __init__(self):
-        self.watchdog = FakeWatchdog()
+def make_player(engine: Engine) -> Player:
+    """A real player on the software clock, never started: its switches and seed are what LiveControl sets."""
+    return Player(engine, device=NO_DEVICE, switch_interval_s=None)
 
 
 # -- ranges and curves ----------------------------------------------------------------------------------
@@ -216,8 +202,8 @@ def test_master_temperature_moves_every_voice_and_a_voice_moves_alone():
 # -- applying to an engine ------------------------------------------------------------------------------
 
 
-def test_a_write_reaches_the_engine_at_the_next_block_without_smoothing():
-    engine = FakeEngine()
+def test_a_write_reaches_the_engine_at_the_next_block_without_smoothing(bundle):
+    engine = RecordingEngine(bundle)
     p = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=0))
     with LiveControl(p, engine, start=False) as control:
         control.tick(256)
@@ -230,8 +216,8 @@ def test_a_write_reaches_the_engine_at_the_next_block_without_smoothing():
         assert len(engine.calls) == 1
 
 
-def test_smoothing_ramps_a_jump_over_the_blocks_it_should_take():
-    engine = FakeEngine()
+def test_smoothing_ramps_a_jump_over_the_blocks_it_should_take(bundle):
+    engine = RecordingEngine(bundle)
     # full range (0.5..1.5) in 40 ms; a block of 256 at 16 kHz is 16 ms -> 0.4 per block
     p = Parameters(temperature=FloatSpec(0.5, 1.5, 1.0, smoothing_ms=40.0))
     control = LiveControl(p, engine, start=False)
@@ -251,8 +237,8 @@ def test_smoothing_ramps_a_jump_over_the_blocks_it_should_take():
     assert np.all(steps <= 0.4 + 1e-9)  # no block moves more than the slew limit: no click
 
 
-def test_gain_ramps_and_per_voice_temperatures_go_to_their_voice():
-    engine = FakeEngine(voices=2)
+def test_gain_ramps_and_per_voice_temperatures_go_to_their_voice(bundle):
+    engine = RecordingEngine(bundle, voices=2)
     p = Parameters(voices=2, gain=FloatSpec(0.0, 2.0, 1.0, power=2.0, smoothing_ms=0))
     control = LiveControl(p, engine, start=False)
     p["temperature.2"].set(0.8)  # voice 2 is the engine's voice index 1
@@ -264,10 +250,12 @@ def test_gain_ramps_and_per_voice_temperatures_go_to_their_voice():
     assert list(engine.temperatures) == pytest.approx([1.0, 0.8])
 
 
-def test_control_starts_from_the_engine_settings():
-    engine = FakeEngine(voices=2)
-    engine._temps[:] = [0.8, 1.2]
-    engine._gain = 0.5
+def test_control_starts_from_the_engine_settings(bundle):
+    engine = RecordingEngine(bundle, voices=2)
+    engine.set_temperature(0.8, voice=0)
+    engine.set_temperature(1.2, voice=1)
+    engine.set_gain(0.5)
+    engine.calls.clear()
     p = Parameters(voices=2)
     control = LiveControl(p, engine, start=False)
     assert p["temperature.1"].target == pytest.approx(0.8)
@@ -277,25 +265,25 @@ def test_control_starts_from_the_engine_settings():
     assert engine.calls == []
 
 
-def test_a_reopened_model_takes_the_performers_settings_to_the_engine():
+def test_a_reopened_model_takes_the_performers_settings_to_the_engine(bundle):
     old = Parameters(voices=2, temperature=FloatSpec(0.2, 1.5, 1.0, smoothing_ms=0))
     old["temperature.2"].set(0.4)
     old["gain"].set(0.5)
     old["watchdog"].set(False)
     new = Parameters(voices=2)
     new.take_settings(old)
-    engine = FakeEngine(voices=2)
+    engine = RecordingEngine(bundle, voices=2)
     LiveControl(new, engine, adopt_engine=False, start=False)
     assert new["temperature"].spec.minimum == 0.2 and new["watchdog"].target is False
     assert list(engine.temperatures) == pytest.approx([1.0, 0.4]) and engine.gain == 0.5
 
 
-def test_engine_errors_become_a_notice_not_a_crash():
-    class Grumpy(FakeEngine):
+def test_engine_errors_become_a_notice_not_a_crash(bundle):
+    class Grumpy(RecordingEngine):
         def set_gain(self, gain):
             raise RuntimeError("no")
 
-    engine = Grumpy()
+    engine = Grumpy(bundle)
     p = Parameters()
     control = LiveControl(p, engine, start=False)
     v = control.message_version
@@ -306,10 +294,11 @@ def test_engine_errors_become_a_notice_not_a_crash():
     assert control.message_version != v and "RuntimeError" in control.message
 
 
-def test_watchdog_switch_reaches_the_player():
-    player = FakePlayer()
+def test_watchdog_switch_reaches_the_player(bundle):
+    engine = RecordingEngine(bundle)
+    player = make_player(engine)
     p = Parameters()
-    control = LiveControl(p, FakeEngine(), player, start=False)
+    control = LiveControl(p, engine, player, start=False)
     assert p["watchdog"].target is True
     p["watchdog"].set(False)
     control.tick(256)
@@ -330,8 +319,8 @@ def write_tone(path, rate=22050, seconds=0.25, first=0.25):
     return path
 
 
-def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path):
-    engine = FakeEngine()
+def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path, bundle):
+    engine = RecordingEngine(bundle)
     p = Parameters(slot_count=4)
     p.load_slot(0, write_tone(tmp_path / "a.wav", first=0.125))
     p.load_slot(1, write_tone(tmp_path / "b.wav", 44100, first=0.375))
@@ -351,24 +340,21 @@ def test_prime_from_the_selected_slot_coalesces_and_reset_runs(tmp_path):
     assert engine.calls[-1] == ("reset", None) and control.resets == 1
 
 
-def test_after_a_pad_primes_the_players_watchdog_reprimes_from_that_slot(tmp_path):
-    class SeedPlayer(FakePlayer):
-        seed = None
-
-        def set_seed(self, audio, rate):
-            self.seed = (audio, rate)
-
-    player = SeedPlayer()
+def test_after_a_pad_primes_the_players_watchdog_reprimes_from_that_slot(tmp_path, bundle):
+    engine = RecordingEngine(bundle)
+    player = make_player(engine)
     p = Parameters()
     p.load_slot(2, write_tone(tmp_path / "c.wav", 8000))
-    control = LiveControl(p, FakeEngine(), player, start=False)
+    control = LiveControl(p, engine, player, start=False)
+    assert player.reprimer.seed is None
     p.select_and_prime(2)
     control.run_pending()
-    assert player.seed[1] == 8000 and player.seed[0] is p.slots[2].audio
+    seed = player.reprimer.seed
+    assert seed is not None and seed[1] == 8000 and np.array_equal(seed[0], p.slots[2].audio)
 
 
-def test_prime_from_an_empty_slot_is_a_notice(tmp_path):
-    engine = FakeEngine()
+def test_prime_from_an_empty_slot_is_a_notice(tmp_path, bundle):
+    engine = RecordingEngine(bundle)
     p = Parameters(slot_count=4)
     control = LiveControl(p, engine, start=False)
     p.select_and_prime(3)
@@ -376,9 +362,9 @@ def test_prime_from_an_empty_slot_is_a_notice(tmp_path):
     assert engine.calls == [] and "seed slot 4 is empty" in control.message  # slots shown from 1
 
 
-def test_a_flood_of_empty_pads_logs_a_few_lines_not_one_per_hit(caplog):
+def test_a_flood_of_empty_pads_logs_a_few_lines_not_one_per_hit(caplog, bundle):
     p = Parameters(slot_count=8)
-    control = LiveControl(p, FakeEngine(), start=False, quiet_s=0.2)
+    control = LiveControl(p, RecordingEngine(bundle), start=False, quiet_s=0.2)
     with caplog.at_level("WARNING", logger="rt_samplernn.live.control"):
         for i in range(55):
             p.select_and_prime(i % 8)
@@ -397,9 +383,10 @@ def test_notices_are_all_logged_when_they_come_slowly():
     assert n.logged == 5 and n.message == "notice 4"
 
 
-def test_a_cc_that_toggles_the_watchdog_says_so():
+def test_a_cc_that_toggles_the_watchdog_says_so(bundle):
     p = Parameters()
-    control = LiveControl(p, FakeEngine(), FakePlayer(), start=False)
+    engine = RecordingEngine(bundle)
+    control = LiveControl(p, engine, make_player(engine), start=False)
     control.run_pending()
     v = control.message_version
     assert v == 0  # nothing to say at start
@@ -411,8 +398,8 @@ def test_a_cc_that_toggles_the_watchdog_says_so():
     assert control.message == "watchdog on"
 
 
-def test_helper_thread_primes_without_being_asked_twice(tmp_path):
-    engine = FakeEngine()
+def test_helper_thread_primes_without_being_asked_twice(tmp_path, bundle):
+    engine = RecordingEngine(bundle)
     p = Parameters()
     p.load_slot(0, write_tone(tmp_path / "a.wav"))
     with LiveControl(p, engine, poll_ms=1.0) as control:
@@ -453,12 +440,12 @@ def wait_until(predicate, timeout_s=10.0):
         time.sleep(0.002)
 
 
-def test_a_player_set_later_gets_the_watchdog_switch_at_the_next_block():
+def test_a_player_set_later_gets_the_watchdog_switch_at_the_next_block(bundle):
     p = Parameters()
-    control = LiveControl(p, FakeEngine(), start=False)
+    control = LiveControl(p, RecordingEngine(bundle), start=False)
     p["watchdog"].set(False)
     control.tick(256)
-    player = FakePlayer()
+    player = make_player(control.engine)
     control.player = player
     assert player.watchdog.enabled is True
     control.tick(256)

@@ -172,12 +172,17 @@ def test_thresholds_come_from_the_training_audio_in_the_bundle(tmp_path):
     assert manifest["audio_stats"] == stats and manifest["version"] == 1
     assert [p.name for p in bundle.iterdir()] == ["model.json"]  # no temporary file left behind
 
-    from rt_samplernn.live.player import bundle_watchdog_config
+    import shutil
 
-    class Producer:  # what the player reads: producer.bundle.manifest
-        bundle = type("B", (), {"manifest": manifest})()
+    from rt_samplernn.live.devices import NO_DEVICE
+    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.player import Player
+    from tests.stream_helpers import tiny_bundle
 
-    assert bundle_watchdog_config(Producer()) == cfg
+    real = shutil.copytree(tiny_bundle(tmp_path / "tiny"), tmp_path / "real")
+    assert Player(Engine(real, provider="cpu"), device=NO_DEVICE).watchdog.config == WatchdogConfig()  # defaults
+    write_bundle_audio_stats(real, stats)
+    assert Player(Engine(real, provider="cpu"), device=NO_DEVICE).watchdog.config == cfg  # what the player reads
 
 
 def test_reprimer_primes_from_the_seed_with_a_fresh_noise_seed_each_time():
@@ -205,11 +210,6 @@ def test_reprimer_resets_without_a_seed_and_counts_failures():
     rp = Reprimer(Broken(RATE, 1))
     rp.request(wait=True)
     assert rp.failures == 1 and "engine is gone" in rp.last_error and rp.recoveries == 0
-
-    class Plain:  # a producer without prime/reset: nothing to do
-        sample_rate, voices = RATE, 1
-
-    assert not Reprimer(Plain()).request()
 
 
 def test_export_audio_stats_writes_the_training_audio_into_the_bundle(tmp_path):
@@ -249,7 +249,9 @@ def test_export_audio_stats_writes_the_training_audio_into_the_bundle(tmp_path):
     assert "audio_stats: 4 one-second windows" in proc.stdout
     bundle = load_bundle(tmp_path / "b")
     assert bundle.manifest["audio_stats"]["windows"] == 4
-    from rt_samplernn.live.player import bundle_watchdog_config
+    from rt_samplernn.live.devices import NO_DEVICE
+    from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.player import Player
 
-    producer = type("P", (), {"bundle": bundle})()
-    assert bundle_watchdog_config(producer) == WatchdogConfig.from_audio_stats(bundle.manifest["audio_stats"])
+    expected = WatchdogConfig.from_audio_stats(bundle.manifest["audio_stats"])
+    assert Player(Engine(bundle, provider="cpu"), device=NO_DEVICE).watchdog.config == expected

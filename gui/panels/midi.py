@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels import Host
+from rt_samplernn.gui.session_midi import VIRTUAL_PORT_CHOICE
 
 MIDI_OFF = "MIDI off"
 MAP_FILTER = "MIDI maps (*.toml *.json);;All files (*)"
@@ -81,11 +82,11 @@ class MidiPanel(QGroupBox):
     # ------------------------------------------------------------------ ports
     def refresh_ports(self) -> None:
         session = self.host.session
-        current = session.midi_port or self.midi_combo.currentText() or self.host.settings.midi_port
+        current = session.midi.port or self.midi_combo.currentText() or self.host.settings.midi_port
         self.midi_combo.clear()
         self.midi_combo.addItem(MIDI_OFF)
-        self.midi_combo.addItem(session.VIRTUAL_PORT)
-        for name in session.midi_ports():
+        self.midi_combo.addItem(VIRTUAL_PORT_CHOICE)
+        for name in session.midi.ports():
             self.midi_combo.addItem(name)
         i = self.midi_combo.findText(current) if current else 0
         self.midi_combo.setCurrentIndex(max(i, 0))
@@ -94,19 +95,19 @@ class MidiPanel(QGroupBox):
         """Listen on a port (a name substring, or the virtual port), or close MIDI input (None)."""
         session = self.host.session
         try:
-            session.open_midi(port)
+            session.midi.open(port)
         except UserError as e:
             self.host.show_error(str(e))
             self.midi_combo.setCurrentIndex(0)
             return False
-        name = session.midi_port  # the port's full name (a substring may have been given)
+        name = session.midi.port  # the port's full name (a substring may have been given)
         i = self.midi_combo.findText(name or MIDI_OFF)
         if i < 0 and name:
             self.midi_combo.addItem(name)
             i = self.midi_combo.count() - 1
         self.midi_combo.setCurrentIndex(max(i, 0))
         self.host.settings.midi_port = name or ""
-        self.midi_activity.setText(session.midi_status())
+        self.midi_activity.setText(session.midi.status())
         return True
 
     # ------------------------------------------------------------------ the map
@@ -116,7 +117,7 @@ class MidiPanel(QGroupBox):
         if not path:
             return False
         try:
-            written = self.host.session.save_map(Path(path))
+            written = self.host.session.midi.save_map(Path(path))
         except UserError as e:
             self.host.show_error(str(e))
             return False
@@ -130,7 +131,7 @@ class MidiPanel(QGroupBox):
         if not path:
             return False
         try:
-            self.host.session.load_map(Path(path))
+            self.host.session.midi.load_map(Path(path))
         except UserError as e:
             self.host.show_error(str(e))
             return False
@@ -140,17 +141,17 @@ class MidiPanel(QGroupBox):
         return True
 
     def clear_map(self) -> None:
-        self.host.session.clear_map()
+        self.host.session.midi.clear_map()
         self.refresh_mappings()
 
     def remove_selected_mapping(self) -> None:
         for r in sorted({i.row() for i in self.map_table.selectedIndexes()}, reverse=True):
-            self.host.session.remove_mapping(r)
+            self.host.session.midi.remove_mapping(r)
         self.refresh_mappings()
 
     def refresh_mappings(self, force: bool = False) -> None:
         """Redraw the mapping list (and tell the dials) when the map changed."""
-        rows = self.host.session.mappings()
+        rows = self.host.session.midi.mappings()
         if rows == self._snapshot and not force:
             return
         self._snapshot = rows
@@ -163,5 +164,5 @@ class MidiPanel(QGroupBox):
         self.on_mappings(by_name)
 
     def poll_slow(self) -> None:
-        self.midi_activity.setText(self.host.session.midi_status())
+        self.midi_activity.setText(self.host.session.midi.status())
         self.refresh_mappings()

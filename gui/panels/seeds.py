@@ -21,18 +21,18 @@ from PyQt6.QtWidgets import (
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels import Host, learn_button
 from rt_samplernn.gui.settings import SEED_RANGE
-from rt_samplernn.gui.widgets import SeedSlot
+from rt_samplernn.gui.widgets import SeedSlotWidget
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.oga *.opus);;All files (*)"
 
 
 class SeedsPanel(QGroupBox):
-    """``slots``: the `SeedSlot` widgets; ``learn_buttons`` for reset, prime and the pads."""
+    """``slots``: the `SeedSlotWidget` widgets; ``learn_buttons`` for reset, prime and the pads."""
 
     def __init__(self, host: Host) -> None:
         super().__init__("Seeds")
         self.host = host
-        self.slots: list[SeedSlot] = []
+        self.slots: list[SeedSlotWidget] = []
         self._version = -1
         lay = QHBoxLayout(self)
         pads = QGridLayout()
@@ -40,7 +40,7 @@ class SeedsPanel(QGroupBox):
         count = host.session.slot_count
         cols = (count + 1) // 2
         for i in range(count):
-            slot = SeedSlot(i)
+            slot = SeedSlotWidget(i)
             slot.loadRequested.connect(self.choose_seed)
             slot.fileDropped.connect(self.load_seed)
             slot.primeRequested.connect(self.prime)

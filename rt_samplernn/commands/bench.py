@@ -7,6 +7,7 @@ import argparse
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,18 @@ class _Timed:
         return self.session.io_binding()
 
 
+def timed_rtfs(generate: Callable[[], object], seconds: float, repeats: int) -> tuple[list[float], list[float]]:
+    """Call ``generate`` (which makes ``seconds`` of audio) ``repeats`` times: its real-time factors, generated
+    seconds per wall second and per second of this process's CPU time."""
+    rtfs, cpu_rtfs = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        generate()
+        rtfs.append(seconds / (time.perf_counter() - t))
+        cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
+    return rtfs, cpu_rtfs
+
+
 def bench_engine(
     bundle: str | Path, seconds: float, voices: int, provider: str, threads: int, repeats: int
 ) -> dict[str, Any]:
@@ -87,12 +100,7 @@ def bench_engine(
     engine = Engine(bundle, voices=voices, seed=0, provider=provider, threads=threads)
     n = int(seconds * engine.sample_rate)
     engine.generate(min(n, engine.sample_rate))  # warm up: allocations, caches
-    rtfs, cpu_rtfs = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        engine.generate(n)
-        rtfs.append(seconds / (time.perf_counter() - t))
-        cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
+    rtfs, cpu_rtfs = timed_rtfs(lambda: engine.generate(n), seconds, repeats)
     # One more pass with each session.run timed (kept apart, so the timing wrapper does not touch the RTF).
     times: dict[str, list[float]] = {g.path.name: [] for g in (*engine.bundle.frame_graphs, engine.bundle.sample)}
     undo = engine.wrap_sessions(lambda session, name: _Timed(session, times[name]))
@@ -126,14 +134,9 @@ def bench_reference(checkpoint: str | Path, seconds: float, voices: int, threads
     torch.set_num_threads(threads)
     model, cfg, _ = load_checkpoint(checkpoint)
     n = int(seconds * cfg.sample_rate)
-    rtfs, cpu_rtfs = [], []
     with parametrize.cached():
-        generate_levels(model, min(n, 256), [1.0] * voices, seed=0)
-        for _ in range(repeats):
-            t, c = time.perf_counter(), time.process_time()
-            generate_levels(model, n, [1.0] * voices, seed=0)
-            rtfs.append(seconds / (time.perf_counter() - t))
-            cpu_rtfs.append(seconds / max(time.process_time() - c, 1e-9))
+        generate_levels(model, min(n, 256), [1.0] * voices, seed=0)  # warm up
+        rtfs, cpu_rtfs = timed_rtfs(lambda: generate_levels(model, n, [1.0] * voices, seed=0), seconds, repeats)
     return dict(rtf=statistics.median(rtfs), rtfs=rtfs, cpu_rtf=statistics.median(cpu_rtfs))
 
 

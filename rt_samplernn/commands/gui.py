@@ -7,6 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
+    from rt_samplernn.commands.midi_options import add_midi_port_argument, add_seed_slot_argument
 
     p = sub.add_parser(
         "gui",
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="audio generated ahead of the speaker, ms (the ring's fill target; the meters show the "
         "knob-to-sound latency it gives); default: the last setting, else the same as `play`",
     )
-    p.add_argument("--midi", help="MIDI input port name substring, or 'virtual' for a virtual port")
+    add_midi_port_argument(p)
     p.add_argument("--voices", type=check.voices, help="voices generated at once (one temperature dial each)")
     p.add_argument(
         "--provider",
@@ -43,14 +44,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         default="auto",
         help="onnxruntime execution provider (auto: CUDA where it works)",
     )
-    p.add_argument(
-        "--seed-slot",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="an audio file for the next seed slot, from slot 1 (repeatable); with --start, slot 1 "
-        "primes first; a slot keeps the last 30 s of a longer file",
-    )
+    add_seed_slot_argument(p, "with --start, slot 1 primes first")
     p.add_argument("--start", action="store_true", help="start playing at once")
     from rt_samplernn.commands.midi_options import add_osc_arguments
 
@@ -101,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
     if args.screenshot and args.quit_after is None:
         args.quit_after = 3.0
     from rt_samplernn.gui.app import main
-    from rt_samplernn.gui.session import VIRTUAL_PORT
+    from rt_samplernn.gui.session_midi import VIRTUAL_PORT_CHOICE
 
-    midi = VIRTUAL_PORT if args.midi == "virtual" else args.midi
+    midi = VIRTUAL_PORT_CHOICE if args.midi == "virtual" else args.midi
     return main(
         args.bundle,
         settings_path=args.settings,

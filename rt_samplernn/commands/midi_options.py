@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rt_samplernn.commands._checks import int_in
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.control import LiveControl
+from rt_samplernn.live.control import ControlledEngine, LiveControl
 from rt_samplernn.live.input import LiveInput
 from rt_samplernn.live.midi.controller import MidiController
 from rt_samplernn.live.midi.mapfile import default_map, default_map_path, describe_default_map, load_map
@@ -19,17 +19,37 @@ from rt_samplernn.live.midi.ports import API_NAMES, VIRTUAL_PORT
 from rt_samplernn.live.osc import DEFAULT_HOST, OscServer, Route
 from rt_samplernn.live.params import SEED_SLOTS, Parameters
 
+if TYPE_CHECKING:
+    from rt_samplernn.live.player import Player
 
-def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --midi, --midi-map, --midi-channel, --midi-api and --seed-slot to a command's parser."""
-    g = parser.add_argument_group("MIDI control")
-    g.add_argument(
+
+def add_midi_port_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--midi PORT: the one declaration, for `play` and `gui`."""
+    parser.add_argument(
         "--midi",
         metavar="PORT",
         default=None,
         help="MIDI input: a port name substring, an index, or 'virtual' (a port named "
         f"{VIRTUAL_PORT!r} for other programs to connect to)",
     )
+
+
+def add_seed_slot_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, then: str) -> None:
+    """--seed-slot FILE (repeatable): the one declaration, for `play` and `gui`; ``then``: what the slots do there."""
+    parser.add_argument(
+        "--seed-slot",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help=f"an audio file for the next seed slot, from slot 1 (repeatable); {then}; a slot keeps the last "
+        "30 s of a longer file",
+    )
+
+
+def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --midi, --midi-map, --midi-channel, --midi-api and --seed-slot to a command's parser."""
+    g = parser.add_argument_group("MIDI control")
+    add_midi_port_argument(g)
     g.add_argument(
         "--midi-map",
         metavar="FILE",
@@ -50,14 +70,7 @@ def add_midi_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="rtmidi API (auto: CoreMIDI, WinMM, ALSA; JACK where there is no ALSA sequencer)",
     )
-    g.add_argument(
-        "--seed-slot",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="an audio file for the next seed slot, from slot 1 (repeatable): pads/notes select "
-        "and prime; a slot keeps the last 30 s of a longer file",
-    )
+    add_seed_slot_argument(g, "pads/notes select and prime")
 
 
 def add_osc_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,16 +107,6 @@ def check_midi_arguments(args: argparse.Namespace) -> None:
             )
 
 
-def attach(control: LiveControl, player: Any) -> None:
-    """Make ``player`` call ``control.tick(frames)`` on its worker before every block."""
-    hook = getattr(player, "add_block_hook", None)
-    if not callable(hook):
-        raise UserError(
-            "this player has no add_block_hook(fn); MIDI control needs one (rt_samplernn.live.player.Player)"
-        )
-    hook(control.tick)
-
-
 @dataclass
 class Controls:
     """What `start_controls` opened: the parameters' `LiveControl`, and MIDI and OSC where asked for."""
@@ -123,8 +126,8 @@ class Controls:
 
 def start_controls(
     args: argparse.Namespace,
-    engine: Any,
-    player: Any,
+    engine: ControlledEngine,
+    player: Player,
     osc_routes: Sequence[Route] = (),
     live_input: LiveInput | None = None,
 ) -> Controls | None:
@@ -141,7 +144,7 @@ def start_controls(
         return None
     map_arg = getattr(args, "midi_map", None)
     map_path = Path(map_arg) if map_arg else default_map_path()
-    voices = int(getattr(engine, "voices", 1))
+    voices = engine.voices
     midi_map = load_map(map_path) if midi_port is not None and (map_arg or map_path.exists()) else default_map(voices)
     slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
@@ -161,7 +164,7 @@ def start_controls(
     control = LiveControl(params, engine, player)
     controls = Controls(control, None, None)
     try:
-        attach(control, player)
+        player.add_block_hook(control.tick)  # the parameters land at the worker's block boundaries
         if midi_port is not None:
             controls.midi = MidiController(params, midi_map, map_path=map_path)
             controls.midi.control = control
@@ -181,7 +184,7 @@ def start_controls(
     return controls
 
 
-def start_from_args(args: argparse.Namespace, engine: Any, player: Any) -> MidiController | None:
+def start_from_args(args: argparse.Namespace, engine: ControlledEngine, player: Player) -> MidiController | None:
     """MIDI alone (`start_controls` without OSC): the `MidiController`, whose ``close()`` stops it all; None
     without --midi."""
     if getattr(args, "midi", None) is None:

@@ -6,8 +6,8 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rt_samplernn.live.meters import PlayerMetrics
     from rt_samplernn.live.osc import OscServer
-    from rt_samplernn.live.player import PlayerMetrics
     from rt_samplernn.live.sinks import Sink
 
 EPILOG = """\

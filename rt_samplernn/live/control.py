@@ -34,12 +34,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.params import FloatParam, Parameters, SwitchParam, next_version
+from rt_samplernn.live.producer import Producer
+
+if TYPE_CHECKING:
+    from rt_samplernn.audio import Clip
+    from rt_samplernn.live.snapshot import EngineState
+    from rt_samplernn.live.watchdog import Watchdog
 
 log = logging.getLogger("rt_samplernn.live.control")
 
@@ -91,31 +97,32 @@ class Notices:
         self.log.warning("%s", text)
 
 
-def _player_watchdog(player: Any) -> bool | None:
-    """The Player's watchdog state, or None if it has none we know of."""
-    if player is None:
-        return None
-    for attr in ("watchdog_enabled", "watchdog"):
-        v = getattr(player, attr, None)
-        if isinstance(v, bool):
-            return v
-        enabled = getattr(v, "enabled", None)
-        if isinstance(enabled, bool):
-            return enabled
-    return None
+class ControlledEngine(Producer, Protocol):
+    """What `LiveControl` drives (the `Engine`, or a `HotSwap` playing one): a producer that also takes and
+    puts back snapshots (bookmarks), and has the methods the float declarations name (``Declaration.engine``:
+    set_temperature, set_min_p, set_gain) and the values they read back (``Declaration.reads``)."""
+
+    def snapshot(self) -> EngineState: ...
+
+    def restore(self, state: EngineState, where: str = ...) -> None: ...
 
 
-def _set_player_switch(player: Any, method: str, on: bool) -> bool:
-    """Call ``player.<method>(on)`` (e.g. set_watchdog); False if the player has no such method."""
-    setter = getattr(player, method, None)
-    if callable(setter):
-        setter(on)
-        return True
-    wd = getattr(player, "watchdog", None)  # a player without set_watchdog, with a watchdog object
-    if method == "set_watchdog" and wd is not None and isinstance(getattr(wd, "enabled", None), bool):
-        wd.enabled = on
-        return True
-    return False
+class SwitchedPlayer(Protocol):
+    """What `LiveControl` switches and seeds on a player (rt_samplernn.live.player.Player implements it)."""
+
+    @property
+    def watchdog_enabled(self) -> bool: ...
+
+    @property
+    def watchdog(self) -> Watchdog: ...
+
+    def set_watchdog(self, on: bool) -> None:
+        """The method the watchdog switch's declaration names (``Declaration.player``)."""
+        ...
+
+    def set_seed(self, audio: np.ndarray | Clip | None, rate: int | None = None) -> None:
+        """The clip the watchdog re-primes from: after a pad primes, that slot's."""
+        ...
 
 
 class LiveControl:
@@ -138,8 +145,8 @@ class LiveControl:
     def __init__(
         self,
         params: Parameters,
-        engine: Any,
-        player: Any = None,
+        engine: ControlledEngine,
+        player: SwitchedPlayer | None = None,
         poll_ms: float = 5.0,
         start: bool = True,
         adopt_engine: bool = True,
@@ -148,7 +155,7 @@ class LiveControl:
         self.params = params
         self.engine = engine
         self._player = player
-        self.sample_rate = int(getattr(engine, "sample_rate", 16000))
+        self.sample_rate = int(engine.sample_rate)
         self.blocks = 0
         self.recalls = 0
         self.primes = 0
@@ -167,9 +174,8 @@ class LiveControl:
             raise ValueError(f"pick parameter(s) {', '.join(unknown)} declared without an action in LiveControl")
         self._switches = [p for p in params if isinstance(p, SwitchParam) and p.decl.player]
         self._applied: dict[str, bool | None] = {s.name: None for s in self._switches}
-        wd = _player_watchdog(player)
-        if wd is not None and params.watchdog.target != wd:
-            params.watchdog.set(wd)
+        if player is not None and params.watchdog.target != player.watchdog_enabled:
+            params.watchdog.set(player.watchdog_enabled)
         self._announced = {s.name: s.target for s in self._switches}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -186,12 +192,12 @@ class LiveControl:
         return self.notices.message_version
 
     @property
-    def player(self) -> Any:
+    def player(self) -> SwitchedPlayer | None:
         """The player the switches and pad seeds go to; may be set (or swapped) at any time."""
         return self._player
 
     @player.setter
-    def player(self, player: Any) -> None:
+    def player(self, player: SwitchedPlayer | None) -> None:
         self._applied = {name: None for name in self._applied}  # the next tick sends the switches to it
         self._player = player
 
@@ -252,8 +258,7 @@ class LiveControl:
                     on = switch.target
                     if on != self._applied[switch.name]:
                         self._applied[switch.name] = on
-                        if not _set_player_switch(player, switch.decl.player, on):
-                            self._say = f"this player has no {switch.label.lower()} switch; it is ignored"
+                        getattr(player, switch.decl.player)(on)  # the method the declaration names
         except Exception as e:  # generation goes on with the previous values
             self._say = f"applying parameters failed: {type(e).__name__}: {e}"
         self.blocks += 1
@@ -284,9 +289,8 @@ class LiveControl:
             raise UserError(f"bookmark {index + 1} is empty; save one first")
         self.engine.restore(state, where=f"bookmark {index + 1}")
         self._adopt_engine_state()  # the knobs' cells take the bookmark's values: nothing ramps back
-        reset = getattr(getattr(self._player, "watchdog", None), "reset", None)
-        if callable(reset):  # judge only what follows the recall
-            reset()
+        if self._player is not None:  # judge only what follows the recall
+            self._player.watchdog.reset()
         self.recalls += 1
 
     # -- the helper thread -----------------------------------------------------------------------------
@@ -329,9 +333,8 @@ class LiveControl:
         if len(audio) == 0:
             raise UserError(f"seed slot {index + 1} ({slot.name}) has heard nothing yet; play into it first")
         self.engine.prime(audio, slot.sample_rate)
-        set_seed = getattr(self.player, "set_seed", None)
-        if callable(set_seed):  # the Player's watchdog re-primes from the slot played last
-            set_seed(audio, slot.sample_rate)
+        if self.player is not None:  # the Player's watchdog re-primes from the slot played last
+            self.player.set_seed(audio, slot.sample_rate)
         self.primes += 1
 
     def close(self) -> None:

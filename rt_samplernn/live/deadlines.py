@@ -1,5 +1,5 @@
 """Honest deadlines: each block's worker time against its real-time budget (p50, p99, worst) and the underrun
-counts over the last WINDOW_S seconds, in rings allocated once.
+counts over the last WINDOW_S seconds, in rings allocated once; and the worker thread's priority.
 
 No torch, no Qt. The worker thread records each block (`Deadlines.block_done`) and samples the callback's
 counters a few times a second (`Deadlines.count`); any thread reads a `DeadlineStats` (`Deadlines.stats`).
@@ -18,6 +18,8 @@ long as it holds audio. A mean real-time factor hides the worst blocks; p99 and 
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -170,3 +172,16 @@ class Deadlines:
 
 
 __all__ = ["BlockTimes", "CounterHistory", "DeadlineStats", "Deadlines", "WINDOW_S", "nearest_rank"]
+
+
+WORKER_NICE = -10  # the generation worker's priority where allowed (0 is normal, -20 the highest)
+
+
+def raise_worker_priority() -> None:
+    """Run the calling thread at nice WORKER_NICE where the OS allows it (Linux: per thread; needs root or
+    CAP_SYS_NICE / an rlimit): under load the worker then wins its core from batch jobs, as JACK's own
+    threads do with their realtime priority. Elsewhere, or without the right, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (OSError, AttributeError):
+        pass

@@ -1,10 +1,15 @@
-"""Audio devices: listing and finding outputs and inputs (sounddevice), the software clock, and voice-to-channel
-mixing."""
+"""Audio devices: listing and finding outputs and inputs (sounddevice), opening and closing an output stream,
+the software clock, and voice-to-channel mixing."""
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import math
+import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +29,8 @@ JACK_CLIENT_NAME = b"rt-samplernn"  # what JACK (qjackctl, jack_lsp) shows inste
 _jack_named = False
 
 
-def _sounddevice() -> Any:
+def load_sounddevice() -> Any:
+    """The sounddevice module (PortAudio), its JACK client named; NoOutputDevice if PortAudio is missing."""
     try:
         import sounddevice
     except OSError as e:  # the PortAudio library is missing
@@ -87,7 +93,7 @@ OutputDevice = AudioDevice  # the name the player and the window use for outputs
 
 def _list_devices(direction: str, rescan: bool) -> list[AudioDevice]:
     """PortAudio's devices with at least one channel in ``direction`` ("output" or "input")."""
-    sd = _sounddevice()
+    sd = load_sounddevice()
     if rescan:
         sd._terminate()
         sd._initialize()
@@ -211,3 +217,84 @@ def mix_matrix(voices: int, channels: int) -> np.ndarray:
 def channel_map(mix_channels: int, device_channels: int) -> np.ndarray:
     """Which mix channel feeds each device channel: L, R, L, R, ... (all 0 for a mono mix)."""
     return np.arange(device_channels) % mix_channels
+
+
+# -- running an output: a PortAudio stream, or the software clock -----------------------------------------
+
+Callback = Callable[[np.ndarray, int, Any, Any], None]  # (outdata, frames, time_info, status), sounddevice's
+
+
+class ClockStatus:
+    """What the software clock passes as the callback's ``status``."""
+
+    output_underflow = False
+
+
+def run_clock(callback: Callback, block_frames: int, channels: int, sample_rate: int, stop: Callable[[], bool]) -> None:
+    """No device: call ``callback`` in real time from this thread, one block at a time, until ``stop()``."""
+    out = np.zeros((block_frames, channels), np.float32)
+    period = block_frames / sample_rate
+    status = ClockStatus()
+    next_t = time.perf_counter()
+    while not stop():
+        next_t += period
+        delay = next_t - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -20 * period:  # stalled (suspend, debugger): go on from now, no burst
+            next_t = time.perf_counter()
+        callback(out, block_frames, None, status)
+
+
+def open_stream(device: OutputDevice, sample_rate: int, block_frames: int, channels: int, callback: Callback) -> Any:
+    """A started PortAudio output stream on ``device`` that calls ``callback``; a UserError naming the device
+    if it cannot open."""
+    sd = load_sounddevice()
+    stream = None
+    try:
+        stream = sd.OutputStream(
+            samplerate=sample_rate,
+            blocksize=block_frames,
+            device=device.index,
+            channels=channels,
+            dtype="float32",
+            latency="low",
+            callback=callback,
+        )
+        stream.start()
+        return stream
+    except sd.PortAudioError as e:
+        if stream is not None:
+            stream.close(ignore_errors=True)
+        raise UserError(
+            f"cannot open audio device {device.label} at {sample_rate} Hz, "
+            f"{channels} channels: {e}; `rt-samplernn devices` lists the outputs"
+        ) from None
+
+
+def close_stream(stream: Any, timeout_s: float) -> bool:
+    """Stop and close a PortAudio stream on a helper thread (if the device died, that call can hang); False
+    when it did not finish within ``timeout_s``: it is left behind on its daemon thread and PortAudio is
+    abandoned (`abandon_portaudio`)."""
+
+    def close() -> None:
+        try:
+            stream.stop(ignore_errors=True)
+            stream.close(ignore_errors=True)
+        except Exception:
+            pass
+
+    t = threading.Thread(target=close, name="rt-samplernn-close", daemon=True)
+    t.start()
+    t.join(timeout=timeout_s)
+    if t.is_alive():
+        abandon_portaudio()
+        return False
+    return True
+
+
+def abandon_portaudio() -> None:
+    """After a device loss any PortAudio call may hang, the one at interpreter exit included: unregister it."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None and hasattr(sd, "_exit_handler"):
+        atexit.unregister(sd._exit_handler)

@@ -19,7 +19,7 @@ takes a lock the producer could wait on. The bound buffers and sessions are rt_s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, load_bundle
 from rt_samplernn.live.snapshot import EngineState, bundle_identity
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
+from rt_samplernn.measure import MANIFEST_KEY
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import voice_rngs
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames
@@ -196,6 +197,12 @@ class Engine:
     @property
     def gain(self) -> float:
         return self._gain
+
+    @property
+    def audio_stats(self) -> Mapping[str, Any] | None:
+        """The bundle's `audio_stats` (statistics of the training audio: the watchdog's thresholds), or None."""
+        stats = self.bundle.manifest.get(MANIFEST_KEY)
+        return stats if isinstance(stats, dict) else None
 
     def set_gain(self, gain: float) -> None:
         gain = float(gain)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -228,6 +229,10 @@ class HotSwap:
     @property
     def has_min_p(self) -> bool:
         return self.engine.has_min_p
+
+    @property
+    def audio_stats(self) -> Mapping[str, Any] | None:
+        return self.engine.audio_stats
 
     @property
     def gain(self) -> float:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.devices import AudioDevice, _sounddevice, find_input_device
+from rt_samplernn.live.devices import AudioDevice, find_input_device, load_sounddevice
 from rt_samplernn.live.ring import RingBuffer
 
 DEFAULT_INPUT_SECONDS = 8.0  # what a live-input slot keeps: a phrase to answer (longer buys little; README)
@@ -149,7 +149,7 @@ class LiveInput:
         """Open the input and start keeping it (UserError naming the device when it cannot be opened)."""
         if self._thread is not None:
             raise RuntimeError("a LiveInput starts once; make a new one")
-        sd = _sounddevice()
+        sd = load_sounddevice()
         self._thread = threading.Thread(target=self._drain, name="rt-samplernn-input", daemon=True)
         self._thread.start()
         try:

@@ -1,6 +1,6 @@
 """The live meters, each declared once: name, label, unit, where its value comes from, how it is shown.
 
-No torch, no Qt. A meter reads one `rt_samplernn.live.player.PlayerMetrics` snapshot (``Player.metrics()``,
+No torch, no Qt. A meter reads one `PlayerMetrics` snapshot (defined here) (``Player.metrics()``,
 lock-free, any thread). The window's meters panel draws one bar per entry of `METERS` (through
 `rt_samplernn.gui.session.LiveSession.meters`, never reading PlayerMetrics itself); `play`'s status line uses
 the same `Meter.format`, so both show the same number in the same words. Adding a meter is one
@@ -21,9 +21,49 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rt_samplernn.live.deadlines import WINDOW_S
+from rt_samplernn.live.deadlines import WINDOW_S, DeadlineStats
 
-Reader = Callable[[Any], float]  # PlayerMetrics -> a number
+
+@dataclass(frozen=True)
+class PlayerMetrics:
+    """One snapshot of the live counters (`Player.metrics`). Times in ms or s as named; counts since start."""
+
+    running: bool
+    device: str
+    sample_rate: int  # the producer's (model) rate, Hz
+    device_rate: int  # the output's rate, Hz (resampled when it differs)
+    channels: int  # output channels fed
+    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up; 0 until measured
+    ring_fill_ms: float  # audio queued ahead of the playhead
+    ring_capacity_ms: float
+    target_latency_ms: float  # the worker keeps the ring filled to this
+    knob_latency_ms: float  # knob-to-sound, modelled from the worker's timings (`Player.knob_latency_s`)
+    output_latency_ms: float  # the device's own output latency (PortAudio's figure), included above
+    temperatures: tuple[float, ...]  # the producer's sampling temperature per voice (empty if it has none)
+    gain: float  # the output gain (linear)
+    underruns: int  # callbacks that found the ring short and played zeros
+    underrun_frames: int  # zero frames played because of them
+    output_underflows: int  # callbacks PortAudio flagged output_underflow (the host missed a deadline)
+    deadlines: DeadlineStats  # worker time per block against its budget, and the counts above, last 10 s
+    cpu_load: float  # PortAudio's callback CPU load, share of the real-time budget (0..1)
+    process_cpu: float  # this process's CPU use, in cores (1.0 = one core busy)
+    seconds_played: float
+    watchdog_enabled: bool
+    watchdog_events: int
+    silence_events: int
+    noise_events: int  # blow-ups: loud broadband noise
+    hiss_events: int  # output as flat as noise, at any level
+    drone_events: int  # stuck low-frequency / DC-like output, or a short loop over and over
+    recoveries: int  # re-primes done (watchdog or `Player.reprime`), a reset after a failed re-prime included
+    reprime_failures: int  # re-primes from the seed that failed (each followed by a reset), and failed resets
+    reprime_error: str | None  # why the last one failed, in words
+    recorded_seconds: float  # seconds written to the sinks
+    record_dropped_frames: int  # frames the recorder could not keep up with
+    device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
+    error: str | None  # why the player stopped by itself, else None
+
+
+Reader = Callable[[PlayerMetrics], float]  # PlayerMetrics -> a number
 
 
 @dataclass(frozen=True)

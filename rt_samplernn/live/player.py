@@ -1,7 +1,7 @@
 """Live streaming: a worker thread runs a producer ahead of the playhead into a ring buffer; the audio callback copies.
 
-No torch, no Qt. A *producer* is anything with ``.sample_rate`` (Hz), ``.voices`` and ``.generate(n) ->
-(voices, n) float32`` in [-1, 1]: the ONNX `Engine` (rt_samplernn/live/engine.py), or a small test source.
+No torch, no Qt. The *producer* is a `rt_samplernn.live.producer.Producer`: the ONNX `Engine`
+(rt_samplernn/live/engine.py), or a small recorded source in the tests.
 
 Threads
 -------
@@ -63,8 +63,7 @@ Public API
 producer's), ``device_rate``, ``channels``, ``target_frames`` (device frames), ``watchdog``
 (`Watchdog`), ``reprimer`` (`Reprimer`), ``ring`` (`RingBuffer`), ``deadlines`` (`Deadlines`: each
 block's worker time against its real-time budget, rt_samplernn/live/deadlines.py). `format_status`
-(rt_samplernn/commands/play.py) renders a `PlayerMetrics` as the one-line status `rt-samplernn play` prints. `list_output_devices(rescan=True)`
-sees devices that appeared after sounddevice was imported (only while no stream is open).
+(rt_samplernn/commands/play.py) renders a `PlayerMetrics` as the one-line status `rt-samplernn play` prints.
 
 A device that disappears (jackd stopped, USB unplugged) stops the stream with a clear ``error`` and
 ``device_lost``; a lost device's PortAudio calls can hang (closing the stream, and PortAudio's own
@@ -75,109 +74,43 @@ in this process afterwards.
 
 from __future__ import annotations
 
-import atexit
 import gc
-import inspect
 import math
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rt_samplernn.audio import ArrayClip, Clip, FileClip
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.deadlines import Deadlines, DeadlineStats
+from rt_samplernn.live.deadlines import Deadlines, raise_worker_priority
 from rt_samplernn.live.devices import (
     MAX_DEVICE_CHANNELS,
     NO_DEVICE,
-    _sounddevice,
+    abandon_portaudio,
     channel_map,
     clock_device,
+    close_stream,
     find_output_device,
     mix_matrix,
+    open_stream,
+    run_clock,
 )
+from rt_samplernn.live.meters import PlayerMetrics
+from rt_samplernn.live.producer import Producer
 from rt_samplernn.live.ring import RingBuffer
-from rt_samplernn.live.sinks import Sink, SinkClosed
+from rt_samplernn.live.sinks import Recorder, Sink
 from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
-from rt_samplernn.measure import MANIFEST_KEY
 
 DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
 CLOCK_BLOCK_FRAMES = 256  # frames per callback of the software clock (no device)
 STARTUP_CUSHION_MS = 100.0  # extra audio queued at start, given back over the first STARTUP_S of play
 STARTUP_S = 2.0
-WORKER_NICE = -10  # the generation worker's priority where allowed (0 is normal, -20 the highest)
 AVERAGE = 0.05  # weight of the newest value in the worker's running averages (about the last 20 chunks)
-
-
-# -- metrics ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlayerMetrics:
-    """One snapshot of the live counters (`Player.metrics`). Times in ms or s as named; counts since start."""
-
-    running: bool
-    device: str
-    sample_rate: int  # the producer's (model) rate, Hz
-    device_rate: int  # the output's rate, Hz (resampled when it differs)
-    channels: int  # output channels fed
-    worker_rtf: float  # generated audio seconds per second of generate() work: > 1 keeps up; 0 until measured
-    ring_fill_ms: float  # audio queued ahead of the playhead
-    ring_capacity_ms: float
-    target_latency_ms: float  # the worker keeps the ring filled to this
-    knob_latency_ms: float  # knob-to-sound, modelled from the worker's timings (`Player.knob_latency_s`)
-    output_latency_ms: float  # the device's own output latency (PortAudio's figure), included above
-    temperatures: tuple[float, ...]  # the producer's sampling temperature per voice (empty if it has none)
-    gain: float  # the output gain (linear)
-    underruns: int  # callbacks that found the ring short and played zeros
-    underrun_frames: int  # zero frames played because of them
-    output_underflows: int  # callbacks PortAudio flagged output_underflow (the host missed a deadline)
-    deadlines: DeadlineStats  # worker time per block against its budget, and the counts above, last 10 s
-    cpu_load: float  # PortAudio's callback CPU load, share of the real-time budget (0..1)
-    process_cpu: float  # this process's CPU use, in cores (1.0 = one core busy)
-    seconds_played: float
-    watchdog_enabled: bool
-    watchdog_events: int
-    silence_events: int
-    noise_events: int  # blow-ups: loud broadband noise
-    hiss_events: int  # output as flat as noise, at any level
-    drone_events: int  # stuck low-frequency / DC-like output, or a short loop over and over
-    recoveries: int  # re-primes done (watchdog or `Player.reprime`), a reset after a failed re-prime included
-    reprime_failures: int  # re-primes from the seed that failed (each followed by a reset), and failed resets
-    reprime_error: str | None  # why the last one failed, in words
-    recorded_seconds: float  # seconds written to the sinks
-    record_dropped_frames: int  # frames the recorder could not keep up with
-    device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
-    error: str | None  # why the player stopped by itself, else None
-
-
-def _raise_priority() -> None:
-    """Run the calling thread at nice WORKER_NICE where the OS allows it (Linux: per thread; needs root or
-    CAP_SYS_NICE / an rlimit): under load the worker then wins its core from batch jobs, as JACK's own
-    threads do with their realtime priority. Elsewhere, or without the right, nothing changes."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
-    except (OSError, AttributeError):
-        pass
-
-
-def bundle_watchdog_config(producer: Any) -> WatchdogConfig:
-    """Watchdog thresholds from the producer's bundle (its training audio's ``audio_stats``), else the defaults."""
-    manifest = getattr(getattr(producer, "bundle", None), "manifest", None)
-    stats = manifest.get(MANIFEST_KEY) if isinstance(manifest, dict) else None
-    return WatchdogConfig.from_audio_stats(stats)
-
-
-class _ClockStatus:
-    """What the software clock passes as the callback's ``status``."""
-
-    output_underflow = False
 
 
 # -- the player ---------------------------------------------------------------------------------------
@@ -199,7 +132,7 @@ class Player:
 
     def __init__(
         self,
-        producer: Any,
+        producer: Producer,
         *,
         device: int | str | None = None,
         latency_ms: float = DEFAULT_LATENCY_MS,
@@ -265,12 +198,15 @@ class Player:
         if isinstance(watchdog, Watchdog):
             self.watchdog = watchdog
         else:
-            config = watchdog if isinstance(watchdog, WatchdogConfig) else bundle_watchdog_config(producer)
+            # the thresholds from the producer's training audio (its bundle's audio_stats), else the defaults
+            config = (
+                watchdog
+                if isinstance(watchdog, WatchdogConfig)
+                else WatchdogConfig.from_audio_stats(producer.audio_stats)
+            )
             self.watchdog = Watchdog(self.sample_rate, self.voices, config)
             self.watchdog.enabled = watchdog is not False
-        # the watchdog hears the model before the output gain: a performer muting with the gain is no collapse
-        self._gain_here = "apply_gain" in inspect.signature(producer.generate).parameters
-        self.reprimer = Reprimer(producer, seed, reset_seed_base=int(getattr(producer, "seed", 0) or 0) + 1)
+        self.reprimer = Reprimer(producer, seed, reset_seed_base=int(producer.seed) + 1)
 
         # counters: each is stored by one thread only (named), read by any
         self._frames_played = 0  # callback
@@ -286,7 +222,6 @@ class Player:
         self._rtf = 0.0  # worker
         self._cpu_load = 0.0  # worker
         self._process_cpu = 0.0  # worker
-        self._recorded_frames = 0  # recorder
         self._output_latency_s = 0.0
         self._resampler_delay = 0.0  # worker: soxr's pending output, device frames
         # worker, running averages for knob_latency_s (start values: a worker that keeps up with no cost)
@@ -299,10 +234,9 @@ class Player:
         self._stream: Any = None
         self._clock_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
-        self._recorder: threading.Thread | None = None
+        self._recorder: Recorder | None = None
         self._stop_worker = False
         self._stop_output = False
-        self._stop_recorder = False
         self._done = threading.Event()  # set by the worker/recorder/stop; never by the callback
         self._started = False
         self._stopped = False
@@ -386,8 +320,8 @@ class Player:
             target_latency_ms=self.target_frames / self.device_rate * 1000.0,
             knob_latency_ms=self.knob_latency_s() * 1000.0,
             output_latency_ms=self._output_latency_s * 1000.0,
-            temperatures=tuple(float(t) for t in getattr(self.producer, "temperatures", ())),
-            gain=float(getattr(self.producer, "gain", 1.0)),
+            temperatures=tuple(float(t) for t in self.producer.temperatures),
+            gain=float(self.producer.gain),
             underruns=self._underruns,
             underrun_frames=self._underrun_frames,
             output_underflows=self._pa_underflows,
@@ -404,7 +338,7 @@ class Player:
             recoveries=self.reprimer.recoveries,
             reprime_failures=self.reprimer.fallbacks + self.reprimer.failures,
             reprime_error=self.reprimer.last_error,
-            recorded_seconds=self._recorded_frames / self.device_rate,
+            recorded_seconds=(self._recorder.recorded_frames if self._recorder else 0) / self.device_rate,
             record_dropped_frames=self._tap_dropped,
             device_lost=self._device_lost,
             error=self.error,
@@ -442,7 +376,8 @@ class Player:
         gc.freeze()
         self._froze_gc = True
         if self.sinks:
-            self._recorder = threading.Thread(target=self._record, name="rt-samplernn-recorder", daemon=True)
+            assert self._tap is not None  # made with the sinks
+            self._recorder = Recorder(self._tap, self.sinks, max(4096, self.device_rate // 10), self._recording_failed)
             self._recorder.start()
         try:
             self._open_output()
@@ -452,32 +387,19 @@ class Player:
 
     def _open_output(self) -> None:
         if self.device.index is None:
-            self._clock_thread = threading.Thread(target=self._clock, name="rt-samplernn-clock", daemon=True)
+            block = self.block_frames or CLOCK_BLOCK_FRAMES
+            self._clock_thread = threading.Thread(
+                target=run_clock,
+                args=(self._callback, block, self.channels, self.device_rate, lambda: self._stop_output),
+                name="rt-samplernn-clock",
+                daemon=True,
+            )
             self._clock_thread.start()
             return
-        sd = _sounddevice()
-        stream = None
-        try:
-            stream = sd.OutputStream(
-                samplerate=self.device_rate,
-                blocksize=self.block_frames,
-                device=self.device.index,
-                channels=self.channels,
-                dtype="float32",
-                latency="low",
-                callback=self._callback,
-            )
-            self._output_latency_s = float(stream.latency)
-            stream.start()
-            # published only once started: the worker's device check reads `active` as soon as it sees it
-            self._stream = stream
-        except sd.PortAudioError as e:
-            if stream is not None:
-                stream.close(ignore_errors=True)
-            raise UserError(
-                f"cannot open audio device {self.device.label} at {self.device_rate} Hz, "
-                f"{self.channels} channels: {e}; `rt-samplernn devices` lists the outputs"
-            ) from None
+        stream = open_stream(self.device, self.device_rate, self.block_frames, self.channels, self._callback)
+        self._output_latency_s = float(stream.latency)
+        # published only once started: the worker's device check reads `active` as soon as it sees it
+        self._stream = stream
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the player finished by itself (--seconds reached, device lost, error); True if it did.
@@ -505,9 +427,8 @@ class Player:
         self._stop_worker = True
         if self._worker is not None:
             self._worker.join(timeout=10.0)
-        self._stop_recorder = True
         if self._recorder is not None:
-            self._recorder.join(timeout=30.0)
+            self._recorder.stop(timeout_s=30.0)
         for sink in self.sinks:
             try:
                 sink.close()
@@ -521,33 +442,10 @@ class Player:
         self._done.set()
 
     def _close_stream(self) -> None:
-        """Stop and close the PortAudio stream on a helper thread: if the device died, that call can hang.
-
-        Tried even after a device loss (a stream that only went inactive closes at once); a close that
-        hangs is left behind on its daemon thread, with PortAudio's exit handler unregistered.
-        """
-        stream = self._stream
-
-        def close() -> None:
-            try:
-                stream.stop(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception:
-                pass
-
-        t = threading.Thread(target=close, name="rt-samplernn-close", daemon=True)
-        t.start()
-        t.join(timeout=0.5 if self._device_lost else 3.0)
-        if t.is_alive():
+        """Close the stream; tried even after a device loss (a stream that only went inactive closes at once)."""
+        if not close_stream(self._stream, timeout_s=0.5 if self._device_lost else 3.0):
             self._device_lost = True
             self.error = self.error or f"audio device {self.device.label} did not close; it may be gone"
-            self._abandon_portaudio()
-
-    def _abandon_portaudio(self) -> None:
-        """After a device loss any PortAudio call may hang, the one at interpreter exit included."""
-        sd = sys.modules.get("sounddevice")
-        if sd is not None and hasattr(sd, "_exit_handler"):
-            atexit.unregister(sd._exit_handler)
 
     @property
     def device_lost(self) -> bool:
@@ -587,26 +485,10 @@ class Player:
         self._frames_played = played + keep
         self._block_frames_seen = frames
 
-    def _clock(self) -> None:
-        """No device: call the callback in real time from this thread, one block at a time."""
-        block = self.block_frames or CLOCK_BLOCK_FRAMES
-        out = np.zeros((block, self.channels), np.float32)
-        period = block / self.device_rate
-        status = _ClockStatus()
-        next_t = time.perf_counter()
-        while not self._stop_output:
-            next_t += period
-            delay = next_t - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -20 * period:  # stalled (suspend, debugger): go on from now, no burst
-                next_t = time.perf_counter()
-            self._callback(out, block, None, status)
-
     # -- the worker ---------------------------------------------------------------------------------
 
     def _work(self) -> None:
-        _raise_priority()
+        raise_worker_priority()
         try:
             self._work_loop()
         except Exception as e:  # the stream stops with a message instead of playing silence forever
@@ -656,10 +538,8 @@ class Player:
             if last_start is not None:
                 self._gen_interval_s += AVERAGE * (min(t0 - last_start, 1.0) - self._gen_interval_s)
             last_start = t0
-            if self._gain_here:
-                audio = self.producer.generate(self.chunk_frames, apply_gain=False)
-            else:
-                audio = self.producer.generate(self.chunk_frames)
+            # the watchdog hears the model before the output gain: a performer muting with the gain is no collapse
+            audio = self.producer.generate(self.chunk_frames, apply_gain=False)
             work_s = time.perf_counter() - t0
             self._gen_work_s += AVERAGE * (work_s - self._gen_work_s)
             self._push(audio)
@@ -691,10 +571,9 @@ class Player:
         if event is not None:
             self.reprimer.request()
         mix = np.ascontiguousarray(audio.T @ self._mix)  # (n, 1 or 2)
-        if self._gain_here:
-            gain = float(self.producer.gain)
-            if gain != 1.0:
-                mix *= np.float32(gain)
+        gain = float(self.producer.gain)
+        if gain != 1.0:
+            mix *= np.float32(gain)
         if self._resampler is not None:
             mix = self._resampler.resample_chunk(mix)
             self._resampler_delay = self._resampler.delay()
@@ -709,29 +588,11 @@ class Player:
             f"audio device {self.device.label} stopped (the audio server went away or the device "
             "was unplugged); playback stopped"
         )
-        self._abandon_portaudio()
+        abandon_portaudio()
         self._done.set()
 
     # -- the recorder -------------------------------------------------------------------------------
 
-    def _record(self) -> None:
-        tap = self._tap
-        assert tap is not None
-        buf = np.zeros((max(4096, self.device_rate // 10), self.channels), np.float32)
-        try:
-            while True:
-                stopping = self._stop_recorder  # read before draining: then nothing is left behind
-                n = tap.read_into(buf)
-                if n:
-                    for sink in self.sinks:
-                        sink.write(buf[:n])
-                    self._recorded_frames += n
-                    continue
-                if stopping:
-                    return
-                time.sleep(0.02)
-        except SinkClosed as e:
-            self.error = str(e)
-        except Exception as e:
-            self.error = f"recording failed: {type(e).__name__}: {e}"
+    def _recording_failed(self, message: str) -> None:
+        self.error = message
         self._done.set()

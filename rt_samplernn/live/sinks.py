@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 
 from rt_samplernn.atomic import write_error
 from rt_samplernn.errors import UserError
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.ring import RingBuffer
 
 FIX = "check the free space or choose another --record file"
 
@@ -146,3 +152,45 @@ class _StdoutSink(PcmSink):
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
             raise
+
+
+class Recorder:
+    """The ``rt-samplernn-recorder`` thread: drains the tap ring (what the audio callback played) into the
+    sinks, a block at a time. ``recorded_frames``: written so far. A sink that fails or is closed by its
+    reader ends the recording: ``on_error(message)`` is called from the thread."""
+
+    def __init__(
+        self, tap: RingBuffer, sinks: Sequence[Sink], block_frames: int, on_error: Callable[[str], None]
+    ) -> None:
+        self.tap, self.sinks, self.on_error = tap, list(sinks), on_error
+        self.recorded_frames = 0
+        self._buf = np.zeros((block_frames, tap.channels), np.float32)
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="rt-samplernn-recorder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Write what the tap still holds, then end the thread."""
+        self._stop = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout_s)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                stopping = self._stop  # read before draining: then nothing is left behind
+                n = self.tap.read_into(self._buf)
+                if n:
+                    for sink in self.sinks:
+                        sink.write(self._buf[:n])
+                    self.recorded_frames += n
+                    continue
+                if stopping:
+                    return
+                time.sleep(0.02)
+        except SinkClosed as e:
+            self.on_error(str(e))
+        except Exception as e:
+            self.on_error(f"recording failed: {type(e).__name__}: {e}")

@@ -40,12 +40,15 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rt_samplernn.audio import Clip
 from rt_samplernn.measure import BLOCK_FRAMES, BlockAnalyser
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.producer import Producer
 
 SILENCE = "silence"
 NOISE = "noise"
@@ -331,13 +334,13 @@ class Reprimer:
 
     ``seed``: ``(audio, rate)`` (audio: an array, or an audio.FileClip read again at each re-prime) or None
     (then `request` resets the producer with a fresh RNG seed).
-    Settable from any thread. Producers without ``prime``/``reset`` are left alone (``supported`` False).
+    Settable from any thread.
     Counters: ``recoveries`` (done), ``fallbacks`` (seed failed, reset instead), ``failures``, ``last_error``;
     ``busy`` while one runs.
     """
 
     def __init__(
-        self, producer: Any, seed: tuple[np.ndarray | Clip, int] | None = None, reset_seed_base: int = 1
+        self, producer: Producer, seed: tuple[np.ndarray | Clip, int] | None = None, reset_seed_base: int = 1
     ) -> None:
         self.producer = producer
         self.seed = seed
@@ -350,10 +353,6 @@ class Reprimer:
         self._thread: threading.Thread | None = None
 
     @property
-    def supported(self) -> bool:
-        return callable(getattr(self.producer, "prime", None)) or callable(getattr(self.producer, "reset", None))
-
-    @property
     def busy(self) -> bool:
         t = self._thread
         return t is not None and t.is_alive()
@@ -363,7 +362,7 @@ class Reprimer:
 
         ``wait``: block until it is done (for callers that are not on the live path).
         """
-        if self.busy or not self.supported:
+        if self.busy:
             return False
         self._thread = threading.Thread(target=self.run, name="rt-samplernn-reprime", daemon=True)
         self._thread.start()
@@ -383,10 +382,9 @@ class Reprimer:
         # A fresh noise seed per recovery: priming or resetting with the same one would replay the same
         # samples, and with them the same collapse.
         noise_seed = self._reset_seed_base * 1_000_003 + self._resets
-        prime = getattr(self.producer, "prime", None)
-        if seed is not None and callable(prime):
+        if seed is not None:
             try:
-                prime(seed[0], int(seed[1]), seed=noise_seed)
+                self.producer.prime(seed[0], int(seed[1]), seed=noise_seed)
                 self.recoveries += 1
                 return
             except Exception as e:  # the stream goes on: reset instead, and say why

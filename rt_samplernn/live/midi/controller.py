@@ -309,7 +309,7 @@ class MidiController:
         elif isinstance(p, SwitchParam) and lsb:
             return
         else:
-            self._pending[name] = u  # knobs and switches: the batch's latest value wins
+            self._coalesce(name, u)  # knobs and switches: the batch's latest value wins
 
     def _note(self, name: str, velocity: int) -> None:
         p = self.params.get(name)
@@ -319,7 +319,13 @@ class MidiController:
             self._flush()
             p.toggle()
         elif isinstance(p, (FloatParam, IndexParam)):
-            self._pending[name] = velocity / 127.0
+            self._coalesce(name, velocity / 127.0)
+
+    def _coalesce(self, name: str, u: float) -> None:
+        """Keep the latest write of ``name`` in this batch, ordered by when it came: a master temperature
+        written after a voice's is applied after it (it sets that voice too), as the messages came."""
+        self._pending.pop(name, None)
+        self._pending[name] = u
 
     def _flush(self) -> None:
         if not self._pending:
