@@ -19,6 +19,7 @@ SHARED_CORE = [
     "rt_samplernn.config",
     "rt_samplernn.quantize",
     "rt_samplernn.audio",
+    "rt_samplernn.measure",
     "rt_samplernn.sampling",
     "rt_samplernn.schedule",
     "rt_samplernn.errors",
@@ -32,6 +33,7 @@ LIVE_COMMANDS = [
     "rt_samplernn.commands.gui",
     "rt_samplernn.commands.progress",
     "rt_samplernn.commands.midi_options",
+    "rt_samplernn.commands.measure",
 ]
 
 

@@ -88,6 +88,15 @@ def test_noise_and_a_sine_fail_against_music_in_words(signals, recording):
     assert [c.voice for c in (noise, sine, silence)] == ["audio voice 1", "audio voice 2", "audio voice 3"]
 
 
+def test_a_held_note_as_loud_as_the_music_is_pitched_without_a_beat(recording):
+    music = measure.Windows.join(measure.measure_voices(recording, RATE), RATE)
+    level_db = measure.median(music.measure("loudness_db"))
+    t = np.arange(int(SECONDS * RATE)) / RATE
+    note = np.sqrt(2) * 10 ** (level_db / 20) * np.sin(2 * np.pi * 220.0 * t)
+    (c,) = measure.measure_against(note, RATE, music)
+    assert c.rows["loudness_db"].inside == 1.0 and c.verdict == "pitched, no beat yet"
+
+
 def test_classifier_auc_tells_apart_what_differs_and_is_seeded():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(40, 8)), rng.normal(size=(60, 8))
