@@ -8,7 +8,8 @@
 For each bundle, each voice count (1, 2, 4) and each noise seed (0-4), the engine generates --seconds of audio
 (rt_samplernn.live.engine.Engine at play's default temperature and min-p, from play's start; no watchdog), and
 rt_samplernn.measure sets every voice against the music (default: the Drascula tracks recipes/demo.sh trains
-on, resampled to the bundle's rate). One row per voice, then one line per bundle, against the issue's floor:
+on, resampled to the bundle's rate): a table per bundle and voice count (how many voices meet each criterion,
+and median figures), a line on the music per bundle, then one row per voice, against the issue's floor:
 
 * sounding: the share of one-second windows above -40 dBFS (floor: 95%);
 * rhythmicity and spectral dynamics: the voice's median and the music's (floor: 75% and 90% of the music's);
@@ -18,8 +19,11 @@ on, resampled to the bundle's rate). One row per voice, then one line per bundle
   (floor: 80% each);
 * floor: "pass", or the criteria missed.
 
-`--git REV` adds the demo bundle as it was at a commit (rt_samplernn/models/demo, read with `git show` into a
-temporary folder), e.g. 75517dd (the first release's demo) and 7ac1969. Run through benchmarks/quiet.sh.
+Play's start without a seed clip is the all-zero state (today); `--seed-audio FILE` primes as
+`play --seed-audio FILE` does. When play starts from a bundle's own music clip (issue 18 item 4), start the
+same way here. `--git REV` adds the demo bundle as it was at a commit (rt_samplernn/models/demo, read with
+`git show` into a temporary folder), e.g. 75517dd (the first release's demo) and 7ac1969. The sound figures
+are deterministic (seeded); the speed line depends on the machine's load. Run through benchmarks/quiet.sh.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from rt_samplernn import measure
+from rt_samplernn.audio import FileClip
 from rt_samplernn.cli import get_parser
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
@@ -76,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--voices", nargs="+", type=int, default=[1, 2, 4])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--seconds", type=float, default=60.0, help="audio per voice and seed (the issue's: 60)")
+    p.add_argument(
+        "--seed-audio", type=Path, metavar="FILE", help="prime every engine from this clip first, as play --seed-audio"
+    )
     p.add_argument("--music-minutes", type=float, default=20.0, help="music analysed, windows spread evenly")
     args = p.parse_args(argv)
 
@@ -99,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                     engine = Engine(bundle, voices=voices, seed=seed)  # as play makes it (commands/play.py)
                     engine.set_temperature(defaults.temperature)
                     engine.set_min_p(defaults.min_p or 0.0)
+                    if args.seed_audio:
+                        engine.prime(FileClip(args.seed_audio))
                     start = time.perf_counter()
                     audio = engine.generate(int(args.seconds * rate), apply_gain=False)
                     wall += time.perf_counter() - start
@@ -117,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(
         f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, play's defaults (temperature "
-        f"{defaults.temperature:g}, min-p {defaults.min_p or 0.0:g}), no watchdog; against {len(args.against)} "
+        f"{defaults.temperature:g}, min-p {defaults.min_p or 0.0:g}), "
+        f"{'primed from ' + str(args.seed_audio) if args.seed_audio else 'from the all-zero state'}, no watchdog; "
+        f"against {len(args.against)} "
         "music path(s)\n"
     )
     print(
