@@ -76,7 +76,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """float32 (frames, channels) and the file's rate; a UserError naming the file if it cannot be read."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such file")
+        raise UserError(f"{path}: {'is a folder, not an audio file' if path.is_dir() else 'no such file'}")
     try:
         checked_rate(path, soundfile.info(str(path)).samplerate)
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -108,7 +108,9 @@ class FileClip:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
-            raise UserError(f"{self.path}: no such file")
+            raise UserError(
+                f"{self.path}: {'is a folder, not an audio file' if self.path.is_dir() else 'no such file'}"
+            )
         try:
             info = soundfile.info(str(self.path))
         except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:

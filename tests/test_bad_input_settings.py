@@ -99,3 +99,16 @@ def test_a_bundle_with_bad_settings_still_opens(window_from, tmp_path):
         assert w.session.engine is not None and w.session.voices == 1
     finally:
         w.close()
+
+
+@pytest.mark.parametrize(
+    "flag,value,words",
+    [("--voices", "20", "--voices 20: the window plays 1..8 voices"), ("--latency-ms", "5000", "10..2000 ms")],
+)
+def test_gui_flags_past_the_windows_limits_are_one_line(capsys, monkeypatch, flag, value, words):
+    from rt_samplernn.cli import main
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert main(["gui", flag, value]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err

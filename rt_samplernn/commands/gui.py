@@ -34,10 +34,12 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "--latency-ms",
         type=check.latency_ms,
         help="audio generated ahead of the speaker, ms (the ring's fill target; the meters show the "
-        "knob-to-sound latency it gives); default: the last setting, else the same as `play`",
+        "knob-to-sound latency it gives), 10..2000 in the window; default: the last setting, else the same as `play`",
     )
     add_midi_port_argument(p)
-    p.add_argument("--voices", type=check.voices, help="voices generated at once (one temperature dial each)")
+    p.add_argument(
+        "--voices", type=check.voices, help="voices generated at once, 1..8 in the window (one temperature dial each)"
+    )
     p.add_argument(
         "--provider",
         choices=("auto", "cpu", "cuda"),
@@ -96,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
         args.quit_after = 3.0
     from rt_samplernn.gui.app import main
     from rt_samplernn.gui.session_midi import VIRTUAL_PORT_CHOICE
+    from rt_samplernn.gui.settings import LATENCY_MS_RANGE, MAX_VOICES
+
+    # the window's own limits (its spin boxes and its settings file): tighter than `play`'s
+    if args.voices is not None and args.voices > MAX_VOICES:
+        raise UserError(f"--voices {args.voices}: the window plays 1..{MAX_VOICES} voices (`play` takes more)")
+    low, high = LATENCY_MS_RANGE
+    if args.latency_ms is not None and not low <= args.latency_ms <= high:
+        raise UserError(f"--latency-ms {args.latency_ms:g}: the window takes {low}..{high} ms")
 
     midi = VIRTUAL_PORT_CHOICE if args.midi == "virtual" else args.midi
     return main(

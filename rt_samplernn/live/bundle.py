@@ -228,6 +228,9 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
         mpath,
         f"weights {manifest.get('weights')!r} are not one of {', '.join(WEIGHTS)}",
     )
+    _need(
+        isinstance(manifest.get("config"), dict), mpath, "no 'config' table (the model's fields); re-export the bundle"
+    )
     try:
         cfg = model_config_from_dict(manifest["config"])
     except (KeyError, TypeError, AttributeError) as e:
