@@ -37,8 +37,8 @@ def run(window, seconds: float, busy: bool) -> dict:
     end, events = wall0 + seconds, 0
     while time.monotonic() < end:
         if busy:
-            # static in PyQt6, but its stub declares keyClick without @staticmethod
-            QTest.keyClick(dials[events % len(dials)], keys[events % len(keys)])  # type: ignore[call-overload]
+            key = keys[events % len(keys)]
+            QTest.keyClick(dials[events % len(dials)], key)  # type: ignore[call-overload]  # static; the stub says not
             if events % 20 == 0:
                 window.scope.set_mode("spectrum" if window.scope.mode == "scope" else "scope")
                 window.seeds.slots[0].set_active(events % 40 == 0)

@@ -21,14 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the tests' JACK and MIDI helpers
+from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.player import Player
+from rt_samplernn.models import DEMO_BUNDLE
 
-from rt_samplernn.live.engine import Engine  # noqa: E402  (after the path above)
-from rt_samplernn.live.player import Player  # noqa: E402
-from rt_samplernn.models import DEMO_BUNDLE  # noqa: E402
-from tests.jack import jack_server  # noqa: E402
-from tests.midi_helpers import jack_sender, tone  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def stream(bundle: Path, voices: int, seconds: float, latency_ms: float) -> dict[str, float]:
@@ -45,6 +42,7 @@ def stream(bundle: Path, voices: int, seconds: float, latency_ms: float) -> dict
 def flood(bundle: Path, voices: int, latency_ms: float, messages: int) -> dict[str, float]:
     """The test_midi_player flood: CCs, clock, sysex and pads from a JACK MIDI port while playing."""
     from rt_samplernn.commands.midi_options import add_midi_arguments, start_from_args
+    from tests.midi_helpers import jack_sender, tone
 
     parser = argparse.ArgumentParser()
     add_midi_arguments(parser)
@@ -92,6 +90,9 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=12000, help="MIDI messages in the flood (default: 12000)")
     args = p.parse_args()
     bundle = Path(args.bundle)
+    sys.path.insert(0, str(ROOT))  # the tests' JACK and MIDI helpers
+    from tests.jack import jack_server
+
     print(f"{'case':<28} {'underruns':>9} {'frames':>7} {'RTF':>6} {'flood sent':>10} {'received':>9}")
     with jack_server(16000, 256):
         r = stream(bundle, args.voices, args.seconds, args.latency_ms)

@@ -10,7 +10,7 @@ import pytest
 from PyQt6.QtCore import Qt
 from pythonosc.udp_client import SimpleUDPClient
 
-from tests.test_gui_window import bundle, jack_module, make_window, start  # noqa: F401  (fixtures)
+from tests.test_gui_window import bundle, jack_module, make_window, start  # noqa: F401  (pytest fixtures, used by name)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def other_bundle(tmp_path_factory) -> Path:
     return tiny_bundle(tmp_path_factory.mktemp("other") / "other", seed=5, frame_sizes=(16, 64))[1]
 
 
-def test_bookmarks_survive_a_save_and_load_of_the_session_file(qtbot, make_window, bundle, tmp_path):  # noqa: F811
+def test_bookmarks_survive_a_save_and_load_of_the_session_file(qtbot, make_window, bundle, tmp_path):  # noqa: F811  (the imported fixtures, as arguments)
     ini = tmp_path / "rig.ini"
     w = make_window(bundle, voices=2, settings=ini)
     assert not any(b.property("filled") for b in w.bookmarks.recall_buttons)
@@ -44,7 +44,7 @@ def test_bookmarks_survive_a_save_and_load_of_the_session_file(qtbot, make_windo
     assert "bookmark 1 is empty" in w2.last_error
 
 
-def test_bookmarks_hot_swap_and_osc_while_playing(qtbot, make_window, bundle, other_bundle, jack_module, tmp_path):  # noqa: F811
+def test_bookmarks_hot_swap_and_osc_while_playing(qtbot, make_window, bundle, other_bundle, jack_module, tmp_path):  # noqa: F811  (the imported fixtures, as arguments)
     w = make_window(bundle, settings=tmp_path / "live.ini")
     w.session.open_osc(0, "127.0.0.1")
     start(qtbot, w)

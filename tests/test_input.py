@@ -41,11 +41,11 @@ def test_the_history_keeps_the_newest_frames_in_order_in_one_buffer():
     assert ring.take().tolist() == list(range(33, 43)) and ring._buf is buffer
 
 
-def test_a_live_slot_that_heard_nothing_says_so():
+def test_a_live_slot_that_heard_nothing_says_so(bundle):
     params = Parameters(voices=1)
     params.set_live_slot(2, "input: nothing yet", 16000, lambda: np.zeros(0, np.float32), 8.0)
     assert params.slots[2] is not None and params.slots[2].name == "input: nothing yet"
-    control = LiveControl(params, type("Silent", (), {"sample_rate": 16000})(), start=False)
+    control = LiveControl(params, Engine(bundle, voices=1, seed=5), start=False)
     params.select_and_prime(2)
     control.run_pending()
     assert control.primes == 0 and "seed slot 3 (input: nothing yet) has heard nothing yet" in control.message

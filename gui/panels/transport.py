@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PyQt6.QtWidgets import QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox
 
@@ -17,7 +16,7 @@ from rt_samplernn.gui.settings import LATENCY_MS_RANGE
 class TransportBar(QFrame):
     """Open, output device, latency, Start/Stop, Record; ``toggle_running``/``toggle_recording`` do the work."""
 
-    def __init__(self, host: Host, on_open: Any) -> None:
+    def __init__(self, host: Host, on_open: Callable[[], object]) -> None:
         super().__init__()
         self.host = host
         self.setObjectName("transport")

@@ -6,7 +6,7 @@ a new float parameter in rt_samplernn.live.params.PARAMETERS gets a dial here wi
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
@@ -19,7 +19,7 @@ from rt_samplernn.gui.widgets import ParamDial
 class ModelBox(QGroupBox):
     """The open model's config rows and the voice count (``on_voices(n)`` when the performer changes it)."""
 
-    def __init__(self, host: Host, on_voices: Any) -> None:
+    def __init__(self, host: Host, on_voices: Callable[[int], object]) -> None:
         super().__init__("Model")
         self.host = host
         self.setFixedWidth(300)
