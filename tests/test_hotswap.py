@@ -99,3 +99,18 @@ def test_swaps_while_streaming_on_jack(jack, bundles, tmp_path):
     assert m.error is None and m.seconds_played == 4.0
     audio, _ = soundfile.read(str(out), dtype="float32")
     assert len(audio) == 4 * 16000 and audio[-8000:].std() > 0.01  # the new model's audio, not silence
+
+
+def test_a_swap_waiting_for_a_block_is_dropped_on_close_and_a_later_one_still_goes_in(bundles):
+    a, b, _, _ = bundles
+    swap = HotSwap(Engine(a, voices=1, seed=4))
+    swap.request(b)
+    wait_until_ready(swap)  # checked, but no block has come (the audio stopped)
+    swap.close()
+    assert swap.wait() and swap.swaps == 0 and swap.path == a and not swap.loading
+    reference = Engine(a, voices=1, seed=4)
+    assert np.array_equal(swap.generate(300), reference.generate(300))  # the old one, untouched
+    swap.request(b)  # the loader starts again
+    wait_until_ready(swap)
+    swap.generate(2 * swap.fade_frames)
+    assert swap.wait() and swap.swaps == 1 and swap.path == b

@@ -75,8 +75,8 @@ class HotSwap:
     # -- requests (any thread) -----------------------------------------------------------------------
     @property
     def loading(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        """A load runs (or a checked engine waits for its block)."""
+        return self._thread is not None
 
     @property
     def ready(self) -> bool:
@@ -85,9 +85,9 @@ class HotSwap:
 
     def request(self, path: str | Path) -> None:
         """Load the bundle at ``path`` in the background and crossfade to it (returns at once)."""
-        with self._lock:
+        with self._lock:  # the loader leaves under this lock too: a request is never left behind
             self._wanted = Path(path)
-            if not self.loading:
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._load_wanted, name="rt-samplernn-swap", daemon=True)
                 self._thread.start()
 
@@ -108,8 +108,7 @@ class HotSwap:
         """Drop a swap still waiting for a block (the player stopped): the loader thread ends."""
         with self._lock:
             self._wanted = None
-        self._incoming = None
-        self._done_fading.set()
+        self._done_fading.set()  # the loader sees its engine still waiting, drops it and ends
 
     def _say(self, text: str) -> None:
         self.message = text
@@ -120,6 +119,7 @@ class HotSwap:
             with self._lock:
                 path, self._wanted = self._wanted, None
                 if path is None:
+                    self._thread = None
                     return
             try:
                 new = self._checked(path)
@@ -135,6 +135,8 @@ class HotSwap:
             self._incoming = new  # one assignment: the producer takes it at its next block
             self._done_fading.wait()
             if self._incoming is new:  # closed before the producer took it
+                with self._lock:
+                    self._incoming, self._thread = None, None
                 return
             self._retired = None  # the old engine's sessions are freed here, not on the producer
             self.path = path
