@@ -1,7 +1,8 @@
 """Writing a bundle folder all or nothing: build it in a temporary folder beside the target, then swap it in.
 
 A failure (disk full, read-only, parity check failed) before the swap removes the temporary folder; a
-kill leaves it as a hidden `.NAME.part-PID` that the next export to the same target removes. Either way
+kill leaves it as a hidden `.NAME.part-PID` that the next export to the same target removes (once that PID
+is gone: two exports to one target never remove each other's work). Either way
 the old bundle is untouched. The swap is two renames in one folder; if a kill lands between them, the
 old bundle waits in `.NAME.old` and the next export puts it back before anything else.
 """
@@ -31,7 +32,19 @@ def recover(out: Path) -> None:
         else:
             old.rename(out)
     for part in out.parent.glob(f".{out.name}.part-*"):
-        shutil.rmtree(part, ignore_errors=True)
+        if not _running(part.name.rsplit("-", 1)[-1]):  # another export to the same target may be under way
+            shutil.rmtree(part, ignore_errors=True)
+
+
+def _running(pid_text: str) -> bool:
+    """True when pid_text names a process that is alive (on this machine)."""
+    try:
+        os.kill(int(pid_text), 0)
+    except (ValueError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def check_replaceable(out: Path, force: bool) -> None:

@@ -222,3 +222,21 @@ def test_a_full_disk_is_one_line_for_every_writer(tmp_path):
     assert f"rt-samplernn generate: error: {disk / 'take.wav'}: cannot write (the disk is full); " in proc.stderr
     assert f"checkpoint {disk / 'best.pt'}: cannot write checkpoint (the disk is full); check the free space" in lines
     assert any(line.startswith(f"record {disk / 'set.wav'}: cannot write (the disk is full)") for line in lines)
+
+
+def test_an_export_leaves_another_running_exports_folder_alone(tmp_path):
+    """An unfinished `.NAME.part-PID` is removed only once its process is gone."""
+    pytest.importorskip("torch")
+    from rt_samplernn.checkpoint import save_checkpoint
+    from tests.bundle_helpers import tiny_model
+
+    ckpt = save_checkpoint(tmp_path / "a.pt", tiny_model(0))
+    running = tmp_path / f".bundle.part-{os.getppid()}"  # a live process that is not this one
+    running.mkdir()
+    (running / "frame.onnx").write_bytes(b"half written by the other export")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".bundle.part-{dead.stdout.strip()}"
+    stale.mkdir()
+    assert main(["export", str(ckpt), "-o", str(tmp_path / "bundle")]) == 0
+    assert running.is_dir() and (running / "frame.onnx").read_bytes() == b"half written by the other export"
+    assert not stale.exists()
