@@ -81,15 +81,15 @@ def add_osc_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PORT",
         type=int_in(1, 65535),
         default=None,
-        help="listen for OSC on this UDP port, e.g. --osc 9000: /temperature f, /gain f, /voice/N/temperature f, "
-        "/prime i (seed slot i), /reset, /bookmark/save i, /bookmark/recall i, /bundle s (open another "
-        "bundle while playing); every live parameter has its address",
+        help="listen for OSC on this UDP port (None: no OSC), e.g. --osc 9000: /temperature f, /gain f, "
+        "/voice/N/temperature f, /min_p f, /prime i (seed slot i), /reset, /bookmark/save i, /bookmark/recall i, "
+        "/bundle s (open another bundle while playing); every live parameter has its address",
     )
     g.add_argument(
         "--osc-host",
         metavar="ADDRESS",
         default=DEFAULT_HOST,
-        help=f"the address --osc listens on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every network)",
+        help=f"the address --osc listens on: {DEFAULT_HOST} is this machine only, 0.0.0.0 every network",
     )
 
 
