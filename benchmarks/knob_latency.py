@@ -39,45 +39,18 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from play_underruns import ROOT, jack
 
+sys.path.insert(0, str(ROOT))  # the tests' libjack binding
+from tests.jack import AUDIO, IS_INPUT, IS_OUTPUT, MIDI, NO_START_SERVER, PROCESS, SERVER_NAME, load_libjack
+
 STATUS_LATENCY = re.compile(r"latency\s+(\d+) ms")
 DEVICE_LATENCY = re.compile(r"device (\d+(?:\.\d+)?) ms")
-AUDIO = b"32 bit float mono audio"
-MIDI = b"8 bit raw midi"
-IS_INPUT, IS_OUTPUT = 0x1, 0x2
-NO_START_SERVER, SERVER_NAME = 0x01, 0x04
-PROCESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
 
 
 class JackProbe:
     """A JACK client with one MIDI output and two audio inputs; records every input frame by JACK frame time."""
 
     def __init__(self, server: str, seconds: float) -> None:
-        lib = self.lib = ctypes.CDLL("libjack.so.0")
-        lib.jack_client_open.restype = ctypes.c_void_p
-        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p]
-        lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, PROCESS, ctypes.c_void_p]
-        lib.jack_port_register.restype = ctypes.c_void_p
-        lib.jack_port_register.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_ulong,
-            ctypes.c_ulong,
-        ]
-        lib.jack_port_get_buffer.restype = ctypes.c_void_p
-        lib.jack_port_get_buffer.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.jack_midi_clear_buffer.argtypes = [ctypes.c_void_p]
-        lib.jack_midi_event_write.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
-        lib.jack_last_frame_time.restype = ctypes.c_uint32
-        lib.jack_last_frame_time.argtypes = [ctypes.c_void_p]
-        lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
-        lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
-        lib.jack_port_name.restype = ctypes.c_char_p
-        lib.jack_port_name.argtypes = [ctypes.c_void_p]
-        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
-        for name in ("jack_activate", "jack_deactivate", "jack_client_close"):
-            getattr(lib, name).argtypes = [ctypes.c_void_p]
+        lib = self.lib = load_libjack()
         status = ctypes.c_int(0)
         self.client = lib.jack_client_open(
             b"knob-probe", NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -79,6 +80,43 @@ def jack_server(rate: int = 16000, period: int = 256) -> Iterator[str]:
         sounddevice._initialize()
 
 
+PROCESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)  # a client's process callback
+AUDIO, MIDI = b"32 bit float mono audio", b"8 bit raw midi"  # JACK's port types
+IS_INPUT, IS_OUTPUT = 0x1, 0x2  # port flags
+NO_START_SERVER, SERVER_NAME = 0x01, 0x04  # jack_client_open options
+
+
+def load_libjack() -> ctypes.CDLL:
+    """libjack through ctypes, with the signatures of the calls our test and benchmark clients make."""
+    lib = ctypes.CDLL("libjack.so.0")
+    lib.jack_client_open.restype = ctypes.c_void_p
+    lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p]
+    lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, PROCESS, ctypes.c_void_p]
+    lib.jack_port_register.restype = ctypes.c_void_p
+    lib.jack_port_register.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+    ]
+    lib.jack_port_get_buffer.restype = ctypes.c_void_p
+    lib.jack_port_get_buffer.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.jack_port_name.restype = ctypes.c_char_p
+    lib.jack_port_name.argtypes = [ctypes.c_void_p]
+    lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+    lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+    lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
+    lib.jack_midi_clear_buffer.argtypes = [ctypes.c_void_p]
+    lib.jack_midi_event_write.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
+    lib.jack_last_frame_time.restype = ctypes.c_uint32
+    lib.jack_last_frame_time.argtypes = [ctypes.c_void_p]
+    for fn in ("jack_activate", "jack_deactivate", "jack_client_close"):
+        getattr(lib, fn).argtypes = [ctypes.c_void_p]
+    return lib
+
+
 class JackClipPlayer:
     """A real JACK client (libjack through ctypes) that plays a mono clip, once, out of its port ``out``.
 
@@ -86,49 +124,21 @@ class JackClipPlayer:
     the next period and `wait` returns once it has all gone out (zeros after). Closed with `close` (or `with`).
     """
 
-    AUDIO = b"32 bit float mono audio"
-    IS_OUTPUT = 0x2
-    NO_START_SERVER, SERVER_NAME = 0x01, 0x04
-
     def __init__(self, server: str, clip: np.ndarray, name: str = "clip-player") -> None:
-        import ctypes
-
         self._ctypes = ctypes
-        self.PROCESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
-        lib = self.lib = ctypes.CDLL("libjack.so.0")
-        lib.jack_client_open.restype = ctypes.c_void_p
-        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p]
-        lib.jack_set_process_callback.argtypes = [ctypes.c_void_p, self.PROCESS, ctypes.c_void_p]
-        lib.jack_port_register.restype = ctypes.c_void_p
-        lib.jack_port_register.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_ulong,
-            ctypes.c_ulong,
-        ]
-        lib.jack_port_get_buffer.restype = ctypes.c_void_p
-        lib.jack_port_get_buffer.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.jack_port_name.restype = ctypes.c_char_p
-        lib.jack_port_name.argtypes = [ctypes.c_void_p]
-        lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
-        lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
-        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
-        for fn in ("jack_activate", "jack_deactivate", "jack_client_close"):
-            getattr(lib, fn).argtypes = [ctypes.c_void_p]
+        lib = self.lib = load_libjack()
         status = ctypes.c_int(0)
         self.client = lib.jack_client_open(
-            name.encode(), self.NO_START_SERVER | self.SERVER_NAME, ctypes.byref(status), server.encode()
+            name.encode(), NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()
         )
         if not self.client:
             raise RuntimeError(f"cannot open a JACK client on {server} (status {status.value:#x})")
         self.rate = int(lib.jack_get_sample_rate(self.client))
-        self.port = lib.jack_port_register(self.client, b"out", self.AUDIO, self.IS_OUTPUT, 0)
+        self.port = lib.jack_port_register(self.client, b"out", AUDIO, IS_OUTPUT, 0)
         self.clip = np.ascontiguousarray(clip, np.float32)
         self.position = -1  # -1: not playing yet; then frames sent
         self.finished = threading.Event()
-        self._process = self.PROCESS(self._cycle)  # kept alive: libjack calls it
+        self._process = PROCESS(self._cycle)  # kept alive: libjack calls it
         lib.jack_set_process_callback(self.client, self._process, None)
         if lib.jack_activate(self.client):
             raise RuntimeError("cannot activate the JACK clip player")
@@ -150,7 +160,7 @@ class JackClipPlayer:
 
     def ports(self, pattern: str, flags: int) -> list[str]:
         """JACK audio ports whose names match the regular expression ``pattern`` (flags: 1 inputs, 2 outputs)."""
-        found = self.lib.jack_get_ports(self.client, pattern.encode(), self.AUDIO, flags)
+        found = self.lib.jack_get_ports(self.client, pattern.encode(), AUDIO, flags)
         names: list[str] = []
         while found and found[len(names)]:
             names.append(found[len(names)].decode())
