@@ -137,7 +137,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as out:
         wall = time.perf_counter()
-        result = train([], out, model_cfg, cfg, quiet=True, dataset=AudioSet(train=data.train, val=val))
+        result = train([], out, model_cfg, cfg, dataset=AudioSet(train=data.train, val=val))
         wall = time.perf_counter() - wall
     print("| training min | step | train NLL (bits) | held-out NLL (bits) |")
     print("|---|---|---|---|")
