@@ -25,7 +25,8 @@ it natively. On real music it learned faster than the first release's constant 1
 
 previews: at every evaluation, --preview-seconds of audio from the current weights (one voice cold, one primed
 from held-out audio, fixed seed) go to RUN_DIR/previews/*.wav, TensorBoard (tab AUDIO) and RUN_DIR/previews.csv,
-with a verdict in words: silent, noise-like, no longer noise, pitched, inside the music's ranges.
+with rt-samplernn measure's figures and verdict in words (noise-like, no pitch yet, pitched, no beat yet, ...,
+inside the music's ranges) against the held-out audio; 2 s or more to be judged.
 
 examples:
   rt-samplernn train music/ --out runs/mine                             # the default recipe, live preset
@@ -304,11 +305,12 @@ def evaluation_line(event: Evaluated) -> str:
     )
     for preview in event.previews:
         m = preview.measures
-        pitch = f", pitch {m['pitch_salience']:.2f}" if m["pitch_salience"] == m["pitch_salience"] else ""
-        line += (
-            f"; {preview.voice}: {m['loudness_dbfs']:.0f} dBFS, flatness {m['flatness']:.3f}{pitch}, "
-            f"silent {m['silence_share']:.0%} -> {preview.verdict}"
-        )
+        shown = [f"{m['loudness_db']:.0f} dBFS"] if m["loudness_db"] == m["loudness_db"] else []
+        shown += [
+            f"{name} {m[name]:.2f}" for name in ("flatness", "pitch_salience", "rhythmicity") if m[name] == m[name]
+        ]
+        shown.append(f"silent {m['silent_share']:.0%}")
+        line += f"; {preview.voice}: {', '.join(shown)} -> {preview.verdict}"
     if event.previews:
         line += f" (previews: {event.preview_share:.0%} of the training time)"
     return line
