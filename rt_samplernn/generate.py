@@ -106,17 +106,17 @@ def generate_blocks(
     if voices < 1 or min(temperatures) <= 0:
         raise UserError("temperatures must be positive, one per sequence")
     sizes, f0, f_top = cfg.frame_sizes, cfg.frame_sizes[0], cfg.top_frame_size
-    if isinstance(seed_levels, (list, tuple)):
-        if len(seed_levels) != voices:
-            raise UserError(f"{len(seed_levels)} priming histories for {voices} voices: give one per voice")
-        t0 = seed_levels[0].samples  # a multiple of f_top, as is the block: the timeline below uses absolute t
-        states, last = primed_voices(model, seed_levels)
-    else:
+    if seed_levels is None or isinstance(seed_levels, (np.ndarray, PrimingHistory)):
         history = (
             seed_levels if isinstance(seed_levels, PrimingHistory) else PrimingHistory.from_levels(cfg, seed_levels)
         )
-        t0 = history.samples
+        t0 = history.samples  # a multiple of f_top, as is the block: the timeline below uses absolute t
         states, last = primed_from(model, history, voices)
+    else:  # one history per voice
+        if len(seed_levels) != voices:
+            raise UserError(f"{len(seed_levels)} priming histories for {voices} voices: give one per voice")
+        t0 = seed_levels[0].samples
+        states, last = primed_voices(model, seed_levels)
     block = max(f_top, block_samples - block_samples % f_top)
     buf = torch.empty(voices, f_top + block, dtype=torch.int64)  # last top frame, then this block
     buf[:, :f_top] = last

@@ -94,15 +94,16 @@ def render(model: SampleRNN, seconds: float, seed: int, priming_levels: np.ndarr
     histories = [PrimingHistory.from_levels(cfg, None)]
     if priming_levels is not None and len(priming_levels):
         histories.append(PrimingHistory.from_levels(cfg, np.asarray(priming_levels, dtype=np.int64)))
-    was_training, onednn = model.training, torch.backends.mkldnn.enabled
+    was_training = model.training
     model.eval()  # the step path (embedding and conv), not the training-only folded table
-    # oneDNN reorders the sample tier's conv weights at every one-sample call (6x slower than without it).
-    torch.backends.mkldnn.enabled = False
+    # oneDNN reorders the sample tier's conv weights at every one-sample call (6x slower than without it);
+    # only the enabled flag changes (None leaves the others as they are).
+    onednn = torch.backends.mkldnn.set_flags(False, None, None, None)[0]
     try:
         levels = generate_levels_for(model, n_samples, histories, seed)
     finally:
         model.train(was_training)
-        torch.backends.mkldnn.enabled = onednn
+        torch.backends.mkldnn.set_flags(onednn, None, None, None)
     audio = dequantize(levels, cfg.q_type, cfg.q_levels).astype(np.float32)
     return {voice: audio[i] for i, voice in enumerate(VOICES[: len(histories)])}
 
