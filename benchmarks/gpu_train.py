@@ -34,7 +34,13 @@ def time_steps(preset: str, amp: bool, batch: int, seq_len: int, steps: int, war
     model_cfg = model_config_from_preset(preset)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     cfg = TrainConfig(
-        batch_size=batch, seq_len=seq_len, chunk_seconds=8.0, amp=amp, early_stopping_patience=0, val_batches=0
+        batch_size=batch,
+        seq_len=seq_len,
+        chunk_seconds=8.0,
+        amp=amp,
+        early_stopping_patience=0,
+        val_batches=0,
+        preview_seconds=0,
     )
     shape = (batch * world * 2, chunk_length(model_cfg, cfg))
     levels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.int16)
@@ -42,7 +48,7 @@ def time_steps(preset: str, amp: bool, batch: int, seq_len: int, steps: int, war
     with tempfile.TemporaryDirectory() as out:
         for n in (warmup, steps):
             run_cfg = TrainConfig(**{**vars(cfg), "max_steps": n, "eval_every": n})
-            result = train([], f"{out}/{n}", model_cfg, run_cfg, quiet=True, dataset=data)
+            result = train([], f"{out}/{n}", model_cfg, run_cfg, dataset=data)
     seconds = result.history[-1].train_seconds
     return {
         "preset": preset,

@@ -3,6 +3,7 @@ against training time.
 
     python benchmarks/train_budget.py --minutes 5                          # prism-small, the issue's floor: <= 5.2
     python benchmarks/train_budget.py --minutes 2 --setup live --learning-rate 2e-3 --warmup-steps 20
+    python benchmarks/train_budget.py --minutes 5 --split chunks --against-first-release   # issue 19's floor
 
 Data (drascula-music, apt-get install drascula-music), two splits:
 - `--split tracks` (default), as recipes/demo.sh: every track except track10, track20 and track30, which are
@@ -10,8 +11,11 @@ Data (drascula-music, apt-get install drascula-music), two splits:
   the three held-out tracks (other music than the training tracks: the harder test).
 - `--split chunks`, the setting of the issue's PRiSM-SampleRNN comparison: 32 chunks spread evenly over all
   31 tracks, alternately 16 to train on and 16 held out (the same recordings, other passages). The clock counts training steps only (start-up
-and evaluations are printed apart). The step count for the budget (which the cosine schedule decays over) is
-set from the speed of a few timed steps first.
+and evaluations are printed apart). The recipe is `rt-samplernn train`'s default unless flags say otherwise; as
+`train --max-minutes` alone does, the cosine decays over the clock (the minutes), unless --max-steps fixes a
+step count. Evaluations are spaced by a step count set from the speed of a few timed steps first.
+`--against-first-release` trains a second model on the same data in the same process with the first release's
+recipe (constant 1e-3, no warm-up) and prints the two side by side.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rt_samplernn.config import TrainConfig, model_config_from_preset
+from rt_samplernn.config import RECIPES, TrainConfig, model_config_from_preset
 from rt_samplernn.data import AudioSet, build_dataset, validation_chunks
 from rt_samplernn.model import SampleRNN
 from rt_samplernn.train import bf16_autocast_supported, cpu_threads, detach, nll_bits, train
@@ -74,16 +78,22 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--chunk-seconds", type=float, default=8.0)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="cosine")
-    parser.add_argument("--warmup-steps", type=int, default=20)
-    parser.add_argument("--min-lr-fraction", type=float, default=0.05)
-    parser.add_argument("--grad-clip", type=float, default=5.0)
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
+    default = TrainConfig()
+    parser.add_argument("--learning-rate", type=float, default=default.learning_rate)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default=default.lr_schedule)
+    parser.add_argument("--warmup-steps", type=int, default=default.warmup_steps)
+    parser.add_argument("--min-lr-fraction", type=float, default=default.min_lr_fraction)
+    parser.add_argument("--grad-clip", type=float, default=default.grad_clip)
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=default.amp, help="bf16 autocast")
     parser.add_argument("--threads", type=int, default=cpu_threads(0))
     parser.add_argument("--evals", type=int, default=4, help="evaluations spread over the budget")
     parser.add_argument("--val-chunks", type=int, default=8, help="held-out chunks scored at each evaluation")
-    parser.add_argument("--max-steps", type=int, default=0, help="fix the step count instead of timing steps first")
+    parser.add_argument("--max-steps", type=int, default=0, help="the cosine over this many steps, not the clock")
+    parser.add_argument(
+        "--against-first-release",
+        action="store_true",
+        help="then the same budget, data and seed with constant 1e-3 and no warm-up, side by side",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--split",
@@ -109,9 +119,11 @@ def main() -> None:
         amp=args.amp,
         num_threads=args.threads,
         max_minutes=args.minutes,
+        max_steps=args.max_steps,
         val_batches=0,
         early_stopping_patience=0,
         seed=args.seed,
+        preview_seconds=0,
     )
 
     start = time.perf_counter()
@@ -124,31 +136,41 @@ def main() -> None:
     torch.manual_seed(args.seed)
     step_s = seconds_per_step(SampleRNN(model_cfg), cfg, data.train)
     steps = args.max_steps or max(int(args.minutes * 60 / step_s), args.evals)
-    cfg = TrainConfig(**{**vars(cfg), "max_steps": steps, "eval_every": max(steps // args.evals, 1)})
+    cfg = TrainConfig(**{**vars(cfg), "eval_every": max(steps // args.evals, 1)})
     held_out = "other passages of the same tracks" if args.split == "chunks" else ", ".join(HELD_OUT)
     print(
         f"{args.setup}: split {args.split}, {len(data.train)} training chunks of {args.chunk_seconds:g} s, "
         f"{len(val)} held-out chunks ({len(val) * data.val.shape[1] / model_cfg.sample_rate:.0f} s) of {held_out}; "
-        f"start-up {startup_s:.1f} s; {step_s:.2f} s/step -> {steps} steps; {args.threads} threads, "
+        f"start-up {startup_s:.1f} s; {step_s:.2f} s/step -> ~{steps} steps; {args.threads} threads, "
         f"amp {args.amp}; lr {args.learning_rate:g} {args.lr_schedule}, warm-up {args.warmup_steps}, "
         f"batch {args.batch_size}, seq_len {args.seq_len}, clip {args.grad_clip:g}",
         flush=True,
     )
 
-    with tempfile.TemporaryDirectory() as out:
-        wall = time.perf_counter()
-        result = train([], out, model_cfg, cfg, quiet=True, dataset=AudioSet(train=data.train, val=val))
-        wall = time.perf_counter() - wall
-    print("| training min | step | train NLL (bits) | held-out NLL (bits) |")
-    print("|---|---|---|---|")
-    for point in result.history:
-        print(f"| {point.train_seconds / 60:.2f} | {point.step} | {point.train_bits:.3f} | {point.val_bits:.3f} |")
-    spent = result.history[-1].train_seconds if result.history else 0.0
-    print(
-        f"stopped: {result.stopped}; {spent / 60:.2f} min training, {(wall - spent) / 60:.2f} min evaluating "
-        f"and checkpointing; final held-out NLL {result.last_val_bits:.3f} bits/sample",
-        flush=True,
-    )
+    recipes = {"this recipe": cfg}
+    if args.against_first_release:
+        recipes["first release's recipe"] = TrainConfig(**{**vars(cfg), **RECIPES["first-release"]})
+    results = {}
+    for name, run_cfg in recipes.items():
+        with tempfile.TemporaryDirectory() as out:
+            wall = time.perf_counter()
+            result = train([], out, model_cfg, run_cfg, dataset=AudioSet(train=data.train, val=val))
+            wall = time.perf_counter() - wall
+        results[name] = result
+        print(f"{name}: lr {run_cfg.learning_rate:g} {run_cfg.lr_schedule}, warm-up {run_cfg.warmup_steps}")
+        print("| training min | step | train NLL (bits) | held-out NLL (bits) |")
+        print("|---|---|---|---|")
+        for point in result.history:
+            print(f"| {point.train_seconds / 60:.2f} | {point.step} | {point.train_bits:.3f} | {point.val_bits:.3f} |")
+        spent = result.history[-1].train_seconds if result.history else 0.0
+        print(
+            f"stopped: {result.stopped}; {spent / 60:.2f} min training, {(wall - spent) / 60:.2f} min evaluating "
+            f"and checkpointing; final held-out NLL {result.last_val_bits:.3f} bits/sample",
+            flush=True,
+        )
+    if len(results) == 2:
+        ours, theirs = (r.last_val_bits for r in results.values())
+        print(f"held-out NLL: this recipe {ours:.3f}, first release's {theirs:.3f}: {theirs - ours:+.3f} bits better")
 
 
 if __name__ == "__main__":

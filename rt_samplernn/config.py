@@ -132,13 +132,25 @@ class TrainConfig:
     silence_threshold: float = _field(0.01, "RMS under which a 1024-sample window counts as silent")
     silence_fraction: float = _field(0.8, "drop a chunk when more than this share of its windows is silent")
     optimizer: str = _field("adam", "adam, sgd or rmsprop")
-    learning_rate: float = _field(1e-3, "peak learning rate (after warm-up)")
-    lr_schedule: str = _field("constant", "constant, or cosine: decay to min-lr-fraction x learning-rate at max-steps")
-    warmup_steps: int = _field(0, "raise the learning rate linearly from 0 over this many steps")
+    learning_rate: float = _field(
+        2e-3,
+        "peak learning rate, reached after the warm-up (2e-3 with warm-up and cosine decay learned faster than "
+        "the first release's constant 1e-3 on real music: benchmarks/RESULTS.md)",
+    )
+    lr_schedule: str = _field(
+        "cosine",
+        "cosine: decay to min-lr-fraction x learning-rate at --max-steps, or, with --max-steps 0, when "
+        "--max-minutes run out (a cosine over the training clock); constant: stay at learning-rate",
+    )
+    warmup_steps: int = _field(20, "raise the learning rate linearly from 0 over this many steps")
     min_lr_fraction: float = _field(0.05, "where the cosine schedule ends, as a share of learning-rate")
     momentum: float = _field(0.9, "momentum of sgd and rmsprop")
     grad_clip: float = _field(5.0, "clip the gradient norm to this")
-    max_steps: int = _field(100_000, "stop after this many steps (one step: one segment of every chunk in a batch)")
+    max_steps: int = _field(
+        100_000,
+        "stop after this many steps (one step: one segment of every chunk in a batch); 0: no step limit. "
+        "A new run given --max-minutes but not --max-steps has no step limit",
+    )
     max_epochs: int = _field(1000, "stop after this many passes over the training chunks")
     max_minutes: float = _field(
         0.0, "stop after this many minutes of training, not counting evaluation and checkpoints (0: no limit)"
@@ -148,6 +160,13 @@ class TrainConfig:
         8,
         "held-out batches scored per evaluation: batch-size x this many chunks, chosen once, spread "
         "evenly over the held-out audio (0: all of it)",
+    )
+    preview_seconds: float = _field(
+        2.0,
+        "seconds of audio generated at every evaluation from the current weights, one voice cold and one "
+        "primed from held-out audio: WAVs in RUN_DIR/previews, TensorBoard audio, previews.csv (0: none)",
+        0.0,
+        600.0,
     )
     checkpoint_policy: str = _field("best", "best: last.pt and best.pt; always: also step-N.pt every evaluation")
     keep_checkpoints: int = _field(3, "step-N.pt files kept under checkpoint-policy always")
@@ -175,6 +194,13 @@ class TrainConfig:
             raise UserError(f"train config: lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
         if self.batch_size < 1 or self.seq_len < 1 or self.eval_every < 1:
             raise UserError("train config: batch_size, seq_len and eval_every must be positive")
+        if self.max_steps < 0 or self.max_minutes < 0 or self.preview_seconds < 0:
+            raise UserError("train config: max_steps, max_minutes and preview_seconds must be 0 or more")
+        if self.lr_schedule == "cosine" and not self.max_steps and not self.max_minutes:
+            raise UserError(
+                "train config: the cosine schedule decays over --max-steps or --max-minutes; give one of them, "
+                "or --lr-schedule constant"
+            )
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
@@ -183,6 +209,14 @@ class TrainConfig:
         if not 0.0 <= self.val_fraction < 1.0:
             raise UserError(f"train config: val_fraction {self.val_fraction} must be in [0, 1)")
 
+
+# Training recipes `train --recipe` starts from (flags and config files override them). The default is
+# TrainConfig's own: lr 2e-3, 20 warm-up steps, cosine to 5%, bf16 where native (benchmarks/RESULTS.md).
+RECIPES: dict[str, dict[str, Any]] = {
+    "default": {},
+    # The first release's: constant 1e-3, no warm-up.
+    "first-release": dict(learning_rate=1e-3, lr_schedule="constant", warmup_steps=0),
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to run live on a laptop CPU.

@@ -25,7 +25,15 @@ from rt_samplernn.schedule import (
     tiers_due,
 )
 
-__all__ = ["generate_blocks", "generate_levels", "prime_levels", "primed_from", "primed_states", "start_history"]
+__all__ = [
+    "generate_blocks",
+    "generate_levels",
+    "prime_levels",
+    "primed_from",
+    "primed_states",
+    "primed_voices",
+    "start_history",
+]
 
 
 def primed_states(model: SampleRNN, history: torch.Tensor) -> list[State]:
@@ -47,6 +55,14 @@ def primed_from(model: SampleRNN, history: PrimingHistory, voices: int) -> tuple
         _, states = model.condition(x, states)
         last = x[:, -model.overlap :]
     return states, last
+
+
+def primed_voices(model: SampleRNN, histories: Sequence[PrimingHistory]) -> tuple[list[State], torch.Tensor]:
+    """primed_from for voices that each read their own one-voice history (a cold voice: from_levels(cfg, None)),
+    stacked along the batch: the states and last top frames of len(histories) voices."""
+    parts = [primed_from(model, history, 1) for history in histories]
+    states = [tuple(torch.cat(held, dim=1) for held in zip(*tier)) for tier in zip(*(p[0] for p in parts))]
+    return states, torch.cat([p[1] for p in parts])
 
 
 def generate_levels(
@@ -71,7 +87,7 @@ def generate_blocks(
     n_samples: int,
     temperatures: Sequence[float],
     seed: int = 0,
-    seed_levels: np.ndarray | PrimingHistory | None = None,
+    seed_levels: np.ndarray | PrimingHistory | Sequence[PrimingHistory] | None = None,
     block_samples: int = 16384,
     progress: bool = False,
     min_p: Sequence[float] | None = None,
@@ -79,18 +95,28 @@ def generate_blocks(
     """generate_levels in pieces: (voices, <= block_samples) int levels at a time, the same samples in order.
 
     Only the last top frame of the history is kept between pieces, so memory does not grow with n_samples;
-    `seed_levels` from schedule.prime_levels, or a PrimingHistory.from_clip read as priming goes. `min_p`:
-    the tail cut per sequence (None or 0: off), as the sample graph computes it: levels whose logit is under
-    the largest + log(min_p) are never drawn. Each sequence draws its own noise stream (sampling.voice_rngs).
+    `seed_levels` from schedule.prime_levels, or a PrimingHistory.from_clip read as priming goes, or one
+    PrimingHistory per voice (each voice continues its own history; their lengths are all whole top frames, so
+    the voices share the timeline's phase). `min_p`: the tail cut per sequence (None or 0: off), as the sample
+    graph computes it: levels whose logit is under the largest + log(min_p) are never drawn. Each sequence draws
+    its own noise stream (sampling.voice_rngs).
     """
     cfg = model.cfg
     voices = len(temperatures)
     if voices < 1 or min(temperatures) <= 0:
         raise UserError("temperatures must be positive, one per sequence")
     sizes, f0, f_top = cfg.frame_sizes, cfg.frame_sizes[0], cfg.top_frame_size
-    history = seed_levels if isinstance(seed_levels, PrimingHistory) else PrimingHistory.from_levels(cfg, seed_levels)
-    t0 = history.samples  # a multiple of f_top, as is the block: the timeline below uses absolute t
-    states, last = primed_from(model, history, voices)
+    if seed_levels is None or isinstance(seed_levels, (np.ndarray, PrimingHistory)):
+        history = (
+            seed_levels if isinstance(seed_levels, PrimingHistory) else PrimingHistory.from_levels(cfg, seed_levels)
+        )
+        t0 = history.samples  # a multiple of f_top, as is the block: the timeline below uses absolute t
+        states, last = primed_from(model, history, voices)
+    else:  # one history per voice
+        if len(seed_levels) != voices:
+            raise UserError(f"{len(seed_levels)} priming histories for {voices} voices: give one per voice")
+        t0 = seed_levels[0].samples
+        states, last = primed_voices(model, seed_levels)
     block = max(f_top, block_samples - block_samples % f_top)
     buf = torch.empty(voices, f_top + block, dtype=torch.int64)  # last top frame, then this block
     buf[:, :f_top] = last

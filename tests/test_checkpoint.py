@@ -95,6 +95,8 @@ SMALL = [
     "1",
     "--num-threads",
     "1",
+    "--preview-seconds",
+    "0",
 ]
 
 

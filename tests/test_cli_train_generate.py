@@ -29,6 +29,8 @@ SMALL = [
     "1",
     "--num-threads",
     "1",
+    "--preview-seconds",
+    "0.1",
 ]
 
 

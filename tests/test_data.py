@@ -35,11 +35,49 @@ def test_folders_are_read_recursively_in_any_format(music_dir, tmp_path):
     assert data.train.dtype == np.uint8 and data.train.max() < 256  # schedule.level_dtype: 256 levels fit a byte
 
 
-def test_unreadable_file_warning_names_it(tmp_path, music_dir, capsys):
+def test_the_data_check_counts_a_tiny_set_and_warns(music_dir):
+    data = build_dataset([music_dir / "train"], CFG, TRAIN, quiet=True)
+    report = data.report
+    assert report.files == 2 and report.skipped == []
+    assert report.seconds_found == pytest.approx(6.0, abs=0.1)  # two 3 s excerpts
+    assert report.rates == {16000: 2} and report.channels == {1: 2}
+    chunk_s = chunk_length(CFG, TRAIN) / 16000
+    assert report.seconds_kept == pytest.approx((len(data.train) + len(data.val)) * chunk_s)
+    assert 0 < report.seconds_held_out < report.seconds_kept <= report.seconds_found
+    assert len(report.warnings()) == 1 and "minutes of audio kept (under 30)" in report.warnings()[0]
+    assert report.notices() == []  # two excerpts of one soundtrack: no loudness notice
+
+
+def test_the_data_check_names_a_junk_file_and_why(tmp_path, music_dir):
     (tmp_path / "broken.wav").write_bytes(b"RIFF....not really")
-    build_dataset([tmp_path / "broken.wav", music_dir / "train"], CFG, TRAIN)
+    stereo_44k = np.random.default_rng(0).uniform(-0.5, 0.5, (44100, 2)).astype(np.float32)
+    soundfile.write(tmp_path / "noise.flac", stereo_44k, 44100)
+    report = build_dataset([tmp_path, music_dir / "train"], CFG, TRAIN, quiet=True).report
+    assert report.files == 4
+    assert [(p.name, why.split(" (")[0]) for p, why in report.skipped] == [("broken.wav", "cannot read audio")]
+    assert report.rates == {16000: 2, 44100: 1} and report.channels == {1: 2, 2: 1}
+    assert report.seconds_found == pytest.approx(7.0, abs=0.1)
+
+
+def test_the_data_check_notices_very_different_loudness(tmp_path, music_dir):
+    music, rate = soundfile.read(music_dir / "train" / "a.wav", dtype="float32")
+    quiet = music / np.abs(music).max() * 0.05
+    quiet[100] = 1.0  # one click: after peak normalization the music stays 26 dB down
+    soundfile.write(tmp_path / "quiet.wav", quiet, rate)
+    report = build_dataset([tmp_path, music_dir / "train"], CFG, TRAIN, quiet=True).report
+    (notice,) = report.notices()
+    assert "loudness spans" in notice and "quiet.wav" in notice
+
+
+def test_dry_run_prints_the_check_and_trains_nothing(music_dir, tmp_path, capsys):
+    from rt_samplernn.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", str(music_dir / "train"), "--out", str(out), "--chunk-seconds", "0.5", "--batch-size", "2"]
+    assert main([*args, "--dry-run"]) == 0
     err = capsys.readouterr().err
-    assert "warning: skipping" in err and "broken.wav" in err
+    assert "data: 2 files, 0.1 minutes found" in err and "warning: only" in err and "nothing trained" in err
+    assert not out.exists()
 
 
 def test_no_usable_audio_is_a_clear_error(tmp_path):
