@@ -25,7 +25,7 @@ from rt_samplernn.live.music import Usable, bundle_clip, voice_clips
 from rt_samplernn.live.watchdog import WatchdogConfig
 from rt_samplernn.measure import SILENT_DB, window_features
 
-TEMPERATURES = (0.8, 0.95, 1.1, 1.25, 1.4)
+TEMPERATURES = (0.9, 1.0, 1.1, 1.25, 1.4)  # SampleRNN's musical range is narrow: 1.0 must be on the grid
 CUTS = (0.0, 0.03, 0.1)
 MAX_SILENT_SHARE = 0.05
 MIN_INSIDE_SHARE = 0.5

@@ -156,7 +156,7 @@ def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bu
     )
     assert w.settings.bundle == str(bundle.resolve())
     w.set_voices(1)
-    assert list(w.voices.dials) == ["temperature", "gain"] and w.session.engine.voices == 1
+    assert list(w.voices.dials) == ["temperature", "min_p", "gain"] and w.session.engine.voices == 1
 
 
 def test_a_dial_shows_outside_changes_silently_and_not_while_held(qtbot):

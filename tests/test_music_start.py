@@ -168,11 +168,11 @@ def test_the_usable_range_round_trips_and_the_knobs_travel_over_it(tmp_path: Pat
 
 def test_export_measures_the_usable_range_and_stores_clip_and_range(tmp_path: Path, music: Path) -> None:
     """`export --clip --range-seconds`: the clip in the bundle, the scan's verdicts and range in model.json."""
-    ckpt = save_checkpoint(tmp_path / "tiny.pt", tiny_model(6))
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", tiny_model(6, sample_rate=8000))  # as the 8 kHz 3-tier demo
     out = tmp_path / "bundle"
     main(["export", str(ckpt), "-o", str(out), "--clip", str(music), "--clip-seconds", "5", "--range-seconds", "3"])
     manifest = json.loads((out / "model.json").read_text())
-    assert manifest["clip"]["seconds"] == 5.0
+    assert manifest["clip"]["seconds"] == 5.0 and manifest["clip"]["sample_rate"] == 8000
     usable = Usable.from_manifest(manifest["usable"], out)
     assert len(usable.tried) == 15 and usable.seconds == 3.0
     lo, hi = usable.temperature
