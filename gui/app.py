@@ -114,6 +114,9 @@ def main(
     osc: tuple[int, str] | None = None,
     screenshot: str | Path | None = None,
     quit_after_s: float | None = None,
+    min_p: float | None = None,
+    cold: bool = False,
+    full_range: bool = False,
 ) -> int:
     """Run the window until it is closed; with `screenshot`, save a picture of it after `quit_after_s` and exit.
     ``osc``: (port, host) to listen for OSC on.
@@ -126,7 +129,9 @@ def main(
         settings = open_settings(settings_path)
         for notice in settings.notices:
             print(f"rt-samplernn gui: {notice}", file=sys.stderr)
-        window = create_window(bundle, settings, session=LiveSession(provider=provider), voices=voices)
+        session = LiveSession(provider=provider)
+        session.min_p_wanted, session.cold, session.full_range = min_p, cold, full_range
+        window = create_window(bundle, settings, session=session, voices=voices)
         signals.window = window
         if signals.received is not None:  # a signal came while the model was loading
             window.close()

@@ -21,11 +21,13 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.gui.session_midi import SessionMidi
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
+from rt_samplernn.live.music import USABLE_KNOBS, ClipPrimer, knob_specs, start_from_music, start_settings
 from rt_samplernn.live.params import (
     BOOKMARKS,
     DECLARATIONS,
     SEED_SLOTS,
     FloatParam,
+    FloatSpec,
     Parameters,
     SeedSlot,
     SwitchParam,
@@ -103,6 +105,11 @@ class LiveSession:
         self._bundle_request: Path | None = None  # /bundle over OSC, for the window to open on its thread
         self.live_input: LiveInput | None = None  # call and response: the input kept in the last seed slot
         self._input_device: int | str | None = None
+        self._advice_seen = ""
+        self.cold = False  # start (and re-prime) from the model's initial state, not the bundle's clip
+        self.full_range = False  # knobs over the whole declared ranges, not the bundle's usable range
+        self.min_p_wanted: float | None = None  # the tail cut to start at (None: the bundle's usable default)
+        self.music: ClipPrimer | None = None  # the open bundle's clip primer: the watchdog re-primes from it
 
     # ------------------------------------------------------------------ model
     @property
@@ -131,6 +138,9 @@ class LiveSession:
             Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider, threads=self.threads),
             path=Path(path),
         )
+        start = start_settings(engine.bundle, None, self.min_p_wanted)
+        engine.set_temperature(start["temperature"])
+        engine.set_min_p(start["min_p"])
         was_running = self.running
         old = self.params
         self.stop()
@@ -141,6 +151,8 @@ class LiveSession:
         params = Parameters(voices=engine.voices, slot_count=self.slot_count)
         if old is not None:
             params.take_settings(old)  # seeds, ranges from a loaded map, knob values, switches
+        params.set_specs(self._knob_specs(engine.bundle))
+        self.music = start_from_music(engine, self.cold)  # every voice from its own stretch of the clip
         self.bundle, self.info, self.engine, self.params = Path(path), engine.bundle, engine, params
         self.control = LiveControl(params, engine, adopt_engine=old is None)
         self.midi.attach(params, engine.voices)
@@ -253,6 +265,17 @@ class LiveSession:
         """A bundle asked for over OSC since the last call, or None (the window polls this)."""
         path, self._bundle_request = self._bundle_request, None
         return path
+
+    def _knob_specs(self, bundle: Bundle) -> dict[str, FloatSpec]:
+        """The temperature and tail-cut knobs' travel: the bundle's usable range, or the declared full range."""
+        declared = {name: spec for name in USABLE_KNOBS if (spec := DECLARATIONS[name].spec) is not None}
+        return {**declared, **knob_specs(bundle, self.full_range)}
+
+    def set_full_range(self, on: bool) -> None:
+        """Knobs over the whole declared ranges (on) or the bundle's usable range (off); values kept."""
+        self.full_range = bool(on)
+        if self.params is not None and self.info is not None:
+            self.params.set_specs(self._knob_specs(self.info))
 
     def restart(self) -> None:
         """Start again on the device and latency of the last start."""
@@ -369,7 +392,9 @@ class LiveSession:
             raise UserError("open a bundle first")
         self.stop()
         tap = OutputTap()
-        player = Player(engine, device=device, latency_ms=latency_ms, watchdog=params.watchdog.target, sinks=[tap])
+        player = Player(
+            engine, device=device, latency_ms=latency_ms, watchdog=params.watchdog.target, sinks=[tap], music=self.music
+        )
         self._reprime_failures_seen = 0  # a new player counts from 0
         player.add_block_hook(control.tick)  # parameters land at block boundaries, on the worker
         slot = params.slots[params.slot.target]
@@ -512,6 +537,10 @@ class LiveSession:
         if c is not None and c.message_version != self._message_seen:
             self._message_seen = c.message_version
             self._errors.append(c.message)
+        advice = self.player.advice.message if self.player is not None else ""
+        if advice and advice != self._advice_seen:  # the watchdog's word on a knob re-priming cannot cure
+            self._advice_seen = advice
+            self._errors.append(advice)
         return self._errors.pop(0) if self._errors else ""
 
     def close(self) -> None:

@@ -109,6 +109,19 @@ def draw_spectrograms(panels: list[tuple[str, np.ndarray]], rate: int, path: Pat
         raise OSError(f"{path}: could not write the PNG")
 
 
+def clip_row(bundle_dir: Path) -> str:
+    """The card's row for the bundle's music clip (model.json `clip`), or nothing without one."""
+    clip = json.loads((bundle_dir / "model.json").read_text()).get("clip")
+    if clip is None:
+        return ""
+    return (
+        f"| start | `{clip['file']}`: {clip['seconds']:g} s of training {clip['source']} from {clip['start_s']:g} s, "
+        "16-bit FLAC at the model rate (the data's licence above allows redistributing it): `play`, `gui` and "
+        "`generate` start every voice from its own stretch of it, and the watchdog re-primes from it; "
+        "`--cold` starts from silence |\n"
+    )
+
+
 def card_text(fig: dict, bundle_dir: Path) -> str:
     cfg = fig["model"]
     tiers = len(cfg["frame_sizes"]) + 1
@@ -148,7 +161,7 @@ The model `rt-samplernn play`, `generate` and `gui` use when no model is given.
 | training | {fig["checkpoint_step"]:,} steps, {budget} ({fig["train_samples"] / 1e6:.0f} M training samples); {fig["train_recipe"]} |
 | held-out NLL | **{fig["val_nll_bits_per_sample"]:.3f} bits per sample** on all {fig["val_seconds"]:.0f} s of the held-out tracks |
 | speed | {fig["generation_real_time_factor"]:.2f}x real time for one voice (one onnxruntime thread, this bundle) |
-| date | {fig["date"]} |
+{clip_row(bundle_dir)}| date | {fig["date"]} |
 
 ## Does it sound like the music it learned?
 

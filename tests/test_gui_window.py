@@ -131,7 +131,15 @@ def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bu
     w = make_window(None, voices=2)
     w.dropEvent(drop_event([bundle]))
     assert w.session.has_model and w.stack.currentIndex() == 1
-    assert list(w.voices.dials) == ["temperature", "temperature.1", "temperature.2", "gain"]
+    assert list(w.voices.dials) == [
+        "temperature",
+        "temperature.1",
+        "temperature.2",
+        "min_p",
+        "min_p.1",
+        "min_p.2",
+        "gain",
+    ]
     assert w.voices.dials["temperature.2"].title.text() == "Voice 2 temp"  # voices from 1, as in map files
     rows = {
         w.model.config_form.itemAt(r, w.model.config_form.ItemRole.LabelRole)
@@ -148,7 +156,7 @@ def test_open_bundle_by_drop_shows_config_and_one_dial_per_voice(make_window, bu
     )
     assert w.settings.bundle == str(bundle.resolve())
     w.set_voices(1)
-    assert list(w.voices.dials) == ["temperature", "gain"] and w.session.engine.voices == 1
+    assert list(w.voices.dials) == ["temperature", "min_p", "gain"] and w.session.engine.voices == 1
 
 
 def test_a_dial_shows_outside_changes_silently_and_not_while_held(qtbot):
@@ -192,7 +200,7 @@ def test_settings_are_remembered_between_runs(make_window, bundle, tmp_path):
     w.close()
     w2 = make_window(None, settings=ini, use_default=True)  # no bundle given: the last one opens
     assert w2.session.bundle == bundle.resolve() or w2.session.bundle == bundle
-    assert w2.transport.latency_spin.value() == 250 and w2.session.engine.voices == 2 and len(w2.voices.dials) == 4
+    assert w2.transport.latency_spin.value() == 250 and w2.session.engine.voices == 2 and len(w2.voices.dials) == 7
     assert w2.seeds.slots[2].thumb.has_audio() and w2.scope.mode == "spectrum"
     assert w2.settings.map_path == str(tmp_path / "mine.toml")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from PyQt6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from rt_samplernn.gui.panels import Host
 from rt_samplernn.gui.settings import MAX_VOICES
@@ -40,6 +40,14 @@ class ModelBox(QGroupBox):
             )
         )
         row.addWidget(self.voices_spin)
+        self.full_range_box = QCheckBox("Full range")
+        self.full_range_box.setToolTip(
+            "temperature and tail-cut knobs over their whole declared ranges; off: over the range the bundle "
+            "measured as musical (`export` writes it)"
+        )
+        self.full_range_box.setChecked(host.session.full_range)
+        self.full_range_box.toggled.connect(host.session.set_full_range)
+        row.addWidget(self.full_range_box)
         row.addStretch(1)
         lay.addLayout(row)
 

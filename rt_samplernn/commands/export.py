@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "per sample of the checkpoint on real audio); --fp32 writes the exact graphs instead.",
         epilog="examples:\n  rt-samplernn export runs/a/best.pt -o my-bundle --verify   # int8, checked\n"
         "  rt-samplernn export runs/a/best.pt --verify --verify-audio held-out.wav   # and its NLL on real audio\n"
-        "  rt-samplernn export runs/a/best.pt -o exact --fp32 --verify   # bit-exact graphs (a GPU, parity work)",
+        "  rt-samplernn export runs/a/best.pt -o exact --fp32 --verify   # bit-exact graphs (a GPU, parity work)\n"
+        "  rt-samplernn export runs/a/best.pt -o live --clip music/track03.ogg --audio-stats music/\n"
+        "      # voices start from 20 s of the music; the knobs travel the measured usable range",
     )
     p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file written by `rt-samplernn train`")
     p.add_argument("-o", "--out", metavar="BUNDLE_DIR", help="output directory (default: CKPT's name + '-bundle')")
@@ -83,6 +85,35 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="training audio (files or folders): store its level, flatness and bass share in the bundle, "
         "so the live watchdog knows a drone or hiss from this music (docs/bundle.md, audio_stats)",
     )
+    p.add_argument(
+        "--clip",
+        metavar="FILE",
+        default=None,
+        help="a recording of the training music: a short stretch of it (its steadiest, resampled to the "
+        "model rate, 16-bit FLAC) ships in the bundle, and play, gui and generate start every voice from it "
+        "(each from its own offset) instead of from silence; e.g. --clip data/track03.ogg",
+    )
+    p.add_argument(
+        "--clip-seconds",
+        type=check.float_in(1.0, 120.0, low_open=False),
+        default=20.0,
+        metavar="S",
+        help="length of the stored clip, 1-120 s (default: 20; a 16 kHz FLAC clip costs about 30 kB a second)",
+    )
+    p.add_argument(
+        "--range-seconds",
+        type=check.float_in(2.0, 600.0, low_open=False),
+        default=20.0,
+        metavar="S",
+        help="seconds generated at each setting of the usable-range scan (a few temperatures x a few tail "
+        "cuts, all at once; needs --audio-stats or --clip to know the music): the knobs then travel over "
+        "the settings that stay musical (default: 20)",
+    )
+    p.add_argument(
+        "--no-range",
+        action="store_true",
+        help="skip the usable-range scan (the knobs then travel their whole declared ranges)",
+    )
     p.set_defaults(func=run)
 
 
@@ -125,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
                 f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
                 f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})"
             )
+        if args.clip:
+            from rt_samplernn.live.music import add_clip
+
+            entry = add_clip(tmp, args.clip, args.clip_seconds)
+            print(f"clip: {entry['seconds']:g} s of {entry['source']} from {entry['start_s']:g} s ({entry['file']})")
         if args.verify:
             from rt_samplernn.export.verify import verify_bundle
 
@@ -135,6 +171,32 @@ def run(args: argparse.Namespace) -> int:
                     "please report this with the checkpoint"
                 )
             print("parity: ok")
+        if not args.no_range:
+            scan_usable_range(tmp, args, cfg.sample_rate)
     weights = "fp32 (exact)" if args.fp32 else "int8 (--fp32 for the exact graphs)"
     print(f"wrote {out}/: {manifest.name}, {sizes}; weights {weights}")
     return 0
+
+
+def scan_usable_range(bundle: Path, args: argparse.Namespace, sample_rate: int) -> None:
+    """Measure the bundle's usable range and store it in its manifest (or say why not)."""
+    from rt_samplernn.export.usable import measure_usable
+    from rt_samplernn.live.bundle import load_bundle
+    from rt_samplernn.live.music import USABLE_KEY, update_manifest
+    from rt_samplernn.measure import MANIFEST_KEY, audio_stats
+
+    stats = load_bundle(bundle, check_sha=False).manifest.get(MANIFEST_KEY)
+    if stats is None and args.clip:
+        stats = audio_stats([args.clip], sample_rate)
+    if stats is None:
+        print("usable range: not measured (give --audio-stats or --clip: the scan needs the training music)")
+        return
+    usable = measure_usable(bundle, stats, seconds=args.range_seconds)
+    update_manifest(bundle, USABLE_KEY, usable.to_manifest())
+    passed = sum(bool(t["usable"]) for t in usable.tried)
+    print(
+        f"usable range: temperature {usable.temperature[0]:g}-{usable.temperature[1]:g}, tail cut "
+        f"{usable.min_p[0]:g}-{usable.min_p[1]:g}, start at T {usable.defaults['temperature']:g} cut "
+        f"{usable.defaults['min_p']:g} ({passed} of {len(usable.tried)} settings stayed musical over "
+        f"{args.range_seconds:g} s)"
+    )

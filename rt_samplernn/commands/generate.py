@@ -14,6 +14,7 @@ EPILOG = """examples:
   rt-samplernn generate runs/live/best.pt --seconds 5 --seed 1 --out a.wav
   rt-samplernn generate my-bundle --count 4 --temperature 0.8 0.9 1.0 1.1 --out take.wav   # take-1.wav ... take-4.wav
   rt-samplernn generate --temperature 1.3 --min-p 0.05 --seconds 20 --out hot.wav       # hotter, hiss cut off
+  rt-samplernn generate --count 4 --cold --out cold.wav      # from silence, not from the bundle's music clip
   rt-samplernn generate my-bundle --seed-audio intro.flac --seconds 30 --channels --out primed.wav
 """
 
@@ -43,9 +44,14 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "--temperature",
         type=check.temperature,
         nargs="+",
-        default=[1.0],
+        default=None,
         metavar="T",
-        help="one for all sequences or one per sequence (default: 1.0)",
+        help="one for all sequences or one per sequence (default: the bundle's usable default, else 1.0)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="bundle only: start from the model's initial (all-zero) state instead of the bundle's music clip",
     )
     p.add_argument(
         "--min-p",
@@ -179,6 +185,10 @@ def audio_blocks(
             from rt_samplernn.commands.progress import prime_with_progress
 
             prime_with_progress(engine, seed_audio)
+        else:
+            from rt_samplernn.live.music import start_from_music
+
+            start_from_music(engine, args.cold)  # each voice from its own stretch of the clip; not in the output
         total = max(1, int(round(args.seconds * engine.sample_rate)))
         from rt_samplernn.progress import progress_bar
 
@@ -213,11 +223,19 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.errors import UserError
     from rt_samplernn.models import DEMO_BUNDLE
 
-    count = args.count or len(args.temperature)
-    if len(args.temperature) not in (1, count):
-        raise UserError(f"--temperature: give 1 value or {count} (one per sequence), not {len(args.temperature)}")
-    temps = args.temperature * count if len(args.temperature) == 1 else args.temperature
-    cut_args = args.min_p or [0.0]
+    model = Path(args.model) if args.model else DEMO_BUNDLE
+    start = {"temperature": 1.0, "min_p": 0.0}
+    if model.is_dir():  # a bundle's usable defaults where the flags say nothing
+        from rt_samplernn.live.bundle import load_bundle
+        from rt_samplernn.live.music import start_settings
+
+        start = start_settings(load_bundle(model, check_sha=False))
+    temp_args = args.temperature or [start["temperature"]]
+    count = args.count or len(temp_args)
+    if len(temp_args) not in (1, count):
+        raise UserError(f"--temperature: give 1 value or {count} (one per sequence), not {len(temp_args)}")
+    temps = temp_args * count if len(temp_args) == 1 else temp_args
+    cut_args = args.min_p or [start["min_p"]]
     if len(cut_args) not in (1, count):
         raise UserError(f"--min-p: give 1 value or {count} (one per sequence), not {len(cut_args)}")
     cuts = cut_args * count if len(cut_args) == 1 else cut_args
@@ -226,7 +244,6 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(path, args.force)
         output_format(path)
     seed_audio = FileClip(args.seed_audio) if args.seed_audio else None  # checked now, read in blocks later
-    model = Path(args.model) if args.model else DEMO_BUNDLE
     rate, blocks = audio_blocks(args, model, temps, seed_audio, cuts)
     try:
         with AudioOutputs(paths, rate, count, args.channels) as out:

@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
             "  rt-samplernn gui                          # last bundle, or the demo\n"
             "  rt-samplernn gui my-bundle --midi virtual --start\n"
             "  rt-samplernn gui my-bundle --voices 2 --device system --latency-ms 100\n"
+            "  rt-samplernn gui --voices 4 --min-p 0.05 --full-range   # the demo, hiss cut, knobs' whole travel\n"
             "  rt-samplernn gui my-bundle --device none --seed-slot a.wav --start   # no sound card\n"
             "  rt-samplernn gui my-bundle --osc 9000       # OSC on udp 127.0.0.1:9000 (/bookmark/recall 1, ...)\n"
         ),
@@ -47,6 +48,25 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="onnxruntime execution provider (auto: CUDA where it works)",
     )
     add_seed_slot_argument(p, "with --start, slot 1 primes first")
+    p.add_argument(
+        "--min-p",
+        type=check.min_p,
+        default=None,
+        metavar="P",
+        help="tail cut (min-p) to start at, 0 to 1: never draw a level less likely than this fraction of the "
+        "most likely one (default: the bundle's usable default, else 0 = off)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="start from the model's initial (all-zero) state instead of the bundle's music clip",
+    )
+    p.add_argument(
+        "--full-range",
+        action="store_true",
+        help="temperature and tail-cut dials over their whole declared ranges, not the bundle's usable range "
+        "(the window's 'Full range' box does the same)",
+    )
     p.add_argument("--start", action="store_true", help="start playing at once")
     from rt_samplernn.commands.midi_options import add_osc_arguments
 
@@ -121,4 +141,7 @@ def run(args: argparse.Namespace) -> int:
         osc=None if args.osc is None else (args.osc, args.osc_host),
         screenshot=args.screenshot,
         quit_after_s=args.quit_after,
+        min_p=args.min_p,
+        cold=args.cold,
+        full_range=args.full_range,
     )

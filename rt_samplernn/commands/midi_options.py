@@ -16,6 +16,7 @@ from rt_samplernn.live.input import LiveInput
 from rt_samplernn.live.midi.controller import MidiController
 from rt_samplernn.live.midi.mapfile import default_map, default_map_path, describe_default_map, load_map
 from rt_samplernn.live.midi.ports import API_NAMES, VIRTUAL_PORT
+from rt_samplernn.live.music import knob_specs
 from rt_samplernn.live.osc import DEFAULT_HOST, OscServer, Route
 from rt_samplernn.live.params import SEED_SLOTS, Parameters
 
@@ -148,7 +149,9 @@ def start_controls(
     midi_map = load_map(map_path) if midi_port is not None and (map_arg or map_path.exists()) else default_map(voices)
     slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
-    params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files) + (live_input is not None)))
+    bundle = getattr(engine, "bundle", None)
+    specs = knob_specs(bundle, getattr(args, "full_range", False)) if bundle is not None else {}
+    params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files) + (live_input is not None)), **specs)
     for i, f in enumerate(slot_files):
         if f:
             params.load_slot(i, f)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rt_samplernn.live.meters import PlayerMetrics
@@ -69,7 +69,10 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "timings",
     )
     p.add_argument(
-        "--temperature", type=check.temperature, default=1.0, help="sampling temperature (lower: more conservative)"
+        "--temperature",
+        type=check.temperature,
+        default=None,
+        help="sampling temperature, lower: more conservative (default: the bundle's usable default, else 1.0)",
     )
     p.add_argument(
         "--min-p",
@@ -80,6 +83,18 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "one; 0.02-0.1 keeps a high temperature from hissing (default: the bundle's usable default, else 0 = off; bundles exported before the cut play with it off)",
     )
     p.add_argument("--gain", type=check.gain, default=1.0, help="output gain")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="start from the model's initial (all-zero) state instead of the bundle's music clip; the watchdog "
+        "then resets to it too",
+    )
+    p.add_argument(
+        "--full-range",
+        action="store_true",
+        help="MIDI knobs travel the whole declared temperature and tail-cut ranges instead of the bundle's "
+        "usable range (measured by `export`)",
+    )
     p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument(
@@ -161,6 +176,12 @@ def format_status(m: PlayerMetrics, osc: OscServer | None = None) -> str:
     watchdog = meter("watchdog_events") if m.watchdog_enabled else "watchdog off"
     if m.reprime_failures:  # never shown as recoveries: the seed could not be read, the model was reset
         watchdog += f" ({m.reprime_failures} re-prime{'s' * (m.reprime_failures > 1)} failed: reset instead)"
+    if m.advice:
+        watchdog += f" ({m.advice})"  # a collapse re-priming cannot cure: the knob's setting makes it
+    cuts = m.min_p
+    cut = "" if not cuts or max(cuts) == 0 else f"cut {min(cuts):.2f}"
+    if cut and min(cuts) != max(cuts):
+        cut += f"-{max(cuts):.2f}"
     blocks = [METERS_BY_NAME[name] for name in ("block_p50", "block_p99", "block_worst")]
     block = (
         f"block p50/p99/worst {'/'.join(format(b.value(m), '.1f') for b in blocks)} of {m.deadlines.budget_ms:.1f} ms"
@@ -171,6 +192,7 @@ def format_status(m: PlayerMetrics, osc: OscServer | None = None) -> str:
         [
             f"{m.seconds_played:7.1f} s",
             temp,
+            *([cut] if cut else []),
             f"gain {m.gain:.2f}",
             meter("realtime_factor"),
             block,
@@ -238,6 +260,16 @@ def _unused_path(name: str):
     return path
 
 
+def start_engine(engine: Any, args: argparse.Namespace) -> None:
+    """The knobs where the flags put them, else at the bundle's usable defaults; the gain."""
+    from rt_samplernn.live.music import start_settings
+
+    start = start_settings(engine.bundle, args.temperature, args.min_p)
+    engine.set_temperature(start["temperature"])
+    engine.set_min_p(start["min_p"])
+    engine.set_gain(args.gain)
+
+
 def render_without_card(args: argparse.Namespace, bundle) -> int:
     """No sound card and nothing asked for: write the model's output to a WAV file instead, and say where."""
     import sys
@@ -249,6 +281,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import mix_matrix
     from rt_samplernn.live.engine import Engine
+    from rt_samplernn.live.music import start_from_music
     from rt_samplernn.progress import progress_bar
 
     path = _unused_path(NO_CARD_WAV)
@@ -259,11 +292,12 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
         file=sys.stderr,
     )
     engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
-    engine.set_temperature(args.temperature)
-    engine.set_min_p(args.min_p or 0.0)
-    engine.set_gain(args.gain)
-    if args.seed_audio:
-        prime_with_progress(engine, FileClip(args.seed_audio))
+    start_engine(engine, args)
+    seed_clip = FileClip(args.seed_audio) if args.seed_audio else None
+    if seed_clip is not None:
+        prime_with_progress(engine, seed_clip)
+    else:
+        start_from_music(engine, args.cold)
     mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
@@ -291,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.live.devices import NoOutputDevice
     from rt_samplernn.live.hotswap import HotSwap
     from rt_samplernn.live.input import LiveInput
+    from rt_samplernn.live.music import start_from_music
     from rt_samplernn.live.osc import Route
     from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
     from rt_samplernn.live.sinks import WavSink, stdout_sink
@@ -317,14 +352,15 @@ def run(args: argparse.Namespace) -> int:
     )
 
     engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
-    engine.set_temperature(args.temperature)
-    engine.set_min_p(args.min_p or 0.0)
-    engine.set_gain(args.gain)
+    start_engine(engine, args)
     seed = None
+    music = None
     if args.seed_audio:
         clip = FileClip(args.seed_audio)  # read in blocks, now and at each watchdog re-prime: never held whole
         prime_with_progress(engine, clip)
         seed = (clip, clip.rate)
+    else:
+        music = start_from_music(engine, args.cold)  # the watchdog re-primes from the clip too
 
     swap = HotSwap(engine, path=bundle) if args.osc is not None else None  # /bundle s: another bundle, playing
     producer = engine if swap is None else swap
@@ -336,6 +372,7 @@ def run(args: argparse.Namespace) -> int:
         chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
         watchdog=not args.no_watchdog,
         seed=seed,
+        music=music,
         sinks=sinks,
     )
     controls = None

@@ -109,20 +109,27 @@ def _need(cond: bool, where: Path | str, problem: str) -> None:
         raise UserError(f"{where}: {problem}")
 
 
-def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
-    """The checked path of a {file, sha256} entry."""
-    _need(isinstance(entry, dict) and isinstance(entry.get("file"), str), mpath, "a graph entry has no 'file'")
+def _checked_file(root: Path, entry: Any, mpath: Path, check_sha: bool, what: str) -> Path:
+    """The checked path of a {file, sha256} entry: a plain name, present, its checksum right."""
+    _need(isinstance(entry, dict) and isinstance(entry.get("file"), str), mpath, f"a {what} entry has no 'file'")
     path: Path = root / entry["file"]
-    _need(Path(entry["file"]).name == entry["file"], mpath, f"graph file {entry['file']!r} must be a plain name")
-    _need(path.is_file(), path, "graph file missing from the bundle; re-export it with `rt-samplernn export`")
+    _need(Path(entry["file"]).name == entry["file"], mpath, f"{what} file {entry['file']!r} must be a plain name")
+    _need(path.is_file(), path, f"{what} file missing from the bundle; re-export it with `rt-samplernn export`")
     if check_sha:
         digest = sha256_file(path)
         _need(
             digest == entry.get("sha256"),
             path,
             f"checksum mismatch (sha256 {digest[:12]}..., model.json says {str(entry.get('sha256'))[:12]}...): "
-            "the graph was altered or belongs to another export; re-export the bundle",
+            f"the {what} was altered or belongs to another export; re-export the bundle",
         )
+    return path
+
+
+def _graph_file(root: Path, entry: Any, mpath: Path, check_sha: bool) -> Path:
+    """The checked path of a graph's {file, sha256} entry, its tensors all inside it and finite."""
+    path = _checked_file(root, entry, mpath, check_sha, "graph")
+    if check_sha:
         _check_graph_tensors(path)
     return path
 
@@ -240,6 +247,8 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     entries = manifest.get("graphs")
     _need(isinstance(entries, list), mpath, "no 'graphs' list")
     specs = [_graph_spec(root, e, mpath, check_sha, cfg) for e in entries]
+    if manifest.get("clip") is not None:  # the music clip voices start from (live/music.py)
+        _checked_file(root, manifest["clip"], mpath, check_sha, "music clip")
     frames = {g.name: g for g in specs if g.kind == "frame"}
     samples = [g for g in specs if g.kind == "sample"]
     n_frame = len(cfg.frame_sizes)

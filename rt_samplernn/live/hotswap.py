@@ -261,6 +261,15 @@ class HotSwap:
     ) -> None:
         self._newest().prime(audio, rate, seed=seed, progress=progress)
 
+    def prime_voices(
+        self,
+        clips: Sequence[np.ndarray | Clip | PrimingHistory],
+        rate: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self._newest().prime_voices(clips, rate, seed=seed, progress=progress)
+
     def reset(self, seed: int | None = None) -> None:
         self._newest().reset(seed)
 

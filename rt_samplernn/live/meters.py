@@ -61,6 +61,8 @@ class PlayerMetrics:
     record_dropped_frames: int  # frames the recorder could not keep up with
     device_lost: bool  # the output disappeared (PortAudio is unusable in this process afterwards)
     error: str | None  # why the player stopped by itself, else None
+    advice: str = ""  # the watchdog's word on a knob re-priming cannot cure (`KnobAdvice`), else ""
+    min_p: tuple[float, ...] = ()  # the producer's tail cut per voice (empty if it has none)
 
 
 Reader = Callable[[PlayerMetrics], float]  # PlayerMetrics -> a number

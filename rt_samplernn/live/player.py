@@ -45,7 +45,7 @@ Public API
     player.start()                  # prefills the ring (target + a startup cushion), then opens the device
     m = player.metrics()            # PlayerMetrics snapshot, any thread, any time (cheap, no locks)
     player.set_watchdog(False)      # or player.watchdog_enabled = False
-    player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: reset instead)
+    player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: the bundle's music, else reset)
     player.prime(clip, rate)        # set_seed + re-prime now (returns at once)
     player.reprime()                # re-prime from the current seed now (returns at once)
     player.add_block_hook(fn)       # fn(frames) on the worker before each generate (MIDI smoothing)
@@ -103,7 +103,7 @@ from rt_samplernn.live.meters import PlayerMetrics
 from rt_samplernn.live.producer import Producer
 from rt_samplernn.live.ring import RingBuffer
 from rt_samplernn.live.sinks import Recorder, Sink
-from rt_samplernn.live.watchdog import Reprimer, Watchdog, WatchdogConfig
+from rt_samplernn.live.watchdog import KnobAdvice, Primer, Reprimer, Watchdog, WatchdogConfig
 
 DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
@@ -124,7 +124,8 @@ class Player:
     ``chunk_frames``: model-rate frames per ``producer.generate`` call. ``block_frames``: frames per
     device callback (0: the host's choice; JACK uses its period). ``seconds``: stop after this much
     audio has been played (`wait` returns True then). ``watchdog``: True (default thresholds), False,
-    a `WatchdogConfig` or a `Watchdog`. ``seed``: (audio, rate) the watchdog re-primes from.
+    a `WatchdogConfig` or a `Watchdog`. ``seed``: (audio, rate) the watchdog re-primes from. ``music``: what
+    it re-primes from without a seed (the bundle's clip: `rt_samplernn.live.music.ClipPrimer`); None: reset.
     ``sinks``: `WavSink`/`PcmSink` that get exactly what was played. ``switch_interval_s``: the
     interpreter's GIL switch interval while playing (short, so the audio callback waits less for the
     GIL; restored by `stop`; None leaves it alone).
@@ -141,6 +142,7 @@ class Player:
         seconds: float | None = None,
         watchdog: bool | WatchdogConfig | Watchdog = True,
         seed: tuple[np.ndarray | Clip, int] | None = None,
+        music: Primer | None = None,
         sinks: Sequence[Sink] = (),
         resample_quality: str = "HQ",
         stall_timeout_s: float = 2.0,
@@ -206,7 +208,8 @@ class Player:
             )
             self.watchdog = Watchdog(self.sample_rate, self.voices, config)
             self.watchdog.enabled = watchdog is not False
-        self.reprimer = Reprimer(producer, seed, reset_seed_base=int(producer.seed) + 1)
+        self.reprimer = Reprimer(producer, seed, reset_seed_base=int(producer.seed) + 1, music=music)
+        self.advice = KnobAdvice()
 
         # counters: each is stored by one thread only (named), read by any
         self._frames_played = 0  # callback
@@ -268,7 +271,7 @@ class Player:
 
     def set_seed(self, audio: np.ndarray | Clip | None, rate: int | None = None) -> None:
         """The seed the watchdog (and `reprime`) re-primes from (an array at `rate`, or an audio.FileClip, read
-        again at each re-prime, never held whole); None: reset the producer instead."""
+        again at each re-prime, never held whole); None: the bundle's music (``music``), else reset the producer."""
         if audio is None:
             self.reprimer.seed = None
         elif isinstance(audio, (ArrayClip, FileClip)):
@@ -282,7 +285,8 @@ class Player:
         return self.reprime()
 
     def reprime(self, wait: bool = False) -> bool:
-        """Re-prime the producer from the current seed (reset without one). False if one is already running."""
+        """Re-prime the producer from the current seed (without one: the bundle's music, else reset). False if
+        one is already running."""
         return self.reprimer.request(wait=wait)
 
     @property
@@ -342,6 +346,8 @@ class Player:
             record_dropped_frames=self._tap_dropped,
             device_lost=self._device_lost,
             error=self.error,
+            advice=self.advice.message,
+            min_p=tuple(float(c) for c in getattr(self.producer, "min_p", ())),
         )
 
     # -- start / wait / stop ------------------------------------------------------------------------
@@ -570,6 +576,9 @@ class Player:
         event = self.watchdog.process(audio)
         if event is not None:
             self.reprimer.request()
+            temps = self.producer.temperatures
+            if len(temps) > event.voice:
+                self.advice.heard(event, float(temps[event.voice]))
         mix = np.ascontiguousarray(audio.T @ self._mix)  # (n, 1 or 2)
         gain = float(self.producer.gain)
         if gain != 1.0:

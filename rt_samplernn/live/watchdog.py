@@ -21,8 +21,11 @@ summarises training audio; `WatchdogConfig.from_audio_stats` sets the thresholds
 ``audio_stats`` (docs/bundle.md) and keeps the defaults where the bundle carries none.
 
 `Reprimer` recovers: it re-primes the producer from the current seed (``producer.prime(audio, rate, seed)``)
-or, with no seed, resets it (``producer.reset(seed)``), each time with a fresh noise seed, so a recovery
-does not replay the same collapse. Priming runs the frame tiers over the whole seed, which can take longer
+or, with no seed, from the bundle's music (``music(producer, seed)``, a `rt_samplernn.live.music.ClipPrimer`:
+every voice from its own stretch of the bundle's clip), and only without either resets it
+(``producer.reset(seed)``), each time with a fresh noise seed, so a recovery does not replay the same
+collapse. `KnobAdvice` says once, in words, when a re-prime did not cure the sound because of a knob (the same
+hiss right after a recovery: "hiss at T 1.40: turn the temperature down"). Priming runs the frame tiers over the whole seed, which can take longer
 than the ring buffer holds, so it runs on its own short-lived thread, never on the streaming worker; the
 engine swaps the new state in before its next generated block.
 
@@ -38,7 +41,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -329,21 +332,68 @@ class Watchdog:
         return event
 
 
+Primer = Callable[[Any, int], None]  # primer(producer, noise_seed) re-primes every voice (music.ClipPrimer)
+
+
+class KnobAdvice:
+    """Says once, in words, when re-priming cannot cure the sound because of the knob: the same collapse of the
+    same voice in two windows in a row (a recovery between them) means the setting, not the state, makes it.
+
+    ``heard(event, temperature)`` is called with each event and that voice's temperature; it returns the
+    advice the first time (and again only once the temperature has moved), else None. ``message``: the last
+    advice, for the status line and the window ("" when there is none).
+    """
+
+    REPEAT_S = 30.0  # two events of one kind and voice this close are "in a row"
+    TEMPERATURE_MOVED = 0.05  # a knob moved by this much makes the advice new again
+
+    ADVICE = {
+        HISS: "turn the temperature down (or the tail cut up)",
+        NOISE: "turn the temperature down (or the tail cut up)",
+        SILENCE: "turn the temperature up",
+        DRONE: "turn the temperature up",
+    }
+
+    def __init__(self) -> None:
+        self.message = ""
+        self._last: dict[tuple[str, int], float] = {}  # (kind, voice) -> at_seconds of its last event
+        self._said: dict[str, float] = {}  # kind -> temperature it was said at
+
+    def heard(self, event: Event, temperature: float) -> str | None:
+        key = (event.kind, event.voice)
+        before = self._last.get(key)
+        self._last[key] = event.at_seconds
+        if before is None or event.at_seconds - before > self.REPEAT_S:
+            return None
+        said = self._said.get(event.kind)
+        if said is not None and abs(said - temperature) < self.TEMPERATURE_MOVED:
+            return None
+        self._said[event.kind] = temperature
+        self.message = f"{event.kind} at T {temperature:.2f}: {self.ADVICE[event.kind]}"
+        return self.message
+
+
 class Reprimer:
     """Re-primes a producer from the current seed, on a background thread, one request at a time.
 
     ``seed``: ``(audio, rate)`` (audio: an array, or an audio.FileClip read again at each re-prime) or None
-    (then `request` resets the producer with a fresh RNG seed).
+    (then `request` re-primes from ``music`` when there is one, else resets the producer; each with a fresh
+    RNG seed). ``music``: a `Primer` (the bundle's clip), so a recovery goes back to music, never to zeros.
     Settable from any thread.
     Counters: ``recoveries`` (done), ``fallbacks`` (seed failed, reset instead), ``failures``, ``last_error``;
     ``busy`` while one runs.
     """
 
     def __init__(
-        self, producer: Producer, seed: tuple[np.ndarray | Clip, int] | None = None, reset_seed_base: int = 1
+        self,
+        producer: Producer,
+        seed: tuple[np.ndarray | Clip, int] | None = None,
+        reset_seed_base: int = 1,
+        music: Primer | None = None,
     ) -> None:
         self.producer = producer
         self.seed = seed
+        self.music = music
         self.recoveries = 0
         self.fallbacks = 0  # re-primes from the seed that failed and were replaced by a reset
         self.failures = 0  # recoveries where even the reset failed
@@ -390,6 +440,14 @@ class Reprimer:
             except Exception as e:  # the stream goes on: reset instead, and say why
                 self.fallbacks += 1
                 self.last_error = f"re-prime from the seed failed ({str(e)[:160] or type(e).__name__}); reset instead"
+        elif self.music is not None:  # no seed: back to the bundle's music, never to zeros
+            try:
+                self.music(self.producer, noise_seed)
+                self.recoveries += 1
+                return
+            except Exception as e:  # the stream goes on: reset instead, and say why
+                self.fallbacks += 1
+                self.last_error = f"re-prime from the music failed ({str(e)[:160] or type(e).__name__}); reset instead"
         try:
             self.producer.reset(noise_seed)
             self.recoveries += 1
