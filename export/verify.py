@@ -260,6 +260,9 @@ def _frame_and_logit_rows(
     return logits, states
 
 
+LOGITS_BYTES_PER_COPY = 128 << 20  # float32 logits (window samples x q_levels) per copy the checks hold
+
+
 def verify_bundle(
     model: SampleRNN,
     bundle: str | Path,
@@ -289,7 +292,14 @@ def verify_bundle(
 
     nll_audio = audio is not None
     clip = test_signal(seconds, cfg.sample_rate) if audio is None else np.asarray(audio, np.float32)
-    clip = clip[: max(int(seconds * cfg.sample_rate), cfg.top_frame_size)]
+    wanted = max(int(seconds * cfg.sample_rate), cfg.top_frame_size)
+    most = max(cfg.top_frame_size, LOGITS_BYTES_PER_COPY // (4 * cfg.q_levels))
+    if wanted > most:  # the logits of the whole window are held, several times over: bounded, so never OOM
+        log(
+            f"note: parity window shortened to {most} samples ({most / cfg.sample_rate:.3f} s): "
+            f"{cfg.q_levels} levels per sample"
+        )
+    clip = clip[: min(wanted, most)]
     levels = quantize(clip, cfg.q_type, cfg.q_levels)
     levels = levels[: len(levels) - len(levels) % cfg.top_frame_size]
     x = np.concatenate([np.full(cfg.top_frame_size, zero_level(cfg.q_levels), np.int64), levels])[None]

@@ -165,3 +165,14 @@ def test_fewer_chunks_than_a_batch_per_torchrun_process_is_one_line(music_dir, m
     monkeypatch.setenv("WORLD_SIZE", str(n // 4 + 1))  # what torchrun sets for its processes
     with pytest.raises(UserError, match=rf"only {n} training chunks for batch_size 4 x {n // 4 + 1} processes"):
         build_dataset([music_dir / "train"], cfg, train_cfg, quiet=True)
+
+
+def test_q_levels_at_its_maximum_exports_verifies_and_generates(tmp_path, capsys):
+    from rt_samplernn.checkpoint import save_checkpoint
+    from tests.bundle_helpers import tiny_model
+
+    ckpt = save_checkpoint(tmp_path / "q.pt", tiny_model(0, q_type="linear", q_levels=65536, emb_size=4))
+    assert main(["export", str(ckpt), "-o", str(tmp_path / "b"), "--verify", "--verify-samples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "note: parity window shortened to 512 samples" in out and "parity: ok" in out  # not 8 GB of logits
+    assert main(["generate", str(tmp_path / "b"), "--seconds", "0.1", "--out", str(tmp_path / "a.wav")]) == 0
