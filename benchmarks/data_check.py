@@ -57,6 +57,7 @@ def main() -> None:
             timings.append(time.perf_counter() - start)
         print(f"| read_dataset (decode, check, chunk) | {', '.join(f'{t:.2f}' for t in timings)} |")
         report = data.report
+        assert report is not None  # read_dataset reports what it read
         timings = []
         for _ in range(args.repeats):
             start = time.perf_counter()

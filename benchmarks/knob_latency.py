@@ -37,7 +37,7 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from play_underruns import ROOT, jack
+from play_underruns import ROOT, jack, play_child
 
 sys.path.insert(0, str(ROOT))  # the tests' libjack binding
 from tests.jack import AUDIO, IS_INPUT, IS_OUTPUT, MIDI, NO_START_SERVER, PROCESS, SERVER_NAME, load_libjack
@@ -162,25 +162,21 @@ def measure(
     seconds = 8.0 + trials * 1.2
     osc_port = free_udp_port()
     control = ["--midi", "virtual", "--midi-api", "jack"] if via == "midi" else ["--osc", str(osc_port)]
-    env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "rt_samplernn",
-        "play",
-        *([bundle] if bundle else []),
-        *control,
-        "--gain",
-        "0",
-        "--no-watchdog",
-        "--latency-ms",
-        str(latency_ms),
-        "--seconds",
-        str(seconds + 10),
-        "--provider",
-        "cpu",
-        *extra,
-    ]
+    cmd, env = play_child(
+        server,
+        [
+            *([bundle] if bundle else []),
+            *control,
+            "--gain",
+            "0",
+            "--no-watchdog",
+            "--latency-ms",
+            str(latency_ms),
+            "--seconds",
+            str(seconds + 10),
+            *extra,
+        ],
+    )
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     lines: list[str] = []
     stderr = proc.stderr

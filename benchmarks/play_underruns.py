@@ -112,26 +112,19 @@ def hog(cpu: int | None) -> Iterator[None]:
         proc.wait()
 
 
+def play_child(server: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of an `rt-samplernn play ARGS` child on the JACK server ``server`` (CPU)."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
+    return [sys.executable, "-m", "rt_samplernn", "play", "--provider", "cpu", *args], env
+
+
 def run_play(
     bundle: Path, server: str, seconds: float, latency_ms: float, voices: int, cpu: int | None, extra: list[str]
 ) -> dict:
-    env = dict(os.environ, JACK_DEFAULT_SERVER=server, JACK_NO_START_SERVER="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "rt_samplernn",
-        "play",
-        str(bundle),
-        "--seconds",
-        str(seconds),
-        "--latency-ms",
-        str(latency_ms),
-        "--voices",
-        str(voices),
-        "--provider",
-        "cpu",
-        *extra,
-    ]
+    cmd, env = play_child(
+        server,
+        [str(bundle), "--seconds", str(seconds), "--latency-ms", str(latency_ms), "--voices", str(voices), *extra],
+    )
     pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, preexec_fn=pin, timeout=seconds + 120)
     rtf, cpu_use = [], []
