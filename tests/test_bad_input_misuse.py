@@ -176,3 +176,10 @@ def test_q_levels_at_its_maximum_exports_verifies_and_generates(tmp_path, capsys
     out = capsys.readouterr().out
     assert "note: parity window shortened to 512 samples" in out and "parity: ok" in out  # not 8 GB of logits
     assert main(["generate", str(tmp_path / "b"), "--seconds", "0.1", "--out", str(tmp_path / "a.wav")]) == 0
+
+
+def test_a_model_that_cannot_fit_in_memory_is_one_line_not_a_kill(music_dir, tmp_path, capsys):
+    args = ["train", music_dir / "train", "--out", tmp_path / "r", "--dim", "8192", "--rnn-layers", "64"]
+    line = one_line([*args, "--device", "cpu"], capsys)
+    assert "this training needs at least" in line and "GiB is available: lower --dim, --rnn-layers" in line
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

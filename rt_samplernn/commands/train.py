@@ -125,6 +125,47 @@ def _check_same_batches(cfg: TrainConfig, saved: dict[str, Any], resume: str) ->
             )
 
 
+TRAINING_BYTES_PER_PARAMETER = 16  # float32 weights, gradients and Adam's two moments
+LOGIT_COPIES = 4  # the logits, their log-softmax and the gradients of both, per sample of a segment
+
+
+def check_memory(model_cfg: ModelConfig, train_cfg: TrainConfig, device: str | None) -> None:
+    """On the CPU: a one-line UserError when the model and one segment's logits would not fit in the memory
+    this machine has available (instead of a kill by the kernel part-way); a lower estimate, not a promise."""
+    import torch
+
+    from rt_samplernn.model import SampleRNN
+
+    if (device or ("cuda" if torch.cuda.is_available() else "cpu")).split(":")[0] != "cpu":
+        return
+    available = _available_bytes()
+    if available is None:
+        return
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in SampleRNN(model_cfg).parameters())
+    logits = train_cfg.batch_size * train_cfg.seq_len * model_cfg.q_levels * 4 * LOGIT_COPIES
+    need = parameters * TRAINING_BYTES_PER_PARAMETER + logits
+    if need > available:
+        raise UserError(
+            f"this training needs at least {need / 2**30:.1f} GiB ({parameters / 1e6:.0f} M parameters; "
+            f"{logits / 2**30:.1f} GiB of logits per segment: batch-size x seq-len x q-levels), and "
+            f"{available / 2**30:.1f} GiB is available: lower --dim, --rnn-layers, --batch-size, --seq-len or "
+            "--q-levels"
+        )
+
+
+def _available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def check_device(name: str) -> None:
     """--device names a torch device this machine has; else a one-line UserError saying what there is."""
     import torch
@@ -193,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
         _check_same_batches(train_cfg, base, args.resume)
     if args.device:
         check_device(args.device)
+    check_memory(model_cfg, train_cfg, args.device)
     first_rank = int(os.environ.get("RANK", "0")) == 0
     quiet = args.quiet or not first_rank
     data = read_dataset(args.data, model_cfg, train_cfg, args.val_data, quiet, levels=not args.dry_run)
