@@ -19,9 +19,10 @@ and median figures), a line on the music per bundle, then one row per voice, aga
   (floor: 80% each);
 * floor: "pass", or the criteria missed.
 
-Play's start without a seed clip is the all-zero state (today); `--seed-audio FILE` primes as
-`play --seed-audio FILE` does. When play starts from a bundle's own music clip (issue 18 item 4), start the
-same way here. `--git REV` adds the demo bundle as it was at a commit (rt_samplernn/models/demo, read with
+The engine starts as `rt-samplernn play` starts it: the knobs at the bundle's usable defaults (else temperature
+1, min-p off), every voice primed from its own stretch of the bundle's music clip when it has one
+(`--cold`: the all-zero state, as play --cold and every bundle before clips); `--seed-audio FILE` primes as
+`play --seed-audio FILE` does. `--git REV` adds the demo bundle as it was at a commit (rt_samplernn/models/demo, read with
 `git show` into a temporary folder), e.g. 75517dd (the first release's demo) and 7ac1969. The sound figures
 are deterministic (seeded); the speed line depends on the machine's load. Run through benchmarks/quiet.sh.
 """
@@ -40,8 +41,10 @@ import numpy as np
 from rt_samplernn import measure
 from rt_samplernn.audio import FileClip
 from rt_samplernn.cli import get_parser
+from rt_samplernn.commands.play import start_engine
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.music import start_from_music
 from rt_samplernn.models import DEMO_BUNDLE
 
 DRASCULA = Path("/usr/share/scummvm/drascula/audio")
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seed-audio", type=Path, metavar="FILE", help="prime every engine from this clip first, as play --seed-audio"
     )
     p.add_argument("--music-minutes", type=float, default=20.0, help="music analysed, windows spread evenly")
+    p.add_argument("--cold", action="store_true", help="start from the all-zero state, as play --cold")
     args = p.parse_args(argv)
 
     defaults = play_defaults()
@@ -105,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                 group: list[measure.Comparison] = []
                 for seed in args.seeds:
                     engine = Engine(bundle, voices=voices, seed=seed)  # as play makes it (commands/play.py)
-                    engine.set_temperature(defaults.temperature)
-                    engine.set_min_p(defaults.min_p or 0.0)
+                    start_engine(engine, defaults)
                     if args.seed_audio:
                         engine.prime(FileClip(args.seed_audio))
+                    else:
+                        start_from_music(engine, args.cold)
                     start = time.perf_counter()
                     audio = engine.generate(int(args.seconds * rate), apply_gain=False)
                     wall += time.perf_counter() - start
@@ -126,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{generated_s / wall:.2f}x real time (voice-seconds per second; depends on the machine's load)"
             )
     print(
-        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, play's defaults (temperature "
-        f"{defaults.temperature:g}, min-p {defaults.min_p or 0.0:g}), "
-        f"{'primed from ' + str(args.seed_audio) if args.seed_audio else 'from the all-zero state'}, no watchdog; "
+        f"{args.seconds:g} s per voice, seeds {' '.join(map(str, args.seeds))}, play's defaults (the bundle's "
+        "usable defaults, else temperature 1 and min-p off), "
+        f"{'primed from ' + str(args.seed_audio) if args.seed_audio else 'from the all-zero state' if args.cold else 'primed from the bundle clip where there is one'}, no watchdog; "
         f"against {len(args.against)} "
         "music path(s)\n"
     )
