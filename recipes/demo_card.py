@@ -28,6 +28,7 @@ from rt_samplernn.checkpoint import load_checkpoint, train_config_of
 from rt_samplernn.data import chunks_from_clips, load_clips
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.music import start_from_music, start_settings
 from rt_samplernn.train import evaluate
 
 AUDIO = Path("/usr/share/scummvm/drascula/audio")
@@ -165,7 +166,7 @@ The model `rt-samplernn play`, `generate` and `gui` use when no model is given.
 
 ## Does it sound like the music it learned?
 
-{fig["generated_seconds"]:g} s per voice at temperature {fig["temperature"]:g}, seed {fig["seed"]}, measured per 2-s window
+{fig["generated_seconds"]:g} s per voice at temperature {fig["temperature"]:g} (tail cut {fig.get("min_p", 0):g}), seed {fig["seed"]}, started from {fig.get("start", "the all-zero state")} as `play` starts, measured per 2-s window
 against the training music (`rt-samplernn measure`): each voice's median, and in brackets the share of its windows
 inside the music's 5th-95th percentile range; the music's median and range in the last row. AUC: how well a
 classifier tells the voice's windows from the music's (0.5: it cannot; the music's row: two halves of the music).
@@ -204,7 +205,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of audio to generate and measure")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument(
+        "--temperature", type=float, default=None, help="default: the bundle's usable default (as play), else 1.0"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="generate from the all-zero state, not from the bundle's clip as play"
+    )
     parser.add_argument(
         "--train-minutes",
         type=float,
@@ -235,7 +241,10 @@ def main() -> None:
     voices: dict[str, list[dict]] = {}
     for count in VOICES:
         engine = Engine(bundle, voices=count, seed=args.seed)
-        engine.set_temperature(args.temperature)
+        knobs = start_settings(bundle, args.temperature)  # as play starts: usable defaults, voices from the clip
+        engine.set_temperature(knobs["temperature"])
+        engine.set_min_p(knobs["min_p"])
+        start_from_music(engine, args.cold)
         start = time.perf_counter()
         generated = engine.generate(int(args.seconds * engine.sample_rate))
         if count == 1:
@@ -259,7 +268,9 @@ def main() -> None:
         "val_seconds": round(val_chunks.size / cfg.sample_rate, 1),
         "generated_seconds": args.seconds,
         "seed": args.seed,
-        "temperature": args.temperature,
+        "temperature": start_settings(bundle, args.temperature)["temperature"],
+        "min_p": start_settings(bundle, args.temperature)["min_p"],
+        "start": "all-zero state" if args.cold or bundle.manifest.get("clip") is None else "the bundle's clip",
         "generation_real_time_factor": round(args.seconds / wall, 2),
         "measure_window_s": measure.WINDOW_S,
         "music_windows": len(training_music),
