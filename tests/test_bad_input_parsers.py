@@ -185,3 +185,20 @@ def test_nan_weights_inside_a_graph_are_refused_even_with_matching_checksums(bun
     with pytest.raises(UserError) as e:
         load_bundle(bundle)
     assert f"frame.onnx: tensor {init.name!r} holds NaN values" in one_line(e)
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda g: g["inputs"][0].update(dtype=[]), "inputs must be a list of {name, dtype"),
+        (lambda g: g.update(outputs=[None]), "outputs must be a list of {name, dtype"),
+        (lambda g: g["states"][0].update(input="x"), "its input and output must be among the graph's inputs"),
+        (lambda g: g.update(ratio=3), "ratio 3, but frame_sizes [4, 16] make it 4"),
+    ],
+)
+def test_graph_entries_are_checked_before_onnxruntime_sees_them(bundle, change, words):
+    """Found by mutating every value of a real model.json: each of these reached onnxruntime or a sort."""
+    edit_manifest(bundle, lambda d: change(d["graphs"][0]))
+    with pytest.raises(UserError) as e:
+        load_bundle(bundle)
+    assert words in one_line(e)

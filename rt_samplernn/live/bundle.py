@@ -167,8 +167,30 @@ def _check_graph_tensors(path: Path) -> None:
                 )
 
 
+def _check_io(entry: dict[str, Any], mpath: Path) -> None:
+    """A graph entry's inputs and outputs: lists of {name: text, dtype: one of DTYPES, shape: [int or text]}."""
+    for key in ("inputs", "outputs"):
+        items = entry.get(key)
+        ok = isinstance(items, list) and all(
+            isinstance(i, dict)
+            and isinstance(i.get("name"), str)
+            and isinstance(i.get("dtype"), str)
+            and i["dtype"] in DTYPES
+            and isinstance(i.get("shape"), list)
+            and all(isinstance(d, (int, str)) and not isinstance(d, bool) for d in i["shape"])
+            for i in items
+        )
+        _need(
+            ok and len({i["name"] for i in items}) == len(items),
+            mpath,
+            f"graph entry for {entry.get('file')}: {key} must be a list of {{name, dtype ({', '.join(DTYPES)}), "
+            "shape}} with distinct names; re-export the bundle",
+        )
+
+
 def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool, cfg: ModelConfig) -> GraphSpec:
     path = _graph_file(root, entry, mpath, check_sha)
+    _check_io(entry, mpath)
     batch = entry.get("batch")
     batch_path = None if batch is None else _graph_file(root, batch, mpath, check_sha)
     try:
@@ -179,6 +201,13 @@ def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool, cfg: Model
                 mpath,
                 f"state {s.get('input')!r} of {entry['file']} has shape {str(s['shape'])[:60]}, config says "
                 f"[{cfg.rnn_layers}, 'voices', {cfg.dim}]",
+            )
+            _need(
+                s["input"] in [i["name"] for i in entry["inputs"]]
+                and s["output"] in [o["name"] for o in entry["outputs"]],
+                mpath,
+                f"state {str(s['input'])[:40]!r} of {entry['file']}: its input and output must be among the "
+                "graph's inputs and outputs",
             )
             layers, dim = cfg.rnn_layers, cfg.dim
             init = s["initial"]
@@ -203,7 +232,7 @@ def _graph_spec(root: Path, entry: Any, mpath: Path, check_sha: bool, cfg: Model
             batch_path=batch_path,
             batch_min_voices=int(batch["min_voices"]) if batch is not None else 0,
         )
-    except (KeyError, TypeError, ValueError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
         raise UserError(
             f"{mpath}: graph entry for {entry.get('file')} is malformed ({type(e).__name__}: {e})"
         ) from None
@@ -325,6 +354,8 @@ def _check_manifest_shapes(b: Bundle, mpath: Path) -> None:
             f"frame size {g.frame_size} but config frame_sizes {list(cfg.frame_sizes)}",
         )
         _need(len(g.states) == n_state, where, f"{len(g.states)} states listed, a {cfg.rnn_type} tier has {n_state}")
+        ratio = cfg.frame_sizes[k] // (cfg.frame_sizes[k - 1] if k else 1)  # samples (or finer frames) per frame
+        _need(g.ratio == ratio, where, f"ratio {g.ratio}, but frame_sizes {list(cfg.frame_sizes)} make it {ratio}")
         first = g.inputs[0] if g.inputs else {}
         steps = "frames" if b.version == 1 else 1  # version 2 frame graphs take one frame per call
         _need(
