@@ -171,7 +171,9 @@ def _check_io(entry: dict[str, Any], mpath: Path) -> None:
     """A graph entry's inputs and outputs: lists of {name: text, dtype: one of DTYPES, shape: [int or text]}."""
     for key in ("inputs", "outputs"):
         items = entry.get(key)
-        ok = isinstance(items, list) and all(
+        if not isinstance(items, list):
+            items = [None]  # refused below, as an entry that is not a table
+        ok = all(
             isinstance(i, dict)
             and isinstance(i.get("name"), str)
             and isinstance(i.get("dtype"), str)
