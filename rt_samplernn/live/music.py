@@ -23,9 +23,11 @@ import soundfile
 
 from rt_samplernn.atomic import write_atomically
 from rt_samplernn.audio import ArrayClip, load_for_model
+from rt_samplernn.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import MANIFEST, Bundle, sha256_file
 from rt_samplernn.live.declarations import DECLARATIONS, FloatSpec
+from rt_samplernn.structured import read_structured
 
 CLIP_KEY = "clip"
 USABLE_KEY = "usable"
@@ -43,10 +45,9 @@ USABLE_KNOBS = ("temperature", "min_p")  # the declared floats whose travel a bu
 def update_manifest(bundle_dir: str | Path, key: str, value: Any) -> Path:
     """Set one top-level key of a bundle's model.json, atomically (the graphs are untouched)."""
     path = Path(bundle_dir) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read the bundle manifest ({e})") from None
+    manifest = read_structured(path, "bundle manifest", "json")
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: not a bundle manifest (a {type(manifest).__name__}, not a table)")
     manifest[key] = value
     write_atomically(path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
     return path
@@ -165,7 +166,12 @@ def add_clip(
         raise UserError(f"{root}: not a bundle (no {MANIFEST}); `rt-samplernn export` makes one")
     if not seconds > 0:
         raise UserError(f"clip seconds {seconds}: must be > 0")
-    rate = int(json.loads(manifest_path.read_text())["sample_rate"])
+    manifest = read_structured(manifest_path, "bundle manifest", "json")
+    rate = manifest.get("sample_rate") if isinstance(manifest, dict) else None
+    if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise UserError(
+            f"{manifest_path}: sample_rate {str(rate)[:40]} is not a rate in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}"
+        )
     audio = load_for_model(source, rate)
     size = int(round(seconds * rate))
     if len(audio) < rate:

@@ -142,7 +142,7 @@ def _meta(arrays: dict[str, np.ndarray], where: Path | str, prefix: str = "") ->
     raw = arrays.get(f"{prefix}meta")
     try:
         meta = json.loads(str(raw[()])) if raw is not None and raw.dtype.kind == "U" else None
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):  # RecursionError: a meta nested thousands deep
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UserError(f"{where}: not an rt-samplernn engine state (no {FORMAT} header)")
