@@ -99,11 +99,14 @@ def render(model: SampleRNN, seconds: float, seed: int, priming_levels: np.ndarr
     # oneDNN reorders the sample tier's conv weights at every one-sample call (6x slower than without it);
     # only the enabled flag changes (None leaves the others as they are).
     onednn = torch.backends.mkldnn.set_flags(False, None, None, None)[0]
+    threads = torch.get_num_threads()  # one: ops this small only wait for each other on more (8x slower on a busy CPU)
+    torch.set_num_threads(1)
     try:
         levels = generate_levels_for(model, n_samples, histories, seed)
     finally:
         model.train(was_training)
         torch.backends.mkldnn.set_flags(onednn, None, None, None)
+        torch.set_num_threads(threads)
     audio = dequantize(levels, cfg.q_type, cfg.q_levels).astype(np.float32)
     return {voice: audio[i] for i, voice in enumerate(VOICES[: len(histories)])}
 
