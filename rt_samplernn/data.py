@@ -265,7 +265,14 @@ def read_dataset(
     val_fraction = train_cfg.val_fraction
     if val_paths:
         val_reads = read_files(find_audio_files(val_paths), model_cfg.sample_rate, quiet)
-        report.skipped += [(r.path, r.skipped) for r in val_reads if r.clip is None]
+        held_out = describe(val_reads, len(val_reads), train_cfg.silence_threshold)  # found counts both sets
+        report.files += held_out.files
+        report.seconds_found += held_out.seconds_found
+        for mine, theirs in ((report.rates, held_out.rates), (report.channels, held_out.channels)):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
+        report.skipped += held_out.skipped
+        report.loudness_dbfs.update(held_out.loudness_dbfs)
         val = chunks_from_clips([r.clip for r in val_reads if r.clip is not None], model_cfg, train_cfg, levels)
         if len(val):
             report.seconds_kept, report.seconds_held_out = (len(chunks) + len(val)) * hop_s, len(val) * hop_s

@@ -117,3 +117,10 @@ def test_validation_is_a_fixed_set_spread_over_all_the_held_out_audio():
     assert picked.tolist() == [0, 25, 50, 74, 99]  # first to last file, not the first five chunks
     assert np.array_equal(validation_chunks(val, 5), validation_chunks(val, 5))
     assert len(validation_chunks(val, 0)) == len(validation_chunks(val, 500)) == 100
+
+
+def test_the_data_check_counts_held_out_files_as_found(music_dir):
+    report = build_dataset([music_dir / "train"], CFG, TRAIN, [music_dir / "val"], quiet=True).report
+    assert report.files == 3 and report.rates == {16000: 3}
+    assert report.seconds_found == pytest.approx(8.0, abs=0.1)  # 3 + 3 s to train on, 2 s held out
+    assert report.seconds_held_out <= report.seconds_kept <= report.seconds_found
