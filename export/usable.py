@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from rt_samplernn.block_features import window_features
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.music import Usable, bundle_clip, voice_clips
 from rt_samplernn.live.watchdog import WatchdogConfig
-from rt_samplernn.measure import SILENT_DB, window_features
+from rt_samplernn.measure import SILENT_DB
 
 TEMPERATURES = (0.9, 1.0, 1.1, 1.25, 1.4)  # SampleRNN's musical range is narrow: 1.0 must be on the grid
 CUTS = (0.0, 0.03, 0.1)

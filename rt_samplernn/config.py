@@ -155,7 +155,9 @@ class TrainConfig:
     max_minutes: float = _field(
         0.0, "stop after this many minutes of training, not counting evaluation and checkpoints (0: no limit)"
     )
-    eval_every: int = _field(500, "steps between evaluations on the held-out audio (each writes checkpoints)")
+    eval_every: int = _field(
+        1000, "steps between evaluations on the held-out audio (each writes checkpoints and, by default, a preview)"
+    )
     val_batches: int = _field(
         8,
         "held-out batches scored per evaluation: batch-size x this many chunks, chosen once, spread "

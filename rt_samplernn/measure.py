@@ -2,14 +2,8 @@
 
 Two families share the definitions below:
 
-* **Block features** (the live watchdog's, and the bundle's ``audio_stats``): per block of ``BLOCK_FRAMES``
-  samples (Hann window) `BlockAnalyser.features` gives the AC power (the block's mean removed: a stuck DC level
-  has none), spectral flatness (geometric over arithmetic mean of the power spectrum above DC: white noise about
-  0.56, a pure tone near 0, recorded music mostly 0.0002-0.04), the share of the energy below ``LOW_HZ`` and the
-  zero-crossing rate. `audio_stats` summarises training audio as percentiles of one-second windows:
-
-      {"sample_rate": 16000, "window_s": 1.0, "windows": 2817, "block_frames": 1024, "low_hz": 100.0,
-       "rms_db": {"p1": -38.2, "p5": ..., "p50": ..., "p95": ..., "p99": ...}, "flatness": {...}, "low_share": {...}}
+* **Block features** (the live watchdog's, and the bundle's ``audio_stats``): defined in
+  `rt_samplernn.block_features` (power, flatness, low share, zero-crossing rate per block).
 
 * **Music measures** per window of ``WINDOW_S`` seconds of mono audio at its own rate (`Windows`):
 
@@ -25,7 +19,7 @@ Two families share the definitions below:
   - the share of silent one-second windows (under ``SILENT_DB``).
 
   Timbre measures of a window under ``NO_SOUND_DB`` are NaN (nothing to judge); NaN counts as outside a range.
-  The classifier two-sample test (`classifier_auc`) tells two sets of windows apart by their log-mel statistics
+  The classifier two-sample test (`rt_samplernn.two_sample.classifier_auc`) tells two sets of windows apart by their log-mel statistics
   (mean and spread of each of ``MEL_BANDS`` bands), standardized, with a logistic regression, as a 5-fold
   cross-validated AUC: 0.5 cannot tell them apart, 1.0 always can.
 
@@ -36,7 +30,6 @@ voice against it, and `verdict` says in words what that comparison means.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,20 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from rt_samplernn.atomic import write_atomically
-from rt_samplernn.audio import FileClip, checked_rate, find_audio_files, model_audio_blocks, peak_and_length
+from rt_samplernn.audio import FileClip, find_audio_files, model_audio_blocks, peak_and_length
+from rt_samplernn.block_features import BlockAnalyser, db
 from rt_samplernn.errors import UserError
-from rt_samplernn.structured import read_structured
+from rt_samplernn.two_sample import classifier_auc
 
-# Block features (watchdog, audio_stats)
-BLOCK_FRAMES = 1024  # samples per analysis block at the audio's rate (64 ms at 16 kHz)
-LOW_HZ = 100.0  # "bass" band edge of low_share
-STATS_WINDOW_S = 1.0  # audio_stats are over windows this long
-PERCENTILES = (1, 5, 50, 95, 99)
-STATS_SILENT_DB = -60.0  # audio_stats: windows quieter than this carry no flatness / low-share information
-MANIFEST_KEY = "audio_stats"
-
-# Music measures
 WINDOW_S = 2.0  # seconds per window of the music measures
 SILENCE_WINDOW_S = 1.0  # the silent share counts windows this long (each music window's two halves)
 SILENT_DB = -40.0  # a one-second window under this is silent
@@ -74,7 +58,6 @@ MEL_FLOOR = 1e-8  # power floor of the log-mel bands (-80 dB): silence reads as 
 BEAT_LAGS_S = (0.2, 1.0)  # rhythmicity looks for periods in this range
 ONSET_FLOOR = 0.01  # an onset envelope varying less than this (log units per frame) has no rhythm
 MAX_MINUTES = 20.0  # default cap on the audio analysed per voice and for the music
-FOLDS = 5
 MEASURES = ("loudness_db", "flatness", "pitch_salience", "rhythmicity", "spectral_dynamics")
 UNITS = {"loudness_db": "dBFS", "flatness": "", "pitch_salience": "", "rhythmicity": "", "spectral_dynamics": ""}
 
@@ -84,131 +67,6 @@ FLOOR_RHYTHM_RATIO = 0.75  # rhythmicity median against the music's
 FLOOR_DYNAMICS_RATIO = 0.90  # spectral dynamics median against the music's
 FLOOR_AUC = 0.95  # classifier AUC at most
 FLOOR_INSIDE_SHARE = 0.80  # windows inside the music's loudness and flatness ranges
-
-
-def db(power: np.ndarray | float) -> np.ndarray:
-    """Power -> dB (floored at -200 dB)."""
-    return 10.0 * np.log10(np.maximum(power, 1e-20))
-
-
-def flatness_of_spectra(power: np.ndarray) -> np.ndarray:
-    """Spectral flatness of power spectra (last axis, DC bin first): geometric over arithmetic mean of the
-    bins above DC."""
-    ac = power[..., 1:]
-    return np.exp(np.mean(np.log(ac), axis=-1)) / np.mean(ac, axis=-1)
-
-
-class BlockAnalyser:
-    """Per-block AC power, flatness, low share and zero-crossing rate, for one rate and block size."""
-
-    def __init__(self, sample_rate: int, block_frames: int = BLOCK_FRAMES, low_hz: float = LOW_HZ) -> None:
-        self.block_frames = int(block_frames)
-        self.window = np.hanning(self.block_frames).astype(np.float32)
-        freqs = np.fft.rfftfreq(self.block_frames, 1.0 / sample_rate)
-        self.low_bins = int(np.searchsorted(freqs, low_hz, side="right"))  # bins 0 .. low_bins-1 (DC included)
-
-    def features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """x: (rows, block_frames) float32 -> (power, flatness, low_share, zcr), each (rows,) float64."""
-        x = x.astype(np.float64)
-        ac = x - x.mean(axis=1, keepdims=True)
-        power = np.mean(ac * ac, axis=1)
-        spec = np.abs(np.fft.rfft(x * self.window, axis=1)) ** 2 + 1e-12  # DC kept for low_share
-        flatness = flatness_of_spectra(spec)
-        low_share = spec[:, : self.low_bins].sum(axis=1) / spec.sum(axis=1)
-        signs = np.signbit(ac)
-        zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
-        return power, flatness, low_share, zcr
-
-    def blocks(self, x: np.ndarray) -> np.ndarray:
-        """The whole blocks of mono x, (rows, block_frames) (a shorter tail is left out)."""
-        n = len(x) // self.block_frames
-        return np.asarray(x[: n * self.block_frames], np.float32).reshape(n, self.block_frames)
-
-    def loudness_db(self, x: np.ndarray) -> float:
-        """dBFS of the mean AC power of x's whole blocks (-200 when x holds no whole block)."""
-        blocks = self.blocks(x)
-        return float(db(self.features(blocks)[0].mean())) if len(blocks) else -200.0
-
-
-def window_features(
-    audio: np.ndarray, sample_rate: int, window_s: float = STATS_WINDOW_S, block_frames: int = BLOCK_FRAMES
-) -> dict[str, np.ndarray]:
-    """Per window of whole blocks of mono ``audio``: rms_db (AC), mean flatness, energy-weighted low share."""
-    analyser = BlockAnalyser(sample_rate, block_frames)
-    per_window = max(1, round(window_s * sample_rate / block_frames))
-    windows = len(audio) // block_frames // per_window
-    if windows == 0:
-        return {"rms_db": np.zeros(0), "flatness": np.zeros(0), "low_share": np.zeros(0)}
-    x = np.asarray(audio[: windows * per_window * block_frames], np.float32).reshape(-1, block_frames)
-    power, flatness, low_share, _ = analyser.features(x)
-    energy = power + 1e-20
-    shape = (windows, per_window)
-    return {
-        "rms_db": db(power.reshape(shape).mean(axis=1)),
-        "flatness": flatness.reshape(shape).mean(axis=1),
-        "low_share": (low_share * energy).reshape(shape).sum(axis=1) / energy.reshape(shape).sum(axis=1),
-    }
-
-
-def audio_stats(
-    paths: Iterable[str | Path],
-    sample_rate: int,
-    window_s: float = STATS_WINDOW_S,
-    max_seconds_per_file: float = 600.0,
-) -> dict[str, Any]:
-    """The ``audio_stats`` manifest entry for recordings (files or folders, searched recursively).
-
-    Each file is read as the model hears it (mono, ``sample_rate``, peak-normalised), at most
-    ``max_seconds_per_file`` of it, so memory stays bounded. Raises UserError for no audio at all.
-    """
-    from rt_samplernn.audio import to_model_audio
-
-    paths = list(paths)
-    parts: dict[str, list[np.ndarray]] = {"rms_db": [], "flatness": [], "low_share": []}
-    for f in find_audio_files(paths):
-        audio, rate = _read_start(f, max_seconds_per_file)
-        feats = window_features(to_model_audio(audio, rate, sample_rate), sample_rate, window_s)
-        loud = feats["rms_db"] > STATS_SILENT_DB
-        parts["rms_db"].append(feats["rms_db"])
-        parts["flatness"].append(feats["flatness"][loud])
-        parts["low_share"].append(feats["low_share"][loud])
-    merged = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
-    if len(merged["flatness"]) == 0:
-        raise UserError(f"no audible audio of {window_s:g} s or more in {', '.join(map(str, paths))}")
-    stats: dict[str, Any] = {
-        "sample_rate": int(sample_rate),
-        "window_s": float(window_s),
-        "windows": int(len(merged["rms_db"])),
-        "block_frames": BLOCK_FRAMES,
-        "low_hz": LOW_HZ,
-    }
-    for key, values in merged.items():
-        stats[key] = {f"p{q}": round(float(np.percentile(values, q)), 5) for q in PERCENTILES}
-    return stats
-
-
-def _read_start(path: Path, seconds: float) -> tuple[np.ndarray, int]:
-    """The first ``seconds`` of an audio file, float32 (frames, channels); a UserError naming it if unreadable."""
-    import soundfile
-
-    try:
-        rate = checked_rate(path, soundfile.info(str(path)).samplerate)
-        data, rate = soundfile.read(str(path), frames=int(seconds * rate), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
-    return data, int(rate)
-
-
-def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> Path:
-    """Store ``stats`` under ``audio_stats`` in a bundle's model.json, atomically (the graphs are untouched)."""
-    path = Path(bundle_dir) / "model.json"
-    manifest = read_structured(path, "bundle manifest", "json")
-    if not isinstance(manifest, dict):
-        raise UserError(f"{path}: not a bundle manifest (a {type(manifest).__name__}, not a table)")
-    manifest[MANIFEST_KEY] = stats
-    text = json.dumps(manifest, indent=1) + "\n"  # as the exporter writes it
-    write_atomically(path, text.encode(), "the bundle manifest")
-    return path
 
 
 # ----------------------------------------------------------------------------------------------- music measures
@@ -481,69 +339,6 @@ def music_halves(music: Windows) -> tuple[Windows, Windows]:
     else:
         odd = np.arange(len(music)) >= len(music) // 2
     return music.select(np.flatnonzero(~odd)), music.select(np.flatnonzero(odd))
-
-
-# ------------------------------------------------------------------------------------------------- classifier
-
-
-def _logistic_fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
-    """Weights (features + 1, bias last) of an L2-regularised logistic regression, classes weighted to balance,
-    by Newton's method."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    weight = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
-    penalty = np.full(xb.shape[1], l2)
-    penalty[-1] = 0.0
-    w = np.zeros(xb.shape[1])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
-        grad = xb.T @ (weight * (p - y)) + penalty * w
-        hessian = (xb * (weight * p * (1 - p))[:, None]).T @ xb + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hessian, grad)
-        w -= step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return w
-
-
-def auc(scores: np.ndarray, y: np.ndarray) -> float:
-    """Area under the ROC curve: the chance a positive scores above a negative (ties count half)."""
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):  # average ranks of ties
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    pos = y == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def classifier_auc(a: np.ndarray, b: np.ndarray, folds: int = FOLDS, seed: int = 0) -> float:
-    """Cross-validated AUC of a logistic regression telling feature rows a (n, d) from b (m, d): folds
-    stratified and shuffled with `seed`, features standardized on each training part, the folds' AUCs
-    averaged. NaN when either side has fewer than 2 rows."""
-    folds = min(folds, len(a), len(b))
-    if folds < 2:
-        return math.nan
-    rng = np.random.default_rng(seed)
-    x = np.vstack([a, b]).astype(np.float64)
-    y = np.concatenate([np.ones(len(a)), np.zeros(len(b))])
-    fold = np.empty(len(x), int)
-    for cls in (1.0, 0.0):
-        rows = rng.permutation(np.flatnonzero(y == cls))
-        fold[rows] = np.arange(len(rows)) % folds
-    aucs = []
-    for k in range(folds):
-        train, test = fold != k, fold == k
-        mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
-        w = _logistic_fit((x[train] - mean) / std, y[train])
-        scores = np.hstack([(x[test] - mean) / std, np.ones((int(test.sum()), 1))]) @ w
-        aucs.append(auc(scores, y[test]))
-    return float(np.mean(aucs))
 
 
 # ------------------------------------------------------------------------------------------------- comparison

@@ -36,6 +36,7 @@ class Source:
         self.voices = voices
         self.gain = gain
         self.temperatures = np.ones(voices, np.float32)
+        self.min_p = np.zeros(voices, np.float32)
         self.frames = 0
 
     def make(self, n: int) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from rt_samplernn.block_features import audio_stats
 from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.cli import main
 from rt_samplernn.errors import UserError
@@ -34,7 +35,6 @@ from rt_samplernn.live.music import (
 )
 from rt_samplernn.live.params import FloatParam, Parameters
 from rt_samplernn.live.watchdog import HISS, SILENCE, Event, KnobAdvice, Reprimer
-from rt_samplernn.measure import audio_stats
 from tests.audio_fixtures import drascula_track, write_excerpt
 from tests.bundle_helpers import tiny_bundle, tiny_model
 

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from rt_samplernn.block_features import audio_stats, window_features, write_bundle_audio_stats
 from rt_samplernn.live.watchdog import (
     DRONE,
     HISS,
@@ -18,7 +19,6 @@ from rt_samplernn.live.watchdog import (
     Watchdog,
     WatchdogConfig,
 )
-from rt_samplernn.measure import audio_stats, window_features, write_bundle_audio_stats
 from tests.audio_fixtures import drascula_track
 from tests.stream_helpers import Collapsing
 

@@ -28,12 +28,12 @@ import numpy as np
 import onnxruntime as ort
 
 from rt_samplernn.audio import Clip, as_clip
+from rt_samplernn.block_features import MANIFEST_KEY
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, load_bundle
 from rt_samplernn.live.snapshot import EngineState, bundle_identity
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
-from rt_samplernn.measure import MANIFEST_KEY
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import voice_rngs
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames

@@ -86,19 +86,8 @@ import numpy as np
 
 from rt_samplernn.audio import ArrayClip, Clip, FileClip
 from rt_samplernn.errors import UserError
+from rt_samplernn.live import devices
 from rt_samplernn.live.deadlines import Deadlines, raise_worker_priority
-from rt_samplernn.live.devices import (
-    MAX_DEVICE_CHANNELS,
-    NO_DEVICE,
-    abandon_portaudio,
-    channel_map,
-    clock_device,
-    close_stream,
-    find_output_device,
-    mix_matrix,
-    open_stream,
-    run_clock,
-)
 from rt_samplernn.live.meters import PlayerMetrics
 from rt_samplernn.live.producer import Producer
 from rt_samplernn.live.ring import RingBuffer
@@ -158,12 +147,12 @@ class Player:
         self.producer = producer
         self.sample_rate = int(producer.sample_rate)
         self.voices = int(producer.voices)
-        if device == NO_DEVICE:
-            self.device = clock_device(self.sample_rate, self.voices)
+        if device == devices.NO_DEVICE:
+            self.device = devices.clock_device(self.sample_rate, self.voices)
         else:
-            self.device = find_output_device(device)
+            self.device = devices.find_output_device(device)
         self.device_rate = self.device.sample_rate
-        self.channels = min(self.device.channels, MAX_DEVICE_CHANNELS)
+        self.channels = min(self.device.channels, devices.MAX_DEVICE_CHANNELS)
         self.latency_ms = float(latency_ms)
         self.chunk_frames = int(chunk_frames)
         self.block_frames = int(block_frames)
@@ -174,8 +163,8 @@ class Player:
 
         # mixing and resampling (worker side)
         self._mix_channels = 1 if self.channels == 1 else 2
-        self._mix = mix_matrix(self.voices, self._mix_channels)
-        self._channel_map = channel_map(self._mix_channels, self.channels)
+        self._mix = devices.mix_matrix(self.voices, self._mix_channels)
+        self._channel_map = devices.channel_map(self._mix_channels, self.channels)
         self._ratio = self.device_rate / self.sample_rate
         self._resample_quality = resample_quality
         self._resampler: Any = None
@@ -347,7 +336,7 @@ class Player:
             device_lost=self._device_lost,
             error=self.error,
             advice=self.advice.message,
-            min_p=tuple(float(c) for c in getattr(self.producer, "min_p", ())),
+            min_p=tuple(float(c) for c in self.producer.min_p),
         )
 
     # -- start / wait / stop ------------------------------------------------------------------------
@@ -395,14 +384,14 @@ class Player:
         if self.device.index is None:
             block = self.block_frames or CLOCK_BLOCK_FRAMES
             self._clock_thread = threading.Thread(
-                target=run_clock,
+                target=devices.run_clock,
                 args=(self._callback, block, self.channels, self.device_rate, lambda: self._stop_output),
                 name="rt-samplernn-clock",
                 daemon=True,
             )
             self._clock_thread.start()
             return
-        stream = open_stream(self.device, self.device_rate, self.block_frames, self.channels, self._callback)
+        stream = devices.open_stream(self.device, self.device_rate, self.block_frames, self.channels, self._callback)
         self._output_latency_s = float(stream.latency)
         # published only once started: the worker's device check reads `active` as soon as it sees it
         self._stream = stream
@@ -449,7 +438,7 @@ class Player:
 
     def _close_stream(self) -> None:
         """Close the stream; tried even after a device loss (a stream that only went inactive closes at once)."""
-        if not close_stream(self._stream, timeout_s=0.5 if self._device_lost else 3.0):
+        if not devices.close_stream(self._stream, timeout_s=0.5 if self._device_lost else 3.0):
             self._device_lost = True
             self.error = self.error or f"audio device {self.device.label} did not close; it may be gone"
 
@@ -597,7 +586,7 @@ class Player:
             f"audio device {self.device.label} stopped (the audio server went away or the device "
             "was unplugged); playback stopped"
         )
-        abandon_portaudio()
+        devices.abandon_portaudio()
         self._done.set()
 
     # -- the recorder -------------------------------------------------------------------------------

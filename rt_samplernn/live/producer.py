@@ -43,6 +43,11 @@ class Producer(Protocol):
         ...
 
     @property
+    def min_p(self) -> np.ndarray:
+        """Tail cut per voice, (voices,), for the meters (0: off)."""
+        ...
+
+    @property
     def audio_stats(self) -> Mapping[str, Any] | None:
         """Statistics of the training audio (the bundle's `audio_stats`), for the watchdog's thresholds."""
         ...

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rt_samplernn.audio import Clip
-from rt_samplernn.measure import BLOCK_FRAMES, BlockAnalyser
+from rt_samplernn.block_features import BLOCK_FRAMES, BlockAnalyser
 
 if TYPE_CHECKING:
     from rt_samplernn.live.producer import Producer
