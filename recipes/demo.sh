@@ -11,6 +11,13 @@
 #   followed by music, never by silence.
 # Environment: THREADS (default 2), STEPS (the cosine schedule's length, default 12000). A finished run
 # continues with a warm restart of the cosine: MORE_STEPS (the new schedule's total length) and MORE_LR (its peak).
+# When it finishes, export it with its music clip and the usable-range scan, then remake the card and compare it
+# with the shipped demo by the measure (python benchmarks/sound_floor.py NEW_BUNDLE rt_samplernn/models/demo):
+#   a=/usr/share/scummvm/drascula/audio
+#   rt-samplernn export runs/demo/last.pt -o rt_samplernn/models/demo --force --verify \
+#     --verify-audio $a/track10.ogg --verify-seconds 10 --clip $a/track2.ogg --clip-seconds 20 --range-seconds 20 \
+#     --audio-stats $(for n in 1 2 3 4 5 8 12 15 16 17 18 19 21 22 23 24 27; do echo $a/track$n.ogg; done)
+#   python recipes/demo_card.py runs/demo/last.pt rt_samplernn/models/demo
 # Needs: apt-get install drascula-music.
 set -euo pipefail
 run=${1:-runs/demo}
