@@ -5,16 +5,27 @@
 
 Forms: fp32 Gemm; MatMulNBits (onnxruntime contrib, int8, accuracy_level 4) with 32-weight blocks (the
 first version-2 exports) and with the block the exporter now picks (export/int8._block_size); per-row scaled
-MatMulInteger (export/int8.row_scaled_nodes, what int8 bundles use for big frame-tier matrices); and
-DynamicQuantizeLinear + MatMulInteger, one activation scale for the whole batch (for comparison only: it
-makes one voice depend on another). Prints p50 us per call, the relative error against fp32 and whether
-row 1's output stays bit-identical when row 0 (another voice) gets 3x louder.
+MatMulInteger (export/int8.row_scaled_nodes, what int8 bundles use for big frame-tier matrices) in each of
+its forms (activations x weights: u8 x s7, the one written now; u8 x s8, the bundles before 2026-12-07; s8 x s8;
+u8 x u8); and DynamicQuantizeLinear + MatMulInteger, one activation scale for the whole batch (for comparison
+only: it makes one voice depend on another). Prints p50 us per call, the relative error against fp32, the
+relative error of the integer kernel against exact integer arithmetic on the same quantized values (0 where
+the kernel is exact; the u8 x s8 pair saturation of AVX2 without VNNI shows here), and whether row 1's output
+stays bit-identical when row 0 (another voice) gets 3x louder.
+
+Another CPU's kernel path, on any x86 machine (Debian's qemu-user; timings under emulation mean nothing):
+
+    python benchmarks/int8_kernels.py --cpu Haswell --calls 3 --shapes 512x1536   # AVX2, no AVX-512, no VNNI
+    python benchmarks/int8_kernels.py --cpu Nehalem --calls 3 --shapes 512x1536   # SSE4.2 only
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -22,10 +33,10 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from rt_samplernn.export.int8 import INT8_BLOCK, nbits_node, row_scaled_nodes
+from rt_samplernn.export.int8 import INT8_BLOCK, ROW_FORMS, exact_row_scaled, nbits_node, row_scaled_nodes
 from rt_samplernn.live.stepper import session_options
 
-FORMS = ("fp32", "nbits-32", "nbits", "rows", "batch-scale")
+FORMS = ("fp32", "nbits-32", "nbits", *(f"rows-{f}" for f in ROW_FORMS), "batch-scale")
 
 
 def build(form: str, w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
@@ -48,8 +59,8 @@ def build(form: str, w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
     elif form.startswith("nbits"):
         blocks = (INT8_BLOCK,) if form == "nbits-32" else None
         nodes = [nbits_node("x", w, "W", "b", "y", "mm", model, set(), *([blocks] if blocks else []))]
-    elif form == "rows":
-        nodes = row_scaled_nodes("x", w, "W", "b", "y", "mm", model, set())
+    elif form.startswith("rows-"):
+        nodes = row_scaled_nodes("x", w, "W", "b", "y", "mm", model, set(), form.removeprefix("rows-"))
     else:  # batch-scale
         col = np.abs(w).max(axis=0) / 127.0
         model.graph.initializer.extend(
@@ -70,17 +81,29 @@ def build(form: str, w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
     return model
 
 
-def measure(form: str, k: int, n: int, voices: int, calls: int) -> tuple[float, float, bool | None]:
+def integer_error(model: onnx.ModelProto, x: np.ndarray, y: np.ndarray) -> float | None:
+    """max |y - exact| / max |exact| for a rows-* graph (export/int8.exact_row_scaled); None for the others."""
+    if not any(n.op_type == "MatMulInteger" for n in model.graph.node) or "rowq_step" not in {
+        i.name for i in model.graph.initializer
+    }:
+        return None
+    exact = exact_row_scaled(model, x)
+    return float(np.abs(y - exact).max() / np.abs(exact).max())
+
+
+def measure(form: str, k: int, n: int, voices: int, calls: int) -> tuple[float, float, float | None, bool | None]:
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
     b = (rng.standard_normal(n) * 0.1).astype(np.float32)
-    session = ort.InferenceSession(
-        build(form, w, b).SerializeToString(), session_options(1), providers=["CPUExecutionProvider"]
-    )
-    x = rng.standard_normal((voices, k)).astype(np.float32)
+    model = build(form, w, b)
+    session = ort.InferenceSession(model.SerializeToString(), session_options(1), providers=["CPUExecutionProvider"])
+    # Frame-tier inputs are GRU states and embeddings: bounded, often near their limits, so many activations
+    # quantize near 0 or 255 (what makes the AVX2 pair sums saturate).
+    x = np.tanh(2 * rng.standard_normal((voices, k))).astype(np.float32)
     y = session.run(None, {"x": x})[0]
     ref = x @ w + b
     error = float(np.abs(y - ref).max() / np.abs(ref).max())
+    int_error = integer_error(model, x, y)
     independent = None
     if voices > 1:
         louder = x.copy()
@@ -91,7 +114,7 @@ def measure(form: str, k: int, n: int, voices: int, calls: int) -> tuple[float, 
         t = time.perf_counter()
         session.run(None, {"x": x})
         times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e6, error, independent
+    return statistics.median(times) * 1e6, error, int_error, independent
 
 
 def main() -> int:
@@ -99,20 +122,39 @@ def main() -> int:
     p.add_argument("--shapes", nargs="+", default=["256x256", "512x1536", "512x4096"], help="KxN weight shapes")
     p.add_argument("--voices", nargs="+", type=int, default=[1, 2, 4])
     p.add_argument("--calls", type=int, default=1000, help="timed calls per cell (p50 reported)")
-    args = p.parse_args()
-    print(
-        "p50 us per call (one thread); err: max |int8 - fp32| / max |fp32|; indep: row 1 unchanged when row 0 changes"
+    p.add_argument("--forms", nargs="+", default=list(FORMS), choices=FORMS, help="which forms to run")
+    p.add_argument(
+        "--cpu",
+        metavar="MODEL",
+        help="run under `qemu-x86_64 -cpu MODEL` (Haswell: AVX2 without AVX-512; Nehalem: SSE only); needs qemu-user",
     )
-    print(f"{'matrix':<10} {'form':<12} " + " ".join(f"{f'{v} voice(s)':>12}" for v in args.voices) + "     err  indep")
+    args = p.parse_args()
+    if args.cpu:
+        argv = [a for i, a in enumerate(sys.argv[1:]) if a != "--cpu" and sys.argv[i] != "--cpu"]
+        cmd = ["qemu-x86_64", "-cpu", args.cpu, sys.executable, __file__, *argv]
+        env = {**os.environ, "RT_SAMPLERNN_EMULATED_CPU": args.cpu}
+        return subprocess.run(cmd, env=env, stderr=subprocess.DEVNULL).returncode
+    emulated = os.environ.get("RT_SAMPLERNN_EMULATED_CPU")
+    print(
+        f"kernel path: {'qemu -cpu ' + emulated if emulated else 'this CPU'}"
+        + (" (timings mean nothing)" if emulated else "")
+    )
+    print(
+        "p50 us per call (one thread); err: max |int8 - fp32| / max |fp32|; int err: the integer kernel against exact"
+        " arithmetic on the same quantized values; indep: row 1 unchanged when row 0 changes"
+    )
+    header = " ".join(f"{f'{v} voice(s)':>12}" for v in args.voices)
+    print(f"{'matrix':<10} {'form':<12} {header}     err  int err  indep")
     for shape in args.shapes:
         k, n = (int(s) for s in shape.split("x"))
-        for form in FORMS:
+        for form in args.forms:
             cells = [measure(form, k, n, v, args.calls) for v in args.voices]
-            indep = [c[2] for c in cells if c[2] is not None]
+            indep = [c[3] for c in cells if c[3] is not None]
+            int_err = max((c[2] for c in cells if c[2] is not None), default=None)
             print(
                 f"{shape:<10} {form:<12} "
                 + " ".join(f"{c[0]:>12.1f}" for c in cells)
-                + f"  {cells[0][1]:.4f}  {all(indep) if indep else '-'}",
+                + f"  {cells[0][1]:.4f}  {'-' if int_err is None else f'{int_err:.5f}':>7}  {all(indep) if indep else '-'}",
                 flush=True,
             )
     return 0

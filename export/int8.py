@@ -61,6 +61,15 @@ def nbits_node(
     )
 
 
+ROW_FORMS = ("u8s7", "u8s8", "s8s8", "u8u8")  # activations x weights of row_scaled_nodes; the first is written
+ROW_FORM = "u8s7"
+# Why u8 x s7 (benchmarks/int8_kernels.py, RESULTS "int8 on every kernel path"): onnxruntime's AVX2 and AVX-512BW
+# kernels without VNNI add pairs of u8 x s8 products in int16 with saturation (2 x 255 x 127 > 32767), so 8-bit
+# weights (the `u8s8` of bundles before 2026-12-07) compute wrong on those CPUs; with 7-bit weights a pair is at
+# most 2 x 255 x 63 = 32130 and every kernel path (SSE, AVX2, AVX-512, VNNI, ARM64) is exact, at u8 x s8 speed.
+_ROW_FORM_LEVELS = {"u8s7": (127, 63), "u8s8": (127, 127), "s8s8": (127, 127), "u8u8": (127, 127)}
+
+
 def row_scaled_nodes(
     x: str,
     weight_kn: np.ndarray,
@@ -70,33 +79,43 @@ def row_scaled_nodes(
     name: str,
     model: onnx.ModelProto,
     done: set[str],
+    form: str = ROW_FORM,
 ) -> list[onnx.NodeProto]:
     """x @ weight_kn (+ bias) as standard ONNX MatMulInteger with one activation scale per row (per voice).
 
-    Row r of x is scaled by m_r = max|x_r| into [-1, 1] and quantized to uint8 around 128 (scale 1/127); the
-    weight is int8 with one scale per column c_n. y = (q - 128) @ Wq * m_r * c_n / 127 (+ bias). Each row's
-    result depends on that row only, so voices stay independent; unlike MatMulNBits, the integer kernel
-    reads the weights once for the whole batch.
+    Row r of x is scaled by m_r = max|x_r| into [-1, 1] and quantized to 8 bits (scale 1/127: uint8 around 128,
+    or int8 around 0 for `s8s8`); the weight is quantized per column c_n to w_levels steps each side of zero
+    (63 for `u8s7`, else 127), as int8 (uint8 around 128 for `u8u8`). y = (q - zq) @ (Wq - zw) * m_r * c_n / 127
+    (+ bias). Each row's result depends on that row only, so voices stay independent; unlike MatMulNBits, the
+    integer kernel reads the weights once for the whole batch. form: one of ROW_FORMS (ROW_FORM above says why).
     """
-    qname, sname = f"{wname}_s8", f"{wname}_colscale"
+    x_levels, w_levels = _ROW_FORM_LEVELS[form]
+    x_signed, w_unsigned = form == "s8s8", form == "u8u8"
+    qname, sname = f"{wname}_{form}", f"{wname}_colscale"
     if wname not in done:
-        col = np.abs(weight_kn.astype(np.float64)).max(axis=0) / 127.0
+        col = np.abs(weight_kn.astype(np.float64)).max(axis=0) / w_levels
         col[col == 0] = 1.0
-        q = np.clip(np.round(weight_kn / col), -127, 127).astype(np.int8)
+        q = np.clip(np.round(weight_kn / col), -w_levels, w_levels).astype(np.int16)
+        wq = (q + 128).astype(np.uint8) if w_unsigned else q.astype(np.int8)
         model.graph.initializer.extend(
-            [numpy_helper.from_array(q, qname), numpy_helper.from_array((col / 127.0).astype(np.float32), sname)]
+            [numpy_helper.from_array(wq, qname), numpy_helper.from_array((col / x_levels).astype(np.float32), sname)]
         )
         done.add(wname)
+    zero = "rowq_zero_s8" if x_signed else "rowq_zero"
     if "rowq_axes" not in done:
         model.graph.initializer.extend(
             [
                 numpy_helper.from_array(np.array([-1], np.int64), "rowq_axes"),
                 numpy_helper.from_array(np.array(1e-30, np.float32), "rowq_tiny"),
-                numpy_helper.from_array(np.array(1 / 127, np.float32), "rowq_step"),
-                numpy_helper.from_array(np.array(128, np.uint8), "rowq_zero"),
+                numpy_helper.from_array(np.array(1 / x_levels, np.float32), "rowq_step"),
             ]
         )
         done.add("rowq_axes")
+    if zero not in done:
+        zero_value = np.array(0, np.int8) if x_signed else np.array(128, np.uint8)
+        model.graph.initializer.append(numpy_helper.from_array(zero_value, zero))
+        done.add(zero)
+    w_zero = ["rowq_zero"] if w_unsigned else []
     p = f"{name}_rowq_"
     n = helper.make_node
     # Mul by the row scale, then by the column scale: onnxruntime's MatMulIntegerToFloat fusion must not see
@@ -106,8 +125,8 @@ def row_scaled_nodes(
         n("ReduceMax", [f"{p}abs", "rowq_axes"], [f"{p}max0"], keepdims=1),
         n("Max", [f"{p}max0", "rowq_tiny"], [f"{p}max"]),  # an all-zero row stays zero
         n("Div", [x, f"{p}max"], [f"{p}unit"]),
-        n("QuantizeLinear", [f"{p}unit", "rowq_step", "rowq_zero"], [f"{p}q"]),
-        n("MatMulInteger", [f"{p}q", qname, "rowq_zero"], [f"{p}acc"]),
+        n("QuantizeLinear", [f"{p}unit", "rowq_step", zero], [f"{p}q"]),
+        n("MatMulInteger", [f"{p}q", qname, zero, *w_zero], [f"{p}acc"]),
         n("Cast", [f"{p}acc"], [f"{p}accf"], to=onnx.TensorProto.FLOAT),
         n("Mul", [f"{p}accf", f"{p}max"], [f"{p}rows"]),
         n("Mul", [f"{p}rows", sname], [out if bias is None else f"{p}cols"]),
@@ -116,7 +135,10 @@ def row_scaled_nodes(
 
 
 def quantize_graph(
-    model: onnx.ModelProto, row_scaled_min_weights: int | None = None, blocks: tuple[int, ...] = INT8_BLOCKS
+    model: onnx.ModelProto,
+    row_scaled_min_weights: int | None = None,
+    blocks: tuple[int, ...] = INT8_BLOCKS,
+    row_form: str = ROW_FORM,
 ) -> int:
     """Replace every MatMul and Gemm whose weight is a constant 2-D initializer with K a
     multiple of 32 by an int8 MatMulNBits (onnxruntime contrib op); returns how many. In place.
@@ -124,7 +146,7 @@ def quantize_graph(
     A Gemm's constant 1-D bias becomes MatMulNBits' bias input; any other C is added by an Add node.
     row_scaled_min_weights: matrices of at least this many weights become per-row scaled MatMulInteger
     instead (`row_scaled_nodes`); None: none do. blocks: MatMulNBits block sizes, the largest dividing K
-    is used ((32,): the first releases' exports).
+    is used ((32,): the first releases' exports). row_form: the row-scaled matrices' form (ROW_FORMS).
     """
     inits = {i.name: i for i in model.graph.initializer}
     nodes: list[onnx.NodeProto] = []
@@ -158,7 +180,7 @@ def quantize_graph(
             used,
         )
         if row_scaled_min_weights is not None and array.size >= row_scaled_min_weights:
-            nodes.extend(row_scaled_nodes(*args))
+            nodes.extend(row_scaled_nodes(*args, form=row_form))
         else:
             nodes.append(nbits_node(*args, blocks))
         if c is not None and not const_bias:
@@ -181,3 +203,20 @@ def quantize_frame_graph(path: Path) -> int:
     count = quantize_graph(model, blocks=(INT8_BLOCK,))
     onnx.save(model, str(path))
     return count
+
+
+def exact_row_scaled(model: onnx.ModelProto, x: np.ndarray, weight: str = "W") -> np.ndarray:
+    """What a graph of one `row_scaled_nodes` matmul (weight named `weight`) computes for x with exact integer
+    arithmetic (int64) on its own quantized values: the reference a CPU's MatMulInteger kernel must equal. The
+    activations are quantized in float32 as the graph's Div and QuantizeLinear do (round half to even)."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    (wq,) = (v for k, v in inits.items() if k.startswith(f"{weight}_") and v.ndim == 2)
+    w_zero = 128 if wq.dtype == np.uint8 else 0
+    x_signed = "rowq_zero_s8" in inits
+    x_zero = 0 if x_signed else 128
+    peak = np.maximum(np.abs(x).max(axis=-1, keepdims=True), np.float32(1e-30)).astype(np.float32)
+    unit = (x / peak).astype(np.float32) / inits["rowq_step"]
+    xq = np.clip(np.round(unit) + x_zero, -128 if x_signed else 0, 127 if x_signed else 255).astype(np.int64)
+    acc = (xq - x_zero) @ (wq.astype(np.int64) - w_zero)
+    bias = inits.get("b", np.zeros(acc.shape[-1], np.float32)).astype(np.float64)
+    return acc * peak.astype(np.float64) * inits[f"{weight}_colscale"].astype(np.float64) + bias

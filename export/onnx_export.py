@@ -30,7 +30,7 @@ from rt_samplernn.config import to_dict
 from rt_samplernn.export.cells import build_cell_frame_graph
 from rt_samplernn.export.common import IR_VERSION, OPSET
 from rt_samplernn.export.common import const as _const
-from rt_samplernn.export.int8 import ROW_SCALED_MIN_WEIGHTS, quantize_graph
+from rt_samplernn.export.int8 import ROW_FORM, ROW_SCALED_MIN_WEIGHTS, quantize_graph
 from rt_samplernn.live.bundle import (
     FORMAT,
     MANIFEST,
@@ -39,6 +39,8 @@ from rt_samplernn.live.bundle import (
     frame_graph_name,
     sha256_file,
 )
+from rt_samplernn.live.selfcheck import CHECK_FILE, fixed_inputs
+from rt_samplernn.live.stepper import session_options
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
 
@@ -317,15 +319,37 @@ def sample_io(f0: int, s_dim: int, q: int, min_p: bool = True) -> tuple[list[dic
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _batch_variant(graph: onnx.ModelProto, row_scaled_min_weights: int | None) -> onnx.ModelProto | None:
+def _batch_variant(graph: onnx.ModelProto, row_scaled_min_weights: int | None, row_form: str) -> onnx.ModelProto | None:
     """An int8 copy of a frame graph with its big matrices per-row scaled (MatMulInteger), or None when it
     has none: the variant engines of BATCH_MIN_VOICES voices or more run (docs/bundle.md, `batch`)."""
     if row_scaled_min_weights is None:
         return None
     batch = copy.deepcopy(graph)
-    quantize_graph(batch, row_scaled_min_weights)
+    quantize_graph(batch, row_scaled_min_weights, row_form=row_form)
     batch.doc_string += "; batch variant: big matrices as MatMulInteger, one activation scale per voice"
     return batch if any(n.op_type == "MatMulInteger" for n in batch.graph.node) else None
+
+
+def reference_outputs(graph: onnx.ModelProto, inputs: list[dict[str, Any]], q_levels: int) -> dict[str, np.ndarray]:
+    """The self-check of one graph (live/selfcheck.py): its fixed input and the outputs of the fp32 graph (before
+    int8), computed here, where the export is verified; the engine compares its own CPU's outputs with them."""
+    import onnxruntime as ort
+
+    feed = fixed_inputs(tuple(inputs), q_levels)
+    session = ort.InferenceSession(graph.SerializeToString(), session_options(1), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return {**feed, **dict(zip(names, session.run(names, feed), strict=True))}
+
+
+def _write_selfcheck(out_dir: Path, references: dict[str, dict[str, np.ndarray]]) -> dict[str, str]:
+    """selfcheck.npz (members GRAPH/TENSOR) through the atomic writer; returns its manifest entry."""
+    import io
+
+    buffer = io.BytesIO()
+    members: dict[str, Any] = {f"{g}/{t}": a for g, tensors in references.items() for t, a in tensors.items()}
+    np.savez_compressed(buffer, **members)
+    write_atomically(out_dir / CHECK_FILE, buffer.getvalue(), "the bundle's self-check")
+    return dict(file=CHECK_FILE, sha256=sha256_file(out_dir / CHECK_FILE))
 
 
 def export_bundle(
@@ -335,6 +359,8 @@ def export_bundle(
     int8: bool = False,
     version: int = VERSION,
     row_scaled_min_weights: int | None = ROW_SCALED_MIN_WEIGHTS,
+    row_form: str = ROW_FORM,
+    selfcheck: bool = True,
 ) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
@@ -342,7 +368,9 @@ def export_bundle(
     int8 stores every weight matrix of all three graphs as int8 (MatMulNBits); a frame graph with matrices of
     at least row_scaled_min_weights weights also gets a `batch` variant, those matrices as MatMulInteger with
     per-voice activation scales, for engines of several voices (None: no variants, as the first version-2
-    exports). version 1 (the first release's format, kept to bench side by side): GRU/LSTM ops, a Loop
+    exports; row_form: their MatMulInteger form, export/int8.ROW_FORMS). selfcheck: write selfcheck.npz, every
+    graph's fixed input and fp32 output, which engines check their CPU against (False: as bundles before
+    2026-12-07). version 1 (the first release's format, kept to bench side by side): GRU/LSTM ops, a Loop
     sample graph, int8 only in the frame graphs' MatMuls. The fp32 export of either verifies to 1e-4.
     """
     if version not in SUPPORTED_VERSIONS:
@@ -355,6 +383,7 @@ def export_bundle(
     out_dir.mkdir(parents=True, exist_ok=True)
     n_frame = len(cfg.frame_sizes)
     graphs: list[dict[str, Any]] = []
+    references: dict[str, dict[str, np.ndarray]] = {}  # version 2: every graph's self-check
     s_dim = 0
     for k in reversed(range(n_frame)):
         tier = model.frame_tiers[k]
@@ -367,17 +396,18 @@ def export_bundle(
         else:
             below = f"{frame_graph_name(k - 1)} graph"
         path = out_dir / f"{name}.onnx"
+        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
         if version == 1:
             write_v1_frame_graph(tier, has_cond, path, int8)
         else:
             graph = build_cell_frame_graph(tier, has_cond)
-            batch = _batch_variant(graph, row_scaled_min_weights) if int8 else None
+            references[name] = reference_outputs(graph, inputs, cfg.q_levels)
+            batch = _batch_variant(graph, row_scaled_min_weights, row_form) if int8 else None
             if int8:
                 quantize_graph(graph)
             onnx.save(graph, str(path))
             if batch is not None:
                 onnx.save(batch, str(out_dir / f"{name}.batch.onnx"))
-        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
         graphs.append(
             dict(
                 name=name,
@@ -398,10 +428,12 @@ def export_bundle(
         sample_graph = build_v1_sample_graph(model.sample_tier)
     else:
         sample_graph = build_unrolled_sample_graph(model.sample_tier)
+    inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels, min_p=version != 1)
+    if version != 1:
+        references["sample"] = reference_outputs(sample_graph, inputs, cfg.q_levels)
         if int8:
             quantize_graph(sample_graph)
     onnx.save(sample_graph, str(path))
-    inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels, min_p=version != 1)
     graphs.append(
         dict(
             name="sample",
@@ -432,6 +464,8 @@ def export_bundle(
         weights=weights,
         graphs=graphs,
     )
+    if references and selfcheck:
+        manifest["selfcheck"] = _write_selfcheck(out_dir, references)
     manifest_path = out_dir / MANIFEST
     write_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
     return manifest_path

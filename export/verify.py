@@ -239,7 +239,7 @@ def _frame_and_logit_rows(
     first = model.sample_tier.hidden[0] if len(model.sample_tier.hidden) else model.sample_tier.output
     with torch.inference_mode():
         folded_ref = first(torch.from_numpy(tier_out[0])).numpy()  # tier 0's output through the folded layer
-    names = [g.path_for(engine.voices).name for g in engine.bundle.frame_graphs]
+    names = [path.name for path in engine.graph_files[:-1]]
     for k in reversed(range(len(sizes))):
         ref = folded_ref if k == 0 else tier_out[k]
         err = float(np.max(np.abs(np.concatenate(got[k]) - ref)))

@@ -9,12 +9,13 @@ export DEBIAN_FRONTEND=noninteractive
 # Audio (PortAudio, libsndfile, a JACK server for soundcard-less streaming and the tests), Qt's runtime
 # libraries, the X libraries PyQt6's xcb plugin loads on a real display (found with `ldd` on libqxcb.so:
 # without libxcb-icccm4/libxcb-keysyms1 the window aborts at start), Xvfb for the window test, and real
-# recorded music (drascula-music) for the learning tests and the demo recipe.
+# recorded music (drascula-music) for the learning tests and the demo recipe; qemu-user runs the int8 checks
+# on other x86 CPUs' kernel paths (tests/cpu_paths.py).
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
   python3-venv python3-pip libportaudio2 libsndfile1 jackd2 drascula-music \
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
-  libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+  qemu-user libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
   libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 xvfb xauth >/dev/null
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv

@@ -80,6 +80,11 @@ class Bundle:
     config: ModelConfig
     frame_graphs: tuple[GraphSpec, ...]
     sample: GraphSpec
+    selfcheck: Path | None = None  # the exporter's fixed inputs and reference outputs (live/selfcheck.py)
+
+    @property
+    def int8(self) -> bool:
+        return bool(self.manifest.get("weights", "fp32") != "fp32")
 
     @property
     def sample_rate(self) -> int:
@@ -280,6 +285,9 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
     specs = [_graph_spec(root, e, mpath, check_sha, cfg) for e in entries]
     if manifest.get("clip") is not None:  # the music clip voices start from (live/music.py)
         _checked_file(root, manifest["clip"], mpath, check_sha, "music clip")
+    selfcheck = None
+    if manifest.get("selfcheck") is not None:  # every graph's fixed input and reference output (live/selfcheck.py)
+        selfcheck = _checked_file(root, manifest["selfcheck"], mpath, check_sha, "self-check")
     frames = {g.name: g for g in specs if g.kind == "frame"}
     samples = [g for g in specs if g.kind == "sample"]
     n_frame = len(cfg.frame_sizes)
@@ -291,7 +299,7 @@ def load_bundle(path: str | Path, check_sha: bool = True) -> Bundle:
         f"(expected {list(reversed(expected)) + ['sample']})",
     )
     ordered = tuple(frames[frame_graph_name(k)] for k in range(n_frame))
-    bundle = Bundle(root, manifest, cfg, ordered, samples[0])
+    bundle = Bundle(root, manifest, cfg, ordered, samples[0], selfcheck)
     _check_manifest_shapes(bundle, mpath)
     _check_summary_agrees(manifest, cfg, mpath)
     _check_initial_states_finite(bundle, mpath)

@@ -31,7 +31,8 @@ from rt_samplernn.audio import Clip, as_clip
 from rt_samplernn.block_features import MANIFEST_KEY
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.bundle import Bundle, load_bundle
+from rt_samplernn.live.bundle import Bundle, GraphSpec, load_bundle
+from rt_samplernn.live.selfcheck import Opened, open_checked
 from rt_samplernn.live.snapshot import EngineState, bundle_identity
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
 from rt_samplernn.quantize import dequantize_table, zero_level
@@ -102,9 +103,8 @@ class Engine:
             raise UserError("provider 'cuda': this onnxruntime has no CUDA provider; use --provider cpu")
         self.provider = "cuda" if (provider == "cuda" or (provider == "auto" and has_cuda)) else "cpu"
         self.threads = int(threads)
-        self._frames = self._frame_sessions()
-        self._sample = make_session(self.bundle.sample, self.provider, threads)
-        on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*self._frames, self._sample))
+        opened = self._open_sessions()
+        on_cuda = all("CUDAExecutionProvider" in x.get_providers() for x in (*opened.frames, opened.sample))
         if self.provider == "cuda" and not on_cuda:
             if provider == "cuda":
                 raise UserError(
@@ -112,8 +112,10 @@ class Engine:
                     "missing or no GPU); use --provider cpu"
                 )
             self.provider = "cpu"  # auto: onnxruntime fell back to the CPU
-            if any(g.path_for(self.voices) != g.path for g in self.bundle.frame_graphs):
-                self._frames = self._frame_sessions()  # the CPU's pick of frame graphs
+            opened = self._open_sessions()  # the CPU's pick of frame graphs, checked on the CPU
+        self._frames, self._sample = opened.frames, opened.sample
+        self.graph_files: list[Path] = opened.files  # what each tier runs, finest frame tier first, sample last
+        self.notices: list[str] = opened.notices  # for the user: a graph replaced after its self-check, and why
         self._frame_out = [g.output_names() for g in self.bundle.frame_graphs]
         self._state_in = [[s.input for s in g.states] for g in self.bundle.frame_graphs]
         self.f0 = cfg.frame_sizes[0]
@@ -144,11 +146,15 @@ class Engine:
         self.seed = int(seed)
         self._install(self._initial_restart(int(seed)))
 
-    def _frame_sessions(self) -> list[ort.InferenceSession]:
-        """One session per frame graph; on the CPU, the graphs' `batch` variants from their min_voices on
-        (measured on CPUs only, so CUDA runs the plain files)."""
+    def _open_sessions(self) -> Opened[ort.InferenceSession]:
+        """One session per graph, each checked on this machine (live/selfcheck.py); on the CPU, the frame
+        graphs' `batch` variants from their min_voices on (measured on CPUs only, so CUDA runs the plain files)."""
         voices = self.voices if self.provider == "cpu" else 1
-        return [make_session(g, self.provider, self.threads, voices) for g in self.bundle.frame_graphs]
+
+        def open_graph(spec: GraphSpec, voices: int) -> ort.InferenceSession:
+            return make_session(spec, self.provider, self.threads, voices)
+
+        return open_checked(self.bundle, open_graph, voices)
 
     # -------------------------------------------------------------------------------------------------
     # Live parameters (any thread)
