@@ -8,9 +8,11 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.plan import BlockTimes
 
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
@@ -120,6 +122,8 @@ def bench_engine(
         provider=engine.provider,
         config=engine.config,
         weights=engine.bundle.manifest.get("weights", "fp32"),
+        files=[p.name for p in engine.graph_files],
+        notices=engine.notices,
     )
 
 
@@ -141,99 +145,6 @@ def bench_reference(checkpoint: str | Path, seconds: float, voices: int, threads
 
 
 BLOCK_VOICES = (1, 4)  # the voice counts whose block times the table always shows
-P99_MARGIN = 1.2  # a voice count fits when its p99 block time is at most 1/P99_MARGIN of the block's budget
-
-
-@dataclass(frozen=True)
-class BlockTimes:
-    """Worker time per block as the live player asks for them (`chunk_frames` samples per generate call)."""
-
-    voices: int
-    workers: int
-    block_frames: int  # samples per block
-    budget_ms: float  # the audio one block makes: a block that takes longer misses its real-time deadline
-    p50_ms: float
-    p99_ms: float
-    worst_ms: float
-
-    @property
-    def p99_share(self) -> float:
-        """p99 as a share of the budget: under 1 keeps up."""
-        return self.p99_ms / self.budget_ms
-
-
-def block_times(
-    bundle: Any, voices: int, workers: int, threads: int, seconds: float, provider: str = "cpu"
-) -> BlockTimes:
-    """Generate `seconds` of `voices` split over `workers` engines (each on its own Python thread, with
-    `threads` intra-op threads; onnxruntime releases the GIL while a graph runs), one live-sized block per
-    call, and time every call: p50, p99 and worst over all workers' blocks."""
-    import threading
-
-    import numpy as np
-
-    from rt_samplernn.live.deadlines import nearest_rank
-    from rt_samplernn.live.engine import Engine
-    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
-
-    split = [voices // workers + (1 if i < voices % workers else 0) for i in range(workers)]
-    engines = [Engine(bundle, voices=v, seed=i, provider=provider, threads=threads) for i, v in enumerate(split) if v]
-    chunk = DEFAULT_CHUNK_FRAMES
-    blocks = max(1, int(seconds * engines[0].sample_rate) // chunk)
-    for e in engines:
-        for _ in range(max(1, blocks // 8)):  # warm up: allocations, caches
-            e.generate(chunk)
-    times = [np.zeros(blocks) for _ in engines]
-
-    def work(i: int) -> None:
-        engine, out = engines[i], times[i]
-        for b in range(blocks):
-            t = time.perf_counter()
-            engine.generate(chunk)
-            out[b] = time.perf_counter() - t
-
-    jobs = [threading.Thread(target=work, args=(i,)) for i in range(len(engines))]
-    for j in jobs:
-        j.start()
-    for j in jobs:
-        j.join()
-    every = np.concatenate(times)
-    return BlockTimes(
-        voices=voices,
-        workers=len(engines),
-        block_frames=chunk,
-        budget_ms=chunk / engines[0].sample_rate * 1000.0,
-        p50_ms=nearest_rank(every, 0.50) * 1000.0,
-        p99_ms=nearest_rank(every, 0.99) * 1000.0,
-        worst_ms=float(every.max()) * 1000.0,
-    )
-
-
-def voice_capacity(
-    bundle: Any, workers: int, threads: int, margin: float = P99_MARGIN, seconds: float = 1.0, max_voices: int = 64
-) -> tuple[int, BlockTimes | None]:
-    """The most voices whose p99 block time stays within 1/`margin` of the block's budget, and their times.
-
-    Doubles the voice count until it falls short, then bisects; each point is one short run.
-    """
-    good: tuple[int, BlockTimes | None] = (0, None)
-    bad = None
-    n = max(1, workers)
-    while n <= max_voices:
-        times = block_times(bundle, n, workers, threads, seconds)
-        if times.p99_share * margin > 1.0:
-            bad = n
-            break
-        good = (n, times)
-        n *= 2
-    while bad is not None and bad - good[0] > 1:
-        mid = (good[0] + bad) // 2
-        times = block_times(bundle, mid, workers, threads, seconds)
-        if times.p99_share * margin <= 1.0:
-            good = (mid, times)
-        else:
-            bad = mid
-    return good
 
 
 def _fits(voices: int, times: BlockTimes | None) -> str:
@@ -242,8 +153,11 @@ def _fits(voices: int, times: BlockTimes | None) -> str:
     return f"{voices}  (p99 block {times.p99_ms:.1f} of {times.budget_ms:.1f} ms)"
 
 
-def capacity_lines(bundle: Any, margin: float = P99_MARGIN) -> list[str]:
+def capacity_lines(bundle: Any) -> list[str]:
     """The musician's answer: voices played live, judged by the p99 block time, on one core and on two."""
+    from rt_samplernn.live.plan import P99_MARGIN as margin
+    from rt_samplernn.live.plan import voice_capacity
+
     one, one_times = voice_capacity(bundle, 1, 1, margin)
     intra, intra_times = voice_capacity(bundle, 1, 2, margin)
     split, split_times = voice_capacity(bundle, 2, 1, margin)
@@ -276,6 +190,8 @@ def block_lines(results: list[BlockTimes], threads: int) -> list[str]:
 def format_table(
     bundle: str, result: dict[str, Any], voices: int, threads: int, reference: dict[str, Any] | None = None
 ) -> list[str]:
+    from rt_samplernn.live.plan import cpu_features, cpu_name, kernel_path
+
     cfg = result["config"]
     lines = [
         f"bundle {bundle}: {cfg.n_tiers} tiers, frame sizes {list(cfg.frame_sizes)}, dim {cfg.dim}, "
@@ -283,6 +199,10 @@ def format_table(
         f"weights {result['weights']}",
         f"machine: {platform.machine()} {platform.processor() or ''} ({cpu_name()}), "
         f"provider {result['provider']}, {threads} thread(s), {voices} voice(s)",
+        f"kernel features: {' '.join(cpu_features()) or 'unknown'} ({kernel_path()})",
+        f"graphs played ({voices} voice(s), each checked against the exporter's output at load): "
+        f"{', '.join(result['files'])}",
+        *(f"note: {n}" for n in result["notices"]),
         "",
         f"{'':<36} {'real-time factor':>16} {'per CPU second':>15}",
         f"{'engine (onnxruntime), each voice':<36} {result['rtf']:>15.2f}x {result['cpu_rtf']:>14.2f}x   "
@@ -307,16 +227,6 @@ def format_table(
     return lines
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def run(args: argparse.Namespace) -> int:
     result = bench_engine(args.bundle, args.seconds, args.voices, args.provider, args.threads, args.repeats)
     reference = None
@@ -327,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
     for line in format_table(args.bundle, result, args.voices, args.threads, reference):
         print(line)
     voice_counts = sorted({*BLOCK_VOICES, args.voices})
+    from rt_samplernn.live.plan import block_times
+
     blocks = [block_times(args.bundle, v, 1, args.threads, args.seconds, args.provider) for v in voice_counts]
     for line in block_lines(blocks, args.threads):
         print(line, flush=True)

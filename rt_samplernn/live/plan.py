@@ -1,0 +1,233 @@
+"""How many voices this CPU plays live: block times as the player asks for them, the capacity search that
+`bench` prints, and the plan `play` and `gui` start with (a short calibration at load, cached per bundle and
+CPU), with the CPU's kernel features that decide which int8 kernels onnxruntime runs (torch-free)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rt_samplernn.atomic import write_atomically
+from rt_samplernn.errors import UserError
+from rt_samplernn.live.bundle import Bundle, load_bundle
+from rt_samplernn.live.deadlines import nearest_rank
+from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
+
+P99_MARGIN = 1.2  # a voice count fits when its p99 block time is at most 1/P99_MARGIN of the block's budget
+
+
+@dataclass(frozen=True)
+class BlockTimes:
+    """Worker time per block as the live player asks for them (`chunk_frames` samples per generate call)."""
+
+    voices: int
+    workers: int
+    block_frames: int  # samples per block
+    budget_ms: float  # the audio one block makes: a block that takes longer misses its real-time deadline
+    p50_ms: float
+    p99_ms: float
+    worst_ms: float
+
+    @property
+    def p99_share(self) -> float:
+        """p99 as a share of the budget: under 1 keeps up."""
+        return self.p99_ms / self.budget_ms
+
+
+def block_times(
+    bundle: Any, voices: int, workers: int, threads: int, seconds: float, provider: str = "cpu"
+) -> BlockTimes:
+    """Generate `seconds` of `voices` split over `workers` engines (each on its own Python thread, with
+    `threads` intra-op threads; onnxruntime releases the GIL while a graph runs), one live-sized block per
+    call, and time every call: p50, p99 and worst over all workers' blocks."""
+    split = [voices // workers + (1 if i < voices % workers else 0) for i in range(workers)]
+    engines = [Engine(bundle, voices=v, seed=i, provider=provider, threads=threads) for i, v in enumerate(split) if v]
+    chunk = DEFAULT_CHUNK_FRAMES
+    blocks = max(1, int(seconds * engines[0].sample_rate) // chunk)
+    for e in engines:
+        for _ in range(max(1, blocks // 8)):  # warm up: allocations, caches
+            e.generate(chunk)
+    times = [np.zeros(blocks) for _ in engines]
+
+    def work(i: int) -> None:
+        engine, out = engines[i], times[i]
+        for b in range(blocks):
+            t = time.perf_counter()
+            engine.generate(chunk)
+            out[b] = time.perf_counter() - t
+
+    jobs = [threading.Thread(target=work, args=(i,)) for i in range(len(engines))]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join()
+    every = np.concatenate(times)
+    return BlockTimes(
+        voices=voices,
+        workers=len(engines),
+        block_frames=chunk,
+        budget_ms=chunk / engines[0].sample_rate * 1000.0,
+        p50_ms=nearest_rank(every, 0.50) * 1000.0,
+        p99_ms=nearest_rank(every, 0.99) * 1000.0,
+        worst_ms=float(every.max()) * 1000.0,
+    )
+
+
+def voice_capacity(
+    bundle: Any, workers: int, threads: int, margin: float = P99_MARGIN, seconds: float = 1.0, max_voices: int = 64
+) -> tuple[int, BlockTimes | None]:
+    """The most voices whose p99 block time stays within 1/`margin` of the block's budget, and their times.
+
+    Doubles the voice count until it falls short, then bisects; each point is one short run.
+    """
+    good: tuple[int, BlockTimes | None] = (0, None)
+    bad = None
+    n = max(1, workers)
+    while n <= max_voices:
+        times = block_times(bundle, n, workers, threads, seconds)
+        if times.p99_share * margin > 1.0:
+            bad = n
+            break
+        good = (n, times)
+        n *= 2
+    while bad is not None and bad - good[0] > 1:
+        mid = (good[0] + bad) // 2
+        times = block_times(bundle, mid, workers, threads, seconds)
+        if times.p99_share * margin <= 1.0:
+            good = (mid, times)
+        else:
+            bad = mid
+    return good
+
+
+# x86 and ARM feature flags (/proc/cpuinfo names) that choose onnxruntime's int8 and fp32 kernels
+KERNEL_FLAGS = ("sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "asimd", "asimddp", "i8mm")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_features() -> list[str]:
+    """The KERNEL_FLAGS this CPU reports (Linux /proc/cpuinfo; elsewhere only the architecture is known)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    words = set(text.split())
+    return [f for f in KERNEL_FLAGS if f in words]
+
+
+def kernel_path(features: list[str] | None = None) -> str:
+    """In words: which of onnxruntime's int8 kernel families this CPU runs (the reason bundles check themselves)."""
+    f = set(cpu_features() if features is None else features)
+    machine = platform.machine()
+    if "avx512_vnni" in f:
+        return f"{machine}, AVX-512 VNNI int8"
+    if "avx_vnni" in f:
+        return f"{machine}, AVX-VNNI int8"
+    if "avx512bw" in f:
+        return f"{machine}, AVX-512BW int8 without VNNI (u8 x s8 pairs add in int16)"
+    if "avx2" in f:
+        return f"{machine}, AVX2 int8 without VNNI (u8 x s8 pairs add in int16)"
+    if "asimddp" in f:
+        return f"{machine}, NEON with dot products"
+    if "asimd" in f:
+        return f"{machine}, NEON"
+    return f"{machine}, {'SSE' if 'sse4_2' in f else 'baseline'} int8" if f else f"{machine} (features unknown)"
+
+
+@dataclass(frozen=True)
+class VoicePlan:
+    """The voices an engine starts with: what was asked, what plays, and the calibration behind it
+    (p99 block time as a share of the block's budget, per voice count tried)."""
+
+    requested: int
+    voices: int
+    shares: dict[int, float]
+    forced: bool = False
+    cached: bool = False
+
+    def line(self) -> str:
+        """One line for the user: what was chosen and why."""
+        need = self.shares.get(self.requested)
+        if self.voices == self.requested:
+            if self.forced and need is not None and need * P99_MARGIN > 1.0:
+                return (
+                    f"{self.requested} voice(s) need {need:.0%} of this CPU's real-time budget by their p99 block: "
+                    "playing them anyway (--force); expect underruns"
+                )
+            where = f" ({need:.0%} of the budget by the p99 block)" if need is not None else ""
+            return f"{self.voices} voice(s) fit this CPU{where}"
+        need_text = f"{need:.0%}" if need is not None else "more than 100%"
+        return (
+            f"{self.requested} voices need {need_text} of this CPU's real-time budget by their p99 block: "
+            f"playing {self.voices}; --voices {self.requested} --force to try"
+        )
+
+
+PLAN_SECONDS = 0.5  # audio generated per voice count tried
+PLAN_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rt-samplernn" / "voice-plans.json"
+
+
+def _plan_key(bundle: Bundle, threads: int) -> str:
+    ident = json.dumps([bundle.sample.sha256, *[g.sha256 for g in bundle.frame_graphs], cpu_name(), cpu_features()])
+    return f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}:{threads}"
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def plan_voices(
+    bundle: str | Path | Bundle,
+    requested: int,
+    threads: int = 1,
+    force: bool = False,
+    cache: Path | None = PLAN_CACHE,
+    seconds: float = PLAN_SECONDS,
+) -> VoicePlan:
+    """The most voices up to `requested` whose p99 block time stays within 1/P99_MARGIN of the budget on this
+    CPU (at least 1), from a short calibration cached per bundle, CPU and thread count (cache None: none).
+    force: play `requested` whatever the calibration says (it is still measured, to say so)."""
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    key = _plan_key(b, threads)
+    stored = _read_cache(cache) if cache is not None else {}
+    shares = {int(v): float(s) for v, s in stored.get(key, {}).items() if str(v).isdigit()}
+    cached = requested in shares
+    for voices in range(requested, 0, -1):
+        if voices not in shares:
+            shares[voices] = block_times(b, voices, 1, threads, seconds).p99_share
+        if shares[voices] * P99_MARGIN <= 1.0:
+            break
+        cached = cached and voices - 1 in shares
+    fits = [v for v, s in shares.items() if v <= requested and s * P99_MARGIN <= 1.0]
+    voices = requested if force else max(fits, default=1)
+    if cache is not None:
+        try:
+            stored[key] = {str(v): round(s, 4) for v, s in sorted(shares.items())}
+            write_atomically(cache, (json.dumps(stored, indent=1) + "\n").encode(), "the voice-plan cache")
+        except UserError:
+            pass  # a cache that cannot be written costs a calibration next time, nothing else
+    return VoicePlan(requested, voices, shares, forced=force, cached=cached)
