@@ -383,3 +383,25 @@ def test_a_bookmark_file_is_read_at_the_start_and_written_when_a_slot_changes(ri
     engine.restore(slots[4])
     assert np.array_equal(engine.generate_levels(100), after)
     assert BookmarkFile(tmp_path / "none-yet.npz", Parameters(voices=VOICES), engine.state_spec()).load() == 0
+
+
+def test_recalling_a_damaged_bookmark_is_a_notice_and_the_music_goes_on_as_it_was(rig):
+    """The pads' and OSC's recall (LiveControl, as in the window and play): refused before anything changes."""
+    from dataclasses import replace
+
+    from rt_samplernn.live.control import LiveControl
+    from rt_samplernn.live.params import Parameters
+
+    engine, _, _ = rig
+    params = Parameters(voices=VOICES)
+    control = LiveControl(params, engine, start=False)
+    now = engine.snapshot()
+    expected = engine.generate_levels(300)
+    engine.restore(now)
+    params.bookmarks[1] = replace(now, levels=now.levels + 10**6)  # would crash onnxruntime's Gather
+    params.pad("bookmark_recall", 1)
+    control.tick(F0)  # the producer's block boundary: the recall is refused there
+    control.run_pending()  # the helper thread says it
+    assert control.message.startswith("bookmark 2: levels holds ") and "\n" not in control.message
+    assert control.recalls == 0
+    assert np.array_equal(engine.generate_levels(300), expected)  # the old state, exactly

@@ -19,6 +19,7 @@ examples:
   rt-samplernn play my-bundle --device "USB Audio" --latency-ms 80 --record take1.wav
   rt-samplernn play my-bundle --midi virtual          # knobs from a MIDI controller
   rt-samplernn play my-bundle --osc 9000              # OSC on udp 127.0.0.1:9000 (/temperature 0.8, /bundle s, ...)
+  rt-samplernn play my-bundle --osc 9000 --bookmarks set1.npz   # bookmarks kept in a file, read at the start
   rt-samplernn play my-bundle --midi virtual --input system   # call and response: a pad primes from the input
   rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
 
