@@ -214,13 +214,13 @@ def _whole(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def noise_state_problem(state: Any) -> str | None:
+def noise_state_problem(state: Any, probe: np.random.BitGenerator | None = None) -> str | None:
     """What is wrong with one voice's noise generator state (None: nothing): it must set a generator of the
-    kind the engine draws from (rt_samplernn.sampling.noise_rng)."""
+    kind the engine draws from (rt_samplernn.sampling.noise_rng; `probe`: one to set, else a new one)."""
     if not isinstance(state, dict):
         return f"is a {type(state).__name__}, not a generator state"
     try:
-        noise_rng(0).bit_generator.state = dict(state)
+        (probe or noise_rng(0).bit_generator).state = dict(state)
     except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as e:
         return f"is not a state of the noise generator ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})"
     return None
@@ -278,8 +278,9 @@ def check_state(state: EngineState, spec: StateSpec, where: str, prefix: str | N
         raise damaged("spare", f"(the samples not yet played) {problem}")
     if not isinstance(state.noise_state, (tuple, list)) or len(state.noise_state) != state.voices:
         raise damaged("meta", f"holds no noise state for each of its {state.voices} voices")
+    probe = noise_rng(0).bit_generator
     for v, noise in enumerate(state.noise_state):
-        problem = noise_state_problem(noise)
+        problem = noise_state_problem(noise, probe)
         if problem:
             raise damaged("meta", f"noise_state of voice {v + 1} {problem}")
 
