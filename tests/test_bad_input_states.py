@@ -7,7 +7,8 @@ every field of the JSON header set to what no engine wrote. Each case must end i
 naming the file (and the member, where one is at fault), or load and then restore-and-play correctly (levels
 in range, finite audio). Every load is measured against a clean load of the same file: memory (tracemalloc's
 peak) under 2x, and work (Python lines executed, counted by a trace function that stops a load past the
-bound) under 2x, so a slot count of 10^9 or a 4 GB allocation fails the test instead of running for minutes.
+bound) no more than a clean load's (10% over for a slot of another bundle, read by the format's rules), so a
+slot count of 10^9 or a 4 GB allocation fails the test instead of running for minutes. No timings.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def plays(engine: Engine, state) -> None:
 def outcome(engine: Engine, path: Path, load: Callable[[Path], list], clean: dict[str, int]) -> str:
     """'refused: MESSAGE' (a one-line UserError naming the file, at load or restore) or 'played'."""
     refused = None
-    with bounded(2 * clean["lines"]) as used:
+    with bounded(clean["lines"] * 11 // 10) as used:
         try:
             states = load(path)
         except UserError as e:
@@ -288,7 +289,7 @@ def test_slot_counts_past_the_format_limit_are_refused_before_looping(rig, tmp_p
     arrays = {k: v for k, v in members(path).items() if k != "slots"}
     if slots is not None:
         arrays["slots"] = slots
-    result = outcome(engine, write(tmp_path / "slots.npz", arrays), load, clean)  # work under 2x a clean load
+    result = outcome(engine, write(tmp_path / "slots.npz", arrays), load, clean)  # work no more than a clean load
     assert result.startswith("refused: ") and words in result, result
 
 
