@@ -224,23 +224,20 @@ class LiveSession:
 
     def save_bookmarks(self, path: Path) -> None:
         """Write the bookmark slots to `path` (.npz; UserError if it cannot be written)."""
-        from rt_samplernn.live.snapshot import save_states
+        from rt_samplernn.live.bookmarks import save_bookmarks
 
         if self.params is not None:
-            save_states(self.params.bookmarks, path, self.bundle.name if self.bundle is not None else "")
+            save_bookmarks(self.params, path, self.bundle.name if self.bundle is not None else "")
 
     def load_bookmarks(self, path: Path) -> None:
-        """Read the bookmark slots from `path` (UserError if damaged); a bookmark of another bundle stays in
-        its slot and refuses to recall with a notice."""
-        from rt_samplernn.live.params import next_version
-        from rt_samplernn.live.snapshot import load_states
+        """Read the bookmark slots from `path`, checked against the open model (UserError naming the file and
+        member if damaged: the slots stay as they were); a bookmark of another bundle stays in its slot and
+        refuses to recall with a notice."""
+        from rt_samplernn.live.bookmarks import load_bookmarks
 
-        if self.params is None:
+        if self.params is None or self.engine is None:
             raise UserError("open a bundle first")
-        states = load_states(path)
-        count = len(self.params.bookmarks)
-        self.params.bookmarks = (states + [None] * count)[:count]
-        self.params.bookmarks_version = next_version()
+        load_bookmarks(self.params, path, self.engine.state_spec())
 
     # ------------------------------------------------------------------ OSC
     def open_osc(self, port: int, host: str) -> None:

@@ -1,4 +1,11 @@
-"""Reading audio files and preparing clips for a model: mono, the model's rate, peak-normalized (torch-free)."""
+"""Reading audio files and preparing clips for a model: mono, the model's rate, peak-normalized (torch-free).
+
+Every audio file this project reads goes through `read_audio` or `FileClip` (training data, seeds, seed slots,
+the bundle's music clip, `measure`, the audio statistics). Both refuse what is not audio in one line naming
+the file: a header claiming a rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE, no audio at all, and NaN or
+infinite samples (a float file can hold them; they would be scored as silence or primed as zeros), with
+how many there are and where the first is (`non_finite_error`).
+"""
 
 from __future__ import annotations
 
@@ -72,18 +79,39 @@ def find_audio_files(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """float32 (frames, channels) and the file's rate; a UserError naming the file if it cannot be read."""
+def non_finite_error(path: Path, rate: int, count: int, first_frame: int) -> UserError:
+    """The one message for a file holding NaN or infinite samples: how many, and where the first one is."""
+    return UserError(
+        f"{path}: {count} sample(s) are NaN or infinite, the first at {first_frame / rate:.3f} s (frame "
+        f"{first_frame}); the file is damaged or not audio: export or convert it again"
+    )
+
+
+def _non_finite(block: np.ndarray) -> tuple[int, int]:
+    """(NaN and infinite samples in a (frames, channels) block, the frame of the first; -1 when none)."""
+    bad = ~np.isfinite(block)
+    if not bad.any():
+        return 0, -1
+    return int(bad.sum()), int(np.argmax(bad.any(axis=1)))
+
+
+def read_audio(path: str | Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """float32 (frames, channels) and the file's rate (with max_seconds: at most that much from the start); a
+    UserError naming the file if it cannot be read, holds no audio or holds NaN or infinite samples."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: {'is a folder, not an audio file' if path.is_dir() else 'no such file'}")
     try:
-        checked_rate(path, soundfile.info(str(path)).samplerate)
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        rate = checked_rate(path, soundfile.info(str(path)).samplerate)
+        frames = -1 if max_seconds is None else int(max_seconds * rate)
+        data, rate = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
     if data.size == 0:
         raise UserError(f"{path}: the file holds no audio")
+    count, first = _non_finite(data)
+    if count:
+        raise non_finite_error(path, int(rate), count, first)
     return data, int(rate)
 
 
@@ -122,13 +150,23 @@ class FileClip:
         self.seconds = info.frames / float(self.rate)
 
     def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        """The file's samples, float32 (frames, channels), block_frames at a time; a block holding NaN or
+        infinite samples is never yielded: the rest of the file is counted (a block at a time) and a UserError
+        says how many there are and where the first is."""
         try:
             with soundfile.SoundFile(str(self.path)) as f:
+                start = 0
                 while True:
                     block = f.read(block_frames, dtype="float32", always_2d=True)
                     if len(block) == 0:
                         return
+                    count, first = _non_finite(block)
+                    if count:
+                        while len(rest := f.read(block_frames, dtype="float32", always_2d=True)):
+                            count += _non_finite(rest)[0]
+                        raise non_finite_error(self.path, self.rate, count, start + first)
                     yield block
+                    start += len(block)
         except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
             raise UserError(f"{self.path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rt_samplernn.atomic import write_atomically
-from rt_samplernn.audio import checked_rate, find_audio_files
+from rt_samplernn.audio import find_audio_files, read_audio
 from rt_samplernn.errors import UserError
 from rt_samplernn.structured import read_structured
 
@@ -116,7 +116,7 @@ def audio_stats(
     paths = list(paths)
     parts: dict[str, list[np.ndarray]] = {"rms_db": [], "flatness": [], "low_share": []}
     for f in find_audio_files(paths):
-        audio, rate = _read_start(f, max_seconds_per_file)
+        audio, rate = read_audio(f, max_seconds_per_file)
         feats = window_features(to_model_audio(audio, rate, sample_rate), sample_rate, window_s)
         loud = feats["rms_db"] > STATS_SILENT_DB
         parts["rms_db"].append(feats["rms_db"])
@@ -135,18 +135,6 @@ def audio_stats(
     for key, values in merged.items():
         stats[key] = {f"p{q}": round(float(np.percentile(values, q)), 5) for q in PERCENTILES}
     return stats
-
-
-def _read_start(path: Path, seconds: float) -> tuple[np.ndarray, int]:
-    """The first ``seconds`` of an audio file, float32 (frames, channels); a UserError naming it if unreadable."""
-    import soundfile
-
-    try:
-        rate = checked_rate(path, soundfile.info(str(path)).samplerate)
-        data, rate = soundfile.read(str(path), frames=int(seconds * rate), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
-    return data, int(rate)
 
 
 def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> Path:

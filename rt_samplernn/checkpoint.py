@@ -4,11 +4,19 @@ A checkpoint is a plain dict saved with torch.save and loaded with `torch.load(w
 only rebuilds tensors and plain containers: a file crafted to run code on load is refused, not executed.
 A hand-edited or damaged file is checked field by field (configs, weight shapes against a meta-device
 model, the training state `train --resume` reads) and refused with "this checkpoint's X is not valid".
+
+A load error says what the file is: "not a PyTorch checkpoint" (a WAV, a text, an .npz: told apart by its
+first bytes before torch reads it), "a PyTorch file of another program" (objects other than weights: the
+class is named, never loaded), "a checkpoint of another program" (weights only, but no rt-samplernn
+header), "weights of another shape" (than the checkpoint's own model config), and what to do: the run's
+other checkpoints beside it, by name (best.pt first), are what to give instead (`instead`).
 """
 
 from __future__ import annotations
 
 import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -46,24 +54,103 @@ def save_checkpoint(path: str | Path, model: SampleRNN, train_cfg: TrainConfig |
     return path
 
 
+# What a file that is not a PyTorch file starts with, to name it in the error.
+MAGIC = (
+    (b"RIFF", "a WAV file: audio"),
+    (b"fLaC", "a FLAC file: audio"),
+    (b"OggS", "an Ogg file: audio"),
+    (b"ID3", "an MP3 file: audio"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\x89PNG", "a PNG image"),
+)
+
+
+def instead(path: str | Path) -> str:
+    """What to give instead of a checkpoint that does not load: the run's other checkpoints beside it that
+    exist (best.pt first: it holds the training state too, so `train --resume` continues from it)."""
+    path = Path(path)
+    if path.parent.is_dir():
+        folder = path.parent
+        for other in (folder / "best.pt", folder / "last.pt", *sorted(folder.glob("step-*.pt"), reverse=True)):
+            if other.is_file() and other.resolve() != path.resolve():
+                return f"use {other} instead"
+    return "use another checkpoint of the run (best.pt, last.pt, step-N.pt)"
+
+
+def _not_pytorch(path: Path) -> str | None:
+    """What the file is when its first bytes say it is no file torch.save writes (a zip holding data.pkl, or a
+    pickle); None when it may be one (torch.load then decides: a zip cut short is "truncated")."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return None
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return None
+        return "an .npz of NumPy arrays" if names and all(n.endswith(".npy") for n in names) else "a zip archive"
+    if head.startswith(b"\x80"):  # a pickle: torch.save's legacy format
+        return None
+    for magic, kind in MAGIC:
+        if head.startswith(magic):
+            return kind
+    if not head:
+        return "an empty file"
+    text = head.decode("utf-8", errors="replace")[:-3]  # the last character may be cut in two
+    if all(c.isprintable() or c in "\t\r\n\f" for c in text) and "\ufffd" not in text:
+        return "a text file"
+    return "a file of unknown kind"
+
+
+def _refusal(path: Path, e: pickle.UnpicklingError) -> UserError:
+    """Torch's weights-only refusal, said without its advice to load the file unsafely: a class or function
+    in the pickle ("GLOBAL posix.system") is a file of another program; anything else is no checkpoint."""
+    text = str(e)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return UserError(
+            f"{path}: refused: a PyTorch file of another program: it holds objects other than weights (the class "
+            f"or function {found.group(1)[:80]}), which are never loaded; only rt-samplernn checkpoints load: "
+            f"{instead(path)}"
+        )
+    reason = text.split("WeightsUnpickler error:", 1)[-1].strip()
+    reason = (reason.splitlines()[0] if reason else type(e).__name__)[:120]
+    return UserError(f"{path}: not a PyTorch checkpoint (a pickle that is not one: {reason}); {instead(path)}")
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict, checked for format and version; one-line UserError for anything wrong."""
+    """The checkpoint dict, checked for format and version; one-line UserError for anything wrong, saying what
+    the file is and what to give instead."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint file")
+        raise UserError(f"{path}: no such checkpoint file; {instead(path)}")
+    kind = _not_pytorch(path)
+    if kind is not None:
+        raise UserError(
+            f"{path}: not a PyTorch checkpoint ({kind}); give a .pt file `rt-samplernn train` wrote: {instead(path)}"
+        )
     try:
         data = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsupported object"
-        raise UserError(
-            f"{path}: refused: the file holds objects other than weights ({first[:160]}); "
-            "only rt-samplernn checkpoints load"
-        ) from None
+        raise _refusal(path, e) from None
     except Exception as e:  # any failure to parse an untrusted file is the user's file, not our bug
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt: {msg[:160]})") from None
+        raise UserError(
+            f"{path}: not a readable checkpoint (truncated or corrupt: {msg[:160]}); {instead(path)}"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f"{path}: not an rt-samplernn checkpoint (no '{FORMAT}' header)")
+        holds = (
+            f"its keys: {', '.join(map(str, list(data)[:4]))[:80]}"
+            if isinstance(data, dict)
+            else f"a {type(data).__name__}"
+        )
+        raise UserError(
+            f"{path}: a checkpoint of another program, not an rt-samplernn checkpoint (no '{FORMAT}' header; "
+            f"{holds}); {instead(path)}"
+        )
     if data.get("version") not in SUPPORTED_VERSIONS:
         raise UserError(
             f"{path}: checkpoint version {data.get('version')!r} is not supported "
@@ -74,8 +161,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def _invalid(path: str | Path, what: str, detail: str) -> UserError:
     return UserError(
-        f"{path}: this checkpoint's {what} is not valid ({detail[:200]}); the file was edited or "
-        "damaged: use another checkpoint of the run (best.pt, last.pt, step-N.pt)"
+        f"{path}: this checkpoint's {what} is not valid ({detail[:200]}); the file was edited or damaged: "
+        f"{instead(path)}"
     )
 
 
@@ -116,7 +203,10 @@ def _check_weights_fit(weights: Any, cfg: ModelConfig, path: str | Path) -> None
             if missing
             else f"unexpected {unexpected[:3]}"
         )
-        raise UserError(f"{path}: weights do not fit the model config ({detail})")
+        raise UserError(
+            f"{path}: weights of another shape: they do not fit the model config ({detail}); the file was edited "
+            f"or damaged: {instead(path)}"
+        )
 
 
 def check_finite(tensors: dict[str, Any], path: str | Path, what: str) -> None:
@@ -129,7 +219,7 @@ def check_finite(tensors: dict[str, Any], path: str | Path, what: str) -> None:
         if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise UserError(
                 f"{path}: {what} {name} holds NaN or infinite values (the training diverged, or the file is "
-                "damaged); use an earlier checkpoint of the run (best.pt, step-N.pt)"
+                f"damaged); {instead(path)}"
             )
 
 
@@ -144,7 +234,9 @@ def model_from_checkpoint(data: dict[str, Any], path: str | Path) -> SampleRNN:
     except (RuntimeError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()
         detail = first[1].strip() if len(first) > 1 else (first[0] if first else type(e).__name__)
-        raise UserError(f"{path}: weights do not fit the model config ({detail[:200]})") from None
+        raise UserError(
+            f"{path}: weights of another shape: they do not fit the model config ({detail[:200]}); {instead(path)}"
+        ) from None
     return model
 
 

@@ -288,7 +288,8 @@ def measure_voices(audio: np.ndarray, sample_rate: int, name: str = "audio") -> 
 
 def measure_file_voices(path: str | Path, max_minutes: float = MAX_MINUTES) -> list[Windows]:
     """Per-window measures of each channel of a generated file (each channel one voice), at the file's rate,
-    read in blocks, at most max_minutes of windows sampled evenly."""
+    read in blocks, at most max_minutes of windows sampled evenly. A file holding NaN or infinite samples is a
+    UserError saying how many and where (audio.FileClip), never scored as silence."""
     clip = FileClip(path)
     analyser = WindowAnalyser(clip.rate)
     count = int(clip.seconds * clip.rate) // analyser.window_frames
@@ -296,7 +297,6 @@ def measure_file_voices(path: str | Path, max_minutes: float = MAX_MINUTES) -> l
     channels = clip.channels
     measured: list[list[Measured]] = [[] for _ in range(channels)]
     for window in _windows_of(clip.blocks(1 << 16), analyser.window_frames, wanted):  # one window held
-        window = np.nan_to_num(window, nan=0.0, posinf=0.0, neginf=0.0)
         for c in range(channels):
             measured[c].append(analyser.measure(window[:, c]))
     name = Path(path).name

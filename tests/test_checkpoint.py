@@ -2,7 +2,9 @@
 
 import os
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 
 from rt_samplernn.checkpoint import load_checkpoint, save_checkpoint
@@ -38,8 +40,10 @@ def test_crafted_pickle_is_refused_without_running_its_payload(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
     torch.save({"format": "rt-samplernn-checkpoint", "version": 1, "x": Payload(marker)}, path)
-    with pytest.raises(UserError, match=r"evil\.pt: refused: the file holds objects other than weights"):
+    with pytest.raises(UserError, match=r"evil\.pt: refused: a PyTorch file of another program") as e:
         load_checkpoint(path)
+    assert "holds objects other than weights (the class or function posix.system)" in str(e.value)
+    assert "weights_only" not in str(e.value) and "\n" not in str(e.value)  # not torch's advice to load it unsafely
     assert not marker.exists()
 
 
@@ -57,18 +61,66 @@ def test_checkpoint_of_another_shape_is_named(tmp_path):
     data = torch.load(tmp_path / "a.pt", weights_only=True)
     data["model_config"]["dim"] = 32
     torch.save(data, tmp_path / "b.pt")
-    with pytest.raises(UserError, match=r"b\.pt: weights do not fit the model config"):
+    with pytest.raises(UserError, match=r"b\.pt: weights of another shape: they do not fit the model config") as e:
         load_checkpoint(tmp_path / "b.pt")
+    assert str(e.value).endswith("use another checkpoint of the run (best.pt, last.pt, step-N.pt)")  # none beside
+    (tmp_path / "a.pt").rename(tmp_path / "best.pt")
+    with pytest.raises(UserError, match=r"weights of another shape") as e:
+        load_checkpoint(tmp_path / "b.pt")
+    assert str(e.value).endswith(f"use {tmp_path / 'best.pt'} instead")
 
 
 def test_other_files_are_refused(tmp_path):
-    torch.save({"hello": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(UserError, match="not an rt-samplernn checkpoint"):
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "epoch": 3}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="a checkpoint of another program, not an rt-samplernn checkpoint") as e:
         load_checkpoint(tmp_path / "other.pt")
+    assert "its keys: state_dict, epoch" in str(e.value)
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")  # a whole module, as some programs save it
+    with pytest.raises(UserError, match="a PyTorch file of another program") as e:
+        load_checkpoint(tmp_path / "module.pt")
+    assert "torch.nn.modules.linear.Linear" in str(e.value) and "weights_only" not in str(e.value)
     data = {"format": "rt-samplernn-checkpoint", "version": 99}
     torch.save(data, tmp_path / "future.pt")
     with pytest.raises(UserError, match="version 99 is not supported"):
         load_checkpoint(tmp_path / "future.pt")
+
+
+def _npz(path, **arrays):
+    with open(path, "wb") as f:  # a file object: np.savez adds no .npz to the name
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize(
+    "write, kind",
+    [
+        (lambda p: p.write_text("step 120, loss 2.1\n"), "a text file"),
+        (lambda p: soundfile.write(str(p), np.zeros(100), 16000, format="WAV"), "a WAV file: audio"),
+        (lambda p: _npz(p, x=np.zeros(2)), "an .npz of NumPy arrays"),
+        (lambda p: p.write_bytes(b""), "an empty file"),
+        (lambda p: p.write_bytes(bytes(range(256)) * 3), "a file of unknown kind"),
+    ],
+)
+def test_a_file_that_is_not_a_pytorch_checkpoint_says_what_it_is(tmp_path, write, kind):
+    path = tmp_path / "x.pt"
+    write(path)
+    with pytest.raises(UserError) as e:
+        load_checkpoint(path)
+    assert str(e.value).startswith(f"{path}: not a PyTorch checkpoint ({kind}); give a .pt file"), str(e.value)
+    assert "weights_only" not in str(e.value) and "objects other than weights" not in str(e.value)
+
+
+def test_resume_from_a_last_pt_that_is_not_a_checkpoint_says_so_and_points_at_best_pt(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(run / "best.pt", SampleRNN(CFG))
+    (run / "last.pt").write_text("interrupted\n")
+    assert main(["train", str(tmp_path), "--out", str(run), "--resume", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.strip() == (
+        f"rt-samplernn train: error: {run / 'last.pt'}: not a PyTorch checkpoint (a text file); give a .pt file "
+        f"`rt-samplernn train` wrote: use {run / 'best.pt'} instead"
+    )
 
 
 # Hand-edited checkpoints: every field that generate, export or `train --resume` reads is checked first.
@@ -167,7 +219,9 @@ def test_resume_from_a_hand_edited_checkpoint_is_one_line(trained, music_dir, tm
     path = edited(trained, tmp_path, change)
     before = (tmp_path / "edited.pt").read_bytes()
     line = one_line_error(["train", music_dir / "train", "--out", tmp_path / "run", "--resume", path], capsys)
-    assert line.startswith(f"rt-samplernn train: error: {path}: this checkpoint's") or "weights do not fit" in line
+    assert (
+        line.startswith(f"rt-samplernn train: error: {path}: this checkpoint's") or "weights of another shape" in line
+    )
     for word in words:
         assert word in line, line
     assert (tmp_path / "edited.pt").read_bytes() == before and not any((tmp_path / "run").glob("*.pt"))
@@ -186,7 +240,10 @@ def test_carried_states_of_a_real_run_pass(trained):
     [
         (lambda d: d["model_config"].update(dim="wide"), ["model config is not valid (dim='wide' is not a valid int)"]),
         (lambda d: d["model_config"].update(frame_sizes=[4, 6]), ["model config is not valid", "frame_sizes"]),
-        (lambda d: d["model_config"].update(dim=4096), ["weights do not fit the model config", "the config makes it"]),
+        (
+            lambda d: d["model_config"].update(dim=4096),
+            ["weights of another shape: they do not fit the model config", "the config makes it"],
+        ),
         (
             lambda d: d["model_config"].update(dim=10**9),
             ["model config is not valid (dim 1000000000 is outside [1, 8192]"],

@@ -118,7 +118,7 @@ def test_train_resume_then_generate_twice_gives_identical_files(music_dir, tmp_p
             ["only", "training chunks", "--batch-size"],
         ),
         (["generate", "missing.pt"], ["missing.pt: no such checkpoint file"]),
-        (["generate", "DATA/a.wav"], ["a.wav: not a readable checkpoint"]),
+        (["generate", "DATA/a.wav"], ["a.wav: not a PyTorch checkpoint (a WAV file: audio)"]),
     ],
 )
 def test_user_mistakes_get_one_line(music_dir, tmp_path, args, words):

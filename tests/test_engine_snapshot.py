@@ -69,7 +69,7 @@ def test_a_state_file_restores_into_a_fresh_engine(bundles, kind, tmp_path):
     after = engine.generate_levels(400)
 
     fresh = Engine(bundles[kind], voices=3, seed=99)  # another seed and other knobs: all replaced
-    state, name = load_state(tmp_path / "b1.npz")
+    state, name = load_state(tmp_path / "b1.npz", fresh.state_spec())
     assert name == "tiny"
     fresh.restore(state)
     assert np.array_equal(fresh.generate_levels(400), after)
@@ -97,24 +97,25 @@ def test_states_of_another_bundle_or_voice_count_are_refused(bundles, tmp_path):
 
 
 def test_bad_state_files_are_one_line_errors(bundles, tmp_path):
+    engine = _engine(bundles["2 tiers, GRU"])
+    spec = engine.state_spec()
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
     with pytest.raises(UserError, match="not a readable engine state") as e:
-        load_state(junk)
+        load_state(junk, spec)
     assert "\n" not in str(e.value)
     plain = tmp_path / "plain.npz"
     np.savez(plain, x=np.zeros(3))
     with pytest.raises(UserError, match="not an rt-samplernn engine state"):
-        load_state(plain)
-    engine = _engine(bundles["2 tiers, GRU"])
+        load_state(plain, spec)
     save_state(engine.snapshot(), tmp_path / "ok.npz")
     with np.load(tmp_path / "ok.npz") as z:
         arrays = {k: z[k] for k in z.files if k != "state.0.0"}
     np.savez(tmp_path / "cut.npz", **arrays)
-    with pytest.raises(UserError, match="incomplete or damaged"):
-        load_state(tmp_path / "cut.npz")
+    with pytest.raises(UserError, match="member state.0.0 is missing"):
+        load_state(tmp_path / "cut.npz", spec)
     with pytest.raises(UserError, match="no such file"):
-        load_state(tmp_path / "missing.npz")
+        load_state(tmp_path / "missing.npz", spec)
 
 
 def test_bookmark_slots_round_trip_through_one_file(bundles, tmp_path):
@@ -127,14 +128,14 @@ def test_bookmark_slots_round_trip_through_one_file(bundles, tmp_path):
     second = engine.snapshot()
     after = engine.generate_levels(300)
     save_states([None, first, None, second], tmp_path / "marks.npz", bundle_name="tiny")
-    slots = load_states(tmp_path / "marks.npz")
-    assert [s is None for s in slots] == [True, False, True, False]
     fresh = Engine(bundles["3 tiers, LSTM"], voices=3, seed=0)
+    slots = load_states(tmp_path / "marks.npz", fresh.state_spec())
+    assert [s is None for s in slots] == [True, False, True, False]
     assert slots[3] is not None
     fresh.restore(slots[3])
     assert np.array_equal(fresh.generate_levels(300), after)
     with pytest.raises(UserError, match="not an rt-samplernn bookmarks file"):
-        load_states(_plain(tmp_path))
+        load_states(_plain(tmp_path), fresh.state_spec())
 
 
 def _plain(tmp_path):

@@ -44,6 +44,25 @@ def test_bookmarks_survive_a_save_and_load_of_the_session_file(qtbot, make_windo
     assert "bookmark 1 is empty" in w2.last_error
 
 
+def test_a_damaged_bookmarks_file_is_a_notice_and_leaves_the_slots_as_they_were(qtbot, make_window, bundle, tmp_path):  # noqa: F811  (the imported fixtures, as arguments)
+    ini = tmp_path / "rig.ini"
+    w = make_window(bundle, settings=ini)
+    w.bookmarks.save_buttons[1].click()
+    w.close()
+    marks = tmp_path / "rig-bookmarks.npz"
+    with np.load(marks) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["1/levels"] = arrays["1/levels"] + 10**6  # levels no quantizer has: onnxruntime's Gather would fail
+    np.savez(marks, **arrays)
+
+    w2 = make_window(bundle, settings=ini)
+    assert w2.last_error.startswith(f"{marks}: member 1/levels holds ") and "\n" not in w2.last_error
+    assert not any(w2.session.bookmark_filled(i) for i in range(w2.session.bookmark_count))
+    w2.bookmarks.save_buttons[0].click()  # the window goes on: a new bookmark is saved and recalled
+    w2.bookmarks.recall_buttons[0].click()
+    assert "back to bookmark 1" in w2.status.text()
+
+
 def test_bookmarks_hot_swap_and_osc_while_playing(qtbot, make_window, bundle, other_bundle, jack_module, tmp_path):  # noqa: F811  (the imported fixtures, as arguments)
     w = make_window(bundle, settings=tmp_path / "live.ini")
     w.session.open_osc(0, "127.0.0.1")

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rt_samplernn.live.bookmarks import BookmarkFile
     from rt_samplernn.live.meters import PlayerMetrics
     from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.sinks import Sink
@@ -18,6 +19,7 @@ examples:
   rt-samplernn play my-bundle --device "USB Audio" --latency-ms 80 --record take1.wav
   rt-samplernn play my-bundle --midi virtual          # knobs from a MIDI controller
   rt-samplernn play my-bundle --osc 9000              # OSC on udp 127.0.0.1:9000 (/temperature 0.8, /bundle s, ...)
+  rt-samplernn play my-bundle --osc 9000 --bookmarks set1.npz   # bookmarks kept in a file, read at the start
   rt-samplernn play my-bundle --midi virtual --input system   # call and response: a pad primes from the input
   rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
 
@@ -127,6 +129,14 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="samples per engine call; None: 256. Smaller lowers latency and costs overhead",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
+    p.add_argument(
+        "--bookmarks",
+        metavar="FILE.npz",
+        default=None,
+        help="keep the bookmark slots (saved and recalled by MIDI pads or /bookmark/save i, /bookmark/recall i "
+        "over OSC) in this file: read at the start if it exists, written whenever a slot is saved and at exit; "
+        "the same file the window keeps with its session (gui-bookmarks.npz), e.g. --bookmarks set1.npz --osc 9000",
+    )
     from rt_samplernn.commands.midi_options import (
         add_midi_arguments,  # rtmidi loads when a port opens
         add_osc_arguments,
@@ -313,6 +323,19 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     return 0
 
 
+def _sync_bookmarks(marks: BookmarkFile | None) -> None:
+    """Write the --bookmarks file if a slot changed; a failure is said, and play goes on."""
+    import sys
+
+    from rt_samplernn.errors import UserError
+
+    try:
+        if marks is not None:
+            marks.sync()
+    except UserError as e:
+        print(f"rt-samplernn play: {e}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     import signal
     import sys
@@ -322,6 +345,7 @@ def run(args: argparse.Namespace) -> int:
     from rt_samplernn.commands.midi_options import check_midi_arguments, start_controls
     from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.errors import UserError
+    from rt_samplernn.live.bookmarks import BookmarkFile
     from rt_samplernn.live.devices import NoOutputDevice
     from rt_samplernn.live.hotswap import HotSwap
     from rt_samplernn.live.input import LiveInput
@@ -335,6 +359,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--input {args.input}: its seed slot is primed from a pad or /prime; add --midi PORT (e.g. --midi "
             "virtual) or --osc PORT to prime from it"
+        )
+    if args.bookmarks is not None and args.midi is None and getattr(args, "osc", None) is None:
+        raise UserError(
+            f"--bookmarks {args.bookmarks}: bookmarks are saved and recalled from pads or OSC; add --midi PORT "
+            "(e.g. --midi virtual) or --osc PORT"
         )
     bundle = _bundle_path(args)
     try:
@@ -376,6 +405,7 @@ def run(args: argparse.Namespace) -> int:
         sinks=sinks,
     )
     controls = None
+    marks: BookmarkFile | None = None
     swap_said = 0
     live_input = None if args.input is None else LiveInput(args.input, engine.sample_rate, args.input_seconds)
 
@@ -389,6 +419,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         routes = [] if swap is None else [Route("/bundle", "s", swap.request_from_osc, "open another bundle")]
         controls = start_controls(args, producer, player, routes, live_input)  # None without --midi and --osc
+        if args.bookmarks is not None and controls is not None:
+            marks = BookmarkFile(args.bookmarks, controls.control.params, engine.state_spec(), bundle.name)
+            print(f"rt-samplernn play: {marks.load()} bookmark(s) from {marks.path}", file=sys.stderr)
         if live_input is not None:
             live_input.start()
         player.start()
@@ -408,6 +441,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         while not player.wait(1.0):
+            _sync_bookmarks(marks)
             if not args.quiet:
                 line = format_status(player.metrics(), None if controls is None else controls.osc)
                 if swap is not None and swap.message_version != swap_said:
@@ -432,6 +466,7 @@ def run(args: argparse.Namespace) -> int:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 if old_term is not None:
                     signal.signal(signal.SIGTERM, old_term)
+    _sync_bookmarks(marks)
     m = player.metrics()
     if tty and not args.quiet:
         print(file=sys.stderr)

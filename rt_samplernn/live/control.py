@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from rt_samplernn.errors import UserError
+from rt_samplernn.errors import UserError, one_line
 from rt_samplernn.live.params import FloatParam, Parameters, SwitchParam, next_version
 from rt_samplernn.live.producer import Producer
 
@@ -260,7 +260,7 @@ class LiveControl:
                         self._applied[switch.name] = on
                         getattr(player, switch.decl.player)(on)  # the method the declaration names
         except Exception as e:  # generation goes on with the previous values
-            self._say = f"applying parameters failed: {type(e).__name__}: {e}"
+            self._say = f"applying parameters failed: {type(e).__name__}: {one_line(e)}"
         self.blocks += 1
 
     _say = ""  # a notice set by the producer thread, said by the helper thread (no logging on the producer)
@@ -321,7 +321,7 @@ class LiveControl:
             except UserError as e:
                 self.notice(str(e))
             except Exception as e:  # the live path goes on; say what failed
-                self.notice(f"{t.name} failed: {type(e).__name__}: {e}")
+                self.notice(f"{t.name} failed: {type(e).__name__}: {one_line(e)}")
         self.notices.flush()
 
     def _prime(self) -> None:

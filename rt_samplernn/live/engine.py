@@ -33,7 +33,7 @@ from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, load_bundle
 from rt_samplernn.live.selfcheck import Opened, open_checked
-from rt_samplernn.live.snapshot import EngineState, bundle_identity
+from rt_samplernn.live.snapshot import EngineState, KnobSpec, StateSpec, bundle_identity, check_state
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import voice_rngs
@@ -42,6 +42,8 @@ from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, win
 PROVIDERS = ("auto", "cpu", "cuda")
 MIN_TEMPERATURE = 1e-3
 MAX_MIN_P = 1.0  # a cut of 1 keeps only the most likely level
+# The ranges a restored state's knobs must be in (what the setters accept).
+KNOB_RANGES = {"temperature": (MIN_TEMPERATURE, np.inf), "min_p": (0.0, MAX_MIN_P), "gain": (0.0, np.inf)}
 
 
 @dataclass
@@ -324,24 +326,39 @@ class Engine:
         with self._prime_lock:
             self._pending = _Recall(state)
 
-    def check_state(self, state: EngineState, where: str = "this bookmark") -> None:
-        """UserError unless `state` fits this engine: the same graphs, voices and shapes."""
-        if state.bundle_id != self.bundle_id:
-            raise UserError(f"{where} was made with another bundle; open that bundle to recall it")
-        if state.voices != self.voices:
-            raise UserError(f"{where} has {state.voices} voices, this engine {self.voices}; set voices to match")
-        want = [[x.shape for x in tier] for tier in self._run.get_states()]
-        shapes_ok = [[x.shape for x in tier] for tier in state.states] == want and all(
-            a.shape == b.shape for a, b in zip(state.conds, self._run.cond_out, strict=True)
+    def state_spec(self) -> StateSpec:
+        """What a state must be to restore here (snapshot.StateSpec): this bundle, voices, shapes, levels, knobs."""
+        run = self._run
+        states = run.get_states()
+        return StateSpec(
+            bundle_id=self.bundle_id,
+            voices=self.voices,
+            states=tuple(tuple(x.shape for x in tier) for tier in states),
+            conds=tuple(c.shape for c in run.cond_out),
+            f0=self.f0,
+            f_top=self.f_top,
+            q_levels=self.q_levels,
+            noise_blocks=NOISE_CHUNK_BLOCKS,
+            knobs={
+                name: KnobSpec(str(value.dtype), value.shape == (self.voices,), *KNOB_RANGES[name])
+                for name, value in self.knob_values().items()
+            },
+            float_dtype=str(states[0][0].dtype),
+            level_dtype=str(self._buf.dtype),
         )
-        if not shapes_ok or state.levels.shape != self._buf.shape or state.spare.shape != self._spare.shape:
-            raise UserError(f"{where} does not fit this model's state shapes; it is damaged")
-        missing = set(self.knob_values()) - set(state.knobs)
-        if missing:
-            raise UserError(f"{where} lacks the knob(s) {', '.join(sorted(missing))}; save it again")
+
+    def check_state(self, state: EngineState, where: str = "this bookmark") -> None:
+        """UserError unless `state` fits this engine (snapshot.check_state): the same graphs, voices, shapes,
+        dtypes, levels in range, finite numbers, a position and noise state this engine can continue from."""
+        check_state(state, self.state_spec(), where)
 
     def _adopt(self, state: EngineState) -> None:
-        """Producer side of restore(): the state's arrays into the bound buffers, the noise chunk redrawn."""
+        """Producer side of restore(): the state's arrays into the bound buffers, the noise chunk redrawn. The
+        noise streams first: the one step that reads the state's values, before anything of the old is changed
+        (restore checked the state, so nothing here fails on its values)."""
+        rngs = voice_rngs(0, self.voices)
+        for rng, bit_state in zip(rngs, state.noise_state, strict=True):
+            rng.bit_generator.state = dict(bit_state)
         run = self._run
         run.set_states([list(tier) for tier in state.states])
         for out, c in zip(run.cond_out, state.conds):
@@ -351,9 +368,7 @@ class Engine:
         self._spare[:] = state.spare
         self._spare_start = state.spare_start
         self.seed = state.seed
-        self._rngs = voice_rngs(0, self.voices)
-        for rng, bit_state in zip(self._rngs, state.noise_state, strict=True):
-            rng.bit_generator.state = dict(bit_state)
+        self._rngs = rngs
         self._noise_state = state.noise_state
         self._noise_used = state.noise_used
         if self._noise_used < NOISE_CHUNK_BLOCKS:  # the rest of the chunk the snapshot was taken in

@@ -29,7 +29,7 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.params import next_version
-from rt_samplernn.live.snapshot import EngineState
+from rt_samplernn.live.snapshot import EngineState, StateSpec
 from rt_samplernn.schedule import PrimingHistory
 
 DEFAULT_FADE_MS = 50.0
@@ -278,6 +278,9 @@ class HotSwap:
 
     def restore(self, state: EngineState, where: str = "this bookmark") -> None:
         self._newest().restore(state, where)
+
+    def state_spec(self) -> StateSpec:
+        return self._newest().state_spec()
 
 
 __all__ = ["DEFAULT_FADE_MS", "HotSwap"]

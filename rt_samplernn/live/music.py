@@ -22,7 +22,7 @@ import numpy as np
 import soundfile
 
 from rt_samplernn.atomic import write_atomically
-from rt_samplernn.audio import ArrayClip, load_for_model
+from rt_samplernn.audio import ArrayClip, load_for_model, read_audio
 from rt_samplernn.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import MANIFEST, Bundle, sha256_file
@@ -202,10 +202,11 @@ def bundle_clip(bundle: Bundle) -> ArrayClip | None:
         return None
     path = bundle.root / str(entry["file"])
     try:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
-    except (OSError, RuntimeError) as e:
-        raise UserError(f"{path}: the bundle's music clip is unreadable ({e}); re-export with --clip") from None
-    return ArrayClip(audio, int(rate))
+        audio, rate = read_audio(path)
+    except UserError as e:
+        why = str(e).removeprefix(f"{path}: ")
+        raise UserError(f"{path}: the bundle's music clip is unreadable ({why}); re-export with --clip") from None
+    return ArrayClip(audio[:, 0] if audio.shape[1] == 1 else audio, rate)
 
 
 def voice_clips(clip: ArrayClip, voices: int, turn: int = 0, prime_seconds: float = PRIME_SECONDS) -> list[ArrayClip]:

@@ -85,7 +85,7 @@ from typing import Any
 import numpy as np
 
 from rt_samplernn.audio import ArrayClip, Clip, FileClip
-from rt_samplernn.errors import UserError
+from rt_samplernn.errors import UserError, one_line
 from rt_samplernn.live import devices
 from rt_samplernn.live.deadlines import Deadlines, raise_worker_priority
 from rt_samplernn.live.meters import PlayerMetrics
@@ -487,7 +487,7 @@ class Player:
         try:
             self._work_loop()
         except Exception as e:  # the stream stops with a message instead of playing silence forever
-            self.error = f"the producer failed: {type(e).__name__}: {e}"
+            self.error = f"the producer failed: {type(e).__name__}: {one_line(e)}"
             self._done.set()
 
     def _work_loop(self) -> None:

@@ -49,6 +49,7 @@ import numpy as np
 
 from rt_samplernn.audio import Clip
 from rt_samplernn.block_features import BLOCK_FRAMES, BlockAnalyser
+from rt_samplernn.errors import one_line
 
 if TYPE_CHECKING:
     from rt_samplernn.live.producer import Producer
@@ -439,7 +440,7 @@ class Reprimer:
                 return
             except Exception as e:  # the stream goes on: reset instead, and say why
                 self.fallbacks += 1
-                self.last_error = f"re-prime from the seed failed ({str(e)[:160] or type(e).__name__}); reset instead"
+                self.last_error = f"re-prime from the seed failed ({one_line(e)}); reset instead"
         elif self.music is not None:  # no seed: back to the bundle's music, never to zeros
             try:
                 self.music(self.producer, noise_seed)
@@ -447,13 +448,13 @@ class Reprimer:
                 return
             except Exception as e:  # the stream goes on: reset instead, and say why
                 self.fallbacks += 1
-                self.last_error = f"re-prime from the music failed ({str(e)[:160] or type(e).__name__}); reset instead"
+                self.last_error = f"re-prime from the music failed ({one_line(e)}); reset instead"
         try:
             self.producer.reset(noise_seed)
             self.recoveries += 1
         except Exception as e:  # the stream goes on; the error is reported in the metrics
             self.failures += 1
-            self.last_error = f"re-prime failed, and so did the reset ({type(e).__name__}: {e})"
+            self.last_error = f"re-prime failed, and so did the reset ({type(e).__name__}: {one_line(e)})"
 
     def join(self, timeout: float | None = None) -> None:
         t = self._thread
