@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         nargs="+",
         default=None,
         metavar="P",
-        help="tail cut (min-p), 0 to 1, one for all sequences or one per sequence: never draw a level "
+        help=f"tail cut (min-p), 0 to {check.MAX_MIN_P:g}, one for all sequences or one per sequence: never draw a level "
         "less likely than this fraction of the most likely one (default: the bundle's usable default, "
         "else 0 = off)",
     )

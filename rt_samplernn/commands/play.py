@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         type=check.min_p,
         default=None,
         metavar="P",
-        help="tail cut (min-p), 0 to 1: never draw a level less likely than this fraction of the most likely "
+        help=f"tail cut (min-p), 0 to {check.MAX_MIN_P:g}: never draw a level less likely than this fraction of the most likely "
         "one; 0.02-0.1 keeps a high temperature from hissing (default: the bundle's usable default, else 0 = off; bundles exported before the cut play with it off)",
     )
     p.add_argument("--gain", type=check.gain, default=1.0, help="output gain")

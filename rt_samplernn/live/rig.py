@@ -131,10 +131,10 @@ class Rig:
         path = made.bundle.root if isinstance(bundle, (Bundle, Engine)) else Path(bundle)
         engine = HotSwap(made, path=path)
         start = start_settings(engine.bundle, self.temperature, self.min_p)
-        engine.set_temperature(start["temperature"])
-        engine.set_min_p(start["min_p"])
+        for name, value in start.items():
+            engine.set_knob(name, value)
         if self.gain is not None:
-            engine.set_gain(self.gain)
+            engine.set_knob("gain", self.gain)
         if self.seed_audio is not None:  # read in blocks, now and at each watchdog re-prime: never held whole
             engine.prime(self.seed_audio, progress=progress)
             music = None
