@@ -18,6 +18,7 @@ from rt_samplernn.atomic import check_replaceable
 from rt_samplernn.config import MAX_FRAME_SIZE
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.declarations import DECLARATIONS
+from rt_samplernn.live.providers import PROVIDERS as PROVIDERS  # every --provider offers them
 
 MAX_SECONDS = 86_400.0  # 24 h: the longest `generate` / `bench` output; memory stays bounded, time does not
 MAX_PLAY_SECONDS = 10_000_000.0  # ~4 months: play for longer by leaving --seconds out

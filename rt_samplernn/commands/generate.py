@@ -83,9 +83,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument(
         "--channels", action="store_true", help="N > 1: one N-channel file instead of OUT-1.wav ... OUT-N.wav"
     )
-    p.add_argument(
-        "--provider", choices=["auto", "cpu", "cuda"], default="auto", help="bundle only: onnxruntime provider"
-    )
+    p.add_argument("--provider", choices=check.PROVIDERS, default="auto", help="bundle only: onnxruntime provider")
     p.add_argument("--threads", type=check.threads, default=1, help="intra-op threads (default: 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     )
     p.add_argument(
         "--provider",
-        choices=("auto", "cpu", "cuda"),
+        choices=check.PROVIDERS,
         default="auto",
         help="onnxruntime execution provider (auto: CUDA where it works)",
     )

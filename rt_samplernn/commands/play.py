@@ -124,7 +124,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         action="store_true",
         help="do not re-prime when the output collapses into silence or blows up into noise",
     )
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime provider")
+    p.add_argument("--provider", choices=check.PROVIDERS, default="auto", help="onnxruntime provider")
     p.add_argument(
         "--chunk-frames",
         type=check.int_in(1, 65536),

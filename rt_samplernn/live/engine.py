@@ -33,13 +33,13 @@ from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, load_bundle
 from rt_samplernn.live.declarations import DECLARATIONS, declaration, engine_knobs
+from rt_samplernn.live.providers import PROVIDERS
 from rt_samplernn.live.snapshot import EngineState, bundle_identity
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import voice_rngs
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames
 
-PROVIDERS = ("auto", "cpu", "cuda")
 MIN_TEMPERATURE = 1e-3
 _MIN_P = DECLARATIONS["min_p"].spec
 assert _MIN_P is not None  # a float's declaration has its range

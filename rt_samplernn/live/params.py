@@ -373,10 +373,6 @@ class Parameters:
         return self.cell("temperature", FloatParam)
 
     @property
-    def voice_temperatures(self) -> list[FloatParam]:
-        return self._voice_cells["temperature"]
-
-    @property
     def gain(self) -> FloatParam:
         return self.cell("gain", FloatParam)
 
