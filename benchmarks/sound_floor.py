@@ -41,10 +41,8 @@ import numpy as np
 from rt_samplernn import measure
 from rt_samplernn.audio import FileClip
 from rt_samplernn.cli import get_parser
-from rt_samplernn.commands.play import start_engine
+from rt_samplernn.commands.play import rig_from_args
 from rt_samplernn.live.bundle import load_bundle
-from rt_samplernn.live.engine import Engine
-from rt_samplernn.live.music import start_from_music
 from rt_samplernn.models import DEMO_BUNDLE
 
 DRASCULA = Path("/usr/share/scummvm/drascula/audio")
@@ -108,14 +106,16 @@ def main(argv: list[str] | None = None) -> int:
             for voices in args.voices:
                 group: list[measure.Comparison] = []
                 for seed in args.seeds:
-                    engine = Engine(bundle, voices=voices, seed=seed)  # as play makes it (commands/play.py)
-                    start_engine(engine, defaults)
-                    if args.seed_audio:
-                        engine.prime(FileClip(args.seed_audio))
-                    else:
-                        start_from_music(engine, args.cold)
+                    rig = rig_from_args(defaults)  # the rig play makes (commands/play.py), started as play starts it
+                    rig.voices_wanted, rig.seed, rig.cold = voices, seed, args.cold
+                    rig.seed_audio = FileClip(args.seed_audio) if args.seed_audio else None
+                    rig.open(bundle)
+                    assert rig.engine is not None
                     start = time.perf_counter()
-                    audio = engine.generate(int(args.seconds * rate), apply_gain=False)
+                    try:
+                        audio = rig.engine.generate(int(args.seconds * rate), apply_gain=False)
+                    finally:
+                        rig.close()
                     wall += time.perf_counter() - start
                     generated_s += args.seconds * voices
                     comparisons = measure.compare_voices(measure.measure_voices(audio, rate), music)

@@ -41,8 +41,8 @@ def stream(bundle: Path, voices: int, seconds: float, latency_ms: float) -> dict
 
 def flood(bundle: Path, voices: int, latency_ms: float, messages: int) -> dict[str, float]:
     """The test_midi_player flood: CCs, clock, sysex and pads from a JACK MIDI port while playing."""
-    from rt_samplernn.commands.midi_options import add_midi_arguments, start_from_args
-    from tests.midi_helpers import jack_sender, tone
+    from rt_samplernn.commands.midi_options import add_midi_arguments
+    from tests.midi_helpers import jack_sender, start_from_args, tone
 
     parser = argparse.ArgumentParser()
     add_midi_arguments(parser)

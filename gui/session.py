@@ -1,7 +1,9 @@
-"""The live rig behind the window, without Qt: bundle, engine, player, parameters, MIDI, seeds, recording.
+"""The window's view of a live rig, without Qt: bundle, engine, player, parameters, MIDI, seeds, recording.
 
-The window owns one `LiveSession` and talks only to it; this is the one place that knows the engine,
-player, parameter and MIDI modules' APIs. Everything here is callable from the GUI thread and returns
+The window owns one `LiveSession` and talks only to it; the session drives one `rt_samplernn.live.rig.Rig`
+(the same rig `rt-samplernn play` drives), which builds and owns the engine, player, parameters, MIDI, OSC
+and live input, and adds what only a window needs: the scope's tap and its recording, knob states by
+position, meter readings, notices. Everything here is callable from the GUI thread and returns
 quickly: the engine runs in the player's worker thread, MIDI arrives on rtmidi's thread and lands in the
 parameter cells, and the window reads back by polling (`knob`, `meters`, `scope`) from its timers.
 Parameters are named as declared (rt_samplernn.live.params.PARAMETERS); meters as declared in
@@ -21,21 +23,19 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.gui.session_midi import SessionMidi
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
-from rt_samplernn.live.music import USABLE_KNOBS, ClipPrimer, knob_specs, start_from_music, start_settings
+from rt_samplernn.live.music import ClipPrimer
 from rt_samplernn.live.params import (
     BOOKMARKS,
     DECLARATIONS,
     SEED_SLOTS,
     FloatParam,
-    FloatSpec,
     Parameters,
     SeedSlot,
     SwitchParam,
     declaration,
 )
 from rt_samplernn.live.player import DEFAULT_LATENCY_MS
-
-Device = int | str | None  # an output: an index, a name substring, NO_DEVICE ("none"), or None (the default)
+from rt_samplernn.live.rig import Device, Rig
 
 if TYPE_CHECKING:
     from rt_samplernn.live.bundle import Bundle
@@ -76,7 +76,7 @@ IDLE = Reading(0.0, "—")
 
 
 class LiveSession:
-    """One performer's rig: the open bundle and everything live around it (see the module docstring).
+    """One performer's rig as the window sees it (see the module docstring); ``rig`` is the `Rig` itself.
 
     ``voices_wanted``: voices of the next opened engine. ``slot_count``: seed slots. ``provider``,
     ``threads``: passed to the engine. Nothing is running until `open_bundle` and `start`. The MIDI side
@@ -84,32 +84,102 @@ class LiveSession:
     """
 
     def __init__(self, slot_count: int = SEED_SLOTS, provider: str = "auto", threads: int = 1, seed: int = 0):
-        self.slot_count = slot_count
-        self.provider, self.threads, self.seed = provider, threads, seed
-        self.voices_wanted = 1
+        self.rig = Rig(slot_count=slot_count, provider=provider, threads=threads, seed=seed)
         self.bundle: Path | None = None
         self.info: Bundle | None = None
-        self.engine: HotSwap | None = None  # the engine, behind the producer that swaps bundles while playing
-        self.control: LiveControl | None = None
-        self.player: Player | None = None
         self._errors: list[str] = []
         self._reprime_failures_seen = 0  # the player's count the window has told of
-        self.params: Parameters | None = None
-        self.midi = SessionMidi(self._errors)
+        self.midi = SessionMidi(self.rig, self._errors)
         self._player_error: str | None = None
         self._last_start: tuple[Device, float] = (None, DEFAULT_LATENCY_MS)
         self.tap: OutputTap | None = None
         self._message_seen = 0
         self._swap_seen = (0, 0)  # (swaps, message version) of the engine's hot-swaps already reported
-        self.osc: OscServer | None = None
         self._bundle_request: Path | None = None  # /bundle over OSC, for the window to open on its thread
-        self.live_input: LiveInput | None = None  # call and response: the input kept in the last seed slot
-        self._input_device: int | str | None = None
         self._advice_seen = ""
-        self.cold = False  # start (and re-prime) from the model's initial state, not the bundle's clip
-        self.full_range = False  # knobs over the whole declared ranges, not the bundle's usable range
-        self.min_p_wanted: float | None = None  # the tail cut to start at (None: the bundle's usable default)
-        self.music: ClipPrimer | None = None  # the open bundle's clip primer: the watchdog re-primes from it
+
+    # ------------------------------------------------------------------ the rig's parts, as the window names them
+    @property
+    def engine(self) -> HotSwap | None:
+        """The engine, behind the producer that swaps bundles while playing."""
+        return self.rig.engine
+
+    @property
+    def params(self) -> Parameters | None:
+        return self.rig.params
+
+    @property
+    def control(self) -> LiveControl | None:
+        return self.rig.control
+
+    @property
+    def player(self) -> Player | None:
+        return self.rig.player
+
+    @property
+    def osc(self) -> OscServer | None:
+        return self.rig.osc
+
+    @property
+    def live_input(self) -> LiveInput | None:
+        """Call and response: the input kept in the last seed slot."""
+        return self.rig.live_input
+
+    @property
+    def music(self) -> ClipPrimer | None:
+        """The open bundle's clip primer: the watchdog re-primes from it."""
+        return self.rig.music
+
+    @property
+    def slot_count(self) -> int:
+        return self.rig.slot_count
+
+    @property
+    def provider(self) -> str:
+        return self.rig.provider
+
+    @property
+    def threads(self) -> int:
+        return self.rig.threads
+
+    @property
+    def seed(self) -> int:
+        return self.rig.seed
+
+    @property
+    def voices_wanted(self) -> int:
+        return self.rig.voices_wanted
+
+    @voices_wanted.setter
+    def voices_wanted(self, voices: int) -> None:
+        self.rig.voices_wanted = int(voices)
+
+    @property
+    def cold(self) -> bool:
+        """Start (and re-prime) from the model's initial state, not the bundle's clip."""
+        return self.rig.cold
+
+    @cold.setter
+    def cold(self, on: bool) -> None:
+        self.rig.cold = bool(on)
+
+    @property
+    def full_range(self) -> bool:
+        """Knobs over the whole declared ranges, not the bundle's usable range."""
+        return self.rig.full_range
+
+    @full_range.setter
+    def full_range(self, on: bool) -> None:
+        self.rig.full_range = bool(on)
+
+    @property
+    def min_p_wanted(self) -> float | None:
+        """The tail cut to start at (None: the bundle's usable default)."""
+        return self.rig.min_p
+
+    @min_p_wanted.setter
+    def min_p_wanted(self, value: float | None) -> None:
+        self.rig.min_p = value
 
     # ------------------------------------------------------------------ model
     @property
@@ -129,41 +199,16 @@ class LiveSession:
 
         Stops the audio; returns True if it was playing (the caller restarts it with `restart`).
         """
-        from rt_samplernn.live.control import LiveControl
-        from rt_samplernn.live.engine import Engine
-        from rt_samplernn.live.hotswap import HotSwap
-        from rt_samplernn.live.params import Parameters
-
-        engine = HotSwap(
-            Engine(path, voices=self.voices_wanted, seed=self.seed, provider=self.provider, threads=self.threads),
-            path=Path(path),
-        )
-        start = start_settings(engine.bundle, None, self.min_p_wanted)
-        engine.set_temperature(start["temperature"])
-        engine.set_min_p(start["min_p"])
-        was_running = self.running
-        old = self.params
-        self.stop()
-        if self.control is not None:
-            self.control.close()
-        if self.engine is not None:
-            self.engine.close()  # a swap still waiting for a block is dropped
-        params = Parameters(voices=engine.voices, slot_count=self.slot_count)
-        if old is not None:
-            params.take_settings(old)  # seeds, ranges from a loaded map, knob values, switches
-        params.set_specs(self._knob_specs(engine.bundle))
-        self.music = start_from_music(engine, self.cold)  # every voice from its own stretch of the clip
-        self.bundle, self.info, self.engine, self.params = Path(path), engine.bundle, engine, params
-        self.control = LiveControl(params, engine, adopt_engine=old is None)
-        self.midi.attach(params, engine.voices)
-        if self.osc is not None:
-            self.osc.set_params(params)
-        live = self.live_input
-        if self._input_device is not None and (live is None or live.sample_rate != engine.sample_rate):
-            try:  # chosen before a model was open, or kept at the old model's rate
-                self.set_input(self._input_device)
-            except UserError as e:
-                self._errors.append(str(e))
+        was_running = self.rig.open(path)  # the audio stops once the new engine is loaded
+        self.stop()  # and the scope's recording with it
+        engine = self.rig.engine
+        assert engine is not None  # the rig opened it
+        self.bundle, self.info = Path(path), engine.bundle
+        self.midi.attach()
+        try:  # an input chosen before a model was open, or kept at the old model's rate
+            self.rig.follow_input()
+        except UserError as e:
+            self._errors.append(str(e))
         return was_running
 
     def can_swap(self, path: Path) -> bool:
@@ -242,12 +287,7 @@ class LiveSession:
     # ------------------------------------------------------------------ OSC
     def open_osc(self, port: int, host: str) -> None:
         """Listen for OSC on udp host:port (UserError if taken): the parameters' addresses, and /bundle s."""
-        from rt_samplernn.live.osc import OscServer, Route
-
-        params = self.params if self.params is not None else Parameters()  # a model opened later brings its own
-        server = OscServer(params, port, host, extra=[Route("/bundle", "s", self._osc_bundle, "open a bundle")])
-        server.start()
-        self.osc = server
+        self.rig.open_osc(port, host, on_bundle=self._osc_bundle)  # the window decides: a crossfade or a reopen
 
     @property
     def osc_port(self) -> int | None:
@@ -263,16 +303,9 @@ class LiveSession:
         path, self._bundle_request = self._bundle_request, None
         return path
 
-    def _knob_specs(self, bundle: Bundle) -> dict[str, FloatSpec]:
-        """The temperature and tail-cut knobs' travel: the bundle's usable range, or the declared full range."""
-        declared = {name: spec for name in USABLE_KNOBS if (spec := DECLARATIONS[name].spec) is not None}
-        return {**declared, **knob_specs(bundle, self.full_range)}
-
     def set_full_range(self, on: bool) -> None:
         """Knobs over the whole declared ranges (on) or the bundle's usable range (off); values kept."""
-        self.full_range = bool(on)
-        if self.params is not None and self.info is not None:
-            self.params.set_specs(self._knob_specs(self.info))
+        self.rig.set_full_range(on)
 
     def restart(self) -> None:
         """Start again on the device and latency of the last start."""
@@ -382,36 +415,18 @@ class LiveSession:
 
     def start(self, device: Device, latency_ms: float = DEFAULT_LATENCY_MS) -> None:
         """Stream the engine to `device` (index, name, NO_DEVICE or None: the default) with this fill target."""
-        from rt_samplernn.live.player import Player
-
-        engine, params, control = self.engine, self.params, self.control
-        if engine is None or params is None or control is None:
-            raise UserError("open a bundle first")
         self.stop()
         tap = OutputTap()
-        player = Player(
-            engine, device=device, latency_ms=latency_ms, watchdog=params.watchdog.target, sinks=[tap], music=self.music
-        )
+        self.rig.start(device, latency_ms, sinks=[tap])  # UserError (device busy or gone) leaves nothing running
         self._reprime_failures_seen = 0  # a new player counts from 0
-        player.add_block_hook(control.tick)  # parameters land at block boundaries, on the worker
-        slot = params.slots[params.slot.target]
-        audio = slot.take() if control.primes and slot is not None else None
-        if slot is not None and audio is not None and len(audio):
-            player.set_seed(audio, slot.sample_rate)  # the watchdog re-primes from the current seed
-        control.player = player  # the switches and pad primes now reach this player
-        player.start()  # UserError (device busy or gone) leaves nothing running
-        self.player, self.tap = player, tap
+        self.tap = tap
         self._last_start = (device, latency_ms)
 
     def stop(self) -> None:
         """Stop the audio (and a recording); idempotent."""
-        player, self.player = self.player, None
-        if player is not None:
-            player.stop()
-            if self.tap is not None and self.tap.recording:
-                self.tap.stop_recording()
-        if self.control is not None:
-            self.control.player = None
+        self.rig.stop()
+        if self.tap is not None and self.tap.recording:
+            self.tap.stop_recording()
 
     def meters(self, fast_only: bool = False) -> dict[str, Reading]:
         """Each declared meter's reading now, by name ('—' while stopped); cheap, for the window's timers."""
@@ -488,22 +503,7 @@ class LiveSession:
     def set_input(self, device: int | str | None, seconds: float | None = None) -> None:
         """Keep the last ``seconds`` of an audio input (None: none) in the last seed slot; its pad, key or /prime
         primes from what it holds then, while audio goes on. UserError if the input cannot be opened."""
-        from rt_samplernn.live.input import DEFAULT_INPUT_SECONDS, LiveInput
-
-        old, self.live_input = self.live_input, None
-        if old is not None:
-            old.stop()
-        params = self.params
-        slot = params.slots[self.input_slot] if params is not None else None
-        if params is not None and slot is not None and slot.live is not None:
-            params.clear_slot(self.input_slot)  # the old input's slot goes with it
-        self._input_device = device
-        if device is None or params is None:
-            return
-        live = LiveInput(device, self.sample_rate, seconds or (old.seconds if old else DEFAULT_INPUT_SECONDS))
-        live.start()
-        self.live_input = live
-        params.set_live_slot(self.input_slot, live.name, live.sample_rate, live.take, live.seconds)
+        self.rig.set_input(device, seconds)
 
     def prime(self, index: int) -> None:
         """Select slot `index` and prime the engine from it (runs on LiveControl's helper thread)."""
@@ -518,8 +518,8 @@ class LiveSession:
         if self.engine is None:
             return
         if seed is not None:
-            self.seed = int(seed)
-            self.engine.reset(self.seed)
+            self.rig.seed = int(seed)
+            self.engine.reset(self.rig.seed)
         else:
             self._params().reset.fire()
 
@@ -543,15 +543,4 @@ class LiveSession:
     def close(self) -> None:
         """Stop audio, the live input, MIDI and OSC, close the helper thread (the window calls this when it closes)."""
         self.stop()
-        if self.live_input is not None:
-            self.live_input.stop()
-            self.live_input = None
-        self.midi.open(None)
-        if self.osc is not None:
-            self.osc.close()
-            self.osc = None
-        if self.engine is not None:
-            self.engine.close()
-        if self.control is not None:
-            self.control.close()
-            self.control = None
+        self.rig.close()

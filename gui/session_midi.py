@@ -1,8 +1,9 @@
 """The MIDI part of the live session (no Qt): the input port, MIDI learn, and the map's files and rows.
 
-`rt_samplernn.gui.session.LiveSession` owns one `SessionMidi` (``session.midi``) and points it at each
-bundle's parameter cells (`attach`); one `MidiController` is made on first use and kept across bundles, so
-its port stays open when the model is reopened.
+`rt_samplernn.gui.session.LiveSession` owns one `SessionMidi` (``session.midi``): a view of its rig's
+`MidiController` (rt_samplernn.live.rig.Rig.midi_controller), made on first use and kept across bundles, so
+its port stays open when the model is reopened (the rig points it at each bundle's cells). A port chosen
+before any bundle is open is opened once one is (`attach`).
 """
 
 from __future__ import annotations
@@ -14,21 +15,24 @@ from rt_samplernn.errors import UserError
 
 if TYPE_CHECKING:
     from rt_samplernn.live.midi import MidiController
-    from rt_samplernn.live.params import Parameters
+    from rt_samplernn.live.rig import Rig
 
 VIRTUAL_PORT_CHOICE = "virtual port (rt-samplernn)"  # the MIDI menu's entry for our own virtual input port
 
 
 class SessionMidi:
-    """MIDI for the window: ports, learn and maps. ``errors``: the session's notice list, appended to."""
+    """MIDI for the window: ports, learn and maps, on ``rig``'s controller. ``errors``: the session's notice
+    list, appended to."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, rig: Rig, errors: list[str]) -> None:
+        self.rig = rig
         self.errors = errors
-        self.params: Parameters | None = None  # the open bundle's cells (None: no bundle yet)
-        self.voices = 1  # the open engine's voices
-        self.controller: MidiController | None = None
         self._port: str | None = None
         self.map_path: Path | None = None  # the map file to start from (the window passes the remembered one)
+
+    @property
+    def controller(self) -> MidiController | None:
+        return self.rig.midi
 
     def ports(self) -> list[str]:
         """MIDI input ports there are now ([] when MIDI is unavailable, e.g. no JACK server here)."""
@@ -40,32 +44,23 @@ class SessionMidi:
             return []
 
     def _controller(self) -> MidiController | None:
-        """The MidiController, made on first use and kept across bundles, so its port stays open."""
-        from rt_samplernn.live.midi import MidiController, default_map, default_map_path, load_map
+        """The rig's MidiController, made on first use (from the remembered map file, else the default map)."""
+        from rt_samplernn.live.midi import default_map, load_map
 
-        if self.params is None:
+        rig = self.rig
+        if rig.params is None:
             return None
-        ctl = self.controller
-        if ctl is None:
+        if rig.midi is None:
             map_path = self.map_path
-            midi_map = load_map(map_path) if map_path is not None and map_path.is_file() else default_map(self.voices)
-            ctl = self.controller = MidiController(self.params, midi_map, map_path=map_path or default_map_path())
-        elif ctl.params is not self.params:
-            # A new bundle or voice count: point the open controller at the new parameter cells (one
-            # reference store; the MIDI thread looks cells up by name per message). A default map is
-            # swapped for the default of the new voice count; a performer's own map is kept.
-            still_default = ctl.midi_map.mappings == default_map(ctl.params.voices).mappings
-            ctl.params = self.params
-            if still_default:
-                ctl.set_map(default_map(self.voices), apply_specs=False)
-        return ctl
+            midi_map = (
+                load_map(map_path) if map_path is not None and map_path.is_file() else default_map(rig.params.voices)
+            )
+            return rig.midi_controller(midi_map, map_path)
+        return rig.midi
 
-    def attach(self, params: Parameters, voices: int) -> None:
-        """After a bundle (re)opens: the controller writes the new parameters; its port stays open."""
-        self.params, self.voices = params, voices
-        if self.controller is not None:
-            self._controller()
-        elif self._port is not None:  # a port was asked for before any bundle was open
+    def attach(self) -> None:
+        """After a bundle opens: a port asked for before any bundle was open is opened now."""
+        if self.rig.midi is None and self._port is not None:
             port, self._port = self._port, None
             try:
                 self.open(port)

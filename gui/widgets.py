@@ -179,12 +179,6 @@ class ParamDial(QWidget):
         self.mapping_label.setText(text or "—")
         self.mapping_label.setToolTip(text)
 
-    def set_learning(self, on: bool) -> None:
-        self.learn_button.blockSignals(True)
-        self.learn_button.setChecked(on)
-        self.learn_button.blockSignals(False)
-        self.learn_button.setText("learning…" if on else "learn")
-
     def _on_dial(self, step: int) -> None:
         self.moved.emit(step / self.steps)
 
@@ -343,9 +337,6 @@ class WaveformThumb(QWidget):
         self._audio = None if audio is None else np.asarray(audio, dtype=np.float32)
         self._cols = None
         self.update()
-
-    def has_audio(self) -> bool:
-        return self._audio is not None
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         self._cols = None

@@ -52,11 +52,6 @@ def _check_limits(cfg: Any, kind: str) -> None:
             raise UserError(f"{kind} config: {f.name} {value} is outside {bounds}")
 
 
-def field_help(cls: type, name: str) -> str:
-    """The help text of a config field."""
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}[name]
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of an N-tier SampleRNN. Frame sizes run fine to coarse: (16, 64) is 3 tiers, (16,) is 2."""

@@ -85,3 +85,23 @@ def tone(path, rate=22050, seconds=0.5, hz=330.0):
     t = np.arange(int(rate * seconds)) / rate
     soundfile.write(str(path), (0.6 * np.sin(2 * math.pi * hz * t)).astype(np.float32), rate)
     return path
+
+
+def start_from_args(args, engine, player):
+    """MIDI alone, opened as `rt-samplernn play` opens it (its flags' plan, a rig, `open_controls`) around an
+    engine and a player the test made: the rig's `MidiController`, whose ``close()`` stops it all; None
+    without --midi."""
+    import argparse
+
+    from rt_samplernn.commands.midi_options import control_plan, open_controls
+    from rt_samplernn.live.rig import Rig
+
+    if getattr(args, "midi", None) is None:
+        return None
+    args = argparse.Namespace(**{**vars(args), "osc": None})
+    plan = control_plan(args)
+    rig = Rig(voices=engine.voices, seed=engine.seed, slot_count=plan.slot_count)
+    rig.open(engine)
+    rig.attach(player)
+    open_controls(args, rig, plan)
+    return rig.midi

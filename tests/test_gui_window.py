@@ -80,6 +80,14 @@ def tone(path: Path, rate=22050, seconds=0.6, hz=330.0) -> Path:
 _KEEP_ALIVE: list[QMimeData] = []
 
 
+def set_learning(dial, on: bool) -> None:
+    """What the window does to a dial's learn button while MIDI learn is armed for it (window._show_learning)."""
+    dial.learn_button.blockSignals(True)
+    dial.learn_button.setChecked(on)
+    dial.learn_button.blockSignals(False)
+    dial.learn_button.setText("learning…" if on else "learn")
+
+
 def drop_event(paths: list[Path]) -> QDropEvent:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
@@ -174,7 +182,7 @@ def test_a_dial_shows_outside_changes_silently_and_not_while_held(qtbot):
     dial.dial.setSliderDown(False)
     qtbot.keyClick(dial.dial, Qt.Key.Key_End)  # the performer's own move is reported
     assert moved == [1.0]
-    dial.set_learning(True)
+    set_learning(dial, True)
     assert dial.learn_button.isChecked() and dial.learn_button.text() == "learning…"
 
 
@@ -201,7 +209,7 @@ def test_settings_are_remembered_between_runs(make_window, bundle, tmp_path):
     w2 = make_window(None, settings=ini, use_default=True)  # no bundle given: the last one opens
     assert w2.session.bundle == bundle.resolve() or w2.session.bundle == bundle
     assert w2.transport.latency_spin.value() == 250 and w2.session.engine.voices == 2 and len(w2.voices.dials) == 7
-    assert w2.seeds.slots[2].thumb.has_audio() and w2.scope.mode == "spectrum"
+    assert w2.seeds.slots[2].thumb._audio is not None and w2.scope.mode == "spectrum"
     assert w2.settings.map_path == str(tmp_path / "mine.toml")
 
 
@@ -314,10 +322,10 @@ def test_seed_slots_load_drop_and_prime(qtbot, make_window, bundle, jack_module,
     w = make_window(bundle)
     start(qtbot, w)
     assert w.seeds.load_seed(0, tone(tmp_path / "low.wav", hz=110))
-    assert w.seeds.slots[0].thumb.has_audio() and w.seeds.slots[0].prime_button.isEnabled()
+    assert w.seeds.slots[0].thumb._audio is not None and w.seeds.slots[0].prime_button.isEnabled()
     assert "low.wav" in w.seeds.slots[0].name_label.text()
     w.seeds.slots[1].dropEvent(drop_event([tone(tmp_path / "high.wav", rate=44100, hz=880)]))
-    assert w.seeds.slots[1].thumb.has_audio() and "high.wav" in w.seeds.slots[1].name_label.text()
+    assert w.seeds.slots[1].thumb._audio is not None and "high.wav" in w.seeds.slots[1].name_label.text()
     assert not w.seeds.load_seed(2, tmp_path / "missing.wav") and "missing.wav" in w.last_error
     w.dropEvent(drop_event([tone(tmp_path / "c.wav"), tone(tmp_path / "d.wav")]))  # onto the window: free slots
     assert "c.wav" in w.seeds.slots[2].name_label.text() and "d.wav" in w.seeds.slots[3].name_label.text()
@@ -357,7 +365,7 @@ def test_the_input_picker_keeps_a_live_input_in_the_last_slot_and_primes_from_it
         assert player.wait(20.0)
     qtbot.waitUntil(lambda: live.seconds_held >= 1.0, timeout=5000)
     w.poll_slow()
-    assert last.thumb.has_audio() and np.abs(live.take()).max() > 0.4  # it heard the tone
+    assert last.thumb._audio is not None and np.abs(live.take()).max() > 0.4  # it heard the tone
     control = w.session.control
     qtbot.mouseClick(last.prime_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: control.primes == 1, timeout=10000)

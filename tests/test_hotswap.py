@@ -54,8 +54,8 @@ def wait_until_ready(swap: HotSwap) -> None:
 def test_a_good_bundle_crossfades_in_and_then_plays_alone(bundles):
     a, b, _, _ = bundles
     swap = HotSwap(Engine(a, voices=2, seed=4), fade_ms=50.0)
-    swap.set_temperature(0.7, voice=1)
-    swap.set_gain(0.5)
+    swap.set_knob("temperature", 0.7, voice=1)
+    swap.set_knob("gain", 0.5)
     old = Engine(a, voices=2, seed=4)
     old.set_temperature(0.7, voice=1)
     old.set_gain(0.5)

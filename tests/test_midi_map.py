@@ -490,7 +490,7 @@ def test_the_saved_map_remembers_the_seed_slots_in_order(tmp_path, monkeypatch):
     import numpy as np
     import soundfile
 
-    from rt_samplernn.commands.midi_options import start_from_args
+    from tests.midi_helpers import start_from_args
 
     wav = tmp_path / "pad.wav"
     soundfile.write(str(wav), np.zeros(800, np.float32), 8000)

@@ -33,8 +33,8 @@ def midi_args(*argv):
 def test_cc_lands_within_one_block_of_the_players_worker(jack, bundle, tmp_path, monkeypatch):
     """The real Player on JACK: hooks around LiveControl's note, per block, which writes had landed before
     the block started and which temperature the engine then generated it with."""
-    from rt_samplernn.commands.midi_options import start_from_args
     from rt_samplernn.live.player import Player
+    from tests.midi_helpers import start_from_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     (tmp_path / "m.toml").write_text(
@@ -73,8 +73,8 @@ def test_cc_lands_within_one_block_of_the_players_worker(jack, bundle, tmp_path,
 
 
 def test_a_midi_flood_all_arrives_while_the_jack_stream_plays(jack, bundle, tmp_path, monkeypatch):
-    from rt_samplernn.commands.midi_options import start_from_args
     from rt_samplernn.live.player import Player
+    from tests.midi_helpers import start_from_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no saved map: the default one
     engine = make_engine(bundle, voices=2)
@@ -171,8 +171,8 @@ def test_play_command_with_midi(jack, bundle, tmp_path, monkeypatch, capsys):
 
 
 def test_playback_goes_on_when_the_midi_port_vanishes(jack, bundle, tmp_path, monkeypatch):
-    from rt_samplernn.commands.midi_options import start_from_args
     from rt_samplernn.live.player import Player
+    from tests.midi_helpers import start_from_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     engine = make_engine(bundle)

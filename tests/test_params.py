@@ -100,7 +100,7 @@ def test_every_declaration_makes_a_cell_and_floats_name_an_engine_method():
         assert p[d.name].decl is d and p[d.name].label == d.label
         if d.kind == "float":
             assert callable(getattr(Engine, d.engine))
-    assert [c.label for c in p.voice_temperatures] == ["Voice 1 temp", "Voice 2 temp"]
+    assert [c.label for c in p.voice_cells("temperature")] == ["Voice 1 temp", "Voice 2 temp"]
 
 
 @pytest.mark.parametrize(
@@ -193,9 +193,9 @@ def test_master_temperature_moves_every_voice_and_a_voice_moves_alone():
     p = Parameters(voices=3)
     assert p.names()[:4] == ["temperature", "temperature.1", "temperature.2", "temperature.3"]  # voices from 1
     p["temperature"].set(1.3)
-    assert [c.target for c in p.voice_temperatures] == [1.3, 1.3, 1.3]
+    assert [c.target for c in p.voice_cells("temperature")] == [1.3, 1.3, 1.3]
     p["temperature.2"].set(0.7)
-    assert [c.target for c in p.voice_temperatures] == [1.3, 0.7, 1.3]
+    assert [c.target for c in p.voice_cells("temperature")] == [1.3, 0.7, 1.3]
     assert p["temperature"].target == 1.3
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from rt_samplernn.atomic import check_replaceable
 from rt_samplernn.config import MAX_FRAME_SIZE
 from rt_samplernn.errors import UserError
+from rt_samplernn.live.declarations import DECLARATIONS
+from rt_samplernn.live.providers import PROVIDERS as PROVIDERS  # every --provider offers them
 
 MAX_SECONDS = 86_400.0  # 24 h: the longest `generate` / `bench` output; memory stays bounded, time does not
 MAX_PLAY_SECONDS = 10_000_000.0  # ~4 months: play for longer by leaving --seconds out
@@ -75,7 +77,10 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
 seconds = float_in(0.0, MAX_SECONDS)
 play_seconds = float_in(0.0, MAX_PLAY_SECONDS)
 temperature = float_in(0.0, MAX_TEMPERATURE)
-min_p = float_in(0.0, 1.0, low_open=False)
+_MIN_P = DECLARATIONS["min_p"].spec
+assert _MIN_P is not None  # a float's declaration has its range
+MAX_MIN_P = _MIN_P.maximum  # the tail cut's one range: its declaration's
+min_p = float_in(0.0, MAX_MIN_P, low_open=False)
 gain = float_in(0.0, MAX_GAIN, low_open=False)
 latency_ms = float_in(0.0, MAX_LATENCY_MS)
 voices = int_in(1, MAX_VOICES)

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         nargs="+",
         default=None,
         metavar="P",
-        help="tail cut (min-p), 0 to 1, one for all sequences or one per sequence: never draw a level "
+        help=f"tail cut (min-p), 0 to {check.MAX_MIN_P:g}, one for all sequences or one per sequence: never draw a level "
         "less likely than this fraction of the most likely one (default: the bundle's usable default, "
         "else 0 = off)",
     )
@@ -83,9 +83,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument(
         "--channels", action="store_true", help="N > 1: one N-channel file instead of OUT-1.wav ... OUT-N.wav"
     )
-    p.add_argument(
-        "--provider", choices=["auto", "cpu", "cuda"], default="auto", help="bundle only: onnxruntime provider"
-    )
+    p.add_argument("--provider", choices=check.PROVIDERS, default="auto", help="bundle only: onnxruntime provider")
     p.add_argument("--threads", type=check.threads, default=1, help="intra-op threads (default: 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run)

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     )
     p.add_argument(
         "--provider",
-        choices=("auto", "cpu", "cuda"),
+        choices=check.PROVIDERS,
         default="auto",
         help="onnxruntime execution provider (auto: CUDA where it works)",
     )
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         type=check.min_p,
         default=None,
         metavar="P",
-        help="tail cut (min-p) to start at, 0 to 1: never draw a level less likely than this fraction of the "
+        help=f"tail cut (min-p) to start at, 0 to {check.MAX_MIN_P:g}: never draw a level less likely than this fraction of the "
         "most likely one (default: the bundle's usable default, else 0 = off)",
     )
     p.add_argument(

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rt_samplernn.commands._checks import int_in
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.control import ControlledEngine, LiveControl
-from rt_samplernn.live.input import LiveInput
-from rt_samplernn.live.midi.controller import MidiController
-from rt_samplernn.live.midi.mapfile import default_map, default_map_path, describe_default_map, load_map
+from rt_samplernn.live.declarations import SEED_SLOTS
+from rt_samplernn.live.midi.mapfile import MidiMap, default_map, default_map_path, describe_default_map, load_map
 from rt_samplernn.live.midi.ports import API_NAMES, VIRTUAL_PORT
-from rt_samplernn.live.music import knob_specs
-from rt_samplernn.live.osc import DEFAULT_HOST, OscServer, Route
-from rt_samplernn.live.params import SEED_SLOTS, Parameters
+from rt_samplernn.live.osc import DEFAULT_HOST
 
 if TYPE_CHECKING:
-    from rt_samplernn.live.player import Player
+    from rt_samplernn.live.rig import Rig
 
 
 def add_midi_port_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -108,89 +103,64 @@ def check_midi_arguments(args: argparse.Namespace) -> None:
             )
 
 
-@dataclass
-class Controls:
-    """What `start_controls` opened: the parameters' `LiveControl`, and MIDI and OSC where asked for."""
+@dataclass(frozen=True)
+class ControlPlan:
+    """What the MIDI flags ask for before a bundle is open: the map (None: the default map for the engine's
+    voices), where it is saved, and the seed slot files (the map's, then --seed-slot's; '' an empty slot)."""
 
-    control: LiveControl
-    midi: MidiController | None
-    osc: OscServer | None
+    midi_map: MidiMap | None
+    map_path: Path
+    map_named: bool  # --midi-map was given, or the saved map exists: say where it came from
+    slot_files: tuple[str, ...]
+    live_input: bool  # --input: a slot after the files
 
-    def close(self) -> None:
-        if self.osc is not None:
-            self.osc.close()
-        if self.midi is not None:
-            self.midi.close()  # closes the control too
-        else:
-            self.control.close()
+    @property
+    def slot_count(self) -> int:
+        return max(SEED_SLOTS, len(self.slot_files) + self.live_input)
 
 
-def start_controls(
-    args: argparse.Namespace,
-    engine: ControlledEngine,
-    player: Player,
-    osc_routes: Sequence[Route] = (),
-    live_input: LiveInput | None = None,
-) -> Controls | None:
-    """Open MIDI and OSC as asked by `add_midi_arguments`'s and `add_osc_arguments`'s flags; None with neither.
-
-    Builds `Parameters` for the engine's voices, a `LiveControl` that applies them to ``engine`` at
-    each of ``player``'s blocks (and its watchdog switch), loads the map and the seed slots, opens the
-    MIDI port and the OSC socket (with ``osc_routes`` added, e.g. /bundle); ``live_input`` (play --input)
-    becomes the seed slot after the files. ``close()`` on the result
-    stops it all. Errors are UserErrors (one line for the CLI).
-    """
-    midi_port, osc_port = getattr(args, "midi", None), getattr(args, "osc", None)
-    if midi_port is None and osc_port is None:
-        return None
+def control_plan(args: argparse.Namespace) -> ControlPlan:
+    """Read the map --midi-map names (else the saved one, with --midi) and list the seed slot files."""
+    midi_port = getattr(args, "midi", None)
     map_arg = getattr(args, "midi_map", None)
     map_path = Path(map_arg) if map_arg else default_map_path()
-    voices = engine.voices
-    midi_map = load_map(map_path) if midi_port is not None and (map_arg or map_path.exists()) else default_map(voices)
-    slot_files = [str(map_path.parent / s) if s else "" for s in midi_map.slots]  # "": an empty slot
+    named = bool(map_arg) or map_path.exists()
+    midi_map = load_map(map_path) if midi_port is not None and named else None
+    slots = midi_map.slots if midi_map is not None else ()
+    slot_files = [str(map_path.parent / s) if s else "" for s in slots]  # "": an empty slot
     slot_files += list(getattr(args, "seed_slot", None) or [])
-    bundle = getattr(engine, "bundle", None)
-    specs = knob_specs(bundle, getattr(args, "full_range", False)) if bundle is not None else {}
-    params = Parameters(voices=voices, slot_count=max(SEED_SLOTS, len(slot_files) + (live_input is not None)), **specs)
-    for i, f in enumerate(slot_files):
-        if f:
-            params.load_slot(i, f)
-    if live_input is not None:
-        index = len(slot_files)
-        params.set_live_slot(index, live_input.name, live_input.sample_rate, live_input.take, live_input.seconds)
+    return ControlPlan(midi_map, map_path, named, tuple(slot_files), getattr(args, "input", None) is not None)
+
+
+def open_controls(args: argparse.Namespace, rig: Rig, plan: ControlPlan) -> None:
+    """Open what `add_midi_arguments`'s, `add_osc_arguments`'s and --input's flags ask for on an open ``rig``,
+    and say so on stderr: the seed slots, the live input (the slot after the files), the MIDI port, OSC.
+    Errors are UserErrors (one line for the CLI); ``rig.close()`` stops what was opened."""
+    rig.load_slots(plan.slot_files)
+    midi_port, osc_port = getattr(args, "midi", None), getattr(args, "osc", None)
+    live_device = getattr(args, "input", None)
+    if live_device is not None:
+        index = len(plan.slot_files)
+        rig.set_input(live_device, getattr(args, "input_seconds", None), slot=index)
+        live = rig.live_input
+        assert live is not None  # set_input opened it
+        midi_map = plan.midi_map or default_map(rig.voices_wanted if rig.engine is None else rig.engine.voices)
         first = next((m.number for m in midi_map.mappings if m.kind == "pads" and m.param == "slot"), None)
         pad = f"its pad: note {first + index}; " if first is not None and midi_port is not None else ""
         print(
-            f"{live_input.name}: its last {live_input.seconds:g} s are seed slot {index + 1} ({pad}/prime {index + 1})",
+            f"{live.name}: its last {live.seconds:g} s are seed slot {index + 1} ({pad}/prime {index + 1})",
             file=sys.stderr,
         )
-    control = LiveControl(params, engine, player)
-    controls = Controls(control, None, None)
-    try:
-        player.add_block_hook(control.tick)  # the parameters land at the worker's block boundaries
-        if midi_port is not None:
-            controls.midi = MidiController(params, midi_map, map_path=map_path)
-            controls.midi.control = control
-            channel = getattr(args, "midi_channel", None)
-            if channel is not None:
-                controls.midi.set_channel(channel - 1)
-            opened = controls.midi.open(midi_port, getattr(args, "midi_api", None))
-            where = map_path if map_arg or map_path.exists() else "default"
-            print(f"MIDI: listening on {opened}; map: {where}", file=sys.stderr)
-        if osc_port is not None:
-            controls.osc = OscServer(params, osc_port, getattr(args, "osc_host", DEFAULT_HOST), extra=osc_routes)
-            controls.osc.start()
-            print(f"OSC: listening on udp {controls.osc.host}:{controls.osc.port}", file=sys.stderr)
-    except BaseException:
-        controls.close()
-        raise
-    return controls
-
-
-def start_from_args(args: argparse.Namespace, engine: ControlledEngine, player: Player) -> MidiController | None:
-    """MIDI alone (`start_controls` without OSC): the `MidiController`, whose ``close()`` stops it all; None
-    without --midi."""
-    if getattr(args, "midi", None) is None:
-        return None
-    controls = start_controls(argparse.Namespace(**{**vars(args), "osc": None}), engine, player)
-    return None if controls is None else controls.midi
+    if midi_port is not None:
+        channel = getattr(args, "midi_channel", None)
+        opened = rig.open_midi(
+            midi_port,
+            plan.midi_map,
+            plan.map_path,
+            channel=None if channel is None else channel - 1,
+            api=getattr(args, "midi_api", None),
+        )
+        print(f"MIDI: listening on {opened}; map: {plan.map_path if plan.map_named else 'default'}", file=sys.stderr)
+    if osc_port is not None:
+        server = rig.open_osc(osc_port, getattr(args, "osc_host", DEFAULT_HOST))
+        print(f"OSC: listening on udp {server.host}:{server.port}", file=sys.stderr)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rt_samplernn.live.declarations import SEED_SLOTS  # plain data: no numpy, no onnxruntime
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rt_samplernn.live.bookmarks import BookmarkFile
     from rt_samplernn.live.meters import PlayerMetrics
     from rt_samplernn.live.osc import OscServer
+    from rt_samplernn.live.rig import Rig
     from rt_samplernn.live.sinks import Sink
 
 EPILOG = """\
@@ -81,7 +86,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         type=check.min_p,
         default=None,
         metavar="P",
-        help="tail cut (min-p), 0 to 1: never draw a level less likely than this fraction of the most likely "
+        help=f"tail cut (min-p), 0 to {check.MAX_MIN_P:g}: never draw a level less likely than this fraction of the most likely "
         "one; 0.02-0.1 keeps a high temperature from hissing (default: the bundle's usable default, else 0 = off; bundles exported before the cut play with it off)",
     )
     p.add_argument("--gain", type=check.gain, default=1.0, help="output gain")
@@ -121,7 +126,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         action="store_true",
         help="do not re-prime when the output collapses into silence or blows up into noise",
     )
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="onnxruntime provider")
+    p.add_argument("--provider", choices=check.PROVIDERS, default="auto", help="onnxruntime provider")
     p.add_argument(
         "--chunk-frames",
         type=check.int_in(1, 65536),
@@ -270,14 +275,33 @@ def _unused_path(name: str):
     return path
 
 
-def start_engine(engine: Any, args: argparse.Namespace) -> None:
-    """The knobs where the flags put them, else at the bundle's usable defaults; the gain."""
-    from rt_samplernn.live.music import start_settings
+def rig_from_args(args: argparse.Namespace, slot_count: int = SEED_SLOTS) -> Rig:
+    """The rig the flags ask for (not opened yet): voices, seed, provider, where the knobs start, the seed
+    clip or the bundle's music, the watchdog."""
+    from rt_samplernn.audio import FileClip
+    from rt_samplernn.live.rig import Rig
 
-    start = start_settings(engine.bundle, args.temperature, args.min_p)
-    engine.set_temperature(start["temperature"])
-    engine.set_min_p(start["min_p"])
-    engine.set_gain(args.gain)
+    return Rig(
+        voices=args.voices,
+        seed=args.seed,
+        provider=args.provider,
+        slot_count=slot_count,
+        temperature=args.temperature,
+        min_p=args.min_p,
+        gain=args.gain,
+        seed_audio=FileClip(args.seed_audio) if args.seed_audio else None,  # read in blocks, never held whole
+        cold=args.cold,
+        full_range=args.full_range,
+        watchdog=not args.no_watchdog,
+    )
+
+
+def open_rig(rig: Rig, bundle: Path) -> None:
+    """Open the bundle in the rig, with a progress bar while a long seed clip primes."""
+    from rt_samplernn.commands.progress import priming_progress
+
+    with priming_progress(rig.seed_audio) as progress:
+        rig.open(bundle, progress=progress)
 
 
 def render_without_card(args: argparse.Namespace, bundle) -> int:
@@ -287,11 +311,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     import numpy as np
     import soundfile
 
-    from rt_samplernn.audio import FileClip
-    from rt_samplernn.commands.progress import prime_with_progress
     from rt_samplernn.live.devices import mix_matrix
-    from rt_samplernn.live.engine import Engine
-    from rt_samplernn.live.music import start_from_music
     from rt_samplernn.progress import progress_bar
 
     path = _unused_path(NO_CARD_WAV)
@@ -301,24 +321,24 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
         "(--record OUT.wav or --stdout play in real time)",
         file=sys.stderr,
     )
-    engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
-    start_engine(engine, args)
-    seed_clip = FileClip(args.seed_audio) if args.seed_audio else None
-    if seed_clip is not None:
-        prime_with_progress(engine, seed_clip)
-    else:
-        start_from_music(engine, args.cold)
+    rig = rig_from_args(args)
+    open_rig(rig, bundle)
+    engine = rig.engine
+    assert engine is not None  # open_rig opened it
     mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
     total = int(round(seconds * engine.sample_rate))
     block = engine.sample_rate // 4
-    with (
-        soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out,
-        progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar,
-    ):
-        for start in range(0, total, block):
-            n = min(block, total - start)
-            out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
-            bar.update(n)
+    try:
+        with (
+            soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out,
+            progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar,
+        ):
+            for start in range(0, total, block):
+                n = min(block, total - start)
+                out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
+                bar.update(n)
+    finally:
+        rig.close()
     print(f"rt-samplernn play: wrote {path.resolve()}", file=sys.stderr)
     return 0
 
@@ -341,17 +361,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import threading
 
-    from rt_samplernn.audio import FileClip
-    from rt_samplernn.commands.midi_options import check_midi_arguments, start_controls
-    from rt_samplernn.commands.progress import prime_with_progress
+    from rt_samplernn.commands.midi_options import check_midi_arguments, control_plan, open_controls
     from rt_samplernn.errors import UserError
     from rt_samplernn.live.bookmarks import BookmarkFile
     from rt_samplernn.live.devices import NoOutputDevice
-    from rt_samplernn.live.hotswap import HotSwap
-    from rt_samplernn.live.input import LiveInput
-    from rt_samplernn.live.music import start_from_music
-    from rt_samplernn.live.osc import Route
-    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, Player
     from rt_samplernn.live.sinks import WavSink, stdout_sink
 
     check_midi_arguments(args)
@@ -376,38 +389,18 @@ def run(args: argparse.Namespace) -> int:
     if args.stdout:
         sinks.append(stdout_sink())
 
-    from rt_samplernn.live.engine import (
-        Engine,  # onnxruntime: only once the arguments are known to be good
-    )
-
-    engine = Engine(bundle, voices=args.voices, seed=args.seed, provider=args.provider)
-    start_engine(engine, args)
-    seed = None
-    music = None
-    if args.seed_audio:
-        clip = FileClip(args.seed_audio)  # read in blocks, now and at each watchdog re-prime: never held whole
-        prime_with_progress(engine, clip)
-        seed = (clip, clip.rate)
-    else:
-        music = start_from_music(engine, args.cold)  # the watchdog re-primes from the clip too
-
-    swap = HotSwap(engine, path=bundle) if args.osc is not None else None  # /bundle s: another bundle, playing
-    producer = engine if swap is None else swap
-    player = Player(
-        producer,
-        device=device,
-        latency_ms=args.latency_ms,
-        seconds=args.seconds,
-        chunk_frames=args.chunk_frames or DEFAULT_CHUNK_FRAMES,
-        watchdog=not args.no_watchdog,
-        seed=seed,
-        music=music,
-        sinks=sinks,
-    )
-    controls = None
+    plan = control_plan(args)  # the MIDI map and the seed slot files, read before anything loads
+    rig = rig_from_args(args, plan.slot_count)
+    open_rig(rig, bundle)  # onnxruntime: only once the arguments are known to be good
+    engine = rig.engine
+    assert engine is not None  # open_rig opened it
+    try:
+        player = rig.prepare(device, args.latency_ms, seconds=args.seconds, chunk_frames=args.chunk_frames, sinks=sinks)
+    except BaseException:
+        rig.close()
+        raise
     marks: BookmarkFile | None = None
     swap_said = 0
-    live_input = None if args.input is None else LiveInput(args.input, engine.sample_rate, args.input_seconds)
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -417,13 +410,10 @@ def run(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     interrupted = False
     try:
-        routes = [] if swap is None else [Route("/bundle", "s", swap.request_from_osc, "open another bundle")]
-        controls = start_controls(args, producer, player, routes, live_input)  # None without --midi and --osc
-        if args.bookmarks is not None and controls is not None:
-            marks = BookmarkFile(args.bookmarks, controls.control.params, engine.state_spec(), bundle.name)
+        open_controls(args, rig, plan)  # seed slots, --input, --midi, --osc (/bundle s: another bundle, playing)
+        if args.bookmarks is not None and rig.control is not None:
+            marks = BookmarkFile(args.bookmarks, rig.control.params, engine.state_spec(), bundle.name)
             print(f"rt-samplernn play: {marks.load()} bookmark(s) from {marks.path}", file=sys.stderr)
-        if live_input is not None:
-            live_input.start()
         player.start()
         m = player.metrics()
         where = player.device.label
@@ -443,10 +433,10 @@ def run(args: argparse.Namespace) -> int:
         while not player.wait(1.0):
             _sync_bookmarks(marks)
             if not args.quiet:
-                line = format_status(player.metrics(), None if controls is None else controls.osc)
-                if swap is not None and swap.message_version != swap_said:
-                    swap_said = swap.message_version
-                    print(("\n" if tty else "") + f"rt-samplernn play: {swap.message}", file=sys.stderr)
+                line = format_status(player.metrics(), rig.osc)
+                if engine.message_version != swap_said:
+                    swap_said = engine.message_version
+                    print(("\n" if tty else "") + f"rt-samplernn play: {engine.message}", file=sys.stderr)
                 print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
@@ -454,12 +444,7 @@ def run(args: argparse.Namespace) -> int:
         if main_thread:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the WAV short
         try:
-            if controls is not None:
-                controls.close()
-            if swap is not None:
-                swap.close()
-            if live_input is not None:
-                live_input.stop()
+            rig.close()  # MIDI, OSC, the live input, a swap still loading, then the player
         finally:
             player.stop()
             if main_thread:

@@ -99,8 +99,12 @@ class Notices:
 
 class ControlledEngine(Producer, Protocol):
     """What `LiveControl` drives (the `Engine`, or a `HotSwap` playing one): a producer that also takes and
-    puts back snapshots (bookmarks), and has the methods the float declarations name (``Declaration.engine``:
-    set_temperature, set_min_p, set_gain) and the values they read back (``Declaration.reads``)."""
+    puts back snapshots (bookmarks), and sets and reads back the declared knobs by name
+    (rt_samplernn.live.declarations.engine_knobs: temperature, min_p, gain)."""
+
+    def set_knob(self, name: str, value: float, voice: int | None = None) -> None: ...
+
+    def knob_values(self) -> dict[str, np.ndarray]: ...
 
     def snapshot(self) -> EngineState: ...
 
@@ -205,11 +209,10 @@ class LiveControl:
         """Start from the engine's values (each float's declared ``reads``: temperatures, min_p, gain), so
         attaching changes nothing audible."""
         p = self.params
+        knobs = self.engine.knob_values()
         for cell in p.float_params():
-            if cell.voice is not None or not cell.decl.reads:
-                continue
-            current = getattr(self.engine, cell.decl.reads, None)
-            if current is None or isinstance(current, bool):
+            current = knobs.get(cell.name) if cell.voice is None else None
+            if current is None:
                 continue
             values = np.asarray(current, dtype=np.float64).reshape(-1)
             if values.size:
@@ -233,11 +236,7 @@ class LiveControl:
         return cells
 
     def _send(self, cell: FloatParam) -> None:
-        method = getattr(self.engine, cell.decl.engine)
-        if cell.voice is None:
-            method(cell.value)
-        else:
-            method(cell.value, voice=cell.voice)
+        self.engine.set_knob(cell.decl.name, cell.value, voice=cell.voice)
 
     def notice(self, text: str) -> None:
         """Record a notice for the window and the log (throttled: see `Notices`)."""

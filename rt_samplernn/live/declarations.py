@@ -3,9 +3,10 @@
 No torch, no Qt. `rt_samplernn.live.params.Parameters` builds its cells from `PARAMETERS`;
 `rt_samplernn.live.control.LiveControl` sends each float to the engine method its declaration names;
 `rt_samplernn.live.midi.mapfile.default_map` binds each declared MIDI default; the window's session draws a
-dial per float. Adding a MIDI-controllable parameter is one `Declaration` here plus its display (a float
-gets a dial by itself; a switch or trigger needs a button in a window panel) and, for a float, the engine
-method it names. The table of what there is: rt_samplernn/live/params.py's docstring.
+dial per float; OSC gives it an address; a float the engine takes is kept by bookmarks and carried over by
+a hot-swap. Adding a MIDI-controllable parameter is one `Declaration` here plus the code that uses its value
+(a float gets a dial by itself; a switch or trigger needs a button in a window panel); for a float, the
+engine setter and value it names. The table of what there is: rt_samplernn/live/params.py's docstring.
 """
 
 from __future__ import annotations
@@ -226,6 +227,18 @@ PARAMETERS: tuple[Declaration, ...] = (
     ),
 )
 DECLARATIONS: dict[str, Declaration] = {d.name: d for d in PARAMETERS}
+
+
+def declared() -> tuple[Declaration, ...]:
+    """Every declaration, read at each call: what `Parameters`, the default MIDI map and OSC's addresses are
+    built from, so a declaration added to `PARAMETERS` (and `DECLARATIONS`) reaches them all."""
+    return PARAMETERS
+
+
+def engine_knobs() -> tuple[Declaration, ...]:
+    """The floats that reach the engine: ``engine`` names its setter, ``reads`` where it holds the value. The
+    engine's `knob_values` (what a bookmark keeps), the hot-swap's hand-over and `LiveControl` follow them."""
+    return tuple(d for d in PARAMETERS if d.kind == "float" and d.engine)
 
 
 def declaration(name: str) -> Declaration | None:

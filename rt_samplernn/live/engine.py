@@ -32,6 +32,8 @@ from rt_samplernn.block_features import MANIFEST_KEY
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, load_bundle
+from rt_samplernn.live.declarations import DECLARATIONS, declaration, engine_knobs
+from rt_samplernn.live.providers import PROVIDERS
 from rt_samplernn.live.selfcheck import Opened, open_checked
 from rt_samplernn.live.snapshot import EngineState, KnobSpec, StateSpec, bundle_identity, check_state
 from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_session
@@ -39,9 +41,10 @@ from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import voice_rngs
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames
 
-PROVIDERS = ("auto", "cpu", "cuda")
 MIN_TEMPERATURE = 1e-3
-MAX_MIN_P = 1.0  # a cut of 1 keeps only the most likely level
+_MIN_P = DECLARATIONS["min_p"].spec
+assert _MIN_P is not None  # a float's declaration has its range
+MAX_MIN_P = _MIN_P.maximum  # the declared range, the one every front end and the engine hold it to
 # The ranges a restored state's knobs must be in (what the setters accept).
 KNOB_RANGES = {"temperature": (MIN_TEMPERATURE, np.inf), "min_p": (0.0, MAX_MIN_P), "gain": (0.0, np.inf)}
 
@@ -189,7 +192,7 @@ class Engine:
         return self._min_p.copy()
 
     def set_min_p(self, value: float, voice: int | None = None) -> None:
-        """Tail cut (0 = off, up to 1 = only the most likely level) of one voice, or of all when voice is None.
+        """Tail cut (0 = off, up to `MAX_MIN_P`, the declared range) of one voice, or of all when voice is None.
 
         A bundle whose sample graph has no `min_p` input keeps the value and plays with the cut off."""
         value = float(value)
@@ -283,13 +286,34 @@ class Engine:
         """Which graphs this engine runs (snapshot.bundle_identity): a state restores only into the same."""
         return bundle_identity([g.sha256 for g in (*self.bundle.frame_graphs, self.bundle.sample)])
 
+    def set_knob(self, name: str, value: float, voice: int | None = None) -> None:
+        """Set a declared knob (rt_samplernn.live.declarations.engine_knobs) through the setter its
+        declaration names: of one voice, or of all when voice is None (a knob without voices takes no voice)."""
+        d = declaration(name)
+        if d is None or d.name != name or d not in engine_knobs():
+            raise UserError(f"{name!r} is no knob of the engine; knobs: {', '.join(k.name for k in engine_knobs())}")
+        setter = getattr(self, d.engine)
+        if voice is None:
+            setter(value)
+        else:
+            setter(value, voice=voice)
+
     def knob_values(self) -> dict[str, np.ndarray]:
-        """The knobs a snapshot keeps, by parameter name: per voice (voices,) or one value ()."""
+        """The declared knobs' values by parameter name, as a snapshot keeps them: per voice (voices,) float32,
+        or one value () float64."""
         return {
-            "temperature": self._temps.copy(),
-            "min_p": self._min_p.copy(),
-            "gain": np.array(self._gain, np.float64),
+            d.name: np.array(getattr(self, d.reads), np.float32 if d.per_voice else np.float64) for d in engine_knobs()
         }
+
+    def set_knob_values(self, values: Mapping[str, np.ndarray]) -> None:
+        """Put back `knob_values` (a snapshot's, another engine's): each voice's value of a per-voice knob."""
+        for d in engine_knobs():
+            value = np.asarray(values[d.name], np.float64)
+            if d.per_voice:
+                for v, x in enumerate(value.reshape(-1)):
+                    self.set_knob(d.name, float(x), voice=v)
+            else:
+                self.set_knob(d.name, float(value))
 
     def snapshot(self) -> EngineState:
         """Everything that decides what comes next, as a plain value (snapshot.EngineState): restore() it
@@ -319,10 +343,7 @@ class Engine:
         """Put back a snapshot (this engine's bundle and voice count, else a UserError that calls it `where`):
         its knobs now, its state at the next generate() call (any thread, as prime)."""
         self.check_state(state, where)
-        with self._param_lock:
-            self._temps = np.array(state.knobs["temperature"], np.float32)
-            self._min_p = np.array(state.knobs["min_p"], np.float32)
-            self._gain = float(state.knobs["gain"])
+        self.set_knob_values(state.knobs)
         with self._prime_lock:
             self._pending = _Recall(state)
 

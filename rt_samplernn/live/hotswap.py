@@ -163,7 +163,7 @@ class HotSwap:
         incoming = self._incoming
         if incoming is not None and self._fading is None:
             self._incoming = None
-            self._copy_knobs(self.engine, incoming)
+            incoming.set_knob_values(self.engine.knob_values())  # the knobs as they are now
             self._fading, self._faded = incoming, 0
         fading = self._fading
         if fading is None:
@@ -180,13 +180,6 @@ class HotSwap:
             self._retired, self.engine, self._fading = self.engine, fading, None
             self._done_fading.set()
         return out
-
-    @staticmethod
-    def _copy_knobs(old: Engine, new: Engine) -> None:
-        for v, (t, cut) in enumerate(zip(old.temperatures, old.min_p)):
-            new.set_temperature(float(t), voice=v)
-            new.set_min_p(float(cut), voice=v)
-        new.set_gain(old.gain)
 
     def _targets(self) -> list[Engine]:
         """The engines a live change goes to: the one playing and the one fading or coming in."""
@@ -240,17 +233,13 @@ class HotSwap:
     def gain(self) -> float:
         return self.engine.gain
 
-    def set_temperature(self, value: float, voice: int | None = None) -> None:
+    def set_knob(self, name: str, value: float, voice: int | None = None) -> None:
+        """A declared knob (`Engine.set_knob`), on the engine playing and the one fading or coming in."""
         for e in self._targets():
-            e.set_temperature(value, voice=voice)
+            e.set_knob(name, value, voice=voice)
 
-    def set_min_p(self, value: float, voice: int | None = None) -> None:
-        for e in self._targets():
-            e.set_min_p(value, voice=voice)
-
-    def set_gain(self, gain: float) -> None:
-        for e in self._targets():
-            e.set_gain(gain)
+    def knob_values(self) -> dict[str, np.ndarray]:
+        return self.engine.knob_values()
 
     def prime(
         self,

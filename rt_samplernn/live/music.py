@@ -90,7 +90,9 @@ class Usable:
                 f"{where}: '{USABLE_KEY}' is malformed ({type(e).__name__}: {e}); re-export the bundle"
             ) from None
         values = (t_lo, t_hi, c_lo, c_hi, *defaults.values())
-        if not all(math.isfinite(v) for v in values) or not (0 < t_lo <= t_hi and 0 <= c_lo <= c_hi <= 1):
+        cut = DECLARATIONS["min_p"].spec
+        top = cut.maximum if cut is not None else 1.0  # the tail cut's one range: its declaration's
+        if not all(math.isfinite(v) for v in values) or not (0 < t_lo <= t_hi and 0 <= c_lo <= c_hi <= top):
             raise UserError(f"{where}: '{USABLE_KEY}' ranges {entry['temperature']}, {entry['min_p']} make no sense")
         return cls((t_lo, t_hi), (c_lo, c_hi), defaults, seconds, tried)
 

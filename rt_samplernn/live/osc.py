@@ -37,7 +37,8 @@ from pythonosc.osc_packet import OscPacket, ParseError
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import Notices
-from rt_samplernn.live.params import PARAMETERS, FloatParam, IndexParam, Parameters, SwitchParam, Trigger
+from rt_samplernn.live.declarations import declared
+from rt_samplernn.live.params import FloatParam, IndexParam, Parameters, SwitchParam, Trigger
 
 log = logging.getLogger("rt_samplernn.live.osc")
 DEFAULT_HOST = "127.0.0.1"
@@ -80,7 +81,7 @@ def _index(args: Sequence[object], address: str, count: int) -> int:
 def routes_for(params: Parameters) -> list[Route]:
     """The address of every declared parameter (see the module docstring)."""
     routes: list[Route] = []
-    for d in PARAMETERS:
+    for d in declared():
         cell, address = params[d.name], d.osc_address
         if isinstance(cell, FloatParam):
             routes.append(Route(address, "f", _float_route(cell, address), d.help))

@@ -72,6 +72,7 @@ from rt_samplernn.live.declarations import (  # re-exported: the declarations an
     Declaration,
     FloatSpec,
     declaration,
+    declared,
     is_voice_name,
 )
 from rt_samplernn.live.snapshot import EngineState
@@ -329,13 +330,13 @@ class Parameters:
     def __init__(self, voices: int = 1, slot_count: int = SEED_SLOTS, **specs: FloatSpec) -> None:
         if voices < 1:
             raise UserError(f"voices {voices}: must be at least 1")
-        unknown = set(specs) - {d.name for d in PARAMETERS if d.kind == "float"}
+        unknown = set(specs) - {d.name for d in declared() if d.kind == "float"}
         if unknown:
             raise UserError(f"no continuous parameter {', '.join(sorted(unknown))}")
         self.voices = voices
         self._params: dict[str, Param] = {}
         self._voice_cells: dict[str, list[FloatParam]] = {}
-        for d in PARAMETERS:
+        for d in declared():
             if d.kind == "float":
                 assert d.spec is not None
                 spec = specs.get(d.name, d.spec)
@@ -370,10 +371,6 @@ class Parameters:
     @property
     def temperature(self) -> FloatParam:
         return self.cell("temperature", FloatParam)
-
-    @property
-    def voice_temperatures(self) -> list[FloatParam]:
-        return self._voice_cells["temperature"]
 
     @property
     def gain(self) -> FloatParam:

@@ -13,6 +13,7 @@ from typing import Any
 
 from rt_samplernn.atomic import write_atomically, write_error
 from rt_samplernn.errors import UserError
+from rt_samplernn.live.declarations import declared
 from rt_samplernn.live.params import DECLARATIONS, MAX_VOICE_CONTROLS, PARAMETERS, FloatSpec, is_voice_name
 from rt_samplernn.structured import read_structured
 
@@ -91,7 +92,7 @@ def default_map(voices: int = 1) -> MidiMap:
     """The map used when none is saved: each declared parameter's default binding (rt_samplernn.live.params),
     and per-voice knobs for up to `MAX_VOICE_CONTROLS` voices when there are several."""
     m = []
-    for d in PARAMETERS:
+    for d in declared():
         if d.midi is not None:
             m.append(Mapping(d.name, *d.midi))
         if d.per_voice and d.voice_cc is not None and voices > 1:
@@ -105,7 +106,7 @@ def default_map(voices: int = 1) -> MidiMap:
 def describe_default_map() -> str:
     """The default map in words, for --help: 'CC 1 temperature, CC 21.. voice temperatures, ...'."""
     words = []
-    for d in PARAMETERS:
+    for d in declared():
         if d.midi is not None:
             kind, number = d.midi
             pads = f"pads from note {number}" + ("" if d.name == "slot" else f" {d.name}")
@@ -272,8 +273,8 @@ def _toml_value(v: Any) -> str:
 
 
 def _toml_header() -> str:
-    names = ", ".join(d.name + (f", {d.name}.N (voice N, from 1)" if d.per_voice else "") for d in PARAMETERS)
-    ranges = ", ".join(d.name for d in PARAMETERS if d.kind == "float")
+    names = ", ".join(d.name + (f", {d.name}.N (voice N, from 1)" if d.per_voice else "") for d in declared())
+    ranges = ", ".join(d.name for d in declared() if d.kind == "float")
     return f"""\
 # rt-samplernn MIDI map: `rt-samplernn play --midi PORT --midi-map THIS_FILE`. Edit freely.
 # channel: "omni" or 1..16 (only that channel is heard). Each [[mapping]]: param = a parameter
