@@ -109,6 +109,7 @@ def main(
     midi: str | None = None,
     voices: int | None = None,
     provider: str = "auto",
+    force: bool = False,
     seeds: list[str] | None = None,
     start: bool = False,
     osc: tuple[int, str] | None = None,
@@ -129,7 +130,7 @@ def main(
         settings = open_settings(settings_path)
         for notice in settings.notices:
             print(f"rt-samplernn gui: {notice}", file=sys.stderr)
-        session = LiveSession(provider=provider)
+        session = LiveSession(provider=provider, force=force)
         session.min_p_wanted, session.cold, session.full_range = min_p, cold, full_range
         window = create_window(bundle, settings, session=session, voices=voices)
         signals.window = window

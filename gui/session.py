@@ -83,8 +83,12 @@ class LiveSession:
     (ports, learn, maps) is ``midi``, a `rt_samplernn.gui.session_midi.SessionMidi`.
     """
 
-    def __init__(self, slot_count: int = SEED_SLOTS, provider: str = "auto", threads: int = 1, seed: int = 0):
-        self.rig = Rig(slot_count=slot_count, provider=provider, threads=threads, seed=seed)
+    def __init__(
+        self, slot_count: int = SEED_SLOTS, provider: str = "auto", threads: int = 1, seed: int = 0, force: bool = False
+    ):
+        self.rig = Rig(
+            slot_count=slot_count, provider=provider, threads=threads, seed=seed, fit_voices=True, force=force
+        )
         self.bundle: Path | None = None
         self.info: Bundle | None = None
         self._errors: list[str] = []
@@ -204,6 +208,7 @@ class LiveSession:
         engine = self.rig.engine
         assert engine is not None  # the rig opened it
         self.bundle, self.info = Path(path), engine.bundle
+        self._errors.extend(self.rig.notices)  # a graph replaced at its check on this CPU; the voices that fit
         self.midi.attach()
         try:  # an input chosen before a model was open, or kept at the old model's rate
             self.rig.follow_input()

@@ -102,7 +102,18 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="MIDI knobs travel the whole declared temperature and tail-cut ranges instead of the bundle's "
         "usable range (measured by `export`)",
     )
-    p.add_argument("--voices", type=check.voices, default=1, help="independent voices, mixed (spread across stereo)")
+    p.add_argument(
+        "--voices",
+        type=check.voices,
+        default=1,
+        help="independent voices, mixed (spread across stereo); play starts with as many of them as this CPU "
+        "plays in real time (a second's calibration, remembered per bundle and CPU) and says so",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="play every one of --voices even where this CPU cannot keep up (expect underruns), e.g. --voices 4 --force",
+    )
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument(
         "--seed-audio",
@@ -275,9 +286,10 @@ def _unused_path(name: str):
     return path
 
 
-def rig_from_args(args: argparse.Namespace, slot_count: int = SEED_SLOTS) -> Rig:
-    """The rig the flags ask for (not opened yet): voices, seed, provider, where the knobs start, the seed
-    clip or the bundle's music, the watchdog."""
+def rig_from_args(args: argparse.Namespace, slot_count: int = SEED_SLOTS, live: bool = True) -> Rig:
+    """The rig the flags ask for (not opened yet): voices (live: as many as this CPU plays in real time, or
+    all of them with --force), seed, provider, where the knobs start, the seed clip or the bundle's music,
+    the watchdog."""
     from rt_samplernn.audio import FileClip
     from rt_samplernn.live.rig import Rig
 
@@ -293,15 +305,22 @@ def rig_from_args(args: argparse.Namespace, slot_count: int = SEED_SLOTS) -> Rig
         cold=args.cold,
         full_range=args.full_range,
         watchdog=not args.no_watchdog,
+        fit_voices=live,
+        force=args.force,
     )
 
 
 def open_rig(rig: Rig, bundle: Path) -> None:
-    """Open the bundle in the rig, with a progress bar while a long seed clip primes."""
+    """Open the bundle in the rig, with a progress bar while a long seed clip primes; say its notices (a
+    graph replaced after its check on this CPU, the voices this CPU plays)."""
+    import sys
+
     from rt_samplernn.commands.progress import priming_progress
 
     with priming_progress(rig.seed_audio) as progress:
         rig.open(bundle, progress=progress)
+    for notice in rig.notices:
+        print(f"rt-samplernn play: {notice}", file=sys.stderr)
 
 
 def render_without_card(args: argparse.Namespace, bundle) -> int:
@@ -321,7 +340,7 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
         "(--record OUT.wav or --stdout play in real time)",
         file=sys.stderr,
     )
-    rig = rig_from_args(args)
+    rig = rig_from_args(args, live=False)  # not in real time: every voice asked for
     open_rig(rig, bundle)
     engine = rig.engine
     assert engine is not None  # open_rig opened it

@@ -183,6 +183,13 @@ class VoicePlan:
         )
 
 
+def choose_voices(requested: int, shares: dict[int, float], force: bool = False) -> int:
+    """The voices to play: `requested` with force, else the most of 1..requested whose measured share
+    (p99 block time / budget) is within 1/P99_MARGIN, at least 1."""
+    fits = [v for v, share in shares.items() if v <= requested and share * P99_MARGIN <= 1.0]
+    return requested if force else max(fits, default=1)
+
+
 PLAN_SECONDS = 0.5  # audio generated per voice count tried
 PLAN_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rt-samplernn" / "voice-plans.json"
 
@@ -222,8 +229,7 @@ def plan_voices(
         if shares[voices] * P99_MARGIN <= 1.0:
             break
         cached = cached and voices - 1 in shares
-    fits = [v for v, s in shares.items() if v <= requested and s * P99_MARGIN <= 1.0]
-    voices = requested if force else max(fits, default=1)
+    voices = choose_voices(requested, shares, force)
     if cache is not None:
         try:
             stored[key] = {str(v): round(s, 4) for v, s in sorted(shares.items())}

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from rt_samplernn.live.midi.controller import MidiController
     from rt_samplernn.live.midi.mapfile import MidiMap
     from rt_samplernn.live.osc import Handler, OscServer
+    from rt_samplernn.live.plan import VoicePlan
     from rt_samplernn.live.player import Player
     from rt_samplernn.live.sinks import Sink
 
@@ -55,7 +56,8 @@ class Rig:
 
     ``voices``: voices asked for (`plan_voices` decides). ``seed``, ``provider``, ``threads``: the engine's.
     ``slot_count``: seed slots. ``temperature``, ``min_p``: where the knobs start (None: the bundle's usable
-    defaults, else the declared ones); ``gain``: the output gain to start at (None: the engine's, 1.0).
+    defaults, else the declared ones); ``gain``: the output gain to start at (None: the engine's, 1.0). ``fit_voices``: start with
+    the voices this CPU plays live (`plan_voices`); ``force``: the voices asked for even so.
     ``seed_audio``: a clip every voice is primed from at `open`, and the watchdog re-primes from (None: the
     bundle's music clip, unless ``cold``: the model's initial state). ``full_range``: knobs over the whole
     declared ranges, not the bundle's usable range. ``watchdog``: the watchdog switch's first state.
@@ -76,8 +78,13 @@ class Rig:
         cold: bool = False,
         full_range: bool = False,
         watchdog: bool = True,
+        fit_voices: bool = False,
+        force: bool = False,
     ) -> None:
         self.voices_wanted = int(voices)
+        self.fit_voices, self.force = bool(fit_voices), bool(force)
+        self.voice_plan: VoicePlan | None = None  # the calibration behind the voice count (plan_voices)
+        self.notices: list[str] = []  # for the user after `open`: a graph replaced at its self-check, the plan
         self.seed, self.provider, self.threads = int(seed), provider, int(threads)
         self.slot_count = int(slot_count)
         self.temperature, self.min_p, self.gain = temperature, min_p, gain
@@ -97,9 +104,16 @@ class Rig:
 
     # ------------------------------------------------------------------ the bundle
     def plan_voices(self, bundle: str | Path | Bundle) -> int:
-        """How many voices the engine of ``bundle`` plays: the voices asked for. The one place that decides
-        it, so a plan of what this machine can play in real time belongs here."""
-        return self.voices_wanted
+        """How many voices the engine of ``bundle`` plays: with ``fit_voices``, the most of those asked for
+        that this CPU plays in real time (live/plan.py: a short calibration, cached; ``force``: all of them,
+        measured to say so), else the voices asked for. `voice_plan` keeps the calibration for the user."""
+        self.voice_plan = None
+        if not self.fit_voices or self.provider == "cuda":
+            return self.voices_wanted
+        from rt_samplernn.live.plan import plan_voices
+
+        self.voice_plan = plan_voices(bundle, self.voices_wanted, self.threads, force=self.force)
+        return self.voice_plan.voices
 
     def knob_specs(self, bundle: Bundle) -> dict[str, FloatSpec]:
         """The temperature and tail-cut knobs' travel: the bundle's usable range, or the declared full range."""
@@ -128,6 +142,7 @@ class Rig:
         else:
             voices = self.plan_voices(bundle)
             made = Engine(bundle, voices=voices, seed=self.seed, provider=self.provider, threads=self.threads)
+        self.notices = [*made.notices, *([self.voice_plan.line()] if self.voice_plan is not None else [])]
         path = made.bundle.root if isinstance(bundle, (Bundle, Engine)) else Path(bundle)
         engine = HotSwap(made, path=path)
         start = start_settings(engine.bundle, self.temperature, self.min_p)
