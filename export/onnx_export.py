@@ -469,3 +469,16 @@ def export_bundle(
     manifest_path = out_dir / MANIFEST
     write_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
     return manifest_path
+
+
+def drop_batch_graphs(bundle_dir: str | Path, files: list[str]) -> None:
+    """Remove these `batch` files from a bundle (manifest entry and file): engines then run the plain graphs."""
+    bundle_dir = Path(bundle_dir)
+    manifest_path = bundle_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    for g in manifest["graphs"]:
+        if g.get("batch", {}).get("file") in files:
+            del g["batch"]
+    write_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
+    for name in files:
+        (bundle_dir / name).unlink(missing_ok=True)

@@ -45,10 +45,16 @@ class Report:
     version: int = 0
     nll: tuple[float, float] | None = None  # (checkpoint, bundle) bits per sample, teacher forced on real audio
     nll_batch: tuple[float, float] | None = None  # the same through the frame graphs' `batch` variants
+    left_out: list[str] = field(default_factory=list)  # `batch` files that compute wrong on this CPU (why)
 
     @property
     def nll_ok(self) -> bool:
         return all(n is None or n[1] - n[0] <= NLL_TOLERANCE_BITS for n in (self.nll, self.nll_batch))
+
+    @property
+    def batch_files(self) -> list[str]:
+        """The `batch` files left out, by name (the first word of each left_out line)."""
+        return [line.split(" ", 1)[0] for line in self.left_out]
 
     @property
     def ok(self) -> bool:
@@ -66,6 +72,8 @@ class Report:
         )
         if self.int8:
             out.append(f"(int8 bundle: errors judged relative to each tensor's largest value, <= {INT8_TOLERANCE:g})")
+        for line in self.left_out:
+            out.append(f"left out: {line}")
         if self.nll is None:
             out.append("held-out NLL: skipped (name real audio with --verify-audio to measure it)")
         for what, nll in (("bundle", self.nll), ("batch", self.nll_batch)):
@@ -313,15 +321,38 @@ def verify_bundle(
     batch_voices = [g.batch_min_voices for g in engine.bundle.frame_graphs if g.batch_path is not None]
     if batch_voices:
         engines.append(Engine(bundle, voices=max(batch_voices), seed=seed, provider="cpu"))
+    rows_before, batch_names = 0, []
     for variant in engines:
+        if variant is not engine:  # the batch graphs: what fails on this CPU is left out, never refused
+            report.left_out += variant.notices
+            batch_names = [g.batch_path.name for g in variant.bundle.frame_graphs if g.batch_path is not None]
+            if not any(p.name in batch_names for p in variant.graph_files):
+                continue  # every batch graph already replaced by its self-check
+            rows_before = len(report.rows)
         logits, variant_states = _frame_and_logit_rows(
             model, variant, x, tier_out, logits_ref, states_ref, report, within
         )
+        if variant is not engine and not all(ok for _, _, ok in report.rows[rows_before:]):
+            failed = [name for name, _, ok in report.rows[rows_before:] if not ok]
+            report.left_out += [
+                f"{p.name} fails the parity check on this CPU ({failed[0]})"
+                for p in variant.graph_files
+                if p.name in batch_names
+            ]
+            report.rows[rows_before:] = [(f"{n} (left out)", e, True) for n, e, _ in report.rows[rows_before:]]
+            continue
         if nll_audio:
             targets = x[0, f_top:]
             nlls = (nll_bits(logits_ref, targets), nll_bits(logits, targets))
             if variant is engine:
                 report.nll = nlls
+            elif nlls[1] - nlls[0] > NLL_TOLERANCE_BITS:
+                report.left_out += [
+                    f"{p.name} loses {nlls[1] - nlls[0]:.3f} bits per sample on this CPU (tolerance "
+                    f"{NLL_TOLERANCE_BITS})"
+                    for p in variant.graph_files
+                    if p.name in batch_names
+                ]
             else:
                 report.nll_batch = nlls
         if variant is engine:

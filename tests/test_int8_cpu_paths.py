@@ -111,3 +111,28 @@ def test_a_batch_graph_that_fails_its_reference_is_replaced_by_its_sibling(tmp_p
     assert [p.name for p in engine.graph_files] == ["frame.onnx", "big_frame.batch.onnx", "sample.onnx"]
     assert len(engine.notices) == 1 and engine.notices[0].startswith("frame.batch.onnx computes wrong on this CPU")
     assert "the exporter's reference" in engine.notices[0]
+
+
+def test_verify_leaves_out_a_batch_graph_that_computes_wrong_and_passes_the_rest(tmp_path):
+    """`export --verify` judges what this CPU computes: a wrong batch file is left out (named, with why),
+    the bundle without it passes and loads, its engines running the plain graphs."""
+    from rt_samplernn.export.onnx_export import drop_batch_graphs
+    from rt_samplernn.export.verify import verify_bundle
+
+    model = tiny_model(2)
+    export_bundle(model, tmp_path / "b", int8=True, row_scaled_min_weights=0)
+    export_bundle(tiny_model(3), tmp_path / "other", int8=True, row_scaled_min_weights=0)
+    (tmp_path / "b" / "frame.batch.onnx").write_bytes((tmp_path / "other" / "frame.batch.onnx").read_bytes())
+    manifest = json.loads((tmp_path / "b" / "model.json").read_text())
+    manifest["graphs"][-2]["batch"]["sha256"] = sha256_file(tmp_path / "b" / "frame.batch.onnx")
+    (tmp_path / "b" / "model.json").write_text(json.dumps(manifest))
+    lines: list[str] = []
+    report = verify_bundle(model, tmp_path / "b", seconds=2.0, n_generate=200, log=lines.append)
+    assert report.ok, "\n".join(lines)
+    assert report.batch_files == ["frame.batch.onnx"]
+    assert any(line.startswith("left out: frame.batch.onnx") for line in lines)
+    drop_batch_graphs(tmp_path / "b", report.batch_files)
+    assert not (tmp_path / "b" / "frame.batch.onnx").exists()
+    engine = Engine(tmp_path / "b", voices=3)
+    assert [p.name for p in engine.graph_files] == ["frame.onnx", "big_frame.batch.onnx", "sample.onnx"]
+    assert engine.notices == []
