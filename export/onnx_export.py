@@ -342,12 +342,20 @@ def reference_outputs(graph: onnx.ModelProto, inputs: list[dict[str, Any]], q_le
 
 
 def _write_selfcheck(out_dir: Path, references: dict[str, dict[str, np.ndarray]]) -> dict[str, str]:
-    """selfcheck.npz (members GRAPH/TENSOR) through the atomic writer; returns its manifest entry."""
+    """selfcheck.npz (members GRAPH/TENSOR.npy, a zip NumPy reads with allow_pickle=False) through the atomic
+    writer, with fixed member dates so the same export writes the same bytes; returns its manifest entry."""
     import io
+    import zipfile
 
     buffer = io.BytesIO()
-    members: dict[str, Any] = {f"{g}/{t}": a for g, tensors in references.items() for t, a in tensors.items()}
-    np.savez_compressed(buffer, **members)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for graph, tensors in references.items():
+            for tensor, array in tensors.items():
+                member = io.BytesIO()
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{graph}/{tensor}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, member.getvalue())
     write_atomically(out_dir / CHECK_FILE, buffer.getvalue(), "the bundle's self-check")
     return dict(file=CHECK_FILE, sha256=sha256_file(out_dir / CHECK_FILE))
 

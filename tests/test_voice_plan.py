@@ -19,9 +19,9 @@ def test_the_plan_keeps_the_most_voices_that_fit_and_says_why():
     line = VoicePlan(4, 2, shares).line()
     assert (
         line
-        == "4 voices need 183% of this CPU's real-time budget by their p99 block: playing 2; --voices 4 --force to try"
+        == "4 voices need 183% of this CPU's real-time budget by their p99 block: playing 2; --voices 4 --force-voices to try"
     )
-    assert "anyway (--force)" in VoicePlan(4, 4, shares, forced=True).line()
+    assert "anyway (--force-voices)" in VoicePlan(4, 4, shares, forced=True).line()
     assert VoicePlan(2, 2, shares).line() == "2 voice(s) fit this CPU (80% of the budget by the p99 block)"
 
 

@@ -68,10 +68,10 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "(the window's 'Full range' box does the same)",
     )
     p.add_argument(
-        "--force",
+        "--force-voices",
         action="store_true",
         help="play every one of --voices even where this CPU cannot keep up (the window otherwise starts with "
-        "the voices that fit, and says so), e.g. --voices 4 --force",
+        "the voices that fit, and says so), e.g. --voices 4 --force-voices",
     )
     p.add_argument("--start", action="store_true", help="start playing at once")
     from rt_samplernn.commands.midi_options import add_osc_arguments
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         midi=midi,
         voices=args.voices,
         provider=args.provider,
-        force=args.force,
+        force=args.force_voices,
         seeds=args.seed_slot,
         start=args.start,
         osc=None if args.osc is None else (args.osc, args.osc_host),

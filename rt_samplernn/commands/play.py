@@ -110,9 +110,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "plays in real time (a second's calibration, remembered per bundle and CPU) and says so",
     )
     p.add_argument(
-        "--force",
+        "--force-voices",
         action="store_true",
-        help="play every one of --voices even where this CPU cannot keep up (expect underruns), e.g. --voices 4 --force",
+        help="play every one of --voices even where this CPU cannot keep up (expect underruns), e.g. --voices 4 --force-voices",
     )
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument(
@@ -288,7 +288,7 @@ def _unused_path(name: str):
 
 def rig_from_args(args: argparse.Namespace, slot_count: int = SEED_SLOTS, live: bool = True) -> Rig:
     """The rig the flags ask for (not opened yet): voices (live: as many as this CPU plays in real time, or
-    all of them with --force), seed, provider, where the knobs start, the seed clip or the bundle's music,
+    all of them with --force-voices), seed, provider, where the knobs start, the seed clip or the bundle's music,
     the watchdog."""
     from rt_samplernn.audio import FileClip
     from rt_samplernn.live.rig import Rig
@@ -306,7 +306,7 @@ def rig_from_args(args: argparse.Namespace, slot_count: int = SEED_SLOTS, live: 
         full_range=args.full_range,
         watchdog=not args.no_watchdog,
         fit_voices=live,
-        force=args.force,
+        force=args.force_voices,
     )
 
 

@@ -172,14 +172,14 @@ class VoicePlan:
             if self.forced and need is not None and need * P99_MARGIN > 1.0:
                 return (
                     f"{self.requested} voice(s) need {need:.0%} of this CPU's real-time budget by their p99 block: "
-                    "playing them anyway (--force); expect underruns"
+                    "playing them anyway (--force-voices); expect underruns"
                 )
             where = f" ({need:.0%} of the budget by the p99 block)" if need is not None else ""
             return f"{self.voices} voice(s) fit this CPU{where}"
         need_text = f"{need:.0%}" if need is not None else "more than 100%"
         return (
             f"{self.requested} voices need {need_text} of this CPU's real-time budget by their p99 block: "
-            f"playing {self.voices}; --voices {self.requested} --force to try"
+            f"playing {self.voices}; --voices {self.requested} --force-voices to try"
         )
 
 
