@@ -14,17 +14,14 @@ The music measures (rt_samplernn.measure) build their loudness and flatness on t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rt_samplernn.atomic import write_atomically
 from rt_samplernn.audio import find_audio_files, read_audio
 from rt_samplernn.errors import UserError
-from rt_samplernn.structured import read_structured
 
 BLOCK_FRAMES = 1024  # samples per analysis block at the audio's rate (64 ms at 16 kHz)
 LOW_HZ = 100.0  # "bass" band edge of low_share
@@ -135,15 +132,3 @@ def audio_stats(
     for key, values in merged.items():
         stats[key] = {f"p{q}": round(float(np.percentile(values, q)), 5) for q in PERCENTILES}
     return stats
-
-
-def write_bundle_audio_stats(bundle_dir: str | Path, stats: dict[str, Any]) -> Path:
-    """Store ``stats`` under ``audio_stats`` in a bundle's model.json, atomically (the graphs are untouched)."""
-    path = Path(bundle_dir) / "model.json"
-    manifest = read_structured(path, "bundle manifest", "json")
-    if not isinstance(manifest, dict):
-        raise UserError(f"{path}: not a bundle manifest (a {type(manifest).__name__}, not a table)")
-    manifest[MANIFEST_KEY] = stats
-    text = json.dumps(manifest, indent=1) + "\n"  # as the exporter writes it
-    write_atomically(path, text.encode(), "the bundle manifest")
-    return path

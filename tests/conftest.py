@@ -10,6 +10,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from tests.jack import jack_available, jack_server
 
+JACK_FIXTURES = ("jack", "jack48k", "jack_module")  # fixtures that start a JACK dummy server
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects: `-m "not jack"` then runs without a JACK server
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts a JACK server through a fixture carries the `jack` marker (honest markers)."""
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in JACK_FIXTURES):
+            item.add_marker(pytest.mark.jack)
+
 
 @pytest.fixture
 def jack():

@@ -35,7 +35,7 @@ def test_block_stats_cover_the_last_ten_seconds_only():
     times[np.argmin(np.abs(ends - 5.0))] = 0.030
     times[recent[::100]] = 0.012
     times[recent[50]] = 0.020
-    for work_s, end_s in zip(times, ends):
+    for work_s, end_s in zip(times, ends, strict=True):
         deadlines.block_done(float(work_s), float(end_s))
     s = deadlines.stats(20.0, underruns=0, host_underflows=0)
     assert s.blocks == len(recent) == 626 and s.budget_ms == pytest.approx(16.0)

@@ -26,10 +26,16 @@ MUSIC_MINUTES = 120.0  # all of the training music, as recipes/demo_card.py meas
 
 
 def training_files() -> list:
-    """The demo's training tracks: the card's list, or (a card from before the list) all but the held-out ones."""
-    if "train_tracks" in CARD:
-        return [DRASCULA / f"{name}.ogg" for name in CARD["train_tracks"]]
-    return [f for f in sorted(DRASCULA.glob("track*.ogg")) if f.stem not in HELD_OUT]
+    """The demo's training tracks, as recipes/demo_card.py writes them: the names under `train_tracks`, or (a
+    card from before the list) all but the held-out ones; `training_tracks` is how many there were."""
+    names = CARD.get("train_tracks")
+    if names is not None:
+        files = [DRASCULA / f"{name}.ogg" for name in names]
+    else:
+        files = [f for f in sorted(DRASCULA.glob("track*.ogg")) if f.stem not in HELD_OUT]
+    count = CARD.get("training_tracks")
+    assert count is None or count == len(files), f"the card trained on {count} tracks, {len(files)} found"
+    return files
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def test_priming_reaches_the_pytorch_state_and_samples(bundle):
         ref_states = primed_states(model, history)
     swapped = engine._applied.states
     for k in range(len(ref_states)):
-        for ours_s, ref_s in zip(swapped[k], ref_states[k]):
+        for ours_s, ref_s in zip(swapped[k], ref_states[k], strict=True):
             assert np.max(np.abs(ours_s - ref_s.numpy())) < 1e-4
     assert np.array_equal(ours, generate_levels(model, 500, [1.0, 1.0], seed=2, seed_levels=levels))
 

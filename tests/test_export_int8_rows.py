@@ -116,4 +116,4 @@ def test_one_voices_frame_output_does_not_depend_on_another_voice(tmp_path, vari
             cond_out, new = engine.run_frame(k, f, c, s)
             outs[loud] = (cond_out[0], [x[:, 0] for x in new])
         assert np.array_equal(outs[0.0][0], outs[50.0][0]), g.path.name
-        assert all(np.array_equal(a, b) for a, b in zip(outs[0.0][1], outs[50.0][1])), g.path.name
+        assert all(np.array_equal(a, b) for a, b in zip(outs[0.0][1], outs[50.0][1], strict=True)), g.path.name

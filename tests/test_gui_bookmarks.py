@@ -35,7 +35,7 @@ def test_bookmarks_survive_a_save_and_load_of_the_session_file(qtbot, make_windo
     assert w2.bookmarks.recall_buttons[2].property("filled") and not w2.bookmarks.recall_buttons[1].property("filled")
     loaded = w2.session.params.bookmarks[2]
     assert loaded is not None and loaded.bundle_id == saved.bundle_id and loaded.voices == 2
-    assert all(np.array_equal(a, b) for a, b in zip(loaded.states[0], saved.states[0]))
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.states[0], saved.states[0], strict=True))
     w2.activateWindow()
     qtbot.waitUntil(w2.isActiveWindow, timeout=2000)  # window shortcuts need the active window
     qtbot.keyClick(w2, Qt.Key.Key_F3)  # the stage key of bookmark 3

@@ -159,6 +159,7 @@ def test_the_window_starts_on_a_real_x_server(bundle, tmp_path):
     assert "Traceback" not in proc.stderr and shot.stat().st_size > 10_000
 
 
+@pytest.mark.jack  # it starts a JACK server itself
 @pytest.mark.parametrize("signum,exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
 def test_ctrl_c_and_sigterm_close_the_playing_window_cleanly(bundle, tmp_path, signum, exit_code):
     """The window plays to JACK (a PortAudio stream left open aborts the process at exit); the signal closes it

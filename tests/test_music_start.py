@@ -17,7 +17,7 @@ from rt_samplernn.cli import main
 from rt_samplernn.errors import UserError
 from rt_samplernn.export.usable import measure_usable
 from rt_samplernn.gui.session import LiveSession
-from rt_samplernn.live.bundle import load_bundle
+from rt_samplernn.live.bundle import load_bundle, update_manifest
 from rt_samplernn.live.declarations import DECLARATIONS
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.music import (
@@ -30,7 +30,6 @@ from rt_samplernn.live.music import (
     knob_specs,
     start_from_music,
     start_settings,
-    update_manifest,
     voice_clips,
 )
 from rt_samplernn.live.params import FloatParam, Parameters

@@ -3,6 +3,7 @@ and LiveControl applying them to a real engine (tiny bundle) and a real, unstart
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,8 @@ def test_curves_are_monotonic_and_invert(spec):
     us = np.linspace(0, 1, 33)
     values = [spec.from_normalized(u) for u in us]
     assert values[0] == pytest.approx(spec.minimum) and values[-1] == pytest.approx(spec.maximum)
-    assert all(b > a for a, b in zip(values, values[1:]))
-    for u, v in zip(us, values):
+    assert all(b > a for a, b in itertools.pairwise(values))
+    for u, v in zip(us, values, strict=True):
         assert spec.to_normalized(v) == pytest.approx(u, abs=1e-9)
 
 

@@ -34,8 +34,8 @@ def test_reference_priming_in_chunks_equals_one_pass():
     with torch.inference_mode():
         chunked = primed_states(model, history)  # 700 top frames: 3 chunks of at most 256
         _, one_pass = model.condition(history, model.initial_state(1))
-    for a, b in zip(chunked, one_pass):
-        for x, y in zip(a, b):
+    for a, b in zip(chunked, one_pass, strict=True):
+        for x, y in zip(a, b, strict=True):
             torch.testing.assert_close(x, y, rtol=0, atol=1e-5)
 
 
@@ -51,6 +51,6 @@ def test_engine_priming_matches_the_reference(tmp_path, version):
     with torch.inference_mode():
         ref = primed_states(model, torch.from_numpy(history.copy()))
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
-    for a, b in zip(ours, ref):
-        for x, y in zip(a, b):
+    for a, b in zip(ours, ref, strict=True):
+        for x, y in zip(a, b, strict=True):
             assert np.max(np.abs(x - y.numpy())) < 1e-4

@@ -84,7 +84,7 @@ def test_windows_built_from_chunks_equal_the_windows_of_the_whole_history():
         chunks = np.split(history, cuts)  # uneven chunks, empty ones included
         ours = [w.copy() for w in windows_of(chunks, 16, chunk_top_frames=3)]
         whole = [history[a:b] for a, b in prime_windows(len(history), 16, chunk_top_frames=3)]
-        assert len(ours) == len(whole) and all(np.array_equal(a, b) for a, b in zip(ours, whole))
+        assert len(ours) == len(whole) and all(np.array_equal(a, b) for a, b in zip(ours, whole, strict=True))
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -100,8 +100,8 @@ def test_priming_from_a_file_in_blocks_equals_priming_from_the_whole_clip(tmp_pa
     blocks.prime(FileClip(path), progress=seen.append)
     one.prime(whole)
     ours, expected = blocks.generate_levels(400), one.generate_levels(400)
-    for tier_a, tier_b in zip(blocks._applied.states, one._applied.states):
-        for a, b in zip(tier_a, tier_b):
+    for tier_a, tier_b in zip(blocks._applied.states, one._applied.states, strict=True):
+        for a, b in zip(tier_a, tier_b, strict=True):
             assert a.dtype == np.float32 and np.array_equal(a, b)  # bit for bit
     assert np.array_equal(ours, expected)
     assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == 1.0  # progress for long clips

@@ -118,7 +118,7 @@ def test_engine_and_reference_agree_with_a_cut(tmp_path):
     temps, cuts = [1.0, 1.4, 0.8], [0.0, 0.05, 0.2]
     engine = Engine(tmp_path / "b", voices=3, seed=7)
     assert engine.has_min_p
-    for v, (t, c) in enumerate(zip(temps, cuts)):
+    for v, (t, c) in enumerate(zip(temps, cuts, strict=True)):
         engine.set_temperature(t, voice=v)
         engine.set_min_p(c, voice=v)
     np.testing.assert_array_equal(engine.min_p, np.float32(cuts))

@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from rt_samplernn.block_features import audio_stats, window_features, write_bundle_audio_stats
+from rt_samplernn.block_features import MANIFEST_KEY, audio_stats, window_features
+from rt_samplernn.live.bundle import update_manifest
 from rt_samplernn.live.watchdog import (
     DRONE,
     HISS,
@@ -167,7 +168,7 @@ def test_thresholds_come_from_the_training_audio_in_the_bundle(tmp_path):
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "model.json").write_text(json.dumps({"format": "rt-samplernn-bundle", "version": 1}))
-    write_bundle_audio_stats(bundle, stats)
+    update_manifest(bundle, MANIFEST_KEY, stats)
     manifest = json.loads((bundle / "model.json").read_text())
     assert manifest["audio_stats"] == stats and manifest["version"] == 1
     assert [p.name for p in bundle.iterdir()] == ["model.json"]  # no temporary file left behind
@@ -181,7 +182,7 @@ def test_thresholds_come_from_the_training_audio_in_the_bundle(tmp_path):
 
     real = shutil.copytree(tiny_bundle(tmp_path / "tiny"), tmp_path / "real")
     assert Player(Engine(real, provider="cpu"), device=NO_DEVICE).watchdog.config == WatchdogConfig()  # defaults
-    write_bundle_audio_stats(real, stats)
+    update_manifest(real, MANIFEST_KEY, stats)
     assert Player(Engine(real, provider="cpu"), device=NO_DEVICE).watchdog.config == cfg  # what the player reads
 
 

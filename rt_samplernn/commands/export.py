@@ -148,10 +148,11 @@ def run(args: argparse.Namespace) -> int:
         )
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
         if args.audio_stats:
-            from rt_samplernn.block_features import audio_stats, write_bundle_audio_stats
+            from rt_samplernn.block_features import MANIFEST_KEY, audio_stats
+            from rt_samplernn.live.bundle import update_manifest
 
             stats = audio_stats(args.audio_stats, cfg.sample_rate)
-            write_bundle_audio_stats(tmp, stats)
+            update_manifest(tmp, MANIFEST_KEY, stats)
             print(
                 f"audio_stats: {stats['windows']} one-second windows of training audio (flatness p99 "
                 f"{stats['flatness']['p99']:.3f}, bass share p99 {stats['low_share']['p99']:.2f})"
@@ -190,8 +191,8 @@ def scan_usable_range(bundle: Path, args: argparse.Namespace, sample_rate: int) 
     """Measure the bundle's usable range and store it in its manifest (or say why not)."""
     from rt_samplernn.block_features import MANIFEST_KEY, audio_stats
     from rt_samplernn.export.usable import measure_usable
-    from rt_samplernn.live.bundle import load_bundle
-    from rt_samplernn.live.music import USABLE_KEY, update_manifest
+    from rt_samplernn.live.bundle import load_bundle, update_manifest
+    from rt_samplernn.live.music import USABLE_KEY
 
     stats = load_bundle(bundle, check_sha=False).manifest.get(MANIFEST_KEY)
     if stats is None and args.clip:

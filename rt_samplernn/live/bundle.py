@@ -8,6 +8,7 @@ graph), and graph inputs/outputs that do not match the manifest (checked against
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from rt_samplernn.atomic import write_atomically
 from rt_samplernn.config import ModelConfig, model_config_from_dict
 from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import zero_level
@@ -410,3 +412,15 @@ def check_graph_io(spec: GraphSpec, inputs: Sequence[Any], outputs: Sequence[Any
                 for w, g in zip(want, got)
             )
             _need(ok, spec.path, f"{kind} {d['name']!r} has shape {got}, model.json says {want}")
+
+
+def update_manifest(bundle_dir: str | Path, key: str, value: Any) -> Path:
+    """Set one top-level key of a bundle's model.json, atomically (the graphs are untouched): the one writer of
+    a manifest that exists (`audio_stats`, `clip`, `usable`)."""
+    path = Path(bundle_dir) / MANIFEST
+    manifest = read_structured(path, "bundle manifest", "json")
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: not a bundle manifest (a {type(manifest).__name__}, not a table)")
+    manifest[key] = value
+    write_atomically(path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
+    return path

@@ -11,7 +11,6 @@ which it stays musical (model.json `clip` and `usable`, docs/bundle.md).
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from rt_samplernn.atomic import write_atomically
 from rt_samplernn.audio import ArrayClip, load_for_model, read_audio
 from rt_samplernn.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from rt_samplernn.errors import UserError
-from rt_samplernn.live.bundle import MANIFEST, Bundle, sha256_file
+from rt_samplernn.live.bundle import MANIFEST, Bundle, sha256_file, update_manifest
 from rt_samplernn.live.declarations import DECLARATIONS, FloatSpec
 from rt_samplernn.structured import read_structured
 
@@ -35,22 +34,6 @@ CLIP_FILE = "clip.flac"
 DEFAULT_CLIP_SECONDS = 20.0
 PRIME_SECONDS = 4.0  # each voice primes on this much of the clip: enough to set the frame tiers' states
 USABLE_KNOBS = ("temperature", "min_p")  # the declared floats whose travel a bundle's `usable` range narrows
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The manifest
-# ----------------------------------------------------------------------------------------------------------
-
-
-def update_manifest(bundle_dir: str | Path, key: str, value: Any) -> Path:
-    """Set one top-level key of a bundle's model.json, atomically (the graphs are untouched)."""
-    path = Path(bundle_dir) / MANIFEST
-    manifest = read_structured(path, "bundle manifest", "json")
-    if not isinstance(manifest, dict):
-        raise UserError(f"{path}: not a bundle manifest (a {type(manifest).__name__}, not a table)")
-    manifest[key] = value
-    write_atomically(path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
-    return path
 
 
 @dataclass(frozen=True)
