@@ -38,6 +38,7 @@ from rt_samplernn.live.bundle import (
     VERSION,
     frame_graph_name,
     sha256_file,
+    update_manifest,
 )
 from rt_samplernn.live.selfcheck import CHECK_FILE, fixed_inputs
 from rt_samplernn.live.stepper import session_options
@@ -482,11 +483,10 @@ def export_bundle(
 def drop_batch_graphs(bundle_dir: str | Path, files: list[str]) -> None:
     """Remove these `batch` files from a bundle (manifest entry and file): engines then run the plain graphs."""
     bundle_dir = Path(bundle_dir)
-    manifest_path = bundle_dir / MANIFEST
-    manifest = json.loads(manifest_path.read_text())
-    for g in manifest["graphs"]:
+    graphs = json.loads((bundle_dir / MANIFEST).read_text())["graphs"]
+    for g in graphs:
         if g.get("batch", {}).get("file") in files:
             del g["batch"]
-    write_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
+    update_manifest(bundle_dir, "graphs", graphs)
     for name in files:
         (bundle_dir / name).unlink(missing_ok=True)

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument("bundle", metavar="BUNDLE", help="bundle directory (rt-samplernn export)")
     p.add_argument("--seconds", type=check.seconds, default=10.0, metavar="S", help="audio generated per repeat")
     p.add_argument("--voices", type=check.voices, default=1, metavar="N", help="voices generated together")
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="cpu", help="onnxruntime provider")
+    p.add_argument("--provider", choices=check.PROVIDERS, default="cpu", help="onnxruntime provider")
     p.add_argument("--threads", type=check.threads, default=1, metavar="K", help="intra-op threads (and torch threads)")
     p.add_argument(
         "--repeats", type=check.int_in(1, 1000), default=5, metavar="R", help="timed repeats (median reported)"
