@@ -48,7 +48,7 @@ for form in ("u8s7", "u8s8", "u8u8"):
 b = load_bundle(sys.argv[1])
 assert b.selfcheck is not None, "a bundle exported with its self-check"
 refs = read_references(b.selfcheck)
-frames = {}
+frames: dict[str, object] = {}
 for g in b.frame_graphs:
     for path in [p for p in (g.path, g.batch_path) if p is not None]:
         try:
