@@ -40,7 +40,7 @@ from rt_samplernn.live.bundle import (
     sha256_file,
     update_manifest,
 )
-from rt_samplernn.live.selfcheck import CHECK_FILE, fixed_inputs
+from rt_samplernn.live.selfcheck import CHECK_FILE, fixed_inputs, judge, split_reference
 from rt_samplernn.live.stepper import session_options
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
@@ -342,7 +342,7 @@ def reference_outputs(graph: onnx.ModelProto, inputs: list[dict[str, Any]], q_le
     return {**feed, **dict(zip(names, session.run(names, feed), strict=True))}
 
 
-def _write_selfcheck(out_dir: Path, references: dict[str, dict[str, np.ndarray]]) -> dict[str, str]:
+def _write_selfcheck(out_dir: Path, references: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     """selfcheck.npz (members GRAPH/TENSOR.npy, a zip NumPy reads with allow_pickle=False) through the atomic
     writer, with fixed member dates so the same export writes the same bytes; returns its manifest entry."""
     import io
@@ -359,6 +359,26 @@ def _write_selfcheck(out_dir: Path, references: dict[str, dict[str, np.ndarray]]
                 zf.writestr(info, member.getvalue())
     write_atomically(out_dir / CHECK_FILE, buffer.getvalue(), "the bundle's self-check")
     return dict(file=CHECK_FILE, sha256=sha256_file(out_dir / CHECK_FILE))
+
+
+def _exporter_errors(
+    out_dir: Path, graphs: list[dict[str, Any]], references: dict[str, dict[str, np.ndarray]], int8: bool
+) -> dict[str, float]:
+    """Each written graph file's error against its fp32 reference on this CPU (live/selfcheck.judge): the int8
+    rounding of this model, which the engines' check allows for."""
+    import onnxruntime as ort
+
+    errors = {}
+    for g in graphs:
+        for entry in (g, g.get("batch")):
+            if entry is None or g["name"] not in references:
+                continue
+            path = out_dir / entry["file"]
+            session = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
+            input_names = [i["name"] for i in g["inputs"]]
+            feed, expected = split_reference(references[g["name"]], input_names)
+            errors[path.name] = round(judge(session, path.name, feed, expected, int8, "").error, 5)
+    return errors
 
 
 def export_bundle(
@@ -474,7 +494,9 @@ def export_bundle(
         graphs=graphs,
     )
     if references and selfcheck:
-        manifest["selfcheck"] = _write_selfcheck(out_dir, references)
+        check = _write_selfcheck(out_dir, references)
+        check["exporter_error"] = _exporter_errors(out_dir, graphs, references, int8)
+        manifest["selfcheck"] = check
     manifest_path = out_dir / MANIFEST
     write_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode(), "the bundle manifest")
     return manifest_path

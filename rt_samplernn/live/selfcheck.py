@@ -95,12 +95,23 @@ def judge(
     expected: Mapping[str, np.ndarray],
     int8: bool,
     against: str,
+    exporter_error: float | None = None,
 ) -> Verdict:
-    """Run `feed` through `session` once and compare every expected output; the worst output decides."""
+    """Run `feed` through `session` once and compare every expected output; the worst output decides.
+
+    exporter_error: what the exporter's own CPU measured for this file (the int8 rounding of this model on this
+    input): the limit rises to twice that where it is higher, at most to twice the format's own limit, so a
+    model whose rounding sits near the limit still loads while a kernel that computes wrong (0.16-0.3 of the
+    largest value, the AVX2 saturation) is still caught."""
     names = list(expected)
     outputs = session.run(names, dict(feed))
+
+    def limit(reference: np.ndarray) -> float:
+        base = limit_of(reference, int8)
+        return base if exporter_error is None else max(base, min(2 * exporter_error, 2 * base))
+
     worst = max(
-        ((error_of(got, expected[n]), limit_of(expected[n], int8)) for n, got in zip(names, outputs, strict=True)),
+        ((error_of(got, expected[n]), limit(expected[n])) for n, got in zip(names, outputs, strict=True)),
         key=lambda e: e[0] / e[1],
     )
     return Verdict(graph, worst[0], worst[1], against)
@@ -117,6 +128,20 @@ def read_references(path: Path) -> dict[str, dict[str, np.ndarray]]:
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: not a readable self-check file ({e}); re-export the bundle") from None
     return out
+
+
+def exporter_errors(bundle: Bundle) -> dict[str, float]:
+    """model.json's selfcheck.exporter_error: {graph file: the error its exporter measured}; values that are not
+    finite non-negative numbers are ignored (the limits then stay the format's)."""
+    entry = bundle.manifest.get("selfcheck")
+    errors = entry.get("exporter_error") if isinstance(entry, dict) else None
+    if not isinstance(errors, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in errors.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+    }
 
 
 def split_reference(
@@ -140,7 +165,8 @@ def check_graph(
     one, else (a `batch` file of an older bundle) against its plain sibling session; None: nothing to compare."""
     if spec.name in references:
         feed, expected = split_reference(references[spec.name], spec.input_names())
-        return judge(session, path.name, feed, expected, bundle.int8, "the exporter's reference")
+        measured = exporter_errors(bundle).get(path.name)
+        return judge(session, path.name, feed, expected, bundle.int8, "the exporter's reference", measured)
     if sibling is None:
         return None
     feed = fixed_inputs(spec.inputs, bundle.config.q_levels)
