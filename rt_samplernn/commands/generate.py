@@ -16,6 +16,8 @@ EPILOG = """examples:
   rt-samplernn generate --temperature 1.3 --min-p 0.05 --seconds 20 --out hot.wav       # hotter, hiss cut off
   rt-samplernn generate --count 4 --cold --out cold.wav      # from silence, not from the bundle's music clip
   rt-samplernn generate my-bundle --seed-audio intro.flac --seconds 30 --channels --out primed.wav
+  rt-samplernn generate --fx reverb:room_size=0.8 --limiter -1 --out wet.wav     # what play --record plays
+  rt-samplernn generate --bpm 120 --loop-beats 2 --loop-variation 0.3 --seconds 20 --out loop.wav
 """
 
 
@@ -86,6 +88,10 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument("--provider", choices=check.PROVIDERS, default="auto", help="bundle only: onnxruntime provider")
     p.add_argument("--threads", type=check.threads, default=1, help="intra-op threads (default: 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    from rt_samplernn.commands.fx_options import add_effect_arguments
+
+    # off by default here: a render stays the model's own samples unless asked (play's limiter is on)
+    add_effect_arguments(p, limiter_default="off")
     p.set_defaults(func=run)
 
 
@@ -168,14 +174,55 @@ class AudioOutputs:
             raise write_error(path, "", e, FIX) from None
 
 
+def mixes(args: argparse.Namespace) -> bool:
+    """True when the flags put a master chain or a limiter on: the voices are mixed, as `play` mixes them."""
+    from rt_samplernn.commands.fx_options import parse_fx, parse_limiter
+
+    master = any(parse_fx(t)[0] == "master" for t in args.fx) or any(
+        "=" not in t or "/" in t.partition("=")[0] or t.startswith("master=") for t in args.vst3
+    )
+    return master or parse_limiter(args.limiter) is not None
+
+
+def worker_blocks(engine: Any, rack: Any, tempo: Any, total: int) -> Generator[Any, None, None]:
+    """The player's worker path, offline: chunks of the player's size through the tempo, the chains and the mix
+    (`play --record` on the software clock, one voice mono, more stereo), gathered into BLOCK_SAMPLES blocks."""
+    import numpy as np
+
+    from rt_samplernn.commands.fx_options import render_block
+    from rt_samplernn.live.devices import mix_matrix
+    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
+
+    producer = tempo or engine
+    mix = None
+    if rack is not None and (rack.master.slots or rack.limiter is not None):
+        mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
+    parts: list[Any] = []
+    held = 0
+    for start in range(0, total, DEFAULT_CHUNK_FRAMES):
+        n = min(DEFAULT_CHUNK_FRAMES, total - start)
+        audio = producer.generate(n, apply_gain=False)  # the gain after the voices' chains, as the player
+        block = render_block(audio, rack, mix, float(engine.gain))
+        parts.append(block)
+        held += n
+        if held >= BLOCK_SAMPLES:
+            yield np.concatenate(parts, axis=1)
+            parts, held = [], 0
+    if parts:
+        yield np.concatenate(parts, axis=1)
+
+
 def audio_blocks(
     args: argparse.Namespace, model: Path, temps: list[float], seed_audio: Any, cuts: list[float]
 ) -> tuple[int, Generator[Any, None, None]]:
     """(sample rate, an iterator of (voices, <= BLOCK_SAMPLES) float audio) for a bundle or a checkpoint."""
     if model.is_dir():
+        from rt_samplernn.commands.fx_options import build_rack, build_tempo
         from rt_samplernn.live.engine import Engine
 
         engine = Engine(model, voices=len(temps), seed=args.seed, provider=args.provider, threads=args.threads)
+        rack = build_rack(args, engine.sample_rate, engine.voices)
+        tempo = build_tempo(args, engine)
         for voice, (t, cut) in enumerate(zip(temps, cuts)):
             engine.set_temperature(t, voice=voice)
             engine.set_min_p(cut, voice=voice)
@@ -190,6 +237,9 @@ def audio_blocks(
         total = max(1, int(round(args.seconds * engine.sample_rate)))
         from rt_samplernn.progress import progress_bar
 
+        if rack is not None or tempo is not None:
+            return engine.sample_rate, worker_blocks(engine, rack, tempo, total)
+
         def engine_blocks() -> Generator[Any, None, None]:
             with progress_bar(
                 total=total, unit="sample", unit_scale=True, leave=False, disable=total < BLOCK_SAMPLES
@@ -200,6 +250,10 @@ def audio_blocks(
                     bar.update(n)
 
         return engine.sample_rate, engine_blocks()
+    if args.fx or args.vst3 or args.limiter != "off" or args.bpm is not None or args.loop_beats is not None:
+        from rt_samplernn.errors import UserError
+
+        raise UserError(f"{model}: effects, --limiter and --bpm need a bundle; export the checkpoint first")
     import torch
 
     from rt_samplernn.checkpoint import load_checkpoint
@@ -237,14 +291,16 @@ def run(args: argparse.Namespace) -> int:
     if len(cut_args) not in (1, count):
         raise UserError(f"--min-p: give 1 value or {count} (one per sequence), not {len(cut_args)}")
     cuts = cut_args * count if len(cut_args) == 1 else cut_args
-    paths = output_paths(Path(args.out), count, args.channels)
+    mixed = model.is_dir() and mixes(args)  # one file: the mix, as play plays it
+    paths = [Path(args.out)] if mixed else output_paths(Path(args.out), count, args.channels)
     for path in paths:  # before any work: a bad destination must not cost a whole generation
         check_output_file(path, args.force)
         output_format(path)
     seed_audio = FileClip(args.seed_audio) if args.seed_audio else None  # checked now, read in blocks later
     rate, blocks = audio_blocks(args, model, temps, seed_audio, cuts)
     try:
-        with AudioOutputs(paths, rate, count, args.channels) as out:
+        channels = (1 if count == 1 else 2) if mixed else count
+        with AudioOutputs(paths, rate, channels, args.channels or mixed) as out:
             for audio in blocks:
                 out.write(audio)
     finally:

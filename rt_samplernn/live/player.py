@@ -6,9 +6,10 @@ No torch, no Qt. The *producer* is a `rt_samplernn.live.producer.Producer`: the 
 Threads
 -------
 ``rt-samplernn-worker``
-    While the ring holds less than the target latency, it calls ``producer.generate(chunk_frames)``,
-    feeds the `Watchdog`, mixes the voices to the output channels, resamples to the device rate with
-    soxr's streaming resampler when the rates differ, and writes the block into the `RingBuffer`. It also
+    While the ring holds less than the target latency, it calls ``producer.generate(chunk_frames)``, feeds
+    the `Watchdog`, runs the voices' effect chains, mixes the voices to the output channels, runs the master
+    chain and its limiter (rt_samplernn/live/effects.py), resamples to the device rate with soxr's
+    streaming resampler when the rates differ, and writes the block into the `RingBuffer`. It also
     watches the device (a stream that goes inactive or stops calling back is a lost device) and samples
     the CPU counters. Inference only ever runs here.
 audio callback (PortAudio's thread; or ``rt-samplernn-clock`` when there is no device)
@@ -44,20 +45,19 @@ Public API
                     watchdog=True, sinks=[WavSink("take.wav")])
     player.start()                  # prefills the ring (target + a startup cushion), then opens the device
     m = player.metrics()            # PlayerMetrics snapshot, any thread, any time (cheap, no locks)
-    player.set_watchdog(False)      # or player.watchdog_enabled = False
     player.set_seed(clip, rate)     # the seed the watchdog re-primes from (None: the bundle's music, else reset)
     player.prime(clip, rate)        # set_seed + re-prime now (returns at once)
     player.reprime()                # re-prime from the current seed now (returns at once)
+    player.set_watchdog(False)      # or player.watchdog_enabled = False
     player.add_block_hook(fn)       # fn(frames) on the worker before each generate (MIDI smoothing)
     player.wait(timeout_s)          # True once finished: --seconds reached, device lost, error
     player.error                    # None, or a one-line message saying why it stopped by itself
     player.stop()                   # idempotent; closes sinks (the WAV is complete)
 
-``device``: None (the default output), an index, a case-insensitive name substring, or ``NO_DEVICE``
-("none": no sound card; a software clock paces the callback at the model rate, which is how
-``--record``/``--stdout`` run on a machine without audio hardware). `list_output_devices` and
-`find_output_device` (rt_samplernn/live/devices.py) resolve them; a missing device raises `NoOutputDevice`
-(a UserError).
+``device``: None (the default output), an index, a case-insensitive name substring, or ``NO_DEVICE`` ("none":
+no sound card; a software clock paces the callback at the model rate, which is how ``--record``/``--stdout``
+run on a machine without audio hardware). `list_output_devices` and `find_output_device`
+(rt_samplernn/live/devices.py) resolve them; a missing device raises `NoOutputDevice` (a UserError).
 
 ``Player`` attributes fixed at construction: ``device`` (`OutputDevice`), ``sample_rate`` (the
 producer's), ``device_rate``, ``channels``, ``target_frames`` (device frames), ``watchdog``
@@ -80,7 +80,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -93,6 +93,9 @@ from rt_samplernn.live.producer import Producer
 from rt_samplernn.live.ring import RingBuffer
 from rt_samplernn.live.sinks import Recorder, Sink
 from rt_samplernn.live.watchdog import KnobAdvice, Primer, Reprimer, Watchdog, WatchdogConfig
+
+if TYPE_CHECKING:  # imported by the caller that makes one (pedalboard is 0.1 s to import)
+    from rt_samplernn.live.effects import Rack
 
 DEFAULT_LATENCY_MS = 50.0  # ring fill target; underruns and knob latency measured in benchmarks/RESULTS.md
 DEFAULT_CHUNK_FRAMES = 256  # model-rate frames per producer.generate call
@@ -117,7 +120,7 @@ class Player:
     it re-primes from without a seed (the bundle's clip: `rt_samplernn.live.music.ClipPrimer`); None: reset.
     ``sinks``: `WavSink`/`PcmSink` that get exactly what was played. ``switch_interval_s``: the
     interpreter's GIL switch interval while playing (short, so the audio callback waits less for the
-    GIL; restored by `stop`; None leaves it alone).
+    GIL; restored by `stop`; None leaves it alone). ``effects``: the effect chains (live/effects.py `Rack`).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class Player:
         stall_timeout_s: float = 2.0,
         prefill_timeout_s: float = 10.0,
         switch_interval_s: float | None = 0.001,
+        effects: Rack | None = None,
     ) -> None:
         if latency_ms <= 0:
             raise UserError(f"--latency-ms {latency_ms}: must be positive (e.g. {DEFAULT_LATENCY_MS:g})")
@@ -159,7 +163,7 @@ class Player:
         self.seconds = seconds
         self.stall_timeout_s = float(stall_timeout_s)
         self.prefill_timeout_s = float(prefill_timeout_s)
-        self.switch_interval_s = switch_interval_s
+        self.switch_interval_s, self.effects = switch_interval_s, effects
 
         # mixing and resampling (worker side)
         self._mix_channels = 1 if self.channels == 1 else 2
@@ -190,11 +194,8 @@ class Player:
             self.watchdog = watchdog
         else:
             # the thresholds from the producer's training audio (its bundle's audio_stats), else the defaults
-            config = (
-                watchdog
-                if isinstance(watchdog, WatchdogConfig)
-                else WatchdogConfig.from_audio_stats(producer.audio_stats)
-            )
+            stats = producer.audio_stats
+            config = watchdog if isinstance(watchdog, WatchdogConfig) else WatchdogConfig.from_audio_stats(stats)
             self.watchdog = Watchdog(self.sample_rate, self.voices, config)
             self.watchdog.enabled = watchdog is not False
         self.reprimer = Reprimer(producer, seed, reset_seed_base=int(producer.seed) + 1, music=music)
@@ -554,7 +555,7 @@ class Player:
         return self.target_frames + round(self.startup_cushion_frames * (1.0 - played_s / STARTUP_S))
 
     def _push(self, audio: np.ndarray) -> None:
-        """Watchdog, mix, resample, write one generated chunk (voices, n) into the ring."""
+        """Watchdog, voice effects, mix, gain, master effects, resample, write a chunk (voices, n) into the ring."""
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim == 1:
             audio = audio[None, :]
@@ -568,10 +569,13 @@ class Player:
             temps = self.producer.temperatures
             if len(temps) > event.voice:
                 self.advice.heard(event, float(temps[event.voice]))
+        fx = self.effects  # the voices' chains hear the model after the watchdog; the master's follow the gain
+        audio = audio if fx is None else fx.process_voices(audio)
         mix = np.ascontiguousarray(audio.T @ self._mix)  # (n, 1 or 2)
         gain = float(self.producer.gain)
         if gain != 1.0:
             mix *= np.float32(gain)
+        mix = mix if fx is None else fx.process_master(mix)
         if self._resampler is not None:
             mix = self._resampler.resample_chunk(mix)
             self._resampler_delay = self._resampler.delay()

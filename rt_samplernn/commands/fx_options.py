@@ -1,0 +1,156 @@
+"""The effect and tempo flags shared by `generate`, `play` and the window: --fx, --vst3, --limiter, --bpm, --loop-*.
+
+One parser helper (`add_effect_arguments`) and two builders (`build_rack`, `build_tempo`), so a render and
+a performance take the same settings the same way. `render_block` is the worker's block path for a file:
+the same calls, in the same order, as `Player._push` (rt_samplernn/live/player.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rt_samplernn.errors import UserError
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.control import ControlledEngine
+    from rt_samplernn.live.effects import Notice, Rack
+    from rt_samplernn.live.tempo import TempoLocked
+
+FX_EXAMPLES = (
+    "--fx reverb:room_size=0.8,wet_level=0.3  --fx delay:delay_seconds=0.375,feedback=0.4  "
+    "--fx voice2=lowpass:cutoff_frequency_hz=1500"
+)
+
+
+def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str) -> None:
+    """Add the effect and tempo flags; ``limiter_default``: 'off' or a ceiling in dBFS ('-1')."""
+    from rt_samplernn.live.effects import EFFECTS
+
+    g = parser.add_argument_group("effects and tempo")
+    g.add_argument(
+        "--fx",
+        metavar="[CHAIN=]EFFECT[:PARAM=VALUE,...]",
+        action="append",
+        default=[],
+        help=f"add an effect to a chain (repeatable, in order): CHAIN is master (the default) or voiceN; "
+        f"effects: {', '.join(EFFECTS)}; e.g. {FX_EXAMPLES}",
+    )
+    g.add_argument(
+        "--vst3",
+        metavar="[CHAIN=]PATH",
+        action="append",
+        default=[],
+        help="add a VST3 effect plugin to a chain (repeatable), e.g. --vst3 ~/.vst3/MyVerb.vst3 or "
+        "--vst3 voice1=/usr/lib/vst3/Filter.vst3",
+    )
+    g.add_argument(
+        "--limiter",
+        metavar="DBFS|off",
+        default=limiter_default,
+        help="a brickwall limiter at the end of the master chain: its ceiling in dBFS (e.g. -1, -0.3) or 'off' "
+        f"(default: {limiter_default})",
+    )
+    g.add_argument("--bpm", type=float, default=None, help="tempo in beats per minute, 20..400 (e.g. 120)")
+    g.add_argument(
+        "--loop-beats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="recall the state of the first beat every N beats: a loop on the tempo's grid (needs --bpm; "
+        "e.g. --bpm 120 --loop-beats 4)",
+    )
+    g.add_argument(
+        "--loop-variation",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability 0..1 that a due recall is skipped, so the voice drifts on (drawn from --seed; "
+        "default: 0, every recall)",
+    )
+
+
+def parse_fx(text: str) -> tuple[str, str, dict[str, float]]:
+    """'voice2=lowpass:cutoff_frequency_hz=1500' -> ('voice2', 'lowpass', {'cutoff_frequency_hz': 1500.0})."""
+    head, _, rest = text.partition(":")
+    chain, _, effect = head.rpartition("=")
+    values: dict[str, float] = {}
+    for item in filter(None, rest.split(",")):
+        name, eq, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise UserError(f"--fx {text}: {item!r} is not PARAM=NUMBER; e.g. --fx reverb:room_size=0.8")
+    return chain or "master", effect, values
+
+
+def parse_limiter(text: str) -> float | None:
+    """'off' -> None, '-1' -> -1.0; else a UserError."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"--limiter {text}: give a ceiling in dBFS (e.g. -1) or 'off'") from None
+
+
+def build_rack(args: argparse.Namespace, sample_rate: int, voices: int, on_notice: Notice | None = None) -> Rack | None:
+    """The chains the flags ask for (None when there are none and the limiter is off)."""
+    ceiling = parse_limiter(args.limiter)
+    if not args.fx and not args.vst3 and ceiling is None:
+        return None
+    from rt_samplernn.live.effects import Rack, load_vst3
+
+    rack = Rack(sample_rate, voices, ceiling, on_notice)
+    for text in args.fx:
+        chain, effect, values = parse_fx(text)
+        rack.chain(chain).add(effect, values)
+    for text in args.vst3:
+        chain, eq, path = text.partition("=")
+        if not eq or "/" in chain:
+            chain, path = "master", text
+        plugin = load_vst3(path)
+        rack.chain(chain).add_plugin(plugin, plugin_name(path))
+    return rack
+
+
+def plugin_name(path: str) -> str:
+    """A plugin's name in its chain: the file's stem as an identifier ('My Verb.vst3' -> 'my_verb')."""
+    from pathlib import Path
+
+    stem = "".join(c if c.isalnum() else "_" for c in Path(path).stem.lower()).strip("_")
+    return stem if stem and stem[0].isalpha() else f"vst3_{stem}"
+
+
+def build_tempo(args: argparse.Namespace, engine: ControlledEngine) -> TempoLocked | None:
+    """The tempo-locked producer the flags ask for (None without --bpm)."""
+    if args.bpm is None:
+        if args.loop_beats is not None:
+            raise UserError("--loop-beats needs a tempo: add --bpm (e.g. --bpm 120 --loop-beats 4)")
+        return None
+    from rt_samplernn.live.tempo import Loop, Tempo, TempoLocked
+
+    loop = None if args.loop_beats is None else Loop(args.loop_beats, args.loop_variation, int(args.seed))
+    return TempoLocked(engine, Tempo(args.bpm), loop)
+
+
+def render_block(audio: np.ndarray, rack: Rack | None, mix: np.ndarray | None, gain: float = 1.0) -> np.ndarray:
+    """One generated block (voices, n) through the worker's path: voice chains, mix, gain, master chain, clip.
+
+    ``mix``: the (voices, channels) matrix (rt_samplernn.live.devices.mix_matrix), or None to keep the voices
+    apart (no master chain then). Returns (channels or voices, n) float32 in [-1, 1].
+    """
+    if rack is not None:
+        audio = rack.process_voices(audio)
+    if mix is None:
+        return np.clip(audio, -1.0, 1.0)
+    out = np.ascontiguousarray(audio.T @ mix)  # (n, channels), as Player._push
+    if gain != 1.0:
+        out *= np.float32(gain)
+    if rack is not None:
+        out = rack.process_master(out)
+    return np.clip(out, -1.0, 1.0).T

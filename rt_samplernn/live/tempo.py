@@ -1,0 +1,316 @@
+"""Tempo: a BPM set by hand or followed from MIDI clock, a beat grid on the model's sample clock, beat-locked actions.
+
+No torch, no Qt, no threads of its own, no locks. Who calls what:
+
+* `Tempo` is written by anyone: ``set_bpm`` (command line, window, OSC) from any thread, ``feed_midi``
+  (MIDI clock: 24 pulses a quarter note, start 0xFA, continue 0xFB, stop 0xFC) from the MIDI thread with
+  each message's timestamp in seconds. Its ``bpm`` is one float attribute, read lock-free by the worker.
+* `BeatGrid` belongs to the worker: the sample index of every beat on the model's sample clock (samples
+  generated so far), re-read from the `Tempo` once per block with the phase kept across tempo changes.
+* `TempoLocked` is the producer the `Player` drives in place of the engine when a tempo is on: it splits
+  each block at the beats, and on a beat runs what was quantized to it (`quantize`: a bookmark recall from
+  a pad, from any thread) and the `Loop` (recall a bookmark every N beats, a recall skipped with
+  probability ``variation``, seeded). `rt-samplernn generate` drives the same object, so a render equals
+  a performance.
+
+The clock follower fits a line through the timestamps of the last `CLOCK_WINDOW_PULSES` pulses (least
+squares: the jitter of one timestamp moves the estimate little) and reports it once a beat's pulses have
+come; a gap longer than `CLOCK_GAP_S` (the sender paused) starts the fit afresh.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rt_samplernn.audio import Clip
+from rt_samplernn.errors import UserError
+from rt_samplernn.live.control import ControlledEngine
+from rt_samplernn.live.snapshot import EngineState
+
+PPQN = 24  # MIDI clock pulses per quarter note
+CLOCK, START, CONTINUE, STOP = 0xF8, 0xFA, 0xFB, 0xFC
+CLOCK_WINDOW_PULSES = 96  # 4 beats: 2.7 s at 90 BPM, 1.4 s at 174
+CLOCK_MIN_PULSES = PPQN  # a beat's pulses before the first estimate
+CLOCK_GAP_S = 0.5  # a pulse this long after the last one: the sender paused, the fit starts again
+MIN_BPM, MAX_BPM = 20.0, 400.0
+
+
+def check_bpm(bpm: float, what: str = "--bpm") -> float:
+    """``bpm`` as a float, or a UserError naming the range."""
+    if isinstance(bpm, bool) or not isinstance(bpm, (int, float)) or not MIN_BPM <= bpm <= MAX_BPM:
+        raise UserError(f"{what} {bpm!r}: give a tempo {MIN_BPM:g}..{MAX_BPM:g} BPM (e.g. 120)")
+    return float(bpm)
+
+
+class ClockFollower:
+    """The tempo of a MIDI clock, from the pulses' timestamps (see the module docstring).
+
+    ``bpm``: the estimate (None until a beat's pulses came). ``running``: between start/continue and stop.
+    ``pulses``: clock pulses since the last start (the song position in 24ths of a beat).
+    ``start_version``: bumped by each start, so the worker re-anchors its grid at beat 0.
+    """
+
+    def __init__(self, window_pulses: int = CLOCK_WINDOW_PULSES) -> None:
+        if window_pulses < 2:
+            raise UserError(f"window_pulses {window_pulses}: needs at least 2")
+        self._times: deque[float] = deque(maxlen=window_pulses)
+        self.bpm: float | None = None
+        self.running = False
+        self.pulses = 0
+        self.start_version = 0
+
+    def feed(self, status: int, time_s: float) -> None:
+        """One real-time message (0xF8 clock, 0xFA start, 0xFB continue, 0xFC stop) at ``time_s`` (MIDI thread)."""
+        if status == CLOCK:
+            times = self._times
+            if times and time_s - times[-1] > CLOCK_GAP_S:
+                times.clear()
+            times.append(time_s)
+            self.pulses += 1
+            if len(times) > CLOCK_MIN_PULSES:
+                seconds_per_pulse = _slope(times)
+                if seconds_per_pulse > 0:
+                    self.bpm = min(max(60.0 / (PPQN * seconds_per_pulse), MIN_BPM), MAX_BPM)
+        elif status == START:
+            self.running, self.pulses = True, 0
+            self._times.clear()
+            self.start_version += 1
+        elif status == CONTINUE:
+            self.running = True
+            self._times.clear()
+        elif status == STOP:
+            self.running = False
+
+
+def _slope(times: deque[float]) -> float:
+    """Least-squares seconds per pulse through the timestamps (equally spaced pulse numbers)."""
+    n = len(times)
+    mean_i = (n - 1) / 2.0
+    mean_t = sum(times) / n
+    num = sum((i - mean_i) * (t - mean_t) for i, t in enumerate(times))
+    den = n * (n * n - 1) / 12.0  # sum of (i - mean_i)**2
+    return num / den
+
+
+class Tempo:
+    """The tempo in BPM: set by hand (``set_bpm``) or followed from MIDI clock (``feed_midi``).
+
+    ``follow_clock``: True (default) lets a running MIDI clock override the hand-set tempo while it sends.
+    ``bpm`` is what the worker reads (a plain attribute store by each writer).
+    """
+
+    def __init__(self, bpm: float = 120.0, follow_clock: bool = True) -> None:
+        self.manual_bpm = check_bpm(bpm)
+        self.clock = ClockFollower()
+        self.follow_clock = follow_clock
+        self.bpm = self.manual_bpm
+
+    def set_bpm(self, bpm: float) -> None:
+        """A tempo from the command line, the window or OSC (any thread)."""
+        self.manual_bpm = check_bpm(bpm, "tempo")
+        if not self.following:
+            self.bpm = self.manual_bpm
+
+    @property
+    def following(self) -> bool:
+        """True while the tempo comes from a MIDI clock."""
+        return self.follow_clock and self.clock.running and self.clock.bpm is not None
+
+    def feed_midi(self, status: int, time_s: float) -> None:
+        """A MIDI real-time message with its timestamp in seconds (the MIDI thread)."""
+        self.clock.feed(status, time_s)
+        clock_bpm = self.clock.bpm
+        self.bpm = clock_bpm if self.following and clock_bpm is not None else self.manual_bpm
+
+
+class BeatGrid:
+    """Beats on the model's sample clock: beat k lands at sample ``beat_sample(k)`` (the worker's).
+
+    The grid is a line (``anchor_sample``, ``anchor_beat``, ``beat_frames``); `sync` re-reads the tempo at
+    a block boundary and turns the line there, so the beat phase carries across a tempo change, and goes
+    back to beat 0 at the block boundary after a MIDI clock start.
+    """
+
+    def __init__(self, tempo: Tempo, sample_rate: int) -> None:
+        self.tempo = tempo
+        self.sample_rate = int(sample_rate)
+        self.bpm = tempo.bpm
+        self.anchor_sample = 0.0
+        self.anchor_beat = 0.0
+        self._start_version = tempo.clock.start_version
+
+    @property
+    def beat_frames(self) -> float:
+        """Samples per beat at the current tempo."""
+        return self.sample_rate * 60.0 / self.bpm
+
+    def beat_at(self, sample: float) -> float:
+        """Beats since beat 0 at ``sample`` (fractional)."""
+        return self.anchor_beat + (sample - self.anchor_sample) / self.beat_frames
+
+    def beat_sample(self, beat: int) -> int:
+        """The first sample at or after beat ``beat``'s exact time."""
+        return math.ceil(self.anchor_sample + (beat - self.anchor_beat) * self.beat_frames - 1e-6)
+
+    def sync(self, sample: int) -> None:
+        """At a block boundary (the worker): take the tempo's BPM and a clock start, keeping the phase."""
+        start = self.tempo.clock.start_version
+        if start != self._start_version:
+            self._start_version = start
+            self.anchor_sample, self.anchor_beat = float(sample), 0.0
+        bpm = self.tempo.bpm
+        if bpm != self.bpm:
+            self.anchor_beat = self.beat_at(sample)
+            self.anchor_sample = float(sample)
+            self.bpm = bpm
+
+    def next_beat(self, sample: int) -> tuple[int, int]:
+        """(beat number, sample index) of the first beat at or after ``sample``."""
+        k = math.ceil(self.beat_at(sample) - 1e-9)
+        while self.beat_sample(k) < sample:
+            k += 1
+        while self.beat_sample(k - 1) >= sample:
+            k -= 1
+        return k, self.beat_sample(k)
+
+    def beats_in(self, start: int, n: int) -> list[tuple[int, int]]:
+        """The beats (number, sample) with ``start <= sample < start + n``."""
+        beats = []
+        k, s = self.next_beat(start)
+        while s < start + n:
+            beats.append((k, s))
+            k += 1
+            s = self.beat_sample(k)
+        return beats
+
+
+@dataclass
+class Loop:
+    """Recall ``state`` every ``beats`` beats; each due recall is skipped with probability ``variation``.
+
+    ``state``: the bookmark to go back to; None takes the engine's state at the loop's first beat. Draws
+    come from ``numpy.random.default_rng(seed)``, one per due recall: the same seed, the same pattern.
+    """
+
+    beats: int
+    variation: float = 0.0
+    seed: int = 0
+    state: EngineState | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.beats, bool) or not isinstance(self.beats, int) or self.beats < 1:
+            raise UserError(f"--loop-beats {self.beats!r}: give a whole number of beats, 1 or more (e.g. 4)")
+        if not (isinstance(self.variation, (int, float)) and 0.0 <= self.variation <= 1.0):
+            raise UserError(f"--loop-variation {self.variation!r}: give a probability 0..1 (0: every recall)")
+        self._rng = np.random.default_rng(self.seed)
+        self.first_beat: int | None = None
+        self.recalls = 0
+        self.skipped = 0
+
+    def due(self, beat: int) -> bool:
+        """Whether beat ``beat`` recalls (the worker, once per beat): every ``beats``-th, less the skipped."""
+        if self.first_beat is None:
+            self.first_beat = beat
+            return False
+        if (beat - self.first_beat) % self.beats:
+            return False
+        if self.variation > 0.0 and self._rng.random() < self.variation:
+            self.skipped += 1
+            return False
+        self.recalls += 1
+        return True
+
+
+class TempoLocked:
+    """The producer the player drives when a tempo is on: the engine's blocks split at the beats.
+
+    On each beat (before its first sample is generated): the actions quantized to it run (`quantize`, any
+    thread: e.g. ``lambda: engine.restore(bookmark)``), then the `Loop` recalls its state when due.
+    ``position``: samples generated so far (the grid's clock); ``beats``: the beat numbers met (the last ones,
+    for the window and the tests: a bounded deque).
+    """
+
+    def __init__(self, engine: ControlledEngine, tempo: Tempo, loop: Loop | None = None) -> None:
+        self.engine = engine
+        self.grid = BeatGrid(tempo, engine.sample_rate)
+        self.loop = loop
+        self.position = 0
+        self.beats: deque[tuple[int, int]] = deque(maxlen=64)
+        self._actions: deque[Callable[[], None]] = deque()
+
+    def quantize(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the worker at the next beat (any thread; deque.append is atomic)."""
+        self._actions.append(action)
+
+    def _on_beat(self, beat: int, sample: int) -> None:
+        self.beats.append((beat, sample))
+        while self._actions:
+            self._actions.popleft()()
+        loop = self.loop
+        if loop is not None:
+            if loop.state is None and loop.first_beat is None:
+                loop.state = self.engine.snapshot()
+            if loop.due(beat) and loop.state is not None:
+                self.engine.restore(loop.state, "the loop's bookmark")
+
+    # -- the Producer protocol ---------------------------------------------------------------------
+
+    def generate(self, n: int, *, apply_gain: bool = True) -> np.ndarray:
+        grid, start = self.grid, self.position
+        grid.sync(start)
+        parts, done = [], 0
+        for beat, sample in grid.beats_in(start, n):
+            if sample > start + done:
+                parts.append(self.engine.generate(sample - start - done, apply_gain=apply_gain))
+                done = sample - start
+            self._on_beat(beat, sample)
+        if done < n:
+            parts.append(self.engine.generate(n - done, apply_gain=apply_gain))
+        self.position = start + n
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.engine.sample_rate
+
+    @property
+    def voices(self) -> int:
+        return self.engine.voices
+
+    @property
+    def seed(self) -> int:
+        return self.engine.seed
+
+    @property
+    def gain(self) -> float:
+        return self.engine.gain
+
+    @property
+    def temperatures(self) -> np.ndarray:
+        return self.engine.temperatures
+
+    @property
+    def min_p(self) -> np.ndarray:
+        return self.engine.min_p
+
+    @property
+    def audio_stats(self) -> Mapping[str, Any] | None:
+        return self.engine.audio_stats
+
+    def prime(
+        self,
+        audio: np.ndarray | Clip,
+        rate: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.engine.prime(audio, rate, seed, progress)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.engine.reset(seed)
