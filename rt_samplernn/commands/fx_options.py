@@ -50,8 +50,7 @@ def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str) 
         "--limiter",
         metavar="DBFS|off",
         default=limiter_default,
-        help="a brickwall limiter at the end of the master chain: its ceiling in dBFS (e.g. -1, -0.3) or 'off' "
-        f"(default: {limiter_default})",
+        help="a brickwall limiter at the end of the master chain: its ceiling in dBFS (e.g. -1, -0.3) or 'off'",
     )
     g.add_argument("--bpm", type=float, default=None, help="tempo in beats per minute, 20..400 (e.g. 120)")
     g.add_argument(

@@ -177,6 +177,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         default=DEFAULT_INPUT_SECONDS,
         help="how much of the live input its seed slot keeps (a phrase: a few seconds; longer buys little)",
     )
+    from rt_samplernn.commands.fx_options import add_effect_arguments
+
+    add_effect_arguments(p, limiter_default="-1")  # the limiter is on for live play: no blow-up reaches the speakers
     p.set_defaults(func=run)
 
 
@@ -414,7 +417,19 @@ def run(args: argparse.Namespace) -> int:
     engine = rig.engine
     assert engine is not None  # open_rig opened it
     try:
-        player = rig.prepare(device, args.latency_ms, seconds=args.seconds, chunk_frames=args.chunk_frames, sinks=sinks)
+        from rt_samplernn.commands.fx_options import build_rack, build_tempo
+
+        control = rig.control
+        rack = build_rack(args, engine.sample_rate, engine.voices, None if control is None else control.notices.say)
+        player = rig.prepare(
+            device,
+            args.latency_ms,
+            seconds=args.seconds,
+            chunk_frames=args.chunk_frames,
+            sinks=sinks,
+            effects=rack,
+            producer=build_tempo(args, engine),
+        )
     except BaseException:
         rig.close()
         raise

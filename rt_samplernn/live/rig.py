@@ -38,6 +38,7 @@ from rt_samplernn.live.params import Parameters
 from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES, DEFAULT_LATENCY_MS
 
 if TYPE_CHECKING:
+    from rt_samplernn.live.effects import Rack
     from rt_samplernn.live.engine import Engine
     from rt_samplernn.live.hotswap import HotSwap
     from rt_samplernn.live.input import LiveInput
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from rt_samplernn.live.osc import Handler, OscServer
     from rt_samplernn.live.plan import VoicePlan
     from rt_samplernn.live.player import Player
+    from rt_samplernn.live.producer import Producer
     from rt_samplernn.live.sinks import Sink
 
 Device = int | str | None  # an output: an index, a name substring, NO_DEVICE ("none"), or None (the default)
@@ -193,16 +195,20 @@ class Rig:
         seconds: float | None = None,
         chunk_frames: int | None = None,
         sinks: Sequence[Sink] = (),
+        effects: Rack | None = None,
+        producer: Producer | None = None,
     ) -> Player:
         """A player for the engine on ``device`` (stopping the one before), hooked to the control loop, not
-        yet started (`start`): UserError for a device that is not there."""
+        yet started (`start`): UserError for a device that is not there. ``effects``: the voice and master
+        chains and the limiter (live/effects.py) the worker runs on each block; ``producer``: what the player
+        drives instead of the engine itself (live/tempo.py's TempoLocked around it: loops on the beat)."""
         from rt_samplernn.live.player import Player
 
         engine, params, control = self._parts()
         self.stop()
         seed = None if self.seed_audio is None else (self.seed_audio, self.seed_audio.rate)
         player = Player(
-            engine,
+            producer if producer is not None else engine,
             device=device,
             latency_ms=latency_ms,
             seconds=seconds,
@@ -211,6 +217,7 @@ class Rig:
             seed=seed,
             music=self.music,
             sinks=sinks,
+            effects=effects,
         )
         self.attach(player)
         self.player = player
