@@ -168,8 +168,14 @@ class VoicePlan:
     def line(self) -> str:
         """One line for the user: what was chosen and why."""
         need = self.shares.get(self.requested)
+        short = need is not None and need * P99_MARGIN > 1.0
+        if self.voices == self.requested and short and not self.forced:  # one voice that does not fit
+            return (
+                f"{self.voices} voice needs {need:.0%} of this CPU's real-time budget by its p99 block: expect "
+                "underruns (a smaller or 8 kHz model, a longer --latency-ms, or fewer other programs)"
+            )
         if self.voices == self.requested:
-            if self.forced and need is not None and need * P99_MARGIN > 1.0:
+            if short:
                 return (
                     f"{self.requested} voice(s) need {need:.0%} of this CPU's real-time budget by their p99 block: "
                     "playing them anyway (--force-voices); expect underruns"
@@ -221,18 +227,22 @@ def plan_voices(
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     key = _plan_key(b, threads)
     stored = _read_cache(cache) if cache is not None else {}
-    shares = {int(v): float(s) for v, s in stored.get(key, {}).items() if str(v).isdigit()}
+    # Only counts that fitted are remembered: one that fell short may have met a busy minute, so it is timed again.
+    shares = {
+        int(v): float(s)
+        for v, s in stored.get(key, {}).items()
+        if str(v).isdigit() and isinstance(s, (int, float)) and float(s) * P99_MARGIN <= 1.0
+    }
     cached = requested in shares
     for voices in range(requested, 0, -1):
         if voices not in shares:
             shares[voices] = block_times(b, voices, 1, threads, seconds).p99_share
         if shares[voices] * P99_MARGIN <= 1.0:
             break
-        cached = cached and voices - 1 in shares
     voices = choose_voices(requested, shares, force)
     if cache is not None:
         try:
-            stored[key] = {str(v): round(s, 4) for v, s in sorted(shares.items())}
+            stored[key] = {str(v): round(s, 4) for v, s in sorted(shares.items()) if s * P99_MARGIN <= 1.0}
             write_atomically(cache, (json.dumps(stored, indent=1) + "\n").encode(), "the voice-plan cache")
         except UserError:
             pass  # a cache that cannot be written costs a calibration next time, nothing else
