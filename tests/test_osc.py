@@ -172,6 +172,8 @@ def test_play_takes_osc_and_swaps_bundles_on_jack(jack, bundle, tmp_path):
         client = SimpleUDPClient("127.0.0.1", port)
         assert proc.stderr is not None
         first = proc.stderr.readline().decode()  # play prints it once the socket listens
+        while first.startswith("rt-samplernn play: ") and "OSC:" not in first:  # the voice plan's line before it
+            first = proc.stderr.readline().decode()
         assert f"OSC: listening on udp 127.0.0.1:{port}" in first, first
         client.send_message("/temperature", 0.5)
         client.send_message("/gain", 0.8)
