@@ -49,6 +49,15 @@ MAX_MIN_P = _MIN_P.maximum  # the declared range, the one every front end and th
 KNOB_RANGES = {"temperature": (MIN_TEMPERATURE, np.inf), "min_p": (0.0, MAX_MIN_P), "gain": (0.0, np.inf)}
 
 
+def _knob_range(name: str) -> tuple[float, float]:
+    """The range a restored state's knob must be in: the setters' (KNOB_RANGES), else its declaration's."""
+    if name in KNOB_RANGES:
+        return KNOB_RANGES[name]
+    declared = declaration(name)
+    spec = None if declared is None else declared.spec
+    return (-np.inf, np.inf) if spec is None else (float(spec.minimum), float(spec.maximum))
+
+
 @dataclass
 class _Restart:
     """A reset's or a prime's new start: published to the producer with one assignment."""
@@ -361,7 +370,7 @@ class Engine:
             q_levels=self.q_levels,
             noise_blocks=NOISE_CHUNK_BLOCKS,
             knobs={
-                name: KnobSpec(str(value.dtype), value.shape == (self.voices,), *KNOB_RANGES[name])
+                name: KnobSpec(str(value.dtype), value.shape == (self.voices,), *_knob_range(name))
                 for name, value in self.knob_values().items()
             },
             float_dtype=str(states[0][0].dtype),
