@@ -144,7 +144,9 @@ class Rig:
         else:
             voices = self.plan_voices(bundle)
             made = Engine(bundle, voices=voices, seed=self.seed, provider=self.provider, threads=self.threads)
-        self.notices = [*made.notices, *([self.voice_plan.line()] if self.voice_plan is not None else [])]
+        plan = self.voice_plan
+        said = plan is not None and (plan.voices != plan.requested or plan.forced or "needs" in plan.line())
+        self.notices = [*made.notices, *([plan.line()] if plan is not None and said else [])]
         path = made.bundle.root if isinstance(bundle, (Bundle, Engine)) else Path(bundle)
         engine = HotSwap(made, path=path)
         start = start_settings(engine.bundle, self.temperature, self.min_p)
