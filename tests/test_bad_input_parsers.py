@@ -167,6 +167,9 @@ def test_sample_graph_levels_out_of_range_are_an_error_not_a_wrap(bundle):
     graph.node.append(helper.make_node("Sub", [inner, "shift"], [out.name]))
     onnx.save(model, str(path))
     edit_manifest(bundle, lambda d: [g.update(sha256=sha256_file(path)) for g in d["graphs"] if g["file"] == path.name])
+    with pytest.raises(UserError, match=r"sample\.onnx: computes wrong on this CPU"):
+        Engine(bundle, provider="cpu")  # the self-check at load catches it first
+    edit_manifest(bundle, lambda d: d.pop("selfcheck"))  # a bundle without one: the range check while playing
     engine = Engine(bundle, provider="cpu")
     with pytest.raises(UserError) as e:
         engine.generate(64)
