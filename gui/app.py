@@ -130,7 +130,7 @@ def main(
         settings = open_settings(settings_path)
         for notice in settings.notices:
             print(f"rt-samplernn gui: {notice}", file=sys.stderr)
-        session = LiveSession(provider=provider, force=force)
+        session = LiveSession(provider=provider, force=force, fit_voices=True)  # `gui`: the voices that fit
         session.min_p_wanted, session.cold, session.full_range = min_p, cold, full_range
         window = create_window(bundle, settings, session=session, voices=voices)
         signals.window = window

@@ -84,10 +84,16 @@ class LiveSession:
     """
 
     def __init__(
-        self, slot_count: int = SEED_SLOTS, provider: str = "auto", threads: int = 1, seed: int = 0, force: bool = False
+        self,
+        slot_count: int = SEED_SLOTS,
+        provider: str = "auto",
+        threads: int = 1,
+        seed: int = 0,
+        force: bool = False,
+        fit_voices: bool = False,
     ):
         self.rig = Rig(
-            slot_count=slot_count, provider=provider, threads=threads, seed=seed, fit_voices=True, force=force
+            slot_count=slot_count, provider=provider, threads=threads, seed=seed, fit_voices=fit_voices, force=force
         )
         self.bundle: Path | None = None
         self.info: Bundle | None = None
