@@ -3,7 +3,6 @@
     python benchmarks/engine_rtf.py                       # live preset: 1 and 4 voices, vs PyTorch
     python benchmarks/engine_rtf.py --presets live prism --voices 1 4 --seconds 10 --rounds 3
     python benchmarks/engine_rtf.py --int8                # also the int8 export (export --int8)
-    python benchmarks/engine_rtf.py --int8 --versions 1 2 # the first release's bundle format beside this one
     python benchmarks/engine_rtf.py --first-release [--checkpoint CKPT]   # the first release's engine and
                                                           # exporter beside today's (benchmarks/first_release.py)
 
@@ -42,13 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8", action="store_true", help="also time an int8 export of each preset (export --int8)")
     p.add_argument("--no-fp32", action="store_true", help="time only the int8 exports")
     p.add_argument(
-        "--versions",
-        nargs="+",
-        type=int,
-        default=[2],
-        help="bundle format versions to export from the same checkpoint (1: the first release's)",
-    )
-    p.add_argument(
         "--first-release",
         action="store_true",
         help="time the first release's engine on its own int8 export against today's engine on the "
@@ -77,11 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             model = SampleRNN(model_config_from_preset(preset)).eval()
             ckpt = save_checkpoint(Path(tmp) / f"{preset}.pt", model)
             bundles = {}
-            for version in args.versions:
-                for int8 in ([False] if not args.no_fp32 else []) + ([True] if args.int8 else []):
-                    kind = f"v{version} {'int8' if int8 else 'fp32'}"
-                    bundles[kind] = Path(tmp) / f"{preset}-v{version}-{'int8' if int8 else 'fp32'}"
-                    export_bundle(model, bundles[kind], int8=int8, version=version)
+            for int8 in ([False] if not args.no_fp32 else []) + ([True] if args.int8 else []):
+                kind = f"v2 {'int8' if int8 else 'fp32'}"  # the version export writes
+                bundles[kind] = Path(tmp) / f"{preset}-v2-{'int8' if int8 else 'fp32'}"
+                export_bundle(model, bundles[kind], int8=int8)
             for voices in args.voices:
                 eng: dict[str, list[float]] = {k: [] for k in bundles}
                 eng_cpu: dict[str, list[float]] = {k: [] for k in bundles}

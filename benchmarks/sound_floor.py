@@ -9,7 +9,8 @@ For each bundle, each voice count (1, 2, 4) and each noise seed (0-4), the engin
 (rt_samplernn.live.engine.Engine at play's default temperature and min-p, from play's start; no watchdog), and
 rt_samplernn.measure sets every voice against the music (default: the Drascula tracks recipes/demo.sh trains
 on, resampled to the bundle's rate): a table per bundle and voice count (how many voices meet each criterion,
-and median figures), a line on the music per bundle, then one row per voice, against the issue's floor:
+and median figures), a line on the music per bundle, then one row per voice, against the issue's floor (the
+checks of rt_samplernn.judge's `verdict`, its thresholds in `judge.Thresholds`):
 
 * sounding: the share of one-second windows above -40 dBFS (floor: 95%);
 * rhythmicity and spectral dynamics: the voice's median and the music's (floor: 75% and 90% of the music's);
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rt_samplernn import measure
+from rt_samplernn import judge, measure
 from rt_samplernn.audio import FileClip
 from rt_samplernn.cli import get_parser
 from rt_samplernn.commands.play import rig_from_args
@@ -137,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         f"against {len(args.against)} "
         "music path(s)\n"
     )
+    t = judge.THRESHOLDS
     print(
-        "| bundle | voices | voices at the floor | sounding >= 95% | rhythmicity >= 75% of music's | dynamics >= 90% "
-        f"| AUC <= 0.95 | loud inside >= 80% | flat inside >= 80% | median rhythmicity | median dynamics "
-        f"| median AUC |\n|{'---|' * 12}"
+        f"| bundle | voices | voices at the floor | sounding >= {1 - t.max_silent_share:.0%} "
+        f"| rhythmicity >= {t.rhythm_ratio:.0%} of music's | dynamics >= {t.dynamics_ratio:.0%} "
+        f"| AUC <= {t.max_auc:g} | loud inside >= {t.inside_share:.0%} | flat inside >= {t.inside_share:.0%} "
+        f"| median rhythmicity | median dynamics | median AUC |\n|{'---|' * 12}"
     )
     print("\n".join(summary))
     print()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -193,15 +191,6 @@ def quantize_graph(
     model.graph.node.extend(nodes)
     if count and not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    return count
-
-
-def quantize_frame_graph(path: Path) -> int:
-    """Bundle version 1's int8: every constant-weight MatMul of a frame graph file as MatMulNBits (the GRU/LSTM
-    op keeps fp32 weights). About 1% relative error in the conditioning; needs onnxruntime's contrib ops."""
-    model = onnx.load(str(path))
-    count = quantize_graph(model, blocks=(INT8_BLOCK,))
-    onnx.save(model, str(path))
     return count
 
 

@@ -1,10 +1,9 @@
 """PyTorch SampleRNN -> a bundle of ONNX step graphs plus a versioned model.json manifest.
 
-One graph per tier (docs/bundle.md), the RNN state as explicit inputs and outputs. Version 2 (default):
+One graph per tier (docs/bundle.md), the RNN state as explicit inputs and outputs. Version 2:
 each frame tier is one step with its cell written out as MatMuls (export/cells.py); the sample graph is
-the frame of F0 samples unrolled into plain nodes. Version 1 (the first release's, kept for hosts and
-side-by-side benches): `FrameTier.forward` by torch.onnx with a dynamic number of frames, and an ONNX Loop
-over the frame. Either way Gumbel-max sampling runs inside the sample graph (noise and temperature are
+the frame of F0 samples unrolled into plain nodes (version 1, the first release's torch.onnx GRU/LSTM ops
+and ONNX Loop, is still read, no longer written: tests/fixtures/v1 keeps bundles of it). Gumbel-max sampling runs inside the sample graph (noise and temperature are
 inputs, so it is seedable), the embedding and input conv are one [F0*Q, S] gather table, and the sample
 MLP's first linear layer is folded into that table and into the finest frame tier's upsampling, whose
 output is therefore the sample MLP's first pre-activation (`cond_out` of frame.onnx). `export.verify`
@@ -34,7 +33,6 @@ from rt_samplernn.export.int8 import ROW_FORM, ROW_SCALED_MIN_WEIGHTS, quantize_
 from rt_samplernn.live.bundle import (
     FORMAT,
     MANIFEST,
-    SUPPORTED_VERSIONS,
     VERSION,
     frame_graph_name,
     sha256_file,
@@ -94,17 +92,15 @@ def fold_upsample(tier: FrameTier, sample: SampleTier) -> FrameTier:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def frame_io(
-    tier: FrameTier, has_cond: bool, out_dim: int, below: str, steps: str | int = "frames"
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Manifest entries (inputs, outputs, states) for one frame graph; steps: "frames" (version 1) or 1."""
+def frame_io(tier: FrameTier, has_cond: bool, out_dim: int, below: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """Manifest entries (inputs, outputs, states) for one frame graph (one frame per call)."""
     L, D, F = tier.layers, tier.dim, tier.frame_size
     inputs = [
         dict(
             name="frames",
             dtype="int64",
-            shape=["voices", steps, F],
-            meaning=f"{'T frames' if steps == 'frames' else 'one frame'} of {F} previous int levels each, oldest first",
+            shape=["voices", 1, F],
+            meaning=f"one frame of {F} previous int levels each, oldest first",
         )
     ]
     if has_cond:
@@ -112,7 +108,7 @@ def frame_io(
             dict(
                 name="cond",
                 dtype="float32",
-                shape=["voices", steps, D],
+                shape=["voices", 1, D],
                 meaning="conditioning from the tier above, one vector per frame",
             )
         )
@@ -131,7 +127,7 @@ def frame_io(
         dict(
             name="cond_out",
             dtype="float32",
-            shape=["voices", "positions" if steps == "frames" else tier.ratio, out_dim],
+            shape=["voices", tier.ratio, out_dim],
             meaning=f"conditioning for the {below}: {tier.ratio} vectors per input frame "
             f"(positions = frames * {tier.ratio})",
         )
@@ -172,7 +168,7 @@ def sample_weights(sample: SampleTier) -> tuple[list[TensorProto], list[tuple[st
 def sample_model(
     nodes: list, inits: list, f0: int, s_dim: int, q: int, how: str, min_p: bool = False
 ) -> onnx.ModelProto:
-    """The sample graph around ``nodes`` (either bundle version; ``min_p``: with that input), checked."""
+    """The sample graph around ``nodes`` (``min_p``: with that input), checked."""
     inputs = [
         helper.make_tensor_value_info("prev", TensorProto.INT64, ["voices", f0]),
         helper.make_tensor_value_info("cond", TensorProto.FLOAT, ["voices", f0, s_dim]),
@@ -195,7 +191,8 @@ def sample_model(
 
 
 def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
-    """Bundle version 2: the same inputs and output as version 1, the frame unrolled into plain nodes.
+    """Bundle version 2's sample graph (version 1's was an ONNX Loop with the same inputs and output, less
+    min_p): the frame unrolled into plain nodes.
 
     Once per frame: `acc[:, j]`, step j's first-layer pre-activation as far as it is known (conditioning plus
     the table rows of the previous frame's samples in its window), one Gather + ReduceSum; and noise *
@@ -282,7 +279,7 @@ def build_unrolled_sample_graph(sample: SampleTier) -> onnx.ModelProto:
 
 
 def sample_io(f0: int, s_dim: int, q: int, min_p: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Manifest entries (inputs, outputs) of the sample graph; `min_p`: it takes the tail cut (version 2)."""
+    """Manifest entries (inputs, outputs) of the sample graph; `min_p`: it takes the tail cut (since 2026-12-03)."""
     inputs: list[dict[str, Any]] = [
         dict(name="prev", dtype="int64", shape=["voices", f0], meaning=f"the last {f0} int levels, oldest first"),
         dict(
@@ -386,25 +383,21 @@ def export_bundle(
     out_dir: str | Path,
     source: str | None = None,
     int8: bool = False,
-    version: int = VERSION,
     row_scaled_min_weights: int | None = ROW_SCALED_MIN_WEIGHTS,
     row_form: str = ROW_FORM,
     selfcheck: bool = True,
 ) -> Path:
     """Write model.json and one graph per tier into out_dir (created); returns the manifest path.
 
-    version 2 (the default): one-frame step graphs with explicit RNN cells and an unrolled sample graph;
-    int8 stores every weight matrix of all three graphs as int8 (MatMulNBits); a frame graph with matrices of
+    Bundle version 2, the only one this exporter writes (version 1 is still read: live/bundle.py, and
+    tests/fixtures/v1 holds version-1 bundles for its tests): one-frame step graphs with explicit RNN cells
+    and an unrolled sample graph; int8 stores every weight matrix of all three graphs as int8 (MatMulNBits); a frame graph with matrices of
     at least row_scaled_min_weights weights also gets a `batch` variant, those matrices as MatMulInteger with
     per-voice activation scales, for engines of several voices (None: no variants, as the first version-2
     exports; row_form: their MatMulInteger form, export/int8.ROW_FORMS). selfcheck: write selfcheck.npz, every
     graph's fixed input and fp32 output, which engines check their CPU against (False: as bundles before
-    2026-12-07). version 1 (the first release's format, kept to bench side by side): GRU/LSTM ops, a Loop
-    sample graph, int8 only in the frame graphs' MatMuls. The fp32 export of either verifies to 1e-4.
+    2026-12-07). The fp32 export verifies to 1e-4.
     """
-    if version not in SUPPORTED_VERSIONS:
-        raise ValueError(f"bundle version must be one of {SUPPORTED_VERSIONS}, not {version}")
-    from rt_samplernn.export.onnx_v1 import build_v1_sample_graph, write_v1_frame_graph  # (it imports this module)
 
     model = model.eval()
     cfg = model.cfg
@@ -412,7 +405,7 @@ def export_bundle(
     out_dir.mkdir(parents=True, exist_ok=True)
     n_frame = len(cfg.frame_sizes)
     graphs: list[dict[str, Any]] = []
-    references: dict[str, dict[str, np.ndarray]] = {}  # version 2: every graph's self-check
+    references: dict[str, dict[str, np.ndarray]] = {}  # every graph's self-check
     s_dim = 0
     for k in reversed(range(n_frame)):
         tier = model.frame_tiers[k]
@@ -425,18 +418,15 @@ def export_bundle(
         else:
             below = f"{frame_graph_name(k - 1)} graph"
         path = out_dir / f"{name}.onnx"
-        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below, steps="frames" if version == 1 else 1)
-        if version == 1:
-            write_v1_frame_graph(tier, has_cond, path, int8)
-        else:
-            graph = build_cell_frame_graph(tier, has_cond)
-            references[name] = reference_outputs(graph, inputs, cfg.q_levels)
-            batch = _batch_variant(graph, row_scaled_min_weights, row_form) if int8 else None
-            if int8:
-                quantize_graph(graph)
-            onnx.save(graph, str(path))
-            if batch is not None:
-                onnx.save(batch, str(out_dir / f"{name}.batch.onnx"))
+        inputs, outputs, states = frame_io(tier, has_cond, tier.out_dim, below)
+        graph = build_cell_frame_graph(tier, has_cond)
+        references[name] = reference_outputs(graph, inputs, cfg.q_levels)
+        batch = _batch_variant(graph, row_scaled_min_weights, row_form) if int8 else None
+        if int8:
+            quantize_graph(graph)
+        onnx.save(graph, str(path))
+        if batch is not None:
+            onnx.save(batch, str(out_dir / f"{name}.batch.onnx"))
         graphs.append(
             dict(
                 name=name,
@@ -450,18 +440,14 @@ def export_bundle(
                 states=states,
             )
         )
-        if version != 1 and batch is not None:
+        if batch is not None:
             graphs[-1]["batch"] = dict(file=f"{name}.batch.onnx", min_voices=BATCH_MIN_VOICES)
     path = out_dir / "sample.onnx"
-    if version == 1:
-        sample_graph = build_v1_sample_graph(model.sample_tier)
-    else:
-        sample_graph = build_unrolled_sample_graph(model.sample_tier)
-    inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels, min_p=version != 1)
-    if version != 1:
-        references["sample"] = reference_outputs(sample_graph, inputs, cfg.q_levels)
-        if int8:
-            quantize_graph(sample_graph)
+    sample_graph = build_unrolled_sample_graph(model.sample_tier)
+    inputs, outputs = sample_io(cfg.frame_sizes[0], s_dim, cfg.q_levels)
+    references["sample"] = reference_outputs(sample_graph, inputs, cfg.q_levels)
+    if int8:
+        quantize_graph(sample_graph)
     onnx.save(sample_graph, str(path))
     graphs.append(
         dict(
@@ -478,10 +464,10 @@ def export_bundle(
         for entry in (g, g.get("batch")):
             if entry is not None:
                 entry["sha256"] = sha256_file(out_dir / entry["file"])
-    weights = "fp32" if not int8 else "int8-frame-matmuls" if version == 1 else "int8"
+    weights = "int8" if int8 else "fp32"
     manifest = dict(
         format=FORMAT,
-        version=version,
+        version=VERSION,
         exporter=dict(
             name="rt-samplernn", version=__version__, torch=torch.__version__.split("+")[0], onnx_opset=OPSET
         ),

@@ -3,9 +3,10 @@
 `measure_usable` runs the exported bundle once, one voice per setting of a small grid (temperatures x
 cuts), each voice primed from its own stretch of the bundle's clip (as `play` starts) or from the initial
 state without one, for `seconds`; then judges each voice's one-second windows against the training music's
-`audio_stats` (rt_samplernn.measure): a setting is usable when at most 5% of its windows are silent
-(under -40 dBFS), its flatness stays under the watchdog's hiss threshold, and at least half of its windows
-lie inside the music's 1st-99th percentile ranges of level and flatness. The usable range spans the
+`audio_stats`; rt_samplernn.judge decides, with its thresholds (`judge.THRESHOLDS.for_music(stats)`): a
+setting is usable when at most 5% of its windows are silent (under -40 dBFS), its flatness stays under the
+watchdog's hiss threshold, and at least half of its windows lie inside the music's 1st-99th percentile
+ranges of level and flatness. The usable range spans the
 settings that pass; the default is the passing setting with the most windows inside (nearest temperature 1
 on a tie). When none passes, the best setting is the default and the ranges are that one point (the knobs
 then keep their declared travel).
@@ -20,16 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from rt_samplernn import judge as judges
 from rt_samplernn.block_features import window_features
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.music import Usable, bundle_clip, voice_clips
-from rt_samplernn.live.watchdog import WatchdogConfig
-from rt_samplernn.measure import SILENT_DB
 
 TEMPERATURES = (0.9, 1.0, 1.1, 1.25, 1.4)  # SampleRNN's musical range is narrow: 1.0 must be on the grid
 CUTS = (0.0, 0.03, 0.1)
-MAX_SILENT_SHARE = 0.05
-MIN_INSIDE_SHARE = 0.5
 GENERATE_BLOCK = 16000
 
 
@@ -49,11 +47,11 @@ class Verdict:
 
 
 def judge(audio: np.ndarray, sample_rate: int, stats: Mapping[str, Any], temperature: float, min_p: float) -> Verdict:
-    """A voice's audio against the training music's audio_stats."""
+    """A voice's audio against the training music's audio_stats, judged by rt_samplernn.judge."""
+    thresholds = judges.THRESHOLDS.for_music(stats)
     feats = window_features(audio, sample_rate)
     level, flat = feats["rms_db"], feats["flatness"]
-    silent = level < SILENT_DB
-    hiss = WatchdogConfig.from_audio_stats(stats).hiss_flatness
+    silent = level < thresholds.silent_db
     loud_flat = flat[~silent]
     mean_flat = float(loud_flat.mean()) if len(loud_flat) else 0.0
     lo_db, hi_db = float(stats["rms_db"]["p1"]), float(stats["rms_db"]["p99"])
@@ -61,7 +59,8 @@ def judge(audio: np.ndarray, sample_rate: int, stats: Mapping[str, Any], tempera
     inside = (level >= lo_db) & (level <= hi_db) & (flat >= lo_f) & (flat <= hi_f)
     silent_share = float(silent.mean()) if len(level) else 1.0
     inside_share = float(inside.mean()) if len(level) else 0.0
-    ok = silent_share <= MAX_SILENT_SHARE and mean_flat < hiss and inside_share >= MIN_INSIDE_SHARE
+    figures = judges.Figures(len(level), silent_share, flatness=mean_flat, inside_share=inside_share)
+    ok = judges.verdict(figures, thresholds).passed
     return Verdict(temperature, min_p, silent_share, mean_flat, inside_share, ok)
 
 

@@ -8,7 +8,8 @@ of 10 s generated beside 10 s of held-out music.
         --train-tracks 1 2 3 4 5 8 12 15 16 17 18 19 21 22 23 24 27
 
 Writes BUNDLE/measurements.json, BUNDLE/spectrogram.png and BUNDLE/MODEL_CARD.md and prints the figures.
-The measures are rt_samplernn.measure's, the same the demo's test recomputes from the bundle.
+The measures are rt_samplernn.measure's, the same the demo's test recomputes from the bundle; each voice's
+verdict and floor are rt_samplernn.judge's (`Comparison.verdict`, `Comparison.floor`), its thresholds in one place.
 """
 
 from __future__ import annotations

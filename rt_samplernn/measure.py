@@ -16,7 +16,7 @@ Two families share the definitions below:
     window repeats at a beat's period (Drascula's rhythmic tracks about 0.4; a held note or noise near 0);
   - ``spectral_dynamics``: the spread (standard deviation) over time of each mel band's log energy, averaged
     over the bands: how much the sound moves (natural log of power);
-  - the share of silent one-second windows (under ``SILENT_DB``).
+  - the share of silent one-second windows (under rt_samplernn.judge's ``silent_db``).
 
   Timbre measures of a window under ``NO_SOUND_DB`` are NaN (nothing to judge); NaN counts as outside a range.
   The classifier two-sample test (`rt_samplernn.two_sample.classifier_auc`) tells two sets of windows apart by their log-mel statistics
@@ -25,7 +25,8 @@ Two families share the definitions below:
 
 `music_windows` reads music as a model hears it (mono, resampled with soxr to the generated audio's rate,
 peak-normalised per file), in blocks, sampling at most ``max_minutes`` of windows evenly; `compare` sets one
-voice against it, and `verdict` says in words what that comparison means.
+voice against it, and rt_samplernn.judge's `verdict` (its thresholds in one place) says what that comparison
+means, in words (`Comparison.verdict`) and against the issue's floor (`Comparison.floor`).
 """
 
 from __future__ import annotations
@@ -38,14 +39,15 @@ from typing import Any
 
 import numpy as np
 
+from rt_samplernn import judge
 from rt_samplernn.audio import FileClip, find_audio_files, model_audio_blocks, peak_and_length
 from rt_samplernn.block_features import BlockAnalyser, db
 from rt_samplernn.errors import UserError
+from rt_samplernn.judge import THRESHOLDS, Row
 from rt_samplernn.two_sample import classifier_auc
 
 WINDOW_S = 2.0  # seconds per window of the music measures
 SILENCE_WINDOW_S = 1.0  # the silent share counts windows this long (each music window's two halves)
-SILENT_DB = -40.0  # a one-second window under this is silent
 NO_SOUND_DB = -60.0  # a window under this has no flatness, pitch, rhythm or dynamics
 PITCH_FRAME_S = 0.128  # seconds per autocorrelation frame of pitch salience (six periods of 50 Hz)
 PITCH_HZ = (50.0, 1000.0)  # the pitches pitch salience looks for
@@ -60,13 +62,6 @@ ONSET_FLOOR = 0.01  # an onset envelope varying less than this (log units per fr
 MAX_MINUTES = 20.0  # default cap on the audio analysed per voice and for the music
 MEASURES = ("loudness_db", "flatness", "pitch_salience", "rhythmicity", "spectral_dynamics")
 UNITS = {"loudness_db": "dBFS", "flatness": "", "pitch_salience": "", "rhythmicity": "", "spectral_dynamics": ""}
-
-# The issue's floor (benchmarks/sound_floor.py, the demo's test)
-FLOOR_SOUNDING_SHARE = 0.95  # one-second windows above SILENT_DB
-FLOOR_RHYTHM_RATIO = 0.75  # rhythmicity median against the music's
-FLOOR_DYNAMICS_RATIO = 0.90  # spectral dynamics median against the music's
-FLOOR_AUC = 0.95  # classifier AUC at most
-FLOOR_INSIDE_SHARE = 0.80  # windows inside the music's loudness and flatness ranges
 
 
 # ----------------------------------------------------------------------------------------------- music measures
@@ -191,8 +186,8 @@ class Windows:
         return self.values[:, MEASURES.index(name)]
 
     def silent_share(self) -> float:
-        """Share of one-second windows under SILENT_DB (NaN without windows)."""
-        return float(np.mean(self.halves_db < SILENT_DB)) if len(self) else math.nan
+        """Share of one-second windows under the judge's silent_db (NaN without windows)."""
+        return float(np.mean(self.halves_db < THRESHOLDS.silent_db)) if len(self) else math.nan
 
     def select(self, rows: np.ndarray) -> Windows:
         return Windows(
@@ -345,17 +340,6 @@ def music_halves(music: Windows) -> tuple[Windows, Windows]:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One measure of one voice against the music."""
-
-    name: str
-    generated_median: float
-    music_median: float
-    music_range: tuple[float, float]  # 5th-95th percentile
-    inside: float  # share of the voice's windows inside music_range (NaN counts as outside)
-
-
-@dataclass(frozen=True)
 class Comparison:
     """One voice against the music: a row per measure, silent shares, the two AUCs, and the verdict."""
 
@@ -391,18 +375,13 @@ class Comparison:
             "verdict": self.verdict,
         }
 
+    def figures(self) -> judge.Figures:
+        """What the judge reads of this comparison."""
+        return judge.Figures(self.windows, self.silent_share, rows=self.rows, auc=self.auc)
+
     def floor(self) -> dict[str, bool]:
-        """The issue's floor, measure by measure (the sounding share on one-second windows)."""
-        r = self.rows
-        return {
-            "sounding": 1.0 - self.silent_share >= FLOOR_SOUNDING_SHARE,
-            "rhythmicity": r["rhythmicity"].generated_median >= FLOOR_RHYTHM_RATIO * r["rhythmicity"].music_median,
-            "spectral_dynamics": r["spectral_dynamics"].generated_median
-            >= FLOOR_DYNAMICS_RATIO * r["spectral_dynamics"].music_median,
-            "auc": self.auc <= FLOOR_AUC,
-            "loudness_inside": r["loudness_db"].inside >= FLOOR_INSIDE_SHARE,
-            "flatness_inside": r["flatness"].inside >= FLOOR_INSIDE_SHARE,
-        }
+        """The issue's floor, measure by measure (the judge's checks; the sounding share on one-second windows)."""
+        return judge.verdict(self.figures()).checks
 
 
 def _num(v: float) -> float | None:
@@ -459,7 +438,7 @@ def compare(voice: Windows, music: Windows, auc_music: float | None = None, seed
         auc_music=auc_music,
         verdict="",
     )
-    return Comparison(**{**partial.__dict__, "verdict": verdict(partial)})
+    return Comparison(**{**partial.__dict__, "verdict": judge.verdict(partial.figures()).words})
 
 
 def compare_voices(voices: Sequence[Windows], music: Windows, seed: int = 0) -> list[Comparison]:
@@ -476,39 +455,6 @@ def measure_against(
     if not isinstance(music, Windows):
         music = music_windows(music, sample_rate)
     return compare_voices(measure_voices(audio, sample_rate), music, seed)
-
-
-def verdict(c: Comparison) -> str:
-    """What a comparison means, in words, from the first thing that is off:
-    "too short to judge", "silent", "noise-like", "too quiet", "too loud", "no pitch yet",
-    "pitched, no beat yet", "a beat, but static", "outside the music's flatness range",
-    else "inside the music's ranges"."""
-    r = c.rows
-
-    def off(name: str, low: bool) -> bool:
-        row = r[name]
-        value, bound = row.generated_median, row.music_range[0 if low else 1]
-        return not np.isfinite(value) or (value < bound if low else value > bound)
-
-    if c.windows == 0:
-        return "too short to judge"
-    if c.silent_share >= 0.5:
-        return "silent"
-    if off("flatness", low=False):
-        return "noise-like"
-    if off("loudness_db", low=True):
-        return "too quiet"
-    if off("loudness_db", low=False):
-        return "too loud"
-    if off("pitch_salience", low=True):
-        return "no pitch yet"
-    if not r["rhythmicity"].generated_median >= FLOOR_RHYTHM_RATIO * r["rhythmicity"].music_median:
-        return "pitched, no beat yet"
-    if not r["spectral_dynamics"].generated_median >= FLOOR_DYNAMICS_RATIO * r["spectral_dynamics"].music_median:
-        return "a beat, but static"
-    if r["flatness"].inside < FLOOR_INSIDE_SHARE or r["loudness_db"].inside < FLOOR_INSIDE_SHARE:
-        return "outside the music's loudness or flatness range"
-    return "inside the music's ranges"
 
 
 def measure_files(

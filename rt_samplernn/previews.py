@@ -6,8 +6,9 @@ from the all-zero state, as a live voice does; `primed` first reads a held-out c
 generator draws its noise from NumPy (sampling), never from torch's generator, so a preview leaves training's
 random state untouched and resuming stays exact.
 
-The measures and the verdict are rt_samplernn.measure's (per window of measure.WINDOW_S seconds: a preview
-shorter than one window is "too short to judge"), against the held-out chunks as the music.
+The measures are rt_samplernn.measure's and the verdict rt_samplernn.judge's, the one judge (per window of
+measure.WINDOW_S seconds: a preview shorter than one window is "too short to judge"), against the held-out
+chunks as the music.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Music:
 
 
 def judge(audio: np.ndarray, sample_rate: int, music: Music | None) -> tuple[dict[str, float], str]:
-    """(the preview's measures, MEASURES; the verdict in words: measure.verdict against the music)."""
+    """(the preview's measures, MEASURES; the verdict in words: rt_samplernn.judge's, against the music)."""
     (windows,) = measure.measure_voices(audio, sample_rate, "preview")
     values = {name: measure.median(windows.measure(name)) for name in measure.MEASURES}
     values["silent_share"] = windows.silent_share()

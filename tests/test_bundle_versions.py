@@ -1,5 +1,6 @@
 """Bundle versions: version 2 (step graphs with explicit cells, unrolled sample graph) and version 1 (the
-first release's, which the shipped demo uses) compute the same model, and the engine plays both."""
+first release's, read from the bundles committed in tests/fixtures/v1: this exporter writes version 2 only)
+compute the same model, and the engine plays both."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.models import DEMO_BUNDLE
 from tests.audio_fixtures import drascula_track
-from tests.bundle_helpers import tiny_model
+from tests.bundle_helpers import tiny_model, v1_bundle, v1_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("rnn", ["gru", "lstm"])
 def test_versions_1_and_2_draw_the_same_samples(tmp_path, rnn):
-    model = tiny_model(4, rnn_type=rnn, rnn_layers=2, learn_h0=True)
-    export_bundle(model, tmp_path / "v1", version=1)
-    export_bundle(model, tmp_path / "v2", version=2)
+    model = v1_model(rnn)  # 2 layers, learned h0: a 3-tier GRU, a 2-tier LSTM
+    v1_bundle(rnn, tmp_path / "v1")
+    export_bundle(model, tmp_path / "v2")
     assert (load_bundle(tmp_path / "v1").version, load_bundle(tmp_path / "v2").version) == (1, 2)
     clip = np.sin(np.arange(3000) / 7.0).astype(np.float32)
     out = []
@@ -35,7 +36,7 @@ def test_versions_1_and_2_draw_the_same_samples(tmp_path, rnn):
 
 def test_a_version_1_int8_bundle_still_loads_primes_and_plays(tmp_path):
     """The first release's format (the demo shipped until 2026-12-01 was one): loads, primes, plays."""
-    export_bundle(tiny_model(4), tmp_path / "v1", int8=True, version=1)
+    v1_bundle("int8", tmp_path / "v1")
     bundle = load_bundle(tmp_path / "v1")
     assert bundle.version == 1 and bundle.manifest["weights"] == "int8-frame-matmuls"
     engine = Engine(bundle, voices=2, seed=1)

@@ -20,6 +20,7 @@ SHARED_CORE = [
     "rt_samplernn.quantize",
     "rt_samplernn.audio",
     "rt_samplernn.measure",
+    "rt_samplernn.judge",
     "rt_samplernn.sampling",
     "rt_samplernn.schedule",
     "rt_samplernn.errors",

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from rt_samplernn.export.onnx_export import export_bundle
 from rt_samplernn.generate import primed_states, start_history
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.schedule import block_schedule, prime_windows, tiers_due
-from tests.bundle_helpers import tiny_model
+from tests.bundle_helpers import bundle_of_version, tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -41,8 +40,7 @@ def test_reference_priming_in_chunks_equals_one_pass():
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_engine_priming_matches_the_reference(tmp_path, version):
-    model = tiny_model(3)
-    export_bundle(model, tmp_path / "b", version=version)
+    model, _ = bundle_of_version(version, tmp_path / "b")
     levels = np.random.default_rng(1).integers(0, 256, 16 * 600)
     history = start_history(model.cfg, 1, levels)
     engine = Engine(tmp_path / "b")

@@ -32,7 +32,7 @@ from rt_samplernn.schedule import (
     windows_of,
 )
 from tests.audio_fixtures import drascula_track
-from tests.bundle_helpers import TINY, tiny_model
+from tests.bundle_helpers import TINY, bundle_of_version, tiny_model, v1_bundle
 
 SMALL_BLOCK = 997  # file frames per block: a 7.4 s clip crosses ~330 block (and resampler chunk) boundaries
 
@@ -89,8 +89,7 @@ def test_windows_built_from_chunks_equal_the_windows_of_the_whole_history():
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_priming_from_a_file_in_blocks_equals_priming_from_the_whole_clip(tmp_path, small_blocks, version):
-    model = tiny_model(3)
-    export_bundle(model, tmp_path / "b", version=version)
+    model, _ = bundle_of_version(version, tmp_path / "b")
     path = drascula_track(28)  # 44.1 kHz -> the model's 16 kHz
     whole = PrimingHistory.from_levels(model.cfg, whole_clip_levels(model.cfg, path))
     from_file = PrimingHistory.from_clip(model.cfg, FileClip(path))
@@ -135,7 +134,7 @@ def test_preparing_a_long_file_for_priming_holds_blocks_not_the_clip():
 
 def test_ctrl_c_during_a_prime_leaves_the_engine_as_it_was(tmp_path):
     model = tiny_model(3)
-    export_bundle(model, tmp_path / "b", version=2)
+    export_bundle(model, tmp_path / "b")
     engine, untouched = Engine(tmp_path / "b", seed=1), Engine(tmp_path / "b", seed=1)
 
     def interrupt(done: float) -> None:
@@ -150,7 +149,7 @@ def test_ctrl_c_during_a_prime_leaves_the_engine_as_it_was(tmp_path):
 
 def test_ctrl_c_while_generate_primes_a_long_seed_file_stops_with_one_line(tmp_path):
     model = tiny_model(3)
-    export_bundle(model, tmp_path / "b", version=2)
+    export_bundle(model, tmp_path / "b")
     err_path, out = tmp_path / "stderr.txt", tmp_path / "out.wav"
     args = [
         "generate",
@@ -181,8 +180,7 @@ def test_ctrl_c_while_generate_primes_a_long_seed_file_stops_with_one_line(tmp_p
 
 
 def test_the_watchdog_reprimes_from_a_file_clip(tmp_path):
-    model = tiny_model(3)
-    export_bundle(model, tmp_path / "b", version=1)
+    v1_bundle("gru", tmp_path / "b")
     clip = FileClip(drascula_track(28))
     engine, expected = Engine(tmp_path / "b", seed=1), Engine(tmp_path / "b", seed=1)
     reprimer = Reprimer(engine, seed=(clip, clip.rate), reset_seed_base=2)

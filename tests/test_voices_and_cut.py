@@ -16,7 +16,7 @@ from rt_samplernn.generate import generate_levels
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.model import SampleRNN
 from rt_samplernn.sampling import gumbel_noise, noise_rng
-from tests.bundle_helpers import tiny_model
+from tests.bundle_helpers import tiny_model, v1_bundle, v1_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -145,8 +145,8 @@ def test_n_voices_from_one_seed_are_n_independent_streams(tmp_path):
 def test_a_bundle_without_the_cut_plays_with_it_off(tmp_path):
     """Version 1 bundles (and version 2 ones exported before the cut) have no min_p input: the engine feeds
     none, keeps the value, and draws exactly what it drew before."""
-    model = peaked_model(5)
-    export_bundle(model, tmp_path / "v1", version=1)
+    model = v1_model("gru")  # peaked, as peaked_model makes them
+    v1_bundle("gru", tmp_path / "v1")
     engine = Engine(tmp_path / "v1", voices=2, seed=1)
     assert not engine.has_min_p
     engine.set_min_p(0.3)

@@ -63,14 +63,6 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "comparison is skipped and a test signal is used",
     )
     p.add_argument(
-        "--bundle-version",
-        type=int,
-        choices=(1, 2),
-        default=2,
-        metavar="N",
-        help="bundle format to write: 2 (default, fastest) or 1 (the first release's, for older hosts)",
-    )
-    p.add_argument(
         "--verify-samples",
         type=check.int_in(1, 10_000_000),
         default=4000,
@@ -144,7 +136,6 @@ def run(args: argparse.Namespace) -> int:
             tmp,
             source=f"{ckpt.name} sha256:{sha256_file(ckpt)}",
             int8=not args.fp32,
-            version=args.bundle_version,
         )
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
         if args.audio_stats:

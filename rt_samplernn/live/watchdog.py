@@ -16,9 +16,11 @@ never mistaken for a collapse) over sliding windows, and reports an `Event` when
   autocorrelation of the last ``loop_ms`` reaches ``loop_similarity`` at some lag up to
   ``loop_max_period_ms`` (a short loop played over and over; sustained notes in music reach about 0.99).
 
-The measurements (flatness, low-band share, level) are those of `rt_samplernn.measure`, which
-summarises training audio; `WatchdogConfig.from_audio_stats` sets the thresholds from a bundle's
-``audio_stats`` (docs/bundle.md) and keeps the defaults where the bundle carries none.
+The measurements (flatness, low-band share, level) are those of `rt_samplernn.block_features`, which
+summarises training audio; the musical thresholds (hiss, drone) are rt_samplernn.judge's, the one judge of
+"sounds musical" (the usable-range scan refuses a setting at the same hiss threshold):
+`WatchdogConfig.from_audio_stats` sets them from a bundle's ``audio_stats`` (docs/bundle.md,
+`judge.Thresholds.for_music`) and keeps the defaults where the bundle carries none.
 
 `Reprimer` recovers: it re-primes the producer from the current seed (``producer.prime(audio, rate, seed)``)
 or, with no seed, from the bundle's music (``music(producer, seed)``, a `rt_samplernn.live.music.ClipPrimer`:
@@ -50,6 +52,7 @@ import numpy as np
 from rt_samplernn.audio import Clip
 from rt_samplernn.block_features import BLOCK_FRAMES, BlockAnalyser
 from rt_samplernn.errors import one_line
+from rt_samplernn.judge import THRESHOLDS
 
 if TYPE_CHECKING:
     from rt_samplernn.live.producer import Producer
@@ -59,6 +62,7 @@ NOISE = "noise"
 HISS = "hiss"
 DRONE = "drone"
 KINDS = (SILENCE, NOISE, HISS, DRONE)
+SILENCE_UNDER_MUSIC_DB = 15.0  # from audio_stats, silence is never stricter than this under the music's quietest 1%
 LOOP_DECIMATION = 4  # the loop check looks at the audio averaged over this many samples (4 kHz at 16 kHz)
 
 
@@ -73,9 +77,11 @@ class WatchdogConfig:
     noise_zcr: float = 0.40  # or crossing zero this often per sample (white noise: 0.5)
     noise_ms: float = 2000.0  # over this long
     noise_fraction: float = 0.8  # share of the window's blocks that must be loud and noise-like
-    hiss_flatness: float = 0.24  # hiss: mean flatness over hiss_ms above this
+    hiss_flatness: float = THRESHOLDS.hiss_flatness  # hiss: mean flatness over hiss_ms above this
     hiss_ms: float = 8000.0
-    drone_low_share: float = 0.82  # drone: share of the energy below 100 Hz over drone_ms above this
+    drone_low_share: float = (
+        THRESHOLDS.drone_low_share
+    )  # drone: share of the energy below 100 Hz over drone_ms above this
     drone_ms: float = 8000.0
     loop_similarity: float = 0.995  # loop: normalised autocorrelation over loop_ms at least this
     loop_ms: float = 4000.0
@@ -91,11 +97,13 @@ class WatchdogConfig:
 
     @classmethod
     def from_audio_stats(cls, stats: Mapping[str, Any] | None, base: WatchdogConfig | None = None) -> WatchdogConfig:
-        """Thresholds set from training audio (`rt_samplernn.measure`); ``base`` (defaults) where absent.
+        """Thresholds set from training audio (`rt_samplernn.block_features.audio_stats`); ``base`` (defaults)
+        where absent.
 
-        Hiss: 2.8x the flatness the training audio reaches in its flattest 1% of seconds (0.09 for the
-        Drascula soundtrack: 0.24), within 0.15..0.4. Drone: 0.08 above its 99th percentile of low-band
-        share (0.74: 0.82), within 0.6..0.95. Silence: never stricter than 15 dB under its quietest 1%.
+        Hiss and drone: the judge's (`rt_samplernn.judge.Thresholds.for_music`): hiss 2.8x the flatness the
+        training audio reaches in its flattest 1% of seconds (0.09 for the Drascula soundtrack: 0.24), within
+        0.15..0.4; drone 0.08 above its 99th percentile of low-band share (0.74: 0.82), within 0.6..0.95.
+        Silence: never stricter than 15 dB under its quietest 1%.
         """
         base = base or cls()
         if not stats:
@@ -108,9 +116,9 @@ class WatchdogConfig:
             return base  # an older or foreign entry: keep the defaults
         return replace(
             base,
-            hiss_flatness=min(max(2.8 * flat99, 0.15), 0.4),
-            drone_low_share=min(max(low99 + 0.08, 0.6), 0.95),
-            silence_db=min(base.silence_db, rms1 - 15.0),
+            hiss_flatness=THRESHOLDS.hiss_for(flat99),
+            drone_low_share=THRESHOLDS.drone_for(low99),
+            silence_db=min(base.silence_db, rms1 - SILENCE_UNDER_MUSIC_DB),
         )
 
 
