@@ -1,21 +1,26 @@
 """The usable range of a bundle: the temperatures and tail cuts at which it stays musical (torch-free).
 
-`measure_usable` runs the exported bundle once, one voice per setting of a small grid (temperatures x
-cuts), each voice primed from its own stretch of the bundle's clip (as `play` starts) or from the initial
-state without one, for `seconds`; then judges each voice's one-second windows against the training music's
-`audio_stats`; rt_samplernn.judge decides, with its thresholds (`judge.THRESHOLDS.for_music(stats)`): a
-setting is usable when at most 5% of its windows are silent (under -40 dBFS), its flatness stays under the
-watchdog's hiss threshold, and at least half of its windows lie inside the music's 1st-99th percentile
-ranges of level and flatness. The usable range spans the
-settings that pass; the default is the passing setting with the most windows inside (nearest temperature 1
-on a tie). When none passes, the best setting is the default and the ranges are that one point (the knobs
-then keep their declared travel).
+`measure_usable` runs the exported bundle, one voice per setting of a grid (temperatures x cuts), each voice
+primed from its own stretch of the bundle's clip (as `play` starts) or from the initial state without one,
+for `seconds`; then judges each voice's one-second windows against the training music's `audio_stats`;
+rt_samplernn.judge decides, with its thresholds (`judge.THRESHOLDS.for_music(stats)`): a setting is usable
+when at most 5% of its windows are silent (under -40 dBFS), its flatness stays under the watchdog's hiss
+threshold, and at least half of its windows lie inside the music's 1st-99th percentile ranges of level and
+flatness.
+
+It scans twice. The first pass plays the knobs as they are and finds the quiet lift (live/lift.py): the
+lowest temperature at which the uncut model passes, where it never settles into silence. The second pass
+plays every setting with that lift, as the engine will, and its verdicts make the range: the tail cut whose
+passing temperatures form the longest unbroken run of the grid (the most windows inside on a tie) gives the
+temperature travel, its best setting the default (nearest temperature 1 on a tie), and the cuts that pass
+at the default temperature, unbroken around it, the tail cut's travel. When none passes, the best setting
+is the default and the ranges are that one point (the knobs then keep their declared travel).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +29,12 @@ import numpy as np
 from rt_samplernn import judge as judges
 from rt_samplernn.block_features import window_features
 from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.lift import QuietLift
 from rt_samplernn.live.music import Usable, bundle_clip, voice_clips
 
-TEMPERATURES = (0.9, 1.0, 1.1, 1.25, 1.4)  # SampleRNN's musical range is narrow: 1.0 must be on the grid
-CUTS = (0.0, 0.03, 0.1)
+# SampleRNN's musical range is narrow (1.0 must be on the grid): steps of 0.05 find its edges
+TEMPERATURES = tuple(round(0.8 + 0.05 * i, 2) for i in range(13))  # 0.8 ... 1.4
+CUTS = (0.0, 0.03, 0.06)
 GENERATE_BLOCK = 16000
 
 
@@ -41,6 +48,7 @@ class Verdict:
     flatness: float  # mean over the audible windows
     inside_share: float  # windows inside the music's level and flatness ranges
     usable: bool
+    lifted: bool = False  # judged with the quiet lift on
 
     def to_manifest(self) -> dict[str, Any]:
         return {k: round(float(v), 4) if not isinstance(v, bool) else v for k, v in self.__dict__.items()}
@@ -73,12 +81,32 @@ def measure_usable(
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
 ) -> Usable:
-    """Generate `seconds` at every (temperature, cut) of the grid, one voice each, and return the usable range."""
+    """Scan the grid without the lift, choose the lift, scan it again with the lift; return the usable range."""
     settings = [(float(t), float(c)) for t in temperatures for c in cuts]
-    engine = Engine(bundle, voices=len(settings), seed=seed, provider="cpu")
+    plain = scan(bundle, stats, settings, seconds, seed, None, _part(progress, 0.0, 0.5))
+    lift = choose_lift(plain)
+    if lift is None:
+        return usable_range(plain, seconds, None)
+    lifted = scan(bundle, stats, settings, seconds, seed, lift, _part(progress, 0.5, 1.0))
+    if not any(v.usable for v in lifted):
+        return usable_range(plain, seconds, None, record=lifted)
+    return usable_range(lifted, seconds, lift, record=plain)
+
+
+def scan(
+    bundle: str | Path,
+    stats: Mapping[str, Any],
+    settings: Sequence[tuple[float, float]],
+    seconds: float,
+    seed: int,
+    lift: QuietLift | None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Verdict]:
+    """Generate `seconds` at every (temperature, cut), one voice each, with the given lift; each one's verdict."""
+    engine = Engine(bundle, voices=len(settings), seed=seed, provider="cpu", lift=lift)
     if not engine.has_min_p:
-        settings = [(t, 0.0) for t in temperatures]
-        engine = Engine(bundle, voices=len(settings), seed=seed, provider="cpu")
+        settings = sorted({(t, 0.0) for t, _ in settings})
+        engine = Engine(bundle, voices=len(settings), seed=seed, provider="cpu", lift=lift)
     for v, (t, c) in enumerate(settings):
         engine.set_temperature(t, voice=v)
         engine.set_min_p(c, voice=v)
@@ -92,14 +120,69 @@ def measure_usable(
         if progress is not None:
             progress(min(1.0, (start + GENERATE_BLOCK) / total))
     audio = np.concatenate(parts, axis=1)
-    verdicts = [judge(audio[v], engine.sample_rate, stats, t, c) for v, (t, c) in enumerate(settings)]
-    passed = [v for v in verdicts if v.usable]
-    best = max(passed or verdicts, key=lambda v: (v.inside_share, -v.silent_share, -abs(v.temperature - 1.0)))
-    pool = passed or [best]
+    lifted = lift is not None
+    return [replace(judge(audio[v], engine.sample_rate, stats, t, c), lifted=lifted) for v, (t, c) in enumerate(settings)]
+
+
+def choose_lift(verdicts: Sequence[Verdict]) -> QuietLift | None:
+    """The lift's temperature: the lowest one at which the uncut model passed (None when it never did)."""
+    uncut = sorted(v.temperature for v in verdicts if v.usable and v.min_p == 0.0)
+    return QuietLift(uncut[0]) if uncut else None
+
+
+def usable_range(
+    verdicts: Sequence[Verdict], seconds: float, lift: QuietLift | None, record: Sequence[Verdict] = ()
+) -> Usable:
+    """The range the verdicts allow (the module's docstring says how); ``record``: other verdicts kept in `tried`."""
+    best = _best([v for v in verdicts if v.usable] or list(verdicts))
+    run = max(
+        (_longest_run(verdicts, cut) for cut in sorted({v.min_p for v in verdicts})),
+        key=lambda r: (len(r), sum(v.inside_share for v in r) / max(1, len(r))),
+    )
+    if run:
+        best = _best(run)
+    at_best = [v for v in verdicts if v.temperature == best.temperature]
+    cuts = [v.min_p for v in _unbroken(sorted(at_best, key=lambda v: v.min_p), best)] if run else [best.min_p]
+    temps = [v.temperature for v in run] if run else [best.temperature]
     return Usable(
-        temperature=(min(v.temperature for v in pool), max(v.temperature for v in pool)),
-        min_p=(min(v.min_p for v in pool), max(v.min_p for v in pool)),
+        temperature=(min(temps), max(temps)),
+        min_p=(min(cuts), max(cuts)),
         defaults={"temperature": best.temperature, "min_p": best.min_p},
         seconds=float(seconds),
-        tried=tuple(v.to_manifest() for v in verdicts),
+        tried=tuple(v.to_manifest() for v in (*record, *verdicts)),
+        lift=lift,
     )
+
+
+def _best(verdicts: Sequence[Verdict]) -> Verdict:
+    return max(verdicts, key=lambda v: (v.inside_share, -v.silent_share, -abs(v.temperature - 1.0)))
+
+
+def _longest_run(verdicts: Sequence[Verdict], cut: float) -> list[Verdict]:
+    """The longest unbroken run of passing temperatures at one cut, in the grid's order."""
+    row = sorted((v for v in verdicts if v.min_p == cut), key=lambda v: v.temperature)
+    longest: list[Verdict] = []
+    current: list[Verdict] = []
+    for v in row:
+        current = [*current, v] if v.usable else []
+        if len(current) > len(longest):
+            longest = current
+    return longest
+
+
+def _unbroken(row: Sequence[Verdict], around: Verdict) -> list[Verdict]:
+    """The passing verdicts of a sorted row that reach ``around`` without a failing one between."""
+    i = row.index(around)
+    lo = hi = i
+    while lo > 0 and row[lo - 1].usable:
+        lo -= 1
+    while hi + 1 < len(row) and row[hi + 1].usable:
+        hi += 1
+    return list(row[lo : hi + 1])
+
+
+def _part(progress: Callable[[float], None] | None, lo: float, hi: float) -> Callable[[float], None] | None:
+    """A progress callback for one pass: its 0..1 mapped onto lo..hi of the whole."""
+    if progress is None:
+        return None
+    return lambda f: progress(lo + (hi - lo) * f)

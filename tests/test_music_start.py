@@ -15,7 +15,7 @@ from rt_samplernn.block_features import audio_stats
 from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.cli import main
 from rt_samplernn.errors import UserError
-from rt_samplernn.export.usable import measure_usable
+from rt_samplernn.export.usable import CUTS, TEMPERATURES, measure_usable
 from rt_samplernn.gui.session import LiveSession
 from rt_samplernn.live.bundle import load_bundle, update_manifest
 from rt_samplernn.live.declarations import DECLARATIONS
@@ -173,7 +173,7 @@ def test_export_measures_the_usable_range_and_stores_clip_and_range(tmp_path: Pa
     manifest = json.loads((out / "model.json").read_text())
     assert manifest["clip"]["seconds"] == 5.0 and manifest["clip"]["sample_rate"] == 8000
     usable = Usable.from_manifest(manifest["usable"], out)
-    assert len(usable.tried) == 15 and usable.seconds == 3.0
+    assert len(usable.tried) >= len(TEMPERATURES) * len(CUTS) and usable.seconds == 3.0  # the grid, once or twice
     lo, hi = usable.temperature
     assert 0.8 <= lo <= usable.defaults["temperature"] <= hi <= 1.4
     # the scan's own verdicts agree with the stored range

@@ -184,6 +184,7 @@ def scan_usable_range(bundle: Path, args: argparse.Namespace, sample_rate: int) 
     from rt_samplernn.export.usable import measure_usable
     from rt_samplernn.live.bundle import load_bundle, update_manifest
     from rt_samplernn.live.music import USABLE_KEY
+    from rt_samplernn.progress import progress_bar
 
     stats = load_bundle(bundle, check_sha=False).manifest.get(MANIFEST_KEY)
     if stats is None and args.clip:
@@ -191,12 +192,20 @@ def scan_usable_range(bundle: Path, args: argparse.Namespace, sample_rate: int) 
     if stats is None:
         print("usable range: not measured (give --audio-stats or --clip: the scan needs the training music)")
         return
-    usable = measure_usable(bundle, stats, seconds=args.range_seconds)
+    with progress_bar(total=100, desc="usable range", unit="%", bar_format="{desc}: {bar} {n:.0f}%") as bar:
+
+        def advance(fraction: float) -> None:
+            bar.update(100 * fraction - bar.n)
+
+        usable = measure_usable(bundle, stats, seconds=args.range_seconds, progress=advance)
+        advance(1.0)  # no second pass when no setting passed the first
     update_manifest(bundle, USABLE_KEY, usable.to_manifest())
-    passed = sum(bool(t["usable"]) for t in usable.tried)
+    judged = [t for t in usable.tried if bool(t.get("lifted")) == (usable.lift is not None)]
+    passed = sum(bool(t["usable"]) for t in judged)
+    lift = f", quiet lift at T {usable.lift.temperature:g}" if usable.lift is not None else ""
     print(
         f"usable range: temperature {usable.temperature[0]:g}-{usable.temperature[1]:g}, tail cut "
         f"{usable.min_p[0]:g}-{usable.min_p[1]:g}, start at T {usable.defaults['temperature']:g} cut "
-        f"{usable.defaults['min_p']:g} ({passed} of {len(usable.tried)} settings stayed musical over "
+        f"{usable.defaults['min_p']:g}{lift} ({passed} of {len(judged)} settings stayed musical over "
         f"{args.range_seconds:g} s)"
     )

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -33,6 +33,8 @@ from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, load_bundle
 from rt_samplernn.live.declarations import DECLARATIONS, declaration, engine_knobs
+from rt_samplernn.live.lift import LiftedKnobs, QuietLift
+from rt_samplernn.live.music import bundle_lift
 from rt_samplernn.live.providers import PROVIDERS
 from rt_samplernn.live.selfcheck import Opened, open_checked
 from rt_samplernn.live.snapshot import EngineState, KnobSpec, StateSpec, bundle_identity, check_state
@@ -98,10 +100,17 @@ class Engine:
     seed : seed of the Gumbel noise streams, one per voice (rt_samplernn.sampling.voice_rngs)
     provider : "auto" (CUDA where it works, else CPU), "cpu" or "cuda"
     threads : onnxruntime intra-op threads (CPU)
+    lift : the quiet lift (live/lift.py): "bundle" (model.json `usable.lift`, none without it), a QuietLift, or None
     """
 
     def __init__(
-        self, bundle: str | Path | Bundle, voices: int = 1, seed: int = 0, provider: str = "auto", threads: int = 1
+        self,
+        bundle: str | Path | Bundle,
+        voices: int = 1,
+        seed: int = 0,
+        provider: str = "auto",
+        threads: int = 1,
+        lift: QuietLift | None | Literal["bundle"] = "bundle",
     ):
         if voices < 1:
             raise UserError(f"voices must be at least 1, got {voices}")
@@ -152,6 +161,9 @@ class Engine:
         self._min_p = np.zeros(v, dtype=np.float32)
         self._min_p_bound: np.ndarray | None = None
         self._gain = 1.0
+        self.lift: QuietLift | None = bundle_lift(self.bundle) if lift == "bundle" else lift
+        self._lifted = None if self.lift is None else LiftedKnobs(self.lift, self._dequant, v)
+        self._block_knobs = (self._temps, self._min_p)  # the knobs' values for this generate() call
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
         self._param_lock = threading.Lock()  # serializes parameter writers; generate() never takes it
         self._pending: _Restart | _Recall | None = None
@@ -431,10 +443,11 @@ class Engine:
         if pending is not None and pending is not self._applied:
             self._install(pending)
         temps, min_p = self._temps, self._min_p
-        if temps is not self._temps_bound:
+        self._block_knobs = (temps, min_p)  # with a lift, _block writes the graph's inputs per frame
+        if self._lifted is None and temps is not self._temps_bound:
             self._run.temps_in[:] = temps
             self._temps_bound = temps
-        if min_p is not self._min_p_bound:
+        if self._lifted is None and min_p is not self._min_p_bound:
             self._run.min_p_in[:] = min_p
             self._min_p_bound = min_p
         done = 0
@@ -464,6 +477,8 @@ class Engine:
             run.draw_noise(self._rngs)  # the same values as one draw per block
             self._noise_used = 0
         run.prev_in[:] = buf[:, f_top + pos - f0 : f_top + pos]
+        if self._lifted is not None:
+            self._lifted.apply(run.prev_in, *self._block_knobs, run.temps_in, run.min_p_in)
         run.run_sample(self._noise_used)
         self._noise_used += 1
         samples = run.samples_out

@@ -26,6 +26,7 @@ from rt_samplernn.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import MANIFEST, Bundle, sha256_file, update_manifest
 from rt_samplernn.live.declarations import DECLARATIONS, FloatSpec
+from rt_samplernn.live.lift import QuietLift
 from rt_samplernn.structured import read_structured
 
 CLIP_KEY = "clip"
@@ -40,13 +41,15 @@ USABLE_KNOBS = ("temperature", "min_p")  # the declared floats whose travel a bu
 class Usable:
     """The settings at which the bundle stays inside its training music's ranges (`export` measures them):
     ``temperature`` and ``min_p`` as (low, high), the ``defaults`` to start at, and ``seconds`` generated per
-    setting tried. ``tried``: each setting tried and its verdict, for the record."""
+    setting tried. ``tried``: each setting tried and its verdict, for the record. ``lift``: the quiet lift the
+    settings were judged with and the engine plays with (live/lift.py), or None."""
 
     temperature: tuple[float, float]
     min_p: tuple[float, float]
     defaults: Mapping[str, float]
     seconds: float
     tried: tuple[Mapping[str, Any], ...] = ()
+    lift: QuietLift | None = None
 
     def range_of(self, name: str) -> tuple[float, float]:
         return self.temperature if name == "temperature" else self.min_p
@@ -58,6 +61,7 @@ class Usable:
             "defaults": dict(self.defaults),
             "seconds": self.seconds,
             "tried": [dict(t) for t in self.tried],
+            **({"lift": self.lift.to_manifest()} if self.lift is not None else {}),
         }
 
     @classmethod
@@ -68,6 +72,7 @@ class Usable:
             defaults = {k: float(entry["defaults"][k]) for k in USABLE_KNOBS}
             seconds = float(entry.get("seconds", 0.0))
             tried = tuple(entry.get("tried", ()))
+            lift = None if entry.get("lift") is None else QuietLift.from_manifest(entry["lift"], str(where))
         except (KeyError, TypeError, ValueError) as e:
             raise UserError(
                 f"{where}: '{USABLE_KEY}' is malformed ({type(e).__name__}: {e}); re-export the bundle"
@@ -77,13 +82,19 @@ class Usable:
         top = cut.maximum if cut is not None else 1.0  # the tail cut's one range: its declaration's
         if not all(math.isfinite(v) for v in values) or not (0 < t_lo <= t_hi and 0 <= c_lo <= c_hi <= top):
             raise UserError(f"{where}: '{USABLE_KEY}' ranges {entry['temperature']}, {entry['min_p']} make no sense")
-        return cls((t_lo, t_hi), (c_lo, c_hi), defaults, seconds, tried)
+        return cls((t_lo, t_hi), (c_lo, c_hi), defaults, seconds, tried, lift)
 
 
 def bundle_usable(bundle: Bundle) -> Usable | None:
     """The bundle's measured usable range, or None (bundles exported without the scan)."""
     entry = bundle.manifest.get(USABLE_KEY)
     return None if entry is None else Usable.from_manifest(entry, bundle.root / MANIFEST)
+
+
+def bundle_lift(bundle: Bundle) -> QuietLift | None:
+    """The quiet lift the bundle's scan chose (model.json `usable.lift`), or None."""
+    usable = bundle_usable(bundle)
+    return None if usable is None else usable.lift
 
 
 def knob_specs(bundle: Bundle, full_range: bool = False) -> dict[str, FloatSpec]:
