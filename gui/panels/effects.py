@@ -35,6 +35,8 @@ from rt_samplernn.gui.widgets import ParamDial
 from rt_samplernn.live.effects import EFFECTS, MASTER, installed_vst3
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
+LIST_HEIGHT = 110
+DIAL_SIZE = 44
 
 
 class EffectsPanel(QGroupBox):
@@ -74,7 +76,7 @@ class EffectsPanel(QGroupBox):
         self.plugin_button.setMenu(self.plugin_menu)
 
         self.effects_list = QListWidget()
-        self.effects_list.setFixedWidth(190)
+        self.effects_list.setFixedSize(190, LIST_HEIGHT)
         self.effects_list.setToolTip("the chain's effects in order; untick one to bypass it")
         self.effects_list.currentRowChanged.connect(lambda _: self.show_dials())
         self.effects_list.itemChanged.connect(self._item_changed)
@@ -187,6 +189,7 @@ class EffectsPanel(QGroupBox):
         for knob in view.knobs:
             state = session.knob(knob.name)
             dial = ParamDial(knob.name, knob.title, state.position, state.text)
+            dial.dial.setMinimumSize(DIAL_SIZE, DIAL_SIZE)  # smaller than the voices': the panel shares the screen
             dial.setToolTip(knob.tooltip)
             dial.moved.connect(lambda u, n=knob.name: self._on_dial(n, u))
             dial.learnToggled.connect(lambda on, n=knob.name: self.host.learn(n if on else None))

@@ -63,8 +63,8 @@ class MetersPanel(QGroupBox):
         if fx is not None and not fast_only:
             voices = "/".join(f"{ms:.2f}" for ms in fx.voice_cost_ms)
             self.fx_label.setText(
-                f"effects: latency {fx.latency_ms:.1f} ms · per voice {voices} ms · master {fx.master_cost_ms:.2f} ms"
-                f" (of a {fx.block_ms:.0f} ms block)"
+                f"effects: latency {fx.latency_ms:.1f} ms · voices {voices} · master {fx.master_cost_ms:.2f}"
+                f" ms per {fx.block_ms:.0f} ms block"
             )
 
     def poll_fast(self) -> None:
