@@ -28,7 +28,7 @@ from rt_samplernn.commands.fx_options import (
     plugin_name,
 )
 from rt_samplernn.errors import UserError, one_line
-from rt_samplernn.live.effects import DEFAULT_CEILING_DB, EFFECTS, MASTER, Chain, Limiter, Rack, Slot, load_vst3
+from rt_samplernn.live.effects import DEFAULT_CEILING_DB, MASTER, Chain, Limiter, Rack, Slot, load_vst3
 from rt_samplernn.live.params import FloatParam
 from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
 from rt_samplernn.live.tempo import Loop, Tempo, TempoLocked, check_bpm
@@ -195,9 +195,7 @@ class SessionFx:
     def _edit(self, action: Callable[[], object], cells: list[FloatParam] | None = None) -> None:
         """Run ``action`` on the worker between blocks (at once when stopped); ``cells``: the knobs it brings,
         in the parameters (MIDI learn) from now on."""
-        if self._player is not None and not self._player.running:
-            self._player.stop()  # it stopped by itself (device lost, error): its worker is joined
-            self.stopped()
+        self._settle()
         key = self._edit_count = self._edit_count + 1
         if cells:
             self._pending[key] = cells
@@ -224,10 +222,6 @@ class SessionFx:
         """'voice1', 'voice2', ..., 'master' (empty before a bundle is open)."""
         return [] if self.rack is None else [c.name for c in self.rack.chains()]
 
-    def effect_names(self) -> list[str]:
-        """The built-in effects one can add (rt_samplernn.live.effects.EFFECTS)."""
-        return list(EFFECTS)
-
     def slots(self, chain: str) -> list[SlotView]:
         """The effects of ``chain`` as they are now (the master's limiter last, fixed)."""
         rack = self._rack()
@@ -245,7 +239,7 @@ class SessionFx:
             return ()
         return (
             tuple((c.name, c.bypass, tuple((s.name, s.bypass) for s in c.slots)) for c in rack.chains()),
-            None if rack.limiter is None else rack.limiter.slot.bypass,
+            rack.limiter is not None,
         )
 
     def chain_bypass(self, chain: str) -> bool:
@@ -336,10 +330,15 @@ class SessionFx:
         params.add_cells(cells.values())
         self._cells = set(cells)
 
-    def poll(self) -> None:
-        """The window's timer: an effect the worker removed (it failed) or edits landed: the cells follow."""
+    def _settle(self) -> None:
+        """A player that stopped by itself (device lost, an error): its worker joined, what waits applies now."""
         if self._player is not None and not self._player.running:
-            self._edit(lambda: None)  # a player that stopped by itself: apply what waits
+            self._player.stop()
+            self.stopped()
+
+    def poll(self) -> None:
+        """The window's timer: edits landed or an effect the worker removed (it failed): the cells follow."""
+        self._settle()
         self.sync_cells()
 
     # ------------------------------------------------------------------ tempo and loop
