@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -118,9 +119,11 @@ def main(
     min_p: float | None = None,
     cold: bool = False,
     full_range: bool = False,
+    effects: argparse.Namespace | None = None,
 ) -> int:
     """Run the window until it is closed; with `screenshot`, save a picture of it after `quit_after_s` and exit.
-    ``osc``: (port, host) to listen for OSC on.
+    ``osc``: (port, host) to listen for OSC on. ``effects``: `play`'s effect and tempo flags (--fx, --vst3,
+    --limiter, --bpm, --loop-beats, --loop-variation; rt_samplernn.gui.session_fx.effect_options).
 
     Returns the exit status: 0, or 130 after Ctrl-C.
     """
@@ -130,7 +133,7 @@ def main(
         settings = open_settings(settings_path)
         for notice in settings.notices:
             print(f"rt-samplernn gui: {notice}", file=sys.stderr)
-        session = LiveSession(provider=provider, force=force, fit_voices=True)  # `gui`: the voices that fit
+        session = LiveSession(provider=provider, force=force, fit_voices=True, effects=effects)  # the voices that fit
         session.min_p_wanted, session.cold, session.full_range = min_p, cold, full_range
         window = create_window(bundle, settings, session=session, voices=voices)
         signals.window = window

@@ -2,7 +2,8 @@
 
 The window owns one `LiveSession` and talks only to it; the session drives one `rt_samplernn.live.rig.Rig`
 (the same rig `rt-samplernn play` drives), which builds and owns the engine, player, parameters, MIDI, OSC
-and live input, and adds what only a window needs: the scope's tap and its recording, knob states by
+and live input; the effect chains and the tempo are ``fx`` (rt_samplernn.gui.session_fx, built from `play`'s
+flags and started through the same `Rig.start`). The session adds what only a window needs: the scope's tap and its recording, knob states by
 position, meter readings, notices. Everything here is callable from the GUI thread and returns
 quickly: the engine runs in the player's worker thread, MIDI arrives on rtmidi's thread and lands in the
 parameter cells, and the window reads back by polling (`knob`, `meters`, `scope`) from its timers.
@@ -12,6 +13,7 @@ rt_samplernn.live.meters.METERS. Seed slots are indexed from 0 here and shown fr
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rt_samplernn.errors import UserError
+from rt_samplernn.gui.session_fx import SessionFx
 from rt_samplernn.gui.session_midi import SessionMidi
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
@@ -80,7 +83,9 @@ class LiveSession:
 
     ``voices_wanted``: voices of the next opened engine. ``slot_count``: seed slots. ``provider``,
     ``threads``: passed to the engine. Nothing is running until `open_bundle` and `start`. The MIDI side
-    (ports, learn, maps) is ``midi``, a `rt_samplernn.gui.session_midi.SessionMidi`.
+    (ports, learn, maps) is ``midi``, a `rt_samplernn.gui.session_midi.SessionMidi`; the effects and tempo
+    are ``fx``, a `rt_samplernn.gui.session_fx.SessionFx` built from ``effects`` (`play`'s effect and tempo
+    flags, rt_samplernn.gui.session_fx.effect_options; None: none given).
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class LiveSession:
         seed: int = 0,
         force: bool = False,
         fit_voices: bool = False,
+        effects: argparse.Namespace | None = None,
     ):
         self.rig = Rig(
             slot_count=slot_count, provider=provider, threads=threads, seed=seed, fit_voices=fit_voices, force=force
@@ -100,6 +106,7 @@ class LiveSession:
         self._errors: list[str] = []
         self._reprime_failures_seen = 0  # the player's count the window has told of
         self.midi = SessionMidi(self.rig, self._errors)
+        self.fx = SessionFx(self.rig, self._errors, effects)
         self._player_error: str | None = None
         self._last_start: tuple[Device, float] = (None, DEFAULT_LATENCY_MS)
         self.tap: OutputTap | None = None
@@ -215,6 +222,7 @@ class LiveSession:
         assert engine is not None  # the rig opened it
         self.bundle, self.info = Path(path), engine.bundle
         self._errors.extend(self.rig.notices)  # a graph replaced at its check on this CPU; the voices that fit
+        self.fx.attach()  # the chains for this rate and voice count, their knobs where MIDI learn finds them
         self.midi.attach()
         try:  # an input chosen before a model was open, or kept at the old model's rate
             self.rig.follow_input()
@@ -428,7 +436,10 @@ class LiveSession:
         """Stream the engine to `device` (index, name, NO_DEVICE or None: the default) with this fill target."""
         self.stop()
         tap = OutputTap()
-        self.rig.start(device, latency_ms, sinks=[tap])  # UserError (device busy or gone) leaves nothing running
+        effects, producer = self.fx.start_parts()  # the rack and the tempo-locked engine, as `play` hands them
+        # UserError (device busy or gone) leaves nothing running
+        player = self.rig.start(device, latency_ms, sinks=[tap], effects=effects, producer=producer)
+        self.fx.started(player)
         self._reprime_failures_seen = 0  # a new player counts from 0
         self.tap = tap
         self._last_start = (device, latency_ms)
@@ -436,6 +447,7 @@ class LiveSession:
     def stop(self) -> None:
         """Stop the audio (and a recording); idempotent."""
         self.rig.stop()
+        self.fx.stopped()
         if self.tap is not None and self.tap.recording:
             self.tap.stop_recording()
 

@@ -1,5 +1,5 @@
-"""The window's building blocks: a dial with its value and a learn button, meters, a scope/spectrum view,
-waveform thumbnails and seed slots.
+"""The window's building blocks: a dial with its value and a learn button, meters, beat lights, a scope/spectrum
+view, waveform thumbnails and seed slots.
 
 Widgets here know nothing about engines or MIDI: the window feeds them numbers from its timers and
 listens to their signals. Drawing data comes from `rt_samplernn.gui.analysis` (pure NumPy).
@@ -230,6 +230,41 @@ class LevelMeter(QWidget):
         p.setFont(f)
         p.drawText(r.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.caption)
         p.drawText(r.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.text)
+        p.end()
+
+
+class BeatLights(QWidget):
+    """A row of lights, one per beat of a bar: the beat being heard lit (the first of the bar in the accent)."""
+
+    def __init__(self, count: int = 4, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lit: int | None = None
+        self.set_count(count)
+
+    def set_count(self, count: int) -> None:
+        """Show ``count`` lights (a bar of that many beats)."""
+        self.count = max(1, int(count))
+        self.lit = None
+        self.setFixedSize(QSize(22 * self.count, 20))
+        self.update()
+
+    def set_beat(self, beat: int | None) -> None:
+        """Light beat ``beat`` (counted from 0; shown modulo the lights), or none."""
+        lit = None if beat is None else beat % self.count
+        if lit != self.lit:
+            self.lit = lit
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        side = min(self.height() - 4, self.width() / self.count - 6)
+        for i in range(self.count):
+            r = QRectF(3 + i * self.width() / self.count, (self.height() - side) / 2, side, side)
+            on = QColor(ACCENT if i == 0 else TRACE)
+            p.setPen(QPen(GRID, 1))
+            p.setBrush(on if i == self.lit else BACKGROUND)
+            p.drawEllipse(r)
         p.end()
 
 

@@ -33,9 +33,11 @@ from PyQt6.QtWidgets import (
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels.bookmarks import BookmarksPanel
+from rt_samplernn.gui.panels.effects import EffectsPanel
 from rt_samplernn.gui.panels.meters import MetersPanel
 from rt_samplernn.gui.panels.midi import MidiPanel
 from rt_samplernn.gui.panels.seeds import SeedsPanel
+from rt_samplernn.gui.panels.tempo import TempoPanel
 from rt_samplernn.gui.panels.transport import TransportBar
 from rt_samplernn.gui.panels.voices import ModelBox, VoicesPanel
 from rt_samplernn.gui.session import LiveSession
@@ -50,7 +52,8 @@ SCOPE_SAMPLES = 4096
 class PerformanceWindow(QMainWindow):
     """The main window. Pass the session it drives and the `Settings` it remembers things in.
 
-    Panels: ``transport``, ``model``, ``voices``, ``seeds``, ``midi``, ``meters`` (and ``scope``).
+    Panels: ``transport``, ``model``, ``voices``, ``seeds``, ``midi``, ``meters``, ``effects``, ``tempo`` (and
+    ``scope``).
     """
 
     def __init__(self, session: LiveSession, settings: Settings, parent: QWidget | None = None):
@@ -67,8 +70,10 @@ class PerformanceWindow(QMainWindow):
         self.voices = VoicesPanel(self)
         self.seeds = SeedsPanel(self)
         self.bookmarks = BookmarksPanel(self)
-        self.midi = MidiPanel(self, on_mappings=lambda by_name: self.voices.show_mappings(by_name))
+        self.midi = MidiPanel(self, on_mappings=self.show_mappings)
         self.meters = MetersPanel(self)
+        self.effects = EffectsPanel(self)
+        self.tempo = TempoPanel(self)
         self.scope = ScopeView()
         self._build()
         self._build_menu()
@@ -132,17 +137,20 @@ class PerformanceWindow(QMainWindow):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(10)
         grid.addWidget(self.voices, 0, 0)
-        grid.addWidget(self.meters, 0, 1)
+        grid.addWidget(self.meters, 0, 1, 2, 1)
         scope_box = QGroupBox("Output")
         QVBoxLayout(scope_box).addWidget(self.scope)
-        grid.addWidget(scope_box, 1, 0, 1, 2)
-        grid.addWidget(self.seeds, 2, 0, 1, 2)
-        grid.addWidget(self.bookmarks, 3, 0, 1, 2)
+        grid.addWidget(scope_box, 1, 0)
+        grid.addWidget(self.effects, 2, 0)
+        grid.addWidget(self.tempo, 2, 1)
+        grid.addWidget(self.seeds, 3, 0, 1, 2)
+        grid.addWidget(self.bookmarks, 4, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(0, 4)
         grid.setRowStretch(1, 3)
-        grid.setRowStretch(2, 4)
+        grid.setRowStretch(2, 3)
+        grid.setRowStretch(3, 4)
         return page
 
     def _build_menu(self) -> None:
@@ -200,8 +208,10 @@ class PerformanceWindow(QMainWindow):
 
     @property
     def learn_buttons(self) -> dict[str, QPushButton]:
-        """Every learn button, by parameter name: the dials', the seeds panel's and the meters panel's."""
+        """Every learn button, by parameter name: the dials' (the voices' and the effects'), the seeds panel's,
+        the bookmarks panel's and the meters panel's."""
         buttons = {name: d.learn_button for name, d in self.voices.dials.items()}
+        buttons.update({name: d.learn_button for name, d in self.effects.dials.items()})
         buttons.update(self.seeds.learn_buttons)
         buttons.update(self.bookmarks.learn_buttons)
         buttons.update(self.meters.learn_buttons)
@@ -232,6 +242,7 @@ class PerformanceWindow(QMainWindow):
             self.bookmarks.load()
         self.show_model()
         self.voices.build()
+        self.effects.build()
         self.seeds.restore()
         self.midi.refresh_mappings(force=True)
         self.set_status(f"opened {Path(path).name}")
@@ -265,6 +276,11 @@ class PerformanceWindow(QMainWindow):
             self.open_bundle(self.session.bundle)
 
     # ================================================================ MIDI learn
+    def show_mappings(self, by_name: dict[str, list[str]]) -> None:
+        """Each dial's MIDI mappings under it (the voices' and the effects')."""
+        self.voices.show_mappings(by_name)
+        self.effects.show_mappings(by_name)
+
     def learn(self, name: str | None) -> None:
         """Arm MIDI learn for one parameter (the next CC or note binds to it), or cancel with None."""
         if name is not None and not self.session.has_model:
@@ -296,6 +312,8 @@ class PerformanceWindow(QMainWindow):
             self.midi.refresh_mappings()
         self.seeds.poll_fast()
         self.meters.poll_fast()
+        self.effects.poll_fast()
+        self.tempo.poll_fast()
         block = self.session.scope(SCOPE_SAMPLES)
         if block is not None:
             if self.scope.sample_rate != self.session.output_rate:
@@ -309,6 +327,9 @@ class PerformanceWindow(QMainWindow):
         self.midi.poll_slow()
         self.transport.poll_slow()
         self.bookmarks.poll_slow()
+        if self.session.has_model:
+            self.effects.poll_slow()
+        self.tempo.poll_slow()
         if self.session.swapped():  # a bundle crossfaded in while playing
             self.show_model()
         wanted = self.session.take_bundle_request()  # /bundle over OSC

@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
             "  rt-samplernn gui --voices 4 --min-p 0.05 --full-range   # the demo, hiss cut, knobs' whole travel\n"
             "  rt-samplernn gui my-bundle --device none --seed-slot a.wav --start   # no sound card\n"
             "  rt-samplernn gui my-bundle --osc 9000       # OSC on udp 127.0.0.1:9000 (/bookmark/recall 1, ...)\n"
+            "  rt-samplernn gui --fx reverb:room_size=0.8 --limiter -1 --bpm 120 --loop-beats 4   # as `play` takes them\n"
         ),
     )
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
@@ -77,6 +78,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     from rt_samplernn.commands.midi_options import add_osc_arguments
 
     add_osc_arguments(p)  # --osc, --osc-host
+    from rt_samplernn.commands.fx_options import add_effect_arguments
+
+    add_effect_arguments(p, limiter_default="off")  # --fx, --vst3, --limiter, --bpm, --loop-*: as `play`
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
     p.add_argument(
@@ -151,4 +155,5 @@ def run(args: argparse.Namespace) -> int:
         min_p=args.min_p,
         cold=args.cold,
         full_range=args.full_range,
+        effects=args,  # the effect and tempo flags, read by rt_samplernn.commands.fx_options as `play` reads them
     )

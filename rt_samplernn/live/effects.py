@@ -271,6 +271,10 @@ class Chain:
     def add(self, effect: str, values: Mapping[str, float] | None = None, name: str = "") -> Slot:
         """Append the built-in ``effect`` (EFFECTS) with starting ``values`` by parameter name; ``name``: its
         name in the chain (default: the effect's, numbered from 2 when the chain has one already)."""
+        return self.insert(self.make(effect, values, name))
+
+    def make(self, effect: str, values: Mapping[str, float] | None = None, name: str = "") -> Slot:
+        """The slot `add` appends, not yet in the chain (for an owner that `insert`s it on the worker)."""
         kind = effect_type(effect)
         values = dict(values or {})
         known = {p.attr for p in kind.params}
@@ -296,10 +300,14 @@ class Chain:
                 cell.adopt(value)
             setattr(plugin, param.attr, cell.value)
             knobs.append(Knob(cell, param.attr))
-        return self._append(Slot(name, plugin, knobs))
+        return Slot(name, plugin, knobs)
 
     def add_plugin(self, plugin: Any, label: str) -> Slot:
         """Append a loaded plugin (a pedalboard `VST3Plugin`); its float parameters become knobs (0..1 raw)."""
+        return self.insert(self.make_plugin(plugin, label))
+
+    def make_plugin(self, plugin: Any, label: str) -> Slot:
+        """The slot `add_plugin` appends, not yet in the chain."""
         name = self._slot_name(label)
         prefix = f"fx.{self.name}.{name}"
         knobs = []
@@ -317,9 +325,10 @@ class Chain:
                 osc="/" + f"{prefix}.{attr}".replace(".", "/"),
             )
             knobs.append(Knob(FloatParam(decl, spec), f"raw:{attr}"))
-        return self._append(Slot(name, plugin, knobs))
+        return Slot(name, plugin, knobs)
 
-    def _append(self, slot: Slot) -> Slot:
+    def insert(self, slot: Slot) -> Slot:
+        """Append a slot made by `make` or `make_plugin` (any thread; the worker sees the chain with it)."""
         self.slots = self.slots + (slot,)  # one assignment: the worker sees the old chain or the new one
         return slot
 
@@ -496,6 +505,14 @@ class Rack:
 
     def chains(self) -> list[Chain]:
         return [*self.voice_chains, self.master]
+
+    def set_voices(self, voices: int) -> None:
+        """Fit the voice chains to ``voices`` (an engine reopened): the first ones kept, new ones empty; call
+        while no worker runs the rack."""
+        kept = self.voice_chains[:voices]
+        new = [Chain(chain_name(v), self.sample_rate, self.on_notice) for v in range(len(kept), voices)]
+        self.voice_chains = kept + new
+        self.voices = int(voices)
 
     def cells(self) -> list[FloatParam]:
         """Every effect parameter's cell (for `Parameters.add_cells`: MIDI, OSC, the window, bookmarks)."""

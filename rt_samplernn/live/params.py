@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -335,6 +335,7 @@ class Parameters:
             raise UserError(f"no continuous parameter {', '.join(sorted(unknown))}")
         self.voices = voices
         self._params: dict[str, Param] = {}
+        self._added: dict[str, Param] = {}  # cells made elsewhere (effect knobs): `add_cells`
         self._voice_cells: dict[str, list[FloatParam]] = {}
         for d in declared():
             if d.kind == "float":
@@ -406,12 +407,24 @@ class Parameters:
             self[cell.decl.fires].set_normalized(1.0)
         return True
 
+    # -- cells made elsewhere ------------------------------------------------------------------------
+    def add_cells(self, cells: Iterable[Param]) -> None:
+        """Make ``cells`` (an effect's knobs, rt_samplernn.live.effects.Rack.cells) found by name, as MIDI and
+        the window find the declared ones; they are not `float_params`, so nothing sends them to the engine."""
+        for c in cells:
+            self._added[c.name] = c
+
+    def remove_cells(self, names: Iterable[str]) -> None:
+        """Forget added cells by name (an effect taken out of its chain); unknown names are ignored."""
+        for name in names:
+            self._added.pop(name, None)
+
     # -- lookup --------------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
-        try:
-            return self._params[name]
-        except KeyError:
-            raise UserError(f"parameter {name!r}: unknown; parameters: {', '.join(self._params)}") from None
+        cell = self.get(name)
+        if cell is None:
+            raise UserError(f"parameter {name!r}: unknown; parameters: {', '.join(self.names())}")
+        return cell
 
     def cell(self, name: str, kind: type[P]) -> P:
         """The cell called ``name``, checked to be a ``kind`` (FloatParam, SwitchParam, ...)."""
@@ -421,16 +434,16 @@ class Parameters:
         return cell
 
     def __contains__(self, name: object) -> bool:
-        return name in self._params
+        return name in self._params or name in self._added
 
     def __iter__(self) -> Iterator[Param]:
         return iter(self._params.values())
 
     def names(self) -> list[str]:
-        return list(self._params)
+        return [*self._params, *self._added]
 
     def get(self, name: str) -> Param | None:
-        return self._params.get(name)
+        return self._params.get(name) or self._added.get(name)
 
     @property
     def version(self) -> int:

@@ -244,10 +244,20 @@ class Rig:
         seconds: float | None = None,
         chunk_frames: int | None = None,
         sinks: Sequence[Sink] = (),
+        effects: Rack | None = None,
+        producer: Producer | None = None,
     ) -> Player:
-        """`prepare` a player and start it (prefill, then the device); UserError (device busy or gone) leaves
-        nothing running."""
-        player = self.prepare(device, latency_ms, seconds=seconds, chunk_frames=chunk_frames, sinks=sinks)
+        """`prepare` a player (``effects``, ``producer``: as there) and start it (prefill, then the device);
+        UserError (device busy or gone) leaves nothing running."""
+        player = self.prepare(
+            device,
+            latency_ms,
+            seconds=seconds,
+            chunk_frames=chunk_frames,
+            sinks=sinks,
+            effects=effects,
+            producer=producer,
+        )
         try:
             player.start()
         except BaseException:
