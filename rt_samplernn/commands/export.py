@@ -137,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
             source=f"{ckpt.name} sha256:{sha256_file(ckpt)}",
             int8=not args.fp32,
         )
-        sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(tmp.glob("*.onnx")))
         if args.audio_stats:
             from rt_samplernn.block_features import MANIFEST_KEY, audio_stats
             from rt_samplernn.live.bundle import update_manifest
@@ -173,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
             print("parity: ok")
         if not args.no_range:
             scan_usable_range(tmp, args, cfg.sample_rate)
+        kept = sorted(tmp.glob("*.onnx"))  # after --verify left out what this CPU computes wrong
+        sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in kept)
     weights = "fp32 (exact)" if args.fp32 else "int8 (--fp32 for the exact graphs)"
     print(f"wrote {out}/: {manifest.name}, {sizes}; weights {weights}")
     return 0
