@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rt_samplernn.live.plan import BlockTimes
+    from rt_samplernn.live.plan import BlockTimes, ChainFactory
 
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
@@ -25,9 +25,12 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         description="Real-time factor (generated seconds per wall second, median of repeats), microseconds "
         "per graph call (p50, p99), and the worker time per live block (p50, p99, worst) for 1 and 4 voices "
         "against the block's real-time budget; with --against, the PyTorch eager reference generator too. "
-        "It closes with the voices this machine plays live, judged by the p99 block time.",
+        "It closes with the voices this machine plays live, judged by the p99 block time. With effect flags "
+        "(as play's), the chains' own cost per block and voice, and every block time and the voices that fit "
+        "include them.",
         epilog="examples:\n  rt-samplernn bench my-bundle\n  rt-samplernn bench my-bundle --voices 4\n"
-        "  rt-samplernn bench my-bundle --against runs/a/best.pt",
+        "  rt-samplernn bench my-bundle --against runs/a/best.pt\n"
+        "  rt-samplernn bench my-bundle --fx voice1=reverb --fx delay --limiter -1   # the chains' cost too",
     )
     p.add_argument("bundle", metavar="BUNDLE", help="bundle directory (rt-samplernn export)")
     p.add_argument("--seconds", type=check.seconds, default=10.0, metavar="S", help="audio generated per repeat")
@@ -45,6 +48,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         metavar="S",
         help="audio per repeat for the (slow) reference generator",
     )
+    from rt_samplernn.commands.fx_options import add_effect_arguments
+
+    add_effect_arguments(p, limiter_default="off", tempo=False)
     p.add_argument(
         "--no-capacity",
         action="store_true",
@@ -153,14 +159,15 @@ def _fits(voices: int, times: BlockTimes | None) -> str:
     return f"{voices}  (p99 block {times.p99_ms:.1f} of {times.budget_ms:.1f} ms)"
 
 
-def capacity_lines(bundle: Any) -> list[str]:
-    """The musician's answer: voices played live, judged by the p99 block time, on one core and on two."""
+def capacity_lines(bundle: Any, chains: ChainFactory | None = None) -> list[str]:
+    """The musician's answer: voices played live, judged by the p99 block time, on one core and on two
+    (``chains``: with the effect chains' cost)."""
     from rt_samplernn.live.plan import P99_MARGIN as margin
     from rt_samplernn.live.plan import voice_capacity
 
-    one, one_times = voice_capacity(bundle, 1, 1, margin)
-    intra, intra_times = voice_capacity(bundle, 1, 2, margin)
-    split, split_times = voice_capacity(bundle, 2, 1, margin)
+    one, one_times = voice_capacity(bundle, 1, 1, margin, chains=chains)
+    intra, intra_times = voice_capacity(bundle, 1, 2, margin, chains=chains)
+    split, split_times = voice_capacity(bundle, 2, 1, margin, chains=chains)
     if split >= intra:
         two, two_times, best = split, split_times, "two worker engines, one thread each"
     else:
@@ -173,13 +180,13 @@ def capacity_lines(bundle: Any) -> list[str]:
     ]
 
 
-def block_lines(results: list[BlockTimes], threads: int) -> list[str]:
+def block_lines(results: list[BlockTimes], threads: int, with_chains: bool = False) -> list[str]:
     """The block-time table: what decides a gap is the slow blocks, not the mean."""
     first = results[0]
     lines = [
         "",
         f"worker time per block of {first.block_frames} samples (as `play` asks; its real-time budget "
-        f"{first.budget_ms:.1f} ms), {threads} thread(s):",
+        f"{first.budget_ms:.1f} ms), {threads} thread(s){', effect chains included' if with_chains else ''}:",
         f"{'voices':>8} {'p50 ms':>8} {'p99 ms':>8} {'worst ms':>9} {'p99 / budget':>13}",
     ]
     for r in results:
@@ -239,10 +246,50 @@ def run(args: argparse.Namespace) -> int:
     voice_counts = sorted({*BLOCK_VOICES, args.voices})
     from rt_samplernn.live.plan import block_times
 
-    blocks = [block_times(args.bundle, v, 1, args.threads, args.seconds, args.provider) for v in voice_counts]
-    for line in block_lines(blocks, args.threads):
+    chains = chain_factory(args)
+    if chains is not None:
+        for line in chain_lines(chains, result["config"].sample_rate, voice_counts):
+            print(line, flush=True)
+    blocks = [block_times(args.bundle, v, 1, args.threads, args.seconds, args.provider, chains) for v in voice_counts]
+    for line in block_lines(blocks, args.threads, with_chains=chains is not None):
         print(line, flush=True)
     if not args.no_capacity and args.provider != "cuda":
-        for line in capacity_lines(args.bundle):
+        for line in capacity_lines(args.bundle, chains):
             print(line, flush=True)
     return 0
+
+
+def chain_factory(args: argparse.Namespace) -> ChainFactory | None:
+    """The effect chains the flags ask for, made afresh for each engine the timing opens (None: no flags)."""
+    from rt_samplernn.commands.fx_options import build_rack
+
+    if build_rack(args, 48000, 1) is None:  # the flags checked once, before any timing
+        return None
+    return lambda sample_rate, voices: build_rack(args, sample_rate, voices)
+
+
+def chain_lines(chains: ChainFactory, sample_rate: int, voice_counts: list[int], blocks: int = 400) -> list[str]:
+    """The chains' own cost per live block (voice chains, then the master on the stereo mix), against the
+    block's budget, per voice; their latency."""
+    import numpy as np
+
+    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES as frames
+
+    budget_ms = frames / sample_rate * 1000.0
+    lines = ["", f"effect chains alone, per block of {frames} samples (budget {budget_ms:.1f} ms):"]
+    lines.append(f"{'voices':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99 / budget, per voice':>24} {'latency ms':>11}")
+    rng = np.random.default_rng(0)
+    for voices in voice_counts:
+        rack = chains(sample_rate, voices)
+        assert rack is not None
+        times = []
+        for _ in range(blocks):
+            audio = (0.3 * rng.standard_normal((voices, frames))).astype(np.float32)
+            t = time.perf_counter()
+            mix = np.repeat(rack.process_voices(audio).sum(axis=0)[:, None], 2, axis=1)
+            rack.process_master(mix)
+            times.append(time.perf_counter() - t)
+        p50, p99 = _percentile(times, 0.5) * 1e3, _percentile(times, 0.99) * 1e3
+        latency = rack.stats().latency_ms
+        lines.append(f"{voices:>8} {p50:>8.3f} {p99:>8.3f} {p99 / budget_ms / voices:>23.1%} {latency:>11.1f}")
+    return lines

@@ -25,11 +25,12 @@ FX_EXAMPLES = (
 )
 
 
-def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str) -> None:
-    """Add the effect and tempo flags; ``limiter_default``: 'off' or a ceiling in dBFS ('-1')."""
+def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str, tempo: bool = True) -> None:
+    """Add the effect and tempo flags; ``limiter_default``: 'off' or a ceiling in dBFS ('-1'); ``tempo``:
+    False for a command that has no tempo (bench times the chains only)."""
     from rt_samplernn.live.effects import EFFECTS
 
-    g = parser.add_argument_group("effects and tempo")
+    g = parser.add_argument_group("effects and tempo" if tempo else "effects")
     g.add_argument(
         "--fx",
         metavar="[CHAIN=]EFFECT[:PARAM=VALUE,...]",
@@ -52,6 +53,8 @@ def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str) 
         default=limiter_default,
         help="a brickwall limiter at the end of the master chain: its ceiling in dBFS (e.g. -1, -0.3) or 'off'",
     )
+    if not tempo:
+        return
     g.add_argument("--bpm", type=float, default=None, help="tempo in beats per minute, 20..400 (e.g. 120)")
     g.add_argument(
         "--loop-beats",

@@ -11,8 +11,9 @@ import platform
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from rt_samplernn.live.bundle import Bundle, load_bundle
 from rt_samplernn.live.deadlines import nearest_rank
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
+
+if TYPE_CHECKING:
+    from rt_samplernn.live.effects import Rack
 
 P99_MARGIN = 1.2  # a voice count fits when its p99 block time is at most 1/P99_MARGIN of the block's budget
 
@@ -44,26 +48,37 @@ class BlockTimes:
         return self.p99_ms / self.budget_ms
 
 
+ChainFactory = Callable[[int, int], "Rack | None"]  # (sample rate, voices) -> the effect chains a worker runs
+
+
 def block_times(
-    bundle: Any, voices: int, workers: int, threads: int, seconds: float, provider: str = "cpu"
+    bundle: Any,
+    voices: int,
+    workers: int,
+    threads: int,
+    seconds: float,
+    provider: str = "cpu",
+    chains: ChainFactory | None = None,
 ) -> BlockTimes:
     """Generate `seconds` of `voices` split over `workers` engines (each on its own Python thread, with
     `threads` intra-op threads; onnxruntime releases the GIL while a graph runs), one live-sized block per
-    call, and time every call: p50, p99 and worst over all workers' blocks."""
+    call, and time every call: p50, p99 and worst over all workers' blocks. ``chains``: each worker's block
+    also runs through the effect chains it makes (voice chains, then the master on the stereo mix), as in play."""
     split = [voices // workers + (1 if i < voices % workers else 0) for i in range(workers)]
     engines = [Engine(bundle, voices=v, seed=i, provider=provider, threads=threads) for i, v in enumerate(split) if v]
+    racks = [chains(e.sample_rate, e.voices) if chains is not None else None for e in engines]
     chunk = DEFAULT_CHUNK_FRAMES
     blocks = max(1, int(seconds * engines[0].sample_rate) // chunk)
-    for e in engines:
+    for e, rack in zip(engines, racks, strict=True):
         for _ in range(max(1, blocks // 8)):  # warm up: allocations, caches
-            e.generate(chunk)
+            run_block(e, rack, chunk)
     times = [np.zeros(blocks) for _ in engines]
 
     def work(i: int) -> None:
-        engine, out = engines[i], times[i]
+        engine, rack, out = engines[i], racks[i], times[i]
         for b in range(blocks):
             t = time.perf_counter()
-            engine.generate(chunk)
+            run_block(engine, rack, chunk)
             out[b] = time.perf_counter() - t
 
     jobs = [threading.Thread(target=work, args=(i,)) for i in range(len(engines))]
@@ -83,10 +98,28 @@ def block_times(
     )
 
 
+def run_block(engine: Engine, rack: Rack | None, frames: int) -> np.ndarray:
+    """One live block as the worker makes it: the engine's voices, then the voice chains and the master chain on
+    their stereo mix (the rack's cost is the worker's too)."""
+    audio = engine.generate(frames)
+    if rack is None:
+        return audio
+    voices = rack.process_voices(audio)
+    mix = np.repeat(voices.sum(axis=0, dtype=np.float32)[:, None], 2, axis=1)
+    return rack.process_master(mix)
+
+
 def voice_capacity(
-    bundle: Any, workers: int, threads: int, margin: float = P99_MARGIN, seconds: float = 1.0, max_voices: int = 64
+    bundle: Any,
+    workers: int,
+    threads: int,
+    margin: float = P99_MARGIN,
+    seconds: float = 1.0,
+    max_voices: int = 64,
+    chains: ChainFactory | None = None,
 ) -> tuple[int, BlockTimes | None]:
-    """The most voices whose p99 block time stays within 1/`margin` of the block's budget, and their times.
+    """The most voices whose p99 block time stays within 1/`margin` of the block's budget, and their times
+    (``chains``: with the effect chains' cost, as block_times).
 
     Doubles the voice count until it falls short, then bisects; each point is one short run.
     """
@@ -94,7 +127,7 @@ def voice_capacity(
     bad = None
     n = max(1, workers)
     while n <= max_voices:
-        times = block_times(bundle, n, workers, threads, seconds)
+        times = block_times(bundle, n, workers, threads, seconds, chains=chains)
         if times.p99_share * margin > 1.0:
             bad = n
             break
@@ -102,7 +135,7 @@ def voice_capacity(
         n *= 2
     while bad is not None and bad - good[0] > 1:
         mid = (good[0] + bad) // 2
-        times = block_times(bundle, mid, workers, threads, seconds)
+        times = block_times(bundle, mid, workers, threads, seconds, chains=chains)
         if times.p99_share * margin <= 1.0:
             good = (mid, times)
         else:
@@ -200,8 +233,9 @@ PLAN_SECONDS = 0.5  # audio generated per voice count tried
 PLAN_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rt-samplernn" / "voice-plans.json"
 
 
-def _plan_key(bundle: Bundle, threads: int) -> str:
-    ident = json.dumps([bundle.sample.sha256, *[g.sha256 for g in bundle.frame_graphs], cpu_name(), cpu_features()])
+def _plan_key(bundle: Bundle, threads: int, chains_key: str = "") -> str:
+    parts: list[Any] = [bundle.sample.sha256, *[g.sha256 for g in bundle.frame_graphs], cpu_name(), cpu_features()]
+    ident = json.dumps(parts + ([chains_key] if chains_key else []))
     return f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}:{threads}"
 
 
@@ -220,12 +254,15 @@ def plan_voices(
     force: bool = False,
     cache: Path | None = PLAN_CACHE,
     seconds: float = PLAN_SECONDS,
+    chains: ChainFactory | None = None,
+    chains_key: str = "",
 ) -> VoicePlan:
     """The most voices up to `requested` whose p99 block time stays within 1/P99_MARGIN of the budget on this
     CPU (at least 1), from a short calibration cached per bundle, CPU and thread count (cache None: none).
-    force: play `requested` whatever the calibration says (it is still measured, to say so)."""
+    force: play `requested` whatever the calibration says (it is still measured, to say so). ``chains``: the
+    effect chains each block also runs through (their cost counts), ``chains_key`` saying what they are."""
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    key = _plan_key(b, threads)
+    key = _plan_key(b, threads, chains_key)
     stored = _read_cache(cache) if cache is not None else {}
     # Only counts that fitted are remembered: one that fell short may have met a busy minute, so it is timed again.
     shares = {
@@ -236,7 +273,7 @@ def plan_voices(
     cached = requested in shares
     for voices in range(requested, 0, -1):
         if voices not in shares:
-            shares[voices] = block_times(b, voices, 1, threads, seconds).p99_share
+            shares[voices] = block_times(b, voices, 1, threads, seconds, chains=chains).p99_share
         if shares[voices] * P99_MARGIN <= 1.0:
             break
     voices = choose_voices(requested, shares, force)
