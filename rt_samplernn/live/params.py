@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -358,6 +358,9 @@ class Parameters:
                 self._add(SwitchParam(d))
             else:
                 self._add(Trigger(d))
+        self._added: dict[str, FloatParam] = {}  # cells their owner steps and applies (`add_cells`)
+        self._unkept: set[str] = set()  # added cells a bookmark does not keep
+        self.added_version = next_version()  # changes when cells are added or removed: the window redraws
         self.slots: list[SeedSlot | None] = [None] * slot_count
         self.slots_version = next_version()
         self.bookmarks: list[EngineState | None] = [None] * BOOKMARKS  # written by the puller (LiveControl)
@@ -366,6 +369,51 @@ class Parameters:
     def _add(self, *cells: Param) -> None:
         for c in cells:
             self._params[c.name] = c
+
+    def add_cells(self, cells: Iterable[FloatParam], kept: bool = True) -> None:
+        """Join float cells that another part owns, steps and applies itself (the effect chains'
+        `Rack.cells`, the tempo's knobs): MIDI (map and learn), OSC addresses and the window reach them by
+        name like every declared knob; `LiveControl` leaves them to their owner. ``kept``: a bookmark keeps
+        their values (`values`; the effect knobs), else not (the tempo: a recall must not move it). A cell of
+        a name already added replaces the one before (a rack built again); a declared name is refused."""
+        for cell in cells:
+            if cell.name in self._params and cell.name not in self._added:
+                raise UserError(f"parameter {cell.name!r}: already declared; give the added cell another name")
+            self._added[cell.name] = cell
+            self._params[cell.name] = cell
+            if kept:
+                self._unkept.discard(cell.name)
+            else:
+                self._unkept.add(cell.name)
+        self.added_version = next_version()
+
+    def remove_cells(self, names: Iterable[str]) -> None:
+        """Drop added cells by name (an effect taken out of its chain); names not added are ignored."""
+        for name in names:
+            if self._added.pop(name, None) is not None:
+                del self._params[name]
+                self._unkept.discard(name)
+        self.added_version = next_version()
+
+    def added(self) -> list[FloatParam]:
+        """The cells `add_cells` joined, in the order they came."""
+        return list(self._added.values())
+
+    def is_added(self, name: str) -> bool:
+        return name in self._added
+
+    def values(self, everything: bool = False) -> dict[str, float]:
+        """The added cells' targets by name: those a bookmark keeps, or (``everything``) all of them, as the
+        window's session file keeps them."""
+        return {n: c.target for n, c in self._added.items() if everything or n not in self._unkept}
+
+    def set_values(self, values: Mapping[str, float]) -> None:
+        """Ask the added cells for ``values`` by name (a recalled bookmark, a session read back); names of no
+        added cell are ignored (an effect not in this rack), values are clamped to each cell's range."""
+        for name, value in values.items():
+            cell = self._added.get(name)
+            if cell is not None:
+                cell.set(value)
 
     # -- the cells the engine-side code uses by name ----------------------------------------------------
     @property
@@ -435,10 +483,16 @@ class Parameters:
     @property
     def version(self) -> int:
         """Changes whenever any parameter's target or the slots change (poll this from a QTimer)."""
-        return max(self.slots_version, self.bookmarks_version, max(p.version for p in self._params.values()))
+        versions = (self.slots_version, self.bookmarks_version, self.added_version)
+        return max(*versions, max(p.version for p in self._params.values()))
 
     def float_params(self) -> list[FloatParam]:
+        """Every float cell, the added ones too."""
         return [p for p in self._params.values() if isinstance(p, FloatParam)]
+
+    def declared_floats(self) -> list[FloatParam]:
+        """The float cells of the declarations (and their voices'): what `LiveControl` steps and applies."""
+        return [p for p in self._params.values() if isinstance(p, FloatParam) and p.name not in self._added]
 
     def knobs(self) -> list[FloatParam]:
         """The float cells in declaration order, each followed by its voices' cells: what the window draws."""
@@ -460,7 +514,7 @@ class Parameters:
 
     def specs(self) -> dict[str, FloatSpec]:
         """Range settings of the declared float parameters, by name (what a map file saves)."""
-        return {p.name: p.spec for p in self.float_params() if p.voice is None}
+        return {p.name: p.spec for p in self.declared_floats() if p.voice is None}
 
     def take_settings(self, old: Parameters) -> None:
         """Carry over what a performer set up in ``old`` (a model reopened): slots, ranges, values, switches."""
