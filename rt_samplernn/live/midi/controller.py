@@ -261,7 +261,7 @@ class MidiController:
         self._receive(message, time.monotonic() if time_s is None else time_s)
         self._flush()
 
-    def _receive(self, message: Sequence[int], time_s: float) -> None:
+    def _receive(self, message: Sequence[int], time_s: float = 0.0) -> None:
         if self._clock(message, time_s):
             return
         self.messages += 1
