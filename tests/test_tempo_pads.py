@@ -88,3 +88,11 @@ def test_the_tempo_and_the_loop_variation_are_knobs_applied_at_the_next_block():
     params["loop.variation"].set(0.0)
     blocks(locked, control, 40)
     assert locked.loop.recalls >= 2
+
+
+def test_quantize_without_a_tempo_is_one_line(capsys):
+    from rt_samplernn.cli import main
+
+    assert main(["play", str(DEMO_BUNDLE), "--device", "none", "--seconds", "0.1", "--quantize", "bar"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("--quantize bar needs a tempo: add --bpm (e.g. --bpm 120) or --midi-clock PORT")

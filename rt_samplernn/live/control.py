@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -281,7 +282,7 @@ class LiveControl:
             action = self._pick_actions[pick.name]
             quantize = self.quantizer
             if quantize is not None and pick.name == "bookmark_recall":
-                quantize(lambda index=pick.target, act=action: self._pick(act, index))  # on the worker, at the beat
+                quantize(functools.partial(self._pick, action, pick.target))  # on the worker, at the beat
             else:
                 self._pick(action, pick.target)
 
