@@ -23,6 +23,10 @@ name                 kind      meaning                                          
 ``bookmark_recall``  pick      go back to bookmark N exactly as saved, at the next block  pads from 48
 ===================  ========  =========================================================  ==============
 
+Besides these, `Parameters.add_cells` joins float cells other parts own and apply (the effect knobs
+``fx.CHAIN.EFFECT.PARAM``, the tempo's ``tempo.bpm`` and ``loop.variation``): MIDI, OSC and the window reach
+them by name, and a bookmark keeps the effect knobs (`values`).
+
 Voices and seed slots are numbered from 1 wherever a performer reads or writes them (parameter names,
 map files, the window, messages); code indexes slots from 0 (``params.slots[0]`` is seed slot 1).
 Moving ``temperature`` also moves every ``temperature.N`` (last writer wins), so a master knob and
