@@ -44,7 +44,11 @@ TAP_COUNT = 5  # the tempo is the mean interval of the last this many taps
 def effect_options(argv: list[str] | None = None) -> argparse.Namespace:
     """The effect and tempo flags as `play` parses them (``argv``: e.g. ['--fx', 'reverb']; None: none given)."""
     parser = argparse.ArgumentParser(add_help=False)
-    add_effect_arguments(parser, limiter_default="off")  # as `play`
+    add_effect_arguments(  # --fx, --vst3, --limiter, --bpm, --loop-*: as `play`
+        parser,
+        limiter_default=f"{DEFAULT_CEILING_DB:g}",
+        limiter_help=f"default: {DEFAULT_CEILING_DB:g} dBFS, as play (it delays the sound by its 5 ms lookahead)",
+    )
     return parser.parse_args(argv or [])
 
 

@@ -188,3 +188,67 @@ class JackClipPlayer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class JackClockSender:
+    """A real JACK client (libjack through ctypes) sending MIDI clock: one MIDI output ``out_<BPM>`` per tempo.
+
+    Each port sends a start (0xFA) at its first cycle, then 24 clock pulses (0xF8) a beat, every pulse at its
+    exact frame inside the cycle (sample-accurate, as a DAW sends). ``pulses[bpm]``: pulses sent so far.
+    """
+
+    def __init__(self, server: str, bpms: tuple[float, ...], name: str = "clock-sender") -> None:
+        self._ctypes = ctypes
+        lib = self.lib = load_libjack()
+        status = ctypes.c_int(0)
+        self.client = lib.jack_client_open(
+            name.encode(), NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()
+        )
+        if not self.client:
+            raise RuntimeError(f"cannot open a JACK client on {server} (status {status.value:#x})")
+        self.rate = int(lib.jack_get_sample_rate(self.client))
+        self.bpms = tuple(bpms)
+        self.ports = [lib.jack_port_register(self.client, self.port_name(b).encode(), MIDI, IS_OUTPUT, 0) for b in bpms]
+        self.pulses = {b: 0 for b in bpms}
+        self.sending = threading.Event()  # set: the next cycle starts the clocks (start, then pulses)
+        self._first: int | None = None  # the JACK frame of the start
+        self._process = PROCESS(self._cycle)  # kept alive: libjack calls it
+        lib.jack_set_process_callback(self.client, self._process, None)
+        if lib.jack_activate(self.client):
+            raise RuntimeError("cannot activate the JACK clock sender")
+
+    @staticmethod
+    def port_name(bpm: float) -> str:
+        return f"out_{bpm:g}"
+
+    def _cycle(self, nframes: int, _arg: object) -> int:
+        lib = self.lib
+        frame = int(lib.jack_last_frame_time(self.client))
+        for bpm, port in zip(self.bpms, self.ports):
+            buf = lib.jack_port_get_buffer(port, nframes)
+            lib.jack_midi_clear_buffer(buf)
+            if not self.sending.is_set():
+                continue
+            if self._first is None or frame == self._first:
+                self._first = frame
+                lib.jack_midi_event_write(buf, 0, b"\xfa", 1)
+            per_pulse = self.rate * 60.0 / (bpm * 24)
+            while True:
+                at = self._first + round(self.pulses[bpm] * per_pulse) - frame
+                if at >= nframes:
+                    break
+                lib.jack_midi_event_write(buf, max(at, 0), b"\xf8", 1)
+                self.pulses[bpm] += 1
+        return 0
+
+    def close(self) -> None:
+        if self.client:
+            self.lib.jack_deactivate(self.client)
+            self.lib.jack_client_close(self.client)
+            self.client = None
+
+    def __enter__(self) -> JackClockSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

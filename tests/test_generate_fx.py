@@ -63,3 +63,29 @@ def test_bad_effect_flags_are_one_line_and_write_nothing(tmp_path, capsys, flags
     err = capsys.readouterr().err.strip()
     assert said in err and "\n" not in err
     assert not out.exists()
+
+
+def test_play_and_generate_have_the_limiter_on_by_default_and_a_render_equals_a_performance(tmp_path):
+    ceiling = 10 ** (-1 / 20) + 1 / 32768  # -1 dBFS, less the file's rounding
+    peaks = {}
+    for flags in ([], ["--limiter", "off"]):  # the demo hot and +6 dB: over the ceiling without the limiter
+        out = tmp_path / f"play{len(flags)}.wav"
+        args = ["play", str(DEMO_BUNDLE), "--device", "none", "--seconds", "1", "--record", str(out), "-q"]
+        assert main([*args, "--gain", "2", "--temperature", "1.2", *flags]) == 0
+        peaks[bool(flags)] = float(np.abs(soundfile.read(out, dtype="float32")[0]).max())
+    assert peaks[False] <= ceiling < peaks[True]
+
+    rendered = tmp_path / "render.wav"
+    args = ["generate", str(DEMO_BUNDLE), "--seconds", str(SECONDS), "--seed", "5", "--cold"]
+    assert main([*args, "--temperature", "1.0", "--min-p", "0", "--out", str(rendered)]) == 0
+    engine = Engine(DEMO_BUNDLE, voices=1, seed=5)
+    engine.set_temperature(1.0)
+    engine.set_min_p(0.0)
+    played = tmp_path / "played.wav"
+    rack = Rack(engine.sample_rate, 1, limiter_ceiling_db=-1.0)  # what play's default flags build
+    player = Player(engine, device="none", seconds=SECONDS, watchdog=False, sinks=[WavSink(played)], effects=rack)
+    with player:
+        assert player.wait(timeout_s=60.0)
+    np.testing.assert_array_equal(
+        soundfile.read(rendered, dtype="float32")[0], soundfile.read(played, dtype="float32")[0]
+    )

@@ -182,7 +182,9 @@ def test_odd_messages_over_jack_do_not_disturb(jack):
         out.send_message([1, 127])  # running status: CC 1 = 127
         wait_until(lambda: params["temperature"].target == 1.5, what="the running-status CC")
         assert params["gain"].target == 2.0
-        assert ctl.messages == len(odd) + 2 - 4  # rtmidi itself drops sysex, clock, MTC, active sensing
+        # rtmidi itself drops sysex and active sensing; clock, start and stop are the tempo's (timing is let
+        # through for the MIDI clock), never counted as controls; MTC (F1) comes through and maps to nothing
+        assert ctl.messages == len(odd) + 2 - 5
         assert ctl.errors == 0 and ctl._thread.is_alive()
 
 

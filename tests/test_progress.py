@@ -47,6 +47,8 @@ def test_generate_from_a_bundle_shows_progress_and_matches_one_engine_call(tmp_p
             "1.2",
             "--seed",
             "3",
+            "--limiter",
+            "off",  # compared with the engine's own samples: no limiter's lookahead in between
             "--out",
             str(out),
         ],

@@ -116,3 +116,14 @@ def test_a_quantized_recall_waits_for_the_next_beat(engine_factory):
     assert list(locked.beats)[-1] == (1, 4000)
     np.testing.assert_array_equal(audio[split : split + 256], after_bookmark)
     assert not np.array_equal(audio[:256], after_bookmark)
+
+
+def test_a_clock_joined_mid_song_is_followed_until_its_stop():
+    tempo = Tempo(100.0)
+    for t in pulses(140.0, 2.0):  # no start: the sender was already running when we joined
+        tempo.feed_midi(CLOCK, float(t))
+    assert tempo.following and abs(tempo.bpm - 140.0) <= 0.5
+    tempo.feed_midi(STOP, 2.1)
+    for t in pulses(140.0, 1.0, t0=2.2):  # a sender that goes on clocking while stopped
+        tempo.feed_midi(CLOCK, float(t))
+    assert not tempo.following and tempo.bpm == 100.0

@@ -1,13 +1,16 @@
-"""The effect and tempo flags shared by `generate`, `play` and the window: --fx, --vst3, --limiter, --bpm, --loop-*.
+"""The effect and tempo flags shared by `generate`, `play` and the window: --fx, --vst3, --limiter, --bpm, --loop-*,
+--quantize, --midi-clock.
 
 One parser helper (`add_effect_arguments`) and two builders (`build_rack`, `build_tempo`), so a render and
 a performance take the same settings the same way. `render_block` is the worker's block path for a file:
-the same calls, in the same order, as `Player._push` (rt_samplernn/live/player.py).
+the same calls, in the same order, as `Player._push` (rt_samplernn/live/player.py); `worker_blocks` runs it
+over a whole render.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,10 +28,18 @@ FX_EXAMPLES = (
 )
 
 
-def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str, tempo: bool = True) -> None:
-    """Add the effect and tempo flags; ``limiter_default``: 'off' or a ceiling in dBFS ('-1'); ``tempo``:
-    False for a command that has no tempo (bench times the chains only)."""
+LIMITER_AUTO = "auto"  # generate's default: -1 dBFS on a mix (what play plays), off for voices written apart
+QUANTIZE = ("beat", "bar", "off")
+
+
+def add_effect_arguments(
+    parser: argparse.ArgumentParser, limiter_default: str, limiter_help: str, live: bool = False, tempo: bool = True
+) -> None:
+    """Add the effect and tempo flags; ``limiter_default``: 'off', a ceiling in dBFS ('-1') or LIMITER_AUTO,
+    ``limiter_help`` says what that default is; ``live``: also --quantize and --midi-clock (pads and a clock);
+    ``tempo``: False for a command that has no tempo (bench times the chains only)."""
     from rt_samplernn.live.effects import EFFECTS
+    from rt_samplernn.live.tempo import BEATS_PER_BAR
 
     g = parser.add_argument_group("effects and tempo" if tempo else "effects")
     g.add_argument(
@@ -51,7 +62,8 @@ def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str, 
         "--limiter",
         metavar="DBFS|off",
         default=limiter_default,
-        help="a brickwall limiter at the end of the master chain: its ceiling in dBFS (e.g. -1, -0.3) or 'off'",
+        help="a brickwall limiter at the end of the master chain, so that no blow-up of the model reaches the "
+        f"speakers above its ceiling: the ceiling in dBFS (e.g. -1, -0.3) or 'off'; {limiter_help}",
     )
     if not tempo:
         return
@@ -70,7 +82,26 @@ def add_effect_arguments(parser: argparse.ArgumentParser, limiter_default: str, 
         default=0.0,
         metavar="P",
         help="probability 0..1 that a due recall is skipped, so the voice drifts on (drawn from --seed; "
-        "default: 0, every recall)",
+        "default: 0, every recall); a knob too (loop.variation: MIDI learn, OSC /loop/variation)",
+    )
+    if not live:
+        return
+    g.add_argument(
+        "--quantize",
+        choices=QUANTIZE,
+        default=None,
+        help="with a tempo, when a pad's bookmark recall or seed prime lands: on the next beat (default), "
+        f"the next bar ({BEATS_PER_BAR} beats), or at once (off); a loop then repeats from what the pad "
+        "brought, e.g. --bpm 120 --loop-beats 4 --quantize bar",
+    )
+    g.add_argument(
+        "--midi-clock",
+        metavar="PORT",
+        default=None,
+        help="follow the tempo of another program's MIDI clock (24 pulses a beat; its start puts beat 1 here): "
+        "a MIDI port's name substring or index, 'virtual' (a port named 'rt-samplernn clock' to connect "
+        "the clock to), or the --midi port's own value to take the clock from the controller's port; until "
+        "the clock runs the tempo is --bpm (default 120), e.g. --midi-clock 'Midi Through' --loop-beats 4",
     )
 
 
@@ -91,9 +122,14 @@ def parse_fx(text: str) -> tuple[str, str, dict[str, float]]:
 
 
 def parse_limiter(text: str) -> float | None:
-    """'off' -> None, '-1' -> -1.0; else a UserError."""
-    if text.strip().lower() in ("off", "none"):
+    """'off' -> None, '-1' -> -1.0, 'auto' (not resolved by the command) -> the default ceiling; else a UserError."""
+    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
+
+    word = text.strip().lower()
+    if word in ("off", "none"):
         return None
+    if word == LIMITER_AUTO:
+        return DEFAULT_CEILING_DB
     try:
         return float(text)
     except ValueError:
@@ -129,15 +165,18 @@ def plugin_name(path: str) -> str:
 
 
 def build_tempo(args: argparse.Namespace, engine: ControlledEngine) -> TempoLocked | None:
-    """The tempo-locked producer the flags ask for (None without --bpm)."""
-    if args.bpm is None:
-        if args.loop_beats is not None:
-            raise UserError("--loop-beats needs a tempo: add --bpm (e.g. --bpm 120 --loop-beats 4)")
+    """The tempo-locked producer the flags ask for (None without --bpm or --midi-clock)."""
+    clock, quantize = getattr(args, "midi_clock", None), getattr(args, "quantize", None)
+    if args.bpm is None and clock is None:
+        for flag, value in (("--loop-beats", args.loop_beats), ("--quantize", quantize)):
+            if value is not None:
+                raise UserError(f"{flag} {value} needs a tempo: add --bpm (e.g. --bpm 120) or --midi-clock PORT")
         return None
-    from rt_samplernn.live.tempo import Loop, Tempo, TempoLocked
+    from rt_samplernn.live.tempo import DEFAULT_BPM, Loop, Tempo, TempoLocked, check_bpm
 
+    bpm = DEFAULT_BPM if args.bpm is None else check_bpm(args.bpm)
     loop = None if args.loop_beats is None else Loop(args.loop_beats, args.loop_variation, int(args.seed))
-    return TempoLocked(engine, Tempo(args.bpm), loop)
+    return TempoLocked(engine, Tempo(bpm), loop, quantize=quantize or "beat")
 
 
 def render_block(audio: np.ndarray, rack: Rack | None, mix: np.ndarray | None, gain: float = 1.0) -> np.ndarray:
@@ -156,3 +195,35 @@ def render_block(audio: np.ndarray, rack: Rack | None, mix: np.ndarray | None, g
     if rack is not None:
         out = rack.process_master(out)
     return np.clip(out, -1.0, 1.0).T
+
+
+def worker_blocks(
+    engine: ControlledEngine, rack: Rack | None, tempo: TempoLocked | None, total: int, mixed: bool, progress: bool
+) -> Generator[np.ndarray, None, None]:
+    """The player's worker path, offline: chunks of the player's size through the tempo, the chains and the mix
+    (``mixed``: as `play` mixes, one voice mono, more stereo; else the voices apart, no master chain), gathered
+    into `RENDER_BLOCK` blocks; ``progress``: a bar on stderr."""
+    from rt_samplernn.live.devices import mix_matrix
+    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
+    from rt_samplernn.progress import progress_bar
+
+    producer = tempo or engine
+    mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2) if mixed else None
+    parts: list[np.ndarray] = []
+    held = 0
+    with progress_bar(total=total, unit="sample", unit_scale=True, leave=False, disable=not progress) as bar:
+        for start in range(0, total, DEFAULT_CHUNK_FRAMES):
+            n = min(DEFAULT_CHUNK_FRAMES, total - start)
+            audio = producer.generate(n, apply_gain=False)  # the gain after the voices' chains, as the player
+            parts.append(render_block(audio, rack, mix, float(engine.gain)))
+            held += n
+            if held >= RENDER_BLOCK:
+                yield np.concatenate(parts, axis=1)
+                bar.update(held)
+                parts, held = [], 0
+        if parts:
+            yield np.concatenate(parts, axis=1)
+            bar.update(held)
+
+
+RENDER_BLOCK = 16384  # samples gathered per block of a render: its memory, not the whole output

@@ -9,6 +9,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+from rt_samplernn.commands.fx_options import RENDER_BLOCK
+
 EPILOG = """examples:
   rt-samplernn generate --seconds 10 --out demo.wav                      # the bundled demo model
   rt-samplernn generate runs/live/best.pt --seconds 5 --seed 1 --out a.wav
@@ -16,7 +18,8 @@ EPILOG = """examples:
   rt-samplernn generate --temperature 1.3 --min-p 0.05 --seconds 20 --out hot.wav       # hotter, hiss cut off
   rt-samplernn generate --count 4 --cold --out cold.wav      # from silence, not from the bundle's music clip
   rt-samplernn generate my-bundle --seed-audio intro.flac --seconds 30 --channels --out primed.wav
-  rt-samplernn generate --fx reverb:room_size=0.8 --limiter -1 --out wet.wav     # what play --record plays
+  rt-samplernn generate --fx reverb:room_size=0.8 --out wet.wav       # what play --record plays (limiter at -1 dBFS)
+  rt-samplernn generate my-bundle --limiter off --out raw.wav          # the model's own samples, no limiter
   rt-samplernn generate --bpm 120 --loop-beats 2 --loop-variation 0.3 --seconds 20 --out loop.wav
 """
 
@@ -88,15 +91,19 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument("--provider", choices=check.PROVIDERS, default="auto", help="bundle only: onnxruntime provider")
     p.add_argument("--threads", type=check.threads, default=1, help="intra-op threads (default: 1)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    from rt_samplernn.commands.fx_options import add_effect_arguments
+    from rt_samplernn.commands.fx_options import LIMITER_AUTO, add_effect_arguments
 
-    # off by default here: a render stays the model's own samples unless asked (play's limiter is on)
-    add_effect_arguments(p, limiter_default="off")
+    add_effect_arguments(
+        p,
+        limiter_default=LIMITER_AUTO,
+        limiter_help="default: -1 dBFS on a bundle's mix (one sequence, or a master chain: what play plays), off "
+        "for sequences written apart and for a checkpoint (the reference)",
+    )
     p.set_defaults(func=run)
 
 
 FIX = "check the free space or choose another --out"
-BLOCK_SAMPLES = 16384  # generated and written per step: memory is this, not the whole output
+BLOCK_SAMPLES = RENDER_BLOCK  # generated and written per step: memory is this, not the whole output
 
 
 def output_paths(out: Path, count: int, channels: bool) -> list[Path]:
@@ -174,42 +181,31 @@ class AudioOutputs:
             raise write_error(path, "", e, FIX) from None
 
 
-def mixes(args: argparse.Namespace) -> bool:
-    """True when the flags put a master chain or a limiter on: the voices are mixed, as `play` mixes them."""
-    from rt_samplernn.commands.fx_options import parse_fx, parse_limiter
+def master_chain(args: argparse.Namespace) -> bool:
+    """True when --fx or --vst3 puts an effect on the master chain."""
+    from rt_samplernn.commands.fx_options import parse_fx
 
-    master = any(parse_fx(t)[0] == "master" for t in args.fx) or any(
+    return any(parse_fx(t)[0] == "master" for t in args.fx) or any(
         "=" not in t or "/" in t.partition("=")[0] or t.startswith("master=") for t in args.vst3
     )
-    return master or parse_limiter(args.limiter) is not None
 
 
-def worker_blocks(engine: Any, rack: Any, tempo: Any, total: int) -> Generator[Any, None, None]:
-    """The player's worker path, offline: chunks of the player's size through the tempo, the chains and the mix
-    (`play --record` on the software clock, one voice mono, more stereo), gathered into BLOCK_SAMPLES blocks."""
-    import numpy as np
+def resolve_limiter(args: argparse.Namespace, bundle: bool, count: int) -> None:
+    """--limiter auto (the default) -> -1 dBFS where the render is a mix, as `play` plays it (a bundle's one
+    sequence, or a master chain), else off (sequences written apart; a checkpoint's reference samples)."""
+    from rt_samplernn.commands.fx_options import LIMITER_AUTO
+    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
 
-    from rt_samplernn.commands.fx_options import render_block
-    from rt_samplernn.live.devices import mix_matrix
-    from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
+    if args.limiter.strip().lower() == LIMITER_AUTO:
+        on = bundle and (count == 1 or master_chain(args))
+        args.limiter = f"{DEFAULT_CEILING_DB:g}" if on else "off"
 
-    producer = tempo or engine
-    mix = None
-    if rack is not None and (rack.master.slots or rack.limiter is not None):
-        mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
-    parts: list[Any] = []
-    held = 0
-    for start in range(0, total, DEFAULT_CHUNK_FRAMES):
-        n = min(DEFAULT_CHUNK_FRAMES, total - start)
-        audio = producer.generate(n, apply_gain=False)  # the gain after the voices' chains, as the player
-        block = render_block(audio, rack, mix, float(engine.gain))
-        parts.append(block)
-        held += n
-        if held >= BLOCK_SAMPLES:
-            yield np.concatenate(parts, axis=1)
-            parts, held = [], 0
-    if parts:
-        yield np.concatenate(parts, axis=1)
+
+def mixes(args: argparse.Namespace) -> bool:
+    """True when the flags put a master chain or a limiter on: the voices are mixed, as `play` mixes them."""
+    from rt_samplernn.commands.fx_options import parse_limiter
+
+    return master_chain(args) or parse_limiter(args.limiter) is not None
 
 
 def audio_blocks(
@@ -217,7 +213,7 @@ def audio_blocks(
 ) -> tuple[int, Generator[Any, None, None]]:
     """(sample rate, an iterator of (voices, <= BLOCK_SAMPLES) float audio) for a bundle or a checkpoint."""
     if model.is_dir():
-        from rt_samplernn.commands.fx_options import build_rack, build_tempo
+        from rt_samplernn.commands.fx_options import build_rack, build_tempo, worker_blocks
         from rt_samplernn.live.engine import Engine
 
         engine = Engine(model, voices=len(temps), seed=args.seed, provider=args.provider, threads=args.threads)
@@ -238,7 +234,8 @@ def audio_blocks(
         from rt_samplernn.progress import progress_bar
 
         if rack is not None or tempo is not None:
-            return engine.sample_rate, worker_blocks(engine, rack, tempo, total)
+            mixed = rack is not None and (bool(rack.master.slots) or rack.limiter is not None)
+            return engine.sample_rate, worker_blocks(engine, rack, tempo, total, mixed, total >= BLOCK_SAMPLES)
 
         def engine_blocks() -> Generator[Any, None, None]:
             with progress_bar(
@@ -291,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
     if len(cut_args) not in (1, count):
         raise UserError(f"--min-p: give 1 value or {count} (one per sequence), not {len(cut_args)}")
     cuts = cut_args * count if len(cut_args) == 1 else cut_args
+    resolve_limiter(args, model.is_dir(), count)
     mixed = model.is_dir() and mixes(args)  # one file: the mix, as play plays it
     paths = [Path(args.out)] if mixed else output_paths(Path(args.out), count, args.channels)
     for path in paths:  # before any work: a bad destination must not cost a whole generation

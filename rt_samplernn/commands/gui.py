@@ -79,8 +79,13 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
 
     add_osc_arguments(p)  # --osc, --osc-host
     from rt_samplernn.commands.fx_options import add_effect_arguments
+    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
 
-    add_effect_arguments(p, limiter_default="off")  # --fx, --vst3, --limiter, --bpm, --loop-*: as `play`
+    add_effect_arguments(  # --fx, --vst3, --limiter, --bpm, --loop-*: as `play`
+        p,
+        limiter_default=f"{DEFAULT_CEILING_DB:g}",
+        limiter_help=f"default: {DEFAULT_CEILING_DB:g} dBFS, as play (it delays the sound by its 5 ms lookahead)",
+    )
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
     p.add_argument(

@@ -133,8 +133,9 @@ def control_plan(args: argparse.Namespace) -> ControlPlan:
 
 
 def open_controls(args: argparse.Namespace, rig: Rig, plan: ControlPlan) -> None:
-    """Open what `add_midi_arguments`'s, `add_osc_arguments`'s and --input's flags ask for on an open ``rig``,
-    and say so on stderr: the seed slots, the live input (the slot after the files), the MIDI port, OSC.
+    """Open what `add_midi_arguments`'s, `add_osc_arguments`'s, --input's and --midi-clock's flags ask for on an
+    open ``rig`` (prepared, for the clock), and say so on stderr: the seed slots, the live input (the slot
+    after the files), the MIDI port, OSC, the MIDI clock.
     Errors are UserErrors (one line for the CLI); ``rig.close()`` stops what was opened."""
     rig.load_slots(plan.slot_files)
     midi_port, osc_port = getattr(args, "midi", None), getattr(args, "osc", None)
@@ -164,3 +165,9 @@ def open_controls(args: argparse.Namespace, rig: Rig, plan: ControlPlan) -> None
     if osc_port is not None:
         server = rig.open_osc(osc_port, getattr(args, "osc_host", DEFAULT_HOST))
         print(f"OSC: listening on udp {server.host}:{server.port}", file=sys.stderr)
+    clock_port = getattr(args, "midi_clock", None)
+    if clock_port is not None:
+        opened = rig.open_midi_clock(clock_port, getattr(args, "midi_api", None))
+        locked = rig.locked
+        bpm = f"{locked.tempo.manual_bpm:g}" if locked is not None else "--bpm"
+        print(f"MIDI clock: following {opened}; the tempo is {bpm} BPM until the clock runs", file=sys.stderr)

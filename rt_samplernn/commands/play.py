@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.rig import Rig
     from rt_samplernn.live.sinks import Sink
+    from rt_samplernn.live.tempo import Tempo
 
 EPILOG = """\
 examples:
@@ -26,6 +27,10 @@ examples:
   rt-samplernn play my-bundle --osc 9000              # OSC on udp 127.0.0.1:9000 (/temperature 0.8, /bundle s, ...)
   rt-samplernn play my-bundle --osc 9000 --bookmarks set1.npz   # bookmarks kept in a file, read at the start
   rt-samplernn play my-bundle --midi virtual --input system   # call and response: a pad primes from the input
+  rt-samplernn play --fx reverb:room_size=0.8 --osc 9000   # /fx/master/reverb/room_size 0.3 turns it
+  rt-samplernn play --limiter off                     # no safety limiter (on by default at -1 dBFS)
+  rt-samplernn play my-bundle --bpm 120 --loop-beats 4 --midi virtual   # pads recall and prime on the beat
+  rt-samplernn play my-bundle --midi-clock virtual --loop-beats 4       # the tempo of another program's clock
   rt-samplernn play my-bundle --stdout | ffmpeg -f s16le -ar 16000 -ac 1 -i - -c:a libopus out.ogg
 
 Without a sound card, --record OUT.wav or --stdout play in real time with a software clock
@@ -178,16 +183,23 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="how much of the live input its seed slot keeps (a phrase: a few seconds; longer buys little)",
     )
     from rt_samplernn.commands.fx_options import add_effect_arguments
+    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
 
-    add_effect_arguments(p, limiter_default="off")  # off until the recording tests allow its lookahead
+    add_effect_arguments(
+        p,
+        limiter_default=f"{DEFAULT_CEILING_DB:g}",
+        limiter_help=f"default: {DEFAULT_CEILING_DB:g} dBFS (it delays the sound by its 5 ms lookahead)",
+        live=True,
+    )
     p.set_defaults(func=run)
 
 
-def format_status(m: PlayerMetrics, osc: OscServer | None = None) -> str:
+def format_status(m: PlayerMetrics, osc: OscServer | None = None, tempo: Tempo | None = None) -> str:
     """The one-line status `rt-samplernn play` prints once a second: what plays, how it keeps up (the worker's
     time per block, p50/p99/worst of the last 10 s, against the block's real-time budget), what it costs. The
     meters read as in the window (rt_samplernn.live.meters); counts are of the last 10 s, totals beside. With
-    OSC: its messages applied and ignored (malformed, unknown)."""
+    OSC: its messages applied and ignored (malformed, unknown). With a tempo: its BPM, "clock" when a MIDI
+    clock sets it."""
     from rt_samplernn.live.meters import METERS_BY_NAME
 
     def meter(name: str) -> str:
@@ -233,6 +245,7 @@ def format_status(m: PlayerMetrics, osc: OscServer | None = None) -> str:
             watchdog,
         ]
         + ([f"OSC {osc.messages} ok, {osc.ignored} ignored"] if osc is not None else [])
+        + ([f"{tempo.bpm:.1f} BPM{' (clock)' if tempo.following else ''}"] if tempo is not None else [])
     )
 
 
@@ -327,14 +340,13 @@ def open_rig(rig: Rig, bundle: Path) -> None:
 
 
 def render_without_card(args: argparse.Namespace, bundle) -> int:
-    """No sound card and nothing asked for: write the model's output to a WAV file instead, and say where."""
+    """No sound card and nothing asked for: write what would play (the chains, the limiter, the tempo) to a WAV
+    file instead, and say where."""
     import sys
 
-    import numpy as np
     import soundfile
 
-    from rt_samplernn.live.devices import mix_matrix
-    from rt_samplernn.progress import progress_bar
+    from rt_samplernn.commands.fx_options import build_rack, build_tempo, worker_blocks
 
     path = _unused_path(NO_CARD_WAV)
     seconds = args.seconds or NO_CARD_SECONDS
@@ -347,18 +359,13 @@ def render_without_card(args: argparse.Namespace, bundle) -> int:
     open_rig(rig, bundle)
     engine = rig.engine
     assert engine is not None  # open_rig opened it
-    mix = mix_matrix(engine.voices, 1 if engine.voices == 1 else 2)
     total = int(round(seconds * engine.sample_rate))
-    block = engine.sample_rate // 4
     try:
-        with (
-            soundfile.SoundFile(str(path), "w", engine.sample_rate, mix.shape[1], "PCM_16") as out,
-            progress_bar(total=total, unit="sample", unit_scale=True, disable=args.quiet, leave=False) as bar,
-        ):
-            for start in range(0, total, block):
-                n = min(block, total - start)
-                out.write(np.clip(engine.generate(n).T @ mix, -1.0, 1.0))
-                bar.update(n)
+        rack = build_rack(args, engine.sample_rate, engine.voices)
+        blocks = worker_blocks(engine, rack, build_tempo(args, engine), total, mixed=True, progress=not args.quiet)
+        with soundfile.SoundFile(str(path), "w", engine.sample_rate, 1 if engine.voices == 1 else 2, "PCM_16") as out:
+            for audio in blocks:
+                out.write(audio.T)
     finally:
         rig.close()
     print(f"rt-samplernn play: wrote {path.resolve()}", file=sys.stderr)
@@ -467,7 +474,7 @@ def run(args: argparse.Namespace) -> int:
         while not player.wait(1.0):
             _sync_bookmarks(marks)
             if not args.quiet:
-                line = format_status(player.metrics(), rig.osc)
+                line = format_status(player.metrics(), rig.osc, rig.locked.tempo if rig.locked else None)
                 if engine.message_version != swap_said:
                     swap_said = engine.message_version
                     print(("\n" if tty else "") + f"rt-samplernn play: {engine.message}", file=sys.stderr)

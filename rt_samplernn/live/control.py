@@ -10,11 +10,12 @@ Threads (who may call what)
   ``set_gain``) only when a value changed, so a write lands in the very next block; a switch goes to the
   player method its declaration names (``set_watchdog``).
 * Bookmarks (the picks ``bookmark_save`` / ``bookmark_recall``) are done by the puller too, in ``tick``:
-  a save takes ``engine.snapshot()`` into ``params.bookmarks[i]`` between two blocks, a recall hands the
-  state to ``engine.restore`` and moves the knobs' cells to its values, so it lands in the very next
-  block. (While nothing generates, `apply_picks` does the same from the caller's thread.)
+  a save takes ``engine.snapshot()`` into ``params.bookmarks[i]`` between two blocks (with the added
+  cells' values, `Parameters.values`: the effect knobs), a recall hands the state to ``engine.restore``
+  and moves the knobs' cells to its values, so it lands in the very next block. (While nothing generates, `apply_picks` does the same from the caller's thread.)
 * ``prime`` and ``reset`` run on `LiveControl`'s own helper thread (priming runs the frame tiers over the
-  whole clip; generation must not wait for it). Repeated fires coalesce: only the latest request runs.
+  whole clip; generation must not wait for it). With a tempo (``quantizer``: `TempoLocked.launch`), a
+  bookmark recall and a prime land on the next beat or bar instead of the next block. Repeated fires coalesce: only the latest request runs.
   The helper thread also says what changed that a performer should hear about ("watchdog off") and
   reports failures ("seed slot 3 is empty"), through `Notices`, which keeps a flood to a few lines.
 
@@ -31,9 +32,12 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -108,6 +112,10 @@ class ControlledEngine(Producer, Protocol):
 
     def snapshot(self) -> EngineState: ...
 
+    def prime_later(
+        self, audio: np.ndarray, rate: int | None = None, seed: int | None = None
+    ) -> Callable[[], None]: ...
+
     def restore(self, state: EngineState, where: str = ...) -> None: ...
 
 
@@ -181,6 +189,7 @@ class LiveControl:
         if player is not None and params.watchdog.target != player.watchdog_enabled:
             params.watchdog.set(player.watchdog_enabled)
         self._announced = {s.name: s.target for s in self._switches}
+        self.quantizer: Callable[[Callable[[], None]], None] | None = None  # `launch` of a tempo (rig.py)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if start:
@@ -210,7 +219,7 @@ class LiveControl:
         attaching changes nothing audible."""
         p = self.params
         knobs = self.engine.knob_values()
-        for cell in p.float_params():
+        for cell in p.declared_floats():
             current = knobs.get(cell.name) if cell.voice is None else None
             if current is None:
                 continue
@@ -229,7 +238,7 @@ class LiveControl:
     def _engine_cells(self) -> list[FloatParam]:
         """The float cells that reach the engine: per-voice cells where there are, else the master."""
         cells = []
-        for cell in self.params.float_params():
+        for cell in self.params.declared_floats():
             if cell.voice is None and self.params.voice_cells(cell.name):
                 continue  # the master only moves its voices
             cells.append(cell)
@@ -248,7 +257,7 @@ class LiveControl:
         seconds = frames / float(self.sample_rate)
         try:
             self.apply_picks()
-            for cell in self.params.float_params():
+            for cell in self.params.declared_floats():
                 if cell.step(seconds) and not (cell.voice is None and self.params.voice_cells(cell.name)):
                     self._send(cell)
             player = self._player
@@ -270,14 +279,24 @@ class LiveControl:
         pending = [(p.version, p) for p in self._picks if p.version != self._seen[p.name]]
         for version, pick in sorted(pending, key=lambda vp: vp[0]):
             self._seen[pick.name] = version
-            try:
-                self._pick_actions[pick.name](pick.target)
-            except UserError as e:
-                self._say = str(e)
+            action = self._pick_actions[pick.name]
+            quantize = self.quantizer
+            if quantize is not None and pick.name == "bookmark_recall":
+                quantize(functools.partial(self._pick, action, pick.target))  # on the worker, at the beat
+            else:
+                self._pick(action, pick.target)
+
+    def _pick(self, action: Callable[[int], None], index: int) -> None:
+        try:
+            action(index)
+        except UserError as e:
+            self._say = str(e)
 
     def save_bookmark(self, index: int) -> None:
         """The engine's exact state now into bookmark ``index`` (from 0): call between blocks (`apply_picks`)."""
-        self.params.bookmarks[index] = self.engine.snapshot()
+        state = self.engine.snapshot()
+        values = self.params.values()  # the added cells (effect knobs): kept beside the engine's own
+        self.params.bookmarks[index] = replace(state, controls=values) if values else state
         self.params.bookmarks_version = next_version()
         self._say = f"bookmark {index + 1} saved"
 
@@ -288,6 +307,7 @@ class LiveControl:
             raise UserError(f"bookmark {index + 1} is empty; save one first")
         self.engine.restore(state, where=f"bookmark {index + 1}")
         self._adopt_engine_state()  # the knobs' cells take the bookmark's values: nothing ramps back
+        self.params.set_values(state.controls)  # effect knobs: their owners ramp to the saved values
         if self._player is not None:  # judge only what follows the recall
             self._player.watchdog.reset()
         self.recalls += 1
@@ -331,7 +351,11 @@ class LiveControl:
         audio = slot.take()  # a live input: what it holds now
         if len(audio) == 0:
             raise UserError(f"seed slot {index + 1} ({slot.name}) has heard nothing yet; play into it first")
-        self.engine.prime(audio, slot.sample_rate)
+        quantize = self.quantizer
+        if quantize is None:
+            self.engine.prime(audio, slot.sample_rate)
+        else:  # primed here, heard from the next beat (or bar) on
+            quantize(self.engine.prime_later(audio, slot.sample_rate))
         if self.player is not None:  # the Player's watchdog re-primes from the slot played last
             self.player.set_seed(audio, slot.sample_rate)
         self.primes += 1

@@ -262,14 +262,32 @@ class Engine:
         tiers consume it (schedule.PrimingHistory), so memory does not grow with the clip; `progress`, if
         given, is called with the fraction done. The new state is swapped in at the next generate() call.
         """
+        self.prime_later(audio, rate, seed, progress)()
+
+    def prime_later(
+        self,
+        audio: np.ndarray | Clip | PrimingHistory,
+        rate: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Callable[[], None]:
+        """`prime`'s work now, on the calling thread; the primed start goes in only when the returned call is
+        made (any thread; then at the next generate() call): a pad's prime that lands on the beat
+        (rt_samplernn/live/tempo.py)."""
         history = (
             audio if isinstance(audio, PrimingHistory) else PrimingHistory.from_clip(self.config, as_clip(audio, rate))
         )
         with self._prime_lock:
             states, last = self._states_and_tail(history, progress)
-            tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
-            tail = np.ascontiguousarray(np.broadcast_to(last, (self.voices, self.f_top)))
-            self._pending = _Restart(tiled, tail, self.seed if seed is None else int(seed))
+        tiled = [[np.ascontiguousarray(np.repeat(s, self.voices, axis=1)) for s in tier] for tier in states]
+        tail = np.ascontiguousarray(np.broadcast_to(last, (self.voices, self.f_top)))
+        start = _Restart(tiled, tail, self.seed if seed is None else int(seed))
+
+        def put() -> None:
+            with self._prime_lock:
+                self._pending = start
+
+        return put
 
     def prime_voices(
         self,

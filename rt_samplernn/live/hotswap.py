@@ -250,6 +250,15 @@ class HotSwap:
     ) -> None:
         self._newest().prime(audio, rate, seed=seed, progress=progress)
 
+    def prime_later(
+        self,
+        audio: np.ndarray | Clip | PrimingHistory,
+        rate: int | None = None,
+        seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Callable[[], None]:
+        return self._newest().prime_later(audio, rate, seed=seed, progress=progress)
+
     def prime_voices(
         self,
         clips: Sequence[np.ndarray | Clip | PrimingHistory],

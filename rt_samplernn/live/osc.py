@@ -1,7 +1,9 @@
 """OSC control over UDP (python-osc): addresses derived from the parameter declarations (torch-free, no Qt).
 
 Every declared parameter (rt_samplernn.live.declarations.PARAMETERS) has an address, so a new
-declaration is reachable by itself (`routes_for`):
+declaration is reachable by itself (`routes_for`), and so has every cell added to the parameters
+(`Parameters.add_cells`: ``/fx/master/reverb/room_size f``, ``/fx/voice2/lowpass/cutoff_frequency_hz f``,
+``/tempo/bpm f``):
 
 ==========================  =====  ==================================================================
 address                     args   what it does
@@ -94,6 +96,9 @@ def routes_for(params: Parameters) -> list[Route]:
             routes.append(Route(address, "", _trigger_route(cell, address), d.help))
         elif isinstance(cell, IndexParam):
             routes.append(Route(address, "i", _pad_route(params, cell, address), d.help))
+    for cell in params.added():  # effect knobs and the tempo's: their declarations name the address
+        address = cell.decl.osc_address
+        routes.append(Route(address, "f", _float_route(cell, address), cell.decl.help))
     return routes
 
 
@@ -146,7 +151,9 @@ class OscServer:
         self._stop = threading.Event()
 
     def set_params(self, params: Parameters) -> None:
-        """Route to these parameter cells from now on (a model reopened with new cells; any thread)."""
+        """Route to these parameter cells from now on (a model reopened with new cells; any thread). Cells
+        added to them later (`Parameters.add_cells`: an effect) are routed from the next message on."""
+        self._params, self._added_version = params, params.added_version
         routes: dict[str, dict[int, Route]] = {}
         for route in [*routes_for(params), *self._extra]:
             routes.setdefault(route.address, {})[len(route.args)] = route
@@ -196,6 +203,8 @@ class OscServer:
         except Exception as e:  # python-osc raises other types on some junk; nothing stops the thread
             self._ignore(f"OSC: an unreadable packet ignored ({type(e).__name__})")
             return
+        if self._params.added_version != self._added_version:
+            self.set_params(self._params)  # an effect came or went: its addresses with it
         for timed in packet.messages:
             message = timed.message
             address, args = message.address, list(message.params)

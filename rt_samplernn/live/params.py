@@ -23,6 +23,10 @@ name                 kind      meaning                                          
 ``bookmark_recall``  pick      go back to bookmark N exactly as saved, at the next block  pads from 48
 ===================  ========  =========================================================  ==============
 
+Besides these, `Parameters.add_cells` joins float cells other parts own and apply (the effect knobs
+``fx.CHAIN.EFFECT.PARAM``, the tempo's ``tempo.bpm`` and ``loop.variation``): MIDI, OSC and the window reach
+them by name, and a bookmark keeps the effect knobs (`values`).
+
 Voices and seed slots are numbered from 1 wherever a performer reads or writes them (parameter names,
 map files, the window, messages); code indexes slots from 0 (``params.slots[0]`` is seed slot 1).
 Moving ``temperature`` also moves every ``temperature.N`` (last writer wins), so a master knob and
@@ -53,7 +57,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -335,7 +339,6 @@ class Parameters:
             raise UserError(f"no continuous parameter {', '.join(sorted(unknown))}")
         self.voices = voices
         self._params: dict[str, Param] = {}
-        self._added: dict[str, Param] = {}  # cells made elsewhere (effect knobs): `add_cells`
         self._voice_cells: dict[str, list[FloatParam]] = {}
         for d in declared():
             if d.kind == "float":
@@ -359,6 +362,9 @@ class Parameters:
                 self._add(SwitchParam(d))
             else:
                 self._add(Trigger(d))
+        self._added: dict[str, FloatParam] = {}  # cells their owner steps and applies (`add_cells`)
+        self._unkept: set[str] = set()  # added cells a bookmark does not keep
+        self.added_version = next_version()  # changes when cells are added or removed: the window redraws
         self.slots: list[SeedSlot | None] = [None] * slot_count
         self.slots_version = next_version()
         self.bookmarks: list[EngineState | None] = [None] * BOOKMARKS  # written by the puller (LiveControl)
@@ -367,6 +373,51 @@ class Parameters:
     def _add(self, *cells: Param) -> None:
         for c in cells:
             self._params[c.name] = c
+
+    def add_cells(self, cells: Iterable[FloatParam], kept: bool = True) -> None:
+        """Join float cells that another part owns, steps and applies itself (the effect chains'
+        `Rack.cells`, the tempo's knobs): MIDI (map and learn), OSC addresses and the window reach them by
+        name like every declared knob; `LiveControl` leaves them to their owner. ``kept``: a bookmark keeps
+        their values (`values`; the effect knobs), else not (the tempo: a recall must not move it). A cell of
+        a name already added replaces the one before (a rack built again); a declared name is refused."""
+        for cell in cells:
+            if cell.name in self._params and cell.name not in self._added:
+                raise UserError(f"parameter {cell.name!r}: already declared; give the added cell another name")
+            self._added[cell.name] = cell
+            self._params[cell.name] = cell
+            if kept:
+                self._unkept.discard(cell.name)
+            else:
+                self._unkept.add(cell.name)
+        self.added_version = next_version()
+
+    def remove_cells(self, names: Iterable[str]) -> None:
+        """Drop added cells by name (an effect taken out of its chain); names not added are ignored."""
+        for name in names:
+            if self._added.pop(name, None) is not None:
+                del self._params[name]
+                self._unkept.discard(name)
+        self.added_version = next_version()
+
+    def added(self) -> list[FloatParam]:
+        """The cells `add_cells` joined, in the order they came."""
+        return list(self._added.values())
+
+    def is_added(self, name: str) -> bool:
+        return name in self._added
+
+    def values(self, everything: bool = False) -> dict[str, float]:
+        """The added cells' targets by name: those a bookmark keeps, or (``everything``) all of them, as the
+        window's session file keeps them."""
+        return {n: c.target for n, c in self._added.items() if everything or n not in self._unkept}
+
+    def set_values(self, values: Mapping[str, float]) -> None:
+        """Ask the added cells for ``values`` by name (a recalled bookmark, a session read back); names of no
+        added cell are ignored (an effect not in this rack), values are clamped to each cell's range."""
+        for name, value in values.items():
+            cell = self._added.get(name)
+            if cell is not None:
+                cell.set(value)
 
     # -- the cells the engine-side code uses by name ----------------------------------------------------
     @property
@@ -407,24 +458,12 @@ class Parameters:
             self[cell.decl.fires].set_normalized(1.0)
         return True
 
-    # -- cells made elsewhere ------------------------------------------------------------------------
-    def add_cells(self, cells: Iterable[Param]) -> None:
-        """Make ``cells`` (an effect's knobs, rt_samplernn.live.effects.Rack.cells) found by name, as MIDI and
-        the window find the declared ones; they are not `float_params`, so nothing sends them to the engine."""
-        for c in cells:
-            self._added[c.name] = c
-
-    def remove_cells(self, names: Iterable[str]) -> None:
-        """Forget added cells by name (an effect taken out of its chain); unknown names are ignored."""
-        for name in names:
-            self._added.pop(name, None)
-
     # -- lookup --------------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
-        cell = self.get(name)
-        if cell is None:
-            raise UserError(f"parameter {name!r}: unknown; parameters: {', '.join(self.names())}")
-        return cell
+        try:
+            return self._params[name]
+        except KeyError:
+            raise UserError(f"parameter {name!r}: unknown; parameters: {', '.join(self._params)}") from None
 
     def cell(self, name: str, kind: type[P]) -> P:
         """The cell called ``name``, checked to be a ``kind`` (FloatParam, SwitchParam, ...)."""
@@ -434,24 +473,30 @@ class Parameters:
         return cell
 
     def __contains__(self, name: object) -> bool:
-        return name in self._params or name in self._added
+        return name in self._params
 
     def __iter__(self) -> Iterator[Param]:
         return iter(self._params.values())
 
     def names(self) -> list[str]:
-        return [*self._params, *self._added]
+        return list(self._params)
 
     def get(self, name: str) -> Param | None:
-        return self._params.get(name) or self._added.get(name)
+        return self._params.get(name)
 
     @property
     def version(self) -> int:
         """Changes whenever any parameter's target or the slots change (poll this from a QTimer)."""
-        return max(self.slots_version, self.bookmarks_version, max(p.version for p in self._params.values()))
+        versions = (self.slots_version, self.bookmarks_version, self.added_version)
+        return max(*versions, max(p.version for p in self._params.values()))
 
     def float_params(self) -> list[FloatParam]:
+        """Every float cell, the added ones too."""
         return [p for p in self._params.values() if isinstance(p, FloatParam)]
+
+    def declared_floats(self) -> list[FloatParam]:
+        """The float cells of the declarations (and their voices'): what `LiveControl` steps and applies."""
+        return [p for p in self._params.values() if isinstance(p, FloatParam) and p.name not in self._added]
 
     def knobs(self) -> list[FloatParam]:
         """The float cells in declaration order, each followed by its voices' cells: what the window draws."""
@@ -473,7 +518,7 @@ class Parameters:
 
     def specs(self) -> dict[str, FloatSpec]:
         """Range settings of the declared float parameters, by name (what a map file saves)."""
-        return {p.name: p.spec for p in self.float_params() if p.voice is None}
+        return {p.name: p.spec for p in self.declared_floats() if p.voice is None}
 
     def take_settings(self, old: Parameters) -> None:
         """Carry over what a performer set up in ``old`` (a model reopened): slots, ranges, values, switches."""

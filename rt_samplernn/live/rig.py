@@ -14,9 +14,11 @@ sinks, MIDI, OSC and a live input. `rt-samplernn play` is its flags -> a rig -> 
     ...
     rig.close()                            # MIDI, OSC, input, the swap loader, the control loop, the player
 
-Where it grows: `plan_voices` is where the rig decides how many voices this machine plays (a CPU plan);
-effect chains and tempo are parts it will own beside the engine, set up in `open` and handed to the
-player in `prepare`.
+Where it grows: `plan_voices` is where the rig decides how many voices this machine plays (a CPU plan).
+The effect chains (a `Rack`) and the tempo (a `TempoLocked` producer) come in `prepare`; their knobs join
+the parameters there (`sync_cells`: MIDI, OSC, bookmarks, the window, with no wiring per effect), a pad's
+recall or prime then lands on the beat (``--quantize``), and `open_midi_clock` follows another program's
+MIDI clock.
 
 Threads: every method is for one owner thread (the command's main thread, the window's GUI thread); the
 engine runs on the player's worker, MIDI and OSC write the lock-free cells from their own threads.
@@ -49,7 +51,9 @@ if TYPE_CHECKING:
     from rt_samplernn.live.player import Player
     from rt_samplernn.live.producer import Producer
     from rt_samplernn.live.sinks import Sink
+    from rt_samplernn.live.tempo import TempoLocked
 
+CLOCK_PORT = "rt-samplernn clock"  # the virtual port `open_midi_clock` opens for 'virtual'
 Device = int | str | None  # an output: an index, a name substring, NO_DEVICE ("none"), or None (the default)
 
 
@@ -99,6 +103,10 @@ class Rig:
         self.music: ClipPrimer | None = None  # the open bundle's clip primer: the watchdog re-primes from it
         self.player: Player | None = None
         self.midi: MidiController | None = None
+        self.midi_port: str | int | None = None  # the port `open_midi` was asked for
+        self.clock: MidiController | None = None  # a MIDI clock on a port of its own (`open_midi_clock`)
+        self.rack: Rack | None = None  # the effect chains `prepare` was given
+        self.locked: TempoLocked | None = None  # the tempo-locked producer `prepare` was given
         self.osc: OscServer | None = None
         self.live_input: LiveInput | None = None
         self.input_device: int | str | None = None  # the live input asked for (kept across bundles)
@@ -174,6 +182,7 @@ class Rig:
         params.set_specs(self.knob_specs(engine.bundle))
         self.path, self.engine, self.params, self.music = path, engine, params, music
         self.control = LiveControl(params, engine, adopt_engine=old is None)
+        self.sync_cells()
         self._repoint_midi()
         if self.osc is not None:
             self.osc.set_params(params)
@@ -223,7 +232,29 @@ class Rig:
         )
         self.attach(player)
         self.player = player
+        from rt_samplernn.live.tempo import TempoLocked
+
+        self.rack = effects
+        self.locked = producer if isinstance(producer, TempoLocked) else None
+        self.sync_cells()
         return player
+
+    def sync_cells(self) -> None:
+        """Join the effect chains' knobs (`Rack.cells`: a bookmark keeps them) and the tempo's (``tempo.bpm``,
+        ``loop.variation``: it does not) to the parameters, dropping those of effects gone; and land a pad's
+        recall or prime on the beat when the tempo quantizes. Call again after an effect is added to or
+        removed from a chain while playing."""
+        params, control = self.params, self.control
+        if params is None or control is None:
+            return
+        effects = self.rack.cells() if self.rack is not None else []
+        tempo = self.locked.cells() if self.locked is not None else []
+        names = {c.name for c in [*effects, *tempo]}
+        params.remove_cells([c.name for c in params.added() if c.name not in names])
+        params.add_cells(effects)
+        params.add_cells(tempo, kept=False)
+        locked = self.locked
+        control.quantizer = locked.launch if locked is not None and locked.launch_beats else None
 
     def attach(self, player: Player) -> None:
         """Drive ``player``'s blocks with the control loop: parameters land at its block boundaries, the
@@ -335,7 +366,34 @@ class Rig:
         ctl = self.midi_controller(midi_map, map_path)
         if channel is not None:
             ctl.set_channel(channel)
-        return ctl.open(port, api)
+        opened = ctl.open(port, api)
+        self.midi_port = port
+        return opened
+
+    def open_midi_clock(self, port: str | int, api: int | str | None = None) -> str:
+        """Follow another program's MIDI clock on ``port`` ('virtual': a port named CLOCK_PORT; the port
+        `open_midi` opened: its controller hears the clock too) with the tempo `prepare` was given. Returns
+        what was opened; UserError without a tempo or if the port cannot be opened."""
+        from rt_samplernn.live.midi.controller import MidiController
+        from rt_samplernn.live.midi.mapfile import MidiMap
+
+        _, params, _ = self._parts()
+        if self.locked is None:
+            raise UserError(f"--midi-clock {port}: no tempo to follow it with; prepare the player with a tempo")
+        if self.midi is not None and str(port) == str(self.midi_port):
+            self.midi.tempo = self.locked.tempo
+            return "the --midi port"
+        if self.clock is not None:
+            self.clock.close()
+        clock = MidiController(params, MidiMap())  # an empty map: the port's clock alone is heard
+        clock.tempo = self.locked.tempo
+        try:
+            opened = clock.open(port, api, virtual_name=CLOCK_PORT)
+        except BaseException:
+            clock.close()
+            raise
+        self.clock = clock
+        return opened
 
     def _repoint_midi(self) -> None:
         """A new bundle or voice count: point the controller at the new cells (the MIDI thread looks cells up
@@ -371,11 +429,15 @@ class Rig:
 
     # ------------------------------------------------------------------ the end
     def close(self) -> None:
-        """Stop MIDI, OSC, the live input, a swap still loading and the control loop, then the audio."""
+        """Stop MIDI (and a clock port), OSC, the live input, a swap still loading and the control loop, then
+        the audio."""
         try:
             if self.osc is not None:
                 self.osc.close()
                 self.osc = None
+            if self.clock is not None:
+                self.clock.close()
+                self.clock = None
             if self.midi is not None:
                 self.midi.close()  # its port, and the control loop it drives
                 self.midi = None

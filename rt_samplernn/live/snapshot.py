@@ -6,7 +6,8 @@ the conditioning it last made, the levels of the previous and current top frame,
 position in the top frame (and the samples of its last block not yet returned), the noise streams (each
 voice's numpy bit generator state where the current chunk of noise was drawn, and how much of it is used),
 the noise seed, and the knobs (temperature and tail cut per voice, gain, any other per-voice or engine value the
-engine reports in `Engine.knob_values`). `Engine.snapshot()` makes one; `Engine.restore(state)` puts it
+engine reports in `Engine.knob_values`), and beside them the values of the cells other parts own (``controls``: the
+effect knobs, by name; `LiveControl` puts them in a bookmark and back). `Engine.snapshot()` makes one; `Engine.restore(state)` puts it
 back, after which generation continues bit for bit as it did after the snapshot.
 
 What a state must be to restore into an engine is a `StateSpec` (`Engine.state_spec()`): its bundle, voice
@@ -26,6 +27,7 @@ count, and refuses to restore. Every failure is a one-line UserError naming the 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +49,8 @@ MAX_TIERS = 16  # frame tiers of a state
 MAX_STATES_PER_TIER = 2  # GRU: h; LSTM: h and c
 MAX_VOICES = 4096
 MAX_KNOBS = 32
+MAX_CONTROLS = 1024  # added cells a bookmark keeps (effect parameters: a few per effect)
+MAX_CONTROL_NAME = 200
 MAX_META_BYTES = 1 << 20  # the JSON header: a few hundred bytes per voice
 MAX_SEED = 2**64  # numpy's SeedSequence takes any non-negative integer; no seed flag goes near this
 MAX_Q_LEVELS = int(field_limits(ModelConfig, "q_levels")[1] or 65536)  # a state of another bundle: any model's
@@ -69,6 +73,7 @@ class EngineState:
     noise_used: int  # blocks of that chunk used (the chunk's size: draw a new one next)
     seed: int  # the noise seed reset and prime restart from
     knobs: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. temperature (voices,), gain ()
+    controls: dict[str, float] = field(default_factory=dict)  # the added cells (effect knobs) by name: not the engine's
 
     def knob(self, name: str) -> np.ndarray | None:
         return self.knobs.get(name)
@@ -344,6 +349,7 @@ def _arrays(state: EngineState, bundle_name: str = "", prefix: str = "") -> dict
         "noise_used": state.noise_used,
         "seed": state.seed,
         "knobs": sorted(state.knobs),
+        "controls": state.controls,
     }
     arrays = {f"{prefix}meta": np.array(json.dumps(meta))}
     arrays.update({prefix + name: value for name, value in state.arrays().items()})
@@ -377,6 +383,22 @@ def _meta_field(meta: dict[str, Any], name: str, z: NpzFile, prefix: str, check:
     return value
 
 
+def _controls_ok(controls: Any) -> bool:
+    """A bookmark's added-cell values: a dict of short names to finite numbers, not too many."""
+    return (
+        isinstance(controls, dict)
+        and len(controls) <= MAX_CONTROLS
+        and all(
+            isinstance(k, str)
+            and len(k) <= MAX_CONTROL_NAME
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            for k, v in controls.items()
+        )
+    )
+
+
 def _read_state(z: NpzFile, spec: StateSpec, prefix: str, meta: dict[str, Any] | None = None) -> EngineState:
     """The state under `prefix`: the header, then each array's dtype and shape from its .npy header against the
     spec (this engine's, or the format's for another bundle's state), then its data, then `check_state`."""
@@ -406,6 +428,12 @@ def _read_state(z: NpzFile, spec: StateSpec, prefix: str, meta: dict[str, Any] |
     )
     for name in ("position", "spare_start", "noise_used", "seed"):
         field(name, _whole, "a whole number")
+    controls = meta.get("controls", {})  # absent in files written before effect knobs were kept
+    if not _controls_ok(controls):
+        raise UserError(
+            f"{z.path}: member {prefix}meta controls is {str(controls)[:40]}, expected at most {MAX_CONTROLS} "
+            f"names with a finite number each; {_ADVICE}"
+        )
     unknown = sorted(set(knobs) - set(spec.knobs))
     if unknown:
         raise UserError(
@@ -440,6 +468,7 @@ def _read_state(z: NpzFile, spec: StateSpec, prefix: str, meta: dict[str, Any] |
         noise_used=int(meta["noise_used"]),
         seed=int(meta["seed"]),
         knobs={k: arrays[f"knob.{k}"] for k in knobs},
+        controls={str(k): float(v) for k, v in controls.items()},
     )
     check_state(state, expect, str(z.path), prefix)
     return state

@@ -8,10 +8,12 @@ No torch, no Qt, no threads of its own, no locks. Who calls what:
 * `BeatGrid` belongs to the worker: the sample index of every beat on the model's sample clock (samples
   generated so far), re-read from the `Tempo` once per block with the phase kept across tempo changes.
 * `TempoLocked` is the producer the `Player` drives in place of the engine when a tempo is on: it splits
-  each block at the beats, and on a beat runs what was quantized to it (`quantize`: a bookmark recall from
-  a pad, from any thread) and the `Loop` (recall a bookmark every N beats, a recall skipped with
-  probability ``variation``, seeded). `rt-samplernn generate` drives the same object, so a render equals
-  a performance.
+  each block at the beats, and on a beat runs what was quantized to it (`quantize`; `launch`: a pad's
+  bookmark recall or seed prime, from any thread, at the next beat or bar as ``--quantize`` says, after
+  which the loop repeats from what the pad brought) and the `Loop` (recall a bookmark every N beats, a
+  recall skipped with probability ``variation``, seeded). Its knobs, ``tempo.bpm`` and ``loop.variation``
+  (`TempoLocked.cells`), join the parameters (`Parameters.add_cells`): MIDI, OSC ``/tempo/bpm``, the
+  window. `rt-samplernn generate` drives the same object, so a render equals a performance.
 
 The clock follower fits a line through the timestamps of the last `CLOCK_WINDOW_PULSES` pulses (least
 squares: the jitter of one timestamp moves the estimate little) and reports it once a beat's pulses have
@@ -31,6 +33,8 @@ import numpy as np
 from rt_samplernn.audio import Clip
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import ControlledEngine
+from rt_samplernn.live.declarations import Declaration, FloatSpec
+from rt_samplernn.live.params import FloatParam
 from rt_samplernn.live.snapshot import EngineState
 
 PPQN = 24  # MIDI clock pulses per quarter note
@@ -39,6 +43,29 @@ CLOCK_WINDOW_PULSES = 96  # 4 beats: 2.7 s at 90 BPM, 1.4 s at 174
 CLOCK_MIN_PULSES = PPQN  # a beat's pulses before the first estimate
 CLOCK_GAP_S = 0.5  # a pulse this long after the last one: the sender paused, the fit starts again
 MIN_BPM, MAX_BPM = 20.0, 400.0
+DEFAULT_BPM = 120.0  # the tempo until one is set or a clock runs
+BEATS_PER_BAR = 4  # --quantize bar: 4/4
+QUANTIZE_BEATS: dict[str, int | None] = {"beat": 1, "bar": BEATS_PER_BAR, "off": None}
+BPM_SPEC = FloatSpec(MIN_BPM, MAX_BPM, DEFAULT_BPM, smoothing_ms=0.0)
+VARIATION_SPEC = FloatSpec(0.0, 1.0, 0.0, smoothing_ms=0.0)
+BPM = Declaration(
+    "tempo.bpm",
+    "Tempo",
+    "float",
+    BPM_SPEC,
+    unit="BPM",
+    digits=1,
+    osc="/tempo/bpm",
+    help="the tempo set by hand, in BPM (a running MIDI clock overrides it)",
+)
+VARIATION = Declaration(
+    "loop.variation",
+    "Loop variation",
+    "float",
+    VARIATION_SPEC,
+    osc="/loop/variation",
+    help="how much the voice may drift before the loop's next recall: the probability that a due recall is skipped",
+)
 
 
 def check_bpm(bpm: float, what: str = "--bpm") -> float:
@@ -51,7 +78,8 @@ def check_bpm(bpm: float, what: str = "--bpm") -> float:
 class ClockFollower:
     """The tempo of a MIDI clock, from the pulses' timestamps (see the module docstring).
 
-    ``bpm``: the estimate (None until a beat's pulses came). ``running``: between start/continue and stop.
+    ``bpm``: the estimate (None until a beat's pulses came). ``running``: between start/continue and stop,
+    and from the first pulse of a clock that was already running when we joined (no start seen, no stop).
     ``pulses``: clock pulses since the last start (the song position in 24ths of a beat).
     ``start_version``: bumped by each start, so the worker re-anchors its grid at beat 0.
     """
@@ -62,6 +90,7 @@ class ClockFollower:
         self._times: deque[float] = deque(maxlen=window_pulses)
         self.bpm: float | None = None
         self.running = False
+        self.stopped = False  # a stop came, and no start or continue since: pulses do not make it run
         self.pulses = 0
         self.start_version = 0
 
@@ -73,19 +102,20 @@ class ClockFollower:
                 times.clear()
             times.append(time_s)
             self.pulses += 1
+            self.running = not self.stopped
             if len(times) > CLOCK_MIN_PULSES:
                 seconds_per_pulse = _slope(times)
                 if seconds_per_pulse > 0:
                     self.bpm = min(max(60.0 / (PPQN * seconds_per_pulse), MIN_BPM), MAX_BPM)
         elif status == START:
-            self.running, self.pulses = True, 0
+            self.running, self.stopped, self.pulses = True, False, 0
             self._times.clear()
             self.start_version += 1
         elif status == CONTINUE:
-            self.running = True
+            self.running, self.stopped = True, False
             self._times.clear()
         elif status == STOP:
-            self.running = False
+            self.running, self.stopped = False, True
 
 
 def _slope(times: deque[float]) -> float:
@@ -105,7 +135,7 @@ class Tempo:
     ``bpm`` is what the worker reads (a plain attribute store by each writer).
     """
 
-    def __init__(self, bpm: float = 120.0, follow_clock: bool = True) -> None:
+    def __init__(self, bpm: float = DEFAULT_BPM, follow_clock: bool = True) -> None:
         self.manual_bpm = check_bpm(bpm)
         self.clock = ClockFollower()
         self.follow_clock = follow_clock
@@ -213,6 +243,10 @@ class Loop:
         self.recalls = 0
         self.skipped = 0
 
+    def restart(self, beat: int, state: EngineState) -> None:
+        """Loop ``state`` from beat ``beat`` on (a pad launched it there): the next recall ``beats`` later."""
+        self.first_beat, self.state = beat, state
+
     def due(self, beat: int) -> bool:
         """Whether beat ``beat`` recalls (the worker, once per beat): every ``beats``-th, less the skipped."""
         if self.first_beat is None:
@@ -230,38 +264,85 @@ class Loop:
 class TempoLocked:
     """The producer the player drives when a tempo is on: the engine's blocks split at the beats.
 
-    On each beat (before its first sample is generated): the actions quantized to it run (`quantize`, any
-    thread: e.g. ``lambda: engine.restore(bookmark)``), then the `Loop` recalls its state when due.
-    ``position``: samples generated so far (the grid's clock); ``beats``: the beat numbers met (the last ones,
-    for the window and the tests: a bounded deque).
+    On each beat (before its first sample is generated): the actions quantized to it run (`quantize`,
+    `launch`; any thread: e.g. ``lambda: engine.restore(bookmark)``), then the `Loop` recalls its state when
+    due. ``quantize``: when `launch` lands a pad's action ('beat', 'bar' or 'off': QUANTIZE_BEATS; with
+    'off' a host runs it at once and does not call `launch`). ``position``: samples generated so far (the
+    grid's clock); ``beats``: the beat numbers met (the last ones, for the window and the tests: a bounded
+    deque). ``cells()``: its knobs (``tempo.bpm``, and ``loop.variation`` with a loop), applied here at
+    each block.
     """
 
-    def __init__(self, engine: ControlledEngine, tempo: Tempo, loop: Loop | None = None) -> None:
+    def __init__(
+        self, engine: ControlledEngine, tempo: Tempo, loop: Loop | None = None, quantize: str = "beat"
+    ) -> None:
+        if quantize not in QUANTIZE_BEATS:
+            raise UserError(f"--quantize {quantize!r}: give one of {', '.join(QUANTIZE_BEATS)}")
         self.engine = engine
+        self.tempo = tempo
         self.grid = BeatGrid(tempo, engine.sample_rate)
         self.loop = loop
+        self.launch_beats = QUANTIZE_BEATS[quantize]
         self.position = 0
         self.beats: deque[tuple[int, int]] = deque(maxlen=64)
-        self._actions: deque[Callable[[], None]] = deque()
+        self._actions: deque[tuple[int, bool, Callable[[], None]]] = deque()  # (every N beats, a launch, what)
+        self.bpm = FloatParam(BPM, BPM_SPEC)
+        self.bpm.adopt(tempo.manual_bpm)
+        self.variation = FloatParam(VARIATION, VARIATION_SPEC)
+        self.variation.adopt(loop.variation if loop is not None else 0.0)
+        self._seen = (self.bpm.version, self.variation.version)
 
-    def quantize(self, action: Callable[[], None]) -> None:
-        """Run ``action`` on the worker at the next beat (any thread; deque.append is atomic)."""
-        self._actions.append(action)
+    def cells(self) -> list[FloatParam]:
+        """The knobs to add to the parameters: the hand-set tempo, and the loop's variation with a loop."""
+        return [self.bpm, *([self.variation] if self.loop is not None else [])]
+
+    def quantize(self, action: Callable[[], None], every: int = 1) -> None:
+        """Run ``action`` on the worker at the next beat whose number is a multiple of ``every`` (any thread;
+        deque.append is atomic)."""
+        self._actions.append((max(1, int(every)), False, action))
+
+    def launch(self, action: Callable[[], None]) -> None:
+        """A pad's action (a bookmark recall, a seed prime) at the next beat or bar (``quantize``); with a loop
+        on, the loop repeats from what it brought, from that beat. Any thread."""
+        self._actions.append((self.launch_beats or 1, True, action))
 
     def _on_beat(self, beat: int, sample: int) -> None:
         self.beats.append((beat, sample))
-        while self._actions:
-            self._actions.popleft()()
+        launched = False
+        for _ in range(len(self._actions)):  # what is appended meanwhile waits for the next beat
+            every, launch, action = self._actions.popleft()
+            if beat % every:
+                self._actions.append((every, launch, action))
+                continue
+            action()
+            launched = launched or launch
         loop = self.loop
-        if loop is not None:
-            if loop.state is None and loop.first_beat is None:
-                loop.state = self.engine.snapshot()
-            if loop.due(beat) and loop.state is not None:
-                self.engine.restore(loop.state, "the loop's bookmark")
+        if loop is None:
+            return
+        if launched:
+            loop.restart(beat, self.engine.snapshot())  # the pad's state: a recall or a primed start
+        elif loop.state is None and loop.first_beat is None:
+            loop.state = self.engine.snapshot()
+            loop.due(beat)  # the loop's first beat
+        elif loop.due(beat) and loop.state is not None:
+            self.engine.restore(loop.state, "the loop's bookmark")
+
+    def _apply_cells(self, seconds: float) -> None:
+        """The knobs' writes since the last block (the worker): the hand-set tempo, the loop's variation."""
+        bpm, variation = self.bpm, self.variation
+        if (bpm.version, variation.version) == self._seen:
+            return
+        self._seen = (bpm.version, variation.version)
+        bpm.step(seconds)
+        variation.step(seconds)
+        self.tempo.set_bpm(bpm.value)
+        if self.loop is not None:
+            self.loop.variation = variation.value
 
     # -- the Producer protocol ---------------------------------------------------------------------
 
     def generate(self, n: int, *, apply_gain: bool = True) -> np.ndarray:
+        self._apply_cells(n / self.engine.sample_rate)
         grid, start = self.grid, self.position
         grid.sync(start)
         parts, done = [], 0

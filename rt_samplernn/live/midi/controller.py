@@ -1,4 +1,9 @@
-"""The MIDI controller: one thread drains rtmidi, parses, maps and learns, and writes parameter cells."""
+"""The MIDI controller: one thread drains rtmidi, parses, maps and learns, and writes parameter cells.
+
+With a ``tempo`` (rt_samplernn.live.tempo.Tempo) it also follows the MIDI clock on its port: clock (0xF8),
+start (0xFA), continue (0xFB) and stop (0xFC) go to ``tempo.feed_midi`` with rtmidi's timestamps (the
+deltas between messages, summed: the time the MIDI API saw each one, not when this thread drained it).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import LiveControl
@@ -41,7 +46,11 @@ from rt_samplernn.live.params import (
     next_version,
 )
 
+if TYPE_CHECKING:
+    from rt_samplernn.live.tempo import Tempo
+
 log = logging.getLogger("rt_samplernn.live.midi")
+CLOCK_MESSAGES = frozenset((0xF8, 0xFA, 0xFB, 0xFC))  # clock, start, continue, stop
 BATCH_MESSAGES = 512  # messages drained per pass before the coalesced writes are flushed
 
 
@@ -127,6 +136,9 @@ class MidiController:
         self._midi_in: MidiInput | None = None
         self._thread: threading.Thread | None = None
         self._stop = False
+        self.tempo: Tempo | None = None  # set to follow the clock on this port (any time; read per message)
+        self.clock_messages = 0  # clock, start, continue, stop received (not counted in ``messages``)
+        self._clock_s = 0.0  # rtmidi's deltas summed: the timestamp of the last message
         self.set_map(midi_map)
 
     # -- map -------------------------------------------------------------------------------------------
@@ -243,12 +255,15 @@ class MidiController:
         self.learn_version = next_version()
 
     # -- messages --------------------------------------------------------------------------------------
-    def feed(self, message: Sequence[int]) -> None:
-        """Handle one rtmidi message (a list of bytes) now, in this thread (tests; not while a port is open)."""
-        self._receive(message)
+    def feed(self, message: Sequence[int], time_s: float | None = None) -> None:
+        """Handle one rtmidi message (a list of bytes) now, in this thread (tests; not while a port is open);
+        ``time_s``: its timestamp for the clock (default: now)."""
+        self._receive(message, time.monotonic() if time_s is None else time_s)
         self._flush()
 
-    def _receive(self, message: Sequence[int]) -> None:
+    def _receive(self, message: Sequence[int], time_s: float = 0.0) -> None:
+        if self._clock(message, time_s):
+            return
         self.messages += 1
         try:
             for status, d1, d2 in self._parser.feed(message):
@@ -258,6 +273,19 @@ class MidiController:
             self._parser = MidiParser()
             if self.errors == 1:
                 self._set_status(f"MIDI: a message failed ({type(e).__name__}: {e}); going on")
+
+    def _clock(self, message: Sequence[int], time_s: float) -> bool:
+        """A clock, start, continue or stop message (to the tempo, if any): True; anything else: False."""
+        if not isinstance(message, (list, tuple)) or len(message) != 1:
+            return False
+        status = message[0]
+        if isinstance(status, bool) or not isinstance(status, int) or status not in CLOCK_MESSAGES:
+            return False
+        tempo = self.tempo
+        if tempo is not None:
+            self.clock_messages += 1
+            tempo.feed_midi(status, time_s)
+        return True
 
     def _handle(self, status: int, d1: int, d2: int) -> None:
         kind, ch = status & 0xF0, status & 0x0F
@@ -342,17 +370,18 @@ class MidiController:
         self.status_version = next_version()
         (log.warning if warn else log.info)("%s", text)
 
-    def open(self, port: str | int = "virtual", api: int | str | None = None) -> str:
-        """Listen to ``port`` ("virtual", an index or a name substring); returns what was opened.
+    def open(self, port: str | int = "virtual", api: int | str | None = None, virtual_name: str = VIRTUAL_PORT) -> str:
+        """Listen to ``port`` ("virtual": a port named ``virtual_name``, an index or a name substring); returns
+        what was opened.
 
         Any port already open is closed first. Errors (no such port, no MIDI API, no JACK server) are
-        UserErrors that list the ports.
+        UserErrors that list the ports. Timing messages are let through (the clock, for a ``tempo``).
         """
         self.close_port()
         api_id = api if isinstance(api, int) else choose_api(api)
         midi_in = open_input(api_id)
         try:
-            midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
+            midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
             midi_in.set_error_callback(self._rtmidi_error)
             if isinstance(port, str) and port.strip().lower() == "virtual":
                 if api_id == api_ids()["winmm"]:
@@ -360,9 +389,9 @@ class MidiController:
                         "virtual MIDI ports are not supported on Windows (WinMM); install "
                         "loopMIDI and pass its port name"
                     )
-                midi_in.open_virtual_port(VIRTUAL_PORT)
+                midi_in.open_virtual_port(virtual_name)
                 self.port_name = None
-                opened = f"virtual port {VIRTUAL_PORT!r}"
+                opened = f"virtual port {virtual_name!r}"
             else:
                 ports = list(midi_in.get_ports())
                 i = find_port(port, ports)
@@ -397,7 +426,8 @@ class MidiController:
                     if item is None:
                         break
                     n += 1
-                    self._receive(item[0])
+                    self._clock_s += item[1]  # seconds since the message before (0 for the first)
+                    self._receive(item[0], self._clock_s)
                 self._flush()
             except Exception as e:  # rtmidi trouble: report, keep the thread (and playback) alive
                 self.errors += 1
