@@ -63,7 +63,7 @@ def make_player(engine: Engine) -> Player:
 
 
 def test_default_temperature_range_reaches_the_near_deterministic_end():
-    from rt_samplernn.live.engine import MIN_TEMPERATURE
+    from rt_samplernn.live.engine_knobs import MIN_TEMPERATURE
 
     p = Parameters()
     t = p["temperature"]
@@ -77,14 +77,15 @@ def test_default_temperature_range_reaches_the_near_deterministic_end():
 
 
 def test_the_bottom_of_the_temperature_knob_is_near_deterministic_on_the_demo_model():
-    """Two noise seeds draw the same 4096 samples at the knob's minimum; at the default they part at once."""
+    """Two noise seeds draw the same 4096 samples at the knob's minimum; at the default they part at once. The
+    sample graph's own law: the quiet lift (live/lift.py), which draws quiet frames warmer, is left out."""
     from rt_samplernn.live.engine import Engine
     from rt_samplernn.models import DEMO_BUNDLE
 
     spec = Parameters()["temperature"].spec
 
     def agreement(temperature: float) -> float:
-        a, b = (Engine(DEMO_BUNDLE, seed=seed, provider="cpu") for seed in (1, 2))
+        a, b = (Engine(DEMO_BUNDLE, seed=seed, provider="cpu", lift=None) for seed in (1, 2))
         for e in (a, b):
             e.set_temperature(temperature)
         return float(np.mean(a.generate(4096) == b.generate(4096)))

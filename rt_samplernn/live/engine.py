@@ -19,7 +19,7 @@ takes a lock the producer could wait on. The bound buffers and sessions are rt_s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,11 +28,10 @@ import numpy as np
 import onnxruntime as ort
 
 from rt_samplernn.audio import Clip, as_clip
-from rt_samplernn.block_features import MANIFEST_KEY
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, GraphSpec, load_bundle
-from rt_samplernn.live.declarations import DECLARATIONS, declaration, engine_knobs
+from rt_samplernn.live.engine_knobs import EngineKnobs, knob_range
 from rt_samplernn.live.lift import LiftedKnobs, QuietLift
 from rt_samplernn.live.music import bundle_lift
 from rt_samplernn.live.providers import PROVIDERS
@@ -42,22 +41,6 @@ from rt_samplernn.live.stepper import NOISE_CHUNK_BLOCKS, States, Stepper, make_
 from rt_samplernn.quantize import dequantize_table, zero_level
 from rt_samplernn.sampling import voice_rngs
 from rt_samplernn.schedule import PrimingHistory, block_schedule, tiers_due, window_frames
-
-MIN_TEMPERATURE = 1e-3
-_MIN_P = DECLARATIONS["min_p"].spec
-assert _MIN_P is not None  # a float's declaration has its range
-MAX_MIN_P = _MIN_P.maximum  # the declared range, the one every front end and the engine hold it to
-# The ranges a restored state's knobs must be in (what the setters accept).
-KNOB_RANGES = {"temperature": (MIN_TEMPERATURE, np.inf), "min_p": (0.0, MAX_MIN_P), "gain": (0.0, np.inf)}
-
-
-def _knob_range(name: str) -> tuple[float, float]:
-    """The range a restored state's knob must be in: the setters' (KNOB_RANGES), else its declaration's."""
-    if name in KNOB_RANGES:
-        return KNOB_RANGES[name]
-    declared = declaration(name)
-    spec = None if declared is None else declared.spec
-    return (-np.inf, np.inf) if spec is None else (float(spec.minimum), float(spec.maximum))
 
 
 @dataclass
@@ -77,7 +60,7 @@ class _Recall:
     state: EngineState
 
 
-class Engine:
+class Engine(EngineKnobs):
     """SampleRNN generation from a bundle, following the timeline of rt_samplernn.schedule.
 
         engine = Engine("my-bundle", voices=2, seed=1)
@@ -156,16 +139,13 @@ class Engine:
         self._spare = np.empty((v, self.f0), dtype=np.int64)
         self._levels = np.empty((v, 0), dtype=np.int64)  # generate()'s levels, reused while n stays the same
         self._spare_start = self.f0
-        self._temps = np.ones(v, dtype=np.float32)
+        EngineKnobs.__init__(self)  # temperature, tail cut and gain of every voice
         self._temps_bound: np.ndarray | None = None
-        self._min_p = np.zeros(v, dtype=np.float32)
         self._min_p_bound: np.ndarray | None = None
-        self._gain = 1.0
         self.lift: QuietLift | None = bundle_lift(self.bundle) if lift == "bundle" else lift
         self._lifted = None if self.lift is None else LiftedKnobs(self.lift, self._dequant, v)
         self._block_knobs = (self._temps, self._min_p)  # the knobs' values for this generate() call
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
-        self._param_lock = threading.Lock()  # serializes parameter writers; generate() never takes it
         self._pending: _Restart | _Recall | None = None
         self._applied: _Restart | _Recall | None = None
         self._rngs = voice_rngs(int(seed), v)
@@ -181,66 +161,6 @@ class Engine:
             return make_session(spec, self.provider, self.threads, voices)
 
         return open_checked(self.bundle, open_graph, voices)
-
-    # -------------------------------------------------------------------------------------------------
-    # Live parameters (any thread)
-    # -------------------------------------------------------------------------------------------------
-
-    @property
-    def temperatures(self) -> np.ndarray:
-        return self._temps.copy()
-
-    def set_temperature(self, value: float, voice: int | None = None) -> None:
-        """Sampling temperature (> 0; lower is more conservative) of one voice, or of all when voice is None."""
-        value = float(value)
-        if not np.isfinite(value) or value <= 0:
-            raise UserError(f"temperature must be a positive number, got {value}")
-        if voice is not None and not 0 <= voice < self.voices:
-            raise UserError(f"voice {voice} does not exist; this engine has voices 0..{self.voices - 1}")
-        with self._param_lock:  # writers only: copy, change, publish
-            temps = self._temps.copy()
-            temps[slice(None) if voice is None else voice] = max(value, MIN_TEMPERATURE)
-            self._temps = temps  # one reference assignment: the producer sees the old or the new array
-
-    @property
-    def has_min_p(self) -> bool:
-        """Whether the bundle's sample graph takes the tail cut (bundles exported before it play with it off)."""
-        return "min_p" in self.bundle.sample.input_names()
-
-    @property
-    def min_p(self) -> np.ndarray:
-        """The tail cut of every voice (a copy): levels less likely than min_p times the most likely are never drawn."""
-        return self._min_p.copy()
-
-    def set_min_p(self, value: float, voice: int | None = None) -> None:
-        """Tail cut (0 = off, up to `MAX_MIN_P`, the declared range) of one voice, or of all when voice is None.
-
-        A bundle whose sample graph has no `min_p` input keeps the value and plays with the cut off."""
-        value = float(value)
-        if not np.isfinite(value) or not 0.0 <= value <= MAX_MIN_P:
-            raise UserError(f"min_p must be a number from 0 (off) to {MAX_MIN_P:g}, got {value}")
-        if voice is not None and not 0 <= voice < self.voices:
-            raise UserError(f"voice {voice} does not exist; this engine has voices 0..{self.voices - 1}")
-        with self._param_lock:
-            cuts = self._min_p.copy()
-            cuts[slice(None) if voice is None else voice] = value
-            self._min_p = cuts  # one reference assignment, as set_temperature
-
-    @property
-    def gain(self) -> float:
-        return self._gain
-
-    @property
-    def audio_stats(self) -> Mapping[str, Any] | None:
-        """The bundle's `audio_stats` (statistics of the training audio: the watchdog's thresholds), or None."""
-        stats = self.bundle.manifest.get(MANIFEST_KEY)
-        return stats if isinstance(stats, dict) else None
-
-    def set_gain(self, gain: float) -> None:
-        gain = float(gain)
-        if not np.isfinite(gain) or gain < 0:
-            raise UserError(f"gain must be a non-negative number, got {gain}")
-        self._gain = gain
 
     def reset(self, seed: int | None = None) -> None:
         """Back to the initial state (silence history) and the start of the noise stream of seed (or the current one)."""
@@ -325,35 +245,6 @@ class Engine:
         """Which graphs this engine runs (snapshot.bundle_identity): a state restores only into the same."""
         return bundle_identity([g.sha256 for g in (*self.bundle.frame_graphs, self.bundle.sample)])
 
-    def set_knob(self, name: str, value: float, voice: int | None = None) -> None:
-        """Set a declared knob (rt_samplernn.live.declarations.engine_knobs) through the setter its
-        declaration names: of one voice, or of all when voice is None (a knob without voices takes no voice)."""
-        d = declaration(name)
-        if d is None or d.name != name or d not in engine_knobs():
-            raise UserError(f"{name!r} is no knob of the engine; knobs: {', '.join(k.name for k in engine_knobs())}")
-        setter = getattr(self, d.engine)
-        if voice is None:
-            setter(value)
-        else:
-            setter(value, voice=voice)
-
-    def knob_values(self) -> dict[str, np.ndarray]:
-        """The declared knobs' values by parameter name, as a snapshot keeps them: per voice (voices,) float32,
-        or one value () float64."""
-        return {
-            d.name: np.array(getattr(self, d.reads), np.float32 if d.per_voice else np.float64) for d in engine_knobs()
-        }
-
-    def set_knob_values(self, values: Mapping[str, np.ndarray]) -> None:
-        """Put back `knob_values` (a snapshot's, another engine's): each voice's value of a per-voice knob."""
-        for d in engine_knobs():
-            value = np.asarray(values[d.name], np.float64)
-            if d.per_voice:
-                for v, x in enumerate(value.reshape(-1)):
-                    self.set_knob(d.name, float(x), voice=v)
-            else:
-                self.set_knob(d.name, float(value))
-
     def snapshot(self) -> EngineState:
         """Everything that decides what comes next, as a plain value (snapshot.EngineState): restore() it
         and generation continues bit for bit as it did after this call. Call it on the producer thread (or
@@ -400,7 +291,7 @@ class Engine:
             q_levels=self.q_levels,
             noise_blocks=NOISE_CHUNK_BLOCKS,
             knobs={
-                name: KnobSpec(str(value.dtype), value.shape == (self.voices,), *_knob_range(name))
+                name: KnobSpec(str(value.dtype), value.shape == (self.voices,), *knob_range(name))
                 for name, value in self.knob_values().items()
             },
             float_dtype=str(states[0][0].dtype),

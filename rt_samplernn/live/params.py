@@ -31,7 +31,7 @@ Voices and seed slots are numbered from 1 wherever a performer reads or writes t
 map files, the window, messages); code indexes slots from 0 (``params.slots[0]`` is seed slot 1).
 Moving ``temperature`` also moves every ``temperature.N`` (last writer wins), so a master knob and
 per-voice knobs coexist. The temperature range reaches 0.05, where sampling is nearly deterministic (the
-engine's own floor, `rt_samplernn.live.engine.MIN_TEMPERATURE`, is lower); a map file may set another
+engine's own floor, `rt_samplernn.live.engine_knobs.MIN_TEMPERATURE`, is lower); a map file may set another
 range (``[params.temperature]``).
 
 Ranges and curves
