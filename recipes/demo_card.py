@@ -37,6 +37,52 @@ RHYTHMIC = [1, 2, 3, 4, 5, 8, 12, 15, 16, 17, 18, 19, 21, 22, 23, 24, 27]  # rec
 FIGURE_SECONDS = 10.0
 MUSIC_OFFSET_S = 20.0  # where the held-out excerpt in the figure starts
 VOICES = (1, 4)  # the card measures the demo playing this many voices
+SEEDS = (0, 1, 2, 3, 4)  # ... at each of these seeds
+
+
+def play_voices(bundle_dir: Path | str, count: int, seed: int, seconds: float, temperature: float | None, cold: bool):
+    """`count` voices of the bundle as `play` starts them (its usable defaults and lift, voices from its clip)."""
+    bundle = load_bundle(bundle_dir)
+    engine = Engine(bundle, voices=count, seed=seed)
+    knobs = start_settings(bundle, temperature)
+    engine.set_temperature(knobs["temperature"])
+    if engine.has_min_p:
+        engine.set_min_p(knobs["min_p"])
+    start_from_music(engine, cold)
+    return engine, engine.generate(int(seconds * engine.sample_rate))
+
+
+def over_seeds(bundle_dir: Path | str, music: measure.Windows, seconds: float, cold: bool) -> dict[str, list[dict]]:
+    """Every voice of 1 and 4 voices at each of SEEDS, judged against the music: {voices: [comparison, ...]}."""
+    rows: dict[str, list[dict]] = {}
+    for count in VOICES:
+        for seed in SEEDS:
+            engine, audio = play_voices(bundle_dir, count, seed, seconds, None, cold)
+            comparisons = measure.compare_voices(measure.measure_voices(audio, engine.sample_rate), music)
+            rows.setdefault(str(count), []).extend(c.to_dict() | {"seed": seed, "floor": c.floor()} for c in comparisons)
+    return rows
+
+
+def seeds_summary(rows: list[dict], music_rhythm: float) -> dict[str, object]:
+    """One line of the seeds table: how many voices meet each part of the floor, and the medians."""
+
+    def med(name: str) -> float:
+        values = [r["measures"][name]["generated_median"] for r in rows]
+        return float(np.median([v for v in values if v is not None])) if any(v is not None for v in values) else float("nan")
+
+    verdicts: dict[str, int] = {}
+    for r in rows:
+        verdicts[r["verdict"]] = verdicts.get(r["verdict"], 0) + 1
+    return {
+        "voices": len(rows),
+        "sounding": sum(r["silent_share"] <= 0.05 for r in rows),
+        "rhythmicity_median": round(med("rhythmicity"), 3),
+        "rhythmicity_of_music": round(med("rhythmicity") / music_rhythm, 2),
+        "dynamics_reached": sum(bool(r["floor"].get("spectral_dynamics")) for r in rows),
+        "flatness_inside": sum(bool(r["floor"].get("flatness_inside")) for r in rows),
+        "auc_median": round(float(np.median([r["auc"] for r in rows])), 3),
+        "verdicts": verdicts,
+    }
 
 
 def music_summary(music: measure.Windows) -> dict[str, list[float]]:
@@ -124,6 +170,64 @@ def clip_row(bundle_dir: Path) -> str:
     )
 
 
+def seeds_table(fig: dict) -> str:
+    """The seeds table: this demo's lines, then the replaced demo's (when the card knows them)."""
+    lines = [
+        "| demo | voices | voices sounding (95% of 1-s windows above -40 dBFS) | rhythmicity median (of the music's) "
+        "| spectral dynamics reached | flatness inside | AUC median | verdicts |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, figures in (("this one", fig), (f"before ({fig.get('before', {}).get('date', '')})", fig.get("before"))):
+        if not figures or "seeds" not in figures:
+            continue
+        for count, line in figures["seeds"].items():
+            words = ", ".join(f"{n} {w}" for w, n in sorted(line["verdicts"].items(), key=lambda kv: -kv[1]))
+            lines.append(
+                f"| {label} | {count} | {line['sounding']} of {line['voices']} | {line['rhythmicity_median']:.2f} "
+                f"({line['rhythmicity_of_music']:.0%}) | {line['dynamics_reached']} of {line['voices']} | "
+                f"{line['flatness_inside']} of {line['voices']} | {line['auc_median']:.2f} | {words} |"
+            )
+    return "\n".join(lines)
+
+
+def knob_table(bundle_dir: Path) -> str:
+    """The usable scan's grid as the engine plays it (with its lift): one row per temperature, one column per cut."""
+    usable = json.loads((bundle_dir / "model.json").read_text()).get("usable")
+    if not usable:
+        return "(no usable-range scan in this bundle)"
+    lifted = usable.get("lift") is not None
+    tried = [t for t in usable["tried"] if bool(t.get("lifted")) == lifted]
+    cuts = sorted({t["min_p"] for t in tried})
+    lines = ["| T | " + " | ".join(f"cut {c:g}" for c in cuts) + " |", "|---|" + "---|" * len(cuts)]
+    for temperature in sorted({t["temperature"] for t in tried}):
+        cells = []
+        for c in cuts:
+            (t,) = [t for t in tried if t["temperature"] == temperature and t["min_p"] == c]
+            word = "**ok**" if t["usable"] else "silent" if t["silent_share"] > 0.05 else "hiss" if t["flatness"] > 0.2 else "outside"
+            cells.append(f"{word} ({t['silent_share']:.0%} silent, {t['inside_share']:.0%} inside)")
+        lines.append(f"| {temperature:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def knob_row(bundle_dir: Path) -> str:
+    """The card's row for the knob's travel and the quiet lift."""
+    usable = json.loads((bundle_dir / "model.json").read_text()).get("usable")
+    if not usable:
+        return ""
+    lift = usable.get("lift")
+    lifted = (
+        f"; a voice whose last 2 ms fall under {lift['below_dbfs']:g} dBFS draws at no less than T "
+        f"{lift['temperature']:g}, uncut (the quiet lift, `rt_samplernn/live/lift.py`)"
+        if lift
+        else ""
+    )
+    return (
+        f"| knobs | temperature {usable['temperature'][0]:g}-{usable['temperature'][1]:g}, tail cut "
+        f"{usable['min_p'][0]:g}-{usable['min_p'][1]:g}, starting at T {usable['defaults']['temperature']:g} "
+        f"cut {usable['defaults']['min_p']:g} (the scan below){lifted} |\n"
+    )
+
+
 def card_text(fig: dict, bundle_dir: Path) -> str:
     cfg = fig["model"]
     tiers = len(cfg["frame_sizes"]) + 1
@@ -163,7 +267,11 @@ The model `rt-samplernn play`, `generate` and `gui` use when no model is given.
 | training | {fig["checkpoint_step"]:,} steps, {budget} ({fig["train_samples"] / 1e6:.0f} M training samples); {fig["train_recipe"]} |
 | held-out NLL | **{fig["val_nll_bits_per_sample"]:.3f} bits per sample** on all {fig["val_seconds"]:.0f} s of the held-out tracks |
 | speed | {fig["generation_real_time_factor"]:.2f}x real time for one voice (one onnxruntime thread, this bundle) |
-{clip_row(bundle_dir)}| date | {fig["date"]} |
+{clip_row(bundle_dir)}{knob_row(bundle_dir)}| date | {fig["date"]} |
+
+## What you hear
+
+{fig.get("words") or "(not described)"}
 
 ## Does it sound like the music it learned?
 
@@ -179,6 +287,22 @@ classifier tells the voice's windows from the music's (0.5: it cannot; the music
 
 ![10 s generated beside 10 s of held-out music](spectrogram.png)
 
+## Over seeds 0-4, beside the demo it replaces
+
+Every voice of 1 and 4 voices at seeds {", ".join(map(str, SEEDS))}, {fig["generated_seconds"]:g} s each, as `play` starts them, against the
+same training music (the replaced demo measured the same way, as it played then). The floor of issue 25:
+every voice sounding, rhythmicity at least 75% of the music's median ({music["rhythmicity"][1]:.2f}), AUC at most 0.95.
+
+{seeds_table(fig)}
+
+## The knob
+
+The usable-range scan of `export` ({fig.get("scan_seconds", 20):g} s per setting, one voice primed from the clip, as the engine plays it):
+**ok** settings pass the judge (at most 5% silent seconds, flatness under the hiss threshold, half the seconds
+inside the music's level and flatness). The knobs travel over the longest unbroken run of one cut.
+
+{knob_table(bundle_dir)}
+
 Flatness is the spectrum's geometric over arithmetic mean (noise near 0.56, notes near 0); pitch salience the
 highest normalized autocorrelation peak at a 50-1000 Hz lag (a held note near 1, noise near 0); rhythmicity the
 onset envelope's highest autocorrelation peak at 0.2-1 s; spectral dynamics how much each mel band's energy
@@ -189,6 +313,25 @@ this card, written with this card and the figure by
 
 To train a better one: run `recipes/demo.sh` longer (it resumes where it stopped), or on a GPU.
 """
+
+
+def before_figures(before: str | None, bundle_dir: Path, music_files: list[Path], seconds: float, cold: bool):
+    """The replaced demo's figures: a bundle folder is measured over the seeds now (against the same training
+    music at its own rate), a measurements.json with a seeds table is read; without --before, the card being
+    rewritten keeps the `before` it had."""
+    if not before:
+        card = bundle_dir / "measurements.json"
+        return json.loads(card.read_text()).get("before") if card.exists() else None
+    path = Path(before)
+    figures = json.loads((path / "measurements.json" if path.is_dir() else path).read_text())
+    kept = {k: figures.get(k) for k in ("date", "model", "val_nll_bits_per_sample", "seeds")}
+    if path.is_dir():
+        music = measure.music_windows(music_files, load_bundle(path).sample_rate, max_minutes=120.0)
+        rhythm = music_summary(music)["rhythmicity"][1]
+        kept["seeds"] = {n: seeds_summary(rows, rhythm) for n, rows in over_seeds(path, music, seconds, cold).items()}
+    if not kept["seeds"]:
+        raise SystemExit(f"{path}: no seeds table in it; give the replaced demo's bundle folder to measure it")
+    return kept
 
 
 def main() -> None:
@@ -223,6 +366,10 @@ def main() -> None:
         default="`bash recipes/demo.sh` (Adam, cosine schedule with warm-up, bf16 autocast)",
         help="how it was trained, for the card",
     )
+    parser.add_argument(
+        "--before", help="the replaced demo's measurements.json (or its bundle folder), shown beside this one's"
+    )
+    parser.add_argument("--words", default="", help="what the user hears, in words, for the card")
     args = parser.parse_args()
     torch.set_num_threads(1)
     bundle_dir = Path(args.bundle)
@@ -237,6 +384,7 @@ def main() -> None:
     val_chunks = chunks_from_clips(held_clips, cfg, train_cfg)
     val_bits = evaluate(model, val_chunks, train_cfg, torch.device("cpu"))  # fp32, every held-out chunk
     training_music = measure.music_windows(train_files, cfg.sample_rate, max_minutes=120.0)  # all of it
+    before = before_figures(args.before, bundle_dir, train_files, args.seconds, args.cold)  # first: it may refuse
 
     bundle = load_bundle(bundle_dir)
     voices: dict[str, list[dict]] = {}
@@ -280,6 +428,12 @@ def main() -> None:
         "music_auc": round(measure.music_auc(training_music), 4),
         "voices": voices,
         "date": datetime.date.today().isoformat(),
+        "words": args.words,
+        "seeds": {
+            count: seeds_summary(rows, music_summary(training_music)["rhythmicity"][1])
+            for count, rows in over_seeds(bundle_dir, training_music, args.seconds, args.cold).items()
+        },
+        "before": before,
     }
     figure_n = int(FIGURE_SECONDS * cfg.sample_rate)
     music = held_clips[0][int(MUSIC_OFFSET_S * cfg.sample_rate) :][:figure_n]
