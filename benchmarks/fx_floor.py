@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from rt_samplernn import measure
+from rt_samplernn.commands.fx_options import render_block
 from rt_samplernn.live.devices import mix_matrix
 from rt_samplernn.live.effects import Rack
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.music import start_from_music, start_settings
 from rt_samplernn.live.tempo import Loop, Tempo, TempoLocked
-from rt_samplernn.commands.fx_options import render_block
 from rt_samplernn.models import DEMO_BUNDLE
 
 DRASCULA = Path("/usr/share/scummvm/drascula/audio")
