@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rt_samplernn.export.usable import MAX_SILENT_SHARE, judge
+from rt_samplernn import judge as judges
+from rt_samplernn.export.usable import judge
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.declarations import DECLARATIONS
 from rt_samplernn.live.engine import Engine
@@ -68,7 +69,7 @@ def travel(bundle_dir: Path, settings: int, seconds: float, seed: int) -> list[s
             if r.usable
             else (
                 "silent"
-                if r.silent_share > MAX_SILENT_SHARE
+                if r.silent_share > judges.THRESHOLDS.max_silent_share
                 else "hiss-like"
                 if r.flatness >= hiss
                 else "outside the music"

@@ -121,7 +121,9 @@ def scan(
             progress(min(1.0, (start + GENERATE_BLOCK) / total))
     audio = np.concatenate(parts, axis=1)
     lifted = lift is not None
-    return [replace(judge(audio[v], engine.sample_rate, stats, t, c), lifted=lifted) for v, (t, c) in enumerate(settings)]
+    return [
+        replace(judge(audio[v], engine.sample_rate, stats, t, c), lifted=lifted) for v, (t, c) in enumerate(settings)
+    ]
 
 
 def choose_lift(verdicts: Sequence[Verdict]) -> QuietLift | None:
