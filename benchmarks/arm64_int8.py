@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 
 from rt_samplernn.export.int8 import exact_row_scaled, row_scaled_nodes
 from rt_samplernn.live.bundle import load_bundle
-from rt_samplernn.live.selfcheck import judge, read_references, split_reference
+from rt_samplernn.live.selfcheck import check_outputs, read_references, split_reference
 from rt_samplernn.live.stepper import session_options
 
 rng = np.random.default_rng(0)
@@ -57,6 +57,6 @@ for g in b.frame_graphs:
             frames[path.name] = str(e)[-90:]
             continue
         feed, expected = split_reference(refs[g.name], g.input_names())
-        v = judge(s, path.name, feed, expected, True, "ref")
-        frames[path.name] = [v.error, v.ok]
+        check = check_outputs(s, path.name, feed, expected, True, "ref")
+        frames[path.name] = [check.error, check.ok]
 print(json.dumps({"ort": ort.__version__, "errors": errors, "frame graphs vs the exporter's fp32": frames}))

@@ -38,7 +38,7 @@ from rt_samplernn.live.bundle import (
     sha256_file,
     update_manifest,
 )
-from rt_samplernn.live.selfcheck import CHECK_FILE, fixed_inputs, judge, split_reference
+from rt_samplernn.live.selfcheck import CHECK_FILE, check_outputs, fixed_inputs, split_reference
 from rt_samplernn.live.stepper import session_options
 from rt_samplernn.model import FrameTier, SampleRNN, SampleTier
 from rt_samplernn.quantize import zero_level
@@ -361,7 +361,7 @@ def _write_selfcheck(out_dir: Path, references: dict[str, dict[str, np.ndarray]]
 def _exporter_errors(
     out_dir: Path, graphs: list[dict[str, Any]], references: dict[str, dict[str, np.ndarray]], int8: bool
 ) -> dict[str, float]:
-    """Each written graph file's error against its fp32 reference on this CPU (live/selfcheck.judge): the int8
+    """Each written graph file's error against its fp32 reference on this CPU (live/selfcheck.check_outputs): the int8
     rounding of this model, which the engines' check allows for."""
     import onnxruntime as ort
 
@@ -374,7 +374,7 @@ def _exporter_errors(
             session = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
             input_names = [i["name"] for i in g["inputs"]]
             feed, expected = split_reference(references[g["name"]], input_names)
-            errors[path.name] = round(judge(session, path.name, feed, expected, int8, "").error, 5)
+            errors[path.name] = round(check_outputs(session, path.name, feed, expected, int8, "").error, 5)
     return errors
 
 

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rt_samplernn.errors import UserError
-from rt_samplernn.gui.session_fx import SessionFx
+from rt_samplernn.gui.session_fx import KnobInfo, SessionFx
 from rt_samplernn.gui.session_midi import SessionMidi
 from rt_samplernn.gui.tap import OutputTap
 from rt_samplernn.live.meters import METERS
-from rt_samplernn.live.music import ClipPrimer
 from rt_samplernn.live.params import (
     BOOKMARKS,
     DECLARATIONS,
@@ -47,15 +46,6 @@ if TYPE_CHECKING:
     from rt_samplernn.live.input import LiveInput
     from rt_samplernn.live.osc import OscServer
     from rt_samplernn.live.player import Player
-
-
-@dataclass(frozen=True)
-class KnobInfo:
-    """A float parameter the window draws as a dial: its name, caption and tooltip."""
-
-    name: str
-    title: str
-    tooltip: str
 
 
 @dataclass(frozen=True)
@@ -143,25 +133,8 @@ class LiveSession:
         return self.rig.live_input
 
     @property
-    def music(self) -> ClipPrimer | None:
-        """The open bundle's clip primer: the watchdog re-primes from it."""
-        return self.rig.music
-
-    @property
     def slot_count(self) -> int:
         return self.rig.slot_count
-
-    @property
-    def provider(self) -> str:
-        return self.rig.provider
-
-    @property
-    def threads(self) -> int:
-        return self.rig.threads
-
-    @property
-    def seed(self) -> int:
-        return self.rig.seed
 
     @property
     def voices_wanted(self) -> int:

@@ -53,8 +53,9 @@ def effect_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @dataclass(frozen=True)
-class FxKnob:
-    """One effect parameter as a dial: its cell's name (MIDI learn, `LiveSession.knob`), caption, tooltip."""
+class KnobInfo:
+    """A float parameter the window draws as a dial (the session's and each effect's): its cell's name (MIDI
+    learn, `LiveSession.knob`), caption and tooltip."""
 
     name: str
     title: str
@@ -67,13 +68,13 @@ class SlotView:
 
     name: str
     bypass: bool
-    knobs: tuple[FxKnob, ...]
+    knobs: tuple[KnobInfo, ...]
     fixed: bool = False  # the master limiter: not moved or removed here (its own switch)
 
 
 def _view(slot: Slot, fixed: bool = False) -> SlotView:
     knobs = tuple(
-        FxKnob(
+        KnobInfo(
             k.cell.name,
             k.cell.name.rsplit(".", 1)[-1].replace("_", " "),
             f"{k.cell.label}: {k.cell.spec.minimum:g} … {k.cell.spec.maximum:g} {k.cell.decl.unit}. {k.cell.decl.help}",

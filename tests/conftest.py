@@ -1,8 +1,10 @@
-"""Shared fixtures: a real JACK dummy server, Qt offscreen, quiet onnxruntime."""
+"""Shared fixtures: a real JACK dummy server, Qt offscreen, quiet onnxruntime, the windows a test opens."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -62,3 +64,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def keep_window(qtbot, tmp_path, monkeypatch) -> Iterator[Callable[[Any], Any]]:
+    """keep(window) -> window: held by qtbot and closed after the test. The windows' files go under tmp_path,
+    never the user's: the MIDI map's default folder (XDG_CONFIG_HOME) and QSettings' user scope."""
+    from PyQt6.QtCore import QSettings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for settings_format in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    windows = []
+
+    def keep(window: Any) -> Any:
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield keep
+    for window in windows:
+        window.close()

@@ -20,16 +20,10 @@ from rt_samplernn.config import ModelConfig, TrainConfig, field_limits
 from rt_samplernn.data import build_dataset, chunks_from_clips
 from rt_samplernn.errors import UserError
 from rt_samplernn.quantize import dequantize
+from tests.cli_helpers import one_error_line
 from tests.test_checkpoint import SMALL
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def one_line(args, capsys) -> str:
-    assert main([str(a) for a in args]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +36,7 @@ def run(music_dir, tmp_path_factory):
 @pytest.mark.parametrize("flag,value", [("--batch-size", "3"), ("--seq-len", "128"), ("--chunk-seconds", "0.5")])
 def test_resume_with_other_batches_is_refused(run, music_dir, tmp_path, capsys, flag, value):
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix == ".pt"}
-    line = one_line(["train", music_dir / "train", "--out", run, "--resume", run, flag, value], capsys)
+    line = one_error_line(["train", music_dir / "train", "--out", run, "--resume", run, flag, value], capsys)
     assert f"{flag} {value}: {run} was trained with" in line and f"drop {flag}" in line
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.suffix == ".pt"} == before
 
@@ -81,7 +75,7 @@ def test_a_device_this_machine_lacks_is_one_line(music_dir, tmp_path, capsys, de
 
     if device.startswith("cuda") and torch.cuda.device_count() > 7:
         pytest.skip("this machine has that many GPUs")
-    line = one_line(["train", music_dir / "train", "--out", tmp_path / "r", "--device", device, *SMALL], capsys)
+    line = one_error_line(["train", music_dir / "train", "--out", tmp_path / "r", "--device", device, *SMALL], capsys)
     assert f"--device {device}" in line.replace("'", "") and words in line
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
@@ -131,7 +125,7 @@ def test_flags_take_ascii_digits_only(tmp_path, capsys, value):
 def test_config_files_share_the_flags_limits(tmp_path, capsys):
     low, high = field_limits(ModelConfig, "dim")
     (tmp_path / "c.toml").write_text(f"[model]\ndim = {int(high) + 1}\n")
-    line = one_line(["train", tmp_path, "--out", tmp_path / "r", "--config", tmp_path / "c.toml"], capsys)
+    line = one_error_line(["train", tmp_path, "--out", tmp_path / "r", "--config", tmp_path / "c.toml"], capsys)
     assert f"dim {int(high) + 1} is outside [{int(low)}, {int(high)}]" in line
 
 
@@ -180,6 +174,6 @@ def test_q_levels_at_its_maximum_exports_verifies_and_generates(tmp_path, capsys
 
 def test_a_model_that_cannot_fit_in_memory_is_one_line_not_a_kill(music_dir, tmp_path, capsys):
     args = ["train", music_dir / "train", "--out", tmp_path / "r", "--dim", "8192", "--rnn-layers", "64"]
-    line = one_line([*args, "--device", "cpu"], capsys)
+    line = one_error_line([*args, "--device", "cpu"], capsys)
     assert "this training needs at least" in line and "GiB is available: lower --dim, --rnn-layers" in line
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

@@ -16,6 +16,7 @@ import soundfile
 
 from rt_samplernn.cli import main
 from rt_samplernn.errors import UserError
+from tests.cli_helpers import one_error_line
 
 RATE = 16000
 
@@ -30,18 +31,11 @@ def float_wav(path: Path, seconds: float = 3.0, bad: dict[int, float] | None = N
     return path
 
 
-def one_line(args, capsys) -> str:
-    assert main([str(a) for a in args]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
-
-
 def test_measure_names_a_file_of_nan_instead_of_scoring_it_silent(tmp_path, capsys):
     nan = tmp_path / "nan.wav"
     soundfile.write(str(nan), np.full(RATE * 5, np.nan, np.float32), RATE, subtype="FLOAT")
     music = float_wav(tmp_path / "music.wav", seconds=6.0)
-    line = one_line(["measure", nan, "--against", music, "--json"], capsys)  # --json: no progress lines
+    line = one_error_line(["measure", nan, "--against", music, "--json"], capsys)  # --json: no progress lines
     assert line.endswith(
         f"{nan}: {RATE * 5} sample(s) are NaN or infinite, the first at 0.000 s (frame 0); the file is damaged or "
         "not audio: export or convert it again"
@@ -52,7 +46,7 @@ def test_measure_names_a_file_of_nan_instead_of_scoring_it_silent(tmp_path, caps
 def test_measure_names_non_finite_music_too(tmp_path, capsys):
     generated = float_wav(tmp_path / "gen.wav", seconds=5.0)
     music = float_wav(tmp_path / "music.wav", seconds=6.0, bad={RATE * 4: np.inf})
-    line = one_line(["measure", generated, "--against", music, "--json"], capsys)
+    line = one_error_line(["measure", generated, "--against", music, "--json"], capsys)
     assert f"{music}: 1 sample(s) are NaN or infinite, the first at 4.000 s (frame {RATE * 4})" in line, line
 
 
@@ -99,7 +93,9 @@ def test_generate_from_a_seed_holding_inf_is_one_line(tmp_path, capsys):
 
     _, bundle = tiny_bundle(tmp_path / "b")
     seed = float_wav(tmp_path / "seed.wav", bad={RATE: np.inf})
-    line = one_line(["generate", bundle, "--seed-audio", seed, "--seconds", "0.1", "--out", tmp_path / "a.wav"], capsys)
+    line = one_error_line(
+        ["generate", bundle, "--seed-audio", seed, "--seconds", "0.1", "--out", tmp_path / "a.wav"], capsys
+    )
     assert f"{seed}: 1 sample(s) are NaN or infinite, the first at 1.000 s" in line, line
     assert not (tmp_path / "a.wav").exists()
 

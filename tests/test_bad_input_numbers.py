@@ -22,6 +22,7 @@ from rt_samplernn.data import build_dataset
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import load_bundle
 from tests.bundle_helpers import tiny_bundle
+from tests.cli_helpers import one_error_line
 from tests.test_checkpoint import SMALL
 
 CFG = ModelConfig(frame_sizes=(4, 16), dim=16, sample_dim=8, emb_size=4)
@@ -38,13 +39,6 @@ def lying_wav(path: Path, claimed_rate: int, seconds: float = 2.0) -> Path:
     path.write_bytes(bytes(raw))
     assert soundfile.info(str(path)).samplerate == claimed_rate
     return path
-
-
-def one_line(args, capsys) -> str:
-    assert main([str(a) for a in args]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
 
 
 # -- class 1: audio headers that lie ------------------------------------------------------------------------
@@ -66,7 +60,7 @@ def test_training_skips_a_file_whose_header_claims_a_tiny_rate(music_dir, tmp_pa
 @pytest.mark.parametrize("rate", [7, 999, 384_001, 2_000_000_000])
 def test_priming_from_a_lying_header_is_one_line(tmp_path, capsys, rate):
     seed = lying_wav(tmp_path / "seed.wav", claimed_rate=rate)
-    line = one_line(["generate", "--seed-audio", seed, "--seconds", "0.1", "--out", tmp_path / "a.wav"], capsys)
+    line = one_error_line(["generate", "--seed-audio", seed, "--seconds", "0.1", "--out", tmp_path / "a.wav"], capsys)
     assert line.endswith(
         f"{seed}: its header claims {rate} Hz; audio files from 1000 to 384000 Hz are read "
         "(the file is damaged or not what its header says)"
@@ -114,7 +108,7 @@ def test_nan_weights_are_refused_by_generate_export_and_resume(run, tmp_path, ca
         ["export", ckpt, "-o", tmp_path / "b", "--verify"],
         ["train", run, "--out", tmp_path / "r", "--resume", ckpt],  # refused before any data is read
     ):
-        line = one_line(args, capsys)
+        line = one_error_line(args, capsys)
         assert f"{ckpt}: weight {name} holds NaN or infinite values" in line, line
     assert not (tmp_path / "a.wav").exists() and not (tmp_path / "b").exists() and not (tmp_path / "r").exists()
 
@@ -125,7 +119,7 @@ def test_infinite_optimizer_state_is_refused_at_resume(run, music_dir, tmp_path,
         d["optimizer"]["state"][first]["exp_avg_sq"][...] = float("inf")
 
     ckpt = nan_copy(run, tmp_path, inf_state)
-    line = one_line(["train", music_dir / "train", "--out", tmp_path / "r", "--resume", ckpt], capsys)
+    line = one_error_line(["train", music_dir / "train", "--out", tmp_path / "r", "--resume", ckpt], capsys)
     assert "optimizer state exp_avg_sq/" in line and "holds NaN or infinite values" in line
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PyQt6.QtCore import QSettings
 
 from rt_samplernn.gui.app import create_window
 from rt_samplernn.gui.session import LiveSession
@@ -18,22 +17,14 @@ GOOD = "[General]\nlatency_ms=120\nseed=7\nscope_mode=spectrum\n"
 
 
 @pytest.fixture
-def window_from(qtbot, tmp_path, monkeypatch):
+def window_from(keep_window):
     """window_from(ini_path) -> the window started with that settings file (no bundle remembered is opened)."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    windows = []
 
     def make(ini: Path):
         settings = open_settings(ini)
-        w = create_window(None, settings, session=LiveSession(provider="cpu"), use_default=False)
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
+        return keep_window(create_window(None, settings, session=LiveSession(provider="cpu"), use_default=False))
 
-    yield make
-    for w in windows:
-        w.close()
+    return make
 
 
 def kept_copies(ini: Path) -> list[Path]:

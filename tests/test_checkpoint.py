@@ -12,6 +12,7 @@ from rt_samplernn.cli import main
 from rt_samplernn.config import ModelConfig
 from rt_samplernn.errors import UserError
 from rt_samplernn.model import SampleRNN
+from tests.cli_helpers import one_error_line
 
 CFG = ModelConfig(frame_sizes=(4,), dim=16, sample_dim=8, emb_size=4)
 
@@ -168,13 +169,6 @@ def edited(trained, tmp_path, change) -> str:
     return str(path)
 
 
-def one_line_error(args, capsys) -> str:
-    assert main([str(a) for a in args]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
-
-
 def _set(key, value):
     return lambda d: d.__setitem__(key, value)
 
@@ -218,7 +212,7 @@ RESUME_EDITS = [  # (what, change, words)
 def test_resume_from_a_hand_edited_checkpoint_is_one_line(trained, music_dir, tmp_path, capsys, what, change, words):
     path = edited(trained, tmp_path, change)
     before = (tmp_path / "edited.pt").read_bytes()
-    line = one_line_error(["train", music_dir / "train", "--out", tmp_path / "run", "--resume", path], capsys)
+    line = one_error_line(["train", music_dir / "train", "--out", tmp_path / "run", "--resume", path], capsys)
     assert (
         line.startswith(f"rt-samplernn train: error: {path}: this checkpoint's") or "weights of another shape" in line
     )
@@ -257,7 +251,7 @@ def test_generate_and_export_from_a_hand_edited_config_is_one_line(trained, tmp_
         ["generate", path, "--seconds", "0.1", "--out", tmp_path / "a.wav"],
         ["export", path, "-o", tmp_path / "b"],
     ):
-        line = one_line_error(args, capsys)
+        line = one_error_line(args, capsys)
         for word in words:
             assert word in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.pt"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import Qt
 
 from rt_samplernn.commands.fx_options import render_block
 from rt_samplernn.gui.app import create_window
@@ -20,6 +20,7 @@ from rt_samplernn.gui.session_fx import effect_options
 from rt_samplernn.gui.settings import open_settings
 from rt_samplernn.live.devices import NO_DEVICE, mix_matrix
 from rt_samplernn.live.effects import Rack, installed_vst3
+from tests.gui_helpers import window_bundle
 
 SEED = 5
 FRAMES = 256
@@ -27,36 +28,18 @@ FRAMES = 256
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
-    """A tiny 3-tier bundle exported from a seeded random-weight SampleRNN (the exporter needs torch; the GUI not)."""
-    torch = pytest.importorskip("torch")
-    from rt_samplernn.config import ModelConfig
-    from rt_samplernn.export.onnx_export import export_bundle
-    from rt_samplernn.model import SampleRNN
-
-    torch.manual_seed(0)
-    model = SampleRNN(ModelConfig(frame_sizes=(16, 64), dim=24, sample_dim=16, emb_size=8, mlp_layers=1))
-    out = tmp_path_factory.mktemp("tiny-bundle")
-    export_bundle(model.eval(), out)
-    return out
+    return window_bundle(tmp_path_factory)
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, monkeypatch):
+def make_window(keep_window, tmp_path):
     """make(bundle, voices=2, argv=[]) -> a shown window on ``bundle`` with `play`'s effect flags ``argv``."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    windows = []
 
     def make(bundle: Path, voices: int = 2, argv: list[str] | None = None):
         session = LiveSession(provider="cpu", effects=effect_options(argv))
-        w = create_window(bundle, open_settings(tmp_path / "gui.ini"), session=session, voices=voices)
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
+        return keep_window(create_window(bundle, open_settings(tmp_path / "gui.ini"), session=session, voices=voices))
 
-    yield make
-    for w in windows:
-        w.close()
+    return make
 
 
 def blocks(session: LiveSession, rack: Rack | None = None, n: int = 4) -> np.ndarray:

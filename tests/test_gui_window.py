@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from PyQt6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
 from rt_samplernn.gui.app import create_window
 from rt_samplernn.gui.session import LiveSession
 from rt_samplernn.gui.session_midi import VIRTUAL_PORT_CHOICE
 from rt_samplernn.gui.settings import open_settings
+from tests.gui_helpers import window_bundle
 from tests.jack import JackClipPlayer, jack_available, jack_server
 
 rtmidi = pytest.importorskip("rtmidi")
@@ -27,17 +28,7 @@ rtmidi = pytest.importorskip("rtmidi")
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
-    """A tiny 3-tier bundle exported from a seeded random-weight SampleRNN (the exporter needs torch; the GUI not)."""
-    torch = pytest.importorskip("torch")
-    from rt_samplernn.config import ModelConfig
-    from rt_samplernn.export.onnx_export import export_bundle
-    from rt_samplernn.model import SampleRNN
-
-    torch.manual_seed(0)
-    model = SampleRNN(ModelConfig(frame_sizes=(16, 64), dim=24, sample_dim=16, emb_size=8, mlp_layers=1))
-    out = tmp_path_factory.mktemp("tiny-bundle")
-    export_bundle(model.eval(), out)
-    return out
+    return window_bundle(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +41,18 @@ def jack_module():
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, monkeypatch):
+def make_window(keep_window, tmp_path):
     """make(bundle=None, voices=1, settings=None) -> a shown PerformanceWindow; all closed afterwards."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the MIDI map's default folder
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    windows = []
 
     def make(bundle=None, voices=None, settings: Path | None = None, use_default=False):
         settings_obj = open_settings(settings or tmp_path / "gui.ini")
-        w = create_window(
-            bundle, settings_obj, session=LiveSession(provider="cpu"), voices=voices, use_default=use_default
+        return keep_window(
+            create_window(
+                bundle, settings_obj, session=LiveSession(provider="cpu"), voices=voices, use_default=use_default
+            )
         )
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
 
-    yield make
-    for w in windows:
-        w.close()
+    return make
 
 
 def tone(path: Path, rate=22050, seconds=0.6, hz=330.0) -> Path:

@@ -8,6 +8,7 @@ import argparse
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
     from rt_samplernn.commands.midi_options import add_midi_port_argument, add_seed_slot_argument
+    from rt_samplernn.commands.voice_options import add_force_voices_argument
 
     p = sub.add_parser(
         "gui",
@@ -68,12 +69,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="temperature and tail-cut dials over their whole declared ranges, not the bundle's usable range "
         "(the window's 'Full range' box does the same)",
     )
-    p.add_argument(
-        "--force-voices",
-        action="store_true",
-        help="play every one of --voices even where this CPU cannot keep up (the window otherwise starts with "
-        "the voices that fit, and says so), e.g. --voices 4 --force-voices",
-    )
+    add_force_voices_argument(p, "the window otherwise starts with the voices that fit, and says so")
     p.add_argument("--start", action="store_true", help="start playing at once")
     from rt_samplernn.commands.midi_options import add_osc_arguments
 

@@ -92,6 +92,23 @@ def _p(
     return EffectParam(attr, FloatSpec(lo, hi, default, curve, smoothing_ms=smoothing_ms), unit, **kw)
 
 
+def _modulation(name: str, make: Callable[[], Any], depth: float, centre: EffectParam, help: str) -> EffectType:
+    """A modulated effect (pedalboard's Chorus, Phaser): rate, depth (starting at ``depth``), its ``centre``,
+    feedback and mix."""
+    return EffectType(
+        name,
+        make,
+        (
+            _p("rate_hz", 0.05, 10.0, 1.0, "Hz", "log"),
+            _p("depth", 0.0, 1.0, depth),
+            centre,
+            _p("feedback", -0.95, 0.95, 0.0),
+            _p("mix", 0.0, 1.0, 0.5),
+        ),
+        help,
+    )
+
+
 def _limiter() -> Any:
     return pedalboard.BrickwallLimiter(ceiling_db=DEFAULT_CEILING_DB, lookahead_ms=LIMITER_LOOKAHEAD_MS)
 
@@ -122,28 +139,12 @@ EFFECTS: dict[str, EffectType] = {
             ),
             "an echo",
         ),
-        EffectType(
-            "chorus",
-            pedalboard.Chorus,
-            (
-                _p("rate_hz", 0.05, 10.0, 1.0, "Hz", "log"),
-                _p("depth", 0.0, 1.0, 0.25),
-                _p("centre_delay_ms", 1.0, 50.0, 7.0, "ms"),
-                _p("feedback", -0.95, 0.95, 0.0),
-                _p("mix", 0.0, 1.0, 0.5),
-            ),
-            "a chorus",
-        ),
-        EffectType(
+        _modulation("chorus", pedalboard.Chorus, 0.25, _p("centre_delay_ms", 1.0, 50.0, 7.0, "ms"), "a chorus"),
+        _modulation(
             "phaser",
             pedalboard.Phaser,
-            (
-                _p("rate_hz", 0.05, 10.0, 1.0, "Hz", "log"),
-                _p("depth", 0.0, 1.0, 0.5),
-                _p("centre_frequency_hz", 100.0, 8000.0, 1300.0, "Hz", "log", below_nyquist=True),
-                _p("feedback", -0.95, 0.95, 0.0),
-                _p("mix", 0.0, 1.0, 0.5),
-            ),
+            0.5,
+            _p("centre_frequency_hz", 100.0, 8000.0, 1300.0, "Hz", "log", below_nyquist=True),
             "a phaser",
         ),
         EffectType(

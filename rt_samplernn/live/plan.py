@@ -168,23 +168,25 @@ def cpu_features() -> list[str]:
     return [f for f in KERNEL_FLAGS if f in words]
 
 
+# onnxruntime's int8 kernel families, the one it prefers first: (the feature flag that selects it, in words)
+KERNEL_PATHS = (
+    ("avx512_vnni", "AVX-512 VNNI int8"),
+    ("avx_vnni", "AVX-VNNI int8"),
+    ("avx512bw", "AVX-512BW int8 without VNNI (u8 x s8 pairs add in int16)"),
+    ("avx2", "AVX2 int8 without VNNI (u8 x s8 pairs add in int16)"),
+    ("asimddp", "NEON with dot products"),
+    ("asimd", "NEON"),
+    ("sse4_2", "SSE int8"),
+)
+
+
 def kernel_path(features: list[str] | None = None) -> str:
     """In words: which of onnxruntime's int8 kernel families this CPU runs (the reason bundles check themselves)."""
     f = set(cpu_features() if features is None else features)
     machine = platform.machine()
-    if "avx512_vnni" in f:
-        return f"{machine}, AVX-512 VNNI int8"
-    if "avx_vnni" in f:
-        return f"{machine}, AVX-VNNI int8"
-    if "avx512bw" in f:
-        return f"{machine}, AVX-512BW int8 without VNNI (u8 x s8 pairs add in int16)"
-    if "avx2" in f:
-        return f"{machine}, AVX2 int8 without VNNI (u8 x s8 pairs add in int16)"
-    if "asimddp" in f:
-        return f"{machine}, NEON with dot products"
-    if "asimd" in f:
-        return f"{machine}, NEON"
-    return f"{machine}, {'SSE' if 'sse4_2' in f else 'baseline'} int8" if f else f"{machine} (features unknown)"
+    if not f:
+        return f"{machine} (features unknown)"
+    return f"{machine}, " + next((words for flag, words in KERNEL_PATHS if flag in f), "baseline int8")
 
 
 @dataclass(frozen=True)
@@ -201,20 +203,19 @@ class VoicePlan:
     def line(self) -> str:
         """One line for the user: what was chosen and why."""
         need = self.shares.get(self.requested)
-        short = need is not None and need * P99_MARGIN > 1.0
-        if self.voices == self.requested and short and not self.forced:  # one voice that does not fit
-            return (
-                f"{self.voices} voice needs {need:.0%} of this CPU's real-time budget by its p99 block: expect "
-                "underruns (a smaller or 8 kHz model, a longer --latency-ms, or fewer other programs)"
-            )
         if self.voices == self.requested:
-            if short:
+            if need is None or need * P99_MARGIN <= 1.0:
+                where = f" ({need:.0%} of the budget by the p99 block)" if need is not None else ""
+                return f"{self.voices} voice(s) fit this CPU{where}"
+            if self.forced:
                 return (
                     f"{self.requested} voice(s) need {need:.0%} of this CPU's real-time budget by their p99 block: "
                     "playing them anyway (--force-voices); expect underruns"
                 )
-            where = f" ({need:.0%} of the budget by the p99 block)" if need is not None else ""
-            return f"{self.voices} voice(s) fit this CPU{where}"
+            return (  # one voice that does not fit (choose_voices plays at least one)
+                f"{self.voices} voice needs {need:.0%} of this CPU's real-time budget by its p99 block: expect "
+                "underruns (a smaller or 8 kHz model, a longer --latency-ms, or fewer other programs)"
+            )
         need_text = f"{need:.0%}" if need is not None else "more than 100%"
         return (
             f"{self.requested} voices need {need_text} of this CPU's real-time budget by their p99 block: "

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from rt_samplernn.audio import Clip
 from rt_samplernn.errors import UserError
@@ -55,6 +55,19 @@ if TYPE_CHECKING:
 
 CLOCK_PORT = "rt-samplernn clock"  # the virtual port `open_midi_clock` opens for 'virtual'
 Device = int | str | None  # an output: an index, a name substring, NO_DEVICE ("none"), or None (the default)
+
+
+class PlayerOptions(TypedDict, total=False):
+    """What `Rig.prepare` and `Rig.start` make a player with, besides its device and fill target: ``seconds``
+    (None: until stopped), ``chunk_frames`` (None: DEFAULT_CHUNK_FRAMES), ``sinks``, ``effects`` (the voice and
+    master chains and the limiter, live/effects.py, the worker runs on each block) and ``producer`` (what the
+    player drives instead of the engine itself: live/tempo.py's TempoLocked around it, looping on the beat)."""
+
+    seconds: float | None
+    chunk_frames: int | None
+    sinks: Sequence[Sink]
+    effects: Rack | None
+    producer: Producer | None
 
 
 class Rig:
@@ -199,36 +212,27 @@ class Rig:
         return self.player is not None and bool(self.player.running)
 
     def prepare(
-        self,
-        device: Device = None,
-        latency_ms: float = DEFAULT_LATENCY_MS,
-        *,
-        seconds: float | None = None,
-        chunk_frames: int | None = None,
-        sinks: Sequence[Sink] = (),
-        effects: Rack | None = None,
-        producer: Producer | None = None,
+        self, device: Device = None, latency_ms: float = DEFAULT_LATENCY_MS, **options: Unpack[PlayerOptions]
     ) -> Player:
         """A player for the engine on ``device`` (stopping the one before), hooked to the control loop, not
-        yet started (`start`): UserError for a device that is not there. ``effects``: the voice and master
-        chains and the limiter (live/effects.py) the worker runs on each block; ``producer``: what the player
-        drives instead of the engine itself (live/tempo.py's TempoLocked around it: loops on the beat)."""
+        yet started (`start`): UserError for a device that is not there. ``options``: `PlayerOptions`."""
         from rt_samplernn.live.player import Player
 
-        engine, params, control = self._parts()
+        engine, params, _ = self._parts()
         self.stop()
         seed = None if self.seed_audio is None else (self.seed_audio, self.seed_audio.rate)
+        producer = options.get("producer")
         player = Player(
             producer if producer is not None else engine,
             device=device,
             latency_ms=latency_ms,
-            seconds=seconds,
-            chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+            seconds=options.get("seconds"),
+            chunk_frames=options.get("chunk_frames") or DEFAULT_CHUNK_FRAMES,
             watchdog=params.watchdog.target,
             seed=seed,
             music=self.music,
-            sinks=sinks,
-            effects=effects,
+            sinks=options.get("sinks", ()),
+            effects=options.get("effects"),
         )
         self.attach(player)
         self.player = player
@@ -268,27 +272,11 @@ class Rig:
         control.player = player
 
     def start(
-        self,
-        device: Device = None,
-        latency_ms: float = DEFAULT_LATENCY_MS,
-        *,
-        seconds: float | None = None,
-        chunk_frames: int | None = None,
-        sinks: Sequence[Sink] = (),
-        effects: Rack | None = None,
-        producer: Producer | None = None,
+        self, device: Device = None, latency_ms: float = DEFAULT_LATENCY_MS, **options: Unpack[PlayerOptions]
     ) -> Player:
-        """`prepare` a player (``effects``, ``producer``: as there) and start it (prefill, then the device);
+        """`prepare` a player (``options``: `PlayerOptions`) and start it (prefill, then the device);
         UserError (device busy or gone) leaves nothing running."""
-        player = self.prepare(
-            device,
-            latency_ms,
-            seconds=seconds,
-            chunk_frames=chunk_frames,
-            sinks=sinks,
-            effects=effects,
-            producer=producer,
-        )
+        player = self.prepare(device, latency_ms, **options)
         try:
             player.start()
         except BaseException:

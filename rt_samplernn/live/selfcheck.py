@@ -3,8 +3,8 @@
 Kernels differ by CPU (onnxruntime's int8 MatMulInteger on AVX2 without VNNI adds u8 x s8 pairs in int16 with
 saturation; bundles exported before 2026-12-07 have `batch` graphs that compute wrong there). So nothing plays
 wrong silently: a bundle carries `selfcheck.npz` (docs/bundle.md), a small fixed input of every graph and the
-output the exporter computed with the fp32 graph, and `judge` compares this CPU's output with it within the
-bundle's tolerance. A bundle without one (older exports) has its `batch` graphs compared with their plain
+output the exporter computed with the fp32 graph, and `check_outputs` compares this CPU's output with it within
+the bundle's tolerance. A bundle without one (older exports) has its `batch` graphs compared with their plain
 siblings (MatMulNBits, exact on every kernel path) on the same fixed input.
 """
 
@@ -34,9 +34,9 @@ class Session(Protocol):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GraphCheck:
     """One graph's check: its file, the error (a float output's max |diff| / max |reference|, or the share of
-    drawn levels that differ), the limit it is judged against, and what it was compared with."""
+    drawn levels that differ), the limit it is held to, and what it was compared with."""
 
     graph: str
     error: float
@@ -88,7 +88,7 @@ def limit_of(reference: np.ndarray, int8: bool) -> float:
     return INT8_TOLERANCE if int8 else FP32_TOLERANCE
 
 
-def judge(
+def check_outputs(
     session: Session,
     graph: str,
     feed: Mapping[str, np.ndarray],
@@ -96,7 +96,7 @@ def judge(
     int8: bool,
     against: str,
     exporter_error: float | None = None,
-) -> Verdict:
+) -> GraphCheck:
     """Run `feed` through `session` once and compare every expected output; the worst output decides.
 
     exporter_error: what the exporter's own CPU measured for this file (the int8 rounding of this model on this
@@ -114,7 +114,7 @@ def judge(
         ((error_of(got, expected[n]), limit(expected[n])) for n, got in zip(names, outputs, strict=True)),
         key=lambda e: e[0] / e[1],
     )
-    return Verdict(graph, worst[0], worst[1], against)
+    return GraphCheck(graph, worst[0], worst[1], against)
 
 
 def read_references(path: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -160,19 +160,19 @@ def check_graph(
     references: Mapping[str, Mapping[str, np.ndarray]],
     sibling: Session | None,
     bundle: Bundle,
-) -> Verdict | None:
-    """The verdict on one opened graph file of `spec`: against the exporter's reference where the bundle has
+) -> GraphCheck | None:
+    """The check of one opened graph file of `spec`: against the exporter's reference where the bundle has
     one, else (a `batch` file of an older bundle) against its plain sibling session; None: nothing to compare."""
     if spec.name in references:
         feed, expected = split_reference(references[spec.name], spec.input_names())
         measured = exporter_errors(bundle).get(path.name)
-        return judge(session, path.name, feed, expected, bundle.int8, "the exporter's reference", measured)
+        return check_outputs(session, path.name, feed, expected, bundle.int8, "the exporter's reference", measured)
     if sibling is None:
         return None
     feed = fixed_inputs(spec.inputs, bundle.config.q_levels)
     names = spec.output_names()
     expected = dict(zip(names, sibling.run(names, feed), strict=True))
-    return judge(session, path.name, feed, expected, True, spec.path.name)
+    return check_outputs(session, path.name, feed, expected, True, spec.path.name)
 
 
 S = TypeVar("S", bound=Session)
@@ -201,17 +201,17 @@ def open_checked(bundle: Bundle, open_graph: Callable[[GraphSpec, int], S], voic
         path = spec.path_for(voices)
         session = open_graph(spec, voices)
         sibling = open_graph(spec, 1) if path != spec.path and spec.name not in references else None
-        verdict = check_graph(session, spec, path, references, sibling, bundle)
-        if verdict is not None and not verdict.ok and path != spec.path:
+        check = check_graph(session, spec, path, references, sibling, bundle)
+        if check is not None and not check.ok and path != spec.path:
             notices.append(
-                f"{path.name} computes wrong on this CPU ({verdict.describe()}): playing {spec.path.name} for "
+                f"{path.name} computes wrong on this CPU ({check.describe()}): playing {spec.path.name} for "
                 "every voice (right, slower); re-export the bundle for a batch graph that is right here"
             )
             path, session = spec.path, sibling if sibling is not None else open_graph(spec, 1)
-            verdict = check_graph(session, spec, path, references, None, bundle)
-        if verdict is not None and not verdict.ok:
+            check = check_graph(session, spec, path, references, None, bundle)
+        if check is not None and not check.ok:
             raise UserError(
-                f"{path}: computes wrong on this CPU ({verdict.describe()}); export the bundle again with "
+                f"{path}: computes wrong on this CPU ({check.describe()}); export the bundle again with "
                 "--fp32 (exact on every CPU), and please report it with `rt-samplernn bench` output"
             )
         sessions.append(session)
