@@ -43,6 +43,7 @@ Ctrl-C (or SIGTERM) stops cleanly; the recording is complete and valid.
 
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     from rt_samplernn.commands import _checks as check
+    from rt_samplernn.commands.voice_options import add_force_voices_argument
     from rt_samplernn.live.input import DEFAULT_INPUT_SECONDS
     from rt_samplernn.live.player import (
         DEFAULT_LATENCY_MS,  # numpy only: no torch, no onnxruntime
@@ -114,11 +115,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="independent voices, mixed (spread across stereo); play starts with as many of them as this CPU "
         "plays in real time (a second's calibration, remembered per bundle and CPU) and says so",
     )
-    p.add_argument(
-        "--force-voices",
-        action="store_true",
-        help="play every one of --voices even where this CPU cannot keep up (expect underruns), e.g. --voices 4 --force-voices",
-    )
+    add_force_voices_argument(p, "expect underruns")
     p.add_argument("--seed", type=check.seed, default=0, help="seed of the sampling noise (same seed, same music)")
     p.add_argument(
         "--seed-audio",
