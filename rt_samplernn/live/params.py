@@ -499,8 +499,9 @@ class Parameters:
         return [p for p in self._params.values() if isinstance(p, FloatParam) and p.name not in self._added]
 
     def knobs(self) -> list[FloatParam]:
-        """The float cells in declaration order, each followed by its voices' cells: what the window draws."""
-        return self.float_params()
+        """The declared float cells in declaration order, each followed by its voices' cells: the window's voice
+        dials (the added cells have their owners' dials: the effects and tempo panels)."""
+        return self.declared_floats()
 
     def voice_cells(self, name: str) -> list[FloatParam]:
         """The per-voice cells of float parameter ``name`` ([] with one voice)."""
