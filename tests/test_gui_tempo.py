@@ -77,6 +77,33 @@ def test_the_session_file_keeps_an_effect_knob_value_the_bpm_and_the_quantize(ma
     assert again.session.fx.quantize == "bar" and again.tempo.quantize_combo.currentText() == "bar"
 
 
+def test_a_session_file_entry_that_cannot_be_restored_is_one_line_each_and_the_rest_is(make_window, bundle, tmp_path):
+    import json
+
+    from rt_samplernn.gui.settings import open_settings
+
+    settings = open_settings(tmp_path / "gui.ini")  # the file make_window opens
+    settings.fx_session = {
+        "effects": [
+            {"chain": "voice9", "name": "reverb", "source": "reverb"},  # no ninth voice here
+            {"chain": "master", "name": "gain", "source": "gain"},
+            {"chain": "master", "name": "x", "source": str(tmp_path / "Gone.vst3")},  # a plugin since removed
+        ],
+        "controls": {"fx.master.gain.gain_db": 3.0, "tempo.bpm": "fast"},
+        "loop": {"on": True, "beats": 0},
+    }
+    settings.sync()
+    w = make_window(bundle)
+    errors = w.session._errors
+    said = [e for e in errors if e.startswith("session file:")]
+    assert len(said) == 3 and all("\n" not in e for e in said), errors
+    assert "voice9" in said[0] and "Gone.vst3" in said[1] and "--loop-beats 0" in said[2]
+    assert w.session.fx.rack.master.effect_names() == ["gain"]
+    assert w.session.params["fx.master.gain.gain_db"].target == 3.0 and w.session.fx.tempo.bpm == 120.0
+    assert not w.session.fx.loop_on
+    assert json.loads(json.dumps(w.session.fx.session_state()))["effects"][0]["name"] == "gain"
+
+
 @pytest.mark.parametrize(("quantize", "lands"), [("beat", 1), ("bar", 4)])
 def test_the_quantize_selector_moves_the_beat_a_pads_prime_lands_on(
     qtbot, make_window, bundle, tmp_path, quantize, lands
