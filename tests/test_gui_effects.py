@@ -205,6 +205,7 @@ def test_gui_takes_plays_effect_and_tempo_flags(bundle):
     from rt_samplernn.cli import get_parser
 
     argv = ["--fx", "voice2=bitcrush:bit_depth=6", "--limiter", "-3", "--bpm", "100", "--loop-beats", "2"]
+    argv += ["--quantize", "bar"]
     session = LiveSession(provider="cpu", effects=get_parser().parse_args(["gui", *argv]))
     session.voices_wanted = 2
     session.open_bundle(bundle)
@@ -212,6 +213,7 @@ def test_gui_takes_plays_effect_and_tempo_flags(bundle):
         rack = session.fx.rack
         assert rack.chain("voice2").effect_names() == ["bitcrush"] and rack.limiter.ceiling_db == -3.0
         assert session.fx.tempo.bpm == 100.0 and session.fx.loop_on and session.fx.loop_beats == 2
+        assert session.fx.quantize == "bar" and session.fx.locked.launch_beats == 4
     finally:
         session.close()
 
