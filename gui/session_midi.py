@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 VIRTUAL_PORT_CHOICE = "virtual port (rt-samplernn)"  # the MIDI menu's entry for our own virtual input port
 
 
+def input_ports() -> list[str]:
+    """MIDI input ports there are now, ours left out ([] when MIDI is unavailable, e.g. no JACK server here):
+    the MIDI input's and the clock's menus."""
+    from rt_samplernn.live.midi import CLIENT_NAME, list_input_ports
+
+    try:  # our own virtual ports, listed by JACK, are not inputs to choose
+        return [p for p in list_input_ports() if not p.startswith(f"{CLIENT_NAME}:")]
+    except UserError:
+        return []
+
+
 class SessionMidi:
     """MIDI for the window: ports, learn and maps, on ``rig``'s controller. ``errors``: the session's notice
     list, appended to."""
@@ -36,12 +47,7 @@ class SessionMidi:
 
     def ports(self) -> list[str]:
         """MIDI input ports there are now ([] when MIDI is unavailable, e.g. no JACK server here)."""
-        from rt_samplernn.live.midi import CLIENT_NAME, list_input_ports
-
-        try:  # our own virtual port, listed by JACK, is not an input to choose
-            return [p for p in list_input_ports() if not p.startswith(f"{CLIENT_NAME}:")]
-        except UserError:
-            return []
+        return input_ports()
 
     def _controller(self) -> MidiController | None:
         """The rig's MidiController, made on first use (from the remembered map file, else the default map)."""

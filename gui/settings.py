@@ -13,6 +13,7 @@ it on its status line). The window always starts.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -45,6 +46,13 @@ def _whole(low: int, high: int) -> Check:
     return Check(int, lambda v: low <= v <= high, f"a whole number {low}..{high}")
 
 
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 ANY_TEXT = Check(str, lambda v: True, "text")
 CHECKS: dict[str, Check] = {  # every key the window keeps (seeds/N are text too)
     "bundle": ANY_TEXT,
@@ -56,6 +64,7 @@ CHECKS: dict[str, Check] = {  # every key the window keeps (seeds/N are text too
     "midi_port": ANY_TEXT,
     "map_path": ANY_TEXT,
     "scope_mode": Check(str, lambda v: v in SCOPE_MODES, f"one of {', '.join(SCOPE_MODES)}"),
+    "fx_session": Check(str, _json_object, "a JSON object"),
 }
 
 
@@ -168,6 +177,17 @@ class Settings:
     scope_mode = property(
         lambda s: s._get("scope_mode", "scope", str), lambda s, v: s._set("scope_mode", v), doc="'scope' or 'spectrum'"
     )
+
+    @property
+    def fx_session(self) -> dict[str, Any] | None:
+        """The effects, their knob values, the tempo and the loop of the last session
+        (rt_samplernn.gui.session_fx.SessionFx.session_state), or None."""
+        text = self._get("fx_session", "", str)
+        return json.loads(text) if text else None  # checked to be a JSON object when the file was opened
+
+    @fx_session.setter
+    def fx_session(self, state: dict[str, Any]) -> None:
+        self._set("fx_session", json.dumps(state, sort_keys=True))
 
     @property
     def geometry(self) -> QByteArray | None:

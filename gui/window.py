@@ -65,6 +65,8 @@ class PerformanceWindow(QMainWindow):
         self.setAcceptDrops(True)
         if settings.map_path and Path(settings.map_path).is_file() and session.midi.map_path is None:
             session.midi.map_path = Path(settings.map_path)
+        if session.fx.saved is None:  # the chains, knob values, tempo and loop of the last session
+            session.fx.saved = settings.fx_session
         self.transport = TransportBar(self, self.choose_bundle)
         self.model = ModelBox(self, self.set_voices)
         self.voices = VoicesPanel(self)
@@ -243,6 +245,7 @@ class PerformanceWindow(QMainWindow):
         self.show_model()
         self.voices.build()
         self.effects.build()
+        self.tempo.show_settings()
         self.seeds.restore()
         self.midi.refresh_mappings(force=True)
         self.set_status(f"opened {Path(path).name}")
@@ -394,6 +397,7 @@ class PerformanceWindow(QMainWindow):
         self.settings.scope_mode = self.scope.mode
         self.settings.latency_ms = self.transport.latency_spin.value()
         self.settings.voices = self.session.voices_wanted
+        self.settings.fx_session = self.session.fx.session_state()
         self.settings.sync()
         self.bookmarks.poll_slow()  # a bookmark saved in the last moment is written too
         self.session.close()

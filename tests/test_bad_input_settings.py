@@ -39,6 +39,7 @@ def kept_copies(ini: Path) -> list[Path]:
         ("latency_ms=-5", "latency_ms", "'-5' is not a whole number 10..2000"),
         ("seed=١٢", "seed", "is not a whole number 0.."),  # Arabic-Indic digits
         ("scope_mode=waterfall", "scope_mode", "'waterfall' is not one of scope, spectrum"),
+        ("fx_session=not json", "fx_session", "'not json' is not a JSON object"),
     ],
 )
 def test_a_bad_value_is_dropped_with_a_notice_and_the_window_starts(window_from, tmp_path, qtbot, line, key, words):

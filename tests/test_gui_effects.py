@@ -69,7 +69,7 @@ def row_of(panel, name: str) -> int:
 
 # ------------------------------------------------------------------------------------------ the chain editor
 def test_add_bypass_remove_from_the_panel_change_the_blocks_and_bypass_is_bit_exact(make_window, bundle):
-    w = make_window(bundle)
+    w = make_window(bundle, argv=["--limiter", "off"])  # compared with no chain at all
     panel, rack = w.effects, w.session.fx.rack
     dry = blocks(w.session)
     add(panel, "voice2", "bitcrush")
@@ -91,7 +91,7 @@ def test_add_bypass_remove_from_the_panel_change_the_blocks_and_bypass_is_bit_ex
 
 
 def test_reordering_in_the_panel_reorders_the_chain_the_blocks_go_through(make_window, bundle):
-    w = make_window(bundle)
+    w = make_window(bundle, argv=["--limiter", "off"])  # compared with racks of these effects alone
     panel = w.effects
     add(panel, "master", "distortion")
     add(panel, "master", "bitcrush")
@@ -135,7 +135,7 @@ def test_an_effect_knob_moved_in_the_window_reaches_the_effect_and_learns_midi(q
 
 
 def test_chain_edits_while_playing_land_through_the_worker(qtbot, make_window, bundle):
-    w = make_window(bundle, voices=1)
+    w = make_window(bundle, voices=1, argv=["--limiter", "off"])  # the master's list: the one effect added
     w.session.start(NO_DEVICE, 60)
     w.transport.sync_running()
     add(w.effects, "master", "gain")
@@ -188,6 +188,7 @@ def test_gui_takes_plays_effect_and_tempo_flags(bundle):
     from rt_samplernn.cli import get_parser
 
     argv = ["--fx", "voice2=bitcrush:bit_depth=6", "--limiter", "-3", "--bpm", "100", "--loop-beats", "2"]
+    argv += ["--quantize", "bar"]
     session = LiveSession(provider="cpu", effects=get_parser().parse_args(["gui", *argv]))
     session.voices_wanted = 2
     session.open_bundle(bundle)
@@ -195,6 +196,7 @@ def test_gui_takes_plays_effect_and_tempo_flags(bundle):
         rack = session.fx.rack
         assert rack.chain("voice2").effect_names() == ["bitcrush"] and rack.limiter.ceiling_db == -3.0
         assert session.fx.tempo.bpm == 100.0 and session.fx.loop_on and session.fx.loop_beats == 2
+        assert session.fx.quantize == "bar" and session.fx.locked.launch_beats == 4
     finally:
         session.close()
 

@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 
 from rt_samplernn.errors import UserError
 from rt_samplernn.gui.panels import Host
+from rt_samplernn.gui.session import KnobState
 from rt_samplernn.gui.session_fx import SlotView
 from rt_samplernn.gui.widgets import ParamDial
 from rt_samplernn.live.effects import EFFECTS, MASTER, installed_vst3
@@ -185,9 +186,10 @@ class EffectsPanel(QGroupBox):
         self.empty_label.setVisible(view is None)
         if view is None:
             return
-        session = self.host.session
         for knob in view.knobs:
-            state = session.knob(knob.name)
+            state = self._state(knob.name)
+            if state is None:
+                continue
             dial = ParamDial(knob.name, knob.title, state.position, state.text)
             dial.dial.setMinimumSize(DIAL_SIZE, DIAL_SIZE)  # smaller than the voices': the panel shares the screen
             dial.setToolTip(knob.tooltip)
@@ -198,6 +200,13 @@ class EffectsPanel(QGroupBox):
             self.dials[knob.name] = dial
             self._versions[knob.name] = state.version
 
+    def _state(self, name: str) -> KnobState | None:
+        """A knob's state, or None for one whose effect the worker has just removed (it failed; redrawn next)."""
+        try:
+            return self.host.session.knob(name)
+        except UserError:
+            return None
+
     def show_mappings(self, by_name: dict[str, list[str]]) -> None:
         self._mappings = by_name
         for name, dial in self.dials.items():
@@ -205,12 +214,11 @@ class EffectsPanel(QGroupBox):
 
     def poll_fast(self) -> None:
         """Edits the worker applied (or an effect it removed) redraw the list; dials follow MIDI."""
-        session = self.host.session
-        if session.fx.layout() != self._layout:
+        if self.host.session.fx.layout() != self._layout:
             self.show_chain()
         for name, dial in self.dials.items():
-            state = session.knob(name)
-            if self._versions.get(name) != state.version:
+            state = self._state(name)
+            if state is not None and self._versions.get(name) != state.version:
                 self._versions[name] = state.version
                 dial.set_position(state.position, state.text)
 
@@ -291,6 +299,9 @@ class EffectsPanel(QGroupBox):
 
     def _on_dial(self, name: str, u: float) -> None:
         """A drag: the same write a MIDI knob makes (the chain ramps it in at its next block)."""
-        state = self.host.session.turn(name, u)
+        try:
+            state = self.host.session.turn(name, u)
+        except UserError:  # its effect was removed meanwhile: the dial goes at the next redraw
+            return
         self._versions[name] = state.version
         self.dials[name].set_text(state.text)

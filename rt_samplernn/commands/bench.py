@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     )
     from rt_samplernn.commands.fx_options import add_effect_arguments
 
-    add_effect_arguments(p, limiter_default="off", limiter_help="default: off (bench times what you ask)", tempo=False)
+    add_effect_arguments(
+        p, limiter_default="off", limiter_help="default: off (bench times the chains it is given)", tempo=False
+    )
     p.add_argument(
         "--no-capacity",
         action="store_true",

@@ -152,7 +152,7 @@ def build_rack(args: argparse.Namespace, sample_rate: int, voices: int, on_notic
         if not eq or "/" in chain:
             chain, path = "master", text
         plugin = load_vst3(path)
-        rack.chain(chain).add_plugin(plugin, plugin_name(path))
+        rack.chain(chain).add_plugin(plugin, plugin_name(path)).source = path
     return rack
 
 

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
             "  rt-samplernn gui my-bundle --device none --seed-slot a.wav --start   # no sound card\n"
             "  rt-samplernn gui my-bundle --osc 9000       # OSC on udp 127.0.0.1:9000 (/bookmark/recall 1, ...)\n"
             "  rt-samplernn gui --fx reverb:room_size=0.8 --limiter -1 --bpm 120 --loop-beats 4   # as `play` takes them\n"
+            "  rt-samplernn gui --midi-clock virtual --quantize bar   # another program's tempo; pads land on the bar\n"
         ),
     )
     p.add_argument("bundle", nargs="?", help="bundle folder (made by `rt-samplernn export`)")
@@ -74,14 +75,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     from rt_samplernn.commands.midi_options import add_osc_arguments
 
     add_osc_arguments(p)  # --osc, --osc-host
-    from rt_samplernn.commands.fx_options import add_effect_arguments
-    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
-
-    add_effect_arguments(  # --fx, --vst3, --limiter, --bpm, --loop-*: as `play`
-        p,
-        limiter_default=f"{DEFAULT_CEILING_DB:g}",
-        limiter_help=f"default: {DEFAULT_CEILING_DB:g} dBFS, as play (it delays the sound by its 5 ms lookahead)",
-    )
+    add_window_effect_arguments(p)
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file instead of the user's")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window after --quit-after seconds")
     p.add_argument(
@@ -91,6 +85,20 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="close the window after this long (Ctrl-C or SIGTERM also close it cleanly, settings saved)",
     )
     p.set_defaults(func=run)
+
+
+def add_window_effect_arguments(parser: argparse.ArgumentParser) -> None:
+    """The window's effect and tempo flags, as `play`'s: --fx, --vst3, --limiter (on at -1 dBFS), --bpm,
+    --loop-*, --quantize, --midi-clock (rt_samplernn.gui.session_fx.effect_options parses the same)."""
+    from rt_samplernn.commands.fx_options import add_effect_arguments
+    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
+
+    add_effect_arguments(
+        parser,
+        limiter_default=f"{DEFAULT_CEILING_DB:g}",
+        limiter_help=f"default: {DEFAULT_CEILING_DB:g} dBFS, as play (it delays the sound by its 5 ms lookahead)",
+        live=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

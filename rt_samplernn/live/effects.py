@@ -227,6 +227,7 @@ class Slot:
     latency_frames: int = 0  # the front padding so far (a plugin's lookahead)
     settled: bool = False  # once a block came back whole, every block must
     bypass: bool = False
+    source: str = ""  # what made it: the built-in effect's name, or the VST3 file's path (a session file keeps it)
 
 
 def _declare(prefix: str, param: EffectParam, spec: FloatSpec, label: str) -> Declaration:
@@ -301,7 +302,7 @@ class Chain:
                 cell.adopt(value)
             setattr(plugin, param.attr, cell.value)
             knobs.append(Knob(cell, param.attr))
-        return Slot(name, plugin, knobs)
+        return Slot(name, plugin, knobs, source=kind.name)
 
     def add_plugin(self, plugin: Any, label: str) -> Slot:
         """Append a loaded plugin (a pedalboard `VST3Plugin`); its float parameters become knobs (0..1 raw)."""

@@ -380,23 +380,30 @@ class Parameters:
         name like every declared knob; `LiveControl` leaves them to their owner. ``kept``: a bookmark keeps
         their values (`values`; the effect knobs), else not (the tempo: a recall must not move it). A cell of
         a name already added replaces the one before (a rack built again); a declared name is refused."""
+        params, added = dict(self._params), dict(self._added)  # copies swapped in: see `remove_cells`
         for cell in cells:
-            if cell.name in self._params and cell.name not in self._added:
+            if cell.name in params and cell.name not in added:
                 raise UserError(f"parameter {cell.name!r}: already declared; give the added cell another name")
-            self._added[cell.name] = cell
-            self._params[cell.name] = cell
+            added[cell.name] = cell
+            params[cell.name] = cell
             if kept:
                 self._unkept.discard(cell.name)
             else:
                 self._unkept.add(cell.name)
+        self._params, self._added = params, added
         self.added_version = next_version()
 
     def remove_cells(self, names: Iterable[str]) -> None:
-        """Drop added cells by name (an effect taken out of its chain); names not added are ignored."""
+        """Drop added cells by name (an effect taken out of its chain); names not added are ignored.
+
+        Both calls build new dicts and swap them in (one attribute store each), so the worker and the MIDI
+        thread, iterating or looking up cells meanwhile, never see a dict change size under them."""
+        params, added = dict(self._params), dict(self._added)
         for name in names:
-            if self._added.pop(name, None) is not None:
-                del self._params[name]
+            if added.pop(name, None) is not None:
+                del params[name]
                 self._unkept.discard(name)
+        self._params, self._added = params, added
         self.added_version = next_version()
 
     def added(self) -> list[FloatParam]:
@@ -499,8 +506,9 @@ class Parameters:
         return [p for p in self._params.values() if isinstance(p, FloatParam) and p.name not in self._added]
 
     def knobs(self) -> list[FloatParam]:
-        """The float cells in declaration order, each followed by its voices' cells: what the window draws."""
-        return self.float_params()
+        """The declared float cells in declaration order, each followed by its voices' cells: the window's voice
+        dials (the added cells have their owners' dials: the effects and tempo panels)."""
+        return self.declared_floats()
 
     def voice_cells(self, name: str) -> list[FloatParam]:
         """The per-voice cells of float parameter ``name`` ([] with one voice)."""

@@ -258,7 +258,15 @@ class Rig:
         params.add_cells(effects)
         params.add_cells(tempo, kept=False)
         locked = self.locked
-        control.quantizer = locked.launch if locked is not None and locked.launch_beats else None
+        playing = self.player is not None  # stopped, a pad acts at once: no beat comes to land it on
+        control.quantizer = locked.launch if playing and locked is not None and locked.launch_beats else None
+
+    def use(self, effects: Rack | None, producer: TempoLocked | None) -> None:
+        """Keep ``effects`` and ``producer`` between players (the window keeps one rack and tempo per bundle):
+        their knobs join the parameters now (`sync_cells`), a MIDI clock can be opened before the first
+        `prepare`; hand the same ones to `prepare`."""
+        self.rack, self.locked = effects, producer
+        self.sync_cells()
 
     def attach(self, player: Player) -> None:
         """Drive ``player``'s blocks with the control loop: parameters land at its block boundaries, the
@@ -291,6 +299,7 @@ class Rig:
             player.stop()
         if self.control is not None:
             self.control.player = None
+            self.control.quantizer = None  # no beat comes while stopped
 
     # ------------------------------------------------------------------ seeds and the live input
     def load_slots(self, files: Sequence[str | Path]) -> None:
@@ -382,6 +391,15 @@ class Rig:
             raise
         self.clock = clock
         return opened
+
+    def close_midi_clock(self) -> None:
+        """Stop following a MIDI clock (`open_midi_clock`'s port closed; the --midi port's controller stops
+        feeding the tempo); the tempo keeps its hand-set BPM."""
+        if self.clock is not None:
+            self.clock.close()
+            self.clock = None
+        if self.midi is not None:
+            self.midi.tempo = None
 
     def _repoint_midi(self) -> None:
         """A new bundle or voice count: point the controller at the new cells (the MIDI thread looks cells up

@@ -296,6 +296,18 @@ class TempoLocked:
         """The knobs to add to the parameters: the hand-set tempo, and the loop's variation with a loop."""
         return [self.bpm, *([self.variation] if self.loop is not None else [])]
 
+    def rewind(self) -> None:
+        """Back to beat 0 for a new performance (a host keeps this producer between players): the grid from
+        sample 0 at the tempo now, no action waiting for a beat, a loop that takes its first beat's state again
+        (its draws from its seed again)."""
+        self.position = 0
+        self.grid = BeatGrid(self.tempo, self.engine.sample_rate)
+        self.beats.clear()
+        self._actions.clear()
+        loop = self.loop
+        if loop is not None:
+            self.loop = Loop(loop.beats, loop.variation, loop.seed)
+
     def quantize(self, action: Callable[[], None], every: int = 1) -> None:
         """Run ``action`` on the worker at the next beat whose number is a multiple of ``every`` (any thread;
         deque.append is atomic)."""
@@ -327,8 +339,9 @@ class TempoLocked:
         elif loop.due(beat) and loop.state is not None:
             self.engine.restore(loop.state, "the loop's bookmark")
 
-    def _apply_cells(self, seconds: float) -> None:
-        """The knobs' writes since the last block (the worker): the hand-set tempo, the loop's variation."""
+    def apply_cells(self, seconds: float) -> None:
+        """The knobs' writes since the last block: the hand-set tempo, the loop's variation (the worker at each
+        block; a host while no player runs, so a write reaches the tempo at once)."""
         bpm, variation = self.bpm, self.variation
         if (bpm.version, variation.version) == self._seen:
             return
@@ -342,7 +355,7 @@ class TempoLocked:
     # -- the Producer protocol ---------------------------------------------------------------------
 
     def generate(self, n: int, *, apply_gain: bool = True) -> np.ndarray:
-        self._apply_cells(n / self.engine.sample_rate)
+        self.apply_cells(n / self.engine.sample_rate)
         grid, start = self.grid, self.position
         grid.sync(start)
         parts, done = [], 0
