@@ -59,7 +59,9 @@ def over_seeds(bundle_dir: Path | str, music: measure.Windows, seconds: float, c
         for seed in SEEDS:
             engine, audio = play_voices(bundle_dir, count, seed, seconds, None, cold)
             comparisons = measure.compare_voices(measure.measure_voices(audio, engine.sample_rate), music)
-            rows.setdefault(str(count), []).extend(c.to_dict() | {"seed": seed, "floor": c.floor()} for c in comparisons)
+            rows.setdefault(str(count), []).extend(
+                c.to_dict() | {"seed": seed, "floor": c.floor()} for c in comparisons
+            )
     return rows
 
 
@@ -68,7 +70,11 @@ def seeds_summary(rows: list[dict], music_rhythm: float) -> dict[str, object]:
 
     def med(name: str) -> float:
         values = [r["measures"][name]["generated_median"] for r in rows]
-        return float(np.median([v for v in values if v is not None])) if any(v is not None for v in values) else float("nan")
+        return (
+            float(np.median([v for v in values if v is not None]))
+            if any(v is not None for v in values)
+            else float("nan")
+        )
 
     verdicts: dict[str, int] = {}
     for r in rows:
@@ -203,7 +209,15 @@ def knob_table(bundle_dir: Path) -> str:
         cells = []
         for c in cuts:
             (t,) = [t for t in tried if t["temperature"] == temperature and t["min_p"] == c]
-            word = "**ok**" if t["usable"] else "silent" if t["silent_share"] > 0.05 else "hiss" if t["flatness"] > 0.2 else "outside"
+            word = (
+                "**ok**"
+                if t["usable"]
+                else "silent"
+                if t["silent_share"] > 0.05
+                else "hiss"
+                if t["flatness"] > 0.2
+                else "outside"
+            )
             cells.append(f"{word} ({t['silent_share']:.0%} silent, {t['inside_share']:.0%} inside)")
         lines.append(f"| {temperature:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -45,7 +45,9 @@ class QuietLift:
         try:
             return cls(float(entry["temperature"]), float(entry.get("below_dbfs", BELOW_DBFS)))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise UserError(f"{where}: 'usable.lift' is malformed ({type(e).__name__}: {e}); re-export the bundle") from None
+            raise UserError(
+                f"{where}: 'usable.lift' is malformed ({type(e).__name__}: {e}); re-export the bundle"
+            ) from None
 
 
 class LiftedKnobs:

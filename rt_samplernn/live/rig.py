@@ -238,7 +238,7 @@ class Rig:
         self.player = player
         from rt_samplernn.live.tempo import TempoLocked
 
-        self.rack = effects
+        self.rack = options.get("effects")
         self.locked = producer if isinstance(producer, TempoLocked) else None
         self.sync_cells()
         return player
