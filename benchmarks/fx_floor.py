@@ -11,7 +11,8 @@ the same without a limiter for contrast (then only the final clip holds the peak
 Tempo: the demo as `generate --bpm 120 --loop-beats 1` makes it (a TempoLocked producer, live/tempo.py: the
 state of the first beat recalled on every beat), against the same seed without a loop: onset rhythmicity
 (rt_samplernn.measure, per 2-s window, median) beside the training music's median, and where the onsets fall:
-the median distance in ms of the onset envelope's peaks from the 120-BPM grid (the floor: within 10 ms).
+the median distance in ms of the onset envelope's peaks from the 120-BPM grid (the floor: within 10 ms), and
+their jitter around their common phase (a loop repeats its beat's onsets at one phase, wherever that falls).
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def limiter_rows(bundle: Path, seconds: float, seed: int) -> list[str]:
     return rows
 
 
-def onset_offsets_ms(audio: np.ndarray, rate: int, bpm: float) -> float:
-    """Median distance (ms) of the onset envelope's strongest peaks from the beat grid (beats at 0, 60/bpm, ...)."""
+def onset_phase_ms(audio: np.ndarray, rate: int, bpm: float) -> tuple[float, float]:
+    """Where the onset envelope's strongest peaks (one per beat's worth) fall against the beat grid (beats at 0,
+    60/bpm, ...): the median distance to the nearest beat in ms, and the jitter, the median distance in ms of
+    each peak's phase from the peaks' common (circular mean) phase: 0 when every beat repeats the same onset."""
     analyser = measure.WindowAnalyser(rate)
     log_mel = analyser.log_mel(audio)
     onset = np.maximum(np.diff(log_mel, axis=0), 0.0).mean(axis=1)
@@ -80,14 +83,17 @@ def onset_offsets_ms(audio: np.ndarray, rate: int, bpm: float) -> float:
     strongest = sorted(peaks, key=lambda i: -onset[i])[: max(1, int(len(audio) / rate / beat_s))]
     times = (np.array(strongest) + 1) * hop_s + analyser.n_fft / 2 / rate  # the frame's centre
     offsets = np.abs(((times + beat_s / 2) % beat_s) - beat_s / 2)
-    return float(np.median(offsets) * 1000.0)
+    angles = 2 * np.pi * times / beat_s
+    common = np.angle(np.mean(np.exp(1j * angles)))
+    jitter = np.abs(np.angle(np.exp(1j * (angles - common)))) / (2 * np.pi) * beat_s
+    return float(np.median(offsets) * 1000.0), float(np.median(jitter) * 1000.0)
 
 
 def tempo_rows(bundle: Path, seconds: float, seed: int, bpm: float, music: measure.Windows) -> list[str]:
     music_rhythm = measure.median(music.measure("rhythmicity"))
     rows = [
-        f"{'case':>24} {'rhythmicity':>12} {'of music':>9} {'onsets from grid ms':>20}",
-        f"{'training music':>24} {music_rhythm:>12.2f} {'100%':>9} {'':>20}",
+        f"{'case':>24} {'rhythmicity':>12} {'of music':>9} {'onsets from grid ms':>20} {'onset jitter ms':>16}",
+        f"{'training music':>24} {music_rhythm:>12.2f} {'100%':>9} {'':>20} {'':>16}",
     ]
     for label, loop_beats in (("no loop", None), (f"--bpm {bpm:g} --loop-beats 1", 1)):
         engine = started(bundle, seed)
@@ -97,8 +103,8 @@ def tempo_rows(bundle: Path, seconds: float, seed: int, bpm: float, music: measu
         audio = np.concatenate([producer.generate(BLOCK)[0] for _ in range(n // BLOCK)])
         (windows,) = measure.measure_voices(audio[None, :], engine.sample_rate)
         rhythm = measure.median(windows.measure("rhythmicity"))
-        offset = onset_offsets_ms(audio, engine.sample_rate, bpm)
-        rows.append(f"{label:>24} {rhythm:>12.2f} {rhythm / music_rhythm:>9.0%} {offset:>20.1f}")
+        offset, jitter = onset_phase_ms(audio, engine.sample_rate, bpm)
+        rows.append(f"{label:>24} {rhythm:>12.2f} {rhythm / music_rhythm:>9.0%} {offset:>20.1f} {jitter:>16.1f}")
     return rows
 
 

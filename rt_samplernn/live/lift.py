@@ -8,8 +8,8 @@ at each voice's previous frame; when its peak is under ``below_dbfs``, that fram
 ``temperature`` and with no tail cut; loud frames keep the knobs' values exactly. It depends on the levels
 already drawn and nothing else, so it adds no state: bookmarks, restores and renders stay sample-exact.
 
-A bundle's usable-range scan (export/usable.py) finds the lift's temperature (the lowest temperature of its
-grid at which the model never falls silent) and writes it under model.json `usable.lift`; bundles without it
+A bundle's usable-range scan (export/usable.py) finds the lift's temperature (the hottest temperature of its
+grid at which the uncut model never fell silent) and writes it under model.json `usable.lift`; bundles without it
 play with no lift.
 """
 
