@@ -69,3 +69,38 @@ class Producer(Protocol):
     def reset(self, seed: int | None = None) -> None:
         """Back to the initial state; the noise stream restarts from `seed` (the current one if None)."""
         ...
+
+
+class PassesReadouts:
+    """The `Producer` readouts of a producer that wraps another (``self.engine``): HotSwap, TempoLocked pass
+    them on as they are."""
+
+    engine: Producer
+
+    @property
+    def sample_rate(self) -> int:
+        return self.engine.sample_rate
+
+    @property
+    def voices(self) -> int:
+        return self.engine.voices
+
+    @property
+    def seed(self) -> int:
+        return self.engine.seed
+
+    @property
+    def gain(self) -> float:
+        return self.engine.gain
+
+    @property
+    def temperatures(self) -> np.ndarray:
+        return self.engine.temperatures
+
+    @property
+    def min_p(self) -> np.ndarray:
+        return self.engine.min_p
+
+    @property
+    def audio_stats(self) -> Mapping[str, Any] | None:
+        return self.engine.audio_stats

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from rt_samplernn.errors import UserError
 from rt_samplernn.live.control import ControlledEngine
 from rt_samplernn.live.declarations import Declaration, FloatSpec
 from rt_samplernn.live.params import FloatParam
+from rt_samplernn.live.producer import PassesReadouts
 from rt_samplernn.live.snapshot import EngineState
 
 PPQN = 24  # MIDI clock pulses per quarter note
@@ -261,7 +261,7 @@ class Loop:
         return True
 
 
-class TempoLocked:
+class TempoLocked(PassesReadouts):
     """The producer the player drives when a tempo is on: the engine's blocks split at the beats.
 
     On each beat (before its first sample is generated): the actions quantized to it run (`quantize`,
@@ -272,6 +272,8 @@ class TempoLocked:
     deque). ``cells()``: its knobs (``tempo.bpm``, and ``loop.variation`` with a loop), applied here at
     each block.
     """
+
+    engine: ControlledEngine  # the readouts (sample rate, voices, gain, ...) are this one's
 
     def __init__(
         self, engine: ControlledEngine, tempo: Tempo, loop: Loop | None = None, quantize: str = "beat"
@@ -368,34 +370,6 @@ class TempoLocked:
             parts.append(self.engine.generate(n - done, apply_gain=apply_gain))
         self.position = start + n
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.engine.sample_rate
-
-    @property
-    def voices(self) -> int:
-        return self.engine.voices
-
-    @property
-    def seed(self) -> int:
-        return self.engine.seed
-
-    @property
-    def gain(self) -> float:
-        return self.engine.gain
-
-    @property
-    def temperatures(self) -> np.ndarray:
-        return self.engine.temperatures
-
-    @property
-    def min_p(self) -> np.ndarray:
-        return self.engine.min_p
-
-    @property
-    def audio_stats(self) -> Mapping[str, Any] | None:
-        return self.engine.audio_stats
 
     def prime(
         self,
