@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Self
 
 import numpy as np
 
@@ -117,7 +118,26 @@ def load_libjack() -> ctypes.CDLL:
     return lib
 
 
-class JackClipPlayer:
+class _JackClient:
+    """A libjack client opened through ctypes (``lib``, ``client``): closed once, usable with `with`."""
+
+    lib: Any
+    client: Any
+
+    def close(self) -> None:
+        if self.client:
+            self.lib.jack_deactivate(self.client)
+            self.lib.jack_client_close(self.client)
+            self.client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JackClipPlayer(_JackClient):
     """A real JACK client (libjack through ctypes) that plays a mono clip, once, out of its port ``out``.
 
     The clip is at the server's rate; `connect` wires ``out`` to other clients' input ports; `play` starts it at
@@ -177,20 +197,8 @@ class JackClipPlayer:
     def wait(self, timeout_s: float) -> bool:
         return self.finished.wait(timeout_s)
 
-    def close(self) -> None:
-        if self.client:
-            self.lib.jack_deactivate(self.client)
-            self.lib.jack_client_close(self.client)
-            self.client = None
 
-    def __enter__(self) -> JackClipPlayer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class JackClockSender:
+class JackClockSender(_JackClient):
     """A real JACK client (libjack through ctypes) sending MIDI clock: one MIDI output ``out_<BPM>`` per tempo.
 
     Each port sends a start (0xFA) at its first cycle, then 24 clock pulses (0xF8) a beat, every pulse at its
@@ -240,15 +248,3 @@ class JackClockSender:
                 lib.jack_midi_event_write(buf, max(at, 0), b"\xf8", 1)
                 self.pulses[bpm] += 1
         return 0
-
-    def close(self) -> None:
-        if self.client:
-            self.lib.jack_deactivate(self.client)
-            self.lib.jack_client_close(self.client)
-            self.client = None
-
-    def __enter__(self) -> JackClockSender:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
