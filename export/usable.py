@@ -9,8 +9,10 @@ threshold, and at least half of its windows lie inside the music's 1st-99th perc
 flatness.
 
 It scans twice. The first pass plays the knobs as they are and finds the quiet lift (live/lift.py): the
-hottest temperature at which the uncut model never fell silent (the demo: 1.4; the lowest passing one, 1.05,
-left 5 of 8 voices quiet in more than 5% of a minute's seconds, 1.4 and 1.5 none). The second pass
+hottest temperature at which the uncut model never fell silent, for frames under the music's 5th percentile of
+level (the demo: 1.4 under -25.8 dBFS; at the lowest passing temperature, 1.05, under -30 dBFS, 5 of 8 voices
+stayed quiet in more than 5% of a minute's seconds; at 1.4 under -30 none did, but the takes were too quiet
+for the music's loudness range, under -25 they are inside it). The second pass
 plays every setting with that lift, as the engine will, and its verdicts make the range: the tail cut whose
 passing temperatures form the longest unbroken run of the grid (the most windows inside on a tie) gives the
 temperature travel, its best setting the default (nearest temperature 1 on a tie), and the cuts that pass
@@ -30,7 +32,7 @@ import numpy as np
 from rt_samplernn import judge as judges
 from rt_samplernn.block_features import window_features
 from rt_samplernn.live.engine import Engine
-from rt_samplernn.live.lift import QuietLift
+from rt_samplernn.live.lift import BELOW_DBFS, QuietLift
 from rt_samplernn.live.music import Usable, bundle_clip, voice_clips
 
 # SampleRNN's musical range is narrow (1.0 must be on the grid): steps of 0.05 find its edges
@@ -85,7 +87,7 @@ def measure_usable(
     """Scan the grid without the lift, choose the lift, scan it again with the lift; return the usable range."""
     settings = [(float(t), float(c)) for t in temperatures for c in cuts]
     plain = scan(bundle, stats, settings, seconds, seed, None, _part(progress, 0.0, 0.5))
-    lift = choose_lift(plain)
+    lift = choose_lift(plain, stats)
     if lift is None:
         return usable_range(plain, seconds, None)
     lifted = scan(bundle, stats, settings, seconds, seed, lift, _part(progress, 0.5, 1.0))
@@ -127,12 +129,20 @@ def scan(
     ]
 
 
-def choose_lift(verdicts: Sequence[Verdict]) -> QuietLift | None:
-    """The lift's temperature: the hottest of the grid at which the uncut model never fell silent (None when it
-    always did). Hot is what gets a quiet voice out fastest; the lift draws only quiet frames, where there is no
-    music yet for the heat to hiss over, and the second pass judges every setting with it."""
+def choose_lift(verdicts: Sequence[Verdict], stats: Mapping[str, Any] | None = None) -> QuietLift | None:
+    """The lift: the hottest temperature of the grid at which the uncut model never fell silent (None when it
+    always did), for frames whose peak is under the music's 5th percentile of one-second level (``stats``:
+    audio_stats; else live/lift.BELOW_DBFS). Hot is what gets a quiet voice out fastest; the lift draws only
+    quiet frames, where there is no music yet for the heat to hiss over, and the second pass judges every
+    setting with it."""
     sounding = sorted(v.temperature for v in verdicts if v.min_p == 0.0 and v.silent_share == 0.0)
-    return QuietLift(sounding[-1]) if sounding else None
+    if not sounding:
+        return None
+    try:
+        below = float(stats["rms_db"]["p5"]) if stats else BELOW_DBFS
+    except (KeyError, TypeError, ValueError):
+        below = BELOW_DBFS
+    return QuietLift(sounding[-1], below_dbfs=below)
 
 
 def usable_range(

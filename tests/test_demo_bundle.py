@@ -1,11 +1,15 @@
 """The demo bundle ships inside the package, is what play and generate use when no model is given, and sounds
 the way its model card says: the card's measures are recomputed here from the bundle and the training music
-(rt_samplernn.measure, per 2-s window, the music as the model hears it), not read back from measurements.json."""
+(rt_samplernn.measure, per 2-s window, the music as the model hears it), not read back from measurements.json.
+The demo is judged as `play` starts it (its usable defaults and quiet lift, every voice primed from its clip)
+over several seeds, by the median, so that another CPU's last int8 bits change no verdict; and its graphs are
+remade byte for byte from the shipped checkpoint, recipes/demo.pt."""
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +18,14 @@ import soundfile
 from rt_samplernn import measure
 from rt_samplernn.live.bundle import load_bundle
 from rt_samplernn.live.engine import Engine
+from rt_samplernn.live.music import start_from_music, start_settings
 from rt_samplernn.models import DEMO_BUNDLE
 from tests.audio_fixtures import DRASCULA, drascula_track
 
 CARD = json.loads((DEMO_BUNDLE / "measurements.json").read_text())
 SECONDS = 20.0  # ten 2-s windows
-# How the card generated its audio (recipes/demo_card.py's defaults where a card predates these keys).
-SEED, TEMPERATURE = CARD.get("seed", 1), CARD.get("temperature", 1.0)
+SEEDS = (0, 1, 2)  # the demo is judged over these takes, by the median
+CHECKPOINT = Path(__file__).resolve().parents[1] / "recipes" / "demo.pt"  # what the shipped graphs came from
 HELD_OUT = CARD.get("held_out", ["track10", "track20", "track30"])
 MUSIC_MINUTES = 120.0  # all of the training music, as recipes/demo_card.py measures it
 
@@ -45,14 +50,31 @@ def music():
     return measure.music_windows(training_files(), load_bundle(DEMO_BUNDLE).sample_rate, MUSIC_MINUTES)
 
 
+def as_play_starts(seed: int) -> Engine:
+    """One demo voice as `play` starts it: the bundle's start settings, primed from its own stretch of the clip."""
+    engine = Engine(DEMO_BUNDLE, seed=seed)
+    bundle = engine.bundle
+    knobs = start_settings(bundle)
+    engine.set_temperature(knobs["temperature"])
+    engine.set_min_p(knobs["min_p"])
+    start_from_music(engine)
+    return engine
+
+
 @pytest.fixture(scope="module")
 def generated(music):
-    """The first SECONDS of the card's own generation (its seed and temperature) against the training music."""
-    engine = Engine(DEMO_BUNDLE, seed=SEED)
-    engine.set_temperature(TEMPERATURE)
-    audio = engine.generate(int(SECONDS * engine.sample_rate))[0]
-    (comparison,) = measure.measure_against(audio, engine.sample_rate, music)
-    return comparison
+    """SECONDS of the demo at each of SEEDS as play starts it, each against the training music."""
+    comparisons = []
+    for seed in SEEDS:
+        engine = as_play_starts(seed)
+        audio = engine.generate(int(SECONDS * engine.sample_rate))[0]
+        comparisons.extend(measure.measure_against(audio, engine.sample_rate, music))
+    return comparisons
+
+
+def median_inside(comparisons, name: str) -> float:
+    """The median over the takes of the share of windows inside the music's range of one measure."""
+    return float(np.median([c.rows[name].inside for c in comparisons]))
 
 
 def test_demo_bundle_is_shipped_with_its_model_card_and_figure():
@@ -77,20 +99,53 @@ def test_the_cards_music_ranges_are_the_training_musics(music):
 
 
 def test_demo_is_as_loud_as_the_music_it_learned(generated):
-    row = generated.rows["loudness_db"]
-    assert row.inside >= 0.75, row
+    assert median_inside(generated, "loudness_db") >= 0.75, [c.rows["loudness_db"] for c in generated]
 
 
 def test_demo_is_as_noisy_as_the_music_not_more(generated):
     """The issue's floor: 80% of windows within the training music's 5th-95th percentile of flatness."""
-    row = generated.rows["flatness"]
-    assert row.inside >= 0.75, row
+    assert median_inside(generated, "flatness") >= 0.75, [c.rows["flatness"] for c in generated]
 
 
 def test_demo_has_pitch(generated):
-    """Pitched lines: the windows' median pitch salience reaches at least the 5th percentile of the music's."""
-    row = generated.rows["pitch_salience"]
-    assert row.generated_median >= row.music_range[0], row
+    """Pitched lines: the takes' median pitch salience reaches at least the 5th percentile of the music's."""
+    rows = [c.rows["pitch_salience"] for c in generated]
+    assert np.median([r.generated_median for r in rows]) >= rows[0].music_range[0], rows
+
+
+def test_demo_sounds_from_its_start_whatever_the_seed(generated):
+    """Every take sounds: at most 5% of its one-second windows under -40 dBFS (the cold start is measured in the
+    card and benchmarks/sound_floor.py, not asserted)."""
+    assert all(c.silent_share <= 0.05 for c in generated), [(c.voice, c.silent_share) for c in generated]
+
+
+def test_the_shipped_graphs_are_remade_from_the_shipped_checkpoint(tmp_path):
+    """`rt-samplernn export recipes/demo.pt` writes the shipped graphs byte for byte (what --verify leaves out
+    on some CPU is left out of the comparison: the quantization does not depend on the CPU, the verdict does)."""
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rt_samplernn", "export", str(CHECKPOINT), "-o", str(out), "--no-range"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shipped = json.loads((DEMO_BUNDLE / "model.json").read_text())
+    remade = json.loads((out / "model.json").read_text())
+    assert shipped["source"] == remade["source"]  # the same checkpoint, by its sha256
+
+    def graph_sums(manifest: dict) -> dict[str, str]:
+        sums = {}
+        for graph in manifest["graphs"]:
+            for entry in (graph, graph.get("batch")):
+                if entry is not None:
+                    sums[entry["file"]] = entry["sha256"]
+        return sums
+
+    shipped_sums, remade_sums = graph_sums(shipped), graph_sums(remade)
+    assert shipped_sums and set(shipped_sums) <= set(remade_sums)
+    assert {f: remade_sums[f] for f in shipped_sums} == shipped_sums
 
 
 def test_demo_generates_deterministically():

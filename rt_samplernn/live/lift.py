@@ -9,7 +9,8 @@ at each voice's previous frame; when its peak is under ``below_dbfs``, that fram
 already drawn and nothing else, so it adds no state: bookmarks, restores and renders stay sample-exact.
 
 A bundle's usable-range scan (export/usable.py) finds the lift's temperature (the hottest temperature of its
-grid at which the uncut model never fell silent) and writes it under model.json `usable.lift`; bundles without it
+grid at which the uncut model never fell silent, below the music's 5th percentile of one-second level) and
+writes it under model.json `usable.lift`; bundles without it
 play with no lift.
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from rt_samplernn.errors import UserError
 
-BELOW_DBFS = -30.0  # a finest frame whose peak is under this is "quiet": about 0 to 3% of the music's frames
+BELOW_DBFS = -30.0  # "quiet" without the training music's statistics to say (a finest frame's peak under this)
 
 
 @dataclass(frozen=True)
