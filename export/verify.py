@@ -38,6 +38,7 @@ NLL_TOLERANCE_BITS = 0.02  # the bundle's held-out NLL may be at most this much 
 
 LEFT_OUT = " (left out)"  # a row of a batch graph this CPU computes wrong: written without it, said
 
+
 @dataclass
 class Report:
     rows: list[tuple[str, float, bool]] = field(default_factory=list)  # (check, max abs error or mismatches, ok)
