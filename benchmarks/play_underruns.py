@@ -35,7 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATUS = re.compile(r"RTF\s+([\d.]+)x .* underruns (\d+) \(host (\d+)\) .* cpu\s+(\d+)%")
+# play's status line: "... | RTF 3.82x | ... | underruns 10 (total 10) | host 0 (total 0) | ... | cpu 0.26 cores | ..."
+STATUS = re.compile(r"RTF\s+([\d.]+)x .* underruns (\d+) \(total \d+\) \| host (\d+) .* cpu\s+([\d.]+) cores")
 EARLY = re.compile(r"^\s*([\d.]+) s \|.* underruns (\d+) ")
 SUMMARY = re.compile(r"underruns (\d+), host underflows (\d+), watchdog events (\d+)")
 
@@ -136,7 +137,7 @@ def run_play(
         m = STATUS.search(line)
         if m:
             rtf.append(float(m.group(1)))
-            cpu_use.append(int(m.group(4)))
+            cpu_use.append(round(100 * float(m.group(4))))
     s = SUMMARY.search(proc.stderr)
     if proc.returncode != 0 or s is None:
         raise SystemExit(f"play failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
