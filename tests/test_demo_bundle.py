@@ -165,3 +165,15 @@ def test_generate_uses_the_demo_when_no_model_is_given(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     audio, rate = soundfile.read(tmp_path / "demo.wav")
     assert rate == load_bundle(DEMO_BUNDLE).sample_rate and len(audio) == rate // 4
+
+
+def test_every_file_of_the_demo_goes_into_the_wheel():
+    """pyproject's package data names every file the demo bundle holds (a file it misses is left out of the
+    wheel, and `pip install` users get a bundle that refuses to load)."""
+    import fnmatch
+    import tomllib
+
+    pyproject = tomllib.loads((CHECKPOINT.parents[1] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["rt_samplernn.models"]
+    missed = [f.name for f in DEMO_BUNDLE.iterdir() if not any(fnmatch.fnmatch(f"demo/{f.name}", p) for p in patterns)]
+    assert missed == [], f"add these to [tool.setuptools.package-data] in pyproject.toml: {missed}"
