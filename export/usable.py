@@ -149,16 +149,16 @@ def usable_range(
     verdicts: Sequence[Verdict], seconds: float, lift: QuietLift | None, record: Sequence[Verdict] = ()
 ) -> Usable:
     """The range the verdicts allow (the module's docstring says how); ``record``: other verdicts kept in `tried`."""
-    best = _best([v for v in verdicts if v.usable] or list(verdicts))
     run = max(
         (_longest_run(verdicts, cut) for cut in sorted({v.min_p for v in verdicts})),
         key=lambda r: (len(r), sum(v.inside_share for v in r) / max(1, len(r))),
     )
+    best = _best(run or list(verdicts))  # no run: nothing passed, the best of all is the one point
     if run:
-        best = _best(run)
-    at_best = [v for v in verdicts if v.temperature == best.temperature]
-    cuts = [v.min_p for v in _unbroken(sorted(at_best, key=lambda v: v.min_p), best)] if run else [best.min_p]
-    temps = [v.temperature for v in run] if run else [best.temperature]
+        at_best = sorted((v for v in verdicts if v.temperature == best.temperature), key=lambda v: v.min_p)
+        temps, cuts = [v.temperature for v in run], [v.min_p for v in _unbroken(at_best, best)]
+    else:
+        temps, cuts = [best.temperature], [best.min_p]
     return Usable(
         temperature=(min(temps), max(temps)),
         min_p=(min(cuts), max(cuts)),

@@ -124,6 +124,18 @@ class _JackClient:
     lib: Any
     client: Any
 
+    def _open(self, server: str, name: str) -> None:
+        """Open client ``name`` on JACK server ``server`` (never starting one); its sample rate as ``rate``."""
+        self._ctypes = ctypes
+        self.lib = load_libjack()
+        status = ctypes.c_int(0)
+        self.client = self.lib.jack_client_open(
+            name.encode(), NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()
+        )
+        if not self.client:
+            raise RuntimeError(f"cannot open a JACK client on {server} (status {status.value:#x})")
+        self.rate = int(self.lib.jack_get_sample_rate(self.client))
+
     def close(self) -> None:
         if self.client:
             self.lib.jack_deactivate(self.client)
@@ -145,15 +157,8 @@ class JackClipPlayer(_JackClient):
     """
 
     def __init__(self, server: str, clip: np.ndarray, name: str = "clip-player") -> None:
-        self._ctypes = ctypes
-        lib = self.lib = load_libjack()
-        status = ctypes.c_int(0)
-        self.client = lib.jack_client_open(
-            name.encode(), NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()
-        )
-        if not self.client:
-            raise RuntimeError(f"cannot open a JACK client on {server} (status {status.value:#x})")
-        self.rate = int(lib.jack_get_sample_rate(self.client))
+        self._open(server, name)
+        lib = self.lib
         self.port = lib.jack_port_register(self.client, b"out", AUDIO, IS_OUTPUT, 0)
         self.clip = np.ascontiguousarray(clip, np.float32)
         self.position = -1  # -1: not playing yet; then frames sent
@@ -206,15 +211,8 @@ class JackClockSender(_JackClient):
     """
 
     def __init__(self, server: str, bpms: tuple[float, ...], name: str = "clock-sender") -> None:
-        self._ctypes = ctypes
-        lib = self.lib = load_libjack()
-        status = ctypes.c_int(0)
-        self.client = lib.jack_client_open(
-            name.encode(), NO_START_SERVER | SERVER_NAME, ctypes.byref(status), server.encode()
-        )
-        if not self.client:
-            raise RuntimeError(f"cannot open a JACK client on {server} (status {status.value:#x})")
-        self.rate = int(lib.jack_get_sample_rate(self.client))
+        self._open(server, name)
+        lib = self.lib
         self.bpms = tuple(bpms)
         self.ports = [lib.jack_port_register(self.client, self.port_name(b).encode(), MIDI, IS_OUTPUT, 0) for b in bpms]
         self.pulses = {b: 0 for b in bpms}
