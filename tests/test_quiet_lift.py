@@ -14,7 +14,7 @@ from rt_samplernn.quantize import dequantize_table
 
 
 def test_a_quiet_frame_is_lifted_and_a_loud_one_keeps_its_knobs():
-    lifted = LiftedKnobs(QuietLift(1.2, below_dbfs=-30.0), dequantize_table("mu-law", 256), voices=3)
+    lifted = LiftedKnobs(QuietLift(1.2, below_dbfs=-30.0), dequantize_table("mu-law", 256), voices=3, frame_size=16)
     prev = np.full((3, 16), 128, np.int64)  # voice 0: the zero level
     prev[1, 5] = 250  # voice 1: one loud sample in the frame
     prev[2] = 128 + np.arange(16) % 3  # voice 2: a whisper, far under -30 dBFS

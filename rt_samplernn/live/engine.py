@@ -143,7 +143,7 @@ class Engine(EngineKnobs):
         self._temps_bound: np.ndarray | None = None
         self._min_p_bound: np.ndarray | None = None
         self.lift: QuietLift | None = bundle_lift(self.bundle) if lift == "bundle" else lift
-        self._lifted = None if self.lift is None else LiftedKnobs(self.lift, self._dequant, v)
+        self._lifted = None if self.lift is None else LiftedKnobs(self.lift, self._dequant, v, self.f0)
         self._block_knobs = (self._temps, self._min_p)  # the knobs' values for this generate() call
         self._prime_lock = threading.Lock()  # serializes prime/reset callers; generate() never takes it
         self._pending: _Restart | _Recall | None = None

@@ -57,10 +57,11 @@ class LiftedKnobs:
     ``dequant``: the bundle's level -> amplitude table; a level counts as quiet when its amplitude is under
     the lift's peak, so a frame is quiet when every level in it is."""
 
-    def __init__(self, lift: QuietLift, dequant: np.ndarray, voices: int) -> None:
+    def __init__(self, lift: QuietLift, dequant: np.ndarray, voices: int, frame_size: int) -> None:
         self.lift = lift
         limit = 10.0 ** (lift.below_dbfs / 20.0)
         self._loud_level = np.abs(dequant) >= limit  # indexed by level
+        self._loud = np.empty((voices, frame_size), dtype=bool)  # per block, allocated once (the producer's loop)
         self._quiet = np.empty(voices, dtype=bool)
         self._lifted_temps = np.empty(voices, dtype=np.float32)
 
@@ -69,7 +70,9 @@ class LiftedKnobs:
     ) -> None:
         """Write the inputs for the frame after ``prev`` (voices, frame levels) into temps_out and cuts_out."""
         quiet = self._quiet
-        np.logical_not(self._loud_level[prev].any(axis=1), out=quiet)
+        np.take(self._loud_level, prev, out=self._loud)
+        np.any(self._loud, axis=1, out=quiet)
+        np.logical_not(quiet, out=quiet)
         np.maximum(temps, np.float32(self.lift.temperature), out=self._lifted_temps)
         np.copyto(temps_out, temps)
         np.copyto(temps_out, self._lifted_temps, where=quiet)
