@@ -65,10 +65,11 @@ def test_engine_streams_5_seconds_at_16k_into_the_recording(jack, bundle, tmp_pa
     assert audio[-16000:].std() > 0.01  # the model's audio, not silence
 
 
-def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
+@pytest.mark.parametrize("model_rate", [8000, 16000])
+def test_48k_server_resamples_the_model(jack48k, tmp_path, model_rate):
     out = tmp_path / "take48.wav"
     player = Player(
-        Tone(16000, voices=1), latency_ms=TEST_LATENCY_MS, seconds=2.0, watchdog=False, sinks=[WavSink(out)]
+        Tone(model_rate, voices=1), latency_ms=TEST_LATENCY_MS, seconds=2.0, watchdog=False, sinks=[WavSink(out)]
     )
     assert player.device_rate == 48000
     player.start()
@@ -80,7 +81,7 @@ def test_48k_server_resamples_the_16k_model(jack48k, tmp_path):
         player.stop()
     m = player.metrics()
     assert m.error is None, m
-    assert (m.sample_rate, m.device_rate, m.channels) == (16000, 48000, 2)
+    assert (m.sample_rate, m.device_rate, m.channels) == (model_rate, 48000, 2)
     audio, rate = soundfile.read(str(out), dtype="float32")
     assert rate == 48000 and audio.shape == (96000, 2)
     np.testing.assert_array_equal(audio[:, 0], audio[:, 1])  # one voice: centre, both channels

@@ -8,9 +8,9 @@ Threads
 ``rt-samplernn-worker``
     While the ring holds less than the target latency, it calls ``producer.generate(chunk_frames)``, feeds
     the `Watchdog`, runs the voices' effect chains, mixes the voices to the output channels, runs the master
-    chain and its limiter (rt_samplernn/live/effects.py), resamples to the device rate with soxr's
-    streaming resampler when the rates differ, and writes the block into the `RingBuffer`. It also
-    watches the device (a stream that goes inactive or stops calling back is a lost device) and samples
+    chain and its limiter (rt_samplernn/live/effects.py), resamples to the device rate when the rates differ
+    (rt_samplernn/live/resample.py: a steady share of output per block), and writes the block into the
+    `RingBuffer`. It also watches the device (a stream that goes inactive or stops calling back is a lost device) and samples
     the CPU counters. Inference only ever runs here.
 audio callback (PortAudio's thread; or ``rt-samplernn-clock`` when there is no device)
     Copies from the ring to the device, and into the tap ring when recording. See the contract below.
@@ -90,6 +90,7 @@ from rt_samplernn.live import devices
 from rt_samplernn.live.deadlines import Deadlines, raise_worker_priority
 from rt_samplernn.live.meters import PlayerMetrics
 from rt_samplernn.live.producer import Producer
+from rt_samplernn.live.resample import DeviceResampler
 from rt_samplernn.live.ring import RingBuffer
 from rt_samplernn.live.sinks import Recorder, Sink
 from rt_samplernn.live.watchdog import KnobAdvice, Primer, Reprimer, Watchdog, WatchdogConfig
@@ -136,7 +137,6 @@ class Player:
         seed: tuple[np.ndarray | Clip, int] | None = None,
         music: Primer | None = None,
         sinks: Sequence[Sink] = (),
-        resample_quality: str = "HQ",
         stall_timeout_s: float = 2.0,
         prefill_timeout_s: float = 10.0,
         switch_interval_s: float | None = 0.001,
@@ -170,8 +170,7 @@ class Player:
         self._mix = devices.mix_matrix(self.voices, self._mix_channels)
         self._channel_map = devices.channel_map(self._mix_channels, self.channels)
         self._ratio = self.device_rate / self.sample_rate
-        self._resample_quality = resample_quality
-        self._resampler: Any = None
+        self._resampler: DeviceResampler | None = None
 
         # the ring, sized for the target plus the largest chunk the worker writes at once
         self.target_frames = max(1, round(self.latency_ms / 1000.0 * self.device_rate))
@@ -216,7 +215,7 @@ class Player:
         self._cpu_load = 0.0  # worker
         self._process_cpu = 0.0  # worker
         self._output_latency_s = 0.0
-        self._resampler_delay = 0.0  # worker: soxr's pending output, device frames
+        self._resampler_delay = 0.0  # worker: the resampler's look-ahead, device frames
         # worker, running averages for knob_latency_s (start values: a worker that keeps up with no cost)
         self._gen_interval_s = self.chunk_frames / self.sample_rate  # between generate() starts
         self._gen_work_s = 0.0  # one generate() call
@@ -288,8 +287,8 @@ class Player:
 
         A change lands at the start of the worker's next ``generate`` (on average half the interval between
         generate starts away), that chunk takes its generate time, then waits behind what the ring held when
-        it was written (plus half a device block: the ring is read a block at a time), soxr's pending
-        output and the device's own buffer. Each term is the worker's running average, so the figure
+        it was written (plus half a device block: the ring is read a block at a time), the resampler's
+        look-ahead and the device's own buffer. Each term is the worker's running average, so the figure
         follows the machine: the ring fill target + half a chunk + the device's latency when the worker
         keeps up, more when it does not. benchmarks/knob_latency.py measures it on JACK's clock.
         """
@@ -348,11 +347,7 @@ class Player:
             raise RuntimeError("a Player starts once; make a new one")
         self._started = True
         if self._ratio != 1.0:
-            import soxr
-
-            self._resampler = soxr.ResampleStream(
-                self.sample_rate, self.device_rate, self._mix_channels, dtype="float32", quality=self._resample_quality
-            )
+            self._resampler = DeviceResampler(self.sample_rate, self.device_rate, self._mix_channels)
         for sink in self.sinks:
             sink.open(self.device_rate, self.channels)
         if self.switch_interval_s is not None:
@@ -577,8 +572,8 @@ class Player:
             mix *= np.float32(gain)
         mix = mix if fx is None else fx.process_master(mix)
         if self._resampler is not None:
-            mix = self._resampler.resample_chunk(mix)
-            self._resampler_delay = self._resampler.delay()
+            mix = self._resampler.process(mix)
+            self._resampler_delay = self._resampler.delay_frames
         out = mix if self._mix_channels == self.channels else mix[:, self._channel_map]
         np.clip(out, -1.0, 1.0, out=out)
         self._write_fill_frames += AVERAGE * (self.ring.fill_frames - self._write_fill_frames)

@@ -1,0 +1,39 @@
+"""The worker's streaming resampler from the model's rate to the device's: a steady share of output per block.
+
+pedalboard's `StreamResampler` (JUCE's windowed-sinc interpolator) gives back about ``ratio * n`` frames for
+every ``n`` it is fed, from the first block on. soxr's streaming resampler, used before, gives its output in
+lumps: at 8 -> 48 kHz nothing for four blocks of 256, then 140 ms at once, so a 50 ms ring ran dry while the
+worker fed it (252 underruns a minute of the 8 kHz demo on JACK at 48 kHz; benchmarks/RESULTS.md). A lump
+also sits in the resampler before it is heard, which is knob latency. The filter: `QUALITY`, a 32-tap
+windowed sinc, images at least 90 dB down below 3/4 of the model's Nyquist (tests/test_resample.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+from pedalboard.io import StreamResampler
+
+QUALITY = pedalboard.Resample.Quality.WindowedSinc32
+
+
+class DeviceResampler:
+    """Resamples the worker's mixed blocks, (frames, channels) float32, from ``source_rate`` to ``target_rate``."""
+
+    def __init__(self, source_rate: int, target_rate: int, channels: int) -> None:
+        self.source_rate, self.target_rate, self.channels = int(source_rate), int(target_rate), int(channels)
+        self._stream = StreamResampler(float(source_rate), float(target_rate), self.channels, QUALITY)
+        self._fed = 0  # source frames fed
+        self._given = 0  # target frames given back
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """The device frames for ``block`` (frames, channels): about ``ratio`` times as many, every call."""
+        out = self._stream.process(np.ascontiguousarray(block.T, dtype=np.float32))
+        self._fed += block.shape[0]
+        self._given += out.shape[1]
+        return np.ascontiguousarray(out.T)
+
+    @property
+    def delay_frames(self) -> float:
+        """Device frames fed in and not yet given back (the filter's look-ahead): part of the knob latency."""
+        return self._fed * self.target_rate / self.source_rate - self._given
