@@ -75,13 +75,11 @@ def onset_phase_ms(audio: np.ndarray, rate: int, bpm: float) -> tuple[float, flo
     60/bpm, ...): the median distance to the nearest beat in ms, and the jitter, the median distance in ms of
     each peak's phase from the peaks' common (circular mean) phase: 0 when every beat repeats the same onset."""
     analyser = measure.WindowAnalyser(rate)
-    log_mel = analyser.log_mel(audio)
-    onset = np.maximum(np.diff(log_mel, axis=0), 0.0).mean(axis=1)
-    hop_s = analyser.hop / rate
+    onset = analyser.onset_envelope(analyser.log_mel(audio))
     beat_s = 60.0 / bpm
     peaks = [i for i in range(1, len(onset) - 1) if onset[i] >= onset[i - 1] and onset[i] >= onset[i + 1]]
     strongest = sorted(peaks, key=lambda i: -onset[i])[: max(1, int(len(audio) / rate / beat_s))]
-    times = (np.array(strongest) + 1) * hop_s + analyser.n_fft / 2 / rate  # the frame's centre
+    times = analyser.onset_time_s(np.array(strongest))
     offsets = np.abs(((times + beat_s / 2) % beat_s) - beat_s / 2)
     angles = 2 * np.pi * times / beat_s
     common = np.angle(np.mean(np.exp(1j * angles)))

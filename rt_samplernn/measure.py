@@ -110,9 +110,27 @@ class WindowAnalyser:
         power = np.abs(np.fft.rfft(frames * self.mel_window, axis=1)) ** 2
         return np.log(power @ self.mel.T + MEL_FLOOR)
 
+    def onset_envelope(self, log_mel: np.ndarray) -> np.ndarray:
+        """Onset strength at each log-mel hop: the positive spectral flux averaged over the bands (value i: frame
+        i + 1 against frame i, heard at `onset_time_s` (i))."""
+        return np.maximum(np.diff(log_mel, axis=0), 0.0).mean(axis=1)
+
+    def onset_time_s(self, index: np.ndarray | int) -> np.ndarray:
+        """Seconds from the audio's start to onset-envelope value ``index``: the centre of its later frame."""
+        return ((np.asarray(index) + 1) * self.hop + self.n_fft / 2) / self.sample_rate
+
+    def strongest_onset_s(self, x: np.ndarray) -> float | None:
+        """Seconds from the start of mono ``x`` to its strongest onset; None when it is too short for two
+        frames or holds no onset (an envelope under ONSET_FLOOR: silence, a held note)."""
+        if len(x) < self.n_fft + self.hop:
+            return None
+        onset = self.onset_envelope(self.log_mel(x))
+        strongest = int(np.argmax(onset))
+        return float(self.onset_time_s(strongest)) if onset[strongest] >= ONSET_FLOOR else None
+
     def rhythmicity(self, log_mel: np.ndarray) -> float:
         """Highest normalized autocorrelation peak of the onset envelope at BEAT_LAGS_S (0: none)."""
-        onset = np.maximum(np.diff(log_mel, axis=0), 0.0).mean(axis=1)
+        onset = self.onset_envelope(log_mel)
         onset = onset - onset.mean()
         n = len(onset)
         lo, hi = self.lags

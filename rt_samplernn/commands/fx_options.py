@@ -29,7 +29,8 @@ FX_EXAMPLES = (
 
 
 LIMITER_AUTO = "auto"  # generate's default: -1 dBFS on a mix (what play plays), off for voices written apart
-QUANTIZE = ("beat", "bar", "off")
+QUANTIZE = ("beat", "bar", "off")  # live/tempo.py's QUANTIZE_BEATS (the parser imports no live code)
+LOOP_ALIGN = ("onset", "start")  # live/tempo.py's LOOP_ALIGNS
 
 
 def add_effect_arguments(
@@ -83,6 +84,14 @@ def add_effect_arguments(
         metavar="P",
         help="probability 0..1 that a due recall is skipped, so the voice drifts on (drawn from --seed; "
         "default: 0, every recall); a knob too (loop.variation: MIDI learn, OSC /loop/variation)",
+    )
+    g.add_argument(
+        "--loop-align",
+        choices=LOOP_ALIGN,
+        default="onset",
+        help="where the loop sits on the beat: 'onset' (default) puts its strongest onset on the beat (its "
+        "first pass is heard as it comes and measured, then each recall lands that much before its beat); "
+        "'start' recalls on the beat itself, e.g. --bpm 120 --loop-beats 1 --loop-align start",
     )
     if not live:
         return
@@ -175,7 +184,8 @@ def build_tempo(args: argparse.Namespace, engine: ControlledEngine) -> TempoLock
     from rt_samplernn.live.tempo import DEFAULT_BPM, Loop, Tempo, TempoLocked, check_bpm
 
     bpm = DEFAULT_BPM if args.bpm is None else check_bpm(args.bpm)
-    loop = None if args.loop_beats is None else Loop(args.loop_beats, args.loop_variation, int(args.seed))
+    align = getattr(args, "loop_align", "onset")
+    loop = None if args.loop_beats is None else Loop(args.loop_beats, args.loop_variation, int(args.seed), align=align)
     return TempoLocked(engine, Tempo(bpm), loop, quantize=quantize or "beat")
 
 

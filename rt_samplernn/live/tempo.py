@@ -11,7 +11,11 @@ No torch, no Qt, no threads of its own, no locks. Who calls what:
   each block at the beats, and on a beat runs what was quantized to it (`quantize`; `launch`: a pad's
   bookmark recall or seed prime, from any thread, at the next beat or bar as ``--quantize`` says, after
   which the loop repeats from what the pad brought) and the `Loop` (recall a bookmark every N beats, a
-  recall skipped with probability ``variation``, seeded). Its knobs, ``tempo.bpm`` and ``loop.variation``
+  recall skipped with probability ``variation``, seeded). A loop's strongest onset falls on the beat
+  (``align="onset"``): its first pass, from the state it took to one loop later, is heard as it comes and
+  measured (`rt_samplernn.measure`'s onset envelope), and from then on each recall lands that long before
+  its beat, so the attack the state brings is on the grid (a recall on the beat put the demo's 108 ms
+  after it). ``align="start"`` recalls on the beat itself. Its knobs, ``tempo.bpm`` and ``loop.variation``
   (`TempoLocked.cells`), join the parameters (`Parameters.add_cells`): MIDI, OSC ``/tempo/bpm``, the
   window. `rt-samplernn generate` drives the same object, so a render equals a performance.
 
@@ -36,6 +40,7 @@ from rt_samplernn.live.declarations import Declaration, FloatSpec
 from rt_samplernn.live.params import FloatParam
 from rt_samplernn.live.producer import PassesReadouts
 from rt_samplernn.live.snapshot import EngineState
+from rt_samplernn.measure import WindowAnalyser
 
 PPQN = 24  # MIDI clock pulses per quarter note
 CLOCK, START, CONTINUE, STOP = 0xF8, 0xFA, 0xFB, 0xFC
@@ -46,6 +51,8 @@ MIN_BPM, MAX_BPM = 20.0, 400.0
 DEFAULT_BPM = 120.0  # the tempo until one is set or a clock runs
 BEATS_PER_BAR = 4  # --quantize bar: 4/4
 QUANTIZE_BEATS: dict[str, int | None] = {"beat": 1, "bar": BEATS_PER_BAR, "off": None}
+LOOP_ALIGNS = ("onset", "start")  # --loop-align: the loop's strongest onset on the beat, or its recall
+ALIGN_MAX_S = 8.0  # the first pass measured for the onset: at most this long (memory stays bounded)
 BPM_SPEC = FloatSpec(MIN_BPM, MAX_BPM, DEFAULT_BPM, smoothing_ms=0.0)
 VARIATION_SPEC = FloatSpec(0.0, 1.0, 0.0, smoothing_ms=0.0)
 BPM = Declaration(
@@ -226,26 +233,33 @@ class Loop:
 
     ``state``: the bookmark to go back to; None takes the engine's state at the loop's first beat. Draws
     come from ``numpy.random.default_rng(seed)``, one per due recall: the same seed, the same pattern.
+    ``align``: "onset" (a recall lands ``lead`` samples before its beat, the time from the state to its
+    strongest onset, measured by `TempoLocked` on the first pass; 0 until then) or "start" (on the beat).
     """
 
     beats: int
     variation: float = 0.0
     seed: int = 0
     state: EngineState | None = None
+    align: str = "onset"
 
     def __post_init__(self) -> None:
         if isinstance(self.beats, bool) or not isinstance(self.beats, int) or self.beats < 1:
             raise UserError(f"--loop-beats {self.beats!r}: give a whole number of beats, 1 or more (e.g. 4)")
         if not (isinstance(self.variation, (int, float)) and 0.0 <= self.variation <= 1.0):
             raise UserError(f"--loop-variation {self.variation!r}: give a probability 0..1 (0: every recall)")
+        if self.align not in LOOP_ALIGNS:
+            raise UserError(f"--loop-align {self.align!r}: give one of {', '.join(LOOP_ALIGNS)}")
+        self.lead = 0
         self._rng = np.random.default_rng(self.seed)
         self.first_beat: int | None = None
         self.recalls = 0
         self.skipped = 0
 
     def restart(self, beat: int, state: EngineState) -> None:
-        """Loop ``state`` from beat ``beat`` on (a pad launched it there): the next recall ``beats`` later."""
-        self.first_beat, self.state = beat, state
+        """Loop ``state`` from beat ``beat`` on (a pad launched it there): the next recall ``beats`` later,
+        on the beat until its first pass is measured again."""
+        self.first_beat, self.state, self.lead = beat, state, 0
 
     def due(self, beat: int) -> bool:
         """Whether beat ``beat`` recalls (the worker, once per beat): every ``beats``-th, less the skipped."""
@@ -270,7 +284,7 @@ class TempoLocked(PassesReadouts):
     'off' a host runs it at once and does not call `launch`). ``position``: samples generated so far (the
     grid's clock); ``beats``: the beat numbers met (the last ones, for the window and the tests: a bounded
     deque). ``cells()``: its knobs (``tempo.bpm``, and ``loop.variation`` with a loop), applied here at
-    each block.
+    each block. ``recalls``: the samples at which the loop recalled (the last ones, a bounded deque).
     """
 
     engine: ControlledEngine  # the readouts (sample rate, voices, gain, ...) are this one's
@@ -287,6 +301,11 @@ class TempoLocked(PassesReadouts):
         self.launch_beats = QUANTIZE_BEATS[quantize]
         self.position = 0
         self.beats: deque[tuple[int, int]] = deque(maxlen=64)
+        self.recalls: deque[int] = deque(maxlen=64)
+        self._onsets: WindowAnalyser | None = None  # made at the first pass measured
+        self._first_pass: list[np.ndarray] = []  # the loop's first pass so far (mono), while it is measured
+        self._first_pass_frames = 0  # 0: not measuring
+        self._early_from: int | None = None  # the first block start whose recalls came ``lead`` early
         self._actions: deque[tuple[int, bool, Callable[[], None]]] = deque()  # (every N beats, a launch, what)
         self.bpm = FloatParam(BPM, BPM_SPEC)
         self.bpm.adopt(tempo.manual_bpm)
@@ -305,10 +324,12 @@ class TempoLocked(PassesReadouts):
         self.position = 0
         self.grid = BeatGrid(self.tempo, self.engine.sample_rate)
         self.beats.clear()
+        self.recalls.clear()
         self._actions.clear()
+        self._first_pass, self._first_pass_frames, self._early_from = [], 0, None
         loop = self.loop
         if loop is not None:
-            self.loop = Loop(loop.beats, loop.variation, loop.seed)
+            self.loop = Loop(loop.beats, loop.variation, loop.seed, align=loop.align)
 
     def quantize(self, action: Callable[[], None], every: int = 1) -> None:
         """Run ``action`` on the worker at the next beat whose number is a multiple of ``every`` (any thread;
@@ -335,11 +356,53 @@ class TempoLocked(PassesReadouts):
             return
         if launched:
             loop.restart(beat, self.engine.snapshot())  # the pad's state: a recall or a primed start
+            self._measure_first_pass(loop)
         elif loop.state is None and loop.first_beat is None:
             loop.state = self.engine.snapshot()
             loop.due(beat)  # the loop's first beat
-        elif loop.due(beat) and loop.state is not None:
+            self._measure_first_pass(loop)
+        elif not loop.lead or self._early_from is None or sample - loop.lead < self._early_from:
+            self._recall_if_due(loop, beat, sample)  # on the beat: no early recall was planned for it
+
+    def _recall_if_due(self, loop: Loop, beat: int, sample: int) -> None:
+        """The loop's recall for beat ``beat``, at ``sample`` (the beat's, or ``lead`` before it)."""
+        if loop.due(beat) and loop.state is not None:
             self.engine.restore(loop.state, "the loop's bookmark")
+            self.recalls.append(sample)
+
+    def _measure_first_pass(self, loop: Loop) -> None:
+        """From now on, keep what is generated until a whole loop has passed, to find where its onset falls."""
+        self._early_from = None
+        if loop.align == "onset":
+            longest = min(loop.beats * self.grid.beat_frames, ALIGN_MAX_S * self.grid.sample_rate)
+            self._first_pass, self._first_pass_frames = [], max(1, round(longest))
+
+    def _heard(self, audio: np.ndarray) -> None:
+        """A generated part, (voices, n): into the first pass while it is measured; at its end, the lead."""
+        if not self._first_pass_frames or self.loop is None:
+            return
+        self._first_pass.append(audio.mean(axis=0))
+        kept = sum(len(part) for part in self._first_pass)
+        if kept < self._first_pass_frames:
+            return
+        mono = np.concatenate(self._first_pass)[: self._first_pass_frames]
+        self._first_pass, self._first_pass_frames = [], 0
+        if self._onsets is None:
+            self._onsets = WindowAnalyser(self.engine.sample_rate)
+        onset_s = self._onsets.strongest_onset_s(mono)
+        self.loop.lead = 0 if onset_s is None else min(round(onset_s * self.engine.sample_rate), len(mono) - 1)
+
+    def _events(self, start: int, n: int) -> list[tuple[int, int, bool]]:
+        """The block's beats and the loop's early recalls, (sample, beat, is a beat), in order; a recall ``lead``
+        before its beat comes before a beat at the same sample."""
+        events = [(sample, beat, True) for beat, sample in self.grid.beats_in(start, n)]
+        loop = self.loop
+        if loop is not None and loop.lead:
+            if self._early_from is None:
+                self._early_from = start
+            events += [(sample - loop.lead, beat, False) for beat, sample in self.grid.beats_in(start + loop.lead, n)]
+            events.sort(key=lambda e: (e[0], e[2]))
+        return events
 
     def apply_cells(self, seconds: float) -> None:
         """The knobs' writes since the last block: the hand-set tempo, the loop's variation (the worker at each
@@ -358,18 +421,26 @@ class TempoLocked(PassesReadouts):
 
     def generate(self, n: int, *, apply_gain: bool = True) -> np.ndarray:
         self.apply_cells(n / self.engine.sample_rate)
-        grid, start = self.grid, self.position
-        grid.sync(start)
+        start = self.position
+        self.grid.sync(start)
         parts, done = [], 0
-        for beat, sample in grid.beats_in(start, n):
+        for sample, beat, is_beat in self._events(start, n):
             if sample > start + done:
-                parts.append(self.engine.generate(sample - start - done, apply_gain=apply_gain))
+                parts.append(self._generate(sample - start - done, apply_gain))
                 done = sample - start
-            self._on_beat(beat, sample)
+            if is_beat:
+                self._on_beat(beat, sample)
+            elif self.loop is not None and self.loop.lead:  # a pad may have restarted it since the list was made
+                self._recall_if_due(self.loop, beat, sample)
         if done < n:
-            parts.append(self.engine.generate(n - done, apply_gain=apply_gain))
+            parts.append(self._generate(n - done, apply_gain))
         self.position = start + n
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def _generate(self, n: int, apply_gain: bool) -> np.ndarray:
+        audio = self.engine.generate(n, apply_gain=apply_gain)
+        self._heard(audio)
+        return audio
 
     def prime(
         self,
