@@ -56,7 +56,7 @@ def test_loop_recalls_land_on_the_beat_grid_of_a_jack_midi_clock(jack, tmp_path)
     engine = rig.engine
     assert engine is not None
     rate = engine.sample_rate
-    locked = TempoLocked(engine, Tempo(100.0), Loop(beats=1), quantize="off")
+    locked = TempoLocked(engine, Tempo(100.0), Loop(beats=1, align="start"), quantize="off")
     take = tmp_path / "take.wav"
     with JackClockSender(jack, (bpm,)) as sender:
         try:

@@ -5,9 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rt_samplernn.commands.fx_options import LOOP_ALIGN, QUANTIZE
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.engine import Engine
-from rt_samplernn.live.tempo import CLOCK, PPQN, START, STOP, BeatGrid, Loop, Tempo, TempoLocked
+from rt_samplernn.live.tempo import (
+    CLOCK,
+    LOOP_ALIGNS,
+    PPQN,
+    QUANTIZE_BEATS,
+    START,
+    STOP,
+    BeatGrid,
+    Loop,
+    Tempo,
+    TempoLocked,
+)
+from rt_samplernn.measure import WindowAnalyser
 from rt_samplernn.models import DEMO_BUNDLE
 
 
@@ -77,13 +90,96 @@ def test_loop_recalls_land_on_the_beat_grid(engine_factory):
     engine = engine_factory()
     rate = engine.sample_rate
     beat = 4000  # samples a beat: beats fall inside blocks of 256, not on their seams
-    locked = TempoLocked(engine, Tempo(60.0 * rate / beat), Loop(beats=1))
+    locked = TempoLocked(engine, Tempo(60.0 * rate / beat), Loop(beats=1, align="start"))
     audio = run_blocks(locked, 80)[0]
     assert [s for _, s in locked.beats] == [0, 4000, 8000, 12000, 16000, 20000]
     for k in range(1, len(audio) // beat):  # every beat is the first beat again, sample for sample
         np.testing.assert_array_equal(audio[k * beat : (k + 1) * beat], audio[:beat])
     assert np.abs(audio[:beat]).max() > 0  # and it is sound, not silence
     assert locked.loop is not None and locked.loop.recalls == len(audio) // beat - 1 + (len(audio) % beat > 0)
+
+
+def strongest_onsets_from_beats_ms(audio: np.ndarray, rate: int, beat: int, first: int) -> list[float]:
+    """For each whole beat from beat ``first`` on: ms from the beat to the strongest onset within half a beat."""
+    analyser = WindowAnalyser(rate)
+    onset = analyser.onset_envelope(analyser.log_mel(audio))
+    times = analyser.onset_time_s(np.arange(len(onset))) * rate
+    offsets = []
+    for k in range(first, len(audio) // beat - 1):
+        near = np.abs(times - k * beat) <= beat / 2
+        offsets.append(float(times[near][np.argmax(onset[near])] - k * beat) / rate * 1000.0)
+    return offsets
+
+
+def attack_after_the_state() -> Engine:
+    """The demo at T 1.0, seed 0: its state brings its strongest onset 230 ms after a recall, its seam is softer."""
+    engine = Engine(DEMO_BUNDLE, voices=1, seed=0)
+    engine.set_temperature(1.0)
+    return engine
+
+
+def test_a_loop_puts_its_strongest_onset_on_the_beat():
+    """From the third beat on (the first pass is the state's own, the second is measured), each recall lands
+    the lead early and the attack falls within 10 ms of the beat (the issue's floor)."""
+    engine = attack_after_the_state()
+    rate = engine.sample_rate
+    beat = 4000  # 120 BPM at 8 kHz
+    locked = TempoLocked(engine, Tempo(60.0 * rate / beat), Loop(beats=1))
+    audio = run_blocks(locked, 200)[0]  # 6.4 s
+    assert locked.loop is not None and locked.loop.lead > 0.05 * rate  # the attack is well after the recall
+    lead = locked.loop.lead
+    assert list(locked.recalls)[:5] == [beat, 2 * beat, 3 * beat - lead, 4 * beat - lead, 5 * beat - lead]
+    offsets = strongest_onsets_from_beats_ms(audio, rate, beat, first=3)
+    assert np.all(np.abs(offsets) <= 10.0), offsets
+    aligned = audio[3 * beat - lead : 4 * beat - lead]
+    for k in range(4, len(audio) // beat - 1):  # each pass is the first aligned one again, sample for sample
+        np.testing.assert_array_equal(audio[k * beat - lead : (k + 1) * beat - lead], aligned)
+
+
+def test_a_loop_recalled_on_the_beat_has_its_attack_off_the_grid():
+    """The contrast that lets the test above fail: the same loop with align="start" has its attack 230 ms late."""
+    engine = attack_after_the_state()
+    rate = engine.sample_rate
+    locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1, align="start"))
+    offsets = strongest_onsets_from_beats_ms(run_blocks(locked, 200)[0], rate, 4000, first=3)
+    assert np.median(np.abs(offsets)) > 100.0, offsets
+    assert locked.loop is not None and locked.loop.lead == 0
+
+
+def test_a_loop_whose_seam_is_its_strongest_onset_keeps_recalling_on_the_beat(engine_factory):
+    """Seed 3's jump back to the state is louder than anything after it: the lead stays 0, the seam on the beat."""
+    engine = engine_factory()
+    rate = engine.sample_rate
+    locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1))
+    audio = run_blocks(locked, 200)[0]
+    assert locked.loop is not None and locked.loop.lead == 0
+    assert np.all(np.abs(strongest_onsets_from_beats_ms(audio, rate, 4000, first=3)) <= 10.0)
+
+
+def test_a_pad_restarts_the_loop_and_its_onset_is_measured_again():
+    engine = attack_after_the_state()
+    rate = engine.sample_rate
+    locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1))
+    run_blocks(locked, 40)  # 10240 samples: the pass from beat 1 measured at beat 2
+    assert locked.loop is not None and locked.loop.lead > 0
+    first_lead = locked.loop.lead
+    bookmark = locked.loop.state
+    assert bookmark is not None
+    engine.reset(seed=11)
+    other = engine.snapshot()
+    locked.launch(lambda: engine.restore(other))  # lands on beat 3 (12000)
+    run_blocks(locked, 8)  # to 12288: just past the pad's beat
+    assert locked.loop.first_beat == 3 and locked.loop.lead == 0  # a new state: measured afresh
+    assert locked.loop.state is not bookmark
+    run_blocks(locked, 40)  # its pass from beat 4 measured at beat 5 (20000)
+    assert list(locked.recalls)[-2:] == [16000, 20000]  # on the beat while its pass was heard
+    assert locked.loop.lead not in (0, first_lead)  # the new state's own attack
+
+
+def test_the_command_lines_choices_are_the_tempos():
+    assert set(LOOP_ALIGN) == set(LOOP_ALIGNS) and set(QUANTIZE) == set(QUANTIZE_BEATS)
+    with pytest.raises(UserError, match="--loop-align"):
+        Loop(beats=1, align="bar")
 
 
 def test_loop_variation_skips_recalls_by_a_seeded_draw(engine_factory):

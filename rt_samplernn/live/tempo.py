@@ -12,10 +12,10 @@ No torch, no Qt, no threads of its own, no locks. Who calls what:
   bookmark recall or seed prime, from any thread, at the next beat or bar as ``--quantize`` says, after
   which the loop repeats from what the pad brought) and the `Loop` (recall a bookmark every N beats, a
   recall skipped with probability ``variation``, seeded). A loop's strongest onset falls on the beat
-  (``align="onset"``): its first pass, from the state it took to one loop later, is heard as it comes and
-  measured (`rt_samplernn.measure`'s onset envelope), and from then on each recall lands that long before
-  its beat, so the attack the state brings is on the grid (a recall on the beat put the demo's 108 ms
-  after it). ``align="start"`` recalls on the beat itself. Its knobs, ``tempo.bpm`` and ``loop.variation``
+  (``align="onset"``): its first recalled pass is heard as it comes and measured (`PassListener`:
+  `rt_samplernn.measure`'s onset envelope, the recall's own seam included), and from then on each recall
+  lands that long before its beat, so the attack the state brings is on the grid (a recall on the beat
+  put the demo's 108 ms after it). ``align="start"`` recalls on the beat itself. Its knobs, ``tempo.bpm`` and ``loop.variation``
   (`TempoLocked.cells`), join the parameters (`Parameters.add_cells`): MIDI, OSC ``/tempo/bpm``, the
   window. `rt-samplernn generate` drives the same object, so a render equals a performance.
 
@@ -233,8 +233,9 @@ class Loop:
 
     ``state``: the bookmark to go back to; None takes the engine's state at the loop's first beat. Draws
     come from ``numpy.random.default_rng(seed)``, one per due recall: the same seed, the same pattern.
-    ``align``: "onset" (a recall lands ``lead`` samples before its beat, the time from the state to its
-    strongest onset, measured by `TempoLocked` on the first pass; 0 until then) or "start" (on the beat).
+    ``align``: "onset" (a recall lands ``lead`` samples before its beat, the time from the recall to the
+    pass's strongest onset, measured by `TempoLocked` on the first recalled pass; 0 until then) or "start"
+    (on the beat).
     """
 
     beats: int
@@ -258,7 +259,7 @@ class Loop:
 
     def restart(self, beat: int, state: EngineState) -> None:
         """Loop ``state`` from beat ``beat`` on (a pad launched it there): the next recall ``beats`` later,
-        on the beat until its first pass is measured again."""
+        on the beat until a pass of the new state is measured."""
         self.first_beat, self.state, self.lead = beat, state, 0
 
     def due(self, beat: int) -> bool:
@@ -273,6 +274,49 @@ class Loop:
             return False
         self.recalls += 1
         return True
+
+
+class PassListener:
+    """Hears one pass of a loop, from a recall to the next, and finds its strongest onset (the worker's).
+
+    The pass is heard with the end of the one before it (``context_frames``), so the recall's own seam is
+    an onset like any other: a state whose strongest onset is the jump back to it gets a lead near 0.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = int(sample_rate)
+        self.analyser = WindowAnalyser(sample_rate)
+        self.context_frames = self.analyser.n_fft + self.analyser.hop
+        self._context = np.zeros(0, np.float32)  # the last frames heard before the pass
+        self._pass: list[np.ndarray] = []
+        self._pass_frames = 0  # the pass's length; 0: not measuring
+
+    @property
+    def measuring(self) -> bool:
+        return self._pass_frames > 0
+
+    def start(self, pass_frames: int) -> None:
+        """The pass begins with the next frames heard, and lasts ``pass_frames``."""
+        self._pass, self._pass_frames = [], max(1, int(pass_frames))
+
+    def cancel(self) -> None:
+        self._pass, self._pass_frames = [], 0
+
+    def hear(self, mono: np.ndarray) -> int | None:
+        """The next generated frames; at the pass's end, samples from its start to its strongest onset (0 when it
+        has none, or it comes before the recall), else None."""
+        if not self._pass_frames:
+            self._context = np.concatenate([self._context, mono])[-self.context_frames :]
+            return None
+        self._pass.append(mono)
+        if sum(len(part) for part in self._pass) < self._pass_frames:
+            return None
+        heard = np.concatenate([self._context, *self._pass])[: len(self._context) + self._pass_frames]
+        before = len(self._context)
+        self._context = heard[-self.context_frames :]
+        self.cancel()
+        onset_s = self.analyser.strongest_onset_s(heard)
+        return 0 if onset_s is None else max(0, round(onset_s * self.sample_rate) - before)
 
 
 class TempoLocked(PassesReadouts):
@@ -302,9 +346,8 @@ class TempoLocked(PassesReadouts):
         self.position = 0
         self.beats: deque[tuple[int, int]] = deque(maxlen=64)
         self.recalls: deque[int] = deque(maxlen=64)
-        self._onsets: WindowAnalyser | None = None  # made at the first pass measured
-        self._first_pass: list[np.ndarray] = []  # the loop's first pass so far (mono), while it is measured
-        self._first_pass_frames = 0  # 0: not measuring
+        self._listener: PassListener | None = None  # made when an onset-aligned loop first needs it
+        self._lead_for: EngineState | None = None  # the loop state whose lead was measured
         self._early_from: int | None = None  # the first block start whose recalls came ``lead`` early
         self._actions: deque[tuple[int, bool, Callable[[], None]]] = deque()  # (every N beats, a launch, what)
         self.bpm = FloatParam(BPM, BPM_SPEC)
@@ -326,7 +369,7 @@ class TempoLocked(PassesReadouts):
         self.beats.clear()
         self.recalls.clear()
         self._actions.clear()
-        self._first_pass, self._first_pass_frames, self._early_from = [], 0, None
+        self._listener, self._lead_for, self._early_from = None, None, None
         loop = self.loop
         if loop is not None:
             self.loop = Loop(loop.beats, loop.variation, loop.seed, align=loop.align)
@@ -356,11 +399,12 @@ class TempoLocked(PassesReadouts):
             return
         if launched:
             loop.restart(beat, self.engine.snapshot())  # the pad's state: a recall or a primed start
-            self._measure_first_pass(loop)
+            self._early_from = None
+            if self._listener is not None:
+                self._listener.cancel()  # a pass of the old state
         elif loop.state is None and loop.first_beat is None:
             loop.state = self.engine.snapshot()
             loop.due(beat)  # the loop's first beat
-            self._measure_first_pass(loop)
         elif not loop.lead or self._early_from is None or sample - loop.lead < self._early_from:
             self._recall_if_due(loop, beat, sample)  # on the beat: no early recall was planned for it
 
@@ -369,28 +413,22 @@ class TempoLocked(PassesReadouts):
         if loop.due(beat) and loop.state is not None:
             self.engine.restore(loop.state, "the loop's bookmark")
             self.recalls.append(sample)
-
-    def _measure_first_pass(self, loop: Loop) -> None:
-        """From now on, keep what is generated until a whole loop has passed, to find where its onset falls."""
-        self._early_from = None
-        if loop.align == "onset":
-            longest = min(loop.beats * self.grid.beat_frames, ALIGN_MAX_S * self.grid.sample_rate)
-            self._first_pass, self._first_pass_frames = [], max(1, round(longest))
+            listener = self._listener
+            if listener is not None and loop.state is not self._lead_for and not listener.measuring:
+                longest = min(loop.beats * self.grid.beat_frames, ALIGN_MAX_S * self.grid.sample_rate)
+                listener.start(round(longest))  # this pass, recalled, is what every later one sounds like
 
     def _heard(self, audio: np.ndarray) -> None:
-        """A generated part, (voices, n): into the first pass while it is measured; at its end, the lead."""
-        if not self._first_pass_frames or self.loop is None:
+        """A generated part, (voices, n), heard by the pass listener of an onset-aligned loop; the lead it finds
+        at a pass's end is the loop's."""
+        loop = self.loop
+        if loop is None or loop.align != "onset" or (loop.state is self._lead_for and loop.state is not None):
             return
-        self._first_pass.append(audio.mean(axis=0))
-        kept = sum(len(part) for part in self._first_pass)
-        if kept < self._first_pass_frames:
-            return
-        mono = np.concatenate(self._first_pass)[: self._first_pass_frames]
-        self._first_pass, self._first_pass_frames = [], 0
-        if self._onsets is None:
-            self._onsets = WindowAnalyser(self.engine.sample_rate)
-        onset_s = self._onsets.strongest_onset_s(mono)
-        self.loop.lead = 0 if onset_s is None else min(round(onset_s * self.engine.sample_rate), len(mono) - 1)
+        if self._listener is None:
+            self._listener = PassListener(self.engine.sample_rate)
+        lead = self._listener.hear(audio.mean(axis=0))
+        if lead is not None:
+            loop.lead, self._lead_for = lead, loop.state
 
     def _events(self, start: int, n: int) -> list[tuple[int, int, bool]]:
         """The block's beats and the loop's early recalls, (sample, beat, is a beat), in order; a recall ``lead``
