@@ -175,6 +175,7 @@ class SessionFx:
         old = self.locked
         if old is not None:
             old.apply_cells(0.0)  # a write to the last bundle's knobs while stopped
+            self.loop_variation = old.variation.target  # the knob's, OSC's or MIDI's last write
         self.locked = TempoLocked(engine, self.tempo, self._loop(), quantize=self.quantize)
         self.locked.variation.adopt(self.loop_variation)
         self.rig.use(self.rack, self.locked)
@@ -438,6 +439,10 @@ class SessionFx:
         if not self.loop_on:
             return None
         return Loop(self.loop_beats, self.loop_variation, int(self.rig.seed), align=self.loop_align)
+
+    def shown_variation(self) -> float:
+        """The loop variation to show: what ``loop.variation`` asks for (its knob: OSC, MIDI, the box)."""
+        return self.loop_variation if self.locked is None else self.locked.variation.target
 
     def set_loop(self, on: bool, beats: int, variation: float, align: str) -> None:
         """Loop on or off (on: recall the state of its first beat every ``beats`` beats, each recall skipped with

@@ -1,7 +1,7 @@
 """The window's tempo with the live side, offscreen: the BPM field is the ``tempo.bpm`` knob (OSC and MIDI move it
-too), the loop's alignment reaches the loop, an effect knob is drawn once, the session file keeps the chains'
-knobs, the tempo and the loop, the quantize selector moves where a pad lands, a stopped window's pad acts at once,
-and a real JACK MIDI clock is followed.
+too), the variation box the ``loop.variation`` knob, the loop's alignment reaches the loop, an effect knob is drawn
+once, the session file keeps the chains' knobs, the tempo and the loop, the quantize selector moves where a pad
+lands, a stopped window's pad acts at once, and a real JACK MIDI clock is followed.
 
 Real Qt widgets, the session's real rack and tempo-locked producer; the quantize test drives the worker's block
 path by hand (the control loop's tick, then the producer) so the beat a prime lands on is exact.
@@ -20,6 +20,7 @@ from tests.test_gui_effects import add, bundle, make_window  # noqa: F401  (pyte
 
 BLOCK = 256
 BPM = "tempo.bpm"
+VARIATION = "loop.variation"
 
 
 def test_the_bpm_field_writes_tempo_bpm_and_an_osc_or_midi_write_shows_in_it(qtbot, make_window, bundle):
@@ -44,6 +45,27 @@ def test_the_bpm_field_writes_tempo_bpm_and_an_osc_or_midi_write_shows_in_it(qtb
     controller.feed([0xB0, 22, 0])
     w.tempo.poll_fast()
     assert params[BPM].target == 20.0 and w.tempo.bpm_spin.value() == 20.0
+
+
+def test_the_variation_box_follows_an_osc_write_without_writing_it_back_and_a_reopened_bundle_keeps_it(
+    qtbot, make_window, bundle
+):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    w = make_window(bundle, argv=["--bpm", "120", "--loop-beats", "4"])  # the loop on: loop.variation is a knob
+    params = w.session.params
+    w.session.open_osc(0, "127.0.0.1")
+    SimpleUDPClient("127.0.0.1", w.session.osc_port).send_message("/loop/variation", 0.357)
+    qtbot.waitUntil(lambda: params[VARIATION].target == pytest.approx(0.357), timeout=5000)
+    w.poll_fast()  # the window's draw timer
+    assert w.tempo.variation_spin.value() == 0.36  # shown at the box's two decimals
+    assert params[VARIATION].target == pytest.approx(0.357)  # showing did not write 0.36 back
+    w.session.fx.poll()  # the window's slow timer: the write reaches the loop while stopped
+    assert w.session.fx.locked.loop.variation == pytest.approx(0.357)
+
+    w.set_voices(1)  # the bundle reopened with one voice: a new producer, the knob's value kept
+    assert w.session.params[VARIATION].target == pytest.approx(0.357)
+    assert w.tempo.variation_spin.value() == 0.36
 
 
 def test_the_loop_alignment_chosen_in_the_window_reaches_the_loop_and_the_session_file_keeps_it(make_window, bundle):

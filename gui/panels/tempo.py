@@ -4,8 +4,9 @@ pad lands (quantize), and the MIDI clock to follow.
 The tempo and the loop are the session's (`rt_samplernn.gui.session_fx.SessionFx`): the same `Tempo`,
 `Loop` and `TempoLocked` producer `play --bpm --loop-beats --loop-variation --loop-align --quantize --midi-clock`
 builds. The BPM field is the ``tempo.bpm`` knob: it writes it as OSC ``/tempo/bpm`` and a MIDI control do, and
-shows what they asked for (or the followed clock's tempo). A running MIDI clock (24 pulses a beat) takes the
-tempo over while it sends; the source line says which one plays.
+shows what they asked for (or the followed clock's tempo); the variation box is the ``loop.variation`` knob the
+same way (OSC ``/loop/variation``). A running MIDI clock (24 pulses a beat) takes the tempo over while it sends;
+the source line says which one plays.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ class TempoPanel(QGroupBox):
         self.variation_spin.setRange(0.0, 1.0)
         self.variation_spin.setSingleStep(0.05)
         self.variation_spin.setDecimals(2)
-        self.variation_spin.setToolTip("the chance a due recall is skipped, so the voice drifts on (0: every recall)")
+        self.variation_spin.setToolTip(
+            "the chance a due recall is skipped, so the voice drifts on (0: every recall); "
+            "loop.variation: OSC /loop/variation, MIDI learn"
+        )
         self.align_combo = QComboBox()
         for i, align in enumerate(LOOP_ALIGNS):
             self.align_combo.addItem(LOOP_ALIGN_TEXTS[align], align)
@@ -169,14 +173,19 @@ class TempoPanel(QGroupBox):
             return
         self.source_label.setText(self.host.session.fx.tempo_text())
 
-    def _show_bpm(self) -> None:
-        """The field follows ``tempo.bpm`` (OSC, MIDI) or the clock, unless the performer is typing in it."""
-        shown = round(self.host.session.fx.shown_bpm(), 1)
-        if self.bpm_spin.hasFocus() or self.bpm_spin.value() == shown:
+    @staticmethod
+    def _follow(spin: QDoubleSpinBox, value: float) -> None:
+        """``spin`` shows its knob's ``value`` (a write from OSC, MIDI), unless the performer is typing in it."""
+        shown = round(value, spin.decimals())
+        if spin.hasFocus() or spin.value() == shown:
             return
-        self.bpm_spin.blockSignals(True)  # showing is not asking: no write back
-        self.bpm_spin.setValue(shown)
-        self.bpm_spin.blockSignals(False)
+        spin.blockSignals(True)  # showing is not asking: no write back
+        spin.setValue(shown)
+        spin.blockSignals(False)
+
+    def _show_bpm(self) -> None:
+        """The field follows ``tempo.bpm`` (OSC, MIDI) or the clock."""
+        self._follow(self.bpm_spin, self.host.session.fx.shown_bpm())
 
     def tap(self, time_s: float) -> None:
         """One tap at ``time_s`` (seconds on any steady clock): from the second on, the tempo of the taps."""
@@ -245,6 +254,7 @@ class TempoPanel(QGroupBox):
         self.beat_lights.set_beat(beat)
         self.beat_label.setText("—" if beat is None else f"beat {beat + 1}")
         self._show_bpm()
+        self._follow(self.variation_spin, self.host.session.fx.shown_variation())
 
     def poll_slow(self) -> None:
         self.source_label.setText(self.host.session.fx.tempo_text())
