@@ -136,6 +136,7 @@ class SessionFx:
         self.locked: TempoLocked | None = None  # the open engine's tempo-locked producer, kept between starts
         self.loop_beats = 4
         self.loop_variation = 0.0
+        self.loop_align: str = self.options.loop_align  # LOOP_ALIGNS: 'onset' (strongest onset on the beat), 'start'
         self.loop_on = False
         self.quantize = "off"  # when a pad lands: QUANTIZE_BEATS' 'beat', 'bar' or 'off' (at once)
         self.clock_port: str | None = getattr(self.options, "midi_clock", None)  # 'virtual' or a port's name
@@ -174,6 +175,7 @@ class SessionFx:
         old = self.locked
         if old is not None:
             old.apply_cells(0.0)  # a write to the last bundle's knobs while stopped
+            self.loop_variation = old.variation.target  # the knob's, OSC's or MIDI's last write
         self.locked = TempoLocked(engine, self.tempo, self._loop(), quantize=self.quantize)
         self.locked.variation.adopt(self.loop_variation)
         self.rig.use(self.rack, self.locked)
@@ -190,7 +192,8 @@ class SessionFx:
                 self.errors.append(str(e))
 
     def _take_flags(self, engine: HotSwap, saved: dict[str, Any]) -> None:
-        """The tempo, loop and quantize from the flags (`play`'s `build_tempo`), else from the session file."""
+        """The tempo, loop and quantize from the flags (`play`'s `build_tempo`), else from the session file (a loop
+        kept before loops had an alignment takes --loop-align's: 'onset' unless given)."""
         options = self.options
         vars(options).setdefault("seed", self.rig.seed)
         try:
@@ -202,11 +205,13 @@ class SessionFx:
             self.tempo = locked.grid.tempo
             if locked.loop is not None:
                 self.loop_beats, self.loop_variation, self.loop_on = locked.loop.beats, locked.loop.variation, True
+                self.loop_align = locked.loop.align
         loop = saved.get("loop")
         if options.loop_beats is None and isinstance(loop, dict):
             try:
-                kept = Loop(loop.get("beats", 4), loop.get("variation", 0.0))
+                kept = Loop(loop.get("beats", 4), loop.get("variation", 0.0), align=loop.get("align", self.loop_align))
                 self.loop_beats, self.loop_variation, self.loop_on = kept.beats, kept.variation, bool(loop.get("on"))
+                self.loop_align = kept.align
             except UserError as e:
                 self.errors.append(f"session file: the loop not restored ({e})")
         flag, kept_quantize = getattr(options, "quantize", None), saved.get("quantize")
@@ -433,20 +438,27 @@ class SessionFx:
     def _loop(self) -> Loop | None:
         if not self.loop_on:
             return None
-        return Loop(self.loop_beats, self.loop_variation, int(self.rig.seed))
+        return Loop(self.loop_beats, self.loop_variation, int(self.rig.seed), align=self.loop_align)
 
-    def set_loop(self, on: bool, beats: int, variation: float) -> None:
+    def shown_variation(self) -> float:
+        """The loop variation to show: what ``loop.variation`` asks for (its knob: OSC, MIDI, the box)."""
+        return self.loop_variation if self.locked is None else self.locked.variation.target
+
+    def set_loop(self, on: bool, beats: int, variation: float, align: str) -> None:
         """Loop on or off (on: recall the state of its first beat every ``beats`` beats, each recall skipped with
-        probability ``variation``: the ``loop.variation`` knob). Turned on while playing, the loop starts at the
-        next beat; a new count or variation applies to the running loop from its next beat."""
-        loop = Loop(beats, variation, int(self.rig.seed))  # UserError for a bad count or variation
-        self.loop_beats, self.loop_variation = loop.beats, loop.variation
+        probability ``variation``: the ``loop.variation`` knob; ``align``: 'onset' puts the loop's strongest onset
+        on the beat, 'start' recalls on the beat). Turned on while playing, the loop starts at the next beat; a new
+        count or variation applies to the running loop from its next beat; a new alignment starts the loop afresh
+        at its next beat (the state of that beat, its first pass measured again for 'onset')."""
+        loop = Loop(beats, variation, int(self.rig.seed), align=align)  # UserError for a bad count, variation, align
+        realign = align != self.loop_align
+        self.loop_beats, self.loop_variation, self.loop_align = loop.beats, loop.variation, loop.align
         locked = self.locked
         if locked is not None:
             running = locked.loop
             if not on:
                 locked.loop = None
-            elif running is None or not self.loop_on:
+            elif running is None or not self.loop_on or realign:
                 locked.loop = loop
             else:
                 running.beats, running.variation = loop.beats, loop.variation  # plain stores: read per beat
@@ -492,8 +504,9 @@ class SessionFx:
     def session_state(self) -> dict[str, Any]:
         """What the session file keeps (plain JSON types): the effects the chains hold, in order, with their
         bypass (the master's limiter is on again at each start: a safety), every added knob's value
-        (`Parameters.values(everything=True)`: the effects', ``tempo.bpm``, ``loop.variation``), the loop,
-        the quantize and the clock port. Before a bundle is open: what was read (``saved``), unchanged."""
+        (`Parameters.values(everything=True)`: the effects', ``tempo.bpm``, ``loop.variation``), the loop (its
+        switch, count, variation and alignment), the quantize and the clock port. Before a bundle is open: what
+        was read (``saved``), unchanged."""
         rack, params = self.rack, self.rig.params
         if rack is None or params is None:
             return dict(self.saved or {})
@@ -507,7 +520,12 @@ class SessionFx:
             "effects": effects,
             "bypassed": [c.name for c in rack.chains() if c.bypass],
             "controls": params.values(everything=True),
-            "loop": {"on": self.loop_on, "beats": self.loop_beats, "variation": self.loop_variation},
+            "loop": {
+                "on": self.loop_on,
+                "beats": self.loop_beats,
+                "variation": self.loop_variation,
+                "align": self.loop_align,
+            },
             "quantize": self.quantize,
             "clock": self.clock_port or "",
         }

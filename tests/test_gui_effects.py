@@ -2,7 +2,9 @@
 
 Real Qt widgets driving the session's real rack and tempo; the blocks are the worker's path for one block
 (the queued edits drained, the engine, `render_block`: the calls `Player._push` makes), from a seeded reset,
-so two runs compare bit for bit. One test plays on the software clock to see edits land through the worker.
+so two runs compare bit for bit. One test plays on the software clock to see edits land through the worker. A drag
+in the effect list is its model's ``moveRow``, the call QListWidget's InternalMove drop makes (the drag itself
+needs a window system's drag loop, which offscreen Qt has not).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QModelIndex, Qt
+from PyQt6.QtWidgets import QAbstractItemView
 
 from rt_samplernn.commands.fx_options import render_block
 from rt_samplernn.gui.app import create_window
@@ -111,6 +114,56 @@ def test_reordering_in_the_panel_reorders_the_chain_the_blocks_go_through(make_w
     moved = blocks(w.session)
     assert np.array_equal(moved, by_hand("bitcrush", "distortion"))
     assert not np.array_equal(moved, by_hand("distortion", "bitcrush"))
+
+
+def texts(panel) -> list[str]:
+    return [panel.effects_list.item(i).text() for i in range(panel.effects_list.count())]
+
+
+def test_dragging_an_effect_in_the_list_reorders_the_chain_the_blocks_go_through_and_it_stays_selected(
+    make_window, bundle
+):
+    w = make_window(bundle, argv=["--limiter", "off"])  # compared with racks of these effects alone
+    panel, master = w.effects, w.session.fx.rack.master
+    add(panel, "master", "distortion")
+    add(panel, "master", "bitcrush")
+    rate, voices = w.session.sample_rate, w.session.voices
+
+    def by_hand(*order: str) -> np.ndarray:
+        rack = Rack(rate, voices)
+        for effect in order:
+            rack.master.add(effect)
+        return blocks(w.session, rack)
+
+    listing = panel.effects_list
+    assert listing.dragDropMode() == QAbstractItemView.DragDropMode.InternalMove  # the list takes drags
+    listing.setCurrentRow(row_of(panel, "distortion"))
+    model = listing.model()
+    assert model.moveRow(QModelIndex(), 1, QModelIndex(), 0)  # bitcrush dropped above: QListWidget.dropEvent's call
+    assert master.effect_names() == ["bitcrush", "distortion"] and texts(panel) == ["bitcrush", "distortion"]
+    assert panel.selected().name == "bitcrush" and list(panel.dials) == ["fx.master.bitcrush.bit_depth"]
+    moved = blocks(w.session)
+    assert np.array_equal(moved, by_hand("bitcrush", "distortion"))
+    assert not np.array_equal(moved, by_hand("distortion", "bitcrush"))
+    assert model.moveRow(QModelIndex(), 0, QModelIndex(), 2)  # and dragged back below distortion
+    assert master.effect_names() == ["distortion", "bitcrush"] and texts(panel) == ["distortion", "bitcrush"]
+    assert np.array_equal(blocks(w.session), by_hand("distortion", "bitcrush"))
+
+
+def test_an_effect_dragged_below_the_limiter_goes_before_it_and_the_limiter_does_not_drag(make_window, bundle):
+    w = make_window(bundle)  # the limiter on, the master list's last row
+    panel, master = w.effects, w.session.fx.rack.master
+    add(panel, "master", "distortion")
+    add(panel, "master", "bitcrush")
+    assert texts(panel) == ["distortion", "bitcrush", "limiter (ceiling)"]
+    assert not panel.effects_list.item(2).flags() & Qt.ItemFlag.ItemIsDragEnabled
+    model = panel.effects_list.model()
+    assert model.moveRow(QModelIndex(), 0, QModelIndex(), 3)  # distortion dropped under the limiter
+    assert master.effect_names() == ["bitcrush", "distortion"]
+    assert texts(panel) == ["bitcrush", "distortion", "limiter (ceiling)"]
+    assert model.moveRow(QModelIndex(), 1, QModelIndex(), 3)  # the last effect: the chain stays, the list too
+    assert master.effect_names() == ["bitcrush", "distortion"]
+    assert texts(panel) == ["bitcrush", "distortion", "limiter (ceiling)"]
 
 
 def test_an_effect_knob_moved_in_the_window_reaches_the_effect_and_learns_midi(qtbot, make_window, bundle):

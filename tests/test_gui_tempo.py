@@ -1,6 +1,7 @@
 """The window's tempo with the live side, offscreen: the BPM field is the ``tempo.bpm`` knob (OSC and MIDI move it
-too), an effect knob is drawn once, the session file keeps the chains' knobs and the tempo, the quantize selector
-moves where a pad lands, a stopped window's pad acts at once, and a real JACK MIDI clock is followed.
+too), the variation box the ``loop.variation`` knob, the loop's alignment reaches the loop, an effect knob is drawn
+once, the session file keeps the chains' knobs, the tempo and the loop, the quantize selector moves where a pad
+lands, a stopped window's pad acts at once, and a real JACK MIDI clock is followed.
 
 Real Qt widgets, the session's real rack and tempo-locked producer; the quantize test drives the worker's block
 path by hand (the control loop's tick, then the producer) so the beat a prime lands on is exact.
@@ -19,6 +20,7 @@ from tests.test_gui_effects import add, bundle, make_window  # noqa: F401  (pyte
 
 BLOCK = 256
 BPM = "tempo.bpm"
+VARIATION = "loop.variation"
 
 
 def test_the_bpm_field_writes_tempo_bpm_and_an_osc_or_midi_write_shows_in_it(qtbot, make_window, bundle):
@@ -43,6 +45,58 @@ def test_the_bpm_field_writes_tempo_bpm_and_an_osc_or_midi_write_shows_in_it(qtb
     controller.feed([0xB0, 22, 0])
     w.tempo.poll_fast()
     assert params[BPM].target == 20.0 and w.tempo.bpm_spin.value() == 20.0
+
+
+def test_the_variation_box_follows_an_osc_write_without_writing_it_back_and_a_reopened_bundle_keeps_it(
+    qtbot, make_window, bundle
+):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    w = make_window(bundle, argv=["--bpm", "120", "--loop-beats", "4"])  # the loop on: loop.variation is a knob
+    params = w.session.params
+    w.session.open_osc(0, "127.0.0.1")
+    SimpleUDPClient("127.0.0.1", w.session.osc_port).send_message("/loop/variation", 0.357)
+    qtbot.waitUntil(lambda: params[VARIATION].target == pytest.approx(0.357), timeout=5000)
+    w.poll_fast()  # the window's draw timer
+    assert w.tempo.variation_spin.value() == 0.36  # shown at the box's two decimals
+    assert params[VARIATION].target == pytest.approx(0.357)  # showing did not write 0.36 back
+    w.session.fx.poll()  # the window's slow timer: the write reaches the loop while stopped
+    assert w.session.fx.locked.loop.variation == pytest.approx(0.357)
+
+    w.set_voices(1)  # the bundle reopened with one voice: a new producer, the knob's value kept
+    assert w.session.params[VARIATION].target == pytest.approx(0.357)
+    assert w.tempo.variation_spin.value() == 0.36
+
+
+def test_the_loop_alignment_chosen_in_the_window_reaches_the_loop_and_the_session_file_keeps_it(make_window, bundle):
+    w = make_window(bundle)
+    combo, fx = w.tempo.align_combo, w.session.fx
+    assert combo.currentData() == "onset"  # --loop-align's default
+    w.tempo.loop_button.click()
+    assert fx.locked.loop is not None and fx.locked.loop.align == "onset"
+    combo.setCurrentIndex(combo.findData("start"))  # the performer picks "start on the beat"
+    _, producer = fx.start_parts()  # the producer the player is handed, rewound for the start
+    assert producer.loop is not None and producer.loop.align == "start"
+    w.close()  # the settings are written on close
+
+    again = make_window(bundle)  # the same settings file
+    fx = again.session.fx
+    assert fx.loop_on and fx.locked.loop is not None and fx.locked.loop.align == "start"
+    assert again.tempo.align_combo.currentData() == "start"
+
+
+def test_a_loop_kept_before_loops_had_an_alignment_comes_back_with_its_attack_on_the_beat(
+    make_window, bundle, tmp_path
+):
+    from rt_samplernn.gui.settings import open_settings
+
+    settings = open_settings(tmp_path / "gui.ini")  # the file make_window opens
+    settings.fx_session = {"loop": {"on": True, "beats": 2, "variation": 0.25}}  # no "align": an older file
+    settings.sync()
+    w = make_window(bundle)
+    fx = w.session.fx
+    assert fx.loop_on and fx.loop_beats == 2 and fx.locked.loop is not None, w.session._errors
+    assert fx.locked.loop.align == "onset" and w.tempo.align_combo.currentData() == "onset"
 
 
 def test_an_effect_knob_is_drawn_once_in_the_effects_panel_not_among_the_voice_dials(make_window, bundle):

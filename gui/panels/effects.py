@@ -1,4 +1,5 @@
-"""The effects panel: a chain per voice and the master's, its effects added, removed, bypassed and reordered.
+"""The effects panel: a chain per voice and the master's, its effects added, removed, bypassed and reordered
+(the up and down buttons, or a drag in the list).
 
 Everything goes through the session's `rt_samplernn.gui.session_fx.SessionFx` (``session.fx``): the same
 rack `play` runs, its edits applied by the player's worker between blocks. The selected effect's parameters
@@ -12,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QModelIndex, Qt
 from PyQt6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -42,7 +44,7 @@ DIAL_SIZE = 44
 
 class EffectsPanel(QGroupBox):
     """The chain editor. ``chain_combo`` picks the chain, ``effects_list`` holds its effects in order (checked:
-    on, unchecked: bypassed), ``dials`` the selected effect's knobs by cell name."""
+    on, unchecked: bypassed; drag one to reorder), ``dials`` the selected effect's knobs by cell name."""
 
     def __init__(self, host: Host) -> None:
         super().__init__("Effects")
@@ -78,9 +80,13 @@ class EffectsPanel(QGroupBox):
 
         self.effects_list = QListWidget()
         self.effects_list.setFixedSize(190, LIST_HEIGHT)
-        self.effects_list.setToolTip("the chain's effects in order; untick one to bypass it")
+        self.effects_list.setToolTip("the chain's effects in order; drag one to reorder, untick one to bypass it")
+        self.effects_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.effects_list.currentRowChanged.connect(lambda _: self.show_dials())
         self.effects_list.itemChanged.connect(self._item_changed)
+        list_model = self.effects_list.model()
+        if list_model is not None:  # always (a QListWidget's own), typed Optional
+            list_model.rowsMoved.connect(self._row_dropped)
         self.up_button = QPushButton("▲")
         self.up_button.setToolTip("move the effect earlier in the chain")
         self.up_button.clicked.connect(lambda: self.move_effect(-1))
@@ -152,7 +158,9 @@ class EffectsPanel(QGroupBox):
         for view in self._views:
             item = QListWidgetItem("limiter (ceiling)" if view.fixed else view.name)
             item.setData(NAME_ROLE, view.name)
-            if not view.fixed:  # the limiter is switched by its own box
+            if view.fixed:  # the limiter is switched by its own box and stays last
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsDragEnabled)
+            else:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Unchecked if view.bypass else Qt.CheckState.Checked)
             self.effects_list.addItem(item)
@@ -277,11 +285,23 @@ class EffectsPanel(QGroupBox):
             self._do(f"{view.name} removed from {chain}", lambda: self.host.session.fx.remove(chain, view.name))
 
     def move_effect(self, step: int) -> None:
-        """Move the selected effect ``step`` places (-1: earlier)."""
+        """Move the selected effect ``step`` places (-1: earlier): the buttons' and a drag's one path."""
         view = self.selected()
         if view is not None and not view.fixed:
             chain = self.chain
             self._do(f"{view.name} moved", lambda: self.host.session.fx.move(chain, view.name, step))
+
+    def _row_dropped(self, _parent: QModelIndex, start: int, _end: int, _to_parent: QModelIndex, before: int) -> None:
+        """A drag in the list: Qt's InternalMove has moved row ``start`` to just before row ``before``. The views
+        follow the rows (the moved effect stays selected), then the chain makes the same move (`move_effect`);
+        the redraw shows the chain as it is (a drop past the limiter puts the effect before it)."""
+        if not 0 <= start < len(self._views):
+            return
+        to = before if before < start else before - 1
+        self._views.insert(to, self._views.pop(start))
+        self.effects_list.setCurrentRow(to)
+        self.move_effect(to - start)
+        self.show_chain()
 
     def _item_changed(self, item: QListWidgetItem) -> None:
         name = item.data(NAME_ROLE)

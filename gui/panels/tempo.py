@@ -2,10 +2,11 @@
 pad lands (quantize), and the MIDI clock to follow.
 
 The tempo and the loop are the session's (`rt_samplernn.gui.session_fx.SessionFx`): the same `Tempo`,
-`Loop` and `TempoLocked` producer `play --bpm --loop-beats --loop-variation --quantize --midi-clock` builds.
-The BPM field is the ``tempo.bpm`` knob: it writes it as OSC ``/tempo/bpm`` and a MIDI control do, and shows
-what they asked for (or the followed clock's tempo). A running MIDI clock (24 pulses a beat) takes the tempo
-over while it sends; the source line says which one plays.
+`Loop` and `TempoLocked` producer `play --bpm --loop-beats --loop-variation --loop-align --quantize --midi-clock`
+builds. The BPM field is the ``tempo.bpm`` knob: it writes it as OSC ``/tempo/bpm`` and a MIDI control do, and
+shows what they asked for (or the followed clock's tempo); the variation box is the ``loop.variation`` knob the
+same way (OSC ``/loop/variation``). A running MIDI clock (24 pulses a beat) takes the tempo over while it sends;
+the source line says which one plays.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rt_samplernn.gui.panels import Host
 from rt_samplernn.gui.session_fx import VIRTUAL_CLOCK_CHOICE
 from rt_samplernn.gui.session_midi import input_ports
 from rt_samplernn.gui.widgets import BeatLights
-from rt_samplernn.live.tempo import MAX_BPM, MIN_BPM, QUANTIZE_BEATS
+from rt_samplernn.live.tempo import LOOP_ALIGNS, MAX_BPM, MIN_BPM, QUANTIZE_BEATS
 
 MAX_LOOP_BEATS = 64
 CLOCK_OFF = "no MIDI clock"
@@ -38,11 +39,18 @@ QUANTIZE_TIPS = {
     "bar": "a pad's recall or prime lands on the next bar (4 beats)",
     "off": "a pad's recall or prime lands at once (the next block)",
 }
+LOOP_ALIGN_TEXTS = {"onset": "attack on the beat", "start": "start on the beat"}
+LOOP_ALIGN_TIPS = {
+    "onset": "the loop's strongest attack falls on the beat: its first pass is heard and measured, then each "
+    "recall comes that much early",
+    "start": "each recall starts on the beat itself: the attack comes as late as the sound takes to build",
+}
 
 
 class TempoPanel(QGroupBox):
     """``bpm_spin`` and ``tap_button``; ``source_label``; ``beat_lights``; the loop's ``beats_spin``,
-    ``variation_spin`` and ``loop_button`` (start/stop); ``quantize_combo``; ``clock_combo`` (the clock's port)."""
+    ``variation_spin``, ``align_combo`` (what lands on the beat) and ``loop_button`` (start/stop);
+    ``quantize_combo``; ``clock_combo`` (the clock's port)."""
 
     def __init__(self, host: Host) -> None:
         super().__init__("Tempo")
@@ -74,7 +82,18 @@ class TempoPanel(QGroupBox):
         self.variation_spin.setRange(0.0, 1.0)
         self.variation_spin.setSingleStep(0.05)
         self.variation_spin.setDecimals(2)
-        self.variation_spin.setToolTip("the chance a due recall is skipped, so the voice drifts on (0: every recall)")
+        self.variation_spin.setToolTip(
+            "the chance a due recall is skipped, so the voice drifts on (0: every recall); "
+            "loop.variation: OSC /loop/variation, MIDI learn"
+        )
+        self.align_combo = QComboBox()
+        for i, align in enumerate(LOOP_ALIGNS):
+            self.align_combo.addItem(LOOP_ALIGN_TEXTS[align], align)
+            self.align_combo.setItemData(i, LOOP_ALIGN_TIPS[align], Qt.ItemDataRole.ToolTipRole)
+        self.align_combo.setToolTip(
+            "what of the loop lands on the beat: its strongest attack (a recall comes early by the time the sound "
+            "takes to hit), or its start"
+        )
         self.loop_button = QPushButton("▶  Loop")
         self.loop_button.setObjectName("startButton")
         self.loop_button.setCheckable(True)
@@ -95,6 +114,7 @@ class TempoPanel(QGroupBox):
         self.loop_button.toggled.connect(lambda _: self.apply_loop())
         self.beats_spin.valueChanged.connect(lambda _: self.apply_loop())
         self.variation_spin.valueChanged.connect(lambda _: self.apply_loop())
+        self.align_combo.currentIndexChanged.connect(lambda _: self.apply_loop())
         self.quantize_combo.currentTextChanged.connect(self.set_quantize)
 
         grid = QGridLayout(self)
@@ -113,24 +133,29 @@ class TempoPanel(QGroupBox):
         loop.addWidget(QLabel("variation"))
         loop.addWidget(self.variation_spin)
         grid.addLayout(loop, 2, 0, 1, 2)
-        grid.addWidget(self.loop_button, 3, 0, 1, 2)
+        lands = QHBoxLayout()
+        lands.addWidget(QLabel("Loop lands"))
+        lands.addWidget(self.align_combo, 1)
+        grid.addLayout(lands, 3, 0, 1, 2)
+        grid.addWidget(self.loop_button, 4, 0, 1, 2)
         pads = QHBoxLayout()
         pads.addWidget(QLabel("Pads land"))
         pads.addWidget(self.quantize_combo)
         pads.addWidget(self.clock_combo, 1)
         pads.addWidget(clock_refresh)
-        grid.addLayout(pads, 4, 0, 1, 2)
-        grid.setRowStretch(5, 1)
+        grid.addLayout(pads, 5, 0, 1, 2)
+        grid.setRowStretch(6, 1)
 
     def show_settings(self) -> None:
         """The session's tempo, loop, quantize and clock in the controls (at the start and after a bundle opens:
         the flags' and the session file's), without writing them back."""
         fx = self.host.session.fx
-        widgets = (self.beats_spin, self.variation_spin, self.loop_button, self.quantize_combo)
+        widgets = (self.beats_spin, self.variation_spin, self.align_combo, self.loop_button, self.quantize_combo)
         for widget in widgets:
             widget.blockSignals(True)
         self.beats_spin.setValue(fx.loop_beats)
         self.variation_spin.setValue(fx.loop_variation)
+        self.align_combo.setCurrentIndex(self.align_combo.findData(fx.loop_align))
         self.loop_button.setChecked(fx.loop_on)
         self.quantize_combo.setCurrentText(fx.quantize)
         for widget in widgets:
@@ -148,14 +173,19 @@ class TempoPanel(QGroupBox):
             return
         self.source_label.setText(self.host.session.fx.tempo_text())
 
-    def _show_bpm(self) -> None:
-        """The field follows ``tempo.bpm`` (OSC, MIDI) or the clock, unless the performer is typing in it."""
-        shown = round(self.host.session.fx.shown_bpm(), 1)
-        if self.bpm_spin.hasFocus() or self.bpm_spin.value() == shown:
+    @staticmethod
+    def _follow(spin: QDoubleSpinBox, value: float) -> None:
+        """``spin`` shows its knob's ``value`` (a write from OSC, MIDI), unless the performer is typing in it."""
+        shown = round(value, spin.decimals())
+        if spin.hasFocus() or spin.value() == shown:
             return
-        self.bpm_spin.blockSignals(True)  # showing is not asking: no write back
-        self.bpm_spin.setValue(shown)
-        self.bpm_spin.blockSignals(False)
+        spin.blockSignals(True)  # showing is not asking: no write back
+        spin.setValue(shown)
+        spin.blockSignals(False)
+
+    def _show_bpm(self) -> None:
+        """The field follows ``tempo.bpm`` (OSC, MIDI) or the clock."""
+        self._follow(self.bpm_spin, self.host.session.fx.shown_bpm())
 
     def tap(self, time_s: float) -> None:
         """One tap at ``time_s`` (seconds on any steady clock): from the second on, the tempo of the taps."""
@@ -201,10 +231,14 @@ class TempoPanel(QGroupBox):
 
     # ------------------------------------------------------------------ the loop
     def apply_loop(self) -> None:
-        """The loop's switch, count and variation to the session (a running loop follows at its next beat)."""
+        """The loop's switch, count, variation and alignment to the session (a running loop follows at its next
+        beat)."""
         try:
             self.host.session.fx.set_loop(
-                self.loop_button.isChecked(), self.beats_spin.value(), self.variation_spin.value()
+                self.loop_button.isChecked(),
+                self.beats_spin.value(),
+                self.variation_spin.value(),
+                str(self.align_combo.currentData()),
             )
         except UserError as e:
             self.host.show_error(str(e))
@@ -220,6 +254,7 @@ class TempoPanel(QGroupBox):
         self.beat_lights.set_beat(beat)
         self.beat_label.setText("—" if beat is None else f"beat {beat + 1}")
         self._show_bpm()
+        self._follow(self.variation_spin, self.host.session.fx.shown_variation())
 
     def poll_slow(self) -> None:
         self.source_label.setText(self.host.session.fx.tempo_text())
