@@ -9,7 +9,8 @@ the peak after the limiter at ceilings -1 and -0.3 dBFS against the ceiling, the
 the same without a limiter for contrast (then only the final clip holds the peak at 0 dBFS).
 
 Tempo: the demo as `generate --bpm 120 --loop-beats 1` makes it (a TempoLocked producer, live/tempo.py: the
-state of the first beat recalled on every beat), against the same seed without a loop: onset rhythmicity
+state of the first beat recalled every beat, its strongest onset on the beat), against the same loop recalled on
+the beat itself (`--loop-align start`) and the same seed without a loop: onset rhythmicity
 (rt_samplernn.measure, per 2-s window, median) beside the training music's median, and where the onsets fall:
 the median distance in ms of the onset envelope's peaks from the 120-BPM grid (the floor: within 10 ms), and
 their jitter around their common phase (a loop repeats its beat's onsets at one phase, wherever that falls).
@@ -90,19 +91,24 @@ def onset_phase_ms(audio: np.ndarray, rate: int, bpm: float) -> tuple[float, flo
 def tempo_rows(bundle: Path, seconds: float, seed: int, bpm: float, music: measure.Windows) -> list[str]:
     music_rhythm = measure.median(music.measure("rhythmicity"))
     rows = [
-        f"{'case':>24} {'rhythmicity':>12} {'of music':>9} {'onsets from grid ms':>20} {'onset jitter ms':>16}",
-        f"{'training music':>24} {music_rhythm:>12.2f} {'100%':>9} {'':>20} {'':>16}",
+        f"{'case':>34} {'rhythmicity':>12} {'of music':>9} {'onsets from grid ms':>20} {'onset jitter ms':>16}",
+        f"{'training music':>34} {music_rhythm:>12.2f} {'100%':>9} {'':>20} {'':>16}",
     ]
-    for label, loop_beats in (("no loop", None), (f"--bpm {bpm:g} --loop-beats 1", 1)):
+    cases = (
+        ("no loop", None, "onset"),
+        ("--loop-beats 1 --loop-align start", 1, "start"),
+        ("--loop-beats 1", 1, "onset"),
+    )
+    for label, loop_beats, align in cases:
         engine = started(bundle, seed)
-        loop = None if loop_beats is None else Loop(loop_beats, 0.0, seed)
+        loop = None if loop_beats is None else Loop(loop_beats, 0.0, seed, align=align)
         producer = TempoLocked(engine, Tempo(bpm), loop)
         n = int(seconds * engine.sample_rate)
         audio = np.concatenate([producer.generate(BLOCK)[0] for _ in range(n // BLOCK)])
         (windows,) = measure.measure_voices(audio[None, :], engine.sample_rate)
         rhythm = measure.median(windows.measure("rhythmicity"))
         offset, jitter = onset_phase_ms(audio, engine.sample_rate, bpm)
-        rows.append(f"{label:>24} {rhythm:>12.2f} {rhythm / music_rhythm:>9.0%} {offset:>20.1f} {jitter:>16.1f}")
+        rows.append(f"{label:>34} {rhythm:>12.2f} {rhythm / music_rhythm:>9.0%} {offset:>20.1f} {jitter:>16.1f}")
     return rows
 
 
