@@ -125,6 +125,32 @@ def test_watchdog_reprimes_go_back_to_the_clip_never_to_zeros(tmp_path: Path, mu
     assert not np.allclose(first_states(expect), first_states(zeros))
 
 
+def test_watchdog_reprimes_go_back_to_the_clip_under_a_tempo_too(tmp_path: Path, music: Path) -> None:
+    """With --bpm or --midi-clock the player drives a TempoLocked, which has no voices of its own to prime:
+    the rig's re-prime still primes the engine under it from the clip's next stretches, not a reset."""
+    from rt_samplernn.live.rig import Rig
+    from rt_samplernn.live.tempo import Tempo, TempoLocked
+
+    path = bundle_with_clip(tmp_path, music)
+    rig = Rig(voices=2, seed=1, watchdog=False)
+    rig.open(path)
+    try:
+        assert rig.engine is not None
+        player = rig.prepare("none", producer=TempoLocked(rig.engine, Tempo(100.0)))
+        player.reprimer.run()  # what a watchdog event starts
+        reprimer = player.reprimer
+        assert (reprimer.recoveries, reprimer.fallbacks, reprimer.failures) == (1, 0, 0), reprimer.last_error
+        primed = first_states(rig.engine.engine)
+    finally:
+        rig.close()
+    noise_seed = 1_000_003 * 2 + 1  # the Reprimer's first fresh seed for the rig's seed 1
+    clip = bundle_clip(load_bundle(path))
+    assert clip is not None
+    expect = Engine(path, voices=2, seed=noise_seed)
+    expect.prime_voices(voice_clips(clip, 2, turn=1), seed=noise_seed)  # the next stretches of the clip
+    np.testing.assert_array_equal(primed, first_states(expect))
+
+
 def test_the_usable_range_round_trips_and_the_knobs_travel_over_it(tmp_path: Path) -> None:
     _, path = tiny_bundle(tmp_path / "b", 1)
     bundle = load_bundle(path)

@@ -222,6 +222,7 @@ class Rig:
         self.stop()
         seed = None if self.seed_audio is None else (self.seed_audio, self.seed_audio.rate)
         producer = options.get("producer")
+        music = self.music  # primes the engine, whatever producer drives it (a TempoLocked has no voices to prime)
         player = Player(
             producer if producer is not None else engine,
             device=device,
@@ -230,7 +231,7 @@ class Rig:
             chunk_frames=options.get("chunk_frames") or DEFAULT_CHUNK_FRAMES,
             watchdog=params.watchdog.target,
             seed=seed,
-            music=self.music,
+            music=None if music is None else (lambda _producer, noise_seed: music(engine, noise_seed)),
             sinks=options.get("sinks", ()),
             effects=options.get("effects"),
         )
