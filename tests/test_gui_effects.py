@@ -93,18 +93,22 @@ def test_add_bypass_remove_from_the_panel_change_the_blocks_and_bypass_is_bit_ex
     assert np.array_equal(blocks(w.session), dry)
 
 
+def through_master(session, *order: str) -> np.ndarray:
+    """The session's blocks through a rack built by hand: these master effects alone, in this order."""
+    rack = Rack(session.sample_rate, session.voices)
+    for effect in order:
+        rack.master.add(effect)
+    return blocks(session, rack)
+
+
 def test_reordering_in_the_panel_reorders_the_chain_the_blocks_go_through(make_window, bundle):
     w = make_window(bundle, argv=["--limiter", "off"])  # compared with racks of these effects alone
     panel = w.effects
     add(panel, "master", "distortion")
     add(panel, "master", "bitcrush")
-    rate, voices = w.session.sample_rate, w.session.voices
 
     def by_hand(*order: str) -> np.ndarray:
-        rack = Rack(rate, voices)
-        for effect in order:
-            rack.master.add(effect)
-        return blocks(w.session, rack)
+        return through_master(w.session, *order)
 
     assert np.array_equal(blocks(w.session), by_hand("distortion", "bitcrush"))
     panel.effects_list.setCurrentRow(row_of(panel, "bitcrush"))
@@ -127,13 +131,9 @@ def test_dragging_an_effect_in_the_list_reorders_the_chain_the_blocks_go_through
     panel, master = w.effects, w.session.fx.rack.master
     add(panel, "master", "distortion")
     add(panel, "master", "bitcrush")
-    rate, voices = w.session.sample_rate, w.session.voices
 
     def by_hand(*order: str) -> np.ndarray:
-        rack = Rack(rate, voices)
-        for effect in order:
-            rack.master.add(effect)
-        return blocks(w.session, rack)
+        return through_master(w.session, *order)
 
     listing = panel.effects_list
     assert listing.dragDropMode() == QAbstractItemView.DragDropMode.InternalMove  # the list takes drags
