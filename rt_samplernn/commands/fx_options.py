@@ -184,8 +184,9 @@ def build_tempo(args: argparse.Namespace, engine: ControlledEngine) -> TempoLock
     from rt_samplernn.live.tempo import DEFAULT_BPM, Loop, Tempo, TempoLocked, check_bpm
 
     bpm = DEFAULT_BPM if args.bpm is None else check_bpm(args.bpm)
-    align = getattr(args, "loop_align", "onset")
-    loop = None if args.loop_beats is None else Loop(args.loop_beats, args.loop_variation, int(args.seed), align=align)
+    loop = None
+    if args.loop_beats is not None:
+        loop = Loop(args.loop_beats, args.loop_variation, int(args.seed), align=args.loop_align)
     return TempoLocked(engine, Tempo(bpm), loop, quantize=quantize or "beat")
 
 

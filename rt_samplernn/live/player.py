@@ -10,8 +10,8 @@ Threads
     the `Watchdog`, runs the voices' effect chains, mixes the voices to the output channels, runs the master
     chain and its limiter (rt_samplernn/live/effects.py), resamples to the device rate when the rates differ
     (rt_samplernn/live/resample.py: a steady share of output per block), and writes the block into the
-    `RingBuffer`. It also watches the device (a stream that goes inactive or stops calling back is a lost device) and samples
-    the CPU counters. Inference only ever runs here.
+    `RingBuffer`. It also watches the device (a stream that goes inactive or stops calling back is a lost
+    device) and samples the CPU counters. Inference only ever runs here.
 audio callback (PortAudio's thread; or ``rt-samplernn-clock`` when there is no device)
     Copies from the ring to the device, and into the tap ring when recording. See the contract below.
 ``rt-samplernn-recorder`` (only with sinks)

@@ -1,11 +1,11 @@
 """The worker's streaming resampler from the model's rate to the device's: a steady share of output per block.
 
 pedalboard's `StreamResampler` (JUCE's windowed-sinc interpolator) gives back about ``ratio * n`` frames for
-every ``n`` it is fed, from the first block on. soxr's streaming resampler, used before, gives its output in
+every ``n`` it is fed, from the second block on (the first also fills the filter's look-ahead). soxr's streaming resampler, used before, gives its output in
 lumps: at 8 -> 48 kHz nothing for four blocks of 256, then 140 ms at once, so a 50 ms ring ran dry while the
 worker fed it (252 underruns a minute of the 8 kHz demo on JACK at 48 kHz; benchmarks/RESULTS.md). A lump
 also sits in the resampler before it is heard, which is knob latency. The filter: `QUALITY`, a 32-tap
-windowed sinc, images at least 90 dB down below 3/4 of the model's Nyquist (tests/test_resample.py).
+windowed sinc, images at least 85 dB down up to 3/4 of the model's Nyquist (tests/test_resample.py).
 """
 
 from __future__ import annotations

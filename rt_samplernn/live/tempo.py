@@ -356,7 +356,7 @@ class TempoLocked(PassesReadouts):
         self.position = 0
         self.beats: deque[tuple[int, int]] = deque(maxlen=64)
         self.recalls: deque[int] = deque(maxlen=64)
-        self._listener: PassListener | None = None  # made when an onset-aligned loop first needs it
+        self._listener = PassListener(engine.sample_rate)  # an onset-aligned loop's first recalled pass
         self._lead_for: EngineState | None = None  # the loop state whose lead was measured
         self._early_from: int | None = None  # the first block start whose recalls came ``lead`` early
         self._actions: deque[tuple[int, bool, Callable[[], None]]] = deque()  # (every N beats, a launch, what)
@@ -379,7 +379,7 @@ class TempoLocked(PassesReadouts):
         self.beats.clear()
         self.recalls.clear()
         self._actions.clear()
-        self._listener, self._lead_for, self._early_from = None, None, None
+        self._listener, self._lead_for, self._early_from = PassListener(self.engine.sample_rate), None, None
         loop = self.loop
         if loop is not None:
             self.loop = Loop(loop.beats, loop.variation, loop.seed, align=loop.align)
@@ -410,8 +410,7 @@ class TempoLocked(PassesReadouts):
         if launched:
             loop.restart(beat, self.engine.snapshot())  # the pad's state: a recall or a primed start
             self._early_from = None
-            if self._listener is not None:
-                self._listener.cancel()  # a pass of the old state
+            self._listener.cancel()  # a pass of the old state
         elif loop.state is None and loop.first_beat is None:
             loop.state = self.engine.snapshot()
             loop.due(beat)  # the loop's first beat
@@ -423,19 +422,16 @@ class TempoLocked(PassesReadouts):
         if loop.due(beat) and loop.state is not None:
             self.engine.restore(loop.state, "the loop's bookmark")
             self.recalls.append(sample)
-            listener = self._listener
-            if listener is not None and loop.state is not self._lead_for and not listener.measuring:
+            if loop.align == "onset" and loop.state is not self._lead_for and not self._listener.measuring:
                 longest = min(loop.beats * self.grid.beat_frames, ALIGN_MAX_S * self.grid.sample_rate)
-                listener.start(round(longest))  # this pass, recalled, is what every later one sounds like
+                self._listener.start(round(longest))  # this pass, recalled, is what every later one sounds like
 
     def _heard(self, audio: np.ndarray) -> None:
         """A generated part, (voices, n), heard by the pass listener of an onset-aligned loop; the lead it finds
         at a pass's end is the loop's."""
         loop = self.loop
-        if loop is None or loop.align != "onset" or (loop.state is self._lead_for and loop.state is not None):
-            return
-        if self._listener is None:
-            self._listener = PassListener(self.engine.sample_rate)
+        if loop is None or loop.align != "onset" or loop.state is self._lead_for:
+            return  # no loop to align, or its lead is measured
         lead = self._listener.hear(audio.mean(axis=0))
         if lead is not None:
             loop.lead, self._lead_for = lead, loop.state
