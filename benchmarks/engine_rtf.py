@@ -25,7 +25,7 @@ from rt_samplernn.checkpoint import save_checkpoint
 from rt_samplernn.commands.bench import bench_engine, bench_reference
 from rt_samplernn.config import model_config_from_preset
 from rt_samplernn.export.onnx_export import export_bundle
-from rt_samplernn.live.plan import cpu_name
+from rt_samplernn.live.cpu import cpu_name
 from rt_samplernn.model import SampleRNN
 
 

@@ -31,7 +31,8 @@ from rt_samplernn.commands.fx_options import (
     plugin_name,
 )
 from rt_samplernn.errors import UserError, one_line
-from rt_samplernn.live.effects import DEFAULT_CEILING_DB, EFFECTS, MASTER, Chain, Limiter, Rack, Slot, load_vst3
+from rt_samplernn.live.declarations import DEFAULT_CEILING_DB
+from rt_samplernn.live.effects import EFFECTS, MASTER, Chain, Limiter, Rack, Slot, load_vst3
 from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
 from rt_samplernn.live.tempo import QUANTIZE_BEATS, Loop, Tempo, TempoLocked, check_bpm
 

@@ -49,3 +49,33 @@ def test_images_of_an_8khz_tone_are_85_db_down(tone_hz):
     images = spectrum[freqs > 4100].max()
     assert 20 * np.log10(images / level) < -85.0
     assert out.std() == pytest.approx(0.5 / np.sqrt(2), rel=0.02)
+
+
+ON_ANOTHER_CPU = """
+import argparse, json
+import numpy as np
+from rt_samplernn.commands.fx_options import build_rack
+from rt_samplernn.live.resample import DeviceResampler
+
+resampler = DeviceResampler(8000, 48000, 2)
+lengths = [len(resampler.process(np.zeros((256, 2), np.float32))) for _ in range(40)]
+notices = []
+args = argparse.Namespace(fx=[], vst3=[], limiter="-1")
+rack = build_rack(args, 8000, 1, notices.append)
+print(json.dumps({"steady": resampler.steady, "given": sum(lengths), "rack": rack is not None, "notices": notices}))
+"""
+
+
+@pytest.mark.parametrize("cpu", ["Haswell", "Nehalem"])
+def test_a_cpu_without_avx_resamples_with_soxr_and_plays_without_the_limiter_instead_of_crashing(cpu):
+    """pedalboard's wheels need AVX: importing it on an SSE-only CPU (qemu -cpu Nehalem) kills the process with
+    an illegal instruction. There the worker resamples with soxr's stream and the default limiter is left off
+    with a notice; where AVX is (Haswell) both are pedalboard's."""
+    from tests.cpu_paths import run_on
+
+    seen = run_on(cpu, ON_ANOTHER_CPU)
+    has_avx = cpu == "Haswell"
+    assert seen["steady"] is has_avx and seen["rack"] is has_avx
+    assert seen["given"] > 40 * 1536 * 0.85  # it resamples either way (soxr holds its last lump back)
+    assert bool(seen["notices"]) is not has_avx
+    assert all("needs a CPU with AVX" in n for n in seen["notices"])

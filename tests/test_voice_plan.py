@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from rt_samplernn.live.plan import P99_MARGIN, VoicePlan, choose_voices, cpu_features, kernel_path, plan_voices
+from rt_samplernn.live.cpu import cpu_features, kernel_path
+from rt_samplernn.live.plan import P99_MARGIN, VoicePlan, choose_voices, plan_voices
 from rt_samplernn.live.rig import Rig
 from tests.bundle_helpers import tiny_bundle
 

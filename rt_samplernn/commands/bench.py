@@ -199,7 +199,7 @@ def block_lines(results: list[BlockTimes], threads: int, with_chains: bool = Fal
 def format_table(
     bundle: str, result: dict[str, Any], voices: int, threads: int, reference: dict[str, Any] | None = None
 ) -> list[str]:
-    from rt_samplernn.live.plan import cpu_features, cpu_name, kernel_path
+    from rt_samplernn.live.cpu import cpu_features, cpu_name, kernel_path
 
     cfg = result["config"]
     lines = [

@@ -10,6 +10,7 @@ over a whole render.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,15 @@ def add_effect_arguments(
     """Add the effect and tempo flags; ``limiter_default``: 'off', a ceiling in dBFS ('-1') or LIMITER_AUTO,
     ``limiter_help`` says what that default is; ``live``: also --quantize and --midi-clock (pads and a clock);
     ``tempo``: False for a command that has no tempo (bench times the chains only)."""
-    from rt_samplernn.live.effects import EFFECTS
+    from rt_samplernn.live.cpu import pedalboard_runs_here
     from rt_samplernn.live.tempo import BEATS_PER_BAR
+
+    if pedalboard_runs_here():
+        from rt_samplernn.live.effects import EFFECTS
+
+        effect_names = ", ".join(EFFECTS)
+    else:
+        effect_names = "none on this CPU (pedalboard needs AVX)"
 
     g = parser.add_argument_group("effects and tempo" if tempo else "effects")
     g.add_argument(
@@ -49,7 +57,7 @@ def add_effect_arguments(
         action="append",
         default=[],
         help=f"add an effect to a chain (repeatable, in order): CHAIN is master (the default) or voiceN; "
-        f"effects: {', '.join(EFFECTS)}; e.g. {FX_EXAMPLES}",
+        f"effects: {effect_names}; e.g. {FX_EXAMPLES}",
     )
     g.add_argument(
         "--vst3",
@@ -132,7 +140,7 @@ def parse_fx(text: str) -> tuple[str, str, dict[str, float]]:
 
 def parse_limiter(text: str) -> float | None:
     """'off' -> None, '-1' -> -1.0, 'auto' (not resolved by the command) -> the default ceiling; else a UserError."""
-    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
+    from rt_samplernn.live.declarations import DEFAULT_CEILING_DB
 
     word = text.strip().lower()
     if word in ("off", "none"):
@@ -149,6 +157,17 @@ def build_rack(args: argparse.Namespace, sample_rate: int, voices: int, on_notic
     """The chains the flags ask for (None when there are none and the limiter is off)."""
     ceiling = parse_limiter(args.limiter)
     if not args.fx and not args.vst3 and ceiling is None:
+        return None
+    from rt_samplernn.live.cpu import pedalboard_runs_here
+
+    if not pedalboard_runs_here():  # importing pedalboard would stop the process: say so instead
+        if args.fx or args.vst3:
+            raise UserError(
+                "--fx and --vst3 need a CPU with AVX (pedalboard's effects); this one has none: leave them out"
+            )
+        (on_notice or logging.getLogger(__name__).warning)(
+            "the limiter is off: it needs a CPU with AVX (pedalboard), and this one has none"
+        )
         return None
     from rt_samplernn.live.effects import Rack, load_vst3
 

@@ -194,7 +194,7 @@ def resolve_limiter(args: argparse.Namespace, bundle: bool, count: int) -> None:
     """--limiter auto (the default) -> -1 dBFS where the render is a mix, as `play` plays it (a bundle's one
     sequence, or a master chain), else off (sequences written apart; a checkpoint's reference samples)."""
     from rt_samplernn.commands.fx_options import LIMITER_AUTO
-    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
+    from rt_samplernn.live.declarations import DEFAULT_CEILING_DB
 
     if args.limiter.strip().lower() == LIMITER_AUTO:
         on = bundle and (count == 1 or master_chain(args))

@@ -91,7 +91,7 @@ def add_window_effect_arguments(parser: argparse.ArgumentParser) -> None:
     """The window's effect and tempo flags, as `play`'s: --fx, --vst3, --limiter (on at -1 dBFS), --bpm,
     --loop-*, --quantize, --midi-clock (rt_samplernn.gui.session_fx.effect_options parses the same)."""
     from rt_samplernn.commands.fx_options import add_effect_arguments
-    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
+    from rt_samplernn.live.declarations import DEFAULT_CEILING_DB
 
     add_effect_arguments(
         parser,

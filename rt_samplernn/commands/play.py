@@ -180,7 +180,7 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         help="how much of the live input its seed slot keeps (a phrase: a few seconds; longer buys little)",
     )
     from rt_samplernn.commands.fx_options import add_effect_arguments
-    from rt_samplernn.live.effects import DEFAULT_CEILING_DB
+    from rt_samplernn.live.declarations import DEFAULT_CEILING_DB
 
     add_effect_arguments(
         p,

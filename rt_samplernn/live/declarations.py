@@ -21,6 +21,7 @@ KINDS = ("float", "index", "pick", "switch", "trigger")
 SEED_SLOTS = 8  # seed slots (pads) in the window and the default map; play --seed-slot may add more
 BOOKMARKS = 8  # bookmark slots: the exact state saved and recalled (rt_samplernn/live/snapshot.py)
 MAX_VOICE_CONTROLS = 8  # per-voice knobs the default MIDI map binds (CC 21..28)
+DEFAULT_CEILING_DB = -1.0  # the master limiter's ceiling knob (live/effects.py; play's default, `--limiter off`)
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,11 @@ import numpy as np
 import pedalboard
 
 from rt_samplernn.errors import UserError, one_line
-from rt_samplernn.live.declarations import Declaration, FloatSpec
+from rt_samplernn.live.declarations import DEFAULT_CEILING_DB, Declaration, FloatSpec
 from rt_samplernn.live.params import FloatParam
 
 log = logging.getLogger("rt_samplernn.live.effects")
 MASTER = "master"
-DEFAULT_CEILING_DB = -1.0  # the master limiter's ceiling (play's default; `--limiter off` removes it)
 LIMITER_LOOKAHEAD_MS = 5.0
 MAX_LATENCY_S = 1.0  # an effect that withholds more audio than this is treated as one that changed the length
 AVERAGE = 0.05  # weight of the newest block in the running cost average (about the last 20 blocks)

@@ -1,13 +1,12 @@
 """How many voices this CPU plays live: block times as the player asks for them, the capacity search that
 `bench` prints, and the plan `play` and `gui` start with (a short calibration at load, cached per bundle and
-CPU), with the CPU's kernel features that decide which int8 kernels onnxruntime runs (torch-free)."""
+CPU), the CPU's kernel features from rt_samplernn/live/cpu.py (torch-free)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import numpy as np
 from rt_samplernn.atomic import write_atomically
 from rt_samplernn.errors import UserError
 from rt_samplernn.live.bundle import Bundle, load_bundle
+from rt_samplernn.live.cpu import cpu_features, cpu_name
 from rt_samplernn.live.deadlines import nearest_rank
 from rt_samplernn.live.engine import Engine
 from rt_samplernn.live.player import DEFAULT_CHUNK_FRAMES
@@ -141,52 +141,6 @@ def voice_capacity(
         else:
             bad = mid
     return good
-
-
-# x86 and ARM feature flags (/proc/cpuinfo names) that choose onnxruntime's int8 and fp32 kernels
-KERNEL_FLAGS = ("sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "asimd", "asimddp", "i8mm")
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux), else what the platform says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def cpu_features() -> list[str]:
-    """The KERNEL_FLAGS this CPU reports (Linux /proc/cpuinfo; elsewhere only the architecture is known)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    words = set(text.split())
-    return [f for f in KERNEL_FLAGS if f in words]
-
-
-# onnxruntime's int8 kernel families, the one it prefers first: (the feature flag that selects it, in words)
-KERNEL_PATHS = (
-    ("avx512_vnni", "AVX-512 VNNI int8"),
-    ("avx_vnni", "AVX-VNNI int8"),
-    ("avx512bw", "AVX-512BW int8 without VNNI (u8 x s8 pairs add in int16)"),
-    ("avx2", "AVX2 int8 without VNNI (u8 x s8 pairs add in int16)"),
-    ("asimddp", "NEON with dot products"),
-    ("asimd", "NEON"),
-    ("sse4_2", "SSE int8"),
-)
-
-
-def kernel_path(features: list[str] | None = None) -> str:
-    """In words: which of onnxruntime's int8 kernel families this CPU runs (the reason bundles check themselves)."""
-    f = set(cpu_features() if features is None else features)
-    machine = platform.machine()
-    if not f:
-        return f"{machine} (features unknown)"
-    return f"{machine}, " + next((words for flag, words in KERNEL_PATHS if flag in f), "baseline int8")
 
 
 @dataclass(frozen=True)
