@@ -39,7 +39,8 @@ def last_line(stderr: bytes) -> str:
 
 @pytest.mark.parametrize("voices,channels", [(1, 1), (2, 2)])
 def test_stdout_gives_exactly_the_expected_bytes(bundle, voices, channels):
-    proc = cli("play", str(bundle), "--stdout", "--seconds", "1.5", "--voices", str(voices), "-q", env=no_audio_env())
+    flags = ["--stdout", "--seconds", "1.5", "--voices", str(voices), "--force-voices", "-q"]  # forced: a test of bytes
+    proc = cli("play", str(bundle), *flags, env=no_audio_env())
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert len(proc.stdout) == 24000 * channels * 2  # 1.5 s at 16 kHz, s16le
     assert f"raw s16le, 16000 Hz, {channels} ch" in proc.stderr.decode()
@@ -77,7 +78,7 @@ def test_sigint_mid_recording_leaves_a_valid_wav(jack, bundle, tmp_path):
 
 def test_no_sound_card_writes_a_wav_instead_and_says_where(bundle, tmp_path):
     proc = subprocess.run(
-        CLI + ["play", str(bundle), "--seconds", "1.5", "--voices", "2", "-q"],
+        CLI + ["play", str(bundle), "--seconds", "1.5", "--voices", "2", "--force-voices", "-q"],
         capture_output=True,
         env=no_audio_env(),
         cwd=tmp_path,

@@ -42,6 +42,31 @@ def test_midi_clock_tempo_is_followed_within_half_a_bpm_in_4_s(bpm):
     assert abs(tempo.bpm - bpm) <= 0.5
 
 
+def period_stamped(bpm: float, seconds: float, period_s: float, phase_s: float, seed: int = 0) -> np.ndarray:
+    """Pulses as rtmidi's JACK input stamps them: each with the time its period was read (the period's end, up
+    to 4 ms late), not its frame, so pulses a period shares share a stamp."""
+    rng = np.random.default_rng(seed)
+    exact = phase_s + np.arange(int(seconds * bpm * PPQN / 60.0)) * 60.0 / (bpm * PPQN)
+    period = np.ceil(exact / period_s)
+    late = rng.uniform(0.0, 0.004, int(period[-1]) + 1)
+    return period * period_s + late[period.astype(int)]
+
+
+@pytest.mark.parametrize("period_s", [256 / 16000, 1024 / 48000])
+@pytest.mark.parametrize("bpm", [90.0, 120.0, 174.0])
+def test_a_clock_stamped_by_jack_period_is_followed_within_half_a_bpm_in_4_s(bpm, period_s):
+    """16 ms and 21 ms periods (the tests' JACK server, 1024 frames at 48 kHz): at 174 BPM a pulse is 14.4 ms,
+    so periods hold two pulses under one stamp; a 4-beat fit with a half-pulse outlier bound was 1.7 BPM off."""
+    errors = []
+    for phase in range(10):
+        tempo = Tempo(100.0)
+        tempo.feed_midi(START, 0.0)
+        for t in period_stamped(bpm, 4.0, period_s, phase_s=phase * period_s / 10, seed=phase):
+            tempo.feed_midi(CLOCK, float(t))
+        errors.append(abs(tempo.bpm - bpm))
+    assert max(errors) <= 0.5, errors
+
+
 @pytest.mark.parametrize("stall_s", [0.05, 0.1, 0.2])
 def test_a_stall_of_the_audio_server_does_not_bend_the_followed_tempo(stall_s):
     """A JACK xrun holds the clock's pulses back and delivers them at once, stamped late; the tempo shown stays
@@ -130,17 +155,61 @@ def strongest_onsets_from_beats_ms(audio: np.ndarray, rate: int, beat: int, firs
     return offsets
 
 
-def attack_after_the_state() -> Engine:
-    """The demo at T 1.0, seed 0: its state brings its strongest onset 230 ms after a recall, its seam is softer."""
+@pytest.fixture(scope="module")
+def demo_seeds() -> dict[str, dict[int, float]]:
+    """The demo's seeds at T 1.0 by where a state's strongest onset falls when its loop is recalled on the beat
+    (align="start"), as measured on this CPU: its kernels draw other samples than another CPU's, so which seed
+    does what is found here, not written down. 'seam': the jump back to the state is the strongest onset
+    (within 10 ms of the beat); 'late': the state's own attack, over 100 ms off the beat. Each seed maps to its
+    median offset in ms."""
     engine = Engine(DEMO_BUNDLE, voices=1, seed=0)
+    engine.set_temperature(1.0)
+    rate = engine.sample_rate
+    found: dict[str, dict[int, float]] = {"seam": {}, "late": {}}
+    for seed in range(16):
+        engine.reset(seed=seed)
+        locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1, align="start"))
+        offsets = strongest_onsets_from_beats_ms(run_blocks(locked, 96)[0], rate, 4000, first=2)
+        if np.all(np.abs(offsets) <= 10.0):
+            found["seam"][seed] = float(np.median(offsets))
+        elif np.median(np.abs(offsets)) > 100.0:
+            found["late"][seed] = float(np.median(offsets))
+        if found["seam"] and two_attacks_apart(found["late"]):
+            return found
+    pytest.fail(f"the demo's seeds 0-15 at T 1.0 give {found}: no loop to align (one seam seed, two late ones)")
+
+
+def two_attacks_apart(late: dict[int, float]) -> tuple[int, int] | None:
+    """Two late seeds whose attacks fall over 50 ms apart, or None."""
+    for a in late:
+        for b in late:
+            if abs(late[a] - late[b]) > 50.0:
+                return a, b
+    return None
+
+
+def demo_at(seed: int) -> Engine:
+    engine = Engine(DEMO_BUNDLE, voices=1, seed=seed)
     engine.set_temperature(1.0)
     return engine
 
 
-def test_a_loop_puts_its_strongest_onset_on_the_beat():
+def test_a_loop_recalled_on_the_beat_can_have_its_attack_off_the_grid(demo_seeds):
+    """The contrast that lets the test below fail: the demo has states whose attack, with align="start", falls
+    over 100 ms off the beat (the fixture fails when none of its first 16 seeds has one), and that loop keeps
+    recalling on the beat with no lead."""
+    seed = next(iter(demo_seeds["late"]))
+    engine = demo_at(seed)
+    locked = TempoLocked(engine, Tempo(60.0 * engine.sample_rate / 4000), Loop(beats=1, align="start"))
+    run_blocks(locked, 120)
+    assert locked.loop is not None and locked.loop.lead == 0
+    assert list(locked.recalls)[:5] == [4000, 8000, 12000, 16000, 20000]
+
+
+def test_a_loop_puts_its_strongest_onset_on_the_beat(demo_seeds):
     """From the third beat on (the first pass is the state's own, the second is measured), each recall lands
     the lead early and the attack falls within 10 ms of the beat (the issue's floor)."""
-    engine = attack_after_the_state()
+    engine = demo_at(next(iter(demo_seeds["late"])))
     rate = engine.sample_rate
     beat = 4000  # 120 BPM at 8 kHz
     locked = TempoLocked(engine, Tempo(60.0 * rate / beat), Loop(beats=1))
@@ -155,19 +224,9 @@ def test_a_loop_puts_its_strongest_onset_on_the_beat():
         np.testing.assert_array_equal(audio[k * beat - lead : (k + 1) * beat - lead], aligned)
 
 
-def test_a_loop_recalled_on_the_beat_has_its_attack_off_the_grid():
-    """The contrast that lets the test above fail: the same loop with align="start" has its attack 230 ms late."""
-    engine = attack_after_the_state()
-    rate = engine.sample_rate
-    locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1, align="start"))
-    offsets = strongest_onsets_from_beats_ms(run_blocks(locked, 200)[0], rate, 4000, first=3)
-    assert np.median(np.abs(offsets)) > 100.0, offsets
-    assert locked.loop is not None and locked.loop.lead == 0
-
-
-def test_a_loop_whose_seam_is_its_strongest_onset_keeps_recalling_on_the_beat(engine_factory):
-    """Seed 3's jump back to the state is louder than anything after it: the lead stays 0, the seam on the beat."""
-    engine = engine_factory()
+def test_a_loop_whose_seam_is_its_strongest_onset_keeps_recalling_on_the_beat(demo_seeds):
+    """A state whose jump back to it is louder than anything after it: the lead stays 0, the seam on the beat."""
+    engine = demo_at(next(iter(demo_seeds["seam"])))
     rate = engine.sample_rate
     locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1))
     audio = run_blocks(locked, 200)[0]
@@ -175,8 +234,9 @@ def test_a_loop_whose_seam_is_its_strongest_onset_keeps_recalling_on_the_beat(en
     assert np.all(np.abs(strongest_onsets_from_beats_ms(audio, rate, 4000, first=3)) <= 10.0)
 
 
-def test_a_pad_restarts_the_loop_and_its_onset_is_measured_again():
-    engine = attack_after_the_state()
+def test_a_pad_restarts_the_loop_and_its_onset_is_measured_again(demo_seeds):
+    first, second = two_attacks_apart(demo_seeds["late"]) or pytest.fail("no two late seeds")
+    engine = demo_at(first)
     rate = engine.sample_rate
     locked = TempoLocked(engine, Tempo(60.0 * rate / 4000), Loop(beats=1))
     run_blocks(locked, 40)  # 10240 samples: the pass from beat 1 measured at beat 2
@@ -184,14 +244,15 @@ def test_a_pad_restarts_the_loop_and_its_onset_is_measured_again():
     first_lead = locked.loop.lead
     bookmark = locked.loop.state
     assert bookmark is not None
-    engine.reset(seed=11)
+    engine.reset(seed=second)  # a state whose attack falls elsewhere
     other = engine.snapshot()
     locked.launch(lambda: engine.restore(other))  # lands on beat 3 (12000)
     run_blocks(locked, 8)  # to 12288: just past the pad's beat
     assert locked.loop.first_beat == 3 and locked.loop.lead == 0  # a new state: measured afresh
     assert locked.loop.state is not bookmark
     run_blocks(locked, 40)  # its pass from beat 4 measured at beat 5 (20000)
-    assert list(locked.recalls)[-2:] == [16000, 20000]  # on the beat while its pass was heard
+    after_pad = [at for at in locked.recalls if at > 12000]
+    assert after_pad[:2] == [16000, 20000]  # on the beat while its pass was heard
     assert locked.loop.lead not in (0, first_lead)  # the new state's own attack
 
 

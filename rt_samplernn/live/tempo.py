@@ -19,12 +19,15 @@ No torch, no Qt, no threads of its own, no locks. Who calls what:
   (`TempoLocked.cells`), join the parameters (`Parameters.add_cells`): MIDI, OSC ``/tempo/bpm``, the
   window. `rt-samplernn generate` drives the same object, so a render equals a performance.
 
-The clock follower fits a line through the timestamps of the last `CLOCK_WINDOW_PULSES` pulses and reports
-it once a beat's pulses have come; a gap longer than `CLOCK_GAP_S` (the sender paused) starts the fit afresh.
-The fit is least squares (the jitter of one timestamp moves it little) over the pulses within
+The clock follower fits a line through the timestamps of the pulses of the last `CLOCK_WINDOW_S` seconds and
+reports it once a beat's pulses have come; a gap longer than `CLOCK_GAP_S` (the sender paused) starts the fit
+afresh. The fit is least squares (the jitter of one timestamp moves it little) over the pulses within
 `CLOCK_OUTLIER_PULSES` of a robust line (the median slope of pulse pairs half a window apart): pulses an
 audio-server stall held back and then delivered at once are stamped late, and left out rather than bending
-the tempo (with all of them in, a 100 ms stall showed 174 BPM as 148 for a second and a half).
+the tempo (with all of them in, a 100 ms stall showed 174 BPM as 148 for a second and a half). The window is
+seconds, not beats, and the outlier bound a whole pulse, because rtmidi stamps a JACK message with the time
+its period was read, not its frame: at 16 ms periods two 174 BPM pulses (14.4 ms apart) often share a stamp,
+and 4 beats (1.4 s) with a half-pulse bound read 174 as 174.5 (benchmarks/RESULTS.md, "MIDI clock").
 """
 
 from __future__ import annotations
@@ -47,11 +50,12 @@ from rt_samplernn.measure import WindowAnalyser
 
 PPQN = 24  # MIDI clock pulses per quarter note
 CLOCK, START, CONTINUE, STOP = 0xF8, 0xFA, 0xFB, 0xFC
-CLOCK_WINDOW_PULSES = 96  # 4 beats: 2.7 s at 90 BPM, 1.4 s at 174
+CLOCK_WINDOW_S = 3.0  # the fit's span: 108 pulses at 90 BPM, 209 at 174
 CLOCK_MIN_PULSES = PPQN  # a beat's pulses before the first estimate
 CLOCK_GAP_S = 0.5  # a pulse this long after the last one: the sender paused, the fit starts again
-CLOCK_OUTLIER_PULSES = 0.5  # a timestamp this many pulses off the robust line is left out of the fit
+CLOCK_OUTLIER_PULSES = 1.0  # a timestamp this many pulses off the robust line is left out of the fit
 MIN_BPM, MAX_BPM = 20.0, 400.0
+CLOCK_MAX_PULSES = math.ceil(CLOCK_WINDOW_S * MAX_BPM * PPQN / 60.0)  # the window's pulses at the fastest tempo
 DEFAULT_BPM = 120.0  # the tempo until one is set or a clock runs
 BEATS_PER_BAR = 4  # --quantize bar: 4/4
 QUANTIZE_BEATS: dict[str, int | None] = {"beat": 1, "bar": BEATS_PER_BAR, "off": None}
@@ -95,10 +99,8 @@ class ClockFollower:
     ``start_version``: bumped by each start, so the worker re-anchors its grid at beat 0.
     """
 
-    def __init__(self, window_pulses: int = CLOCK_WINDOW_PULSES) -> None:
-        if window_pulses < 2:
-            raise UserError(f"window_pulses {window_pulses}: needs at least 2")
-        self._times: deque[float] = deque(maxlen=window_pulses)
+    def __init__(self) -> None:
+        self._times: deque[float] = deque(maxlen=CLOCK_MAX_PULSES)
         self.bpm: float | None = None
         self.running = False
         self.stopped = False  # a stop came, and no start or continue since: pulses do not make it run
@@ -112,6 +114,8 @@ class ClockFollower:
             if times and time_s - times[-1] > CLOCK_GAP_S:
                 times.clear()
             times.append(time_s)
+            while time_s - times[0] > CLOCK_WINDOW_S:
+                times.popleft()
             self.pulses += 1
             self.running = not self.stopped
             if len(times) > CLOCK_MIN_PULSES:
